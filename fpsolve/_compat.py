@@ -1,0 +1,176 @@
+"""Differences between DOLFINx releases (0.5.2 on Debian 12, 0.9.0 on Debian 13).
+
+Every version switch of the package lives here and nowhere else; each shim
+is exercised by ``tests/test_compat.py``.  Imports of DOLFINx are deferred
+into the functions so that the numpy-only parts of fpsolve (model, theory,
+Monte Carlo) import without it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence, Tuple
+
+import numpy as np
+
+
+def dolfinx_version() -> Tuple[int, int]:
+    """(major, minor) of the installed DOLFINx."""
+    import dolfinx
+
+    major, minor = dolfinx.__version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+def _new() -> bool:
+    """True for DOLFINx >= 0.7, where the APIs below were renamed."""
+    return dolfinx_version() >= (0, 7)
+
+
+def functionspace(mesh: Any, family: str = "Lagrange", degree: int = 1, shape: Sequence[int] | None = None) -> Any:
+    """Scalar (``shape=None``) or vector/tensor Lagrange space on ``mesh``."""
+    from dolfinx import fem
+
+    if _new():
+        element = (family, degree) if shape is None else (family, degree, tuple(shape))
+        return fem.functionspace(mesh, element)
+    if shape is None:
+        return fem.FunctionSpace(mesh, (family, degree))
+    if len(shape) == 1:
+        return fem.VectorFunctionSpace(mesh, (family, degree), dim=shape[0])
+    return fem.TensorFunctionSpace(mesh, (family, degree), shape=tuple(shape))
+
+
+def petsc_vec(u: Any) -> Any:
+    """The PETSc vector behind a ``fem.Function`` (``u.vector`` on 0.5)."""
+    return u.x.petsc_vec if _new() else u.vector
+
+
+def interpolation_points(V: Any) -> np.ndarray:
+    """Reference interpolation points of V's element (method on 0.5, property later)."""
+    pts = V.element.interpolation_points
+    return pts() if callable(pts) else pts
+
+
+def expression(ufl_expr: Any, V: Any) -> Any:
+    """A ``fem.Expression`` evaluating ``ufl_expr`` at V's interpolation points."""
+    from dolfinx import fem
+
+    return fem.Expression(ufl_expr, interpolation_points(V))
+
+
+def jit_options_key() -> str:
+    """Keyword that carries JIT options to ``fem.form``/``LinearProblem``."""
+    return "jit_options" if _new() else "jit_params"
+
+
+def bb_tree(mesh: Any, dim: int | None = None) -> Any:
+    """Bounding-box tree of the cells of ``mesh``."""
+    from dolfinx import geometry
+
+    dim = mesh.topology.dim if dim is None else dim
+    if _new():
+        return geometry.bb_tree(mesh, dim)
+    return geometry.BoundingBoxTree(mesh, dim)
+
+
+def colliding_cells(mesh: Any, points: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """For points of shape (n, 3): indices of the points found on this rank
+    and, for each, one local cell that contains it."""
+    from dolfinx import geometry
+
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    tree = bb_tree(mesh)
+    if _new():
+        candidates = geometry.compute_collisions_points(tree, points)
+    else:
+        candidates = geometry.compute_collisions(tree, points)
+    cells = geometry.compute_colliding_cells(mesh, candidates, points)
+    found, first = [], []
+    for i in range(points.shape[0]):
+        links = cells.links(i)
+        if len(links) > 0:
+            found.append(i)
+            first.append(links[0])
+    return np.asarray(found, dtype=np.int64), np.asarray(first, dtype=np.int32)
+
+
+def model_to_mesh(gmsh_model: Any, comm: Any, rank: int = 0, gdim: int = 2) -> Tuple[Any, Any, Any]:
+    """(mesh, cell_tags, facet_tags) from an in-memory gmsh model."""
+    from dolfinx.io import gmshio
+
+    result = gmshio.model_to_mesh(gmsh_model, comm, rank, gdim=gdim)
+    if isinstance(result, tuple):
+        return result[0], result[1], result[2]
+    return result.mesh, result.cell_tags, result.facet_tags  # 0.10+: MeshData
+
+
+def read_msh(path: str, comm: Any, rank: int = 0, gdim: int = 2) -> Tuple[Any, Any, Any]:
+    """Read a gmsh ``.msh`` file on ``rank`` and distribute it (starts and
+    stops its own gmsh session, so call it outside one).
+
+    ``gmshio.read_from_msh`` is broken on 0.5.2, so on every release the
+    file is loaded with the gmsh API and handed to ``model_to_mesh``.
+    """
+    import gmsh
+
+    gmsh_initialize()
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        if comm.rank == rank:
+            gmsh.model.add("fpsolve-read")
+            gmsh.merge(str(path))
+        return model_to_mesh(gmsh.model, comm, rank, gdim=gdim)
+    finally:
+        gmsh.finalize()
+
+
+def _gmsh_has_interruptible() -> bool:
+    import inspect
+
+    import gmsh
+
+    try:
+        return "interruptible" in inspect.signature(gmsh.initialize).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def gmsh_initialize() -> None:
+    """Start gmsh without installing its SIGINT handler (not main thread safe)."""
+    import gmsh
+
+    if _gmsh_has_interruptible():
+        gmsh.initialize(interruptible=False)
+    else:
+        gmsh.initialize()
+
+
+def write_xdmf(path: str, mesh: Any, function: Any, time: float = 0.0) -> None:
+    """Write ``function`` with ``mesh`` to XDMF (+ .h5).
+
+    XDMF on 0.9 needs the output degree to equal the mesh degree, so the
+    function is interpolated into Lagrange of the mesh's geometric degree
+    first (a no-op copy when they already match).
+    """
+    from dolfinx import fem, io
+
+    mesh_degree = _mesh_degree(mesh)
+    V = function.function_space
+    out = function
+    if _space_degree(V) != mesh_degree:
+        W = functionspace(mesh, "Lagrange", mesh_degree)
+        out = fem.Function(W, name=function.name)
+        out.interpolate(function)
+    with io.XDMFFile(mesh.comm, str(path), "w") as xdmf:
+        xdmf.write_mesh(mesh)
+        xdmf.write_function(out, time)
+
+
+def _space_degree(V: Any) -> int:
+    element = V.ufl_element()
+    return int(element.degree() if callable(getattr(element, "degree", None)) else element.degree)
+
+
+def _mesh_degree(mesh: Any) -> int:
+    cmap = mesh.geometry.cmaps[0] if hasattr(mesh.geometry, "cmaps") else mesh.geometry.cmap
+    return int(cmap.degree)

@@ -1,0 +1,93 @@
+"""Command-line plumbing shared by the scripts in ``scripts/``.
+
+The model options (names are a contract between the scripts): ``--preset``,
+``--a0 --a2 --a4 --eps``, ``--alpha``, ``--Delta`` or ``--T`` (with a fixed
+``--alpha``).  Bad input ends the program with exit status 2 and one line on
+stderr naming the bad value, before anything is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Callable, NoReturn, Sequence
+
+from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise
+
+#: Default noise of the default case: alpha = 0.05, Delta = 1 (T = 0.05 > T_c).
+DEFAULT_ALPHA = 0.05
+DEFAULT_DELTA = 1.0
+
+
+class UsageError(ValueError):
+    """A bad command-line value; the message is the one line the user sees."""
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Landscape and noise options (MODEL.md §1–2)."""
+    group = parser.add_argument_group("model (MODEL.md §1-2)")
+    group.add_argument("--preset", default=DEFAULT_PRESET,
+                       help=f"landscape preset: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
+    for name in ("a0", "a2", "a4", "eps"):
+        group.add_argument(f"--{name}", type=float, default=None,
+                           help=f"override the preset's {name}")
+    group.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                       help=f"learning rate alpha (default {DEFAULT_ALPHA:g})")
+    noise = group.add_mutually_exclusive_group()
+    noise.add_argument("--Delta", type=float, default=None,
+                       help=f"minibatch shift variance Delta (default {DEFAULT_DELTA:g})")
+    noise.add_argument("--T", type=float, default=None,
+                       help="effective noise level T = alpha*Delta, at fixed --alpha")
+
+
+def model_from_args(args: argparse.Namespace) -> tuple[Landscape, Noise]:
+    """Validated (Landscape, Noise); raises ModelError naming the bad value."""
+    landscape = Landscape.from_preset(args.preset, a0=args.a0, a2=args.a2, a4=args.a4, eps=args.eps)
+    if args.T is not None:
+        noise = Noise.from_temperature(args.T, args.alpha)
+    else:
+        noise = Noise(args.alpha, DEFAULT_DELTA if args.Delta is None else args.Delta)
+    return landscape, noise
+
+
+def case_name(landscape: Landscape, noise: Noise) -> str:
+    """Folder-friendly name of a case, e.g. ``double-well_alpha0.05_Delta1``."""
+    if landscape.name == "custom":
+        land = "a0{:g}_a2{:g}_a4{:g}_eps{:g}".format(*landscape.coefficients)
+    else:
+        land = landscape.name
+    return f"{land}_alpha{noise.alpha:g}_Delta{noise.Delta:g}"
+
+
+def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:
+    """Run ``main`` and turn bad input into exit status 2 with one line."""
+    prog = sys.argv[0].rsplit("/", 1)[-1]
+    try:
+        code = main(argv)
+    except (ModelError, UsageError) as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        code = 2
+    sys.exit(code)
+
+
+class Progress:
+    """One line per stage on stderr, with elapsed seconds (rank 0 only)."""
+
+    def __init__(self, prog: str, enabled: bool = True) -> None:
+        self.prog = prog
+        self.enabled = enabled
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.start
+            sys.stderr.write(f"[{self.prog} {elapsed:7.2f}s] {message}\n")
+            sys.stderr.flush()

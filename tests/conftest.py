@@ -1,0 +1,28 @@
+"""Shared test set-up: numpy raises on floating-point errors (py-pde habit)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _numpy_raises():
+    with np.errstate(divide="raise", over="raise", invalid="raise"):
+        yield
+
+
+def run_script(name: str, *args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``scripts/<name>`` with this interpreter, as a user would."""
+    env = dict(os.environ)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), *args],
+        cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=timeout,
+    )
