@@ -9,6 +9,7 @@ stderr naming the bad value, before anything is written.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from typing import Callable, NoReturn, Sequence
@@ -18,6 +19,8 @@ from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise
 #: Default noise of the default case: alpha = 0.05, Delta = 1 (T = 0.05 > T_c).
 DEFAULT_ALPHA = 0.05
 DEFAULT_DELTA = 1.0
+#: Default disk radius (MODEL.md §4), centred at the origin.
+DEFAULT_RADIUS = 2.0
 
 
 class UsageError(ValueError):
@@ -46,6 +49,25 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"minibatch shift variance Delta (default {DEFAULT_DELTA:g})")
     noise.add_argument("--T", type=float, default=None,
                        help="effective noise level T = alpha*Delta, at fixed --alpha")
+
+
+def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
+    """The disk Ω (MODEL.md §4): ``--radius`` and ``--center CX CY``."""
+    group = parser.add_argument_group("domain (MODEL.md §4)")
+    group.add_argument("--radius", type=float, default=DEFAULT_RADIUS,
+                       help=f"radius R of the disk (default {DEFAULT_RADIUS:g})")
+    group.add_argument("--center", type=float, nargs=2, default=(0.0, 0.0), metavar=("CX", "CY"),
+                       help="centre of the disk (default 0 0)")
+
+
+def domain_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float]]:
+    """(radius, (cx, cy)), validated; raises UsageError naming the bad value."""
+    if not (math.isfinite(args.radius) and args.radius > 0):
+        raise UsageError(f"--radius must be a finite number > 0 (got {args.radius!r})")
+    cx, cy = args.center
+    if not (math.isfinite(cx) and math.isfinite(cy)):
+        raise UsageError(f"--center must be finite (got {cx!r} {cy!r})")
+    return float(args.radius), (float(cx), float(cy))
 
 
 def model_from_args(args: argparse.Namespace) -> tuple[Landscape, Noise]:
