@@ -425,14 +425,17 @@ def critical_temperature_landscape(landscape: Landscape, T_max: float = 100.0) -
         return math.inf
     if landscape.eps == 0:
         return 0.0
-    Ts = np.geomspace(1e-3 * critical_temperature_constant(landscape), T_max, 80)
-    values = np.array([_origin_condition(landscape, t) for t in Ts])
+    # s2 ∝ T, so A'(0) − B''(0) is a cubic in T: interpolate it exactly at 4 points
+    nodes = np.array([0.0, 1.0, 2.0, 3.0])
+    cubic = np.polynomial.Polynomial.fit(nodes, [_origin_condition(landscape, t) for t in nodes], 3,
+                                         domain=[0.0, 3.0], window=[0.0, 3.0])
+    Ts = np.geomspace(1e-3 * critical_temperature_constant(landscape), T_max, 400)
+    values = cubic(Ts)
     up = np.flatnonzero((values[:-1] < 0) & (values[1:] >= 0))
     if up.size == 0:
         return math.inf
     i = int(up[0])
-    return float(optimize.brentq(lambda t: _origin_condition(landscape, t), Ts[i], Ts[i + 1],
-                                 xtol=1e-300, rtol=1e-14))
+    return float(optimize.brentq(cubic, Ts[i], Ts[i + 1], xtol=1e-300, rtol=1e-14))
 
 
 def _mode_equation(landscape: Landscape, T: float, x: Any) -> Any:
@@ -768,7 +771,7 @@ def delta_max(landscape: Landscape, alpha: float, condition: str,
     if not (math.isfinite(alpha) and alpha > 0):
         raise ModelError(f"alpha must be > 0 (got alpha={alpha!r})")
     margin = lambda T: stability_margin(landscape, Noise.from_temperature(T, alpha), condition, interval)  # noqa: E731
-    Ts = np.geomspace(T_range[0], T_range[1], 41)
+    Ts = np.geomspace(T_range[0], T_range[1], 26)  # 5 per decade; Brent refines
     values = np.array([margin(t) for t in Ts])
     if values[0] >= 0:
         return 0.0
