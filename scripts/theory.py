@@ -119,11 +119,16 @@ def write_sweep(tmp: Path, rows: list[dict], tcs: dict) -> None:
 
     T = np.array([r["T"] for r in rows])
     panels = [("mode_theta1", r"$|\theta_1|^*$"), ("flatness_at_mode", r"$F(\theta_1^*)$"),
-              ("var_theta1", r"Var $\theta_1$"), ("var_theta2", r"Var $\theta_2$"),
+              ("var_theta1", r"Var $\theta_1 = \langle\theta_1^2\rangle$"), ("var_theta2", r"Var $\theta_2$"),
               ("search_time", r"search time $\tau_s$ (time units)")]
     fig, axes = plt.subplots(len(panels), 1, figsize=(6, 11), sharex=True)
     for ax, (key, label) in zip(axes, panels):
-        ax.plot(T, [r[key] for r in rows], "o-", ms=3)
+        ax.plot(T, [r[key] for r in rows], "o-", ms=3, label=label)
+        if key == "var_theta1":
+            # the fluctuation around the peak, which the seed (II.2) sees peak at T_c
+            ax.plot(T, [r["std_abs_theta1"] ** 2 for r in rows], "s-", ms=3, label=r"Var $|\theta_1|$")
+            ax.set_yscale("log")
+            ax.legend(fontsize=8)
         ax.set_ylabel(label)
         if key == "search_time":
             ax.set_yscale("log")
@@ -131,7 +136,7 @@ def write_sweep(tmp: Path, rows: list[dict], tcs: dict) -> None:
             if tcs[name] is not None:
                 ax.axvline(tcs[name], color="k", ls=style, lw=1,
                            label=f"{name.replace('_', ' ')} = {tcs[name]:.4g}")
-    axes[0].legend(fontsize=8)
+    axes[0].legend(fontsize=8)  # the T_c lines
     axes[-1].set_xlabel(r"$T = \alpha\Delta$")
     fig.tight_layout()
     fig.savefig(tmp / "sweep.png", dpi=120)
