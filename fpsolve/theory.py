@@ -61,8 +61,10 @@ __all__ = [
     "std_abs_theta1",
     "var_theta2",
     "mean_first_passage_time",
+    "peak_width",
     "search_time",
     "adiabatic_ratio",
+    "STABILITY_CONDITIONS",
     "stability_margin",
     "delta_max",
     "predictions",
@@ -108,8 +110,7 @@ def time_scales(landscape: Landscape, noise: NoiseLike, x: Any) -> Tuple[Any, An
     T = temperature(noise)
     x = np.asarray(x, dtype=float)
     rate1 = np.abs(landscape.eps + 0.5 * landscape.d2g(x) * 0.5 * T * landscape.g(x))
-    with np.errstate(divide="ignore"):
-        tau1 = np.where(rate1 > 0, 1.0 / np.where(rate1 > 0, rate1, 1.0), np.inf)
+    tau1 = np.where(rate1 > 0, 1.0 / np.where(rate1 > 0, rate1, 1.0), np.inf)
     return 1.0 / landscape.g(x), tau1
 
 
