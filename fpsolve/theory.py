@@ -202,11 +202,22 @@ def _s2_gauss(landscape: Landscape, T: float, x: Any) -> Any:
     return 0.5 * T * landscape.g(x)
 
 
+def _drift(landscape: Landscape, T: float, x: Any) -> Any:
+    """A(θ1) on anything with + − * (floats, arrays, numpy Polynomials)."""
+    return -(0.5 * landscape.dg(x) * _s2_gauss(landscape, T, x) + landscape.eps * x)
+
+
+def _diffusion(landscape: Landscape, T: float, x: Any) -> Any:
+    """B(θ1) on anything with + − * (floats, arrays, numpy Polynomials)."""
+    eps = landscape.eps
+    s2 = _s2_gauss(landscape, T, x)
+    g1, g2 = landscape.dg(x), landscape.d2g(x)
+    return 0.5 * T * (eps * eps + (eps * g2 + g1 * g1) * s2 + 0.75 * g2 * g2 * s2 * s2)
+
+
 def slow_drift(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
     """A(θ1) = −(½ g' s2 + ε θ1), s2 = T g/2: the θ2-averaged drift (S16, S29)."""
-    T = temperature(noise)
-    x = np.asarray(x, dtype=float)
-    return -(0.5 * landscape.dg(x) * _s2_gauss(landscape, T, x) + landscape.eps * x)
+    return _drift(landscape, temperature(noise), np.asarray(x, dtype=float))
 
 
 def slow_diffusion(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
@@ -215,12 +226,7 @@ def slow_diffusion(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
     Gaussian moments of θ2 (⟨θ2⁴⟩ = 3 s2², s2 = T g/2).  B > 0 wherever
     ε > 0 or g'' ≠ 0.
     """
-    T = temperature(noise)
-    x = np.asarray(x, dtype=float)
-    eps = landscape.eps
-    s2 = _s2_gauss(landscape, T, x)
-    g1, g2 = landscape.dg(x), landscape.d2g(x)
-    return 0.5 * T * (eps * eps + (eps * g2 + g1 * g1) * s2 + 0.75 * g2 * g2 * s2 * s2)
+    return _diffusion(landscape, temperature(noise), np.asarray(x, dtype=float))
 
 
 def slow_diffusion_derivative(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
@@ -395,25 +401,10 @@ def log_marginal_curvature_at_origin(landscape: Landscape, noise: NoiseLike) -> 
     return _origin_condition(landscape, T) / float(slow_diffusion(landscape, T, 0.0))
 
 
-def slow_drift_poly(landscape: Landscape, T: float, x: Any) -> Any:
-    """A of :func:`slow_drift` for a polynomial (or any ring element) ``x``."""
-    s2 = 0.5 * T * landscape.g(x)
-    return -(0.5 * landscape.dg(x) * s2 + landscape.eps * x)
-
-
-def slow_diffusion_poly(landscape: Landscape, T: float, x: Any) -> Any:
-    """B of :func:`slow_diffusion` for a polynomial (or any ring element) ``x``."""
-    eps = landscape.eps
-    s2 = 0.5 * T * landscape.g(x)
-    g1, g2 = landscape.dg(x), landscape.d2g(x)
-    return 0.5 * T * (eps * eps + (eps * g2 + g1 * g1) * s2 + 0.75 * g2 * g2 * s2 * s2)
-
-
 def _origin_condition(landscape: Landscape, T: float) -> float:
     """A'(0) − B''(0) (S34), exact on polynomials: A and B are polynomials in θ1."""
     x = np.polynomial.Polynomial([0.0, 1.0])
-    return float(slow_drift_poly(landscape, T, x).deriv(1)(0.0)
-                 - slow_diffusion_poly(landscape, T, x).deriv(2)(0.0))
+    return float(_drift(landscape, T, x).deriv(1)(0.0) - _diffusion(landscape, T, x).deriv(2)(0.0))
 
 
 def critical_temperature_landscape(landscape: Landscape, T_max: float = 100.0) -> float:
@@ -444,11 +435,6 @@ def critical_temperature_landscape(landscape: Landscape, T_max: float = 100.0) -
 def _mode_equation(landscape: Landscape, T: float, x: Any) -> Any:
     """(A − B')/B = (ln P1)' of the landscape-dependent marginal (S31)."""
     return (slow_drift(landscape, T, x) - slow_diffusion_derivative(landscape, T, x)) / slow_diffusion(landscape, T, x)
-
-
-def _constant_mode_equation(landscape: Landscape, T: float, x: Any) -> Any:
-    """−L_eff'(θ1) = −(ε θ1 + T g g'/4), (ln P1)' × T_eff of the constant-D limit."""
-    return -(landscape.eps * x + 0.25 * T * landscape.g(x) * landscape.dg(x))
 
 
 # --------------------------------------------------------------------------
@@ -552,7 +538,7 @@ def mode_theta1(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
     if i == u.size - 1:
         return float(u[-1])
     slope = (lambda z: _mode_equation(landscape, T, z)) if kind == "landscape" else \
-        (lambda z: _constant_mode_equation(landscape, T, z))
+        (lambda z: _drift(landscape, T, z) / effective_temperature(landscape, T))
     a, b = float(u[i - 1]), float(u[i + 1])
     if a == 0.0:
         # (ln P1)' vanishes at 0 by symmetry; bracket away from it
@@ -612,7 +598,8 @@ def _slow_process(landscape: Landscape, T: float, kind: str) -> Tuple[Callable, 
     t_eff = effective_temperature(landscape, T)
     if not t_eff > 0:
         raise ModelError("the constant-D process needs eps > 0 and T > 0")
-    return (lambda z: _constant_mode_equation(landscape, T, z)), (lambda z: np.full(np.shape(z), t_eff))
+    # the same drift A = −L_eff' (S17, S21): only B is replaced by T_eff
+    return (lambda z: slow_drift(landscape, T, z)), (lambda z: np.full(np.shape(z), t_eff))
 
 
 def mean_first_passage_time(landscape: Landscape, noise: NoiseLike, start: float, target: float,
@@ -680,7 +667,7 @@ def peak_width(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
                 / effective_temperature(landscape, T)
     else:
         slope = (lambda z: _mode_equation(landscape, T, z)) if kind == "landscape" else \
-            (lambda z: _constant_mode_equation(landscape, T, z) / effective_temperature(landscape, T))
+            (lambda z: _drift(landscape, T, z) / effective_temperature(landscape, T))
         h = 1e-5 * xs
         curv = (slope(xs + h) - slope(xs - h)) / (2.0 * h)
     return 1.0 / math.sqrt(-curv) if curv < 0 else math.inf

@@ -76,6 +76,28 @@ def test_conditional_density_is_gaussian_where_g_prime_vanishes_and_for_small_T(
 
 # ---------------------------------------------------------------- slow marginal
 
+@pytest.mark.parametrize("T", [0.01, 0.3])
+def test_slow_drift_and_diffusion_are_gaussian_averages_of_the_model(T):
+    """A = −⟨∂1L⟩ and B = ⟨D11⟩ over θ2 ~ N(0, T g/2) (S16, S29), by
+    Gauss–Hermite quadrature of fpsolve.model's gradient and diffusion."""
+    from fpsolve import model
+
+    x = np.linspace(-1.4, 1.4, 29)
+    t, w = np.polynomial.hermite.hermgauss(20)
+    s2 = 0.5 * T * DW.g(x)
+    y = np.sqrt(2 * s2)[:, None] * t[None, :]
+    X = np.broadcast_to(x[:, None], y.shape)
+    avg = lambda f: (f * w).sum(axis=1) / math.sqrt(math.pi)  # noqa: E731
+    grad_x, _ = model.gradient(X, y, *DW.coefficients)
+    d11, _, _ = model.diffusion(X, y, T, *DW.coefficients)
+    np.testing.assert_allclose(th.slow_drift(DW, T, x), -avg(grad_x), rtol=1e-12, atol=1e-17)
+    np.testing.assert_allclose(th.slow_diffusion(DW, T, x), avg(d11), rtol=1e-12)
+    h = 1e-6
+    np.testing.assert_allclose(th.slow_diffusion_derivative(DW, T, x),
+                               (th.slow_diffusion(DW, T, x + h) - th.slow_diffusion(DW, T, x - h)) / (2 * h),
+                               rtol=1e-6, atol=1e-12)
+
+
 def _l1(p, q, x):
     return float(np.sum(0.5 * (np.abs(p - q)[1:] + np.abs(p - q)[:-1]) * np.diff(x)))
 
