@@ -66,6 +66,7 @@ __all__ = [
     "adiabatic_ratio",
     "STABILITY_CONDITIONS",
     "stability_margin",
+    "stable_delta_range",
     "delta_max",
     "predictions",
 ]
@@ -750,29 +751,41 @@ def stability_margin(landscape: Landscape, noise: Noise, condition: str,
     return 1.0 - 2.0 * alpha * m["mean_g"] + alpha ** 2 * m["mean_g2"] + alpha * T * m["mean_dg2"] - 1.0
 
 
-def delta_max(landscape: Landscape, alpha: float, condition: str,
-              interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH,
-              T_range: Tuple[float, float] = (1e-4, 10.0), kind: str = "landscape") -> float:
-    """Δ_max(α): the largest Δ at which SGD is still stable by ``condition`` (S38–S40).
+def stable_delta_range(landscape: Landscape, alpha: float, condition: str,
+                       interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH,
+                       T_range: Tuple[float, float] = (1e-4, 10.0),
+                       kind: str = "landscape") -> Tuple[float, float]:
+    """(Δ_min, Δ_max) of the first interval of Δ where SGD is stable by ``condition`` (S38–S40).
 
-    Scans T = αΔ over ``T_range`` (log-spaced) for the first change of the
-    margin's sign from stable to divergent and refines it with Brent's
-    method.  0 if already divergent at the lowest T, ``inf`` if stable all
-    the way.
+    Scans T = αΔ over ``T_range`` (5 points per decade) and refines each
+    change of the margin's sign with Brent's method.  Δ_min = 0 when stable
+    from the lowest T; Δ_min > 0 happens when a large α is unstable at the
+    global minimum (⟨g⟩ ≈ a0) but stable once the noise carries θ1 to flatter
+    points (phase II lowers ⟨g⟩): the seed's asymmetric boundary.  Δ_max is
+    ``inf`` if stable up to the top of the range; (0, 0) if never stable.
     """
     if not (math.isfinite(alpha) and alpha > 0):
         raise ModelError(f"alpha must be > 0 (got alpha={alpha!r})")
     margin = lambda T: stability_margin(landscape, Noise.from_temperature(T, alpha), condition, interval, kind)  # noqa: E731
-    Ts = np.geomspace(T_range[0], T_range[1], 26)  # 5 per decade; Brent refines
-    values = np.array([margin(t) for t in Ts])
-    if values[0] >= 0:
-        return 0.0
-    up = np.flatnonzero(values >= 0)
-    if up.size == 0:
-        return math.inf
-    i = int(up[0])
-    T_star = optimize.brentq(margin, Ts[i - 1], Ts[i], xtol=1e-12, rtol=1e-10)
-    return float(T_star / alpha)
+    Ts = np.geomspace(T_range[0], T_range[1], 26)
+    stable = np.array([margin(t) for t in Ts]) < 0
+    if not stable.any():
+        return 0.0, 0.0
+    j = int(np.argmax(stable))
+    T_min = 0.0 if j == 0 else optimize.brentq(margin, Ts[j - 1], Ts[j], xtol=1e-12, rtol=1e-10)
+    after = np.flatnonzero(~stable[j:])
+    if after.size == 0:
+        return T_min / alpha, math.inf
+    i = j + int(after[0])
+    T_max = optimize.brentq(margin, Ts[i - 1], Ts[i], xtol=1e-12, rtol=1e-10)
+    return float(T_min / alpha), float(T_max / alpha)
+
+
+def delta_max(landscape: Landscape, alpha: float, condition: str,
+              interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH,
+              T_range: Tuple[float, float] = (1e-4, 10.0), kind: str = "landscape") -> float:
+    """Δ_max(α): the upper end of :func:`stable_delta_range` (S38–S40)."""
+    return stable_delta_range(landscape, alpha, condition, interval, T_range, kind)[1]
 
 
 # --------------------------------------------------------------------------
@@ -817,8 +830,9 @@ def predictions(landscape: Landscape, noise: Noise,
         "sgd_loss_at_mode_constant": float(0.125 * T * landscape.g(xs) ** 2),
     })
     if with_boundaries:
-        out["Delta_max"] = {c: _finite_or_none(delta_max(landscape, noise.alpha, c, (lo, hi)))
-                            for c in STABILITY_CONDITIONS}
+        ranges = {c: stable_delta_range(landscape, noise.alpha, c, (lo, hi)) for c in STABILITY_CONDITIONS}
+        out["Delta_min"] = {c: r[0] for c, r in ranges.items()}
+        out["Delta_max"] = {c: _finite_or_none(r[1]) for c, r in ranges.items()}
         out["stability_margin"] = {c: stability_margin(landscape, noise, c, (lo, hi))
                                    for c in STABILITY_CONDITIONS}
     return out

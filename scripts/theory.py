@@ -87,7 +87,7 @@ def table(pred: dict) -> str:
         ("anisotropy D22/D11 at mode", pred["anisotropy_at_mode"]),
     ]
     for cond, value in pred.get("Delta_max", {}).items():
-        rows.append((f"Delta_max(alpha), {cond}", value))
+        rows.append((f"Delta range(alpha), {cond}", f"[{pred['Delta_min'][cond]:.6g}, {'inf' if value is None else f'{value:.6g}'}]"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"  {name:<{width}}  {fmt(value)}" for name, value in rows)
 

@@ -340,6 +340,17 @@ def test_stability_boundaries_exact_for_flat_g():
     assert th.delta_max(flat, 1.5, "heavy-tail") == math.inf
 
 
+def test_large_alpha_is_stable_only_once_noise_reaches_flatter_points():
+    # α = 2.5 > 2/g(0): first-order unstable at the global minimum, stable in
+    # phase II where ⟨g⟩ ≈ 0.6–0.72 (the closed-form P1 stops broadening)
+    d_min, d_max = th.stable_delta_range(DW, 2.5, "first-order")
+    assert d_max == math.inf
+    T_min = 2.5 * d_min
+    assert th.critical_temperature_constant(DW) < T_min < 0.05
+    m = th.marginal_moments(DW, T_min)
+    assert 2.5 * m["mean_g"] == pytest.approx(2.0, rel=1e-6)
+
+
 @pytest.mark.parametrize("condition", ["first-order", "second-order", "heavy-tail"])
 def test_delta_max_is_a_root_of_the_margin(condition):
     # the closed-form P1 saturates as T grows (A and B both ∝ T²): ⟨g⟩ of this
