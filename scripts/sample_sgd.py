@@ -41,11 +41,11 @@ def build_parser() -> cli.Parser:
     mc.add_argument("--no-cross-diffusion", action="store_true",
                     help="SDE with independent noises sqrt(2 D11), sqrt(2 D22) (drops D12)")
     mc.add_argument("--dt", type=float, default=None, help="SDE time step (default alpha)")
-    mc.add_argument("--walkers", type=int, default=10000, help="independent walkers (default 10000)")
+    mc.add_argument("--walkers", type=int, default=4000, help="independent walkers (default 4000)")
     length = mc.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="number of steps")
     length.add_argument("--time", type=float, default=None,
-                        help="run length in time units t = alpha*k (default 200)")
+                        help="run length in time units t = alpha*k (default 1500, as MODEL.md §6)")
     mc.add_argument("--burn-in", type=float, default=None,
                     help="start of the stationary window, time units (default a third of the run)")
     mc.add_argument("--sample-interval", type=float, default=None,
@@ -148,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         x0, x1, y0, y1 = args.hist_range
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
     target = None if args.target is None else montecarlo.Box(tuple(args.target[:2]), tuple(args.target[2:]))
-    length = {"steps": args.steps} if args.steps is not None else {"time": 200.0 if args.time is None else args.time}
+    length = {"steps": args.steps} if args.steps is not None else {"time": 1500.0 if args.time is None else args.time}
     out = Path(args.out or Path("results") / cli.case_name(landscape, noise) / "montecarlo")
     say = cli.Progress("sample_sgd.py", enabled=rank == 0)
     say(f"{args.method} ({args.shift if args.method == 'sgd' else 'cross' if not args.no_cross_diffusion else 'no cross'}), "
@@ -169,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         landscape, noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
         walkers=args.walkers, dt=args.dt, seed=args.seed, radius=radius, center=center,
         hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
-        sample_interval=args.sample_interval, comm=comm, progress=progress if bar else None,
+        sample_interval=args.sample_interval, comm=comm, progress=progress if bar is not None else None,
         **length)
     if bar is not None:
         bar.close()
