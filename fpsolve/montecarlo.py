@@ -17,7 +17,7 @@ ziggurat (128 layers, ZIGNOR) from the 64-bit word ``splitmix64(key_i + n γ)``
 results are the same bit for bit whatever the number of threads or MPI ranks.
 
 A walker stops when it leaves the disk ``|θ − c| ≥ R`` (absorbed, the twin of
-the Dirichlet condition) or when it diverges (non-finite or a coordinate
+the Dirichlet condition) or when it diverges (non-finite, or ``|θ − c|``
 beyond ``bound``).  Memory is O(walkers) plus the histograms, whatever the
 number of steps: statistics are accumulated while running.
 
@@ -54,7 +54,7 @@ ENGINES = ("numba", "numpy")
 
 #: Walker status codes.
 ALIVE, ABSORBED, DIVERGED = 0, 1, 2
-#: Default divergence bound on |θ1|, |θ2| (only reached when the disk is infinite).
+#: Default divergence bound on |θ − c| (only reached when the disk is infinite).
 DEFAULT_BOUND = 1e10
 #: Columns of the per-walker accumulator: count, Σx, Σy, Σx², Σy², Σxy, Σ|x|.
 _N, _SX, _SY, _SXX, _SYY, _SXY, _SAX = range(7)
@@ -128,8 +128,8 @@ def _zig_tail(key, counter, negative):
     """Exact normal tail beyond R (Marsaglia): tail try t uses words 128+2t, 129+2t."""
     t = 0
     while True:
-        w1 = (np.float64(_retry_word(key, counter, 128 + 2 * t) >> _S11) + 1.0) * _U53
-        w2 = (np.float64(_retry_word(key, counter, 129 + 2 * t) >> _S11) + 1.0) * _U53
+        w1 = (np.float64(np.int64(_retry_word(key, counter, 128 + 2 * t) >> _S11)) + 1.0) * _U53
+        w2 = (np.float64(np.int64(_retry_word(key, counter, 129 + 2 * t) >> _S11)) + 1.0) * _U53
         e = -math.log(w1) / _ZIG_R
         if -2.0 * math.log(w2) > e * e:
             return -(_ZIG_R + e) if negative else _ZIG_R + e
@@ -148,12 +148,12 @@ def _zig_slow(key, counter, h):
         if a > 0:
             h = _retry_word(key, counter, 2 * a)
         i = np.int64(h & _MASK7)
-        u = 2.0 * (np.float64(h >> _S11) * _U53) - 1.0
+        u = 2.0 * (np.float64(np.int64(h >> _S11)) * _U53) - 1.0
         if abs(u) < _ZIG_RATIO[i]:
             return u * _ZIG_X[i]
         if i == 0:
             return _zig_tail(key, counter, u < 0)
-        w = (np.float64(_retry_word(key, counter, 2 * a + 1) >> _S11) + 1.0) * _U53
+        w = (np.float64(np.int64(_retry_word(key, counter, 2 * a + 1) >> _S11)) + 1.0) * _U53
         xx = u * _ZIG_X[i]
         f0 = math.exp(-0.5 * (_ZIG_X[i] * _ZIG_X[i] - xx * xx))
         f1 = math.exp(-0.5 * (_ZIG_X[i + 1] * _ZIG_X[i + 1] - xx * xx))
@@ -167,7 +167,7 @@ def _normal(key, counter):
     """Standard normal number ``counter`` of the stream ``key`` (ziggurat, 128 layers)."""
     h = _mix64(key + counter * _GAMMA)
     i = np.int64(h & _MASK7)
-    u = 2.0 * (np.float64(h >> _S11) * _U53) - 1.0
+    u = 2.0 * (np.float64(np.int64(h >> _S11)) * _U53) - 1.0
     if abs(u) < _ZIG_RATIO[i]:
         return u * _ZIG_X[i]
     return _zig_slow(key, counter, h)
@@ -321,17 +321,82 @@ def _bin(edges, v):
 _GROUP = 64
 
 
+def _make_group_stepper(code: int):
+    """A compiled loop over steps for one group of walkers, with the update
+    ``code`` a compile-time constant (no per-step branch on the method)."""
+
+    @numba.njit
+    def stepper(g0, g1, c, k0, k1, first, x, y, status, exit_step, fp_step, acc, keys,
+                hist, hist_x, hist_ax, xedges, yedges, axedges, alpha, sqrt_delta, dt, sqrt_tdt,
+                T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy):
+        alive = 0
+        for i in range(g0, g1):
+            if status[i] == ALIVE:
+                alive += 1
+        next_sample = first
+        k = k0
+        while k < k1 and alive > 0:
+            sample = k + 1 == next_sample
+            if sample:
+                next_sample += sample_every
+            for i in range(g0, g1):
+                if status[i] != ALIVE:
+                    continue
+                z1, z2 = _normal_pair(keys[i], k)
+                xi, yi = _update(code, x[i], y[i], z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
+                                 a0, a2, a4, eps)
+                x[i] = xi
+                y[i] = yi
+                d2 = (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy)
+                if not d2 < stop2:  # one test per step; NaN fails it too
+                    status[i] = DIVERGED if not d2 < bound2 else ABSORBED
+                    exit_step[i] = k + 1
+                    alive -= 1
+                    continue
+                if has_target and fp_step[i] < 0 and abs(xi - tx) < twx and abs(yi - ty) < twy:
+                    fp_step[i] = k + 1
+                if sample:
+                    ax = abs(xi)
+                    acc[i, 0] += 1.0
+                    acc[i, 1] += xi
+                    acc[i, 2] += yi
+                    acc[i, 3] += xi * xi
+                    acc[i, 4] += yi * yi
+                    acc[i, 5] += xi * yi
+                    acc[i, 6] += ax
+                    jx = _bin(xedges, xi)
+                    if jx >= 0:
+                        hist_x[c, jx] += 1
+                        jy = _bin(yedges, yi)
+                        if jy >= 0:
+                            hist[c, jx, jy] += 1
+                    ja = _bin(axedges, ax)
+                    if ja >= 0:
+                        hist_ax[c, ja] += 1
+            k += 1
+
+    return stepper
+
+
+_STEP_SGD_LINEAR = _make_group_stepper(_SGD_LINEAR)
+_STEP_SGD_EXACT = _make_group_stepper(_SGD_EXACT)
+_STEP_SDE_CROSS = _make_group_stepper(_SDE_CROSS)
+_STEP_SDE_NOCROSS = _make_group_stepper(_SDE_NOCROSS)
+
+
 @numba.njit(parallel=True, cache=True)
 def _advance_numba(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
                    xedges, yedges, axedges, k0, k1, code, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                   a0, a2, a4, eps, cx, cy, r2, bound, sample_start, sample_every,
+                   a0, a2, a4, eps, cx, cy, stop2, bound2, sample_start, sample_every,
                    has_target, tx, ty, twx, twy):
     """Advance every live walker from step k0 to k1 (global step counters).
 
-    Chunk c of the walkers (one per thread) writes only hist[c], hist_x[c],
-    hist_ax[c]; the integer counts are summed afterwards, so the result does
-    not depend on the number of threads.  Each walker's arithmetic is the same
-    sequence of operations whatever the chunking.
+    A walker stops when ``|θ − c|² ≥ stop2 = min(R², bound²)``: diverged if
+    ``|θ − c|² ≥ bound2`` or non-finite, else absorbed.  Chunk c of the
+    walkers (one per thread) writes only hist[c], hist_x[c], hist_ax[c]; the
+    integer counts are summed afterwards, so the result does not depend on the
+    number of threads.  Each walker's arithmetic is the same sequence of
+    operations whatever the chunking.
     """
     n = x.shape[0]
     nchunks = hist.shape[0]
@@ -344,55 +409,17 @@ def _advance_numba(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hi
         hi = (c + 1) * n // nchunks
         for g0 in range(lo, hi, _GROUP):
             g1 = min(g0 + _GROUP, hi)
-            alive = 0
-            for i in range(g0, g1):
-                if status[i] == ALIVE:
-                    alive += 1
-            next_sample = first
-            k = k0
-            while k < k1 and alive > 0:
-                sample = k + 1 == next_sample
-                if sample:
-                    next_sample += sample_every
-                for i in range(g0, g1):
-                    if status[i] != ALIVE:
-                        continue
-                    z1, z2 = _normal_pair(keys[i], k)
-                    xi, yi = _update(code, x[i], y[i], z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                                     a0, a2, a4, eps)
-                    x[i] = xi
-                    y[i] = yi
-                    if not (abs(xi) <= bound and abs(yi) <= bound):  # also catches NaN
-                        status[i] = DIVERGED
-                        exit_step[i] = k + 1
-                        alive -= 1
-                        continue
-                    if (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy) >= r2:
-                        status[i] = ABSORBED
-                        exit_step[i] = k + 1
-                        alive -= 1
-                        continue
-                    if has_target and fp_step[i] < 0 and abs(xi - tx) < twx and abs(yi - ty) < twy:
-                        fp_step[i] = k + 1
-                    if sample:
-                        ax = abs(xi)
-                        acc[i, 0] += 1.0
-                        acc[i, 1] += xi
-                        acc[i, 2] += yi
-                        acc[i, 3] += xi * xi
-                        acc[i, 4] += yi * yi
-                        acc[i, 5] += xi * yi
-                        acc[i, 6] += ax
-                        jx = _bin(xedges, xi)
-                        if jx >= 0:
-                            hist_x[c, jx] += 1
-                            jy = _bin(yedges, yi)
-                            if jy >= 0:
-                                hist[c, jx, jy] += 1
-                        ja = _bin(axedges, ax)
-                        if ja >= 0:
-                            hist_ax[c, ja] += 1
-                k += 1
+            args = (g0, g1, c, k0, k1, first, x, y, status, exit_step, fp_step, acc, keys,
+                    hist, hist_x, hist_ax, xedges, yedges, axedges, alpha, sqrt_delta, dt, sqrt_tdt,
+                    T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy)
+            if code == _SGD_LINEAR:
+                _STEP_SGD_LINEAR(*args)
+            elif code == _SGD_EXACT:
+                _STEP_SGD_EXACT(*args)
+            elif code == _SDE_CROSS:
+                _STEP_SDE_CROSS(*args)
+            else:
+                _STEP_SDE_NOCROSS(*args)
 
 
 def _update_numpy(code, x, y, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T, a0, a2, a4, eps):
@@ -421,7 +448,7 @@ def _bin_numpy(edges: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 def _advance_numpy(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
                    xedges, yedges, axedges, k0, k1, code, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                   a0, a2, a4, eps, cx, cy, r2, bound, sample_start, sample_every,
+                   a0, a2, a4, eps, cx, cy, stop2, bound2, sample_start, sample_every,
                    has_target, tx, ty, twx, twy):
     """Same contract as :func:`_advance_numba`, one numpy pass per step."""
     with np.errstate(all="ignore"):  # diverging walkers overflow on purpose
@@ -433,8 +460,10 @@ def _advance_numpy(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hi
             xi, yi = _update_numpy(code, x[live], y[live], z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
                                    a0, a2, a4, eps)
             x[live], y[live] = xi, yi
-            diverged = ~((np.abs(xi) <= bound) & (np.abs(yi) <= bound))
-            absorbed = ~diverged & ((xi - cx) ** 2 + (yi - cy) ** 2 >= r2)
+            d2 = (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy)
+            stop = ~(d2 < stop2)
+            diverged = stop & ~(d2 < bound2)
+            absorbed = stop & ~diverged
             status[live[diverged]] = DIVERGED
             status[live[absorbed]] = ABSORBED
             exit_step[live[diverged | absorbed]] = k + 1
@@ -666,7 +695,7 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     advance = _advance_numba if engine == "numba" else _advance_numpy
     params = (int(code), noise.alpha, math.sqrt(noise.Delta), step_time, math.sqrt(noise.T * step_time),
               noise.T, *landscape.coefficients, cx, cy,
-              (radius * radius if math.isfinite(radius) else math.inf), float(bound),
+              min(radius * radius, bound * bound), bound * bound,
               int(sample_start), int(every), target is not None, tx, ty, twx, twy)
 
     # blocks of steps: progress between them, and snapshots at block ends

@@ -59,6 +59,8 @@ def build_parser() -> cli.Parser:
     mc.add_argument("--hist-range", type=float, nargs=4, default=None,
                     metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
                     help="histogram range (default the disk's bounding box)")
+    mc.add_argument("--no-absorption", action="store_true",
+                    help="walkers do not stop at the disk, only when they diverge (non-finite or |theta - center| >= 1e10)")
     mc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     mc.add_argument("--threads", type=int, default=None, help="numba threads (default all cores)")
     parser.add_argument("--out", default=None,
@@ -123,6 +125,7 @@ def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
     ax[1, 1].plot(times, fraction)
     ax[1, 1].set_xlabel("time (alpha steps)")
     ax[1, 1].set_ylabel("surviving fraction")
+    ax[1, 1].set_ylim(0, 1.02)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -167,7 +170,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     result = montecarlo.run(
         landscape, noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
-        walkers=args.walkers, dt=args.dt, seed=args.seed, radius=radius, center=center,
+        walkers=args.walkers, dt=args.dt, seed=args.seed, center=center,
+        radius=math.inf if args.no_absorption else radius,
         hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
         sample_interval=args.sample_interval, comm=comm, progress=progress if bar is not None else None,
         **length)
