@@ -44,12 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="the two mesh refinement factors (default 1 1.5)")
     parser.add_argument("--reference", type=float, default=2.5, help="refinement factor of the P2 reference (default 2.5)")
     parser.add_argument("--no-cross-diffusion", action="store_true", help="drop D12")
-    parser.add_argument("--quick", action="store_true", help="coarse levels 0.4 0.6, reference 0.9 (for tests)")
+    parser.add_argument("--quick", action="store_true", help="coarse levels 0.3 0.45, reference 0.7 (for tests)")
     parser.add_argument("--out", default="results/bench", help="output folder (default results/bench)")
     args = parser.parse_args(argv)
     landscape, noise = cli.model_from_args(args)
     radius, center = cli.domain_from_args(args)
-    levels, ref_level = (list(args.levels), args.reference) if not args.quick else ([0.4, 0.6], 0.9)
+    levels, ref_level = (list(args.levels), args.reference) if not args.quick else ([0.3, 0.45], 0.7)
     for value in levels + [ref_level]:
         if not (np.isfinite(value) and value > 0):
             raise cli.UsageError(f"mesh levels must be finite numbers > 0 (got {value!r})")
