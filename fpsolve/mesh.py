@@ -151,9 +151,11 @@ def _build_gmsh_disk(sizes: MeshSizes) -> None:
     # background size: h_min inside the box, linear growth outside it
     field = gmsh.model.mesh.field
     f = field.add("MathEval")
-    dx = f"Max(Fabs(x - ({sizes.box_x0 + 0.0!r})) - {sizes.box_hx!r}, 0)"
-    dy = f"Max(Fabs(y - ({sizes.box_y0 + 0.0!r})) - {sizes.box_hy!r}, 0)"
-    field.setString(f, "F", f"Min({sizes.h_min!r} + {sizes.growth!r} * Sqrt(({dx})^2 + ({dy})^2), {sizes.h_max!r})")
+    # plain float reprs: numpy 2 would write "np.float64(0.1)", which gmsh rejects
+    n = {k: repr(float(getattr(sizes, k))) for k in ("box_x0", "box_y0", "box_hx", "box_hy", "h_min", "h_max", "growth")}
+    dx = f"Max(Fabs(x - ({n['box_x0']})) - {n['box_hx']}, 0)"
+    dy = f"Max(Fabs(y - ({n['box_y0']})) - {n['box_hy']}, 0)"
+    field.setString(f, "F", f"Min({n['h_min']} + {n['growth']} * Sqrt(({dx})^2 + ({dy})^2), {n['h_max']})")
     field.setAsBackgroundMesh(f)
     for opt in ("Mesh.MeshSizeExtendFromBoundary", "Mesh.MeshSizeFromPoints", "Mesh.MeshSizeFromCurvature"):
         gmsh.option.setNumber(opt, 0)
