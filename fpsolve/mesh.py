@@ -19,7 +19,8 @@ MODEL.md §5-6 instead of per-case constants (lengths in θ units):
 
 For MODEL.md §6 this gives h = 0.0022 over |θ1| < 0.052 (T = 0.01) and
 h = 0.015 over |θ1| < 1, |θ2| < 0.35 (T = 0.05).  The mesh conforms to the
-chord θ1 = 0, so moments of |θ1| are integrated without a kink inside a cell.
+chord θ1 = 0, so moments of |θ1| are integrated without a kink inside a cell,
+and, for a disk centred on θ1 = 0, it is mirror-symmetric under θ1 → −θ1.
 """
 
 from __future__ import annotations
@@ -138,12 +139,28 @@ def _build_gmsh_disk(sizes: MeshSizes) -> None:
 
     R, (cx, cy) = sizes.radius, sizes.center
     occ = gmsh.model.occ
-    disk = occ.addDisk(cx, cy, 0.0, R, R)
-    if abs(cx) < R * (1 - 1e-9):
-        half = math.sqrt(R * R - cx * cx)
-        chord = occ.addLine(occ.addPoint(0.0, cy - half, 0.0), occ.addPoint(0.0, cy + half, 0.0))
-        occ.fragment([(2, disk)], [(1, chord)])
-    occ.synchronize()
+    if cx == 0.0 and sizes.box_x0 == 0.0:
+        # two half disks meeting on θ1 = 0, the left one meshed as the mirror
+        # image of the right: the model is symmetric under θ1 → −θ1, and an
+        # asymmetric mesh tilts the mass between the two wells of the double
+        # well by (mesh asymmetry) / (tunnelling gap ~ 1e-7)
+        pc, pb, pt = occ.addPoint(0.0, cy, 0.0), occ.addPoint(0.0, cy - R, 0.0), occ.addPoint(0.0, cy + R, 0.0)
+        pr, pl = occ.addPoint(R, cy, 0.0), occ.addPoint(-R, cy, 0.0)
+        chord = occ.addLine(pb, pt)
+        arcs_r = [occ.addCircleArc(pb, pc, pr), occ.addCircleArc(pr, pc, pt)]
+        arcs_l = [occ.addCircleArc(pt, pc, pl), occ.addCircleArc(pl, pc, pb)]
+        right = occ.addPlaneSurface([occ.addCurveLoop(arcs_r + [-chord])])
+        left = occ.addPlaneSurface([occ.addCurveLoop([chord] + arcs_l)])
+        occ.remove([(0, pc)])
+        occ.synchronize()
+        gmsh.model.mesh.setPeriodic(2, [left], [right], [-1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1])
+    else:
+        disk = occ.addDisk(cx, cy, 0.0, R, R)
+        if abs(cx) < R * (1 - 1e-9):  # still conform to θ1 = 0 (the kink of |θ1|)
+            half = math.sqrt(R * R - cx * cx)
+            chord = occ.addLine(occ.addPoint(0.0, cy - half, 0.0), occ.addPoint(0.0, cy + half, 0.0))
+            occ.fragment([(2, disk)], [(1, chord)])
+        occ.synchronize()
     surfaces = [tag for _, tag in gmsh.model.getEntities(2)]
     gmsh.model.addPhysicalGroup(2, surfaces, DOMAIN_TAG)
     boundary = gmsh.model.getBoundary([(2, s) for s in surfaces], combined=True, oriented=False)
@@ -151,9 +168,11 @@ def _build_gmsh_disk(sizes: MeshSizes) -> None:
     # background size: h_min inside the box, linear growth outside it
     field = gmsh.model.mesh.field
     f = field.add("MathEval")
-    dx = f"Max(Fabs(x - ({sizes.box_x0 + 0.0!r})) - {sizes.box_hx!r}, 0)"
-    dy = f"Max(Fabs(y - ({sizes.box_y0 + 0.0!r})) - {sizes.box_hy!r}, 0)"
-    field.setString(f, "F", f"Min({sizes.h_min!r} + {sizes.growth!r} * Sqrt(({dx})^2 + ({dy})^2), {sizes.h_max!r})")
+    # plain float reprs: numpy 2 would write "np.float64(0.1)", which gmsh rejects
+    n = {k: repr(float(getattr(sizes, k))) for k in ("box_x0", "box_y0", "box_hx", "box_hy", "h_min", "h_max", "growth")}
+    dx = f"Max(Fabs(x - ({n['box_x0']})) - {n['box_hx']}, 0)"
+    dy = f"Max(Fabs(y - ({n['box_y0']})) - {n['box_hy']}, 0)"
+    field.setString(f, "F", f"Min({n['h_min']} + {n['growth']} * Sqrt(({dx})^2 + ({dy})^2), {n['h_max']})")
     field.setAsBackgroundMesh(f)
     for opt in ("Mesh.MeshSizeExtendFromBoundary", "Mesh.MeshSizeFromPoints", "Mesh.MeshSizeFromCurvature"):
         gmsh.option.setNumber(opt, 0)
