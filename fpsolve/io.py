@@ -35,6 +35,7 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None) -> Iterator[Pa
     if rank == 0:
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
     tmp = Path(_bcast(comm, tmp))
     ok = False
     try:
@@ -74,6 +75,8 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        # mkstemp makes 0600 files; results are ordinary files (0666 less umask)
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w") as f:
             f.write(text)
         os.replace(tmp, path)
@@ -81,6 +84,12 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _jsonable(value: Any) -> Any:

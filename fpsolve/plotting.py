@@ -8,7 +8,7 @@ rank); the drawing functions only draw and are called on rank 0.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Dict, Sequence
 
 import numpy as np
 
@@ -66,13 +66,19 @@ def plot_density(path: str | Path, xs: np.ndarray, ys: np.ndarray, values: np.nd
 
 
 def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2: np.ndarray, p2: np.ndarray,
-                   landscape: Landscape, title: str, closed_form: np.ndarray | None = None) -> None:
-    """θ1- and θ2-marginals of φ (and the closed-form θ1-marginal if given)."""
+                   landscape: Landscape, title: str, closed_form: Dict[str, np.ndarray] | None = None) -> None:
+    """θ1- and θ2-marginals of φ, with the closed-form θ1-marginals given
+    as {name: values on theta1}."""
     plt = _plt()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
     a1.plot(theta1, p1, "k-", lw=1.4, label="FEM ∫φ dθ2")
-    if closed_form is not None:
-        a1.plot(theta1, closed_form, "--", color="tab:blue", label="closed form (MODEL.md §5)")
+    styles = {"closed_form_landscape": ("--", "tab:blue", "closed form, landscape-dependent (§5)"),
+              "closed_form_constant_D": (":", "tab:green", "closed form, constant D (§5)")}
+    for name, values in (closed_form or {}).items():
+        ls, color, label = styles.get(name, ("-.", None, name))
+        a1.plot(theta1, values, ls, color=color, lw=1.1, label=label)
+    # a narrow closed form (constant D at high T) must not squash the FEM curve
+    a1.set_ylim(top=1.3 * max(float(np.max(p1)), float(np.max((closed_form or {}).get("closed_form_landscape", p1)))))
     for x in landscape.flattest_points():
         a1.axvline(x, color="tab:orange", lw=0.8, ls=":")
     a1.set_xlabel("θ1")

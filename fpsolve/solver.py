@@ -25,7 +25,7 @@ import dataclasses
 import math
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence, Tuple
+from typing import Any, Callable, Dict, Sequence, Tuple
 
 import numpy as np
 
@@ -481,12 +481,22 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     return sol, {"assemble_seconds": t_assemble, "solve_seconds": t_solve, "dofs": dofs}
 
 
-def closed_form_marginal_theta1(landscape: Landscape, noise: Noise, grid: np.ndarray) -> np.ndarray | None:
-    """HOOK for issue 4 (``fpsolve.theory``): the landscape-dependent closed
-    form P1(θ1) of MODEL.md §5, normalised on ``grid``, for the
-    ``closed_form`` column of marginals.csv.  Returns None until theory.py is
-    merged; the lead wires it here."""
-    return None
+def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.ndarray) -> Dict[str, np.ndarray]:
+    """Closed-form slow marginals P1(θ1) of MODEL.md §5 (``fpsolve.theory``),
+    each normalised on ``grid``, keyed by their column name in marginals.csv:
+    ``closed_form_landscape`` (S29-S31) and ``closed_form_constant_D``
+    (S17-S24).  A form that does not exist for the case (the constant-D form
+    needs ε > 0) is left out."""
+    from . import theory
+
+    out: Dict[str, np.ndarray] = {}
+    for column, kind in (("closed_form_landscape", "landscape"), ("closed_form_constant_D", "constant")):
+        try:
+            with np.errstate(under="ignore"):
+                out[column] = theory.marginal_theta1(landscape, noise, grid, kind=kind)
+        except ModelError:
+            continue
+    return out
 
 
 def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),

@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ylo, yhi = sol.support(1, 1e-8)
     theta2 = np.linspace(ylo, yhi, 201)
     p2 = sol.marginal_theta2(theta2)
-    closed = solver.closed_form_marginal_theta1(landscape, noise, theta1)
+    closed = solver.closed_form_marginals_theta1(landscape, noise, theta1)
     box = plotting.view_box(sol)
     xs, ys, grid = plotting.density_grid(sol, box)
     progress(f"marginals and density grid evaluated (theta1 in [{lo:.4g}, {hi:.4g}])")
@@ -105,8 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if comm.rank == 0:
             plotting.plot_density(tmp / "density.png", xs, ys, grid, landscape, title)
             plotting.plot_marginals(tmp / "marginals.png", theta1, p1, theta2, p2, landscape, title, closed)
-            cols = [theta1, p1] + ([closed] if closed is not None else [])
-            header = "theta1,fem_marginal" + (",closed_form_marginal" if closed is not None else "")
+            cols = [theta1, p1] + list(closed.values())
+            header = ",".join(["theta1", "fem_marginal", *closed])
             io.write_text_atomic(tmp / "marginals.csv", header + "\n" + "\n".join(
                 ",".join(f"{v:.10g}" for v in row) for row in zip(*cols)) + "\n")
             summary["wall_seconds"] = time.perf_counter() - wall

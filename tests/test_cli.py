@@ -38,6 +38,13 @@ def test_solve_writes_every_output(tmp_path):
     data = np.array(rows[1:], dtype=float)
     integral = float(np.sum(0.5 * (data[1:, 1] + data[:-1, 1]) * np.diff(data[:, 0])))
     assert integral == pytest.approx(1.0, abs=5e-3)
+    # the closed-form columns (MODEL.md §5): the landscape-dependent P1 follows
+    # the no-cross-diffusion density (L1 0.103 measured on the default mesh)
+    assert rows[0][2:] == ["closed_form_landscape", "closed_form_constant_D"]
+    dx = np.diff(data[:, 0])
+    l1 = float(np.sum(0.5 * (np.abs(data[1:, 1] - data[1:, 2]) + np.abs(data[:-1, 1] - data[:-1, 2])) * dx))
+    assert float(np.sum(0.5 * (data[1:, 2] + data[:-1, 2]) * dx)) == pytest.approx(1.0, abs=1e-9)
+    assert l1 < 0.15, l1
     assert 'Name="density"' in (out / "density.xdmf").read_text()
     assert str(out) in res.stdout
     stages = [line for line in res.stderr.splitlines() if line.startswith("[solve_fp.py")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -21,6 +22,11 @@ def test_atomic_dir_appears_only_on_success(tmp_path):
     with io.atomic_output_dir(final) as tmp:
         io.write_json(tmp / "s.json", {"x": np.float64(1.5), "v": np.arange(3)})
     assert json.loads((final / "s.json").read_text()) == {"x": 1.5, "v": [0, 1, 2]}
+    # ordinary permissions, not mkstemp's 0600 / mkdtemp's 0700
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert (final / "s.json").stat().st_mode & 0o777 == 0o666 & ~mask
+    assert final.stat().st_mode & 0o777 == 0o777 & ~mask
     # a failed rerun leaves the earlier result intact; a good one replaces it
     with pytest.raises(RuntimeError):
         with io.atomic_output_dir(final) as tmp:
