@@ -554,8 +554,11 @@ def _pooled_stats(acc: np.ndarray) -> dict:
     n = n[used]
     N = len(n)
     total = float(n.sum())
+    names = ("mean_theta1", "mean_theta2", "var_theta1", "var_theta2", "cov_theta12",
+             "mean_abs_theta1", "std_abs_theta1")
     out: dict = {"samples": total, "sampled_walkers": N}
-    if N < 2:
+    if N < 2:  # nothing to estimate (e.g. every walker left before the window)
+        out.update({k + sfx: None for k in names for sfx in ("", "_se")})
         return out
     nbar = total / N
     m = acc.sum(axis=0) / total
