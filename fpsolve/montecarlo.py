@@ -550,8 +550,9 @@ def _pooled_stats(acc: np.ndarray) -> dict:
     """
     n = acc[:, _N]
     used = n > 0
-    acc = acc[used]
-    n = n[used]
+    if not used.all():
+        acc = acc[used]
+        n = n[used]
     N = len(n)
     total = float(n.sum())
     names = ("mean_theta1", "mean_theta2", "var_theta1", "var_theta2", "cov_theta12",
@@ -562,7 +563,10 @@ def _pooled_stats(acc: np.ndarray) -> dict:
         return out
     nbar = total / N
     m = acc.sum(axis=0) / total
-    e = (acc - np.outer(n, m)) / nbar  # influences of the pooled means
+
+    def e(j: int) -> np.ndarray:
+        """Influence of pooled mean j, one column at a time (memory O(walkers))."""
+        return (acc[:, j] - n * m[j]) / nbar
 
     def se(infl: np.ndarray) -> float:
         return float(np.sqrt(np.sum(infl * infl) / (N * (N - 1.0))))
@@ -573,15 +577,15 @@ def _pooled_stats(acc: np.ndarray) -> dict:
     var_ax = max(m[_SXX] - m[_SAX] ** 2, 0.0)
     std_ax = math.sqrt(var_ax)
     out.update({
-        "mean_theta1": m[_SX], "mean_theta1_se": se(e[:, _SX]),
-        "mean_theta2": m[_SY], "mean_theta2_se": se(e[:, _SY]),
-        "var_theta1": var_x, "var_theta1_se": se(e[:, _SXX] - 2 * m[_SX] * e[:, _SX]),
-        "var_theta2": var_y, "var_theta2_se": se(e[:, _SYY] - 2 * m[_SY] * e[:, _SY]),
+        "mean_theta1": m[_SX], "mean_theta1_se": se(e(_SX)),
+        "mean_theta2": m[_SY], "mean_theta2_se": se(e(_SY)),
+        "var_theta1": var_x, "var_theta1_se": se(e(_SXX) - 2 * m[_SX] * e(_SX)),
+        "var_theta2": var_y, "var_theta2_se": se(e(_SYY) - 2 * m[_SY] * e(_SY)),
         "cov_theta12": cov,
-        "cov_theta12_se": se(e[:, _SXY] - m[_SX] * e[:, _SY] - m[_SY] * e[:, _SX]),
-        "mean_abs_theta1": m[_SAX], "mean_abs_theta1_se": se(e[:, _SAX]),
+        "cov_theta12_se": se(e(_SXY) - m[_SX] * e(_SY) - m[_SY] * e(_SX)),
+        "mean_abs_theta1": m[_SAX], "mean_abs_theta1_se": se(e(_SAX)),
         "std_abs_theta1": std_ax,
-        "std_abs_theta1_se": (se((e[:, _SXX] - 2 * m[_SAX] * e[:, _SAX]) / (2 * std_ax))
+        "std_abs_theta1_se": (se((e(_SXX) - 2 * m[_SAX] * e(_SAX)) / (2 * std_ax))
                               if std_ax > 0 else float("nan")),
     })
     return {k: float(v) if isinstance(v, (np.floating, float)) else v for k, v in out.items()}
