@@ -35,10 +35,12 @@ loop over steps).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import time as _time
 import types
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Callable, Optional, Sequence, Tuple
 
 import numba
@@ -60,6 +62,30 @@ DEFAULT_BOUND = 1e10
 #: Columns of the per-walker accumulator: count, Σx, Σy, Σx², Σy², Σxy, Σ|x|.
 _N, _SX, _SY, _SXX, _SYY, _SXY, _SAX = range(7)
 _NACC = 7
+
+def _drop_stale_kernel_cache() -> None:
+    """Delete this module's numba cache when fpsolve/model.py has changed.
+
+    numba's cache checks only the timestamp of montecarlo.py, but the kernels
+    inline the formula functions of model.py: a cached kernel would silently
+    keep old formulas.  A hash of model.py next to the cache guards that.
+    """
+    here = Path(__file__).resolve().parent
+    cache = here / "__pycache__"
+    try:
+        digest = hashlib.sha256((here / "model.py").read_bytes()).hexdigest()
+        stamp = cache / "montecarlo.model-sha256"
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+        for f in cache.glob("montecarlo.*.nb[ic]"):
+            f.unlink(missing_ok=True)
+        cache.mkdir(exist_ok=True)
+        stamp.write_text(digest)
+    except OSError:  # a read-only install: numba then caches elsewhere or not at all
+        pass
+
+
+_drop_stale_kernel_cache()
 
 # --------------------------------------------------------------------------
 # The model's formula functions, compiled by numba (not re-typed): each
