@@ -63,14 +63,13 @@ DEFAULT_BOUND = 1e10
 _N, _SX, _SY, _SXX, _SYY, _SXY, _SAX = range(7)
 _NACC = 7
 
-def _drop_stale_kernel_cache() -> None:
-    """Delete this module's numba cache when fpsolve/model.py has changed.
+def _drop_stale_kernel_cache(here: Path = Path(__file__).resolve().parent) -> None:
+    """Delete this module's numba cache when ``here``/model.py has changed.
 
     numba's cache checks only the timestamp of montecarlo.py, but the kernels
     inline the formula functions of model.py: a cached kernel would silently
     keep old formulas.  A hash of model.py next to the cache guards that.
     """
-    here = Path(__file__).resolve().parent
     cache = here / "__pycache__"
     try:
         digest = hashlib.sha256((here / "model.py").read_bytes()).hexdigest()
