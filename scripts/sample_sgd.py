@@ -45,7 +45,7 @@ def build_parser() -> cli.Parser:
     length = mc.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="number of steps")
     length.add_argument("--time", type=float, default=None,
-                        help="run length in time units t = alpha*k (default 1500, as MODEL.md §6)")
+                        help="run length in time units t = alpha*k (default 3000)")
     mc.add_argument("--burn-in", type=float, default=None,
                     help="start of the stationary window, time units (default a third of the run)")
     mc.add_argument("--sample-interval", type=float, default=None,
@@ -151,7 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         x0, x1, y0, y1 = args.hist_range
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
     target = None if args.target is None else montecarlo.Box(tuple(args.target[:2]), tuple(args.target[2:]))
-    length = {"steps": args.steps} if args.steps is not None else {"time": 1500.0 if args.time is None else args.time}
+    length = {"steps": args.steps} if args.steps is not None else {"time": 3000.0 if args.time is None else args.time}
     out = Path(args.out or Path("results") / cli.case_name(landscape, noise) / "montecarlo")
     say = cli.Progress("sample_sgd.py", enabled=rank == 0)
     say(f"{args.method} ({args.shift if args.method == 'sgd' else 'cross' if not args.no_cross_diffusion else 'no cross'}), "
@@ -191,8 +191,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 **extra)
             plot(tmp / "marginals.png", result, f"{cli.case_name(landscape, noise)} {args.method}")
     if rank == 0:
-        say(f"mean|θ1| = {s.get('mean_abs_theta1', float('nan')):.6g} ± {s.get('mean_abs_theta1_se', float('nan')):.2g}, "
-            f"std|θ1| = {s.get('std_abs_theta1', float('nan')):.6g}, Var θ2 = {s.get('var_theta2', float('nan')):.6g}, "
+        num = {k: float("nan") if s[k] is None else s[k] for k in
+               ("mean_abs_theta1", "mean_abs_theta1_se", "std_abs_theta1", "var_theta2")}
+        say(f"mean|θ1| = {num['mean_abs_theta1']:.6g} ± {num['mean_abs_theta1_se']:.2g}, "
+            f"std|θ1| = {num['std_abs_theta1']:.6g}, Var θ2 = {num['var_theta2']:.6g}, "
             f"survival {s['survival_fraction']:.4g}, {s['walker_steps_per_second']:.3g} walker-steps/s")
         print(out)
     return 0

@@ -242,3 +242,18 @@ def test_bad_arguments_raise_model_error_naming_them(kwargs, words):
     with pytest.raises(ModelError, match=None) as info:
         mc.run(DOUBLE_WELL, Noise(0.05, 1.0), **args)
     assert words in str(info.value)
+
+
+def test_kernel_cache_is_dropped_when_model_py_changes(tmp_path):
+    (tmp_path / "model.py").write_text("a = 1\n")
+    cache = tmp_path / "__pycache__"
+    mc._drop_stale_kernel_cache(tmp_path)  # first time: stamps the hash
+    kernel = cache / "montecarlo._advance_chunk-1.py311.nbi"
+    other = cache / "model.cpython-311.pyc"
+    kernel.write_text("x")
+    other.write_text("x")
+    mc._drop_stale_kernel_cache(tmp_path)  # model.py unchanged: the cache stays
+    assert kernel.exists()
+    (tmp_path / "model.py").write_text("a = 2\n")
+    mc._drop_stale_kernel_cache(tmp_path)  # changed: the kernel cache goes, nothing else
+    assert not kernel.exists() and other.exists()
