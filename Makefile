@@ -45,7 +45,7 @@ test-serial: $(STAMP) ## serial tests (pytest -m "not mpi")
 	$(PY) -m pytest $(PYTEST) -m "not mpi" tests
 
 test-mpi: $(STAMP) ## MPI tests under mpirun -n $(NP) (pytest -m mpi)
-	$(MPIRUN) $(PY) -m mpi4py -m pytest $(PYTEST) -p no:cacheprovider --color=no -m mpi tests
+	$(MPIRUN) tests/rank0-output.sh $(PY) -m mpi4py -m pytest $(PYTEST) -p no:cacheprovider --color=no -m mpi tests
 
 clean: ## remove .venv and results/
 	rm -rf $(VENV) results .pytest_cache *.egg-info
