@@ -1,38 +1,122 @@
 #!/usr/bin/env python3
-"""Stationary Fokker-Planck density of SGD on the disk (MODEL.md §4).
+"""Stationary Fokker-Planck density of SGD on the disk (MODEL.md §4), by FEM.
 
-Until the finite-element solver lands, this prints the model summary of the
-case (preset, parameters, T, T_c, flattest points) and writes it as
-``model.json`` in ``--out`` (default ``results/<case-name>``).  It does not
-solve anything yet.
+Solves for the principal eigenpair (escape rate λ0, density φ0 ≥ 0 with
+∫ φ0 = 1) on a disk mesh graded from the model's widths and writes, into
+``--out`` (default ``results/<case-name>``), atomically:
+
+    summary.json    parameters, versions, T, escape rates, mass, negativity,
+                    moments, mode, dofs, ranks, timings (seconds)
+    density.xdmf/.h5, density.png, marginals.png, marginals.csv
+
+Time unit: alpha SGD steps (t = alpha k); escape_rate is per unit time,
+escape_rate_per_step per SGD step.  Runs under ``mpirun -n N python -m mpi4py``.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from pathlib import Path
 from typing import Sequence
 
-from fpsolve import cli, io, model
+import numpy as np
+
+from fpsolve import cli, io
+from fpsolve import mesh as fmesh
+from fpsolve.model import ModelError
+
+
+def build_parser() -> cli.Parser:
+    parser = cli.Parser(prog="solve_fp.py", description=__doc__.splitlines()[0])
+    cli.add_model_arguments(parser)
+    cli.add_domain_arguments(parser)
+    fem = parser.add_argument_group("discretisation")
+    fem.add_argument("--degree", type=int, choices=(1, 2), default=2,
+                     help="Lagrange degree (default 2; P1 fails at T=0.01, see README)")
+    fem.add_argument("--mesh", default=None, metavar="FILE",
+                     help="a gmsh .msh of the disk instead of the graded mesh")
+    fem.add_argument("--h-min", type=float, default=None,
+                     help="fine mesh size in the density's box (default: from the model's widths)")
+    fem.add_argument("--h-max", type=float, default=None,
+                     help="mesh size far from the density (default: radius/13)")
+    fem.add_argument("--no-cross-diffusion", action="store_true",
+                     help="drop D12 (what the seed's MATLAB solve did)")
+    fem.add_argument("--boundary", choices=("dirichlet", "reflecting"), default="dirichlet",
+                     help="absorbing P=0 (default) or reflecting zero flux")
+    fem.add_argument("--eigensolver", choices=("slepc", "inverse"), default="slepc",
+                     help="shift-invert SLEPc (default) or inverse iteration, both with LU")
+    parser.add_argument("--out", default=None, help="output folder (default results/<case-name>)")
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = cli.Parser(prog="solve_fp.py", description=__doc__.splitlines()[0])
-    cli.add_model_arguments(parser)
-    parser.add_argument("--out", default=None, help="output folder (default results/<case-name>)")
-    args = parser.parse_args(argv)
+    from mpi4py import MPI
+
+    logging.getLogger().setLevel(logging.WARNING)  # FFCx's JIT chatter is not progress
+    wall = time.perf_counter()
+    args = build_parser().parse_args(argv)
+    # validate everything before anything is written
     landscape, noise = cli.model_from_args(args)
-    out = Path(args.out or Path("results") / cli.case_name(landscape, noise))
-    summary = model.describe(landscape, noise)
+    radius, center = cli.domain_from_args(args)
+    if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
+        raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
+    if args.mesh is not None and not Path(args.mesh).is_file():
+        raise cli.UsageError(f"--mesh file not found: {args.mesh}")
+    if args.mesh is None:
+        fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
+    elif noise.T <= 0:
+        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+
+    from fpsolve import _compat, plotting, solver
+
+    comm = MPI.COMM_WORLD
+    progress = cli.Progress("solve_fp.py", enabled=comm.rank == 0)
+    name = cli.case_name(landscape, noise)
+    cross = not args.no_cross_diffusion
+    if not cross:
+        name += "_nocross"
+    out = Path(args.out or Path("results") / name)
+    progress(f"case {name}: T={noise.T:g}, P{args.degree}, {'full D' if cross else 'no cross-diffusion'}, "
+             f"{args.boundary} boundary, {comm.size} rank(s)")
+    sol = solver.solve(landscape, noise, radius=radius, center=center, degree=args.degree, cross=cross,
+                       boundary=args.boundary, mesh=args.mesh, h_min=args.h_min, h_max=args.h_max,
+                       comm=comm, progress=progress, eigensolver=args.eigensolver)
+    summary = dict(sol.summary)
     summary["versions"] = io.versions()
-    print(f"case {cli.case_name(landscape, noise)}: preset {landscape.name}, "
-          "a0={:g} a2={:g} a4={:g} eps={:g}".format(*landscape.coefficients))
-    print(f"  alpha={noise.alpha:g} Delta={noise.Delta:g} T={noise.T:g} "
-          f"T_c(constant D)={summary['T_c_constant']}")
-    print("  flattest theta1: " + ", ".join(f"{x:+.6g}" for x in summary["flattest_theta1"])
-          + f" (F={summary['flatness_at_flattest']:.6g}; F(0)={summary['flatness_at_global_minimum']:.6g})")
-    with io.atomic_output_dir(out) as tmp:
-        io.write_json(tmp / "model.json", summary)
-    print(f"model summary written to {out / 'model.json'} (the FEM solve is not implemented yet)")
+    summary["command"] = {"argv": list(argv) if argv is not None else None, **vars(args)}
+
+    # collective evaluations for the figures and the table
+    lo, hi = sol.support(0, 1e-8)
+    theta1 = np.linspace(lo, hi, 401)
+    p1 = sol.marginal_theta1(theta1)
+    ylo, yhi = sol.support(1, 1e-8)
+    theta2 = np.linspace(ylo, yhi, 201)
+    p2 = sol.marginal_theta2(theta2)
+    closed = solver.closed_form_marginal_theta1(landscape, noise, theta1)
+    box = plotting.view_box(sol)
+    xs, ys, grid = plotting.density_grid(sol, box)
+    progress(f"marginals and density grid evaluated (theta1 in [{lo:.4g}, {hi:.4g}])")
+
+    title = (f"{name}: T={noise.T:g}, λ0={summary['escape_rate']:.3g}, "
+             f"mean|θ1|={summary['mean_abs_theta1']:.4g}, mode |θ1|={summary['mode_theta1']:.4g}")
+    with io.atomic_output_dir(out, comm) as tmp:
+        _compat.write_xdmf(str(tmp / "density.xdmf"), sol.mesh, sol.density)
+        if comm.rank == 0:
+            plotting.plot_density(tmp / "density.png", xs, ys, grid, landscape, title)
+            plotting.plot_marginals(tmp / "marginals.png", theta1, p1, theta2, p2, landscape, title, closed)
+            cols = [theta1, p1] + ([closed] if closed is not None else [])
+            header = "theta1,fem_marginal" + (",closed_form_marginal" if closed is not None else "")
+            io.write_text_atomic(tmp / "marginals.csv", header + "\n" + "\n".join(
+                ",".join(f"{v:.10g}" for v in row) for row in zip(*cols)) + "\n")
+            summary["wall_seconds"] = time.perf_counter() - wall
+            io.write_json(tmp / "summary.json", summary)
+        progress("outputs written")
+    if comm.rank == 0:
+        print(f"escape rate {summary['escape_rate']:.4g} (eigenvalue), {summary['escape_rate_flux']:.4g} "
+              f"(boundary flux); mean|theta1| {summary['mean_abs_theta1']:.6g}, "
+              f"std|theta1| {summary['std_abs_theta1']:.6g}, Var theta2 {summary['var_theta2']:.6g}")
+        print(f"results written to {out}")
     return 0
 
 

@@ -1,0 +1,235 @@
+"""Disk meshes for the Fokker-Planck solve (MODEL.md §4), graded from the model.
+
+The density lives in a thin sheet along the valley floor θ2 = 0 and, in θ1,
+either in one peak at the global minimum (phase I) or between it and the
+flattest points (phase II).  The mesh sizes follow from the widths of
+MODEL.md §5-6 instead of per-case constants (lengths in θ units):
+
+* fast width   ``w2(θ1) = sqrt(T g(θ1) / 2)``  (Gaussian conditional of θ2, §5);
+* slow width at θ1 = 0 in the constant-D limit: ``L_eff ≈ ½ κ θ1²`` with
+  ``κ = ε + T a0 a2 / 2`` and ``T_eff = T ε² / 2``, so
+  ``w1 = sqrt(T ε² / (2 κ))`` while ``κ > 0`` (phase I);
+* phase I (``κ > 0``): a *core* box ``|θ1| < 5 w1``, ``|θ2| < 4 w2(0)`` with
+  ``h = w1 / 3`` (about 30 P2 nodes across the peak's ±5 w1);
+* phase II (``κ ≤ 0``): a *band* ``|θ1| < x_flat``, ``|θ2| < 2.2 max w2`` with
+  ``h = min w2 / 7.5``: uniform, because with cross-diffusion the density's
+  outer edge in θ1 is steep wherever it lies in the band (NUMERICS.md);
+* outside the box the size grows linearly (slope 0.3) to ``h_max = R / 13``.
+
+For MODEL.md §6 this gives h = 0.0033 over |θ1| < 0.05 (T = 0.01) and
+h = 0.015 over |θ1| < 1, |θ2| < 0.35 (T = 0.05).  The mesh conforms to the
+chord θ1 = 0, so moments of |θ1| are integrated without a kink inside a cell.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any, Tuple
+
+from . import _compat
+from .model import Landscape, ModelError, Noise
+
+#: Physical tags written into every mesh.
+DOMAIN_TAG = 1
+BOUNDARY_TAG = 2
+
+#: Grading constants (dimensionless; see the module docstring).
+CORE_HALF_WIDTHS = (5.0, 4.0)   # core box in units of (w1, w2(0))
+CORE_POINTS_PER_WIDTH = 3.0     # h_core = w1 / 3
+BAND_HALF_HEIGHT = 2.2          # band box half-height in units of max w2
+BAND_POINTS_PER_WIDTH = 7.5     # h_band = min w2 / 7.5
+GROWTH = 0.3                    # dh / d(distance) outside the box
+FAR_DIVISOR = 13.0              # h_max = R / 13
+
+
+@dataclasses.dataclass(frozen=True)
+class MeshSizes:
+    """Size field of a disk mesh: fine size ``h_min`` in the box
+    ``|θ1 - box_x0| < box_hx, |θ2 - box_y0| < box_hy``, growing with slope
+    ``growth`` outside it up to ``h_max`` (θ units)."""
+
+    radius: float
+    center: Tuple[float, float]
+    h_min: float
+    h_max: float
+    box_hx: float
+    box_hy: float
+    box_x0: float = 0.0
+    box_y0: float = 0.0
+    growth: float = GROWTH
+    geometry_order: int = 1
+    rule: str = "custom"
+
+    def as_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["center"] = list(self.center)
+        return d
+
+    def refined(self, factor: float) -> "MeshSizes":
+        """The same grading with every size divided by ``factor``."""
+        return dataclasses.replace(self, h_min=self.h_min / factor, h_max=self.h_max / factor)
+
+
+def model_widths(landscape: Landscape, noise: Noise) -> dict:
+    """Widths of the density from MODEL.md §5 (θ units): see module docstring."""
+    a0, a2, a4, eps = landscape.coefficients
+    T = noise.T
+    x_flat = max(abs(x) for x in landscape.flattest_points())
+    kappa = eps + 0.5 * T * a0 * a2
+    w1 = math.sqrt(T * eps * eps / (2.0 * kappa)) if kappa > 0 else math.inf
+    # the fast width over the θ1-range the density can reach
+    xs = [x_flat * i / 50.0 for i in range(51)]
+    w2 = [math.sqrt(0.5 * T * landscape.g(x)) for x in xs]
+    return {"kappa": kappa, "w1": w1, "w2_at_0": w2[0], "w2_max": max(w2), "w2_min": min(w2),
+            "x_flat": x_flat, "phase": "I" if kappa > 0 else "II"}
+
+
+def graded_sizes(landscape: Landscape, noise: Noise, radius: float = 2.0,
+                 center: Tuple[float, float] = (0.0, 0.0), h_min: float | None = None,
+                 h_max: float | None = None) -> MeshSizes:
+    """The default size field of a case (module docstring); ``h_min`` /
+    ``h_max`` override the fine and far sizes."""
+    if noise.T <= 0:
+        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+    far = radius / FAR_DIVISOR
+    floor = radius / 2000.0  # ε = 0 or a tiny T would ask for a zero size
+    w = model_widths(landscape, noise)
+    if w["phase"] == "I" and (w["x_flat"] == 0.0 or 5.0 * w["w1"] < w["x_flat"]):
+        w1 = max(w["w1"], 3.0 * floor)
+        h = w1 / CORE_POINTS_PER_WIDTH
+        hx, hy = CORE_HALF_WIDTHS[0] * w1, CORE_HALF_WIDTHS[1] * w["w2_at_0"]
+        rule = "core"
+    else:
+        h = w["w2_min"] / BAND_POINTS_PER_WIDTH
+        hx, hy = max(w["x_flat"], 5.0 * h), BAND_HALF_HEIGHT * w["w2_max"]
+        rule = "band"
+    h = max(h, floor)
+    sizes = MeshSizes(radius=radius, center=tuple(center), h_min=min(h, far), h_max=far,
+                      box_hx=min(hx, radius), box_hy=min(hy, radius), rule=rule)
+    if h_min is not None or h_max is not None:
+        sizes = dataclasses.replace(sizes, h_min=sizes.h_min if h_min is None else h_min,
+                                    h_max=sizes.h_max if h_max is None else h_max, rule=rule + "+user")
+    check_sizes(sizes)
+    return sizes
+
+
+def check_sizes(sizes: MeshSizes) -> None:
+    """Reject sizes that cannot make a mesh (ModelError names the value)."""
+    for name in ("h_min", "h_max"):
+        value = getattr(sizes, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ModelError(f"{name.replace('_', '-')} must be a finite number > 0 (got {value!r})")
+    if sizes.h_min > sizes.h_max:
+        raise ModelError(f"h-min must be <= h-max (got {sizes.h_min:g} > {sizes.h_max:g})")
+    if sizes.h_min < sizes.radius * 1e-5:
+        raise ModelError(f"h-min={sizes.h_min:g} is too small for radius {sizes.radius:g}")
+
+
+def _build_gmsh_disk(sizes: MeshSizes) -> None:
+    """Create the disk (split along θ1 = 0 when it crosses it) in the
+    current gmsh model, with the size field, and mesh it."""
+    import gmsh
+
+    R, (cx, cy) = sizes.radius, sizes.center
+    occ = gmsh.model.occ
+    disk = occ.addDisk(cx, cy, 0.0, R, R)
+    if abs(cx) < R * (1 - 1e-9):
+        half = math.sqrt(R * R - cx * cx)
+        chord = occ.addLine(occ.addPoint(0.0, cy - half, 0.0), occ.addPoint(0.0, cy + half, 0.0))
+        occ.fragment([(2, disk)], [(1, chord)])
+    occ.synchronize()
+    surfaces = [tag for _, tag in gmsh.model.getEntities(2)]
+    gmsh.model.addPhysicalGroup(2, surfaces, DOMAIN_TAG)
+    boundary = gmsh.model.getBoundary([(2, s) for s in surfaces], combined=True, oriented=False)
+    gmsh.model.addPhysicalGroup(1, sorted({abs(tag) for _, tag in boundary}), BOUNDARY_TAG)
+    # background size: h_min inside the box, linear growth outside it
+    field = gmsh.model.mesh.field
+    f = field.add("MathEval")
+    dx = f"Max(Fabs(x - ({sizes.box_x0 + 0.0!r})) - {sizes.box_hx!r}, 0)"
+    dy = f"Max(Fabs(y - ({sizes.box_y0 + 0.0!r})) - {sizes.box_hy!r}, 0)"
+    field.setString(f, "F", f"Min({sizes.h_min!r} + {sizes.growth!r} * Sqrt(({dx})^2 + ({dy})^2), {sizes.h_max!r})")
+    field.setAsBackgroundMesh(f)
+    for opt in ("Mesh.MeshSizeExtendFromBoundary", "Mesh.MeshSizeFromPoints", "Mesh.MeshSizeFromCurvature"):
+        gmsh.option.setNumber(opt, 0)
+    gmsh.option.setNumber("Mesh.MeshSizeMin", sizes.h_min)
+    gmsh.option.setNumber("Mesh.MeshSizeMax", sizes.h_max)
+    gmsh.option.setNumber("Mesh.Algorithm", 6)  # Frontal-Delaunay: well-shaped triangles
+    gmsh.model.mesh.generate(2)
+    if sizes.geometry_order > 1:
+        gmsh.model.mesh.setOrder(sizes.geometry_order)
+
+
+def _gmsh_session():
+    import contextlib
+
+    import gmsh
+
+    @contextlib.contextmanager
+    def session():
+        _compat.gmsh_initialize()
+        try:
+            gmsh.option.setNumber("General.Terminal", 0)
+            gmsh.model.add("fpsolve-disk")
+            yield gmsh
+        finally:
+            gmsh.finalize()
+
+    return session()
+
+
+def create_disk(sizes: MeshSizes, comm: Any) -> Tuple[Any, Any]:
+    """(mesh, facet_tags) of the graded disk; gmsh runs on rank 0 only."""
+    with _gmsh_session() as gmsh:
+        if comm.rank == 0:
+            _build_gmsh_disk(sizes)
+        msh, _, facets = _compat.model_to_mesh(gmsh.model, comm, 0, gdim=2)
+    return msh, facets
+
+
+def write_msh(sizes: MeshSizes, path: str | Path) -> int:
+    """Write the graded disk as a gmsh ``.msh`` (binary, small); returns the
+    number of triangles."""
+    with _gmsh_session() as gmsh:
+        _build_gmsh_disk(sizes)
+        gmsh.option.setNumber("Mesh.Binary", 1)
+        gmsh.write(str(path))
+        types, tags, _ = gmsh.model.mesh.getElements(2)
+        return int(sum(len(t) for t in tags))
+
+
+def load(path: str | Path, comm: Any) -> Tuple[Any, Any]:
+    """(mesh, facet_tags) of a gmsh ``.msh`` file of a disk."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(f"--mesh file not found: {path}")
+    msh, _, facets = _compat.read_msh(str(path), comm)
+    return msh, facets
+
+
+def mesh_for(landscape: Landscape, noise: Noise, *, radius: float, center: Tuple[float, float],
+             mesh: str | Path | None, h_min: float | None, h_max: float | None,
+             comm: Any, refine: float = 1.0) -> Tuple[Any, dict, float]:
+    """(mesh, description, seconds): a graded disk for the case, or ``mesh``
+    read from a file.  ``refine`` divides every size (benchmarks, tests)."""
+    start = time.perf_counter()
+    if mesh is not None:
+        msh, _ = load(mesh, comm)
+        info = {"source": str(mesh)}
+    else:
+        sizes = graded_sizes(landscape, noise, radius, center, h_min, h_max)
+        if refine != 1.0:
+            sizes = sizes.refined(refine)
+        msh, _ = create_disk(sizes, comm)
+        info = {"source": "gmsh", **sizes.as_dict(), "refine": refine}
+    cells = msh.topology.index_map(2)
+    info["cells"] = comm.allreduce(cells.size_local, op=_sum())
+    return msh, info, time.perf_counter() - start
+
+
+def _sum():
+    from mpi4py import MPI
+
+    return MPI.SUM

@@ -1,0 +1,87 @@
+"""Figures of a solved density: heat map and marginals (matplotlib, Agg).
+
+The arrays come from the collective :class:`fpsolve.solver.Solution`
+methods (call :func:`density_grid` and :func:`marginal_table` on every
+rank); the drawing functions only draw and are called on rank 0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .model import Landscape
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def view_box(solution: Any, level: float = 1e-4) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) around where φ > ``level`` max φ, 15 % margin (collective)."""
+    x0, x1 = solution.support(0, level)
+    y0, y1 = solution.support(1, level)
+    dx, dy = 0.15 * (x1 - x0), 0.15 * (y1 - y0)
+    return x0 - dx, x1 + dx, y0 - dy, y1 + dy
+
+
+def density_grid(solution: Any, box: Sequence[float], nx: int = 300, ny: int = 200) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(θ1 grid, θ2 grid, φ of shape (ny, nx)) by point evaluation (collective)."""
+    xs = np.linspace(box[0], box[1], nx)
+    ys = np.linspace(box[2], box[3], ny)
+    X, Y = np.meshgrid(xs, ys)
+    vals = solution.evaluate(np.column_stack([X.ravel(), Y.ravel()])).reshape(ny, nx)
+    return xs, ys, vals
+
+
+def plot_density(path: str | Path, xs: np.ndarray, ys: np.ndarray, values: np.ndarray,
+                 landscape: Landscape, title: str) -> None:
+    """Heat map of φ with the valley floor θ2 = 0, the global minimum and the
+    flattest points marked."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    im = ax.pcolormesh(xs, ys, values, shading="auto", cmap="viridis")
+    fig.colorbar(im, ax=ax, label="density φ0")
+    ax.axhline(0.0, color="w", lw=0.8, ls="--", label="valley floor θ2 = 0")
+    ax.plot([0.0], [0.0], "o", mfc="none", mec="tab:red", ms=9, label="global minimum (F = F(0))")
+    flat = [x for x in landscape.flattest_points()]
+    ax.plot(flat, [0.0] * len(flat), "*", color="tab:orange", ms=12,
+            label=f"flattest (F = {landscape.flatness(flat[-1]):.3g})")
+    ax.set_xlim(xs[0], xs[-1])
+    ax.set_ylim(ys[0], ys[-1])
+    ax.set_xlabel("θ1 (degenerate direction)")
+    ax.set_ylabel("θ2")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2: np.ndarray, p2: np.ndarray,
+                   landscape: Landscape, title: str, closed_form: np.ndarray | None = None) -> None:
+    """θ1- and θ2-marginals of φ (and the closed-form θ1-marginal if given)."""
+    plt = _plt()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    a1.plot(theta1, p1, "k-", lw=1.4, label="FEM ∫φ dθ2")
+    if closed_form is not None:
+        a1.plot(theta1, closed_form, "--", color="tab:blue", label="closed form (MODEL.md §5)")
+    for x in landscape.flattest_points():
+        a1.axvline(x, color="tab:orange", lw=0.8, ls=":")
+    a1.set_xlabel("θ1")
+    a1.set_ylabel("marginal density")
+    a1.legend(fontsize=8)
+    a2.plot(theta2, p2, "k-", lw=1.4, label="FEM ∫φ dθ1")
+    a2.set_xlabel("θ2")
+    a2.legend(fontsize=8)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

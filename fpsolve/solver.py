@@ -1,0 +1,530 @@
+"""Finite-element solve of the stationary Fokker-Planck equation (MODEL.md §4).
+
+Weak form, for a drift ``F`` (``dθ = F dt + ...``; the model has ``F = −∇L``)
+and diffusion matrix ``D``::
+
+    a(P, v) = ∫_Ω (D ∇P + P (∇·D − F)) · ∇v dθ,      J = F P − ∇·(D P)
+
+The solve returns the principal eigenpair ``a(φ0, v) = λ0 ∫ φ0 v`` with the
+least real part: ``λ0`` is the escape rate per unit time (time unit = alpha
+SGD steps, t = alpha k) and ``φ0 ≥ 0``, ``∫ φ0 = 1`` the quasi-stationary
+density.  Dirichlet ``P = 0`` on ∂Ω (absorbing) is the default; a reflecting
+(zero-flux) boundary is the natural condition of the same form, whose null
+vector is the stationary density.
+
+Discretisation: P2 (or P1) Lagrange, plain Galerkin on a mesh graded from
+the model's widths (``fpsolve.mesh``).  NUMERICS.md found SUPG no help; P1
+fails at T = 0.01 (a negative lobe next to the peak), so P2 is the default.
+Eigen-solve: SLEPc shift-and-invert at target 0 with a direct LU (MUMPS), or
+inverse iteration with the same LU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence, Tuple
+
+import numpy as np
+
+from . import _compat
+from . import mesh as fmesh
+from . import model
+from .model import Landscape, ModelError, Noise
+
+BOUNDARIES = ("dirichlet", "reflecting")
+EIGENSOLVERS = ("slepc", "inverse")
+
+
+# --------------------------------------------------------------------------
+# Weak form
+# --------------------------------------------------------------------------
+
+def weak_form(u: Any, v: Any, drift: Any, D: Any, divD: Any | None = None, quadrature_degree: int | None = None) -> Any:
+    """Bilinear form ``a(u, v) = ∫ (D ∇u + u (∇·D − F)) · ∇v`` (MODEL.md §4).
+
+    ``drift`` (F) is a UFL 2-vector, ``D`` a UFL 2×2 tensor, ``divD`` its row
+    divergence ``(∇·D)_i = Σ_j ∂_j D_ij`` (UFL's ``div`` of D when None).
+    """
+    import ufl
+
+    if divD is None:
+        divD = ufl.div(D)
+    md = {} if quadrature_degree is None else {"quadrature_degree": quadrature_degree}
+    return ufl.inner(ufl.dot(D, ufl.grad(u)) + u * (divD - drift), ufl.grad(v)) * ufl.dx(metadata=md)
+
+
+def probability_flux(p: Any, drift: Any, D: Any, divD: Any | None = None) -> Any:
+    """UFL flux ``J = F p − p ∇·D − D ∇p`` (MODEL.md §4)."""
+    import ufl
+
+    if divD is None:
+        divD = ufl.div(D)
+    return p * (drift - divD) - ufl.dot(D, ufl.grad(p))
+
+
+@dataclasses.dataclass
+class ModelCoefficients:
+    """The model's drift, D and ∇·D as UFL, every parameter a ``fem.Constant``."""
+
+    drift: Any
+    D: Any
+    divD: Any
+    constants: dict
+
+    def update(self, landscape: Landscape, noise: Noise) -> None:
+        """New parameter values without a new form (no recompilation)."""
+        for name, value in zip(("a0", "a2", "a4", "eps"), landscape.coefficients):
+            self.constants[name].value = value
+        self.constants["T"].value = noise.T
+
+
+def model_coefficients(msh: Any, landscape: Landscape, noise: Noise, cross: bool = True) -> ModelCoefficients:
+    """Drift ``−∇L``, ``D = (T/2) H²`` and ``∇·D`` of MODEL.md §1-3 in UFL,
+    built from the formula functions of :mod:`fpsolve.model`."""
+    import ufl
+    from dolfinx import fem
+    from petsc4py import PETSc
+
+    c = {name: fem.Constant(msh, PETSc.ScalarType(value))
+         for name, value in zip(("a0", "a2", "a4", "eps"), landscape.coefficients)}
+    c["T"] = fem.Constant(msh, PETSc.ScalarType(noise.T))
+    x = ufl.SpatialCoordinate(msh)
+    coeffs = (c["a0"], c["a2"], c["a4"], c["eps"])
+    g1, g2 = model.gradient(x[0], x[1], *coeffs)
+    d11, d12, d22 = model.diffusion(x[0], x[1], c["T"], *coeffs, cross=cross)
+    v1, v2 = model.diffusion_divergence(x[0], x[1], c["T"], *coeffs, cross=cross)
+    return ModelCoefficients(
+        drift=ufl.as_vector((-g1, -g2)),
+        D=ufl.as_matrix(((d11, d12), (d12, d22))),
+        divD=ufl.as_vector((v1, v2)),
+        constants=c,
+    )
+
+
+# --------------------------------------------------------------------------
+# Eigen-solve
+# --------------------------------------------------------------------------
+
+def _lu(ksp: Any, comm: Any) -> str:
+    """Direct LU on ``ksp``: MUMPS where PETSc has it (needed in parallel)."""
+    from petsc4py import PETSc
+
+    ksp.setType("preonly")
+    pc = ksp.getPC()
+    pc.setType("lu")
+    if "mumps" in _solver_packages():
+        pc.setFactorSolverType("mumps")
+        return "mumps"
+    if comm.size > 1:
+        raise RuntimeError("parallel LU needs PETSc with MUMPS")
+    return "petsc"
+
+
+def _solver_packages() -> set:
+    from petsc4py import PETSc
+
+    try:
+        return {"mumps"} if PETSc.Sys.hasExternalPackage("mumps") else set()
+    except AttributeError:  # older petsc4py: assume Debian's build (has MUMPS)
+        return {"mumps"}
+
+
+def _positivity(vec: Any, lumped: Any) -> Tuple[float, float]:
+    """(∫φ, ∫|φ|) with a lumped mass vector, global."""
+    a = vec.getArray(readonly=True)
+    m = lumped.getArray(readonly=True)
+    comm = vec.getComm().tompi4py()
+    s = comm.allreduce(float(np.dot(a, m)))
+    t = comm.allreduce(float(np.dot(np.abs(a), m)))
+    return s, t
+
+
+def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, method: str = "slepc",
+                        nev: int = 4) -> Tuple[complex, Any, dict]:
+    """(λ0, vector, info) of ``K φ = λ M φ`` with the least real part near
+    ``target``: among converged pairs, those whose vector is of one sign
+    (``|∫φ| / ∫|φ| > 0.9``) are kept and the least real part wins."""
+    lumped = M.createVecLeft()
+    ones = M.createVecRight()
+    ones.set(1.0)
+    M.mult(ones, lumped)
+    info: dict = {"eigensolver": method, "target": target}
+    candidates = []
+    if method == "slepc":
+        from slepc4py import SLEPc
+
+        eps = SLEPc.EPS().create(comm)
+        eps.setOperators(K, M)
+        eps.setProblemType(SLEPc.EPS.ProblemType.GNHEP)
+        eps.setDimensions(nev)
+        eps.setTarget(target)
+        eps.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
+        st = eps.getST()
+        st.setType(SLEPc.ST.Type.SINVERT)
+        st.setShift(target)
+        info["lu"] = _lu(st.getKSP(), comm)
+        eps.setTolerances(1e-12, 200)
+        eps.solve()
+        info["converged"] = eps.getConverged()
+        for i in range(eps.getConverged()):
+            vr, vi = K.createVecRight(), K.createVecRight()
+            lam = eps.getEigenpair(i, vr, vi)
+            s, t = _positivity(vr, lumped)
+            candidates.append((complex(lam), vr, abs(s) / t if t > 0 else 0.0))
+        eps.destroy()
+    elif method == "inverse":
+        candidates.append(_inverse_iteration(K, M, comm, target, lumped, info))
+    else:
+        raise ModelError(f"eigensolver must be one of {', '.join(EIGENSOLVERS)} (got {method!r})")
+    if not candidates:
+        raise RuntimeError("the eigen-solve converged to no eigenpair")
+    one_signed = [c for c in candidates if c[2] > 0.9]
+    lam, vec, ratio = min(one_signed, key=lambda c: c[0].real) if one_signed else max(candidates, key=lambda c: c[2])
+    info["eigenvalues"] = [[c[0].real, c[0].imag] for c in sorted(candidates, key=lambda c: c[0].real)]
+    info["positivity_ratio"] = ratio
+    return lam, vec, info
+
+
+def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, info: dict,
+                       tol: float = 1e-12, maxit: int = 100) -> Tuple[complex, Any, float]:
+    """Inverse iteration ``(K − σM) x_{k+1} = M x_k`` with one LU factorisation."""
+    from petsc4py import PETSc
+
+    A = K.copy()
+    if target != 0.0:
+        A.axpy(-target, M)
+    ksp = PETSc.KSP().create(comm)
+    ksp.setOperators(A)
+    info["lu"] = _lu(ksp, comm)
+    x = K.createVecRight()
+    x.set(1.0)
+    y, Mx = x.duplicate(), x.duplicate()
+    lam = 0.0
+    for it in range(1, maxit + 1):
+        M.mult(x, Mx)
+        ksp.solve(Mx, y)
+        y.scale(1.0 / y.norm())
+        # Rayleigh quotient in the M-weighted sense: λ = (y·K y)/(y·M y)
+        Ky, My = y.duplicate(), y.duplicate()
+        K.mult(y, Ky)
+        M.mult(y, My)
+        new = Ky.dot(My) / My.dot(My)
+        change = abs(new - lam)
+        y.copy(x)
+        lam = new
+        if it > 3 and change <= tol * max(1.0, abs(lam)):
+            break
+    info["iterations"] = it
+    s, t = _positivity(x, lumped)
+    return complex(lam), x, abs(s) / t if t > 0 else 0.0
+
+
+# --------------------------------------------------------------------------
+# The solution and what is measured on it
+# --------------------------------------------------------------------------
+
+class Solution:
+    """Normalised principal eigenfunction ``density`` (∫ = 1) and its escape
+    rate; the measuring methods are collective (call them on every rank)."""
+
+    def __init__(self, density: Any, eigenvalue: complex, flux: Any, quadrature_degree: int,
+                 info: dict) -> None:
+        self.density = density
+        self.mesh = density.function_space.mesh
+        self.comm = self.mesh.comm
+        self.eigenvalue = eigenvalue
+        self.info = info
+        self.summary: dict = {}
+        self._flux = flux
+        self._qdeg = quadrature_degree
+        self._samples: dict = {}
+
+    # ---- quadrature on the mesh -------------------------------------------
+    def quadrature_samples(self, degree: int | None = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(θ1, θ2, weight, φ) at the quadrature points (rule exact to
+        ``degree``) of this rank's owned cells: ``Σ w f(θ) φ`` is ``∫ f φ`` on
+        this rank."""
+        degree = self._qdeg if degree is None else degree
+        if degree not in self._samples:
+            import ufl
+
+            msh = self.mesh
+            pts, wts = _compat.quadrature_triangle(degree)
+            cells = np.arange(msh.topology.index_map(2).size_local, dtype=np.int32)
+            x = ufl.SpatialCoordinate(msh)
+            ex = _compat.expression_at(ufl.as_vector((x[0], x[1], abs(ufl.JacobianDeterminant(msh)), self.density)), pts)
+            vals = _compat.eval_expression(ex, msh, cells).reshape(len(cells), len(wts), 4)
+            w = vals[:, :, 2] * wts[None, :]
+            self._samples[degree] = (vals[:, :, 0].ravel(), vals[:, :, 1].ravel(), w.ravel(), vals[:, :, 3].ravel())
+        return self._samples[degree]
+
+    def _integral(self, f: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> float:
+        x, y, w, p = self.quadrature_samples()
+        return self.comm.allreduce(float(np.sum(f(x, y) * p * w)))
+
+    def moments(self) -> dict:
+        """Mass and moments of the density by quadrature (``∫ φ`` = mass;
+        the others divide by it): mean |θ1|, std |θ1|, mean θ1, θ2, Var θ2."""
+        mass = self._integral(lambda x, y: np.ones_like(x))
+        m_abs = self._integral(lambda x, y: np.abs(x)) / mass
+        m_x = self._integral(lambda x, y: x) / mass
+        m_x2 = self._integral(lambda x, y: x * x) / mass
+        m_y = self._integral(lambda x, y: y) / mass
+        m_y2 = self._integral(lambda x, y: y * y) / mass
+        return {
+            "mass": mass,
+            "mean_abs_theta1": m_abs,
+            "std_abs_theta1": math.sqrt(max(m_x2 - m_abs * m_abs, 0.0)),
+            "mean_theta1": m_x,
+            "var_theta1": m_x2 - m_x * m_x,
+            "mean_theta2": m_y,
+            "var_theta2": m_y2 - m_y * m_y,
+        }
+
+    def negativity(self) -> dict:
+        """Most negative density (over dofs and quadrature points), relative
+        to the maximum, and the negative mass ``∫ max(−φ, 0)``."""
+        from mpi4py import MPI
+
+        _, _, w, p = self.quadrature_samples()
+        n_owned = self.density.function_space.dofmap.index_map.size_local
+        dofs = self.density.x.array[:n_owned]
+        lo = min(float(dofs.min()) if dofs.size else np.inf, float(p.min()) if p.size else np.inf)
+        hi = max(float(dofs.max()) if dofs.size else -np.inf, float(p.max()) if p.size else -np.inf)
+        lo = self.comm.allreduce(lo, op=MPI.MIN)
+        hi = self.comm.allreduce(hi, op=MPI.MAX)
+        neg = self.comm.allreduce(float(np.sum(np.maximum(-p, 0.0) * w)))
+        return {"min_density": lo, "max_density": hi, "min_density_relative": lo / hi, "negative_mass": neg}
+
+    def bin_integrals(self, xedges: Sequence[float], yedges: Sequence[float], degree: int = 16) -> np.ndarray:
+        """``∫ φ`` over each rectangle of a histogram grid (shape
+        ``(len(xedges)-1, len(yedges)-1)``), by the mesh's quadrature points
+        (a rule exact to ``degree``, each point's weight going to the bin it
+        lies in; the error comes from cells cut by bin edges and falls with
+        the point spacing); collective, the same array on every rank."""
+        x, y, w, p = self.quadrature_samples(degree)
+        h, _, _ = np.histogram2d(x, y, bins=[np.asarray(xedges, float), np.asarray(yedges, float)], weights=p * w)
+        out = np.zeros_like(h)
+        self.comm.Allreduce(np.ascontiguousarray(h), out)
+        return out
+
+    # ---- point values ------------------------------------------------------
+    def evaluate(self, points: np.ndarray) -> np.ndarray:
+        """φ at points of shape (n, 2); 0 outside the mesh.  Collective: every
+        rank passes the same points and gets the same values."""
+        from mpi4py import MPI
+
+        points = np.asarray(points, dtype=np.float64)
+        n = points.shape[0]
+        p3 = np.zeros((n, 3))
+        p3[:, :2] = points
+        found, cells = _compat.colliding_cells(self.mesh, p3)
+        vals = np.zeros(n)
+        if found.size:
+            vals[found] = self.density.eval(p3[found], cells).ravel()
+        # a point on a shared edge is found on several ranks: the lowest one counts
+        owner = np.full(n, self.comm.size, dtype=np.int32)
+        owner[found] = self.comm.rank
+        if self.comm.size > 1:
+            low = np.empty_like(owner)
+            self.comm.Allreduce(owner, low, op=MPI.MIN)
+            vals[low != self.comm.rank] = 0.0
+            total = np.empty_like(vals)
+            self.comm.Allreduce(vals, total)
+            return total
+        return vals
+
+    def bounding_box(self) -> Tuple[float, float, float, float]:
+        """(xmin, xmax, ymin, ymax) of the mesh, global."""
+        from mpi4py import MPI
+
+        g = self.mesh.geometry.x[:, :2]
+        lo = np.full(2, np.inf) if g.size == 0 else g.min(axis=0)
+        hi = np.full(2, -np.inf) if g.size == 0 else g.max(axis=0)
+        glo, ghi = np.empty(2), np.empty(2)
+        self.comm.Allreduce(np.ascontiguousarray(lo), glo, op=MPI.MIN)
+        self.comm.Allreduce(np.ascontiguousarray(hi), ghi, op=MPI.MAX)
+        return float(glo[0]), float(ghi[0]), float(glo[1]), float(ghi[1])
+
+    def _marginal(self, grid: np.ndarray, axis: int, n_line: int) -> np.ndarray:
+        # integrate across where φ > 1e-12 max (plus a margin): elsewhere it
+        # is below round-off, and the short line keeps the spacing fine
+        lo, hi = self.support(1 - axis, level=1e-12)
+        xmin, xmax, ymin, ymax = self.bounding_box()
+        pad = 0.05 * (hi - lo)
+        lo, hi = (max(lo - pad, ymin), min(hi + pad, ymax)) if axis == 0 else (max(lo - pad, xmin), min(hi + pad, xmax))
+        line = np.linspace(lo, hi, n_line)
+        grid = np.asarray(grid, dtype=np.float64)
+        a, b = np.meshgrid(grid, line, indexing="ij")
+        pts = np.column_stack([a.ravel(), b.ravel()]) if axis == 0 else np.column_stack([b.ravel(), a.ravel()])
+        vals = self.evaluate(pts).reshape(len(grid), n_line)
+        step = (hi - lo) / (n_line - 1)
+        return step * (vals.sum(axis=1) - 0.5 * (vals[:, 0] + vals[:, -1]))  # trapezoid rule
+
+    def marginal_theta1(self, grid: Sequence[float], n_line: int = 1201) -> np.ndarray:
+        """``∫ φ dθ2`` at each θ1 of ``grid`` (trapezoid rule on ``n_line``
+        points across the θ2-range where φ > 1e-12 max φ); collective, the
+        same on every rank."""
+        return self._marginal(np.asarray(grid), 0, n_line)
+
+    def marginal_theta2(self, grid: Sequence[float], n_line: int = 1201) -> np.ndarray:
+        """``∫ φ dθ1`` at each θ2 of ``grid``; collective."""
+        return self._marginal(np.asarray(grid), 1, n_line)
+
+    def support(self, axis: int, level: float = 1e-6) -> Tuple[float, float]:
+        """Range of θ1 (axis 0) or θ2 (axis 1) over the quadrature points where
+        φ exceeds ``level`` times its maximum; global."""
+        from mpi4py import MPI
+
+        x, y, _, p = self.quadrature_samples()
+        c = x if axis == 0 else y
+        peak = self.comm.allreduce(float(p.max()) if p.size else -np.inf, op=MPI.MAX)
+        sel = c[p > level * peak]
+        lo = self.comm.allreduce(float(sel.min()) if sel.size else np.inf, op=MPI.MIN)
+        hi = self.comm.allreduce(float(sel.max()) if sel.size else -np.inf, op=MPI.MAX)
+        return lo, hi
+
+    def mode_theta1(self, n: int = 401) -> float:
+        """|θ1| of the maximum of the θ1-marginal (grid over the support, then
+        a parabola through the best three points)."""
+        lo, hi = self.support(0)
+        grid = np.linspace(lo, hi, n)
+        m = self.marginal_theta1(grid)
+        i = int(np.argmax(m))
+        x = grid[i]
+        if 0 < i < n - 1:
+            denom = m[i - 1] - 2 * m[i] + m[i + 1]
+            if denom < 0:
+                x = grid[i] + 0.5 * (grid[1] - grid[0]) * (m[i - 1] - m[i + 1]) / denom
+        return abs(float(x))
+
+    def boundary_escape_rate(self) -> float:
+        """``∮ J·n ds / ∫ φ``: the escape rate from the boundary flux."""
+        return self._flux
+
+
+def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
+                   boundary: str = "dirichlet", eigensolver: str = "slepc",
+                   progress: Callable[[str], None] | None = None) -> Tuple[Solution, dict]:
+    """Principal eigenpair of the weak form on ``msh`` for any drift and D
+    (UFL); returns the normalised :class:`Solution` and timings."""
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem.petsc import assemble_matrix
+    from petsc4py import PETSc
+
+    say = progress or (lambda message: None)
+    if degree not in (1, 2):
+        raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
+    if boundary not in BOUNDARIES:
+        raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
+    comm = msh.comm
+    t0 = time.perf_counter()
+    V = _compat.functionspace(msh, "Lagrange", degree)
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    # quadrature: the coefficients are polynomials of high degree in θ; this
+    # is exact for the mass term and ample for the stiffness on a fine mesh
+    qdeg = 2 * degree + 2
+    a = fem.form(weak_form(u, v, drift, D, divD, qdeg))
+    m = fem.form(ufl.inner(u, v) * ufl.dx)
+    bcs = []
+    if boundary == "dirichlet":
+        zero = fem.Function(V)
+        bcs = [fem.dirichletbc(zero, _compat.locate_boundary_dofs(V))]
+    K = assemble_matrix(a, bcs=bcs, diagonal=1.0)
+    K.assemble()
+    M = assemble_matrix(m, bcs=bcs, diagonal=0.0)
+    M.assemble()
+    t_assemble = time.perf_counter() - t0
+    dofs = V.dofmap.index_map.size_global
+    say(f"assembled K and M: {dofs} dofs (P{degree}, {boundary}) in {t_assemble:.2f}s")
+    t1 = time.perf_counter()
+    # reflecting: K is singular (its null vector is the answer), so the shift
+    # sits just below 0 to keep the LU regular
+    target = 0.0 if boundary == "dirichlet" else -1e-9
+    lam, vec, info = principal_eigenpair(K, M, comm, target=target, method=eigensolver)
+    phi = fem.Function(V, name="density")
+    vec.copy(_compat.petsc_vec(phi))
+    phi.x.scatter_forward()
+    mass = comm.allreduce(fem.assemble_scalar(fem.form(phi * ufl.dx)))
+    phi.x.array[:] /= mass  # fixes sign and normalisation together
+    t_solve = time.perf_counter() - t1
+    say(f"eigen-solve ({info['eigensolver']}, {info.get('lu')}): lambda0 = {lam.real:.6g} in {t_solve:.2f}s")
+    n = ufl.FacetNormal(msh)
+    flux = comm.allreduce(fem.assemble_scalar(fem.form(ufl.dot(probability_flux(phi, drift, D, divD), n) * ufl.ds)))
+    sol = Solution(phi, lam, flux, qdeg + 2, {**info, "dofs": dofs, "degree": degree, "boundary": boundary})
+    for obj in (K, M):
+        obj.destroy()
+    return sol, {"assemble_seconds": t_assemble, "solve_seconds": t_solve, "dofs": dofs}
+
+
+def closed_form_marginal_theta1(landscape: Landscape, noise: Noise, grid: np.ndarray) -> np.ndarray | None:
+    """HOOK for issue 4 (``fpsolve.theory``): the landscape-dependent closed
+    form P1(θ1) of MODEL.md §5, normalised on ``grid``, for the
+    ``closed_form`` column of marginals.csv.  Returns None until theory.py is
+    merged; the lead wires it here."""
+    return None
+
+
+def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
+          degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: str | Path | None = None,
+          h_min: float | None = None, h_max: float | None = None, comm: Any = None,
+          progress: Callable[[str], None] | None = None, refine: float = 1.0,
+          eigensolver: str = "slepc") -> Solution:
+    """Quasi-stationary density of the model (MODEL.md §4) on the disk.
+
+    ``Solution.summary`` holds what summary.json records: parameters, T,
+    escape rates (eigenvalue and boundary flux, per unit time t = alpha k),
+    mass, negativity, moments, mode, dofs, ranks and timings (seconds).
+    """
+    if comm is None:
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+    say = progress or (lambda message: None)
+    if degree not in (1, 2):
+        raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
+    if boundary not in BOUNDARIES:
+        raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
+    wall = time.perf_counter()
+    msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
+                                            h_min=h_min, h_max=h_max, comm=comm, refine=refine)
+    say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
+    coeffs = model_coefficients(msh, landscape, noise, cross)
+    sol, timing = solve_operator(msh, coeffs.drift, coeffs.D, coeffs.divD, degree=degree,
+                                 boundary=boundary, eigensolver=eigensolver, progress=say)
+    t2 = time.perf_counter()
+    mom = sol.moments()
+    neg = sol.negativity()
+    mode = sol.mode_theta1()
+    lam = sol.eigenvalue
+    summary = {
+        "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
+        "T": noise.T,
+        "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
+        "boundary": boundary, "mesh": mesh_info,
+        "escape_rate": lam.real,
+        "escape_rate_imag": lam.imag,
+        "escape_rate_flux": sol.boundary_escape_rate(),
+        "escape_rate_per_step": noise.alpha * lam.real,
+        **mom,
+        **neg,
+        "mode_theta1": mode,
+        "flatness_at_mode": float(landscape.flatness(mode)),
+        "dofs": timing["dofs"],
+        "ranks": comm.size,
+        "eigen": {k: v for k, v in sol.info.items() if k not in ("dofs", "degree", "boundary")},
+        "mesh_seconds": t_mesh,
+        "assemble_seconds": timing["assemble_seconds"],
+        "solve_seconds": timing["solve_seconds"],
+        "postprocess_seconds": time.perf_counter() - t2,
+    }
+    summary["wall_seconds"] = time.perf_counter() - wall
+    sol.summary = summary
+    say(f"moments: mean|theta1| = {mom['mean_abs_theta1']:.6g}, std|theta1| = {mom['std_abs_theta1']:.6g}, "
+        f"Var theta2 = {mom['var_theta2']:.6g}; min density {neg['min_density']:.3g}, "
+        f"negative mass {neg['negative_mass']:.3g}")
+    return sol
