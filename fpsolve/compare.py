@@ -37,6 +37,7 @@ __all__ = [
     "compare_values",
     "PowerLaw",
     "fit_power_law",
+    "fit_power_law_free_x0",
     "trapezoid",
     "marginal_moments",
 ]
@@ -314,3 +315,42 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, *, x0: float = 0.0,
     scale = chi2 if y_err is None else max(1.0, chi2)
     err = math.sqrt(cov[1, 1] * scale)
     return PowerLaw(float(coef[1]), err, float(np.exp(coef[0])), float(x0), int(lx.size), chi2)
+
+
+def fit_power_law_free_x0(x: np.ndarray, y: np.ndarray, *, x0_bounds: tuple[float, float],
+                          y_err: np.ndarray | None = None) -> tuple[PowerLaw, float]:
+    """Power law with the critical point ``x0`` fitted too: (fit, x0 standard error).
+
+    Nonlinear least squares of ln y = ln c + k ln|x − x0| (scipy
+    ``curve_fit``), with ``x0`` restricted to ``x0_bounds`` (which must lie on
+    one side of the data).  The exponent's error includes its correlation
+    with ``x0``.  Use when the transition point of the data is not known
+    exactly (e.g. the FEM with cross-diffusion).
+    """
+    from scipy.optimize import curve_fit
+
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    lo, hi = map(float, x0_bounds)
+    keep = (y > 0) & np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if x.size < 4:
+        raise ValueError(f"need at least 4 usable points to fit x0 too (got {x.size})")
+    side = 1.0 if np.all(x > hi) else -1.0 if np.all(x < lo) else 0.0
+    if side == 0.0:
+        raise ValueError("x0_bounds must lie on one side of the data")
+    sigma = None if y_err is None else np.asarray(y_err, dtype=float)[keep] / y
+
+    def model(xx: np.ndarray, lnc: float, k: float, x0: float) -> np.ndarray:
+        return lnc + k * np.log(side * (xx - x0))
+
+    start = fit_power_law(x, y, x0=0.5 * (lo + hi))
+    p, cov = curve_fit(model, x, np.log(y), p0=[math.log(start.prefactor), start.exponent, 0.5 * (lo + hi)],
+                       sigma=sigma, absolute_sigma=sigma is not None,
+                       bounds=([-np.inf, -np.inf, lo], [np.inf, np.inf, hi]))
+    resid = np.log(y) - model(x, *p)
+    dof = x.size - 3
+    chi2 = float(np.sum((resid / (1.0 if sigma is None else sigma)) ** 2)) / dof if dof > 0 else 0.0
+    fit = PowerLaw(float(p[1]), float(math.sqrt(cov[1, 1])), float(math.exp(p[0])), float(p[2]),
+                   int(x.size), chi2)
+    return fit, float(math.sqrt(cov[2, 2]))

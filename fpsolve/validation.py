@@ -266,8 +266,7 @@ def run_case(landscape: Landscape, noise: Noise, *, settings: Settings = QUICK, 
         mom["density_grid"], mom["density"] = fine, dens
         closed[kind] = mom
     mode = closed["landscape"].get("mode_theta1", 0.0)
-    tau2, tau1 = theory.time_scales(landscape, noise, mode)
-    ratio = float(tau2 / tau1)
+    ratio = float(theory.adiabatic_ratio(landscape, noise, mode))
     tau1_relax = relaxation_time(landscape, noise)
 
     # Monte Carlo twins

@@ -119,3 +119,15 @@ def test_fit_power_law_recovers_exponent_and_error():
     assert exact.prefactor == pytest.approx(0.8, rel=1e-10)
     with pytest.raises(ValueError):
         compare.fit_power_law(x[:2], truth[:2], x0=0.02)
+
+
+def test_fit_power_law_free_x0_finds_the_critical_point():
+    x = 0.0206 + np.array([0.001, 0.002, 0.004, 0.007, 0.011, 0.016])
+    y = 3.0 * (x - 0.0206) ** 1.0 * (1 + 0.1 * (x - 0.0206) / 0.016)  # mild correction to scaling
+    fit, x0_err = compare.fit_power_law_free_x0(x, y, x0_bounds=(0.015, 0.0215))
+    assert fit.x0 == pytest.approx(0.0206, abs=3e-4)
+    assert fit.exponent == pytest.approx(1.0, abs=0.1)
+    exact, _ = compare.fit_power_law_free_x0(x, 3.0 * (x - 0.0206) ** 1.25, x0_bounds=(0.01, 0.0215))
+    assert exact.exponent == pytest.approx(1.25, abs=1e-6) and exact.x0 == pytest.approx(0.0206, abs=1e-8)
+    with pytest.raises(ValueError):
+        compare.fit_power_law_free_x0(x, y, x0_bounds=(0.015, 0.025))
