@@ -152,7 +152,22 @@ def map_points(func: Callable[[Any], Any], points: Sequence[Any], comm: Any = No
             progress(min(len(points), k * size), len(points), points[i])
     if comm is None:
         return [local[i] for i in range(len(points))]
+    _polite_barrier(comm)
     merged: dict = {}
     for part in comm.allgather(local):
         merged.update(part)
     return [merged[i] for i in range(len(points))]
+
+
+def _polite_barrier(comm: Any, nap: float = 0.01) -> None:
+    """A barrier that sleeps while it waits.
+
+    Open MPI busy-polls in blocking collectives: a rank that finished its
+    points early would spin at full speed and steal a core from the ranks
+    still computing (2 cores shared by several ranks here).
+    """
+    import time
+
+    request = comm.Ibarrier()
+    while not request.Test():
+        time.sleep(nap)

@@ -68,6 +68,7 @@ class Settings:
     peak_bins: int = 40    # over the folded |θ1| range, for peaks
     seed: int = 2024
     degree: int = 2
+    refine: float = 1.0    # FEM mesh size factor (fpsolve.mesh; 0.5 = coarser, for sweeps)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -140,6 +141,7 @@ class CaseResult:
     adiabatic_ratio: float
     mc_time: tuple              # (burn_in, total) in time units
     checks: dict = dataclasses.field(default_factory=dict)
+    solutions: dict = dataclasses.field(default_factory=dict)  # FEM objects if kept
 
 
 def _combine_moments(summaries: Sequence[dict]) -> dict:
@@ -216,11 +218,13 @@ def _fem_quantile(sol: Any, axis: int, q: float, top: float) -> float:
 def run_case(landscape: Landscape, noise: Noise, *, settings: Settings = QUICK, radius: float = 2.0,
              center: tuple = (0.0, 0.0), comm: Any = None,
              progress: Optional[Callable[[str], None]] = None,
-             mc_progress: Optional[Callable[[int, int], None]] = None) -> CaseResult:
+             mc_progress: Optional[Callable[[int, int], None]] = None,
+             keep_solutions: bool = False) -> CaseResult:
     """Solve, sample and evaluate the closed forms for one case.
 
     ``comm``: the communicator of the FEM solves (MC walkers are split over
-    it too).  Deterministic for a given ``settings.seed``.
+    it too).  Deterministic for a given ``settings.seed``.  ``keep_solutions``
+    keeps the FEM :class:`solver.Solution` objects in ``.solutions``.
     """
     say = progress or (lambda message: None)
     s = settings
@@ -228,7 +232,7 @@ def run_case(landscape: Landscape, noise: Noise, *, settings: Settings = QUICK, 
     fem = {}
     for name, cross in VARIANTS:
         sol = solver.solve(landscape, noise, radius=radius, center=center, degree=s.degree,
-                           cross=cross, comm=comm)
+                           cross=cross, comm=comm, refine=s.refine)
         fem_sol[name] = sol
         fem[name] = dict(sol.summary)
         say(f"FEM {name}: {fem[name]['dofs']} dofs, mean|theta1| {fem[name]['mean_abs_theta1']:.5g}, "
@@ -303,7 +307,8 @@ def run_case(landscape: Landscape, noise: Noise, *, settings: Settings = QUICK, 
         say(f"MC {name}: {s.walkers} walkers, t = {total:.0f} (burn-in {burn:.0f}, dt {s.dt:g}), "
             f"{summary['wall_seconds']:.1f}s")
     return CaseResult(landscape, noise, s, radius, tuple(center), xedges, yedges, abs_edges, fem, mc,
-                      closed, tau1_relax, ratio, (burn, total))
+                      closed, tau1_relax, ratio, (burn, total),
+                      solutions=fem_sol if keep_solutions else {})
 
 
 def _tv_verdict(tv: float, floor: float) -> Verdict:
