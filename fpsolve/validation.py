@@ -75,8 +75,8 @@ class Settings:
 
 
 QUICK = Settings()
-FULL = Settings(walkers=16000, groups=16, dt=0.01, burn_in=1.5, window=4.0, max_time=3000.0,
-                bins=12, peak_bins=60)
+FULL = Settings(walkers=8000, groups=16, dt=0.01, burn_in=2.5, window=2.5, max_time=1500.0,
+                bins=10, peak_bins=50)
 
 
 def relaxation_time(landscape: Landscape, noise: Noise) -> float:
