@@ -18,7 +18,7 @@ export PRTE_MCA_rmaps_default_mapping_policy := :oversubscribe
 # a hung rank must not hang CI: the MPI pass is capped at 30 minutes
 MPIRUN := timeout 1800 mpirun -n $(NP)
 
-.PHONY: help setup solve test test-serial test-mpi clean
+.PHONY: help setup solve test test-serial test-mpi meshes bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,13 @@ setup: $(STAMP) ## install Debian packages, .venv and fpsolve (only what is miss
 
 solve: $(STAMP) ## solve the default case (pass options with ARGS='--T 0.01 ...')
 	$(PY) scripts/solve_fp.py $(ARGS)
+
+meshes: $(STAMP) ## regenerate the committed default meshes in meshes/
+	$(PY) scripts/make_mesh.py --out meshes/double-well_T0.05.msh
+	$(PY) scripts/make_mesh.py --T 0.01 --out meshes/double-well_T0.01.msh
+
+bench: $(STAMP) ## solver benchmark table (P1/P2 x two mesh levels, default case)
+	$(PY) scripts/bench_solver.py $(ARGS)
 
 test: test-serial test-mpi ## the whole test suite: serial, then MPI with NP ranks
 

@@ -6,17 +6,18 @@ flattest points (phase II).  The mesh sizes follow from the widths of
 MODEL.md §5-6 instead of per-case constants (lengths in θ units):
 
 * fast width   ``w2(θ1) = sqrt(T g(θ1) / 2)``  (Gaussian conditional of θ2, §5);
-* slow width at θ1 = 0 in the constant-D limit: ``L_eff ≈ ½ κ θ1²`` with
-  ``κ = ε + T a0 a2 / 2`` and ``T_eff = T ε² / 2``, so
-  ``w1 = sqrt(T ε² / (2 κ))`` while ``κ > 0`` (phase I);
-* phase I (``κ > 0``): a *core* box ``|θ1| < 5 w1``, ``|θ2| < 4 w2(0)`` with
-  ``h = w1 / 3`` (about 30 P2 nodes across the peak's ±5 w1);
+* slow width at θ1 = 0 from the averaged drift and diffusion of §5 there
+  (``g' = 0``, so ``s2 = T a0 / 2`` is exact): ``A ≈ −κ θ1`` with
+  ``κ = ε + a2 s2`` and ``B(0) = (T/2)(ε² + 2 a2 ε s2 + 3 a2² s2²)``, so
+  ``w1 = sqrt(B(0) / κ)`` while ``κ > 0`` (phase I; κ ≤ 0 past T_c);
+* phase I (``κ > 0``): a *core* box ``|θ1| < 6 w1``, ``|θ2| < 4 w2(0)`` with
+  ``h = min(w1 / 4, w2(0) / 7.5)``;
 * phase II (``κ ≤ 0``): a *band* ``|θ1| < x_flat``, ``|θ2| < 2.2 max w2`` with
   ``h = min w2 / 7.5``: uniform, because with cross-diffusion the density's
   outer edge in θ1 is steep wherever it lies in the band (NUMERICS.md);
 * outside the box the size grows linearly (slope 0.3) to ``h_max = R / 13``.
 
-For MODEL.md §6 this gives h = 0.0033 over |θ1| < 0.05 (T = 0.01) and
+For MODEL.md §6 this gives h = 0.0022 over |θ1| < 0.052 (T = 0.01) and
 h = 0.015 over |θ1| < 1, |θ2| < 0.35 (T = 0.05).  The mesh conforms to the
 chord θ1 = 0, so moments of |θ1| are integrated without a kink inside a cell.
 """
@@ -37,8 +38,8 @@ DOMAIN_TAG = 1
 BOUNDARY_TAG = 2
 
 #: Grading constants (dimensionless; see the module docstring).
-CORE_HALF_WIDTHS = (5.0, 4.0)   # core box in units of (w1, w2(0))
-CORE_POINTS_PER_WIDTH = 3.0     # h_core = w1 / 3
+CORE_HALF_WIDTHS = (6.0, 4.0)   # core box in units of (w1, w2(0))
+CORE_POINTS_PER_WIDTH = 4.0     # h_core = w1 / 4: coarser leaves negative lobes at the steep flank |θ1| ≈ 5 w1
 BAND_HALF_HEIGHT = 2.2          # band box half-height in units of max w2
 BAND_POINTS_PER_WIDTH = 7.5     # h_band = min w2 / 7.5
 GROWTH = 0.3                    # dh / d(distance) outside the box
@@ -78,8 +79,10 @@ def model_widths(landscape: Landscape, noise: Noise) -> dict:
     a0, a2, a4, eps = landscape.coefficients
     T = noise.T
     x_flat = max(abs(x) for x in landscape.flattest_points())
-    kappa = eps + 0.5 * T * a0 * a2
-    w1 = math.sqrt(T * eps * eps / (2.0 * kappa)) if kappa > 0 else math.inf
+    s2 = 0.5 * T * a0
+    kappa = eps + a2 * s2
+    B0 = 0.5 * T * (eps * eps + 2.0 * a2 * eps * s2 + 3.0 * a2 * a2 * s2 * s2)
+    w1 = math.sqrt(B0 / kappa) if kappa > 0 else math.inf
     # the fast width over the θ1-range the density can reach
     xs = [x_flat * i / 50.0 for i in range(51)]
     w2 = [math.sqrt(0.5 * T * landscape.g(x)) for x in xs]
@@ -97,9 +100,9 @@ def graded_sizes(landscape: Landscape, noise: Noise, radius: float = 2.0,
     far = radius / FAR_DIVISOR
     floor = radius / 2000.0  # ε = 0 or a tiny T would ask for a zero size
     w = model_widths(landscape, noise)
-    if w["phase"] == "I" and (w["x_flat"] == 0.0 or 5.0 * w["w1"] < w["x_flat"]):
+    if w["phase"] == "I" and (w["x_flat"] == 0.0 or CORE_HALF_WIDTHS[0] * w["w1"] < w["x_flat"]):
         w1 = max(w["w1"], 3.0 * floor)
-        h = w1 / CORE_POINTS_PER_WIDTH
+        h = min(w1 / CORE_POINTS_PER_WIDTH, w["w2_at_0"] / BAND_POINTS_PER_WIDTH)
         hx, hy = CORE_HALF_WIDTHS[0] * w1, CORE_HALF_WIDTHS[1] * w["w2_at_0"]
         rule = "core"
     else:

@@ -277,6 +277,8 @@ class Solution:
         return {
             "mass": mass,
             "mean_abs_theta1": m_abs,
+            # a negative raw variance flags negative mass (P1 at T = 0.01)
+            "var_abs_theta1": m_x2 - m_abs * m_abs,
             "std_abs_theta1": math.sqrt(max(m_x2 - m_abs * m_abs, 0.0)),
             "mean_theta1": m_x,
             "var_theta1": m_x2 - m_x * m_x,

@@ -1,25 +1,47 @@
-"""scripts/solve_fp.py as a user runs it: output, and bad input = exit 2,
-one line, nothing written."""
+"""scripts/solve_fp.py as a user runs it: every output, the summary keys of
+the contract, and bad input = exit 2, one line, nothing written."""
 
 from __future__ import annotations
 
+import csv
 import json
 
+import numpy as np
 import pytest
 
 from conftest import run_script
 
+SUMMARY_KEYS = {
+    "T", "escape_rate", "mass", "min_density", "negative_mass", "mode_theta1", "mean_abs_theta1",
+    "std_abs_theta1", "var_theta2", "flatness_at_mode", "dofs", "ranks", "mesh_seconds", "assemble_seconds",
+    "solve_seconds", "wall_seconds", "versions", "case", "mesh", "degree", "cross_diffusion", "boundary",
+    "radius", "center", "escape_rate_flux",
+}
 
-def test_model_summary_is_written(tmp_path):
+
+def test_solve_writes_every_output(tmp_path):
     out = tmp_path / "case"
-    res = run_script("solve_fp.py", "--T", "0.01", "--out", str(out))
+    # a coarse mesh (h-min 0.04) of the default case keeps this quick
+    res = run_script("solve_fp.py", "--h-min", "0.04", "--no-cross-diffusion", "--out", str(out))
     assert res.returncode == 0, res.stderr
-    data = json.loads((out / "model.json").read_text())
-    assert data["T"] == pytest.approx(0.01, rel=1e-14)
-    assert data["noise"]["Delta"] == pytest.approx(0.2, rel=1e-14)
-    assert data["T_c_constant"] == pytest.approx(0.02, rel=1e-14)
-    assert data["flattest_theta1"] == pytest.approx([-1.0, 1.0])
+    assert sorted(p.name for p in out.iterdir()) == [
+        "density.h5", "density.png", "density.xdmf", "marginals.csv", "marginals.png", "summary.json"]
+    s = json.loads((out / "summary.json").read_text())
+    assert SUMMARY_KEYS <= set(s)
+    assert s["T"] == pytest.approx(0.05, rel=1e-14) and s["case"]["noise"]["Delta"] == 1.0
+    assert s["mesh"]["h_min"] == 0.04 and s["cross_diffusion"] is False and s["degree"] == 2
+    assert s["mass"] == pytest.approx(1.0, abs=1e-12)
+    # even this coarse mesh is within 3 % of MODEL.md §6 (no cross-diffusion row)
+    assert s["mean_abs_theta1"] == pytest.approx(0.6231, rel=0.03)
+    rows = list(csv.reader((out / "marginals.csv").open()))
+    assert rows[0][:2] == ["theta1", "fem_marginal"]
+    data = np.array(rows[1:], dtype=float)
+    integral = float(np.sum(0.5 * (data[1:, 1] + data[:-1, 1]) * np.diff(data[:, 0])))
+    assert integral == pytest.approx(1.0, abs=5e-3)
+    assert 'Name="density"' in (out / "density.xdmf").read_text()
     assert str(out) in res.stdout
+    stages = [line for line in res.stderr.splitlines() if line.startswith("[solve_fp.py")]
+    assert len(stages) >= 6 and any("eigen-solve" in line for line in stages)
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
 
 
@@ -32,9 +54,17 @@ def test_model_summary_is_written(tmp_path):
         (["--alpha", "0"], "alpha must be > 0"),
         (["--Delta", "-0.5"], "Delta must be >= 0"),
         (["--Delta", "nan"], "Delta must be a finite number"),
+        (["--Delta", "0"], "T must be > 0"),
         (["--preset", "nope"], "unknown preset 'nope'"),
         (["--alpha", "abc"], "invalid float value: 'abc'"),
         (["--T", "0.1", "--Delta", "1"], "not allowed with argument"),
+        (["--degree", "3"], "invalid choice: 3"),
+        (["--boundary", "open"], "invalid choice: 'open'"),
+        (["--h-min", "-0.1"], "h-min must be a finite number > 0"),
+        (["--h-min", "0.5", "--h-max", "0.1"], "h-min must be <= h-max"),
+        (["--mesh", "/nonexistent.msh"], "--mesh file not found"),
+        (["--mesh", "meshes/double-well_T0.05.msh", "--h-min", "0.1"], "--mesh cannot be combined"),
+        (["--radius", "0"], "--radius must be a finite number > 0"),
     ],
 )
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path, args, words):

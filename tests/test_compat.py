@@ -99,3 +99,23 @@ def test_write_xdmf_of_p2_function_on_p1_mesh(msh, tmp_path):
     assert path.stat().st_size > 0 and path.with_suffix(".h5").stat().st_size > 0
     text = path.read_text()
     assert 'Name="density"' in text
+
+
+def test_quadrature_and_expression_eval_integrate_exactly(msh):
+    pts, wts = _compat.quadrature_triangle(4)
+    assert pts.shape[1] == 2 and wts.sum() == pytest.approx(0.5, rel=1e-14)
+    x = ufl.SpatialCoordinate(msh)
+    ex = _compat.expression_at(ufl.as_vector((x[0] * x[0] * x[1], abs(ufl.JacobianDeterminant(msh)))), pts)
+    cells = np.arange(msh.topology.index_map(2).size_local, dtype=np.int32)
+    vals = _compat.eval_expression(ex, msh, cells).reshape(len(cells), len(wts), 2)
+    integral = np.sum(vals[:, :, 0] * vals[:, :, 1] * wts[None, :])
+    assert integral == pytest.approx(1.0 / 6.0, rel=1e-13)  # ∫∫ x² y over the unit square
+
+
+def test_locate_boundary_dofs(msh):
+    V = _compat.functionspace(msh, "Lagrange", 2)
+    dofs = _compat.locate_boundary_dofs(V)
+    coords = V.tabulate_dof_coordinates()[dofs]
+    assert len(dofs) == 4 * 8  # 4 sides of 8 P2 intervals
+    on_edge = np.isclose(coords[:, 0], 0) | np.isclose(coords[:, 0], 1) | np.isclose(coords[:, 1], 0) | np.isclose(coords[:, 1], 1)
+    assert np.all(on_edge)

@@ -46,7 +46,7 @@ def gaussian_covariance(K: np.ndarray, D: np.ndarray) -> np.ndarray:
 def _solve_ou(K: np.ndarray, h: float, degree: int, comm=MPI.COMM_SELF, boundary="dirichlet",
               eigensolver="slepc"):
     sizes = fmesh.MeshSizes(radius=RADIUS, center=(0.0, 0.0), h_min=h, h_max=4 * h,
-                            box_hx=0.45, box_hy=0.45, box_x0=MEAN[0], box_y0=MEAN[1])
+                            box_hx=0.35, box_hy=0.35, box_x0=MEAN[0], box_y0=MEAN[1])
     msh, _ = fmesh.create_disk(sizes, comm)
     x = ufl.SpatialCoordinate(msh)
     r = ufl.as_vector((x[0] - MEAN[0], x[1] - MEAN[1]))

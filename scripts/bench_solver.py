@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Benchmark of the FEM solver: dofs, mesh/assemble/solve seconds and the L1
+error against a finer P2 reference, for P1 and P2 on two mesh levels.
+
+Default case: preset double-well, α = 0.05, Δ = 1 (T = 0.05), full D.  A
+mesh level is a factor dividing every size of the graded mesh (1 = the
+default mesh).  L1 = ∫|φ − φ_ref| over the reference mesh's quadrature
+points.  Writes ``bench.json`` and ``bench.md`` (the table) into ``--out``
+atomically and prints the table; ``--quick`` uses coarse levels (for tests).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from fpsolve import cli, io
+
+
+def l1_distance(solution, reference) -> float:
+    """∫ |φ − φ_ref| by the reference's quadrature points (collective)."""
+    x, y, w, p = reference.quadrature_samples()
+    comm = reference.comm
+    pts = np.concatenate(comm.allgather(np.column_stack([x, y])))
+    vals = solution.evaluate(pts)
+    counts = comm.allgather(len(x))
+    start = sum(counts[:comm.rank])
+    mine = vals[start:start + len(x)]
+    return comm.allreduce(float(np.sum(np.abs(mine - p) * w)))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from mpi4py import MPI
+
+    logging.getLogger().setLevel(logging.WARNING)
+    parser = cli.Parser(prog="bench_solver.py", description=__doc__.splitlines()[0])
+    cli.add_model_arguments(parser)
+    cli.add_domain_arguments(parser)
+    parser.add_argument("--levels", type=float, nargs=2, default=(1.0, 1.5), metavar=("L1", "L2"),
+                        help="the two mesh refinement factors (default 1 1.5)")
+    parser.add_argument("--reference", type=float, default=2.5, help="refinement factor of the P2 reference (default 2.5)")
+    parser.add_argument("--no-cross-diffusion", action="store_true", help="drop D12")
+    parser.add_argument("--quick", action="store_true", help="coarse levels 0.3 0.45, reference 0.7 (for tests)")
+    parser.add_argument("--out", default="results/bench", help="output folder (default results/bench)")
+    args = parser.parse_args(argv)
+    landscape, noise = cli.model_from_args(args)
+    radius, center = cli.domain_from_args(args)
+    levels, ref_level = (list(args.levels), args.reference) if not args.quick else ([0.3, 0.45], 0.7)
+    for value in levels + [ref_level]:
+        if not (np.isfinite(value) and value > 0):
+            raise cli.UsageError(f"mesh levels must be finite numbers > 0 (got {value!r})")
+    if ref_level <= max(levels):
+        raise cli.UsageError(f"--reference ({ref_level:g}) must be finer than every level ({max(levels):g})")
+    from fpsolve import mesh as fmesh, solver
+
+    fmesh.graded_sizes(landscape, noise, radius, center)  # validates T > 0
+    comm = MPI.COMM_WORLD
+    progress = cli.Progress("bench_solver.py", enabled=comm.rank == 0)
+    cross = not args.no_cross_diffusion
+    common = dict(radius=radius, center=center, cross=cross, comm=comm)
+    progress(f"reference: P2 at level {ref_level:g}")
+    ref = solver.solve(landscape, noise, degree=2, refine=ref_level, **common)
+    rows = []
+    for degree in (1, 2):
+        for level in levels:
+            t0 = time.perf_counter()
+            sol = solver.solve(landscape, noise, degree=degree, refine=level, **common)
+            s = sol.summary
+            rows.append({
+                "degree": degree, "level": level, "h_min": s["mesh"]["h_min"], "dofs": s["dofs"],
+                "mesh_seconds": s["mesh_seconds"], "assemble_seconds": s["assemble_seconds"],
+                "solve_seconds": s["solve_seconds"], "solver_wall_seconds": time.perf_counter() - t0,
+                "l1_vs_reference": l1_distance(sol, ref),
+                "mean_abs_theta1": s["mean_abs_theta1"], "std_abs_theta1": s["std_abs_theta1"],
+                "var_theta2": s["var_theta2"], "negative_mass": s["negative_mass"],
+                "min_density_relative": s["min_density_relative"],
+            })
+            progress(f"P{degree} level {level:g}: {s['dofs']} dofs, L1 {rows[-1]['l1_vs_reference']:.3g}")
+    header = ("| P | level | h_min | dofs | mesh s | assemble s | solve s | L1 vs ref | mean abs θ1 | std abs θ1 "
+              "| Var θ2 | negative mass |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    table = header + "".join(
+        f"| {r['degree']} | {r['level']:g} | {r['h_min']:.4g} | {r['dofs']} | {r['mesh_seconds']:.2f} | "
+        f"{r['assemble_seconds']:.2f} | {r['solve_seconds']:.2f} | {r['l1_vs_reference']:.2e} | "
+        f"{r['mean_abs_theta1']:.5g} | {r['std_abs_theta1']:.5g} | {r['var_theta2']:.5g} | {r['negative_mass']:.1e} |\n"
+        for r in rows)
+    rs = ref.summary
+    note = (f"\nreference: P2, level {ref_level:g}, h_min {rs['mesh']['h_min']:.4g}, {rs['dofs']} dofs, "
+            f"mean abs θ1 {rs['mean_abs_theta1']:.6g}, std abs θ1 {rs['std_abs_theta1']:.6g}, "
+            f"Var θ2 {rs['var_theta2']:.6g}; case T={noise.T:g}, {'full D' if cross else 'no cross-diffusion'}, "
+            f"{comm.size} rank(s)\n")
+    reference = {k: rs[k] for k in ("dofs", "mean_abs_theta1", "std_abs_theta1", "var_theta2", "negative_mass")}
+    with io.atomic_output_dir(args.out, comm) as tmp:
+        if comm.rank == 0:
+            io.write_json(tmp / "bench.json", {
+                "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()}, "cross_diffusion": cross,
+                "radius": radius, "center": list(center), "levels": levels, "reference_level": ref_level,
+                "reference": {**reference, "h_min": rs["mesh"]["h_min"]}, "rows": rows, "ranks": comm.size,
+                "versions": io.versions()})
+            io.write_text_atomic(tmp / "bench.md", table + note)
+    if comm.rank == 0:
+        print(table + note, end="")
+        print(f"benchmark written to {Path(args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.main_guard(main)

@@ -1,0 +1,34 @@
+"""scripts/bench_solver.py in its quick mode: the table has P1/P2 on two
+levels, P2's L1 against the finer reference falls with refinement and P2
+beats P1."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_script
+
+
+def test_bench_quick_table(tmp_path):
+    out = tmp_path / "bench"
+    res = run_script("bench_solver.py", "--quick", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    data = json.loads((out / "bench.json").read_text())
+    rows = {(r["degree"], r["level"]): r for r in data["rows"]}
+    assert sorted(rows) == [(1, 0.3), (1, 0.45), (2, 0.3), (2, 0.45)]
+    for degree in (1, 2):
+        assert rows[(degree, 0.45)]["dofs"] > rows[(degree, 0.3)]["dofs"]
+    # P2 converges; P1 on such coarse meshes oscillates (L1 ~ 0.6-1, not monotone)
+    assert rows[(2, 0.45)]["l1_vs_reference"] < rows[(2, 0.3)]["l1_vs_reference"] < 0.2
+    for level in (0.3, 0.45):
+        assert rows[(2, level)]["l1_vs_reference"] < 0.5 * rows[(1, level)]["l1_vs_reference"]
+    table = (out / "bench.md").read_text()
+    assert len([line for line in table.splitlines() if line[:4] in ("| 1 ", "| 2 ")]) == 4
+    assert "L1 vs ref" in table
+    assert "| P | level |" in res.stdout
+
+
+def test_bench_bad_levels_exit_2(tmp_path):
+    res = run_script("bench_solver.py", "--levels", "1", "2", "--reference", "1.5", "--out", str(tmp_path / "b"))
+    assert res.returncode == 2 and "--reference (1.5) must be finer" in res.stderr.strip()
+    assert list(tmp_path.iterdir()) == []

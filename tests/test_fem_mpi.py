@@ -1,0 +1,76 @@
+"""The solver under MPI equals the serial solve on the same mesh: escape
+rate and moments to 1e-8 relative.  The parallel pass of ``make test`` runs
+the ``mpi`` tests under ``mpirun -n 2``; the serial pass runs
+``solve_fp.py`` itself under ``mpirun -n 2`` and compares its summary.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from mpi4py import MPI
+
+from conftest import ROOT, run_script
+from fpsolve import solver
+from fpsolve.model import Landscape, Noise
+
+KEYS = ("escape_rate", "escape_rate_flux", "mass", "mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2",
+        "mode_theta1")
+
+
+def _summaries(preset, T, cross, refine):
+    land = Landscape.from_preset(preset)
+    noise = Noise.from_temperature(T, 0.05)
+    par = solver.solve(land, noise, cross=cross, refine=refine, comm=MPI.COMM_WORLD).summary
+    ser = solver.solve(land, noise, cross=cross, refine=refine, comm=MPI.COMM_SELF).summary
+    return par, ser
+
+
+@pytest.mark.mpi
+@pytest.mark.parametrize("preset, T, cross, refine", [
+    ("single-well", 0.2, True, 0.7),     # strong noise: λ0 ≈ 1.6e-3 is measurable
+    ("double-well", 0.05, False, 0.6),   # the default case, coarser mesh
+])
+def test_parallel_equals_serial(preset, T, cross, refine):
+    comm = MPI.COMM_WORLD
+    assert comm.size >= 2, "run under mpirun -n 2"
+    par, ser = _summaries(preset, T, cross, refine)
+    assert par["ranks"] == comm.size and ser["ranks"] == 1
+    assert par["dofs"] == ser["dofs"]
+    for key in KEYS:
+        if key == "escape_rate_flux" or (key == "escape_rate" and abs(ser[key]) < 1e-6):
+            continue  # at round-off level where the density is confined
+        assert par[key] == pytest.approx(ser[key], rel=1e-8), key
+    if preset == "single-well":
+        assert par["escape_rate"] > 1e-3
+        assert par["escape_rate_flux"] == pytest.approx(ser["escape_rate_flux"], rel=1e-8)
+
+
+def _mpirun() -> list[str] | None:
+    exe = shutil.which("mpirun")
+    return None if exe is None else [exe, "-n", "2"]
+
+
+def test_solve_fp_under_mpirun_matches_serial(tmp_path):
+    launcher = _mpirun()
+    assert launcher is not None, "mpirun is a test dependency (openmpi-bin)"
+    args = ["--preset", "single-well", "--T", "0.2", "--h-min", "0.06"]
+    serial = run_script("solve_fp.py", *args, "--out", str(tmp_path / "serial"))
+    assert serial.returncode == 0, serial.stderr
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe")
+    par = subprocess.run(launcher + [sys.executable, "-m", "mpi4py", str(ROOT / "scripts" / "solve_fp.py"), *args,
+                                     "--out", str(tmp_path / "mpi")], cwd=ROOT, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert par.returncode == 0, par.stderr
+    s = json.loads((tmp_path / "serial" / "summary.json").read_text())
+    p = json.loads((tmp_path / "mpi" / "summary.json").read_text())
+    assert (s["ranks"], p["ranks"]) == (1, 2)
+    for key in KEYS:
+        assert p[key] == pytest.approx(s[key], rel=1e-8), key
+    # one progress line per stage, from rank 0 only
+    assert par.stderr.count("] mesh:") == 1
