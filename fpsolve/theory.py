@@ -61,9 +61,12 @@ __all__ = [
     "std_abs_theta1",
     "var_theta2",
     "mean_first_passage_time",
+    "peak_width",
     "search_time",
     "adiabatic_ratio",
+    "STABILITY_CONDITIONS",
     "stability_margin",
+    "stable_delta_range",
     "delta_max",
     "predictions",
 ]
@@ -108,8 +111,7 @@ def time_scales(landscape: Landscape, noise: NoiseLike, x: Any) -> Tuple[Any, An
     T = temperature(noise)
     x = np.asarray(x, dtype=float)
     rate1 = np.abs(landscape.eps + 0.5 * landscape.d2g(x) * 0.5 * T * landscape.g(x))
-    with np.errstate(divide="ignore"):
-        tau1 = np.where(rate1 > 0, 1.0 / np.where(rate1 > 0, rate1, 1.0), np.inf)
+    tau1 = np.where(rate1 > 0, 1.0 / np.where(rate1 > 0, rate1, 1.0), np.inf)
     return 1.0 / landscape.g(x), tau1
 
 
@@ -145,15 +147,17 @@ def conditional_variance(landscape: Landscape, noise: NoiseLike, x: Any, exact: 
 def _log_gamma_ratio_half(nu: np.ndarray) -> np.ndarray:
     """ln[Γ(ν − ½) / Γ(ν)] for ν > ½, accurate also for huge ν.
 
-    gammaln differences lose digits for ν ≳ 1e7; there the asymptotic
-    series Γ(ν−½)/Γ(ν) = ν^(−½) (1 + 3/(8ν) + O(ν⁻²)) is exact to rounding.
+    gammaln differences lose digits as ν grows (≈1e−11 absolute at 1e4,
+    ≈1e−4 at 1e12); above 1e4 the asymptotic series
+    Γ(ν−½)/Γ(ν) = ν^(−½) (1 + 3/(8ν) + 25/(128ν²) + O(ν⁻³)) is used instead
+    (error ≈ 1e−13 at 1e4, measured 1e−10 at ν = 1e3).
     """
     nu = np.asarray(nu, dtype=float)
-    big = nu > 1e7
+    big = nu > 1e4
     small_nu = np.where(big, 2.0, nu)
-    big_nu = np.where(big, nu, 1e7)
+    big_nu = np.where(big, nu, 1e4)
     direct = special.gammaln(small_nu - 0.5) - special.gammaln(small_nu)
-    series = -0.5 * np.log(big_nu) + np.log1p(3.0 / (8.0 * big_nu))
+    series = -0.5 * np.log(big_nu) + np.log1p(3.0 / (8.0 * big_nu) + (25.0 / 128.0) / big_nu / big_nu)
     return np.where(big, series, direct)
 
 
@@ -199,11 +203,22 @@ def _s2_gauss(landscape: Landscape, T: float, x: Any) -> Any:
     return 0.5 * T * landscape.g(x)
 
 
+def _drift(landscape: Landscape, T: float, x: Any) -> Any:
+    """A(θ1) on anything with + − * (floats, arrays, numpy Polynomials)."""
+    return -(0.5 * landscape.dg(x) * _s2_gauss(landscape, T, x) + landscape.eps * x)
+
+
+def _diffusion(landscape: Landscape, T: float, x: Any) -> Any:
+    """B(θ1) on anything with + − * (floats, arrays, numpy Polynomials)."""
+    eps = landscape.eps
+    s2 = _s2_gauss(landscape, T, x)
+    g1, g2 = landscape.dg(x), landscape.d2g(x)
+    return 0.5 * T * (eps * eps + (eps * g2 + g1 * g1) * s2 + 0.75 * g2 * g2 * s2 * s2)
+
+
 def slow_drift(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
     """A(θ1) = −(½ g' s2 + ε θ1), s2 = T g/2: the θ2-averaged drift (S16, S29)."""
-    T = temperature(noise)
-    x = np.asarray(x, dtype=float)
-    return -(0.5 * landscape.dg(x) * _s2_gauss(landscape, T, x) + landscape.eps * x)
+    return _drift(landscape, temperature(noise), np.asarray(x, dtype=float))
 
 
 def slow_diffusion(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
@@ -212,12 +227,7 @@ def slow_diffusion(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
     Gaussian moments of θ2 (⟨θ2⁴⟩ = 3 s2², s2 = T g/2).  B > 0 wherever
     ε > 0 or g'' ≠ 0.
     """
-    T = temperature(noise)
-    x = np.asarray(x, dtype=float)
-    eps = landscape.eps
-    s2 = _s2_gauss(landscape, T, x)
-    g1, g2 = landscape.dg(x), landscape.d2g(x)
-    return 0.5 * T * (eps * eps + (eps * g2 + g1 * g1) * s2 + 0.75 * g2 * g2 * s2 * s2)
+    return _diffusion(landscape, temperature(noise), np.asarray(x, dtype=float))
 
 
 def slow_diffusion_derivative(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
@@ -392,25 +402,10 @@ def log_marginal_curvature_at_origin(landscape: Landscape, noise: NoiseLike) -> 
     return _origin_condition(landscape, T) / float(slow_diffusion(landscape, T, 0.0))
 
 
-def slow_drift_poly(landscape: Landscape, T: float, x: Any) -> Any:
-    """A of :func:`slow_drift` for a polynomial (or any ring element) ``x``."""
-    s2 = 0.5 * T * landscape.g(x)
-    return -(0.5 * landscape.dg(x) * s2 + landscape.eps * x)
-
-
-def slow_diffusion_poly(landscape: Landscape, T: float, x: Any) -> Any:
-    """B of :func:`slow_diffusion` for a polynomial (or any ring element) ``x``."""
-    eps = landscape.eps
-    s2 = 0.5 * T * landscape.g(x)
-    g1, g2 = landscape.dg(x), landscape.d2g(x)
-    return 0.5 * T * (eps * eps + (eps * g2 + g1 * g1) * s2 + 0.75 * g2 * g2 * s2 * s2)
-
-
 def _origin_condition(landscape: Landscape, T: float) -> float:
     """A'(0) − B''(0) (S34), exact on polynomials: A and B are polynomials in θ1."""
     x = np.polynomial.Polynomial([0.0, 1.0])
-    return float(slow_drift_poly(landscape, T, x).deriv(1)(0.0)
-                 - slow_diffusion_poly(landscape, T, x).deriv(2)(0.0))
+    return float(_drift(landscape, T, x).deriv(1)(0.0) - _diffusion(landscape, T, x).deriv(2)(0.0))
 
 
 def critical_temperature_landscape(landscape: Landscape, T_max: float = 100.0) -> float:
@@ -425,24 +420,22 @@ def critical_temperature_landscape(landscape: Landscape, T_max: float = 100.0) -
         return math.inf
     if landscape.eps == 0:
         return 0.0
-    Ts = np.geomspace(1e-3 * critical_temperature_constant(landscape), T_max, 80)
-    values = np.array([_origin_condition(landscape, t) for t in Ts])
+    # s2 ∝ T, so A'(0) − B''(0) is a cubic in T: interpolate it exactly at 4 points
+    nodes = np.array([0.0, 1.0, 2.0, 3.0])
+    cubic = np.polynomial.Polynomial.fit(nodes, [_origin_condition(landscape, t) for t in nodes], 3,
+                                         domain=[0.0, 3.0], window=[0.0, 3.0])
+    Ts = np.geomspace(1e-3 * critical_temperature_constant(landscape), T_max, 400)
+    values = cubic(Ts)
     up = np.flatnonzero((values[:-1] < 0) & (values[1:] >= 0))
     if up.size == 0:
         return math.inf
     i = int(up[0])
-    return float(optimize.brentq(lambda t: _origin_condition(landscape, t), Ts[i], Ts[i + 1],
-                                 xtol=1e-300, rtol=1e-14))
+    return float(optimize.brentq(cubic, Ts[i], Ts[i + 1], xtol=1e-300, rtol=1e-14))
 
 
 def _mode_equation(landscape: Landscape, T: float, x: Any) -> Any:
     """(A − B')/B = (ln P1)' of the landscape-dependent marginal (S31)."""
     return (slow_drift(landscape, T, x) - slow_diffusion_derivative(landscape, T, x)) / slow_diffusion(landscape, T, x)
-
-
-def _constant_mode_equation(landscape: Landscape, T: float, x: Any) -> Any:
-    """−L_eff'(θ1) = −(ε θ1 + T g g'/4), (ln P1)' × T_eff of the constant-D limit."""
-    return -(landscape.eps * x + 0.25 * T * landscape.g(x) * landscape.dg(x))
 
 
 # --------------------------------------------------------------------------
@@ -546,7 +539,7 @@ def mode_theta1(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
     if i == u.size - 1:
         return float(u[-1])
     slope = (lambda z: _mode_equation(landscape, T, z)) if kind == "landscape" else \
-        (lambda z: _constant_mode_equation(landscape, T, z))
+        (lambda z: _drift(landscape, T, z) / effective_temperature(landscape, T))
     a, b = float(u[i - 1]), float(u[i + 1])
     if a == 0.0:
         # (ln P1)' vanishes at 0 by symmetry; bracket away from it
@@ -606,7 +599,8 @@ def _slow_process(landscape: Landscape, T: float, kind: str) -> Tuple[Callable, 
     t_eff = effective_temperature(landscape, T)
     if not t_eff > 0:
         raise ModelError("the constant-D process needs eps > 0 and T > 0")
-    return (lambda z: _constant_mode_equation(landscape, T, z)), (lambda z: np.full(np.shape(z), t_eff))
+    # the same drift A = −L_eff' (S17, S21): only B is replaced by T_eff
+    return (lambda z: slow_drift(landscape, T, z)), (lambda z: np.full(np.shape(z), t_eff))
 
 
 def mean_first_passage_time(landscape: Landscape, noise: NoiseLike, start: float, target: float,
@@ -674,7 +668,7 @@ def peak_width(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
                 / effective_temperature(landscape, T)
     else:
         slope = (lambda z: _mode_equation(landscape, T, z)) if kind == "landscape" else \
-            (lambda z: _constant_mode_equation(landscape, T, z) / effective_temperature(landscape, T))
+            (lambda z: _drift(landscape, T, z) / effective_temperature(landscape, T))
         h = 1e-5 * xs
         curv = (slope(xs + h) - slope(xs - h)) / (2.0 * h)
     return 1.0 / math.sqrt(-curv) if curv < 0 else math.inf
@@ -734,50 +728,64 @@ STABILITY_CONDITIONS = ("first-order", "second-order", "heavy-tail")
 
 
 def stability_margin(landscape: Landscape, noise: Noise, condition: str,
-                     interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH) -> float:
+                     interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH, kind: str = "landscape") -> float:
     """Margin of a stability condition at (alpha, Delta): < 0 stable, > 0 divergent.
 
     ``first-order`` (S8): α⟨g⟩ − 2; ``second-order`` (S9):
-    ⟨(1 − αg)²⟩ + α²Δ⟨g'²⟩ − 1; both averaged over the stationary
-    landscape-dependent P1 at T = αΔ (on ``interval``).  ``heavy-tail``
-    (S25): T g'(θ1*)²/(2 g(θ1*)) − 1, the continuous model's θ2 variance
-    diverging at the mode.
+    ⟨(1 − αg)²⟩ + α²Δ⟨g'²⟩ − 1; both averaged over the stationary P1 at
+    T = αΔ (on ``interval``; ``kind="constant"`` is the seed's choice in
+    S36, the default the landscape-dependent P1).  ``heavy-tail`` (S25):
+    T g'(θ1*)²/(2 g(θ1*)) − 1, the continuous model's θ2 variance diverging
+    at the mode.  Validity: lowest-order elimination; both closed-form P1
+    stop broadening at large T (A and B grow alike), so ⟨g⟩ saturates.
     """
     if condition not in STABILITY_CONDITIONS:
         raise ModelError(f"unknown stability condition {condition!r} (choose from {', '.join(STABILITY_CONDITIONS)})")
     alpha, T = noise.alpha, noise.T
     if condition == "heavy-tail":
-        xs = mode_theta1(landscape, T, "landscape", _fold_interval(interval)[1])
+        xs = mode_theta1(landscape, T, kind, _fold_interval(interval)[1])
         return float(heavy_tail_index(landscape, T, xs)) - 1.0
-    m = marginal_moments(landscape, T, "landscape", interval)
+    m = marginal_moments(landscape, T, kind, interval)
     if condition == "first-order":
         return alpha * m["mean_g"] - 2.0
     return 1.0 - 2.0 * alpha * m["mean_g"] + alpha ** 2 * m["mean_g2"] + alpha * T * m["mean_dg2"] - 1.0
 
 
-def delta_max(landscape: Landscape, alpha: float, condition: str,
-              interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH,
-              T_range: Tuple[float, float] = (1e-4, 10.0)) -> float:
-    """Δ_max(α): the largest Δ at which SGD is still stable by ``condition`` (S38–S40).
+def stable_delta_range(landscape: Landscape, alpha: float, condition: str,
+                       interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH,
+                       T_range: Tuple[float, float] = (1e-4, 10.0),
+                       kind: str = "landscape") -> Tuple[float, float]:
+    """(Δ_min, Δ_max) of the first interval of Δ where SGD is stable by ``condition`` (S38–S40).
 
-    Scans T = αΔ over ``T_range`` (log-spaced) for the first change of the
-    margin's sign from stable to divergent and refines it with Brent's
-    method.  0 if already divergent at the lowest T, ``inf`` if stable all
-    the way.
+    Scans T = αΔ over ``T_range`` (5 points per decade) and refines each
+    change of the margin's sign with Brent's method.  Δ_min = 0 when stable
+    from the lowest T; Δ_min > 0 happens when a large α is unstable at the
+    global minimum (⟨g⟩ ≈ a0) but stable once the noise carries θ1 to flatter
+    points (phase II lowers ⟨g⟩): the seed's asymmetric boundary.  Δ_max is
+    ``inf`` if stable up to the top of the range; (0, 0) if never stable.
     """
     if not (math.isfinite(alpha) and alpha > 0):
         raise ModelError(f"alpha must be > 0 (got alpha={alpha!r})")
-    margin = lambda T: stability_margin(landscape, Noise.from_temperature(T, alpha), condition, interval)  # noqa: E731
-    Ts = np.geomspace(T_range[0], T_range[1], 41)
-    values = np.array([margin(t) for t in Ts])
-    if values[0] >= 0:
-        return 0.0
-    up = np.flatnonzero(values >= 0)
-    if up.size == 0:
-        return math.inf
-    i = int(up[0])
-    T_star = optimize.brentq(margin, Ts[i - 1], Ts[i], xtol=1e-12, rtol=1e-10)
-    return float(T_star / alpha)
+    margin = lambda T: stability_margin(landscape, Noise.from_temperature(T, alpha), condition, interval, kind)  # noqa: E731
+    Ts = np.geomspace(T_range[0], T_range[1], 26)
+    stable = np.array([margin(t) for t in Ts]) < 0
+    if not stable.any():
+        return 0.0, 0.0
+    j = int(np.argmax(stable))
+    T_min = 0.0 if j == 0 else optimize.brentq(margin, Ts[j - 1], Ts[j], xtol=1e-12, rtol=1e-10)
+    after = np.flatnonzero(~stable[j:])
+    if after.size == 0:
+        return T_min / alpha, math.inf
+    i = j + int(after[0])
+    T_max = optimize.brentq(margin, Ts[i - 1], Ts[i], xtol=1e-12, rtol=1e-10)
+    return float(T_min / alpha), float(T_max / alpha)
+
+
+def delta_max(landscape: Landscape, alpha: float, condition: str,
+              interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH,
+              T_range: Tuple[float, float] = (1e-4, 10.0), kind: str = "landscape") -> float:
+    """Δ_max(α): the upper end of :func:`stable_delta_range` (S38–S40)."""
+    return stable_delta_range(landscape, alpha, condition, interval, T_range, kind)[1]
 
 
 # --------------------------------------------------------------------------
@@ -822,8 +830,9 @@ def predictions(landscape: Landscape, noise: Noise,
         "sgd_loss_at_mode_constant": float(0.125 * T * landscape.g(xs) ** 2),
     })
     if with_boundaries:
-        out["Delta_max"] = {c: _finite_or_none(delta_max(landscape, noise.alpha, c, (lo, hi)))
-                            for c in STABILITY_CONDITIONS}
+        ranges = {c: stable_delta_range(landscape, noise.alpha, c, (lo, hi)) for c in STABILITY_CONDITIONS}
+        out["Delta_min"] = {c: r[0] for c, r in ranges.items()}
+        out["Delta_max"] = {c: _finite_or_none(r[1]) for c, r in ranges.items()}
         out["stability_margin"] = {c: stability_margin(landscape, noise, c, (lo, hi))
                                    for c in STABILITY_CONDITIONS}
     return out
