@@ -1,0 +1,776 @@
+"""Monte Carlo of SGD and of its SDE (MODEL.md §2–3): the referee of the FEM solver.
+
+Samplers (``method``/``shift``/``cross``):
+
+- ``sgd``/``linear``: ``θ ← θ − α (∇L − H ξ)``, ``ξ ~ N(0, Δ I)`` (MODEL.md §2, S3);
+- ``sgd``/``exact``:  ``θ ← θ − α ∇L(θ − ξ)`` (the loss of the shifted minibatch);
+- ``sde``, ``cross=True``: Euler–Maruyama of ``dθ = −∇L dt + sqrt(T) H dW``;
+- ``sde``, ``cross=False``: independent noises ``sqrt(2 D11) dW1``, ``sqrt(2 D22) dW2``.
+
+Time is in units of α SGD steps: a SGD step lasts ``α``, a SDE step ``dt``.
+
+Walkers are independent.  Walker ``i`` owns its random stream: the normals of
+step ``k`` are numbers ``2k`` and ``2k + 1`` of its stream, each made by a
+ziggurat (128 layers, ZIGNOR) from the 64-bit word ``splitmix64(key_i + n γ)``
+(rare rejections draw from a second keyed stream), with ``key_i`` a hash of
+``(seed, i)``.  A number therefore depends only on (seed, walker, step), and
+results are the same bit for bit whatever the number of threads or MPI ranks.
+
+A walker stops when it leaves the disk ``|θ − c| ≥ R`` (absorbed, the twin of
+the Dirichlet condition) or when it diverges (non-finite, or ``|θ − c|``
+beyond ``bound``).  Memory is O(walkers) plus the histograms, whatever the
+number of steps: statistics are accumulated while running.
+
+Statistics over the stationary window (steps ``≥ burn-in``, sampled every
+``sample_every`` steps) are *pooled* means ``Σ_i S_i / Σ_i n_i`` of per-walker
+time sums ``S_i``; their standard errors treat the walkers (not the samples) as
+the independent units (ratio estimator with the delta method), so the time
+correlation inside a walker is accounted for.
+
+Two engines compute the same update: ``numba`` (compiled, parallel over
+walkers, the default) and ``numpy`` (a plain vectorised reference, one Python
+loop over steps).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time as _time
+import types
+from typing import Any, Callable, Optional, Sequence, Tuple
+
+import numba
+import numpy as np
+
+from . import model
+from .model import Landscape, ModelError, Noise
+
+__all__ = ["Box", "MonteCarloResult", "run", "normals", "METHODS", "SHIFTS", "ENGINES"]
+
+METHODS = ("sgd", "sde")
+SHIFTS = ("linear", "exact")
+ENGINES = ("numba", "numpy")
+
+#: Walker status codes.
+ALIVE, ABSORBED, DIVERGED = 0, 1, 2
+#: Default divergence bound on |θ − c| (only reached when the disk is infinite).
+DEFAULT_BOUND = 1e10
+#: Columns of the per-walker accumulator: count, Σx, Σy, Σx², Σy², Σxy, Σ|x|.
+_N, _SX, _SY, _SXX, _SYY, _SXY, _SAX = range(7)
+_NACC = 7
+
+# --------------------------------------------------------------------------
+# The model's formula functions, compiled by numba (not re-typed): each
+# function of fpsolve.model is cloned with globals that point at the compiled
+# clones, so that e.g. ``hessian`` calls the compiled ``dg``.
+# --------------------------------------------------------------------------
+
+
+def _jit_formulas(names: Sequence[str]) -> types.SimpleNamespace:
+    namespace: dict = {}
+    for name in names:
+        f = getattr(model, name)
+        clone = types.FunctionType(f.__code__, namespace, name, f.__defaults__, f.__closure__)
+        namespace[name] = numba.njit(clone)
+    return types.SimpleNamespace(**namespace)
+
+
+_nb = _jit_formulas(("g", "dg", "d2g", "d3g", "gradient", "hessian", "diffusion"))
+_gradient = _nb.gradient
+_hessian = _nb.hessian
+_diffusion = _nb.diffusion
+
+# --------------------------------------------------------------------------
+# Counter-based random numbers (SplitMix64 finaliser), numba and numpy alike.
+# --------------------------------------------------------------------------
+
+_GAMMA = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_WALKER_MULT = np.uint64(0xD1B54A32D192ED03)
+_RETRY_KEY = np.uint64(0x5851F42D4C957F2D)
+_S30, _S27, _S31, _S11, _S8 = (np.uint64(v) for v in (30, 27, 31, 11, 8))
+_U53 = 2.0 ** -53
+_MASK7 = np.uint64(127)
+
+
+def _ziggurat_tables(layers: int = 128, r: float = 3.442619855899, v: float = 9.91256303526217e-3):
+    """Layer abscissae X and ratios X[i+1]/X[i] of the normal ziggurat (Doornik's ZIGNOR)."""
+    x = np.zeros(layers + 1)
+    f = math.exp(-0.5 * r * r)
+    x[0], x[1] = v / f, r
+    for i in range(2, layers):
+        x[i] = math.sqrt(-2.0 * math.log(v / x[i - 1] + f))
+        f = math.exp(-0.5 * x[i] * x[i])
+    return x, x[1:] / x[:-1], r
+
+
+_ZIG_X, _ZIG_RATIO, _ZIG_R = _ziggurat_tables()
+
+
+@numba.njit
+def _mix64(z):
+    """SplitMix64 finaliser: a bijective 64-bit hash."""
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@numba.njit
+def _retry_word(key, counter, m):
+    # rejected draws take words from a second stream, 256 per counter
+    return _mix64((key ^ _RETRY_KEY) + ((counter << _S8) + np.uint64(m)) * _GAMMA)
+
+
+@numba.njit
+def _zig_tail(key, counter, negative):
+    """Exact normal tail beyond R (Marsaglia): tail try t uses words 128+2t, 129+2t."""
+    t = 0
+    while True:
+        w1 = (np.float64(np.int64(_retry_word(key, counter, 128 + 2 * t) >> _S11)) + 1.0) * _U53
+        w2 = (np.float64(np.int64(_retry_word(key, counter, 129 + 2 * t) >> _S11)) + 1.0) * _U53
+        e = -math.log(w1) / _ZIG_R
+        if -2.0 * math.log(w2) > e * e:
+            return -(_ZIG_R + e) if negative else _ZIG_R + e
+        t += 1
+
+
+@numba.njit
+def _zig_slow(key, counter, h):
+    """The rare branch of the ziggurat (about 1.2 % of the draws).
+
+    Attempt a uses the layer/abscissa word h (a = 0: the fast path's word,
+    else retry word 2a) and the wedge word 2a+1; the tail has its own words.
+    """
+    a = 0
+    while True:
+        if a > 0:
+            h = _retry_word(key, counter, 2 * a)
+        i = np.int64(h & _MASK7)
+        u = 2.0 * (np.float64(np.int64(h >> _S11)) * _U53) - 1.0
+        if abs(u) < _ZIG_RATIO[i]:
+            return u * _ZIG_X[i]
+        if i == 0:
+            return _zig_tail(key, counter, u < 0)
+        w = (np.float64(np.int64(_retry_word(key, counter, 2 * a + 1) >> _S11)) + 1.0) * _U53
+        xx = u * _ZIG_X[i]
+        f0 = math.exp(-0.5 * (_ZIG_X[i] * _ZIG_X[i] - xx * xx))
+        f1 = math.exp(-0.5 * (_ZIG_X[i + 1] * _ZIG_X[i + 1] - xx * xx))
+        if f1 + w * (f0 - f1) < 1.0:
+            return xx
+        a += 1
+
+
+@numba.njit
+def _normal(key, counter):
+    """Standard normal number ``counter`` of the stream ``key`` (ziggurat, 128 layers)."""
+    h = _mix64(key + counter * _GAMMA)
+    i = np.int64(h & _MASK7)
+    u = 2.0 * (np.float64(np.int64(h >> _S11)) * _U53) - 1.0
+    if abs(u) < _ZIG_RATIO[i]:
+        return u * _ZIG_X[i]
+    return _zig_slow(key, counter, h)
+
+
+@numba.njit
+def _normal_pair(key, step):
+    """The two normals of (walker key, step): numbers 2k and 2k+1 of the stream."""
+    c = np.uint64(2) * np.uint64(step)
+    return _normal(key, c), _normal(key, c + np.uint64(1))
+
+
+def _mix64_np(z: np.ndarray) -> np.ndarray:
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+def walker_keys(seed: int, index: np.ndarray) -> np.ndarray:
+    """The 64-bit key of each walker's stream, from (seed, global walker index)."""
+    seed_key = _mix64_np(np.array([seed & 0xFFFFFFFFFFFFFFFF], dtype=np.uint64))
+    return _mix64_np(seed_key ^ (_mix64_np(np.asarray(index, dtype=np.uint64) * _WALKER_MULT + _GAMMA)))
+
+
+def _retry_word_np(keys: np.ndarray, counter: np.ndarray, m: int) -> np.ndarray:
+    return _mix64_np((keys ^ _RETRY_KEY) + ((counter << _S8) + np.uint64(m)) * _GAMMA)
+
+
+def _normal_np(keys: np.ndarray, counter: int) -> np.ndarray:
+    """Vectorised twin of :func:`_normal` (same words, same decisions)."""
+    # one-element arrays: numpy wraps uint64 arrays silently (scalars would warn)
+    c = np.array([counter], dtype=np.uint64)
+    h = _mix64_np(keys + c * _GAMMA)
+    i = (h & _MASK7).astype(np.intp)
+    u = 2.0 * ((h >> _S11).astype(np.float64) * _U53) - 1.0
+    z = u * _ZIG_X[i]
+    todo = np.flatnonzero(~(np.abs(u) < _ZIG_RATIO[i]))
+    a = 0
+    while todo.size:
+        k = keys[todo]
+        if a > 0:
+            h = _retry_word_np(k, c, 2 * a)
+            i = (h & _MASK7).astype(np.intp)
+            u = 2.0 * ((h >> _S11).astype(np.float64) * _U53) - 1.0
+        else:
+            i, u = i[todo], u[todo]
+        fast = np.abs(u) < _ZIG_RATIO[i]
+        z[todo[fast]] = (u * _ZIG_X[i])[fast]
+        tail = ~fast & (i == 0)
+        if tail.any():
+            z[todo[tail]] = _zig_tail_np(k[tail], c, u[tail] < 0)
+        wedge = ~fast & (i > 0)
+        todo, k, i, u = todo[wedge], k[wedge], i[wedge], u[wedge]
+        w = ((_retry_word_np(k, c, 2 * a + 1) >> _S11).astype(np.float64) + 1.0) * _U53
+        xx = u * _ZIG_X[i]
+        f0 = np.exp(-0.5 * (_ZIG_X[i] ** 2 - xx * xx))
+        f1 = np.exp(-0.5 * (_ZIG_X[i + 1] ** 2 - xx * xx))
+        ok = f1 + w * (f0 - f1) < 1.0
+        z[todo[ok]] = xx[ok]
+        todo = todo[~ok]
+        a += 1
+    return z
+
+
+def _zig_tail_np(keys: np.ndarray, c: np.ndarray, negative: np.ndarray) -> np.ndarray:
+    out = np.empty(len(keys))
+    todo = np.arange(len(keys))
+    t = 0
+    while todo.size:
+        k = keys[todo]
+        w1 = ((_retry_word_np(k, c, 128 + 2 * t) >> _S11).astype(np.float64) + 1.0) * _U53
+        w2 = ((_retry_word_np(k, c, 129 + 2 * t) >> _S11).astype(np.float64) + 1.0) * _U53
+        e = -np.log(w1) / _ZIG_R
+        ok = -2.0 * np.log(w2) > e * e
+        out[todo[ok]] = np.where(negative[todo[ok]], -(_ZIG_R + e[ok]), _ZIG_R + e[ok])
+        todo = todo[~ok]
+        t += 1
+    return out
+
+
+def _normal_pair_np(keys: np.ndarray, step: int) -> Tuple[np.ndarray, np.ndarray]:
+    return _normal_np(keys, 2 * step), _normal_np(keys, 2 * step + 1)
+
+
+def normals(seed: int, walker: Sequence[int] | np.ndarray, step: int) -> Tuple[np.ndarray, np.ndarray]:
+    """The two standard normals that walker(s) ``walker`` use at step ``step``."""
+    return _normal_pair_np(walker_keys(seed, np.atleast_1d(walker)), step)
+
+
+@numba.njit(parallel=True, cache=True)
+def _normals_numba(keys, step):
+    """Compiled twin of :func:`normals` for given walker keys (tests, benchmark)."""
+    n = keys.shape[0]
+    z = np.empty((n, 2))
+    for i in numba.prange(n):
+        z[i, 0], z[i, 1] = _normal_pair(keys[i], step)
+    return z
+
+
+# --------------------------------------------------------------------------
+# One update, shared by every numba kernel.
+# --------------------------------------------------------------------------
+
+_SGD_LINEAR, _SGD_EXACT, _SDE_CROSS, _SDE_NOCROSS = 0, 1, 2, 3
+
+
+@numba.njit
+def _update(code, x, y, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T, a0, a2, a4, eps):
+    if code == _SGD_LINEAR:
+        # ∇L_μ = ∇L − H ξ exactly (MODEL.md §2, S3)
+        gx, gy = _gradient(x, y, a0, a2, a4, eps)
+        h11, h12, h22 = _hessian(x, y, a0, a2, a4, eps)
+        xi1 = sqrt_delta * z1
+        xi2 = sqrt_delta * z2
+        return (x - alpha * (gx - (h11 * xi1 + h12 * xi2)),
+                y - alpha * (gy - (h12 * xi1 + h22 * xi2)))
+    elif code == _SGD_EXACT:
+        # L_μ(θ) = L(θ − ξ): the gradient is ∇L at the shifted point
+        gx, gy = _gradient(x - sqrt_delta * z1, y - sqrt_delta * z2, a0, a2, a4, eps)
+        return x - alpha * gx, y - alpha * gy
+    elif code == _SDE_CROSS:
+        gx, gy = _gradient(x, y, a0, a2, a4, eps)
+        h11, h12, h22 = _hessian(x, y, a0, a2, a4, eps)
+        return (x - dt * gx + sqrt_tdt * (h11 * z1 + h12 * z2),
+                y - dt * gy + sqrt_tdt * (h12 * z1 + h22 * z2))
+    else:
+        gx, gy = _gradient(x, y, a0, a2, a4, eps)
+        d11, d12, d22 = _diffusion(x, y, T, a0, a2, a4, eps, False)
+        return (x - dt * gx + math.sqrt(2.0 * d11 * dt) * z1,
+                y - dt * gy + math.sqrt(2.0 * d22 * dt) * z2)
+
+
+@numba.njit
+def _bin(edges, v):
+    """Index of the bin of ``v`` in sorted ``edges`` (right edge included), or −1."""
+    n = edges.shape[0] - 1
+    if not (v >= edges[0] and v <= edges[n]):
+        return -1
+    lo, hi = 0, n  # edges[lo] <= v, and v < edges[hi] unless hi == n
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if edges[mid] <= v:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+#: Walkers advanced together by one thread: their independent updates overlap
+#: in the CPU pipeline (one walker alone is a chain of dependent flops).
+_GROUP = 64
+
+
+def _make_group_stepper(code: int):
+    """A compiled loop over steps for one group of walkers, with the update
+    ``code`` a compile-time constant (no per-step branch on the method)."""
+
+    @numba.njit
+    def stepper(g0, g1, c, k0, k1, first, x, y, status, exit_step, fp_step, acc, keys,
+                hist, hist_x, hist_ax, xedges, yedges, axedges, alpha, sqrt_delta, dt, sqrt_tdt,
+                T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy):
+        alive = 0
+        for i in range(g0, g1):
+            if status[i] == ALIVE:
+                alive += 1
+        next_sample = first
+        k = k0
+        while k < k1 and alive > 0:
+            sample = k + 1 == next_sample
+            if sample:
+                next_sample += sample_every
+            for i in range(g0, g1):
+                if status[i] != ALIVE:
+                    continue
+                z1, z2 = _normal_pair(keys[i], k)
+                xi, yi = _update(code, x[i], y[i], z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
+                                 a0, a2, a4, eps)
+                x[i] = xi
+                y[i] = yi
+                d2 = (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy)
+                if not d2 < stop2:  # one test per step; NaN fails it too
+                    status[i] = DIVERGED if not d2 < bound2 else ABSORBED
+                    exit_step[i] = k + 1
+                    alive -= 1
+                    continue
+                if has_target and fp_step[i] < 0 and abs(xi - tx) < twx and abs(yi - ty) < twy:
+                    fp_step[i] = k + 1
+                if sample:
+                    ax = abs(xi)
+                    acc[i, 0] += 1.0
+                    acc[i, 1] += xi
+                    acc[i, 2] += yi
+                    acc[i, 3] += xi * xi
+                    acc[i, 4] += yi * yi
+                    acc[i, 5] += xi * yi
+                    acc[i, 6] += ax
+                    jx = _bin(xedges, xi)
+                    if jx >= 0:
+                        hist_x[c, jx] += 1
+                        jy = _bin(yedges, yi)
+                        if jy >= 0:
+                            hist[c, jx, jy] += 1
+                    ja = _bin(axedges, ax)
+                    if ja >= 0:
+                        hist_ax[c, ja] += 1
+            k += 1
+
+    return stepper
+
+
+_STEP_SGD_LINEAR = _make_group_stepper(_SGD_LINEAR)
+_STEP_SGD_EXACT = _make_group_stepper(_SGD_EXACT)
+_STEP_SDE_CROSS = _make_group_stepper(_SDE_CROSS)
+_STEP_SDE_NOCROSS = _make_group_stepper(_SDE_NOCROSS)
+
+
+@numba.njit(parallel=True, cache=True)
+def _advance_numba(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
+                   xedges, yedges, axedges, k0, k1, code, alpha, sqrt_delta, dt, sqrt_tdt, T,
+                   a0, a2, a4, eps, cx, cy, stop2, bound2, sample_start, sample_every,
+                   has_target, tx, ty, twx, twy):
+    """Advance every live walker from step k0 to k1 (global step counters).
+
+    A walker stops when ``|θ − c|² ≥ stop2 = min(R², bound²)``: diverged if
+    ``|θ − c|² ≥ bound2`` or non-finite, else absorbed.  Chunk c of the
+    walkers (one per thread) writes only hist[c], hist_x[c], hist_ax[c]; the
+    integer counts are summed afterwards, so the result does not depend on the
+    number of threads.  Each walker's arithmetic is the same sequence of
+    operations whatever the chunking.
+    """
+    n = x.shape[0]
+    nchunks = hist.shape[0]
+    # first sampled step >= k0 + 1 (a countdown, not a modulo, in the loop)
+    first = sample_start
+    if k0 + 1 > sample_start:
+        first = sample_start + ((k0 + 1 - sample_start + sample_every - 1) // sample_every) * sample_every
+    for c in numba.prange(nchunks):
+        lo = c * n // nchunks
+        hi = (c + 1) * n // nchunks
+        for g0 in range(lo, hi, _GROUP):
+            g1 = min(g0 + _GROUP, hi)
+            args = (g0, g1, c, k0, k1, first, x, y, status, exit_step, fp_step, acc, keys,
+                    hist, hist_x, hist_ax, xedges, yedges, axedges, alpha, sqrt_delta, dt, sqrt_tdt,
+                    T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy)
+            if code == _SGD_LINEAR:
+                _STEP_SGD_LINEAR(*args)
+            elif code == _SGD_EXACT:
+                _STEP_SGD_EXACT(*args)
+            elif code == _SDE_CROSS:
+                _STEP_SDE_CROSS(*args)
+            else:
+                _STEP_SDE_NOCROSS(*args)
+
+
+def _update_numpy(code, x, y, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T, a0, a2, a4, eps):
+    """The update of :func:`_update`, vectorised over walkers (the readable reference)."""
+    if code == _SGD_LINEAR:
+        gx, gy = model.gradient(x, y, a0, a2, a4, eps)
+        h11, h12, h22 = model.hessian(x, y, a0, a2, a4, eps)
+        xi1, xi2 = sqrt_delta * z1, sqrt_delta * z2
+        return x - alpha * (gx - (h11 * xi1 + h12 * xi2)), y - alpha * (gy - (h12 * xi1 + h22 * xi2))
+    if code == _SGD_EXACT:
+        gx, gy = model.gradient(x - sqrt_delta * z1, y - sqrt_delta * z2, a0, a2, a4, eps)
+        return x - alpha * gx, y - alpha * gy
+    gx, gy = model.gradient(x, y, a0, a2, a4, eps)
+    if code == _SDE_CROSS:
+        h11, h12, h22 = model.hessian(x, y, a0, a2, a4, eps)
+        return x - dt * gx + sqrt_tdt * (h11 * z1 + h12 * z2), y - dt * gy + sqrt_tdt * (h12 * z1 + h22 * z2)
+    d11, _, d22 = model.diffusion(x, y, T, a0, a2, a4, eps, cross=False)
+    return x - dt * gx + np.sqrt(2.0 * d11 * dt) * z1, y - dt * gy + np.sqrt(2.0 * d22 * dt) * z2
+
+
+def _bin_numpy(edges: np.ndarray, v: np.ndarray) -> np.ndarray:
+    n = len(edges) - 1
+    j = np.minimum(np.searchsorted(edges, v, side="right") - 1, n - 1)
+    return np.where((v >= edges[0]) & (v <= edges[n]), j, -1)
+
+
+def _advance_numpy(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
+                   xedges, yedges, axedges, k0, k1, code, alpha, sqrt_delta, dt, sqrt_tdt, T,
+                   a0, a2, a4, eps, cx, cy, stop2, bound2, sample_start, sample_every,
+                   has_target, tx, ty, twx, twy):
+    """Same contract as :func:`_advance_numba`, one numpy pass per step."""
+    with np.errstate(all="ignore"):  # diverging walkers overflow on purpose
+        for k in range(k0, k1):
+            live = np.flatnonzero(status == ALIVE)
+            if live.size == 0:
+                break
+            z1, z2 = _normal_pair_np(keys[live], k)
+            xi, yi = _update_numpy(code, x[live], y[live], z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
+                                   a0, a2, a4, eps)
+            x[live], y[live] = xi, yi
+            d2 = (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy)
+            stop = ~(d2 < stop2)
+            diverged = stop & ~(d2 < bound2)
+            absorbed = stop & ~diverged
+            status[live[diverged]] = DIVERGED
+            status[live[absorbed]] = ABSORBED
+            exit_step[live[diverged | absorbed]] = k + 1
+            ok = ~(diverged | absorbed)
+            live, xi, yi = live[ok], xi[ok], yi[ok]
+            if has_target:
+                hit = (fp_step[live] < 0) & (np.abs(xi - tx) < twx) & (np.abs(yi - ty) < twy)
+                fp_step[live[hit]] = k + 1
+            if k + 1 >= sample_start and (k + 1 - sample_start) % sample_every == 0:
+                ax = np.abs(xi)
+                for col, v in ((1, xi), (2, yi), (3, xi * xi), (4, yi * yi), (5, xi * yi), (6, ax)):
+                    acc[live, col] += v
+                acc[live, 0] += 1.0
+                jx, jy, ja = _bin_numpy(xedges, xi), _bin_numpy(yedges, yi), _bin_numpy(axedges, ax)
+                np.add.at(hist_x[0], jx[jx >= 0], 1)
+                both = (jx >= 0) & (jy >= 0)
+                np.add.at(hist[0], (jx[both], jy[both]), 1)
+                np.add.at(hist_ax[0], ja[ja >= 0], 1)
+
+
+# --------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Box:
+    """Target set ``|θ1 − c1| < w1 and |θ2 − c2| < w2`` for first passage."""
+
+    center: Tuple[float, float]
+    half_width: Tuple[float, float]
+
+
+@dataclasses.dataclass
+class MonteCarloResult:
+    """What :func:`run` returns.
+
+    ``hist``: counts on ``edges = (xedges, yedges)`` over the stationary
+    window; ``hist_theta1`` (on xedges, all θ2) and ``hist_abs_theta1`` (on
+    ``abs_edges``) the marginals; ``summary``: the dict written as
+    summary.json; ``survival``: (times, fraction alive); ``first_passage``:
+    per-walker first time in the target (NaN if never); ``final``: (walkers, 2)
+    last positions; ``status``: per walker 0 alive, 1 absorbed, 2 diverged;
+    ``snapshots``: {time: (walkers, 2) positions} at the requested steps.
+    """
+
+    hist: np.ndarray
+    edges: Tuple[np.ndarray, np.ndarray]
+    hist_theta1: np.ndarray
+    hist_abs_theta1: np.ndarray
+    abs_edges: np.ndarray
+    summary: dict
+    survival: Tuple[np.ndarray, np.ndarray]
+    first_passage: np.ndarray
+    final: np.ndarray
+    status: np.ndarray
+    snapshots: dict
+
+
+def _pooled_stats(acc: np.ndarray) -> dict:
+    """Pooled window moments and their standard errors from per-walker sums.
+
+    Walkers are the independent units: a pooled mean m = Σ S_i / Σ n_i has the
+    influence e_i = (S_i − m n_i)/n̄ and SE² = Σ e_i² / (N (N − 1)) (ratio
+    estimator); functions of means use the delta method.
+    """
+    n = acc[:, _N]
+    used = n > 0
+    acc = acc[used]
+    n = n[used]
+    N = len(n)
+    total = float(n.sum())
+    out: dict = {"samples": total, "sampled_walkers": N}
+    if N < 2:
+        return out
+    nbar = total / N
+    m = acc.sum(axis=0) / total
+    e = (acc - np.outer(n, m)) / nbar  # influences of the pooled means
+
+    def se(infl: np.ndarray) -> float:
+        return float(np.sqrt(np.sum(infl * infl) / (N * (N - 1.0))))
+
+    var_x = m[_SXX] - m[_SX] ** 2
+    var_y = m[_SYY] - m[_SY] ** 2
+    cov = m[_SXY] - m[_SX] * m[_SY]
+    var_ax = max(m[_SXX] - m[_SAX] ** 2, 0.0)
+    std_ax = math.sqrt(var_ax)
+    out.update({
+        "mean_theta1": m[_SX], "mean_theta1_se": se(e[:, _SX]),
+        "mean_theta2": m[_SY], "mean_theta2_se": se(e[:, _SY]),
+        "var_theta1": var_x, "var_theta1_se": se(e[:, _SXX] - 2 * m[_SX] * e[:, _SX]),
+        "var_theta2": var_y, "var_theta2_se": se(e[:, _SYY] - 2 * m[_SY] * e[:, _SY]),
+        "cov_theta12": cov,
+        "cov_theta12_se": se(e[:, _SXY] - m[_SX] * e[:, _SY] - m[_SY] * e[:, _SX]),
+        "mean_abs_theta1": m[_SAX], "mean_abs_theta1_se": se(e[:, _SAX]),
+        "std_abs_theta1": std_ax,
+        "std_abs_theta1_se": (se((e[:, _SXX] - 2 * m[_SAX] * e[:, _SAX]) / (2 * std_ax))
+                              if std_ax > 0 else float("nan")),
+    })
+    return {k: float(v) if isinstance(v, (np.floating, float)) else v for k, v in out.items()}
+
+
+def _start_positions(sample_from: Any, index: np.ndarray, walkers: int) -> Tuple[np.ndarray, np.ndarray]:
+    """Start positions of the walkers ``index`` (global indices)."""
+    if callable(sample_from):
+        pos = np.asarray(sample_from(index), dtype=float)
+    else:
+        pos = np.asarray(sample_from, dtype=float)
+        if pos.shape == (2,):
+            pos = np.broadcast_to(pos, (len(index), 2))
+        elif pos.shape == (walkers, 2):
+            pos = pos[index]
+        else:
+            raise ModelError(f"sample_from must be a point (x, y), a (walkers, 2) array or a callable "
+                             f"(got shape {pos.shape})")
+    if pos.shape != (len(index), 2) or not np.all(np.isfinite(pos)):
+        raise ModelError("sample_from must give finite (walkers, 2) start positions")
+    return np.array(pos[:, 0]), np.array(pos[:, 1])
+
+
+def _check_edges(name: str, edges: Any) -> np.ndarray:
+    edges = np.asarray(edges, dtype=float)
+    if edges.ndim != 1 or len(edges) < 2 or not np.all(np.isfinite(edges)) or not np.all(np.diff(edges) > 0):
+        raise ModelError(f"{name} must be increasing finite bin edges (at least 2)")
+    return edges
+
+
+def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str = "linear",
+        cross: bool = True, walkers: int = 1000, steps: Optional[int] = None,
+        time: Optional[float] = None, dt: Optional[float] = None, seed: int = 0,
+        radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
+        hist_edges: Optional[Tuple[Any, Any]] = None, abs_edges: Any = None,
+        sample_from: Any = (0.0, 0.0), target: Optional[Box] = None,
+        burn_in: Optional[float] = None, sample_interval: Optional[float] = None,
+        bound: float = DEFAULT_BOUND, snapshot_times: Sequence[float] = (),
+        survival_points: int = 201, engine: str = "numba", comm: Any = None,
+        progress: Optional[Callable[[int, int], None]] = None,
+        block_walker_steps: float = 2e7) -> MonteCarloResult:
+    """Run ``walkers`` independent SGD or SDE trajectories; see the module doc.
+
+    Times (``time``, ``dt``, ``burn_in``, ``sample_interval``,
+    ``snapshot_times``) are in units of α SGD steps; a SGD step lasts α, a SDE
+    step ``dt`` (default α).  ``steps`` or ``time`` sets the length.  The
+    stationary window starts at ``burn_in`` (default a third of the run) and is
+    sampled every ``sample_interval`` (default 1 time unit, at least 1 step).
+    ``radius = inf`` switches absorption off.  ``sample_from``: a point, a
+    (walkers, 2) array, or a callable(global walker indices) -> (n, 2).
+    ``comm``: an mpi4py communicator; walkers are split by index across ranks,
+    every rank returns the full (reduced) result, identical to a serial run.
+    ``progress(steps_done, steps_total)`` is called between blocks (rank 0).
+    """
+    if method not in METHODS:
+        raise ModelError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
+    if shift not in SHIFTS:
+        raise ModelError(f"shift must be one of {', '.join(SHIFTS)} (got {shift!r})")
+    if engine not in ENGINES:
+        raise ModelError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    if not (isinstance(walkers, (int, np.integer)) and walkers >= 1):
+        raise ModelError(f"walkers must be an integer >= 1 (got {walkers!r})")
+    if method == "sgd":
+        if dt is not None:
+            raise ModelError("dt is the SDE step; SGD steps last alpha (drop dt or use method='sde')")
+        if not cross:
+            raise ModelError("cross=False applies to the SDE only (SGD noise always has cross terms)")
+        step_time = noise.alpha
+        code = _SGD_LINEAR if shift == "linear" else _SGD_EXACT
+    else:
+        if shift != "linear":
+            raise ModelError("shift='exact' applies to SGD only (the SDE is the linear-shift limit)")
+        step_time = noise.alpha if dt is None else float(dt)
+        if not (math.isfinite(step_time) and step_time > 0):
+            raise ModelError(f"dt must be a finite number > 0 (got {dt!r})")
+        code = _SDE_CROSS if cross else _SDE_NOCROSS
+    if (steps is None) == (time is None):
+        raise ModelError("give exactly one of steps and time")
+    if steps is None:
+        if not (math.isfinite(time) and time > 0):
+            raise ModelError(f"time must be a finite number > 0 (got {time!r})")
+        steps = max(1, int(round(time / step_time)))
+    if not (isinstance(steps, (int, np.integer)) and steps >= 1):
+        raise ModelError(f"steps must be an integer >= 1 (got {steps!r})")
+    steps = int(steps)
+    if not (radius > 0):
+        raise ModelError(f"radius must be > 0 (got {radius!r})")
+    if not (bound > 0):
+        raise ModelError(f"bound must be > 0 (got {bound!r})")
+    burn_steps = steps // 3 if burn_in is None else int(round(burn_in / step_time))
+    if not 0 <= burn_steps <= steps:
+        raise ModelError(f"burn_in must lie in [0, run length] (got {burn_in!r})")
+    every = (max(1, int(round(1.0 / step_time))) if sample_interval is None
+             else max(1, int(round(sample_interval / step_time))))
+    sample_start = max(burn_steps, 1)
+    cx, cy = (float(center[0]), float(center[1]))
+    if hist_edges is None:
+        half = radius if math.isfinite(radius) else 2.0
+        hist_edges = (np.linspace(cx - half, cx + half, 401), np.linspace(cy - half, cy + half, 401))
+    xedges = _check_edges("hist_edges[0]", hist_edges[0])
+    yedges = _check_edges("hist_edges[1]", hist_edges[1])
+    if abs_edges is None:
+        top = max(abs(xedges[0]), abs(xedges[-1]))
+        abs_edges = np.linspace(0.0, top, max(2, (len(xedges) - 1) // 2) + 1)
+    axedges = _check_edges("abs_edges", abs_edges)
+    snap_steps = sorted({int(round(t / step_time)) for t in snapshot_times})
+    if any(s < 0 or s > steps for s in snap_steps):
+        raise ModelError("snapshot_times must lie in [0, run length]")
+    if target is not None:
+        tx, ty = map(float, target.center)
+        twx, twy = map(float, target.half_width)
+    else:
+        tx = ty = twx = twy = 0.0
+
+    rank, size = (0, 1) if comm is None else (comm.rank, comm.size)
+    lo, hi = rank * walkers // size, (rank + 1) * walkers // size
+    index = np.arange(lo, hi, dtype=np.int64)
+    n = len(index)
+    keys = walker_keys(seed, index)
+    x, y = _start_positions(sample_from, index, walkers)
+    status = np.zeros(n, dtype=np.int8)
+    exit_step = np.full(n, -1, dtype=np.int64)
+    fp_step = np.full(n, -1, dtype=np.int64)
+    if target is not None:
+        inside = (np.abs(x - tx) < twx) & (np.abs(y - ty) < twy)
+        fp_step[inside] = 0
+    acc = np.zeros((n, _NACC))
+    nchunks = max(1, min(numba.get_num_threads(), n)) if engine == "numba" else 1
+    hist = np.zeros((nchunks, len(xedges) - 1, len(yedges) - 1), dtype=np.int64)
+    hist_x = np.zeros((nchunks, len(xedges) - 1), dtype=np.int64)
+    hist_ax = np.zeros((nchunks, len(axedges) - 1), dtype=np.int64)
+    advance = _advance_numba if engine == "numba" else _advance_numpy
+    params = (int(code), noise.alpha, math.sqrt(noise.Delta), step_time, math.sqrt(noise.T * step_time),
+              noise.T, *landscape.coefficients, cx, cy,
+              min(radius * radius, bound * bound), bound * bound,
+              int(sample_start), int(every), target is not None, tx, ty, twx, twy)
+
+    # blocks of steps: progress between them, and snapshots at block ends
+    block = max(1, int(block_walker_steps // max(walkers, 1)))
+    stops = sorted(set(list(range(block, steps, block)) + snap_steps + [steps]) - {0})
+    snapshots = {}
+    if 0 in snap_steps:
+        snapshots[0] = _gather_positions(comm, x, y)
+    t0 = _time.perf_counter()
+    k = 0
+    for stop in stops:
+        advance(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
+                xedges, yedges, axedges, k, stop, *params)
+        k = stop
+        if stop in snap_steps:
+            snapshots[stop] = _gather_positions(comm, x, y)
+        if progress is not None and rank == 0:
+            progress(k, steps)
+    if comm is not None:
+        comm.barrier()
+    wall = _time.perf_counter() - t0
+
+    hist, hist_x, hist_ax = hist.sum(axis=0), hist_x.sum(axis=0), hist_ax.sum(axis=0)
+    if comm is not None:
+        from mpi4py import MPI
+
+        hist = comm.allreduce(hist, op=MPI.SUM)
+        hist_x = comm.allreduce(hist_x, op=MPI.SUM)
+        hist_ax = comm.allreduce(hist_ax, op=MPI.SUM)
+        x, y, status, exit_step, fp_step, acc = (
+            np.concatenate(comm.allgather(a)) for a in (x, y, status, exit_step, fp_step, acc))
+
+    # survival: a walker that stops at step s is alive for steps < s
+    grid = np.unique(np.linspace(0, steps, max(2, survival_points)).round().astype(np.int64))
+    stopped = np.sort(exit_step[status != ALIVE])
+    fraction = 1.0 - np.searchsorted(stopped, grid, side="right") / walkers
+    first_passage = np.where(fp_step >= 0, fp_step * step_time, np.nan)
+
+    stats = _pooled_stats(acc)
+    hit = np.isfinite(first_passage)
+    summary = {
+        "method": method, "shift": shift if method == "sgd" else None,
+        "cross_diffusion": bool(cross), "engine": engine,
+        **model.describe(landscape, noise),
+        "walkers": walkers, "steps": steps, "step_time": step_time,
+        "time": steps * step_time, "seed": seed,
+        "radius": radius if math.isfinite(radius) else None, "center": [cx, cy],
+        "divergence_bound": bound,
+        "burn_in_time": burn_steps * step_time, "sample_interval_time": every * step_time,
+        "statistics": "pooled over walkers and the stationary window; standard errors (_se) from "
+                      "per-walker time sums (walkers independent, ratio estimator)",
+        **stats,
+        "survival_fraction": float(np.mean(status == ALIVE)),
+        "absorbed_fraction": float(np.mean(status == ABSORBED)),
+        "diverged_fraction": float(np.mean(status == DIVERGED)),
+        "first_passage_target": (None if target is None else
+                                 {"center": [tx, ty], "half_width": [twx, twy]}),
+        "first_passage_hit_fraction": float(np.mean(hit)) if target is not None else None,
+        "first_passage_mean_time": (float(np.mean(first_passage[hit])) if target is not None and hit.any()
+                                    else None),
+        "first_passage_mean_time_se": (float(np.std(first_passage[hit], ddof=1) / math.sqrt(hit.sum()))
+                                       if target is not None and hit.sum() > 1 else None),
+        "walker_steps_per_second": walkers * steps / wall if wall > 0 else None,
+        "wall_seconds": wall,
+        "mpi_ranks": size,
+        "numba_threads": numba.get_num_threads() if engine == "numba" else 1,
+    }
+    return MonteCarloResult(
+        hist=hist, edges=(xedges, yedges), hist_theta1=hist_x, hist_abs_theta1=hist_ax,
+        abs_edges=axedges, summary=summary, survival=(grid * step_time, fraction),
+        first_passage=first_passage, final=np.column_stack([x, y]), status=status,
+        snapshots={s * step_time: v for s, v in snapshots.items()},
+    )
+
+
+def _gather_positions(comm: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    pos = np.column_stack([x, y])
+    return pos if comm is None else np.concatenate(comm.allgather(pos))

@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Speed and memory of the Monte Carlo samplers (fpsolve.montecarlo).
+
+Speed: walker-steps per second of the numba SGD sampler (linear shift, the
+default case: double well, alpha = 0.05, Delta = 1) for each thread count in
+``--threads``, against the plain vectorised numpy reference of the same
+update; the best of ``--repeat`` runs (the machine may be shared).
+
+Memory: peak resident memory (RSS) of a run with ``--memory-walkers`` walkers,
+for ``--memory-steps`` and ten times as many steps: it must stay the
+per-walker state (O(walkers)) plus the histograms, independent of the number
+of steps.  ``--memory-walkers 1000000 --memory-steps 10000`` (and its 1e5-step
+partner) is the full-size check; ``--quick`` is the test's small version.
+
+Writes ``bench.json`` (all parameters, versions, the table) to ``--out``
+(default ``results/bench_montecarlo``) and prints the table.
+"""
+
+from __future__ import annotations
+
+import gc
+import resource
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numba
+import numpy as np
+
+from fpsolve import cli, io, montecarlo
+from fpsolve.model import Landscape, Noise
+
+#: Bytes of per-walker state in run(): x, y, acc (7 floats), key, index,
+#: exit and first-passage steps, status, start position (2 floats).
+STATE_BYTES_PER_WALKER = 8 * (2 + 7 + 1 + 1 + 2 + 2) + 1
+
+
+def rss_mib() -> float:
+    """Current resident set size, MiB (Linux /proc)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2 ** 20
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter (VmHWM) of this process; False if not possible.
+
+    Without it the peak would include earlier, unrelated high-water marks
+    (numba compiling the kernels takes far more memory than a run).
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_mib() -> float:
+    """Peak resident set size since the last reset, MiB (VmHWM of /proc/self/status)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def speed(engine: str, walkers: int, steps: int, repeat: int) -> float:
+    landscape, noise = Landscape.from_preset("double-well"), Noise(0.05, 1.0)
+    best = 0.0
+    for r in range(repeat):
+        res = montecarlo.run(landscape, noise, walkers=walkers, steps=steps, seed=r, engine=engine)
+        best = max(best, res.summary["walker_steps_per_second"])
+    return best
+
+
+def memory(walkers: int, steps: int, bins: int) -> dict:
+    landscape, noise = Landscape.from_preset("double-well"), Noise(0.05, 1.0)
+    edges = (np.linspace(-2, 2, bins + 1), np.linspace(-2, 2, bins + 1))
+    montecarlo.run(landscape, noise, walkers=10, steps=10, hist_edges=edges)  # load the kernel
+    gc.collect()
+    base = rss_mib()
+    rows = []
+    reset = True
+    for n_steps in (steps, 10 * steps):
+        reset = reset_peak_rss() and reset
+        t0 = time.perf_counter()
+        montecarlo.run(landscape, noise, walkers=walkers, steps=n_steps, hist_edges=edges,
+                       survival_points=201)
+        gc.collect()
+        rows.append({"steps": n_steps, "peak_rss_mib": peak_rss_mib(), "wall_seconds": time.perf_counter() - t0})
+    hist_mib = 8 * (bins * bins + 2 * bins) * numba.get_num_threads() / 2 ** 20
+    return {"walkers": walkers, "bins": bins, "baseline_rss_mib": base, "peak_reset_per_run": reset,
+            "state_mib": walkers * STATE_BYTES_PER_WALKER / 2 ** 20,
+            "histograms_mib": hist_mib, "runs": rows,
+            "peak_increase_mib": rows[0]["peak_rss_mib"] - base,
+            "growth_with_10x_steps_mib": rows[1]["peak_rss_mib"] - rows[0]["peak_rss_mib"]}
+
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = cli.Parser(prog="bench_montecarlo.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--walkers", type=int, default=200_000, help="walkers of the speed runs")
+    parser.add_argument("--steps", type=int, default=500, help="steps of the speed runs")
+    parser.add_argument("--threads", type=int, nargs="+", default=None,
+                        help="numba thread counts to time (default 1 and all)")
+    parser.add_argument("--repeat", type=int, default=3, help="best of this many runs")
+    parser.add_argument("--memory-walkers", type=int, default=1_000_000)
+    parser.add_argument("--memory-steps", type=int, default=1000,
+                        help="steps of the first memory run (the second has 10x)")
+    parser.add_argument("--bins", type=int, default=400, help="histogram bins per axis")
+    parser.add_argument("--quick", action="store_true",
+                        help="small sizes (the test): 20000 walkers x 100 steps, memory 100000 x 20/200")
+    parser.add_argument("--out", default="results/bench_montecarlo", help="output folder")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.walkers, args.steps, args.repeat = 20_000, 100, 2
+        args.memory_walkers, args.memory_steps = 100_000, 20
+    for name in ("walkers", "steps", "repeat", "memory_walkers", "memory_steps", "bins"):
+        if getattr(args, name) < 1:
+            raise cli.UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
+    most = numba.config.NUMBA_NUM_THREADS
+    threads = args.threads or sorted({1, most})
+    if any(t < 1 or t > most for t in threads):
+        raise cli.UsageError(f"--threads must lie in 1..{most} (got {threads})")
+    say = cli.Progress("bench_montecarlo.py")
+
+    say("compiling / loading the kernels")
+    speed("numba", 100, 10, 1)
+    say(f"numpy reference: {args.walkers} walkers x {args.steps} steps")
+    numpy_rate = speed("numpy", args.walkers, args.steps, args.repeat)
+    rows = [{"engine": "numpy", "threads": 1, "walker_steps_per_second": numpy_rate, "vs_numpy": 1.0}]
+    for t in threads:
+        numba.set_num_threads(t)
+        say(f"numba, {t} thread(s)")
+        rate = speed("numba", args.walkers, args.steps, args.repeat)
+        rows.append({"engine": "numba", "threads": t, "walker_steps_per_second": rate,
+                     "vs_numpy": rate / numpy_rate})
+    numba.set_num_threads(most)
+    say(f"memory: {args.memory_walkers} walkers x {args.memory_steps} and {10 * args.memory_steps} steps")
+    mem = memory(args.memory_walkers, args.memory_steps, args.bins)
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[:3]
+    result = {"case": "double-well, alpha=0.05, Delta=1, SGD linear shift",
+              "parameters": vars(args), "load_average_before": load, "speed": rows, "memory": mem,
+              "versions": io.versions()}
+    out = Path(args.out)
+    with io.atomic_output_dir(out) as tmp:
+        io.write_json(tmp / "bench.json", result)
+    print(f"{'engine':8s} {'threads':>7s} {'walker-steps/s':>15s} {'x numpy':>8s}")
+    for r in rows:
+        print(f"{r['engine']:8s} {r['threads']:7d} {r['walker_steps_per_second']:15.3e} {r['vs_numpy']:8.2f}")
+    print(f"memory: {mem['walkers']} walkers, state {mem['state_mib']:.1f} MiB + histograms "
+          f"{mem['histograms_mib']:.1f} MiB; peak RSS +{mem['peak_increase_mib']:.1f} MiB over baseline "
+          f"{mem['baseline_rss_mib']:.0f} MiB; 10x steps adds {mem['growth_with_10x_steps_mib']:.1f} MiB")
+    print(f"load average before: {' '.join(load)}; written to {out / 'bench.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.main_guard(main)
