@@ -59,7 +59,7 @@ class ReproSettings:
     phase_Deltas: tuple = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
     phase_walkers: int = 200
     phase_time: float = 300.0
-    s5: validation.Settings = validation.Settings(walkers=1000, groups=4, peak_bins=30, refine=0.5)
+    s5: validation.Settings = validation.Settings(walkers=1000, groups=4, peak_bins=30)
     seed: int = 7
 
     def as_dict(self) -> dict:
