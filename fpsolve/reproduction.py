@@ -336,8 +336,10 @@ def figure_s5(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
 # --------------------------------------------------------------------------
 
 def figure_s3(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable) -> Figure:
-    fem = _sweep(fem_point, [(landscape, T, s.alpha, True, s.fem_refine) for T in s.s3_T], comm,
-                 "Fig. S3 FEM", progress)
+    # the coarse sweep mesh under-resolves the narrow densities of small T
+    # (negative mass 7e-3 at T = 0.005): full resolution there
+    fem = _sweep(fem_point, [(landscape, T, s.alpha, True, 1.0 if T < 0.0125 else s.fem_refine)
+                             for T in s.s3_T], comm, "Fig. S3 FEM", progress)
     mc = _sweep(sgd_point, [(landscape, T, s.alpha, s.mc_walkers, s.mc_max_time, s.seed * 100 + i)
                             for i, T in enumerate(s.s3_mc_T)], comm, "Fig. S3 SGD", progress)
     Ts = np.array(s.s3_T)
