@@ -43,6 +43,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fpsolve import reproduction
 
     comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
+    # on every rank: io.versions() imports petsc4py/dolfinx, whose initialisation
+    # is collective (a rank-0-only import would hang under mpirun)
+    versions = io.versions()
     rank = 0 if comm is None else comm.rank
     settings = reproduction.QUICK if args.quick else reproduction.FULL
     if args.seed is not None:
@@ -63,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      f"Settings: {'quick' if args.quick else 'full'}; ranks: {1 if comm is None else comm.size}.",
                      ""]
             record = {"settings": settings.as_dict(), "quick": bool(args.quick),
-                      "ranks": 1 if comm is None else comm.size, "versions": io.versions(), "figures": {}}
+                      "ranks": 1 if comm is None else comm.size, "versions": versions, "figures": {}}
             for preset, fig in figures:
                 fig.write(tmp)
                 ok = sum(v.agree for v in fig.checks.values())

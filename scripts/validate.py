@@ -42,32 +42,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     if noise.T <= 0:
         raise cli.UsageError(f"validation needs T > 0 (got T={noise.T:g})")
 
+    from mpi4py import MPI
+
     from fpsolve import validation  # heavy imports after the input checks
+
+    comm = MPI.COMM_WORLD
+    rank = comm.rank
 
     settings = validation.QUICK if args.quick else validation.FULL
     overrides = {k: v for k, v in (("walkers", args.walkers), ("dt", args.dt), ("seed", args.seed))
                  if v is not None}
     settings = dataclasses.replace(settings, **overrides)
     out = Path(args.out or Path("results") / f"validate_{cli.case_name(landscape, noise)}")
-    progress = cli.Progress("validate.py")
+    progress = cli.Progress("validate.py", enabled=rank == 0)
     progress(f"case {cli.case_name(landscape, noise)}: T = {noise.T:g}, "
              f"{'quick' if args.quick else 'full'} settings")
+    # FEM solves and MC walkers are split over the ranks (same numbers as serial)
     res = validation.run_case(landscape, noise, settings=settings, radius=radius, center=center,
-                              progress=progress)
+                              comm=comm if comm.size > 1 else None, progress=progress)
     params = {**model.describe(landscape, noise), "radius": radius, "center": list(center),
-              "settings": settings.as_dict(), "quick": bool(args.quick)}
+              "settings": settings.as_dict(), "quick": bool(args.quick), "ranks": comm.size}
     rep = Report(f"Validation: {cli.case_name(landscape, noise)} (T = {noise.T:g})", params)
     checks = validation.add_case_to_report(rep, res)
-    with io.atomic_output_dir(out) as tmp:
-        validation.plot_case(res, tmp / "validation.png")
-        rep.figure("validation.png", "|θ1| marginals of FEM, MC twins and closed forms; "
-                   "per-bin z-scores of MC against FEM on (|θ1|, |θ2|)")
-        rep.write(tmp)
-        io.write_json(tmp / "case.json", validation.case_json(res))
+    rep.figure("validation.png", "|θ1| marginals of FEM, MC twins and closed forms; "
+               "per-bin z-scores of MC against FEM on (|θ1|, |θ2|)")
+    with io.atomic_output_dir(out, comm if comm.size > 1 else None) as tmp:
+        if rank == 0:
+            validation.plot_case(res, tmp / "validation.png")
+            rep.write(tmp)
+            io.write_json(tmp / "case.json", validation.case_json(res))
     failed = [k for k, v in checks.items() if not v.agree]
     progress(f"{len(checks) - len(failed)} of {len(checks)} checks agree"
              + (f"; differ: {', '.join(failed)}" if failed else ""))
-    print(out)
+    if rank == 0:
+        print(out)
     return 1 if failed else 0
 
 
