@@ -75,7 +75,7 @@ class Settings:
 
 
 QUICK = Settings()
-FULL = Settings(walkers=8000, groups=16, dt=0.01, burn_in=2.5, window=2.5, max_time=1500.0,
+FULL = Settings(walkers=8000, groups=16, dt=0.005, burn_in=2.5, window=2.5, max_time=1500.0,
                 bins=10, peak_bins=50)
 
 
