@@ -487,7 +487,7 @@ def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
             -gam[side][0].exponent, -gam[side][1].exponent, err=gam[side][0].exponent_err, n_sigma=2, abs_tol=0.1)
     finding = (f"β = {beta_nc.exponent:.3f} ± {beta_nc.exponent_err:.3f} (FEM without cross-diffusion, T_c = {tc:.4f}), "
                f"{beta_full.exponent:.3f} ± {beta_full.exponent_err:.3f} (FEM full D, fitted T_c = {beta_full.x0:.4f} "
-               f"± {x0_err:.4f}), closed form {beta_closed.exponent:.3f}; γ from SGD search times = "
+               f"± {x0_err:.1g}), closed form {beta_closed.exponent:.3f}; γ from SGD search times = "
                f"{-gam[-1][0].exponent:.2f} ± {gam[-1][0].exponent_err:.2f} below and "
                f"{-gam[1][0].exponent:.2f} ± {gam[1][0].exponent_err:.2f} above T_c (about the full-D T_c) "
                f"(1-D formula over the same range: {-gam[-1][1].exponent:.2f} / {-gam[1][1].exponent:.2f}) "
