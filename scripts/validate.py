@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Three-way validation of one case: FEM vs closed forms vs Monte Carlo.
+
+Solves the Fokker-Planck equation (with and without cross-diffusion), runs
+the stochastic twin of each variant, evaluates the closed forms, and writes
+a report folder: ``report.md`` (a table per quantity: FEM, closed form,
+MC ± error, verdict), ``report.json`` and ``validation.png``.
+
+    python scripts/validate.py [model options] [--quick] [--out DIR]
+
+Exit status 0 when every check agrees, 1 when one differs (the report is
+written either way), 2 on bad input (one line, nothing written).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Sequence
+
+from fpsolve import cli, io, model
+from fpsolve.report import Report
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = cli.Parser(prog="validate.py", description=__doc__.splitlines()[0])
+    cli.add_model_arguments(parser)
+    cli.add_domain_arguments(parser)
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer walkers and shorter runs (under 2 minutes on 2 cores)")
+    parser.add_argument("--walkers", type=int, default=None, help="Monte Carlo walkers per variant")
+    parser.add_argument("--dt", type=float, default=None, help="Euler-Maruyama step (time units)")
+    parser.add_argument("--seed", type=int, default=None, help="random seed of the Monte Carlo")
+    parser.add_argument("--out", default=None, help="output folder (default results/validate_<case-name>)")
+    args = parser.parse_args(argv)
+    landscape, noise = cli.model_from_args(args)
+    radius, center = cli.domain_from_args(args)
+    if args.walkers is not None and args.walkers < 8:
+        raise cli.UsageError(f"--walkers must be an integer >= 8 (got {args.walkers})")
+    if args.dt is not None and not (args.dt > 0 and args.dt < 1):
+        raise cli.UsageError(f"--dt must lie in (0, 1) (got {args.dt!r})")
+    if noise.T <= 0:
+        raise cli.UsageError(f"validation needs T > 0 (got T={noise.T:g})")
+
+    from mpi4py import MPI
+
+    from fpsolve import validation  # heavy imports after the input checks
+
+    comm = MPI.COMM_WORLD
+    rank = comm.rank
+
+    settings = validation.QUICK if args.quick else validation.FULL
+    overrides = {k: v for k, v in (("walkers", args.walkers), ("dt", args.dt), ("seed", args.seed))
+                 if v is not None}
+    settings = dataclasses.replace(settings, **overrides)
+    out = Path(args.out or Path("results") / f"validate_{cli.case_name(landscape, noise)}")
+    progress = cli.Progress("validate.py", enabled=rank == 0)
+    progress(f"case {cli.case_name(landscape, noise)}: T = {noise.T:g}, "
+             f"{'quick' if args.quick else 'full'} settings")
+    # FEM solves and MC walkers are split over the ranks (same numbers as serial)
+    res = validation.run_case(landscape, noise, settings=settings, radius=radius, center=center,
+                              comm=comm if comm.size > 1 else None, progress=progress)
+    params = {**model.describe(landscape, noise), "radius": radius, "center": list(center),
+              "settings": settings.as_dict(), "quick": bool(args.quick), "ranks": comm.size}
+    rep = Report(f"Validation: {cli.case_name(landscape, noise)} (T = {noise.T:g})", params)
+    checks = validation.add_case_to_report(rep, res)
+    rep.figure("validation.png", "|θ1| marginals of FEM, MC twins and closed forms; "
+               "per-bin z-scores of MC against FEM on (|θ1|, |θ2|)")
+    with io.atomic_output_dir(out, comm if comm.size > 1 else None) as tmp:
+        if rank == 0:
+            validation.plot_case(res, tmp / "validation.png")
+            rep.write(tmp)
+            io.write_json(tmp / "case.json", validation.case_json(res))
+    failed = [k for k, v in checks.items() if not v.agree]
+    progress(f"{len(checks) - len(failed)} of {len(checks)} checks agree"
+             + (f"; differ: {', '.join(failed)}" if failed else ""))
+    if rank == 0:
+        print(out)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    cli.main_guard(main)
