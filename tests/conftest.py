@@ -7,6 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+# at least two numba threads even on a one-core machine, so that the
+# thread-count reproducibility test always runs (set before numba loads)
+os.environ.setdefault("NUMBA_NUM_THREADS", str(max(2, os.cpu_count() or 1)))
+
 import numpy as np
 import pytest
 
