@@ -1,0 +1,39 @@
+"""validate's case run under MPI gives the serial numbers (issue 6).
+
+Run by ``make test`` under ``mpirun -n 2``: the case is run once split over
+the ranks (FEM distributed, walkers dealt out) and once on each rank alone;
+Monte Carlo histograms must agree bit for bit and the FEM numbers to 1e-8.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from fpsolve import validation
+from fpsolve.model import Landscape, Noise
+
+SMALL = dataclasses.replace(validation.QUICK, walkers=400, groups=4, max_time=60.0, refine=0.5)
+
+
+@pytest.mark.mpi
+def test_validate_case_under_mpi_equals_serial():
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    assert comm.size >= 2, "run under mpirun -n 2"
+    land, noise = Landscape.from_preset("double-well"), Noise(0.05, 1.0)
+    par = validation.run_case(land, noise, settings=SMALL, comm=comm)
+    ser = validation.run_case(land, noise, settings=SMALL, comm=MPI.COMM_SELF)
+    np.testing.assert_array_equal(par.xedges, ser.xedges)
+    for name, _ in validation.VARIANTS:
+        assert par.fem[name]["dofs"] == ser.fem[name]["dofs"]
+        for key in ("mean_abs_theta1", "std_abs_theta1", "var_theta2", "mode_theta1"):
+            assert par.fem[name][key] == pytest.approx(ser.fem[name][key], rel=1e-8)
+        np.testing.assert_allclose(par.fem[name]["bins"], ser.fem[name]["bins"], rtol=1e-8, atol=1e-14)
+        np.testing.assert_array_equal(par.mc[name].hist, ser.mc[name].hist)
+        assert par.mc[name].moments == ser.mc[name].moments
+    # and the case itself is the default one: FEM full noise near MODEL.md §6 on this coarse mesh
+    assert par.fem["full noise"]["mean_abs_theta1"] == pytest.approx(0.6320, rel=0.03)
