@@ -2,7 +2,7 @@
 
 Run by ``make test`` under ``mpirun -n 2``: the case is run once split over
 the ranks (FEM distributed, walkers dealt out) and once on each rank alone;
-Monte Carlo histograms must agree bit for bit and the FEM numbers to 1e-8.
+Monte Carlo moments and histograms must agree exactly, the FEM numbers to 1e-8.
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ def test_validate_case_under_mpi_equals_serial():
     land, noise = Landscape.from_preset("double-well"), Noise(0.05, 1.0)
     par = validation.run_case(land, noise, settings=SMALL, comm=comm)
     ser = validation.run_case(land, noise, settings=SMALL, comm=MPI.COMM_SELF)
-    np.testing.assert_array_equal(par.xedges, ser.xedges)
+    # the bins follow the FEM density's extent, a parallel reduction: equal to
+    # round-off (4e-15 seen on DOLFINx 0.9); no sample lands that close to an edge
+    np.testing.assert_allclose(par.xedges, ser.xedges, rtol=1e-12)
+    np.testing.assert_allclose(par.yedges, ser.yedges, rtol=1e-12)
     for name, _ in validation.VARIANTS:
         assert par.fem[name]["dofs"] == ser.fem[name]["dofs"]
         for key in ("mean_abs_theta1", "std_abs_theta1", "var_theta2", "mode_theta1"):
