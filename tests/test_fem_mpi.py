@@ -44,7 +44,10 @@ def test_parallel_equals_serial(preset, T, cross, refine):
     for key in KEYS:
         if key == "escape_rate_flux" or (key == "escape_rate" and abs(ser[key]) < 1e-6):
             continue  # at round-off level where the density is confined
-        assert par[key] == pytest.approx(ser[key], rel=1e-8), key
+        # a mode at θ1 = 0 (phase I) is round-off on either side: judge it
+        # against the density's width instead (2.7e-12 vs 1.3e-15 seen on trixie)
+        scale = 1e-8 * ser["std_abs_theta1"] if key == "mode_theta1" else 0.0
+        assert par[key] == pytest.approx(ser[key], rel=1e-8, abs=scale), key
     if preset == "single-well":
         assert par["escape_rate"] > 1e-3
         assert par["escape_rate_flux"] == pytest.approx(ser["escape_rate_flux"], rel=1e-8)
