@@ -2,7 +2,8 @@
 
 Run by ``make test`` under ``mpirun -n 2``: the case is run once split over
 the ranks (FEM distributed, walkers dealt out) and once on each rank alone;
-Monte Carlo moments and histograms must agree exactly, the FEM numbers to 1e-8.
+Monte Carlo histograms must agree exactly, their pooled moments to round-off
+(1e-12), the FEM numbers to 1e-8.
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ def test_validate_case_under_mpi_equals_serial():
             assert par.fem[name][key] == pytest.approx(ser.fem[name][key], rel=1e-8)
         np.testing.assert_allclose(par.fem[name]["bins"], ser.fem[name]["bins"], rtol=1e-8, atol=1e-14)
         np.testing.assert_array_equal(par.mc[name].hist, ser.mc[name].hist)
-        assert par.mc[name].moments == ser.mc[name].moments
+        # pooled over ranks by a reduction: equal to round-off (1e-15 seen on Open MPI 5)
+        assert par.mc[name].moments.keys() == ser.mc[name].moments.keys()
+        for key, value in ser.mc[name].moments.items():
+            assert par.mc[name].moments[key] == pytest.approx(value, rel=1e-12, abs=1e-300), key
     # and the case itself is the default one: FEM full noise near MODEL.md §6 on this coarse mesh
     assert par.fem["full noise"]["mean_abs_theta1"] == pytest.approx(0.6320, rel=0.03)
