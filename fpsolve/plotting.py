@@ -15,7 +15,8 @@ import numpy as np
 from .model import Landscape
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (no display here)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,7 +46,7 @@ def plot_density(path: str | Path, xs: np.ndarray, ys: np.ndarray, values: np.nd
                  landscape: Landscape, title: str) -> None:
     """Heat map of φ with the valley floor θ2 = 0, the global minimum and the
     flattest points marked."""
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     im = ax.pcolormesh(xs, ys, values, shading="auto", cmap="viridis")
     fig.colorbar(im, ax=ax, label="density φ0")
@@ -69,7 +70,7 @@ def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2:
                    landscape: Landscape, title: str, closed_form: Dict[str, np.ndarray] | None = None) -> None:
     """θ1- and θ2-marginals of φ, with the closed-form θ1-marginals given
     as {name: values on theta1}."""
-    plt = _plt()
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
     a1.plot(theta1, p1, "k-", lw=1.4, label="FEM ∫φ dθ2")
     styles = {"closed_form_landscape": ("--", "tab:blue", "closed form, landscape-dependent (§5)"),

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import compare, montecarlo, theory, validation
 from .model import Landscape, Noise
+from .plotting import pyplot
 from .report import map_points
 
 __all__ = ["ReproSettings", "QUICK", "FULL", "Figure", "FIGURES", "fem_point", "sgd_point",
@@ -204,15 +205,6 @@ def phase_point(landscape: Landscape, alpha: float, Delta: float, walkers: int, 
 # Helpers
 # --------------------------------------------------------------------------
 
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _sweep(func: Callable, points: Sequence[tuple], comm: Any, label: str,
            progress: Optional[Callable[[str], None]]) -> list:
     bar = None
@@ -302,7 +294,7 @@ def figure_s5(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
                "the seed's 'little effect' holds below T_c, not above (MODEL.md §6 'halves' confirmed).")
 
     def plot(path: Path) -> None:
-        plt = _plt()
+        plt = pyplot()
         fig, axes = plt.subplots(2, 3, figsize=(15, 8))
         for i, c in enumerate(cases):
             for j, (name, _) in enumerate(validation.VARIANTS):
@@ -395,7 +387,7 @@ def figure_s3(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
                f"{landscape.critical_temperature():g} (constant D).")
 
     def plot(path: Path) -> None:
-        plt = _plt()
+        plt = pyplot()
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
         fine = np.linspace(min(Ts) * 0.8, max(Ts) * 1.05, 60)
         cm = [theory.marginal_moments(landscape, T) for T in fine]
@@ -494,7 +486,7 @@ def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
                f"for |T − T_c|/T_c in [{min(s.s4_gamma_r):g}, {max(s.s4_gamma_r):g}].")
 
     def plot(path: Path) -> None:
-        plt = _plt()
+        plt = pyplot()
         fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
         ax = axes[0]
         ax.loglog(Tb - tc, dF[False], "o", label=f"FEM no cross: β = {beta_nc.exponent:.2f}")
@@ -563,7 +555,7 @@ def figure_s2(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
                f"follows the 1-D formula within {100 * worst:.0f}%.")
 
     def plot(path: Path) -> None:
-        plt = _plt()
+        plt = pyplot()
         fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
         for ax, sl, xs, xlabel in ((axes[0], slice(0, nD), s.s2_Deltas, f"Δ (α = {s.s2_alpha:g})"),
                                    (axes[1], slice(nD, None), s.s2_alphas, f"α (Δ = {s.s2_Delta:g})")):
@@ -635,7 +627,7 @@ def figure_phase(landscape: Landscape, s: ReproSettings, comm: Any, progress: Ca
                "higher (median): the averaged stability conditions with Gaussian θ2 miss the heavy-tailed "
                "excursions that make SGD diverge.")
     def plot(path: Path) -> None:
-        plt = _plt()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(7, 5.5))
         marks = {"I": ("o", "C0"), "II": ("s", "C2"), "III": ("x", "C3")}
         for p, (m, col) in marks.items():

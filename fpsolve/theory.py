@@ -32,6 +32,7 @@ from typing import Any, Callable, Dict, Tuple, Union
 import numpy as np
 from scipy import optimize, special
 
+from .compare import trapezoid
 from .model import Landscape, ModelError, Noise
 
 __all__ = [
@@ -317,11 +318,6 @@ def log_marginal_theta1(landscape: Landscape, noise: NoiseLike, grid: Any, kind:
     return lp - lp.max()
 
 
-def _trapezoid(f: np.ndarray, x: np.ndarray) -> float:
-    """Trapezoid rule (np.trapz is gone in numpy 2)."""
-    return float(np.sum(0.5 * (f[1:] + f[:-1]) * np.diff(x)))
-
-
 def marginal_theta1(landscape: Landscape, noise: NoiseLike, grid: Any, kind: str = "landscape") -> np.ndarray:
     """P1(θ1) on ``grid``, normalised so that its trapezoid integral over the grid is 1.
 
@@ -332,7 +328,7 @@ def marginal_theta1(landscape: Landscape, noise: NoiseLike, grid: Any, kind: str
     grid = np.asarray(grid, dtype=float)
     p = np.exp(log_marginal_theta1(landscape, noise, grid, kind))
     order = np.argsort(grid, kind="stable")
-    return p / _trapezoid(p[order], grid[order])
+    return p / trapezoid(p[order], grid[order])
 
 
 def effective_loss(landscape: Landscape, noise: NoiseLike, x: Any, kind: str = "landscape") -> Any:
@@ -500,8 +496,8 @@ def marginal_moments(landscape: Landscape, noise: NoiseLike, kind: str = "landsc
         lp = log_density(u)
     weight = np.where(u <= both, 2.0, 1.0)
     p = weight * np.exp(lp - lp.max())
-    Z = _trapezoid(p, u)
-    mean = lambda f: _trapezoid(f * p, u) / Z  # noqa: E731
+    Z = trapezoid(p, u)
+    mean = lambda f: trapezoid(f * p, u) / Z  # noqa: E731
     m1 = mean(u)
     m2 = mean(u * u)
     s2_exact = conditional_variance(landscape, T, u, exact=True)

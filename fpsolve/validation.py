@@ -29,6 +29,7 @@ from . import compare, montecarlo, solver, theory
 from .compare import Verdict, compare_values
 from .model import Landscape, Noise
 from .report import Report, Row
+from .plotting import pyplot
 
 __all__ = ["Settings", "QUICK", "FULL", "CaseResult", "run_case", "add_case_to_report",
            "start_sampler", "relaxation_time", "VARIANTS"]
@@ -464,10 +465,7 @@ def case_json(res: CaseResult) -> dict:
 def plot_case(res: CaseResult, path: Any) -> None:
     """Figure of one case: |θ1| marginals of the three methods (bin densities),
     and per-bin z-scores (MC − FEM)/sqrt(FEM p (1−p)/n_eff) on (|θ1|, |θ2|)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
     ax = axes[0]

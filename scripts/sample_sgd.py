@@ -27,6 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from fpsolve import cli, io, montecarlo, model
+from fpsolve.plotting import pyplot
 
 
 def build_parser() -> cli.Parser:
@@ -104,10 +105,7 @@ def _check(args) -> None:
 
 
 def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     xedges, yedges = result.edges
     fig, ax = plt.subplots(2, 2, figsize=(10, 8))

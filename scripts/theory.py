@@ -25,6 +25,7 @@ import numpy as np
 
 from fpsolve import cli, io, theory
 from fpsolve.model import Landscape, Noise
+from fpsolve.plotting import pyplot
 
 #: Largest number of temperatures of a sweep.
 MAX_SWEEP = 2000
@@ -112,10 +113,7 @@ def write_sweep(tmp: Path, rows: list[dict], tcs: dict) -> None:
         writer.writerow({k: repr(float(row[k])) for k in SWEEP_COLUMNS})
     io.write_text_atomic(tmp / "sweep.csv", buf.getvalue())
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     T = np.array([r["T"] for r in rows])
     panels = [("mode_theta1", r"$|\theta_1|^*$"), ("flatness_at_mode", r"$F(\theta_1^*)$"),
