@@ -10,8 +10,6 @@ written atomically; its sizes are recorded in ``<out>.json``.
 from __future__ import annotations
 
 import dataclasses
-import os
-import tempfile
 from pathlib import Path
 from typing import Sequence
 
@@ -37,15 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = cli.Progress("make_mesh.py")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".msh", dir=out.parent)
-    os.close(fd)
-    try:
-        triangles = fmesh.write_msh(sizes, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with io.atomic_file(out, suffix=".msh") as tmp:
+        triangles = fmesh.write_msh(sizes, str(tmp))
     io.write_json(out.with_suffix(".json"), {"case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
                                              "sizes": sizes.as_dict(), "triangles": triangles,
                                              "versions": io.versions()})

@@ -66,3 +66,17 @@ def test_atomic_dir_is_collective(tmp_path_factory):
     assert raised == (comm.rank == 1)
     comm.barrier()
     assert not os.path.exists(final2)
+
+
+def test_atomic_file_for_writers_that_take_a_name(tmp_path):
+    target = tmp_path / "mesh.msh"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with io.atomic_file(target, suffix=".msh") as tmp:
+            assert tmp.suffix == ".msh" and tmp.parent == tmp_path
+            tmp.write_text("half")
+            raise RuntimeError("writer failed")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["mesh.msh"]
+    with io.atomic_file(target, suffix=".msh") as tmp:
+        tmp.write_text("new")
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["mesh.msh"]
