@@ -46,9 +46,15 @@ class ReproSettings:
     s3_T: tuple = (0.005, 0.01, 0.015, 0.02, 0.0225, 0.025, 0.035, 0.07)
     s3_mc_T: tuple = (0.01, 0.035, 0.07)
     mc_walkers: int = 800
-    mc_max_time: float = 600.0
+    mc_max_time: float = 1200.0
+    s3_sde_dt: float = 0.01
     s4_r: tuple = (0.05, 0.1, 0.2, 0.4)           # (T − T_c)/T_c for β
-    s4_gamma_r: tuple = (0.1, 0.2, 0.4)           # |T − T_c|/T_c for γ, each side
+    s4_gamma_r: tuple = (0.1, 0.15, 0.2, 0.3, 0.5)  # |T − T_c|/T_c for γ, each side
+    # a smaller ε puts that range inside the critical region (noise rounding
+    # and the multiplicative slow noise shrink with ε): γ = 1 is tested there
+    s4_crit_eps: float = 1e-3
+    s4_walkers: int = 400                          # per first-passage point of Fig. S4
+    s4_trend_eps: tuple = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 1e-5)
     fp_walkers: int = 250
     s2_alphas: tuple = (0.025, 0.05, 0.1, 0.2)
     s2_Deltas: tuple = (0.25, 0.5, 1.0, 2.0)
@@ -75,13 +81,14 @@ FULL = ReproSettings(
     s3_mc_T=(0.005, 0.01, 0.015, 0.025, 0.035, 0.05, 0.07, 0.1),
     mc_walkers=4000, mc_max_time=3000.0,
     s4_r=(0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4),
-    s4_gamma_r=(0.1, 0.15, 0.2, 0.3, 0.4, 0.5),
-    fp_walkers=2000,
+    s4_gamma_r=(0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5),
+    fp_walkers=2000, s4_walkers=2000,
     s2_alphas=(0.01, 0.02, 0.05, 0.1, 0.2, 0.4), s2_Deltas=(0.1, 0.2, 0.5, 1.0, 2.0, 4.0),
     phase_alphas=tuple(np.round(np.geomspace(0.01, 1.0, 9), 4)),
     phase_Deltas=tuple(np.round(np.geomspace(0.03, 100.0, 12), 4)),
     phase_walkers=1000, phase_time=1000.0,
-    s5=validation.Settings(walkers=8000, groups=8, dt=0.01, burn_in=3.0, window=3.0, max_time=1500.0),
+    # dt 0.005 as validate.py: at 0.01 the EM step bias (+0.0012 in mean |θ1| at T = 0.05) shows in the TV
+    s5=validation.Settings(walkers=8000, groups=8, dt=0.005, burn_in=3.0, window=3.0, max_time=1500.0),
 )
 
 
@@ -136,22 +143,25 @@ def fem_point(landscape: Landscape, T: float, alpha: float, cross: bool, refine:
 
 
 def sgd_point(landscape: Landscape, T: float, alpha: float, walkers: int, max_time: float,
-              seed: int) -> dict:
+              seed: int, method: str = "sgd", dt: Optional[float] = None) -> dict:
     """Stationary moments of linear-shift SGD (MODEL.md §2) at T = αΔ.
 
     Walkers start from the closed form and run 2.5 τ1 of burn-in and 2 τ1 of
     window (capped at ``max_time``); ``relaxed`` says whether the cap bit.
+    ``method="sde"`` with a step ``dt`` runs the continuous-limit twin (full
+    noise) instead, to separate finite-α effects from the model's.
     """
     noise = Noise.from_temperature(T, alpha)
     tau1 = validation.relaxation_time(landscape, noise)
     burn = min(2.5 * tau1, max_time / 2)
     total = min(burn + 2.0 * tau1, max_time)
     start = validation.start_sampler(landscape, noise, walkers, seed, 2.0)
-    r = montecarlo.run(landscape, noise, method="sgd", walkers=walkers, time=total, seed=seed,
+    r = montecarlo.run(landscape, noise, method=method, dt=dt, walkers=walkers, time=total, seed=seed,
                        sample_from=start, burn_in=burn,
                        sample_interval=max(alpha, min(tau1 / 10, (total - burn) / 20)))
     s = r.summary
-    out = {"T": T, "alpha": alpha, "walkers": walkers, "tau1": tau1, "burn_in": burn, "time": total,
+    out = {"T": T, "alpha": alpha, "method": method, "dt": dt, "walkers": walkers, "tau1": tau1,
+           "burn_in": burn, "time": total,
            "relaxed": bool(burn >= 2.0 * tau1), "survival_fraction": s["survival_fraction"]}
     for k in ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2"):
         out[k], out[k + "_se"] = s.get(k, math.nan), s.get(k + "_se", math.nan)
@@ -161,21 +171,23 @@ def sgd_point(landscape: Landscape, T: float, alpha: float, walkers: int, max_ti
 
 
 def first_passage_point(landscape: Landscape, alpha: float, Delta: float, start: float,
-                        center: float, half_width: float, walkers: int, time: float, seed: int) -> dict:
+                        center: float, half_width: float, walkers: int, time: float, seed: int,
+                        method: str = "sgd", cross: bool = True) -> dict:
     """Mean first passage time of SGD into |θ1 − center| < half_width (any θ2).
 
     Walkers start at (start, 0); time units (search time = steps × α, seed
     II.1).  ``hit_fraction`` < 1 means the run was cut (the mean is then a
-    lower bound and is flagged).
+    lower bound and is flagged).  ``method="sde"`` runs the SDE twin instead
+    (step α; ``cross=False``: independent noises, the 1-D formula's process).
     """
     noise = Noise(alpha, Delta)
-    r = montecarlo.run(landscape, noise, method="sgd", walkers=walkers, time=time, seed=seed,
+    r = montecarlo.run(landscape, noise, method=method, cross=cross, walkers=walkers, time=time, seed=seed,
                        sample_from=(start, 0.0),
                        target=montecarlo.Box((center, 0.0), (half_width, 1e6)))
     s = r.summary
     return {"alpha": alpha, "Delta": Delta, "T": noise.T, "start": start, "target_center": center,
             "target_half_width": half_width, "walkers": walkers, "time": time,
-            "hit_fraction": s["first_passage_hit_fraction"],
+            "method": method, "cross": cross, "hit_fraction": s["first_passage_hit_fraction"],
             "mc_search_time": s["first_passage_mean_time"], "mc_search_time_se": s["first_passage_mean_time_se"]}
 
 
@@ -330,40 +342,47 @@ def figure_s5(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
 def figure_s3(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable) -> Figure:
     # the coarse sweep mesh under-resolves the narrow densities of small T
     # (negative mass 7e-3 at T = 0.005): full resolution there
-    fem = _sweep(fem_point, [(landscape, T, s.alpha, True, 1.0 if T < 0.0125 else s.fem_refine)
-                             for T in s.s3_T], comm, "Fig. S3 FEM", progress)
+    def refine(T: float) -> float:
+        return 1.0 if T < 0.0125 else s.fem_refine
+
+    fem = _sweep(fem_point, [(landscape, T, s.alpha, True, refine(T)) for T in s.s3_T],
+                 comm, "Fig. S3 FEM", progress)
+    # the closed form neglects cross-diffusion: its twin is the FEM without D12
+    fem_nc = _sweep(fem_point, [(landscape, T, s.alpha, False, refine(T)) for T in s.s3_mc_T],
+                    comm, "Fig. S3 FEM no cross", progress)
     mc = _sweep(sgd_point, [(landscape, T, s.alpha, s.mc_walkers, s.mc_max_time, s.seed * 100 + i)
                             for i, T in enumerate(s.s3_mc_T)], comm, "Fig. S3 SGD", progress)
+    # the continuous-limit twin of SGD (full noise), to separate finite-α effects
+    sde = _sweep(sgd_point, [(landscape, T, s.alpha, s.mc_walkers, s.mc_max_time, s.seed * 100 + 50 + i,
+                              "sde", s.s3_sde_dt) for i, T in enumerate(s.s3_mc_T)],
+                 comm, "Fig. S3 SDE", progress)
     Ts = np.array(s.s3_T)
-    rows = []
-    closed = {}
-    for T in sorted(set(s.s3_T) | set(s.s3_mc_T)):
-        m = theory.marginal_moments(landscape, T)
-        closed[T] = m
+    closed = {T: theory.marginal_moments(landscape, T) for T in sorted(set(s.s3_T) | set(s.s3_mc_T))}
     checks = {}
-    by_T_mc = {r["T"]: r for r in mc}
-    for f in fem:
-        T = f["T"]
+    by_T = {name: {r["T"]: r for r in rs} for name, rs in (("sgd", mc), ("sde", sde), ("fem_nocross", fem_nc))}
+    keys = ("var_theta2", "var_theta2_se", "var_abs_theta1", "var_abs_theta1_se", "relaxed")
+    rows = []
+    for T in sorted(set(s.s3_T) | set(s.s3_mc_T)):
+        f = next((x for x in fem if x["T"] == T), {})
         c = closed[T]
-        r = by_T_mc.get(T, {})
-        rows.append({"T": T, "fem_var_theta2": f["var_theta2"], "fem_var_abs_theta1": f["var_abs_theta1"],
-                     "fem_var_theta1": f["var_theta1"], "fem_mode_theta1": f["mode_theta1"],
-                     "closed_var_theta2": c["var_theta2"], "closed_var_abs_theta1": c["std_abs_theta1"] ** 2,
-                     "closed_var_theta1": c["var_theta1"], "closed_mean_g_half": 0.5 * c["mean_g"],
-                     **{f"sgd_{k}": r.get(k) for k in ("var_theta2", "var_theta2_se", "var_abs_theta1",
-                                                        "var_abs_theta1_se", "relaxed")}})
-    for r in mc:
-        if r["T"] not in s.s3_T:
-            rows.append({"T": r["T"], **{f"sgd_{k}": r.get(k) for k in (
-                "var_theta2", "var_theta2_se", "var_abs_theta1", "var_abs_theta1_se", "relaxed")}})
+        row = {"T": T, "fem_var_theta2": f.get("var_theta2"), "fem_var_abs_theta1": f.get("var_abs_theta1"),
+               "fem_var_theta1": f.get("var_theta1"), "fem_mode_theta1": f.get("mode_theta1"),
+               "fem_nocross_var_theta2": by_T["fem_nocross"].get(T, {}).get("var_theta2"),
+               "closed_var_theta2": c["var_theta2"], "closed_var_abs_theta1": c["std_abs_theta1"] ** 2,
+               "closed_var_theta1": c["var_theta1"], "closed_mean_g_half": 0.5 * c["mean_g"]}
+        for name in ("sgd", "sde"):
+            row.update({f"{name}_{k}": by_T[name].get(T, {}).get(k) for k in keys})
+        rows.append(row)
     fem_v2 = np.array([f["var_theta2"] for f in fem])
     fem_va = np.array([f["var_abs_theta1"] for f in fem])
-    # Var θ2 = T ⟨g⟩/2 (closed form, S27): FEM within 5 %
-    dev = max(abs(f["var_theta2"] / closed[f["T"]]["var_theta2"] - 1) for f in fem)
-    checks["Var θ2 = T<g>/2 (FEM, max rel. dev.)"] = compare.compare_values(dev, 0.0, abs_tol=0.05)
+    # Var θ2 = T<g>/2 (closed form, S27) against its process, the FEM without D12
+    dev_nc = max(abs(f["var_theta2"] / closed[f["T"]]["var_theta2"] - 1) for f in fem_nc)
+    checks["Var θ2 = T<g>/2 vs FEM without cross-diffusion (max rel. dev.)"] = compare.compare_values(
+        dev_nc, 0.0, abs_tol=0.05)
+    dev_full = [(f["T"], f["var_theta2"] / closed[f["T"]]["var_theta2"] - 1) for f in fem]
+    T_worst, worst_full = max(dev_full, key=lambda t: abs(t[1]))
     tc_l = theory.critical_temperature_landscape(landscape)
     below = Ts < 0.9 * landscape.critical_temperature()
-    slope_below = fem_v2[below] / Ts[below]
     far = Ts >= Ts.max() * 0.99
     slope_far = float(fem_v2[far][0] / Ts[far][0])
     lin = np.polyfit(Ts[below], fem_v2[below], 1)
@@ -373,18 +392,30 @@ def figure_s3(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
     T_peak = float(Ts[i_peak])
     spacing = float(np.max(np.diff(Ts)[max(0, i_peak - 1):i_peak + 1]))
     checks["Var |θ1| peaks at T_c (FEM)"] = compare.compare_values(T_peak, tc_l, abs_tol=spacing)
-    for r in mc:
+    sgd_dev = []
+    for r in sde:
         f = next((x for x in fem if x["T"] == r["T"]), None)
         if f is not None and r["relaxed"]:
-            checks[f"Var θ2 SGD vs FEM, T={r['T']:g}"] = compare.compare_values(
+            checks[f"Var θ2 SDE twin vs FEM, T={r['T']:g}"] = compare.compare_values(
                 r["var_theta2"], f["var_theta2"], err=r["var_theta2_se"], rel_tol=0.05)
-            checks[f"Var |θ1| SGD vs FEM, T={r['T']:g}"] = compare.compare_values(
+            checks[f"Var |θ1| SDE twin vs FEM, T={r['T']:g}"] = compare.compare_values(
                 r["var_abs_theta1"], f["var_abs_theta1"], err=r["var_abs_theta1_se"], rel_tol=0.1)
-    finding = (f"Var θ2 is linear in T below T_c (slope {lin[0]:.4f} = g(0)/2 = {0.5 * landscape.g(0.0):g}) but its "
-               f"slope Var θ2/T falls to {slope_far:.3f} at T = {Ts[far][0]:g}: Var θ2 = T<g>/2 with <g> "
-               f"dropping as SGD moves to flatter minima (max dev. from the closed form {100 * dev:.1f}%); "
+            g = by_T["sgd"][r["T"]]
+            if g["relaxed"]:
+                sgd_dev.append((r["T"], g["var_abs_theta1"] / f["var_abs_theta1"] - 1,
+                                g["var_abs_theta1_se"] / f["var_abs_theta1"]))
+    not_relaxed = [r["T"] for r in mc + sde if not r["relaxed"]]
+    T_sgd, d_sgd, e_sgd = max(sgd_dev, key=lambda t: abs(t[1])) if sgd_dev else (math.nan,) * 3
+    finding = (f"Var θ2 is linear in T below T_c (slope {lin[0]:.4f} = g(0)/2 = {0.5 * landscape.g(0.0):g}) but "
+               f"Var θ2/T falls to {slope_far:.3f} at T = {Ts[far][0]:g}: Var θ2 = T<g>/2 with <g> dropping as "
+               f"SGD moves to flatter minima (closed form vs FEM without cross-diffusion within "
+               f"{100 * dev_nc:.1f}%; cross-diffusion lowers it, by {100 * -worst_full:.1f}% at T = {T_worst:g}). "
                f"Var |θ1| peaks at T = {T_peak:g} (grid spacing {spacing:g}) against T_c = {tc_l:.4f} (landscape), "
-               f"{landscape.critical_temperature():g} (constant D).")
+               f"{landscape.critical_temperature():g} (constant D). The SDE twin (dt = {s.s3_sde_dt:g}) matches "
+               f"the FEM; SGD at α = {s.alpha:g} deviates from it by up to {100 * d_sgd:+.0f} ± {100 * e_sgd:.0f}% "
+               f"in Var |θ1| (T = {T_sgd:g}): a finite-learning-rate effect near T_c."
+               + (f" Not relaxed (left out): T = {', '.join(f'{t:g}' for t in sorted(set(not_relaxed)))}."
+                  if not_relaxed else ""))
 
     def plot(path: Path) -> None:
         plt = pyplot()
@@ -394,8 +425,9 @@ def figure_s3(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
         ax = axes[0]
         ax.semilogy(Ts, fem_va, "o-", label="FEM (full D): Var |θ1|")
         ax.semilogy(fine, [m["std_abs_theta1"] ** 2 for m in cm], "k--", lw=1, label="closed form: Var |θ1|")
-        ax.errorbar([r["T"] for r in mc], [r["var_abs_theta1"] for r in mc],
-                    yerr=[r["var_abs_theta1_se"] for r in mc], fmt="s", label="SGD Monte Carlo")
+        for rs, mk, name in ((mc, "s", f"SGD α = {s.alpha:g}"), (sde, "^", f"SDE twin dt = {s.s3_sde_dt:g}")):
+            ax.errorbar([r["T"] for r in rs], [r["var_abs_theta1"] for r in rs],
+                        yerr=[r["var_abs_theta1_se"] for r in rs], fmt=mk, mfc="none", label=name)
         for tc, st in ((tc_l, ":"), (landscape.critical_temperature(), "-.")):
             ax.axvline(tc, color="gray", ls=st, lw=1)
         ax.set_xlabel("T = αΔ")
@@ -404,10 +436,13 @@ def figure_s3(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
         ax.legend(fontsize=8)
         ax = axes[1]
         ax.plot(Ts, fem_v2, "o-", label="FEM (full D)")
+        ax.plot([f["T"] for f in fem_nc], [f["var_theta2"] for f in fem_nc], "D", mfc="none",
+                label="FEM without cross-diffusion")
         ax.plot(fine, [m["var_theta2"] for m in cm], "k--", lw=1, label="closed form T<g>/2")
         ax.plot(fine, np.polyval(lin, fine), "g:", label=f"linear fit below T_c (slope {lin[0]:.3f})")
-        ax.errorbar([r["T"] for r in mc], [r["var_theta2"] for r in mc], yerr=[r["var_theta2_se"] for r in mc],
-                    fmt="s", label="SGD Monte Carlo")
+        for rs, mk, name in ((mc, "s", "SGD"), (sde, "^", "SDE twin")):
+            ax.errorbar([r["T"] for r in rs], [r["var_theta2"] for r in rs], yerr=[r["var_theta2_se"] for r in rs],
+                        fmt=mk, mfc="none", label=name)
         ax.set_xlabel("T = αΔ")
         ax.set_ylabel("Var θ2")
         ax.set_title("Fig. S3b")
@@ -417,114 +452,208 @@ def figure_s3(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
         plt.close(fig)
 
     return Figure("figS3", "Fig. S3: steady-state fluctuations against T", rows, finding, checks,
-                  {"fem": fem, "sgd": mc, "T_peak_var_abs_theta1": T_peak, "slope_below": float(lin[0])}, plot)
+                  {"fem": fem, "fem_nocross": fem_nc, "sgd": mc, "sde": sde, "T_peak_var_abs_theta1": T_peak,
+                   "slope_below": float(lin[0]), "closed_vs_fem_nocross_max_dev": dev_nc,
+                   "closed_vs_fem_full_max_dev": worst_full, "sgd_vs_fem_var_abs_theta1_max_dev": d_sgd}, plot)
 
 
 # --------------------------------------------------------------------------
 # Fig. S4: critical exponents
 # --------------------------------------------------------------------------
 
-def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable) -> Figure:
+def _with_eps(landscape: Landscape, eps: float) -> Landscape:
+    return dataclasses.replace(landscape, eps=float(eps))
+
+
+def _s4_series(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable) -> dict:
+    """β and γ data of one landscape (one ε): FEM order parameter with and
+    without cross-diffusion, then search times of SGD, of the SDE without
+    cross-diffusion (the 1-D formula's twin) and of the formula itself."""
+    eps = landscape.eps
     tc = theory.critical_temperature_landscape(landscape)
-    r = np.array(s.s4_r)
-    Tb = tc * (1 + r)
+    Tb = tc * (1 + np.array(s.s4_r))
     fem = _sweep(fem_point, [(landscape, T, s.alpha, cross, s.fem_refine) for cross in (False, True) for T in Tb],
-                 comm, "Fig. S4 FEM", progress)
+                 comm, f"Fig. S4 FEM (ε = {eps:g})", progress)
     F0 = float(landscape.flatness(0.0))
     dF = {cross: np.array([f["flatness_at_mode"] - F0 for f in fem if f["cross"] == cross])
           for cross in (False, True)}
     dF_closed = np.array([theory.flatness_at_mode(landscape, T) - F0 for T in Tb])
-    beta_nc = compare.fit_power_law(Tb, dF[False], x0=tc)
-    beta_full, x0_err = compare.fit_power_law_free_x0(Tb, dF[True], x0_bounds=(0.5 * tc, Tb.min() * 0.999))
+    bounds = (0.5 * tc, Tb.min() * 0.999)
+    beta_fixed = compare.fit_power_law(Tb, dF[False], x0=tc)
+    beta = {cross: compare.fit_power_law_free_x0(Tb, dF[cross], x0_bounds=bounds) for cross in (False, True)}
     beta_closed = compare.fit_power_law(Tb, dF_closed, x0=tc)
 
-    # γ: SGD first passage with the closed form's search definition (theory.search_time)
+    # γ: first passage from θ1* + 3σ* into θ1* ± σ* (theory.search_time, S44–S46);
+    # the run lasts 6× the formula's time so that (almost) every walker arrives
     pts, meta = [], []
+    for method, cross in (("sgd", True), ("sde", False)):
+        for side in (-1, 1):
+            for i, ri in enumerate(s.s4_gamma_r):
+                T = tc * (1 + side * ri)
+                noise = Noise.from_temperature(T, s.alpha)
+                st = theory.search_time(landscape, noise)
+                pts.append((landscape, s.alpha, noise.Delta, st["start"], st["mode_theta1"], st["window"],
+                            s.s4_walkers, 6.0 * st["search_time"],
+                            s.seed * 1000 + 100 * (method == "sde") + 10 * (side + 1) + i, method, cross))
+                meta.append({"eps": eps, "method": method, "side": side, "r": ri,
+                             "formula_search_time": st["search_time"],
+                             **{k: st[k] for k in ("start", "target", "window", "mode_theta1")}})
+    fp = _sweep(first_passage_point, pts, comm, f"Fig. S4 first passage (ε = {eps:g})", progress)
+    # each process about its own critical point: SGD ↔ full-D FEM, SDE without
+    # cross-diffusion ↔ FEM without, the formula ↔ its exact T_c
+    x0 = {"sgd": beta[True][0].x0, "sde": beta[False][0].x0, "formula": tc}
+    gamma, search = {}, {}
     for side in (-1, 1):
-        for i, ri in enumerate(s.s4_gamma_r):
-            T = tc * (1 + side * ri)
-            noise = Noise.from_temperature(T, s.alpha)
-            st = theory.search_time(landscape, noise)
-            run_time = min(6.0 * st["search_time"], 20000.0)
-            pts.append((landscape, s.alpha, noise.Delta, st["start"], st["mode_theta1"], st["window"],
-                        s.fp_walkers, run_time, s.seed * 1000 + 10 * (side + 1) + i))
-            meta.append({"side": side, "r": ri, "formula_search_time": st["search_time"], **{
-                k: st[k] for k in ("start", "target", "window", "mode_theta1")}})
-    fp = _sweep(first_passage_point, pts, comm, "Fig. S4 SGD first passage", progress)
-    rows, checks = [], {}
-    gam = {}
-    for side in (-1, 1):
-        sel = [(m, f) for m, f in zip(meta, fp) if m["side"] == side]
-        T = np.array([f["T"] for _, f in sel])
-        y = np.array([f["mc_search_time"] for _, f in sel])
-        e = np.array([f["mc_search_time_se"] for _, f in sel])
+        for method in ("sgd", "sde"):
+            sel = [(m, f) for m, f in zip(meta, fp) if m["side"] == side and m["method"] == method]
+            T = np.array([f["T"] for _, f in sel])
+            y = np.array([f["mc_search_time"] for _, f in sel])
+            e = np.array([f["mc_search_time_se"] for _, f in sel])
+            gamma[method, side] = compare.fit_power_law(T, y, x0=x0[method], y_err=e)
+            search[method, side] = (T, y, e)
         yf = np.array([m["formula_search_time"] for m, _ in sel])
-        # SGD is the twin of the full-D FEM: its critical point is the one fitted there
-        fit_mc = compare.fit_power_law(T, y, x0=beta_full.x0, y_err=e)
-        fit_f = compare.fit_power_law(T, yf, x0=tc)
-        gam[side] = (fit_mc, fit_f)
-        for m, f in sel:
-            rows.append({"quantity": "search_time", **m, **f})
-    for f in fem:
-        rows.append({"quantity": "flatness", "T": f["T"], "cross": f["cross"], "mode_theta1": f["mode_theta1"],
-                     "F_minus_F0": f["flatness_at_mode"] - F0})
-    for T, d in zip(Tb, dF_closed):
-        rows.append({"quantity": "flatness_closed_form", "T": T, "F_minus_F0": d})
-    checks["β (FEM no cross, x0 = T_c landscape)"] = _within(beta_nc.exponent, 1.0, 0.2, beta_nc.exponent_err)
-    checks["β (FEM full D, x0 fitted)"] = _within(beta_full.exponent, 1.0, 0.2, beta_full.exponent_err)
-    checks["γ below T_c (SGD)"] = _within(-gam[-1][0].exponent, 1.0, 0.2, gam[-1][0].exponent_err)
-    checks["γ above T_c (SGD)"] = _within(-gam[1][0].exponent, 1.0, 0.2, gam[1][0].exponent_err)
+        gamma["formula", side] = compare.fit_power_law(T, yf, x0=tc)
+        search["formula", side] = (T, yf, None)
+    rows = [{"quantity": "search_time", **m, **f} for m, f in zip(meta, fp)]
+    rows += [{"quantity": "flatness", "eps": eps, "T": f["T"], "cross": f["cross"], "mode_theta1": f["mode_theta1"],
+              "F_minus_F0": f["flatness_at_mode"] - F0} for f in fem]
+    rows += [{"quantity": "flatness_closed_form", "eps": eps, "T": T, "F_minus_F0": d} for T, d in zip(Tb, dF_closed)]
+    return {"eps": eps, "tc": tc, "Tb": Tb, "dF": dF, "dF_closed": dF_closed, "beta_fixed": beta_fixed,
+            "beta": beta, "beta_closed": beta_closed, "gamma": gamma, "search": search, "x0": x0,
+            "hit_min": min(f["hit_fraction"] for f in fp), "rows": rows}
+
+
+def _formula_gamma_trend(landscape: Landscape, r: Sequence[float], eps_values: Sequence[float]) -> list:
+    """γ of the 1-D formula on both sides, fitted over the same r, against ε."""
+    out = []
+    for eps in eps_values:
+        land = _with_eps(landscape, eps)
+        tc = theory.critical_temperature_landscape(land)
+        g = {}
+        for side in (-1, 1):
+            T = tc * (1 + side * np.asarray(r))
+            tau = np.array([theory.search_time(land, t)["search_time"] for t in T])
+            g[side] = -compare.fit_power_law(T, tau, x0=tc).exponent
+        out.append({"eps": float(eps), "gamma_below_formula": g[-1], "gamma_above_formula": g[1]})
+    return out
+
+
+def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable) -> Figure:
+    series = [_s4_series(_with_eps(landscape, e) if e is not None else landscape, s, comm, progress)
+              for e in (None, s.s4_crit_eps)]
+    base, crit = series
+    trend = _formula_gamma_trend(landscape, s.s4_gamma_r, s.s4_trend_eps)
+    checks = {}
+    for d in series:
+        e = f"ε = {d['eps']:g}"
+        checks[f"β (FEM no cross, T_c fixed), {e}"] = _within(d["beta_fixed"].exponent, 1.0, 0.2,
+                                                               d["beta_fixed"].exponent_err)
+        checks[f"β (FEM full D, T_c fitted), {e}"] = _within(d["beta"][True][0].exponent, 1.0, 0.2,
+                                                              d["beta"][True][0].exponent_err)
+        for side, label in ((-1, "below"), (1, "above")):
+            g_sde, g_f = d["gamma"]["sde", side], d["gamma"]["formula", side]
+            checks[f"γ {label} T_c, {e}: SDE without cross-diffusion vs 1-D formula"] = compare.compare_values(
+                -g_sde.exponent, -g_f.exponent, err=g_sde.exponent_err, n_sigma=2, abs_tol=0.1)
+    # the seed's γ = 1 is asymptotic (S45): tested where the fitted range lies
+    # inside the critical region, i.e. at the small ε (the trend shows why)
     for side, label in ((-1, "below"), (1, "above")):
-        checks[f"γ {label}: SGD vs 1-D formula"] = compare.compare_values(
-            -gam[side][0].exponent, -gam[side][1].exponent, err=gam[side][0].exponent_err, n_sigma=2, abs_tol=0.1)
-    finding = (f"β = {beta_nc.exponent:.3f} ± {beta_nc.exponent_err:.3f} (FEM without cross-diffusion, T_c = {tc:.4f}), "
-               f"{beta_full.exponent:.3f} ± {beta_full.exponent_err:.3f} (FEM full D, fitted T_c = {beta_full.x0:.4f} "
-               f"± {x0_err:.1g}), closed form {beta_closed.exponent:.3f}; γ from SGD search times = "
-               f"{-gam[-1][0].exponent:.2f} ± {gam[-1][0].exponent_err:.2f} below and "
-               f"{-gam[1][0].exponent:.2f} ± {gam[1][0].exponent_err:.2f} above T_c (about the full-D T_c) "
-               f"(1-D formula over the same range: {-gam[-1][1].exponent:.2f} / {-gam[1][1].exponent:.2f}) "
-               f"for |T − T_c|/T_c in [{min(s.s4_gamma_r):g}, {max(s.s4_gamma_r):g}].")
+        g = crit["gamma"]["sgd", side]
+        checks[f"γ {label} T_c (SGD, ε = {crit['eps']:g}) = 1"] = _within(-g.exponent, 1.0, 0.2, g.exponent_err)
+
+    def gam(d: dict, method: str, side: int) -> str:
+        g = d["gamma"][method, side]
+        return f"{-g.exponent:.2f}" + (f" ± {g.exponent_err:.2f}" if method != "formula" else "")
+
+    finding = (
+        f"β = {base['beta_fixed'].exponent:.2f} ± {base['beta_fixed'].exponent_err:.2f} (FEM without "
+        f"cross-diffusion) and {base['beta'][True][0].exponent:.2f} ± {base['beta'][True][0].exponent_err:.2f} "
+        f"(full D, fitted T_c = {base['beta'][True][0].x0:.4f} vs {base['tc']:.4f}) at ε = {base['eps']:g}; "
+        f"{crit['beta_fixed'].exponent:.2f} / {crit['beta'][True][0].exponent:.2f} at ε = {crit['eps']:g}. "
+        f"γ (SGD, below / above T_c) = {gam(crit, 'sgd', -1)} / {gam(crit, 'sgd', 1)} at ε = {crit['eps']:g} "
+        f"(SDE without cross-diffusion {gam(crit, 'sde', -1)} / {gam(crit, 'sde', 1)}, 1-D formula "
+        f"{gam(crit, 'formula', -1)} / {gam(crit, 'formula', 1)}), but {gam(base, 'sgd', -1)} / "
+        f"{gam(base, 'sgd', 1)} at ε = {base['eps']:g} (SDE {gam(base, 'sde', -1)} / {gam(base, 'sde', 1)}, "
+        f"formula {gam(base, 'formula', -1)} / {gam(base, 'formula', 1)}) for |T − T_c|/T_c in "
+        f"[{min(s.s4_gamma_r):g}, {max(s.s4_gamma_r):g}]: γ = 1 holds below T_c and is approached above T_c "
+        f"only as ε → 0 (formula above T_c: "
+        + ", ".join(f"{t['gamma_above_formula']:.2f} at ε = {t['eps']:g}" for t in trend) + ").")
 
     def plot(path: Path) -> None:
         plt = pyplot()
-        fig, axes = plt.subplots(1, 3, figsize=(16, 4.5))
+        fig, axes = plt.subplots(1, 4, figsize=(21, 4.6))
         ax = axes[0]
-        ax.loglog(Tb - tc, dF[False], "o", label=f"FEM no cross: β = {beta_nc.exponent:.2f}")
-        ax.loglog(Tb - tc, beta_nc(Tb), "C0-", lw=1)
-        ax.loglog(Tb - beta_full.x0, dF[True], "s", label=f"FEM full D: β = {beta_full.exponent:.2f} (T_c fit)")
-        ax.loglog(Tb - beta_full.x0, beta_full(Tb), "C1-", lw=1)
-        ax.loglog(Tb - tc, dF_closed, "k--", lw=1, label=f"closed form: β = {beta_closed.exponent:.2f}")
-        ax.set_xlabel("T − T_c")
+        for d, mk in ((base, "o"), (crit, "s")):
+            tc = d["tc"]
+            r = d["Tb"] / tc - 1
+            b0, b1 = d["beta"][False][0], d["beta"][True][0]
+            ax.loglog(d["Tb"] / b0.x0 - 1, d["dF"][False], mk, mfc="none",
+                      label=f"ε = {d['eps']:g} FEM no cross: β = {b0.exponent:.2f}")
+            ax.loglog(d["Tb"] / b1.x0 - 1, d["dF"][True], mk,
+                      label=f"ε = {d['eps']:g} FEM full D: β = {b1.exponent:.2f}")
+            ax.loglog(r, d["dF_closed"], "k--", lw=1)
+        ax.set_xlabel("(T − T_c)/T_c (FEM: fitted T_c; dashed: closed form)")
         ax.set_ylabel("F(θ1*) − F(0)")
         ax.set_title("Fig. S4a: order parameter")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=7)
         for ax, side, label in ((axes[1], -1, "T < T_c"), (axes[2], 1, "T > T_c")):
-            sel = [(m, f) for m, f in zip(meta, fp) if m["side"] == side]
-            d = np.array([abs(f["T"] - beta_full.x0) for _, f in sel])
-            ax.errorbar(d, [f["mc_search_time"] for _, f in sel], yerr=[f["mc_search_time_se"] for _, f in sel],
-                        fmt="o", label=f"SGD: γ = {-gam[side][0].exponent:.2f}")
-            ax.loglog([abs(f["T"] - tc) for _, f in sel], [m["formula_search_time"] for m, _ in sel], "k--",
-                      label=f"1-D formula: γ = {-gam[side][1].exponent:.2f}")
+            for d, c in ((base, "C0"), (crit, "C3")):
+                for method, mk, name in (("sgd", "o", "SGD"), ("sde", "^", "SDE no cross")):
+                    T, y, e = d["search"][method, side]
+                    x0 = d["x0"][method]
+                    ax.errorbar(np.abs(T / x0 - 1), y, yerr=e, fmt=mk, color=c, mfc="none" if method == "sde" else c,
+                                label=f"ε = {d['eps']:g} {name}: γ = {-d['gamma'][method, side].exponent:.2f}")
+                T, y, _ = d["search"]["formula", side]
+                ax.plot(np.abs(T / d["tc"] - 1), y, "--", color=c,
+                        label=f"ε = {d['eps']:g} 1-D formula: γ = {-d['gamma']['formula', side].exponent:.2f}")
             ax.set_xscale("log")
             ax.set_yscale("log")
-            ax.set_xlabel("|T − T_c| (SGD: fitted T_c of the full-D FEM)")
+            ax.set_xlabel("|T − T_c|/T_c (each method about its own T_c)")
             ax.set_ylabel("search time (time units)")
             ax.set_title(f"Fig. S4{'b' if side < 0 else 'c'}: {label}")
-            ax.legend(fontsize=8)
+            ax.legend(fontsize=6)
+        ax = axes[3]
+        e = [t["eps"] for t in trend]
+        ax.semilogx(e, [t["gamma_below_formula"] for t in trend], "k--", label="1-D formula, below")
+        ax.semilogx(e, [t["gamma_above_formula"] for t in trend], "k-", label="1-D formula, above")
+        for d in series:
+            for side, mk in ((-1, "v"), (1, "^")):
+                g = d["gamma"]["sgd", side]
+                ax.errorbar([d["eps"]], [-g.exponent], yerr=[g.exponent_err], fmt=mk, color="C1",
+                            label="SGD" if d is base and side < 0 else None)
+        ax.axhline(1.0, color="gray", lw=1)
+        ax.axhspan(0.8, 1.2, color="gray", alpha=0.15)
+        ax.set_xlabel("ε (incomplete degeneracy)")
+        ax.set_ylabel("fitted γ")
+        ax.set_title(f"γ against ε over |T − T_c|/T_c ∈ [{min(s.s4_gamma_r):g}, {max(s.s4_gamma_r):g}]")
+        ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(path, dpi=100)
         plt.close(fig)
 
-    numbers = {"T_c_landscape": tc, "beta_fem_nocross": beta_nc.as_dict(), "beta_fem_full": beta_full.as_dict(),
-               "beta_fem_full_x0_err": x0_err, "beta_closed_form": beta_closed.as_dict(),
-               "gamma_below_sgd": gam[-1][0].as_dict(), "gamma_below_formula": gam[-1][1].as_dict(),
-               "gamma_above_sgd": gam[1][0].as_dict(), "gamma_above_formula": gam[1][1].as_dict()}
+    numbers = {"gamma_trend_formula": trend}
+    for d, tag in ((base, ""), (crit, "_crit")):
+        numbers[f"eps{tag}"] = d["eps"]
+        numbers[f"T_c_landscape{tag}"] = d["tc"]
+        numbers[f"beta_fem_nocross{tag}"] = d["beta_fixed"].as_dict()
+        numbers[f"beta_fem_nocross_free{tag}"] = d["beta"][False][0].as_dict()
+        numbers[f"beta_fem_full{tag}"] = d["beta"][True][0].as_dict()
+        numbers[f"beta_fem_full_x0_err{tag}"] = d["beta"][True][1]
+        numbers[f"beta_closed_form{tag}"] = d["beta_closed"].as_dict()
+        numbers[f"first_passage_min_hit_fraction{tag}"] = d["hit_min"]
+        for side, label in ((-1, "below"), (1, "above")):
+            for method in ("sgd", "sde", "formula"):
+                numbers[f"gamma_{label}_{method}{tag}"] = d["gamma"][method, side].as_dict()
+    rows = base["rows"] + crit["rows"] + [{"quantity": "gamma_formula_trend", **t} for t in trend]
     return Figure("figS4", "Fig. S4: critical exponents", rows, finding, checks, numbers, plot)
 
 
 # --------------------------------------------------------------------------
 # Fig. S2: search time against Δ and α (single well)
 # --------------------------------------------------------------------------
+
+#: Fig. S2 compares SGD with the 1-D formula where at least this fraction arrives.
+S2_MIN_HIT = 0.8
+
 
 def figure_s2(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable) -> Figure:
     pairs = [(s.s2_alpha, D) for D in s.s2_Deltas] + [(a, s.s2_Delta) for a in s.s2_alphas]
@@ -536,23 +665,33 @@ def figure_s2(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
         pts.append((landscape, a, D, s.s2_start, 0.0, s.s2_target, s.fp_walkers, min(8 * tau, 20000.0),
                     s.seed * 10000 + i))
     fp = _sweep(first_passage_point, pts, comm, "Fig. S2 SGD first passage", progress)
-    rows, checks = [], {}
+    rows, checks, lost = [], {}, []
     for (a, D), f, tau in zip(pairs, fp, formula):
         rows.append({**f, "formula_search_time": tau, "formula_search_steps": tau / a,
-                     "mc_search_steps": f["mc_search_time"] / a})
-        checks[f"search time α={a:g} Δ={D:g}: SGD vs 1-D formula"] = compare.compare_values(
-            f["mc_search_time"], tau, err=f["mc_search_time_se"], rel_tol=0.15)
+                     "mc_search_steps": f["mc_search_time"] / a,
+                     "compared": f["hit_fraction"] >= S2_MIN_HIT})
+        # the formula reflects at the far side; where many SGD walkers leave
+        # the disk (or diverge) first, the mean over those that arrive is a
+        # conditional time, not the formula's quantity
+        if f["hit_fraction"] >= S2_MIN_HIT:
+            checks[f"search time α={a:g} Δ={D:g}: SGD vs 1-D formula"] = compare.compare_values(
+                f["mc_search_time"], tau, err=f["mc_search_time_se"], rel_tol=0.15)
+        else:
+            lost.append(f"α = {a:g}, Δ = {D:g}: {100 * (1 - f['hit_fraction']):.0f}% of the walkers lost before "
+                        f"arriving, the rest in {f['mc_search_time']:.3g} vs formula {tau:.3g}")
     nD = len(s.s2_Deltas)
     tD = [r["mc_search_time"] for r in rows[:nD]]
     ta = [r["mc_search_time"] for r in rows[nD:]]
     mono = all(np.diff(tD) < 0) and all(np.diff(ta) < 0)
     checks["search time falls with Δ and with α"] = compare.compare_values(float(mono), 1.0, abs_tol=0.0)
-    worst = max(abs(r["mc_search_time"] / r["formula_search_time"] - 1) for r in rows)
+    worst = max(abs(r["mc_search_time"] / r["formula_search_time"] - 1) for r in rows if r["compared"])
     finding = (f"Single well, start θ1 = {s.s2_start:g}, target |θ1| < {s.s2_target:g}: the SGD search time falls "
                f"from {tD[0]:.0f} to {tD[-1]:.0f} time units as Δ grows ({s.s2_Deltas[0]:g}→{s.s2_Deltas[-1]:g}, "
                f"α = {s.s2_alpha:g}) and from {ta[0]:.0f} to {ta[-1]:.0f} as α grows "
                f"({s.s2_alphas[0]:g}→{s.s2_alphas[-1]:g}, Δ = {s.s2_Delta:g}); it depends on T = αΔ only and "
-               f"follows the 1-D formula within {100 * worst:.0f}%.")
+               f"follows the 1-D formula within {100 * worst:.0f}% wherever at least {100 * S2_MIN_HIT:.0f}% of the "
+               f"walkers arrive" + (f"; not compared (SGD leaves the continuous limit): {'; '.join(lost)}."
+                                    if lost else "."))
 
     def plot(path: Path) -> None:
         plt = pyplot()
