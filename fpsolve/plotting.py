@@ -25,6 +25,13 @@ def pyplot():
     return plt
 
 
+def save_figure(fig: Any, path: str | Path, dpi: int = 100) -> None:
+    """Lay out ``fig``, write it to ``path`` and close it (frees its memory in long sweeps)."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    pyplot().close(fig)
+
+
 def view_box(solution: Any, level: float = 1e-4) -> tuple[float, float, float, float]:
     """(x0, x1, y0, y1) around where φ > ``level`` max φ, 15 % margin (collective)."""
     x0, x1 = solution.support(0, level)
@@ -61,9 +68,7 @@ def plot_density(path: str | Path, xs: np.ndarray, ys: np.ndarray, values: np.nd
     ax.set_ylabel("θ2")
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)
 
 
 def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2: np.ndarray, p2: np.ndarray,
@@ -89,6 +94,4 @@ def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2:
     a2.set_xlabel("θ2")
     a2.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    save_figure(fig, path, dpi=120)

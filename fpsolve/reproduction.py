@@ -30,7 +30,7 @@ import numpy as np
 
 from . import compare, montecarlo, theory, validation
 from .model import Landscape, Noise
-from .plotting import pyplot
+from .plotting import pyplot, save_figure
 from .report import map_points
 
 __all__ = ["ReproSettings", "QUICK", "FULL", "Figure", "FIGURES", "fem_point", "sgd_point",
@@ -87,8 +87,7 @@ FULL = ReproSettings(
     phase_alphas=tuple(np.round(np.geomspace(0.01, 1.0, 9), 4)),
     phase_Deltas=tuple(np.round(np.geomspace(0.03, 100.0, 12), 4)),
     phase_walkers=1000, phase_time=1000.0,
-    # validate.py's full settings (dt 0.005: at 0.01 the EM step bias, +0.0012 in mean |θ1| at T = 0.05,
-    # shows in the TV; 16 walker groups for the design effect behind the sampling floor)
+    # validate.py's full settings (dt and walker groups: see validation.FULL)
     s5=validation.FULL,
 )
 
@@ -329,9 +328,7 @@ def figure_s5(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
             ax.set_xlabel("|θ1|")
             ax.set_title(f"|θ1| marginal, T = {c['T']:g}")
             ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path, dpi=100)
 
     return Figure("figS5", "Fig. S5: stationary density with and without cross-diffusion", rows, finding,
                   checks, numbers, plot)
@@ -361,11 +358,12 @@ def figure_s3(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
     Ts = np.array(s.s3_T)
     closed = {T: theory.marginal_moments(landscape, T) for T in sorted(set(s.s3_T) | set(s.s3_mc_T))}
     checks = {}
-    by_T = {name: {r["T"]: r for r in rs} for name, rs in (("sgd", mc), ("sde", sde), ("fem_nocross", fem_nc))}
+    by_T = {name: {r["T"]: r for r in rs}
+            for name, rs in (("fem", fem), ("sgd", mc), ("sde", sde), ("fem_nocross", fem_nc))}
     keys = ("var_theta2", "var_theta2_se", "var_abs_theta1", "var_abs_theta1_se", "relaxed")
     rows = []
     for T in sorted(set(s.s3_T) | set(s.s3_mc_T)):
-        f = next((x for x in fem if x["T"] == T), {})
+        f = by_T["fem"].get(T, {})
         c = closed[T]
         row = {"T": T, "fem_var_theta2": f.get("var_theta2"), "fem_var_abs_theta1": f.get("var_abs_theta1"),
                "fem_var_theta1": f.get("var_theta1"), "fem_mode_theta1": f.get("mode_theta1"),
@@ -396,7 +394,7 @@ def figure_s3(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
     checks["Var |θ1| peaks at T_c (FEM)"] = compare.compare_values(T_peak, tc_l, abs_tol=spacing)
     sgd_dev = []
     for r in sde:
-        f = next((x for x in fem if x["T"] == r["T"]), None)
+        f = by_T["fem"].get(r["T"])
         if f is not None and r["relaxed"]:
             checks[f"Var θ2 SDE twin vs FEM, T={r['T']:g}"] = compare.compare_values(
                 r["var_theta2"], f["var_theta2"], err=r["var_theta2_se"], rel_tol=0.05)
@@ -449,9 +447,7 @@ def figure_s3(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
         ax.set_ylabel("Var θ2")
         ax.set_title("Fig. S3b")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path, dpi=100)
 
     return Figure("figS3", "Fig. S3: steady-state fluctuations against T", rows, finding, checks,
                   {"fem": fem, "fem_nocross": fem_nc, "sgd": mc, "sde": sde, "T_peak_var_abs_theta1": T_peak,
@@ -589,7 +585,8 @@ def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
             r = d["Tb"] / tc - 1
             b0, b1 = d["beta"][False][0], d["beta"][True][0]
             ax.loglog(d["Tb"] / b0.x0 - 1, d["dF"][False], mk, mfc="none",
-                      label=f"ε = {d['eps']:g} FEM no cross: β = {b0.exponent:.2f}")
+                      label=f"ε = {d['eps']:g} FEM no cross: β = {b0.exponent:.2f} "
+                            f"({d['beta_fixed'].exponent:.2f} with T_c fixed)")
             ax.loglog(d["Tb"] / b1.x0 - 1, d["dF"][True], mk,
                       label=f"ε = {d['eps']:g} FEM full D: β = {b1.exponent:.2f}")
             ax.loglog(r, d["dF_closed"], "k--", lw=1)
@@ -628,9 +625,7 @@ def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
         ax.set_ylabel("fitted γ")
         ax.set_title(f"γ against ε over |T − T_c|/T_c ∈ [{min(s.s4_gamma_r):g}, {max(s.s4_gamma_r):g}]")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path, dpi=100)
 
     numbers = {"gamma_trend_formula": trend}
     for d, tag in ((base, ""), (crit, "_crit")):
@@ -711,9 +706,7 @@ def figure_s2(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
             ax.legend(fontsize=8)
         axes[0].set_title("Fig. S2a: search time against Δ")
         axes[1].set_title("Fig. S2b: search time against α")
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path, dpi=100)
 
     return Figure("figS2", "Fig. S2: search time, single well", rows, finding, checks,
                   {"max_rel_deviation": worst}, plot)
@@ -788,9 +781,7 @@ def figure_phase(landscape: Landscape, s: ReproSettings, comm: Any, progress: Ca
         ax.set_ylabel("noise strength Δ")
         ax.set_title("Phase diagram: I global minimum, II flatter, III divergence")
         ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
+        save_figure(fig, path, dpi=100)
 
     return Figure("phase_diagram", "Phase diagram in the (α, Δ) plane", rows, finding, checks,
                   {"boundaries": bounds, "counts": counts, "divergence_onset": edges}, plot)

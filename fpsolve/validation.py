@@ -29,7 +29,7 @@ from . import compare, montecarlo, solver, theory
 from .compare import Verdict, compare_values
 from .model import Landscape, Noise
 from .report import Report, Row
-from .plotting import pyplot
+from .plotting import pyplot, save_figure
 
 __all__ = ["Settings", "QUICK", "FULL", "CaseResult", "run_case", "add_case_to_report",
            "start_sampler", "relaxation_time", "VARIANTS"]
@@ -509,6 +509,4 @@ def plot_case(res: CaseResult, path: Any) -> None:
         ax.set_xlabel("|θ1|")
         ax.set_ylabel("|θ2|")
         ax.set_title(f"{name}: per-bin z (n_eff = {n_eff:.0f})")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path, dpi=110)

@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from fpsolve import cli, io, montecarlo, model
-from fpsolve.plotting import pyplot
+from fpsolve.plotting import pyplot, save_figure
 
 
 def build_parser() -> cli.Parser:
@@ -125,9 +125,7 @@ def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
     ax[1, 1].set_ylabel("surviving fraction")
     ax[1, 1].set_ylim(0, 1.02)
     fig.suptitle(title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
+    save_figure(fig, path, dpi=90)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

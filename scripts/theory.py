@@ -25,7 +25,7 @@ import numpy as np
 
 from fpsolve import cli, io, theory
 from fpsolve.model import Landscape, Noise
-from fpsolve.plotting import pyplot
+from fpsolve.plotting import pyplot, save_figure
 
 #: Largest number of temperatures of a sweep.
 MAX_SWEEP = 2000
@@ -136,9 +136,7 @@ def write_sweep(tmp: Path, rows: list[dict], tcs: dict) -> None:
                            label=f"{name.replace('_', ' ')} = {tcs[name]:.4g}")
     axes[0].legend(fontsize=8)  # the T_c lines
     axes[-1].set_xlabel(r"$T = \alpha\Delta$")
-    fig.tight_layout()
-    fig.savefig(tmp / "sweep.png", dpi=120)
-    plt.close(fig)
+    save_figure(fig, tmp / "sweep.png", dpi=120)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
