@@ -207,3 +207,37 @@ def locate_boundary_dofs(V: Any) -> np.ndarray:
     msh.topology.create_connectivity(tdim - 1, tdim)
     facets = dmesh.exterior_facet_indices(msh.topology)
     return fem.locate_dofs_topological(V, tdim - 1, facets)
+
+
+def incident_edges(mesh: Any, cells: np.ndarray) -> np.ndarray:
+    """Local indices of the edges of ``cells`` (local cell indices) of a
+    triangle mesh (``compute_incident_entities`` takes the mesh on 0.5 and
+    the topology from 0.7 on)."""
+    from dolfinx import mesh as dmesh
+
+    mesh.topology.create_entities(1)
+    mesh.topology.create_connectivity(2, 1)
+    cells = np.ascontiguousarray(cells, dtype=np.int32)
+    target = mesh.topology if _new() else mesh
+    return np.asarray(dmesh.compute_incident_entities(target, cells, 2, 1), dtype=np.int32)
+
+
+def refine(mesh: Any, edges: np.ndarray) -> Any:
+    """The mesh refined by bisecting ``edges`` (plus the closure that keeps
+    it conforming).  0.5 returns the mesh; 0.9 returns (mesh, parent_cell,
+    parent_facet), of which the mesh is kept."""
+    from dolfinx import mesh as dmesh
+
+    mesh.topology.create_entities(1)
+    result = dmesh.refine(mesh, np.ascontiguousarray(edges, dtype=np.int32))
+    return result[0] if isinstance(result, tuple) else result
+
+
+def cell_vertices(mesh: Any) -> np.ndarray:
+    """Geometry node indices of the cells, shape (cells, nodes per cell)
+    (an AdjacencyList on 0.5, a 2-D array from 0.7 on)."""
+    dofmap = mesh.geometry.dofmap
+    array = np.asarray(dofmap.array if hasattr(dofmap, "array") else dofmap)
+    n_cells = mesh.topology.index_map(mesh.topology.dim)
+    total = n_cells.size_local + n_cells.num_ghosts
+    return array.reshape(total, -1)

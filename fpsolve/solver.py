@@ -142,61 +142,147 @@ def _positivity(vec: Any, lumped: Any) -> Tuple[float, float]:
     return s, t
 
 
+#: Prefix of the PETSc/SLEPc options database entries the eigen-solve reads
+#: (``-fpsolve_eps_nev 6``, ``-fpsolve_st_ksp_type ...``; scripts pass them
+#: with ``--petsc-option KEY=VALUE``).
+OPTIONS_PREFIX = "fpsolve_"
+
+
+def _push_options(prefix: str, options: Dict[str, Any] | None) -> list:
+    """Put ``options`` (keys without the leading dash and prefix) into the
+    PETSc options database under ``prefix``; returns the keys to pop."""
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    keys = []
+    for key, value in (options or {}).items():
+        full = prefix + str(key).lstrip("-")
+        db[full] = "" if value is None else str(value)
+        keys.append(full)
+    return keys
+
+
+def _pop_options(keys: list) -> None:
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    for key in keys:
+        db.delValue(key)
+
+
+def eigen_residual(K: Any, M: Any, lam: complex, vec: Any) -> Tuple[float, float]:
+    """(backward error, relative residual) of the eigenpair (real part of λ):
+    ``‖Kφ − λMφ‖ / ((‖K‖∞ + |λ| ‖M‖∞) ‖φ‖)`` and ``‖Kφ − λMφ‖ / ‖Kφ‖``.
+    The second is what issue 11 asked for; where λ0 is at round-off, Kφ is
+    itself round-off and the ratio is of order one whatever the accuracy,
+    so the warnings read the first (SLEPc's backward error)."""
+    from petsc4py import PETSc
+
+    Kx, Mx = K.createVecLeft(), M.createVecLeft()
+    K.mult(vec, Kx)
+    M.mult(vec, Mx)
+    norm_k = Kx.norm()
+    Kx.axpy(-lam.real, Mx)
+    r = Kx.norm()
+    scale = (K.norm(PETSc.NormType.INFINITY) + abs(lam) * M.norm(PETSc.NormType.INFINITY)) * vec.norm()
+    return (float(r / scale) if scale > 0 else float("nan"),
+            float(r / norm_k) if norm_k > 0 else float("nan"))
+
+
 def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, method: str = "slepc",
-                        nev: int = 4, polish: int = 2) -> Tuple[complex, Any, dict]:
+                        nev: int = 4, polish: int = 2, options_prefix: str = OPTIONS_PREFIX,
+                        petsc_options: Dict[str, Any] | None = None,
+                        mirror: Any = None) -> Tuple[complex, Any, dict]:
     """(λ0, vector, info) of ``K φ = λ M φ`` with the least real part near
     ``target``: among converged pairs, those whose vector is of one sign
-    (``|∫φ| / ∫|φ| > 0.9``) are kept and the least real part wins."""
+    (``|∫φ| / ∫|φ| > 0.9``) are kept and the least real part wins.
+
+    K, M: assembled PETSc matrices (n × n).  ``petsc_options`` (keys without
+    dash, e.g. ``{"eps_nev": 6, "st_pc_factor_mat_solver_type": "petsc"}``)
+    are read under ``options_prefix`` after the defaults are set, so they
+    override them.  ``mirror`` (:class:`fpsolve.symmetry.Mirror`, or None):
+    the chosen vector is replaced by its mirror-symmetric part (exact split
+    of mass between mirror-image wells).  ``info`` records the eigenvalues
+    found, the positivity ratio and ``residual`` = ‖Kφ − λMφ‖/‖Kφ‖.
+    Raises ModelError for an unknown method, RuntimeError when nothing converges.
+    """
     lumped = M.createVecLeft()
     ones = M.createVecRight()
     ones.set(1.0)
     M.mult(ones, lumped)
-    info: dict = {"eigensolver": method, "target": target}
+    info: dict = {"eigensolver": method, "target": target, "options_prefix": options_prefix,
+                  "petsc_options": {str(k): str(v) for k, v in (petsc_options or {}).items()}}
     candidates = []
-    if method == "slepc":
-        from slepc4py import SLEPc
+    pushed = _push_options(options_prefix, petsc_options)
+    try:
+        if method == "slepc":
+            from slepc4py import SLEPc
 
-        eps = SLEPc.EPS().create(comm)
-        eps.setOperators(K, M)
-        eps.setProblemType(SLEPc.EPS.ProblemType.GNHEP)
-        eps.setDimensions(nev)
-        eps.setTarget(target)
-        eps.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
-        st = eps.getST()
-        st.setType(SLEPc.ST.Type.SINVERT)
-        st.setShift(target)
-        info["lu"] = _lu(st.getKSP(), comm)
-        eps.setTolerances(1e-12, 200)
-        eps.solve()
-        info["converged"] = eps.getConverged()
-        for i in range(eps.getConverged()):
-            vr, vi = K.createVecRight(), K.createVecRight()
-            lam = eps.getEigenpair(i, vr, vi)
-            s, t = _positivity(vr, lumped)
-            candidates.append((complex(lam), vr, abs(s) / t if t > 0 else 0.0))
-        if polish and candidates:
-            # a few inverse-iteration steps with the factorised K − σM sharpen
-            # the chosen vector (parallel and serial runs then agree to 1e-8)
-            best = _choose(candidates)
-            x = best[1]
-            y, Mx = x.duplicate(), x.duplicate()
-            for _ in range(polish):
-                M.mult(x, Mx)
-                st.getKSP().solve(Mx, y)
-                y.scale(1.0 / y.norm())
-                y.copy(x)
-            info["polish_steps"] = polish
-        eps.destroy()
-    elif method == "inverse":
-        candidates.append(_inverse_iteration(K, M, comm, target, lumped, info))
-    else:
-        raise ModelError(f"eigensolver must be one of {', '.join(EIGENSOLVERS)} (got {method!r})")
+            # the SLEPc object is the eigenvalue problem; "eps" is ε elsewhere
+            evp = SLEPc.EPS().create(comm)
+            evp.setOperators(K, M)
+            evp.setProblemType(SLEPc.EPS.ProblemType.GNHEP)
+            evp.setDimensions(nev)
+            evp.setTarget(target)
+            evp.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
+            st = evp.getST()
+            st.setType(SLEPc.ST.Type.SINVERT)
+            st.setShift(target)
+            info["lu"] = _lu(st.getKSP(), comm)
+            evp.setTolerances(1e-12, 200)
+            evp.setOptionsPrefix(options_prefix)
+            evp.setFromOptions()
+            evp.solve()
+            info["converged"] = evp.getConverged()
+            for i in range(evp.getConverged()):
+                vr, vi = K.createVecRight(), K.createVecRight()
+                lam = evp.getEigenpair(i, vr, vi)
+                s, t = _positivity(vr, lumped)
+                candidates.append((complex(lam), vr, abs(s) / t if t > 0 else 0.0))
+            if polish and candidates:
+                # a few inverse-iteration steps with the factorised K − σM sharpen
+                # the chosen vector (parallel and serial runs then agree to 1e-8)
+                best = _choose(candidates)
+                x = best[1]
+                y, Mx = x.duplicate(), x.duplicate()
+                for _ in range(polish):
+                    M.mult(x, Mx)
+                    st.getKSP().solve(Mx, y)
+                    y.scale(1.0 / y.norm())
+                    y.copy(x)
+                info["polish_steps"] = polish
+            evp.destroy()
+        elif method == "inverse":
+            candidates.append(_inverse_iteration(K, M, comm, target, lumped, info, options_prefix))
+        else:
+            raise ModelError(f"eigensolver must be one of {', '.join(EIGENSOLVERS)} (got {method!r})")
+    finally:
+        _pop_options(pushed)
     if not candidates:
         raise RuntimeError("the eigen-solve converged to no eigenpair")
     lam, vec, ratio = _choose(candidates)
+    if mirror is not None:
+        vec = mirror.symmetric_part(vec)
+        s, t = _positivity(vec, lumped)
+        ratio = abs(s) / t if t > 0 else 0.0
+    info["mirror_symmetrised"] = mirror is not None
     info["eigenvalues"] = [[c[0].real, c[0].imag] for c in sorted(candidates, key=lambda c: c[0].real)]
     info["positivity_ratio"] = ratio
+    info["residual"], info["residual_relative_to_Kphi"] = eigen_residual(K, M, lam, vec)
     return lam, vec, info
+
+
+def spectral_gap(lam: complex, eigenvalues: Sequence[Sequence[float]]) -> float | None:
+    """``(λ1 − λ0) / |λ1|`` with λ1 the eigenvalue of least real part above
+    λ0's among those found; None when no other eigenvalue was found.  Near 0
+    the principal eigenvector is not determined by the discrete problem
+    (mirror-image wells with a high barrier)."""
+    others = [complex(re, im) for re, im in eigenvalues]
+    others = [mu for mu in others if abs(mu - lam) > 0 and mu.real >= lam.real]
+    if not others:
+        return None
+    lam1 = min(others, key=lambda mu: mu.real)
+    return float((lam1.real - lam.real) / abs(lam1)) if abs(lam1) > 0 else None
 
 
 def _choose(candidates: list) -> tuple:
@@ -207,7 +293,8 @@ def _choose(candidates: list) -> tuple:
 
 
 def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, info: dict,
-                       tol: float = 1e-12, maxit: int = 100) -> Tuple[complex, Any, float]:
+                       options_prefix: str = OPTIONS_PREFIX, tol: float = 1e-12,
+                       maxit: int = 100) -> Tuple[complex, Any, float]:
     """Inverse iteration ``(K − σM) x_{k+1} = M x_k`` with one LU factorisation."""
     from petsc4py import PETSc
 
@@ -217,6 +304,8 @@ def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, in
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
     info["lu"] = _lu(ksp, comm)
+    ksp.setOptionsPrefix(options_prefix)
+    ksp.setFromOptions()
     x = K.createVecRight()
     x.set(1.0)
     y, Mx = x.duplicate(), x.duplicate()
@@ -428,13 +517,25 @@ class Solution:
 
 def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
                    boundary: str = "dirichlet", eigensolver: str = "slepc",
-                   progress: Callable[[str], None] | None = None) -> Tuple[Solution, dict]:
+                   progress: Callable[[str], None] | None = None, symmetrise: bool = True,
+                   options_prefix: str = OPTIONS_PREFIX,
+                   petsc_options: Dict[str, Any] | None = None) -> Tuple[Solution, dict]:
     """Principal eigenpair of the weak form on ``msh`` for any drift and D
-    (UFL); returns the normalised :class:`Solution` and timings."""
+    (UFL); returns the normalised :class:`Solution` and timings.
+
+    ``symmetrise``: where the mesh is its own mirror image under θ1 → −θ1
+    and the assembled operator commutes with the mirror (both checked
+    numerically, :mod:`fpsolve.symmetry`), the density is the symmetric
+    eigenvector, so the split of mass between mirror-image wells is exact.
+    ``Solution.info`` records the eigenpair residual, the spectral gap
+    (λ1 − λ0)/|λ1| (:func:`spectral_gap`), the density on the wall relative
+    to its peak, and the escape rate from the boundary flux computed
+    consistently with the weak form (:func:`wall_flux`).  Raises ModelError
+    for a bad degree, boundary or eigensolver.
+    """
     import ufl
     from dolfinx import fem
     from dolfinx.fem.petsc import assemble_matrix
-    from petsc4py import PETSc
 
     say = progress or (lambda message: None)
     if degree not in (1, 2):
@@ -450,10 +551,11 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     qdeg = 2 * degree + 2
     a = fem.form(weak_form(u, v, drift, D, divD, qdeg))
     m = fem.form(ufl.inner(u, v) * ufl.dx)
+    wall_dofs = _compat.locate_boundary_dofs(V)
     bcs = []
     if boundary == "dirichlet":
         zero = fem.Function(V)
-        bcs = [fem.dirichletbc(zero, _compat.locate_boundary_dofs(V))]
+        bcs = [fem.dirichletbc(zero, wall_dofs)]
     K = assemble_matrix(a, bcs=bcs, diagonal=1.0)
     K.assemble()
     M = assemble_matrix(m, bcs=bcs, diagonal=0.0)
@@ -462,23 +564,78 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     dofs = V.dofmap.index_map.size_global
     say(f"assembled K and M: {dofs} dofs (P{degree}, {boundary}) in {t_assemble:.2f}s")
     t1 = time.perf_counter()
+    mirror = None
+    if symmetrise:
+        from . import symmetry
+
+        mirror = symmetry.mirror_of(V)
+        if mirror is not None and not mirror.commutes_with(K):
+            mirror = None
     # reflecting: K is singular (its null vector is the answer), so the shift
     # sits just below 0 to keep the LU regular
     target = 0.0 if boundary == "dirichlet" else -1e-9
-    lam, vec, info = principal_eigenpair(K, M, comm, target=target, method=eigensolver)
+    lam, vec, info = principal_eigenpair(K, M, comm, target=target, method=eigensolver, mirror=mirror,
+                                         options_prefix=options_prefix, petsc_options=petsc_options)
     phi = fem.Function(V, name="density")
     vec.copy(_compat.petsc_vec(phi))
     phi.x.scatter_forward()
     mass = comm.allreduce(fem.assemble_scalar(fem.form(phi * ufl.dx)))
     phi.x.array[:] /= mass  # fixes sign and normalisation together
     t_solve = time.perf_counter() - t1
-    say(f"eigen-solve ({info['eigensolver']}, {info.get('lu')}): lambda0 = {lam.real:.6g} in {t_solve:.2f}s")
-    n = ufl.FacetNormal(msh)
-    flux = comm.allreduce(fem.assemble_scalar(fem.form(ufl.dot(probability_flux(phi, drift, D, divD), n) * ufl.ds)))
+    say(f"eigen-solve ({info['eigensolver']}, {info.get('lu')}): lambda0 = {lam.real:.6g}, "
+        f"residual {info['residual']:.1e} in {t_solve:.2f}s")
+    info["gap"] = spectral_gap(lam, info["eigenvalues"])
+    info["wall_density_relative"] = _wall_density(phi, wall_dofs)
+    flux = wall_flux(phi, lam, drift, D, divD, wall_dofs, qdeg)
     sol = Solution(phi, lam, flux, qdeg + 2, {**info, "dofs": dofs, "degree": degree, "boundary": boundary})
     for obj in (K, M):
         obj.destroy()
     return sol, {"assemble_seconds": t_assemble, "solve_seconds": t_solve, "dofs": dofs}
+
+
+def wall_flux(phi: Any, lam: complex, drift: Any, D: Any, divD: Any, wall_dofs: np.ndarray,
+              quadrature_degree: int) -> float:
+    """Escape rate from the boundary flux, ``∮ J·n ds / ∫ φ`` with ∫ φ = 1,
+    computed as the weak-form residual against the wall's basis functions
+    (the function ``w`` that is 1 at every wall dof and 0 at interior dofs):
+
+        ∮ J·n w ds = λ ∫ φ w − a(φ, w)          (MODEL.md §4, with ∇·J = λφ)
+
+    Since ``a(φ, v) = λ ∫ φ v`` for every interior ``v`` (discrete
+    conservation), this agrees with λ0 to the eigenpair residual, yet it is computed from the density next to the wall, so it
+    stays meaningful where λ0 is at round-off.  Evaluating −D∇φ·n pointwise
+    on the wall instead was 50-73 % low on meshes where λ0 was right to
+    2e-4 (issue 11).  Collective; 1/time units."""
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem.petsc import assemble_vector
+    from petsc4py import PETSc
+
+    V = phi.function_space
+    v = ufl.TestFunction(V)
+    n_owned = V.dofmap.index_map.size_local
+    owned = wall_dofs[wall_dofs < n_owned]
+    total = 0.0
+    for form, weight in ((weak_form(phi, v, drift, D, divD, quadrature_degree), -1.0),
+                         (ufl.inner(phi, v) * ufl.dx, lam.real)):
+        b = assemble_vector(fem.form(form))
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        total += weight * float(np.sum(b.getArray(readonly=True)[owned]))
+        b.destroy()
+    return phi.function_space.mesh.comm.allreduce(total)
+
+
+def _wall_density(phi: Any, wall_dofs: np.ndarray) -> float:
+    """max |φ| over the wall dofs relative to max φ (global)."""
+    from mpi4py import MPI
+
+    comm = phi.function_space.mesh.comm
+    n_owned = phi.function_space.dofmap.index_map.size_local
+    values = phi.x.array[:n_owned]
+    wall = np.abs(values[wall_dofs[wall_dofs < n_owned]])
+    top = comm.allreduce(float(values.max()) if values.size else -np.inf, op=MPI.MAX)
+    at_wall = comm.allreduce(float(wall.max()) if wall.size else 0.0, op=MPI.MAX)
+    return at_wall / top if top > 0 else float("nan")
 
 
 def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.ndarray) -> Dict[str, np.ndarray]:
@@ -499,17 +656,51 @@ def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.nd
     return out
 
 
+MESH_RULES = ("graded", "adaptive")
+
+
+def check_budget(landscape: Landscape, noise: Noise, *, radius: float, center: Tuple[float, float],
+                 degree: int, h_min: float | None, h_max: float | None, refine: float,
+                 max_dofs: int) -> int:
+    """Predicted dofs of the graded mesh (:func:`fpsolve.mesh.predicted_cells`,
+    before any meshing); raises ModelError, one line naming the numbers, when
+    above ``max_dofs``."""
+    sizes = fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max)
+    if refine != 1.0:
+        sizes = sizes.refined(refine)
+    dofs = fmesh.predicted_dofs(fmesh.predicted_cells(sizes), degree)
+    if dofs > max_dofs:
+        raise ModelError(f"the graded mesh would have about {dofs:.3g} dofs (h-min {sizes.h_min:.3g}), "
+                         f"above --max-dofs {max_dofs}: raise --max-dofs or use --mesh-rule adaptive")
+    return dofs
+
+
 def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
           degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: str | Path | None = None,
           h_min: float | None = None, h_max: float | None = None, comm: Any = None,
           progress: Callable[[str], None] | None = None, refine: float = 1.0,
-          eigensolver: str = "slepc") -> Solution:
+          eigensolver: str = "slepc", mesh_rule: str = "graded", tol: float | None = None,
+          max_dofs: int | None = None, options_prefix: str = OPTIONS_PREFIX,
+          petsc_options: Dict[str, Any] | None = None, symmetrise: bool = True) -> Solution:
     """Quasi-stationary density of the model (MODEL.md §4) on the disk.
+
+    ``mesh_rule``: ``"graded"`` (one mesh from the model's widths,
+    :mod:`fpsolve.mesh`; refused before meshing when its predicted size is
+    above ``max_dofs``) or ``"adaptive"`` (:mod:`fpsolve.adapt`: refine from
+    a coarse disk until the error estimate is below ``tol``, relative, or
+    the next mesh would pass ``max_dofs``).  ``mesh`` (a .msh file) takes
+    precedence over both.  ``petsc_options`` / ``options_prefix`` reach the
+    eigen-solve (:func:`principal_eigenpair`).
 
     ``Solution.summary`` holds what summary.json records: parameters, T,
     escape rates (eigenvalue and boundary flux, per unit time t = alpha k),
-    mass, negativity, moments, mode, dofs, ranks and timings (seconds).
+    mass, negativity, moments, mode, dofs, ranks, timings (seconds), the
+    eigenpair residual and gap, ``warnings`` (:mod:`fpsolve.diagnostics`)
+    and, when adaptive, ``error_estimate`` and ``adaptivity`` (cycles).
+    Raises ModelError for bad values (one line naming them).
     """
+    from . import adapt, diagnostics
+
     if comm is None:
         from mpi4py import MPI
 
@@ -519,39 +710,86 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
         raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
     if boundary not in BOUNDARIES:
         raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
+    if mesh_rule not in MESH_RULES:
+        raise ModelError(f"mesh rule must be one of {', '.join(MESH_RULES)} (got {mesh_rule!r})")
+    tol = adapt.DEFAULT_TOL if tol is None else tol
+    max_dofs = adapt.DEFAULT_MAX_DOFS if max_dofs is None else max_dofs
+    if not (math.isfinite(tol) and tol > 0):
+        raise ModelError(f"tol must be a finite number > 0 (got {tol!r})")
+    if not max_dofs > 0:
+        raise ModelError(f"max-dofs must be > 0 (got {max_dofs!r})")
+    if noise.T <= 0:
+        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
     wall = time.perf_counter()
-    msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
-                                            h_min=h_min, h_max=h_max, comm=comm, refine=refine)
-    say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
-    coeffs = model_coefficients(msh, landscape, noise, cross)
-    sol, timing = solve_operator(msh, coeffs.drift, coeffs.D, coeffs.divD, degree=degree,
-                                 boundary=boundary, eigensolver=eigensolver, progress=say)
+    options = {"options_prefix": options_prefix, "petsc_options": petsc_options, "symmetrise": symmetrise}
+    adaptive = mesh is None and mesh_rule == "adaptive"
+    record = None
+    if adaptive:
+        t0 = time.perf_counter()
+        sizes = fmesh.coarse_sizes(radius, center)
+        msh, _ = fmesh.create_disk(sizes, comm)
+        sizes = dataclasses.replace(sizes, h_min=radius * 2e-5)
+        t_mesh = time.perf_counter() - t0
+
+        def coefficients(m: Any) -> Tuple[Any, Any, Any]:
+            c = model_coefficients(m, landscape, noise, cross)
+            return c.drift, c.D, c.divD
+
+        sol, record = adapt.solve_adaptive(msh, sizes, coefficients, degree=degree, boundary=boundary,
+                                           eigensolver=eigensolver, tol=tol, max_dofs=max_dofs, progress=say,
+                                           solver_options=options)
+        timing = {k: sol.info[k] for k in ("assemble_seconds", "solve_seconds", "dofs")}
+        mesh_info = {"source": "adaptive", "rule": "adaptive", "initial": sizes.as_dict(),
+                     "cells": record["cycles"][-1]["cells"]}
+        mom = record["cycles"][-1]["moments"]
+    else:
+        if mesh is None:
+            check_budget(landscape, noise, radius=radius, center=center, degree=degree, h_min=h_min,
+                         h_max=h_max, refine=refine, max_dofs=max_dofs)
+        msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
+                                                h_min=h_min, h_max=h_max, comm=comm, refine=refine)
+        say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
+        coeffs = model_coefficients(msh, landscape, noise, cross)
+        sol, timing = solve_operator(msh, coeffs.drift, coeffs.D, coeffs.divD, degree=degree,
+                                     boundary=boundary, eigensolver=eigensolver, progress=say, **options)
+        mom = sol.moments()
     t2 = time.perf_counter()
-    mom = sol.moments()
     neg = sol.negativity()
     mode = sol.mode_theta1()
     lam = sol.eigenvalue
+    eigen = {k: v for k, v in sol.info.items()
+             if k not in ("dofs", "degree", "boundary", "assemble_seconds", "solve_seconds")}
     summary = {
         "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
         "T": noise.T,
         "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
-        "boundary": boundary, "mesh": mesh_info,
+        "boundary": boundary, "mesh": mesh_info, "mesh_rule": "file" if mesh is not None else mesh_rule,
         "escape_rate": lam.real,
         "escape_rate_imag": lam.imag,
         "escape_rate_flux": sol.boundary_escape_rate(),
+        "escape_rate_flux_method": "weak-form residual against the wall's basis functions (solver.wall_flux)",
         "escape_rate_per_step": noise.alpha * lam.real,
+        "eigen_residual": sol.info["residual"],
+        "eigen_residual_relative_to_Kphi": sol.info["residual_relative_to_Kphi"],
+        "eigen_gap": sol.info["gap"],
         **mom,
         **neg,
         "mode_theta1": mode,
         "flatness_at_mode": float(landscape.flatness(mode)),
         "dofs": timing["dofs"],
         "ranks": comm.size,
-        "eigen": {k: v for k, v in sol.info.items() if k not in ("dofs", "degree", "boundary")},
+        "eigen": eigen,
         "mesh_seconds": t_mesh,
         "assemble_seconds": timing["assemble_seconds"],
         "solve_seconds": timing["solve_seconds"],
-        "postprocess_seconds": time.perf_counter() - t2,
     }
+    if record is not None:
+        summary["error_estimate"] = record["error_estimate"]
+        summary["error_estimate_method"] = record["error_estimate_method"]
+        summary["adaptivity"] = {k: v for k, v in record.items() if k != "warnings"}
+        summary["adapt_seconds"] = sum(c["seconds"] for c in record["cycles"])
+    summary["warnings"] = (record["warnings"] if record is not None else []) + diagnostics.warnings_for(summary)
+    summary["postprocess_seconds"] = time.perf_counter() - t2
     summary["wall_seconds"] = time.perf_counter() - wall
     sol.summary = summary
     say(f"moments: mean|theta1| = {mom['mean_abs_theta1']:.6g}, std|theta1| = {mom['std_abs_theta1']:.6g}, "
