@@ -55,9 +55,17 @@ DEFAULT_MAX_DOFS = 2_000_000
 #: Quantities the estimate watches, and what their error is relative to.
 RELATIVE_KEYS = ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2")
 MEAN_KEYS = (("mean_theta1", "var_theta1"), ("mean_theta2", "var_theta2"))
-ESTIMATE_METHOD = ("change between consecutive adaptive cycles of the moments (relative) and of the "
-                   "density (L1), divided by r^p - 1 (r = dof ratio, p = (degree+1)/2); marking by the "
-                   "residual indicator h^2|lambda phi - div J|^2 + h|[J.n]|^2 (Dorfler 0.5)")
+#: λ0 is an escape rate (watched by the estimate) when above this many times
+#: its round-off size (solver.eigenvalue_roundoff): 1e3 separates the OU
+#: exit rates (ratio 1e9) from the confined presets (ratio < 10).
+ROUNDOFF_FACTOR = 1e3
+#: Fewest solves before the loop may stop.
+MIN_CYCLES = 3
+ESTIMATE_METHOD = ("change between consecutive adaptive cycles of the moments (relative), of the "
+                   "density (L1) and of lambda0 where above round-off (relative), divided by r^p - 1 "
+                   "(r = dof ratio, p = (degree+1)/2); marking by the residual indicator "
+                   "h^2|lambda phi - div J|^2 + h|[J.n]|^2, plus its dual weighting by the mean "
+                   "first-passage time for lambda0 (Dorfler 0.95)")
 
 
 @dataclasses.dataclass
@@ -109,6 +117,50 @@ def residual_indicator(sol: Any, drift: Any, D: Any, divD: Any | None) -> np.nda
     eta2 = np.array(b.getArray(readonly=True)[:n_owned])
     b.destroy()
     return np.maximum(eta2, 0.0)
+
+
+def dual_weight(sol: Any) -> np.ndarray | None:
+    """Per owned cell, ``h_K² ⟨|∇τ|²⟩_K`` (cell mean), with τ the mean
+    first-passage time of the backward equation (``Solution.adjoint``): the
+    size of τ's interpolation error, which weights the residual in the
+    dual-weighted estimate of the escape rate λ0 (δλ ≈ (R, τ − I_h τ),
+    MODEL.md §4, §8).  None when the solve computed no τ."""
+    if getattr(sol, "adjoint", None) is None:
+        return None
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem.petsc import assemble_vector
+    from petsc4py import PETSc
+
+    msh = sol.mesh
+    W = _compat.functionspace(msh, "DG", 0)
+    w = ufl.TestFunction(W)
+    h = ufl.CellDiameter(msh)
+    grad = ufl.grad(sol.adjoint)
+    n_owned = msh.topology.index_map(2).size_local
+    out = []
+    for form in (h * h * ufl.inner(grad, grad) * w * ufl.dx, w * ufl.dx):
+        b = assemble_vector(fem.form(form))
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        out.append(np.array(b.getArray(readonly=True)[:n_owned]))
+        b.destroy()
+    return out[0] / out[1]
+
+
+def combined_indicator(sol: Any, eta2: np.ndarray, watch_escape_rate: bool) -> np.ndarray:
+    """η² for marking: the residual indicator (density and moments) plus,
+    when the escape rate is watched, the dual-weighted one ``η_K² w_K``
+    (:func:`dual_weight`), each normalised to sum 1 (global)."""
+    comm = sol.comm
+    total = comm.allreduce(float(eta2.sum()))
+    out = eta2 / total if total > 0 else eta2
+    weight = dual_weight(sol) if watch_escape_rate else None
+    if weight is not None:
+        goal = eta2 * weight
+        gtotal = comm.allreduce(float(goal.sum()))
+        if gtotal > 0:
+            out = out + goal / gtotal
+    return out
 
 
 def _cell_midpoints(msh: Any) -> np.ndarray:
@@ -224,7 +276,18 @@ def quantity_errors(new: Dict[str, float], old: Dict[str, float]) -> Dict[str, f
     for key, var in MEAN_KEYS:
         if key in new and key in old and new.get(var, 0) > 0:
             out[key] = abs(new[key] - old[key]) / math.sqrt(new[var])
+    if new.get("escape_rate") is not None and old.get("escape_rate") is not None:
+        out["escape_rate"] = abs(new["escape_rate"] - old["escape_rate"]) / abs(new["escape_rate"])
     return out
+
+
+def resolved_escape_rate(sol: Any) -> float | None:
+    """λ0 where it is above round-off (more than ``ROUNDOFF_FACTOR`` times
+    ``info["eigenvalue_roundoff"]``), else None: a confined density's λ0 is
+    noise (1e-13 ... 1e-8) and is not watched."""
+    lam = sol.eigenvalue.real
+    noise = sol.info.get("eigenvalue_roundoff", math.inf)
+    return lam if abs(lam) > ROUNDOFF_FACTOR * noise else None
 
 
 def l1_change(new: Any, old: Any) -> float:
@@ -290,7 +353,8 @@ def adapt(msh: Any, sizes: Any, solve_on: Callable[[Any], Any], indicator: Calla
     for k in range(max_cycles):
         start = time.perf_counter()
         sol = solve_on(msh)
-        mom = moments(sol)
+        mom = dict(moments(sol))
+        mom["escape_rate"] = resolved_escape_rate(sol)
         dofs = sol.info["dofs"]
         errors: Dict[str, float] = {}
         if previous is not None:
@@ -302,13 +366,14 @@ def adapt(msh: Any, sizes: Any, solve_on: Callable[[Any], Any], indicator: Calla
         cells = msh.comm.allreduce(msh.topology.index_map(2).size_local)
         cycle = Cycle(k, dofs, cells, None if previous is None else estimate, errors, mom,
                       sol.eigenvalue.real, 0.0)
-        if previous is not None and estimate < tol:
+        # two differences at least: the first one (coarse mesh) can be small by chance
+        if k >= MIN_CYCLES - 1 and estimate < tol:
             converged = True
             cycle.seconds = time.perf_counter() - start
             cycles.append(cycle)
             _say_cycle(say, cycle)
             break
-        eta2 = indicator(sol)
+        eta2 = combined_indicator(sol, indicator(sol), mom["escape_rate"] is not None)
         eta2, _ = symmetrise_indicator(msh, eta2)
         marked = dorfler_mark(eta2, msh.comm)
         # predict the next size: a cell whose size shrinks by s becomes 1/s² cells
@@ -361,7 +426,8 @@ def solve_adaptive(msh: Any, sizes: Any, coefficients: Callable[[Any], Tuple[Any
         drift, D, divD = coefficients(m)
         current["coefficients"] = (drift, D, divD)
         sol, timing = solver.solve_operator(m, drift, D, divD, degree=degree, boundary=boundary,
-                                            eigensolver=eigensolver, **(solver_options or {}))
+                                            eigensolver=eigensolver, adjoint=boundary == "dirichlet",
+                                            **(solver_options or {}))
         sol.info.update(timing)
         return sol
 

@@ -189,10 +189,25 @@ def eigen_residual(K: Any, M: Any, lam: complex, vec: Any) -> Tuple[float, float
             float(r / norm_k) if norm_k > 0 else float("nan"))
 
 
+def eigenvalue_roundoff(K: Any, M: Any, vec: Any) -> float:
+    """The size of λ0 that round-off alone produces, ``u ‖K‖∞ ‖φ‖₁ / |Σ (Mφ)|``
+    (u = 2.2e-16; the left eigenvector of the principal eigenvalue of a
+    Fokker-Planck operator is about constant, hence the sums).  A |λ0| below
+    a few hundred times this is not an escape rate but noise (NUMERICS.md:
+    λ0 ~ 1e-13 ... 1e-8 on confined cases, changing with the mesh)."""
+    from petsc4py import PETSc
+
+    Mx = M.createVecLeft()
+    M.mult(vec, Mx)
+    mass = abs(Mx.sum())
+    return float(2.2e-16 * K.norm(PETSc.NormType.INFINITY) * vec.norm(PETSc.NormType.NORM_1) / mass) \
+        if mass > 0 else float("inf")
+
+
 def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, method: str = "slepc",
                         nev: int = 4, polish: int = 2, options_prefix: str = OPTIONS_PREFIX,
                         petsc_options: Dict[str, Any] | None = None,
-                        mirror: Any = None) -> Tuple[complex, Any, dict]:
+                        mirror: Any = None, adjoint: bool = False) -> Tuple[complex, Any, dict]:
     """(λ0, vector, info) of ``K φ = λ M φ`` with the least real part near
     ``target``: among converged pairs, those whose vector is of one sign
     (``|∫φ| / ∫|φ| > 0.9``) are kept and the least real part wins.
@@ -202,7 +217,8 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
     are read under ``options_prefix`` after the defaults are set, so they
     override them.  ``mirror`` (:class:`fpsolve.symmetry.Mirror`, or None):
     the chosen vector is replaced by its mirror-symmetric part (exact split
-    of mass between mirror-image wells).  ``info`` records the eigenvalues
+    of mass between mirror-image wells).  ``adjoint``: ``info["_adjoint"]``
+    is the vector τ of :func:`_adjoint_solve`.  ``info`` records the eigenvalues
     found, the positivity ratio and ``residual`` = ‖Kφ − λMφ‖/‖Kφ‖.
     Raises ModelError for an unknown method, RuntimeError when nothing converges.
     """
@@ -251,9 +267,11 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
                     y.scale(1.0 / y.norm())
                     y.copy(x)
                 info["polish_steps"] = polish
+            if adjoint:
+                info["_adjoint"] = _adjoint_solve(st.getKSP(), lumped)
             evp.destroy()
         elif method == "inverse":
-            candidates.append(_inverse_iteration(K, M, comm, target, lumped, info, options_prefix))
+            candidates.append(_inverse_iteration(K, M, comm, target, lumped, info, options_prefix, adjoint))
         else:
             raise ModelError(f"eigensolver must be one of {', '.join(EIGENSOLVERS)} (got {method!r})")
     finally:
@@ -269,6 +287,7 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
     info["eigenvalues"] = [[c[0].real, c[0].imag] for c in sorted(candidates, key=lambda c: c[0].real)]
     info["positivity_ratio"] = ratio
     info["residual"], info["residual_relative_to_Kphi"] = eigen_residual(K, M, lam, vec)
+    info["eigenvalue_roundoff"] = eigenvalue_roundoff(K, M, vec)
     return lam, vec, info
 
 
@@ -292,8 +311,18 @@ def _choose(candidates: list) -> tuple:
     return min(one_signed, key=lambda c: c[0].real) if one_signed else max(candidates, key=lambda c: c[2])
 
 
+def _adjoint_solve(ksp: Any, lumped: Any) -> Any:
+    """τ with ``(K − σM)ᵀ τ = M 1`` by the factorised ``ksp``: the weak
+    backward equation ``a(v, τ) = ∫ v`` (τ = mean first-passage time at
+    σ = 0, MODEL.md §8), the dual weight of the escape rate
+    (:func:`fpsolve.adapt.residual_indicator`)."""
+    tau = lumped.duplicate()
+    ksp.solveTranspose(lumped, tau)
+    return tau
+
+
 def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, info: dict,
-                       options_prefix: str = OPTIONS_PREFIX, tol: float = 1e-12,
+                       options_prefix: str = OPTIONS_PREFIX, adjoint: bool = False, tol: float = 1e-12,
                        maxit: int = 100) -> Tuple[complex, Any, float]:
     """Inverse iteration ``(K − σM) x_{k+1} = M x_k`` with one LU factorisation."""
     from petsc4py import PETSc
@@ -325,6 +354,8 @@ def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, in
         if it > 3 and change <= tol * max(1.0, abs(lam)):
             break
     info["iterations"] = it
+    if adjoint:
+        info["_adjoint"] = _adjoint_solve(ksp, lumped)
     s, t = _positivity(x, lumped)
     return complex(lam), x, abs(s) / t if t > 0 else 0.0
 
@@ -348,6 +379,7 @@ class Solution:
         self._flux = flux
         self._qdeg = quadrature_degree
         self._samples: dict = {}
+        self.adjoint: Any = None  # τ of the backward equation, when asked for
 
     # ---- quadrature on the mesh -------------------------------------------
     def quadrature_samples(self, degree: int | None = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -519,7 +551,7 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
                    boundary: str = "dirichlet", eigensolver: str = "slepc",
                    progress: Callable[[str], None] | None = None, symmetrise: bool = True,
                    options_prefix: str = OPTIONS_PREFIX,
-                   petsc_options: Dict[str, Any] | None = None) -> Tuple[Solution, dict]:
+                   petsc_options: Dict[str, Any] | None = None, adjoint: bool = False) -> Tuple[Solution, dict]:
     """Principal eigenpair of the weak form on ``msh`` for any drift and D
     (UFL); returns the normalised :class:`Solution` and timings.
 
@@ -530,7 +562,10 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     ``Solution.info`` records the eigenpair residual, the spectral gap
     (λ1 − λ0)/|λ1| (:func:`spectral_gap`), the density on the wall relative
     to its peak, and the escape rate from the boundary flux computed
-    consistently with the weak form (:func:`wall_flux`).  Raises ModelError
+    consistently with the weak form (:func:`wall_flux`).  ``adjoint``: also
+    the solution τ of the backward equation ``a(v, τ) = ∫ v`` (mean
+    first-passage time, ``Solution.adjoint``), the adaptive loop's dual
+    weight for the escape rate.  Raises ModelError
     for a bad degree, boundary or eigensolver.
     """
     import ufl
@@ -575,7 +610,9 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     # sits just below 0 to keep the LU regular
     target = 0.0 if boundary == "dirichlet" else -1e-9
     lam, vec, info = principal_eigenpair(K, M, comm, target=target, method=eigensolver, mirror=mirror,
-                                         options_prefix=options_prefix, petsc_options=petsc_options)
+                                         options_prefix=options_prefix, petsc_options=petsc_options,
+                                         adjoint=adjoint)
+    tau = info.pop("_adjoint", None)
     phi = fem.Function(V, name="density")
     vec.copy(_compat.petsc_vec(phi))
     phi.x.scatter_forward()
@@ -588,6 +625,10 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     info["wall_density_relative"] = _wall_density(phi, wall_dofs)
     flux = wall_flux(phi, lam, drift, D, divD, wall_dofs, qdeg)
     sol = Solution(phi, lam, flux, qdeg + 2, {**info, "dofs": dofs, "degree": degree, "boundary": boundary})
+    if tau is not None:
+        sol.adjoint = fem.Function(V, name="mean_first_passage_time")
+        tau.copy(_compat.petsc_vec(sol.adjoint))
+        sol.adjoint.x.scatter_forward()
     for obj in (K, M):
         obj.destroy()
     return sol, {"assemble_seconds": t_assemble, "solve_seconds": t_solve, "dofs": dofs}
