@@ -59,6 +59,8 @@ MEAN_KEYS = (("mean_theta1", "var_theta1"), ("mean_theta2", "var_theta2"))
 #: its round-off size (solver.eigenvalue_roundoff): 1e3 separates the OU
 #: exit rates (ratio 1e9) from the confined presets (ratio < 10).
 ROUNDOFF_FACTOR = 1e3
+#: Key of λ0 in a cycle's quantities (None where λ0 is at round-off).
+WATCHED_RATE = "escape_rate_above_roundoff"
 #: Fewest solves before the loop may stop.
 MIN_CYCLES = 3
 ESTIMATE_METHOD = ("change between consecutive adaptive cycles of the moments (relative), of the "
@@ -276,8 +278,9 @@ def quantity_errors(new: Dict[str, float], old: Dict[str, float]) -> Dict[str, f
     for key, var in MEAN_KEYS:
         if key in new and key in old and new.get(var, 0) > 0:
             out[key] = abs(new[key] - old[key]) / math.sqrt(new[var])
-    if new.get("escape_rate") is not None and old.get("escape_rate") is not None:
-        out["escape_rate"] = abs(new["escape_rate"] - old["escape_rate"]) / abs(new["escape_rate"])
+    lam_new, lam_old = new.get(WATCHED_RATE), old.get(WATCHED_RATE)
+    if lam_new is not None and lam_old is not None:
+        out["escape_rate"] = abs(lam_new - lam_old) / abs(lam_new)
     return out
 
 
@@ -354,7 +357,7 @@ def adapt(msh: Any, sizes: Any, solve_on: Callable[[Any], Any], indicator: Calla
         start = time.perf_counter()
         sol = solve_on(msh)
         mom = dict(moments(sol))
-        mom["escape_rate"] = resolved_escape_rate(sol)
+        mom[WATCHED_RATE] = resolved_escape_rate(sol)
         dofs = sol.info["dofs"]
         errors: Dict[str, float] = {}
         if previous is not None:
@@ -373,7 +376,7 @@ def adapt(msh: Any, sizes: Any, solve_on: Callable[[Any], Any], indicator: Calla
             cycles.append(cycle)
             _say_cycle(say, cycle)
             break
-        eta2 = combined_indicator(sol, indicator(sol), mom["escape_rate"] is not None)
+        eta2 = combined_indicator(sol, indicator(sol), mom[WATCHED_RATE] is not None)
         eta2, _ = symmetrise_indicator(msh, eta2)
         marked = dorfler_mark(eta2, msh.comm)
         # predict the next size: a cell whose size shrinks by s becomes 1/s² cells

@@ -782,7 +782,7 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
         timing = {k: sol.info[k] for k in ("assemble_seconds", "solve_seconds", "dofs")}
         mesh_info = {"source": "adaptive", "rule": "adaptive", "initial": sizes.as_dict(),
                      "cells": record["cycles"][-1]["cells"]}
-        mom = record["cycles"][-1]["moments"]
+        mom = {k: v for k, v in record["cycles"][-1]["moments"].items() if k != adapt.WATCHED_RATE}
     else:
         if mesh is None:
             check_budget(landscape, noise, radius=radius, center=center, degree=degree, h_min=h_min,
