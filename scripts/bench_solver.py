@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -60,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reference", type=float, default=2.5, help="refinement factor of the P2 reference (default 2.5)")
     parser.add_argument("--no-cross-diffusion", action="store_true", help="drop D12")
     parser.add_argument("--quick", action="store_true", help="coarse levels 0.3 0.45, reference 0.7 (for tests)")
-    parser.add_argument("--out", default="results/bench", help="output folder (default results/bench)")
+    cli.add_output_arguments(parser, "results/bench")
     parser.add_argument("--adaptive", action="store_true",
                         help="instead: the four MODEL.md §6 cases, graded mesh and adaptive loop at --tols, "
                              "against an adaptive reference at --reference-tol (issue 11)")
@@ -83,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     fmesh.graded_sizes(landscape, noise, radius, center)  # validates T > 0
     comm = MPI.COMM_WORLD
+    out = io.claim_output(args.out or io.RESULTS_ROOT / "bench", "bench", args.overwrite, comm)
     progress = cli.Progress("bench_solver.py", enabled=comm.rank == 0)
     cross = not args.no_cross_diffusion
     common = dict(radius=radius, center=center, cross=cross, comm=comm)
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Var θ2 {rs['var_theta2']:.6g}, mass θ1>0 {ref_right:.5f}; case T={noise.T:g}, {'full D' if cross else 'no cross-diffusion'}, "
             f"{comm.size} rank(s)\n")
     reference = {k: rs[k] for k in ("dofs", "mean_abs_theta1", "std_abs_theta1", "var_theta2", "negative_mass")}
-    with io.atomic_output_dir(args.out, comm) as tmp:
+    with io.atomic_output_dir(out, comm, "bench", args.overwrite) as tmp:
         if comm.rank == 0:
             io.write_json(tmp / "bench.json", {
                 "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()}, "cross_diffusion": cross,
@@ -134,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             io.write_text_atomic(tmp / "bench.md", table + note)
     if comm.rank == 0:
         print(table + note, end="")
-        print(f"benchmark written to {Path(args.out)}")
+        print(f"benchmark written to {out}")
     return 0
 
 
@@ -154,6 +154,7 @@ def adaptive_main(args) -> int:
     if ref_tol >= min(tols):
         raise cli.UsageError(f"--reference-tol ({ref_tol:g}) must be below every tolerance ({min(tols):g})")
     comm = MPI.COMM_WORLD
+    out = io.claim_output(args.out or io.RESULTS_ROOT / "bench", "bench", args.overwrite, comm)
     progress = cli.Progress("bench_solver.py", enabled=comm.rank == 0)
     landscape = Landscape.from_preset(args.preset)
     cases = [(0.05, False)] if args.quick else benchmark.SECTION6_CASES
@@ -168,14 +169,14 @@ def adaptive_main(args) -> int:
         f"- T={r['T']:g} {'full' if r['cross_diffusion'] else 'no cross'}: {r['dofs']} dofs, estimate "
         f"{r['estimate']:.1e}, mean abs θ1 {r['mean_abs_theta1']:.7g}, std abs θ1 {r['std_abs_theta1']:.7g}, "
         f"Var θ2 {r['var_theta2']:.7g}\n" for r in refs)
-    with io.atomic_output_dir(args.out, comm) as tmp:
+    with io.atomic_output_dir(out, comm, "bench", args.overwrite) as tmp:
         if comm.rank == 0:
             io.write_json(tmp / "bench.json", {"rows": rows, "references": refs, "reference_tol": ref_tol,
                                                "ranks": comm.size, "versions": io.versions()})
             io.write_text_atomic(tmp / "bench.md", text)
     if comm.rank == 0:
         print(text, end="")
-        print(f"benchmark written to {Path(args.out)}")
+        print(f"benchmark written to {out}")
     return 0
 
 
