@@ -35,6 +35,11 @@ from . import model
 from .model import Landscape, ModelError, Noise
 
 BOUNDARIES = ("dirichlet", "reflecting")
+#: Trapezoid points across the support for a marginal: the conditional
+#: density across it is a smooth bump (Gaussian in θ2, MODEL.md §5), on which
+#: the trapezoid rule converges fast; 301 agrees with 1201 to 1e-5 of the peak
+#: on the §6 cases (T = 0.05 and 0.01) and costs a quarter of the point evaluations.
+MARGINAL_LINE_POINTS = 301
 EIGENSOLVERS = ("slepc", "inverse")
 
 
@@ -505,13 +510,13 @@ class Solution:
         step = (hi - lo) / (n_line - 1)
         return step * (vals.sum(axis=1) - 0.5 * (vals[:, 0] + vals[:, -1]))  # trapezoid rule
 
-    def marginal_theta1(self, grid: Sequence[float], n_line: int = 1201) -> np.ndarray:
+    def marginal_theta1(self, grid: Sequence[float], n_line: int = MARGINAL_LINE_POINTS) -> np.ndarray:
         """``∫ φ dθ2`` at each θ1 of ``grid`` (trapezoid rule on ``n_line``
         points across the θ2-range where φ > 1e-12 max φ); collective, the
         same on every rank."""
         return self._marginal(np.asarray(grid), 0, n_line)
 
-    def marginal_theta2(self, grid: Sequence[float], n_line: int = 1201) -> np.ndarray:
+    def marginal_theta2(self, grid: Sequence[float], n_line: int = MARGINAL_LINE_POINTS) -> np.ndarray:
         """``∫ φ dθ1`` at each θ2 of ``grid``; collective."""
         return self._marginal(np.asarray(grid), 1, n_line)
 
