@@ -290,6 +290,16 @@ def coarse_sizes(radius: float, center: Tuple[float, float] = (0.0, 0.0),
     return sizes
 
 
+def adaptive_start(radius: float, center: Tuple[float, float], comm: Any) -> Tuple[Any, MeshSizes]:
+    """(first mesh, bounds of every remesh) of the adaptive loop
+    (:func:`fpsolve.adapt.solve_adaptive`): the uniform disk of
+    :func:`coarse_sizes`, and sizes between ``radius * FLOOR_FRACTION`` and
+    its size."""
+    sizes = coarse_sizes(radius, center)
+    msh, _ = create_disk(sizes, comm)
+    return msh, dataclasses.replace(sizes, h_min=radius * FLOOR_FRACTION)
+
+
 def predicted_cells(sizes: MeshSizes, n: int = 400) -> float:
     """Number of triangles gmsh makes for ``sizes``, predicted before
     meshing: ∫ over the disk of 1 / (area of a triangle of side h) =

@@ -772,9 +772,7 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
     record = None
     if adaptive:
         t0 = time.perf_counter()
-        sizes = fmesh.coarse_sizes(radius, center)
-        msh, _ = fmesh.create_disk(sizes, comm)
-        sizes = dataclasses.replace(sizes, h_min=radius * 2e-5)
+        msh, sizes = fmesh.adaptive_start(radius, center, comm)
         t_mesh = time.perf_counter() - t0
 
         def coefficients(m: Any) -> Tuple[Any, Any, Any]:
@@ -785,7 +783,7 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
                                            eigensolver=eigensolver, tol=tol, max_dofs=max_dofs, progress=say,
                                            solver_options=options)
         timing = {k: sol.info[k] for k in ("assemble_seconds", "solve_seconds", "dofs")}
-        mesh_info = {"source": "adaptive", "rule": "adaptive", "initial": sizes.as_dict(),
+        mesh_info = {"source": "adaptive", "rule": "adaptive", "bounds": sizes.as_dict(),
                      "cells": record["cycles"][-1]["cells"]}
         mom = {k: v for k, v in record["cycles"][-1]["moments"].items() if k != adapt.WATCHED_RATE}
     else:

@@ -46,9 +46,7 @@ def kummer_exit_rate(d: float, R: float = 1.0) -> float:
 
 
 def _adaptive(R, center, coefficients, tol=adapt.DEFAULT_TOL, boundary="dirichlet"):
-    sizes = fmesh.coarse_sizes(R, center)
-    msh, _ = fmesh.create_disk(sizes, COMM)
-    sizes = fmesh.dataclasses.replace(sizes, h_min=R * 2e-5)
+    msh, sizes = fmesh.adaptive_start(R, center, COMM)
     return adapt.solve_adaptive(msh, sizes, coefficients, tol=tol, boundary=boundary)
 
 
