@@ -119,3 +119,17 @@ def test_locate_boundary_dofs(msh):
     assert len(dofs) == 4 * 8  # 4 sides of 8 P2 intervals
     on_edge = np.isclose(coords[:, 0], 0) | np.isclose(coords[:, 0], 1) | np.isclose(coords[:, 1], 0) | np.isclose(coords[:, 1], 1)
     assert np.all(on_edge)
+
+
+def test_cell_vertices_incident_edges_and_refine(msh):
+    nodes = _compat.cell_vertices(msh)
+    assert nodes.shape == (32, 3)  # 4 × 4 squares, two triangles each
+    cells = np.array([0], dtype=np.int32)
+    edges = _compat.incident_edges(msh, cells)
+    assert len(edges) == 3
+    fine = _compat.refine(msh, edges)
+    # bisecting the three edges of one cell (and the closure that keeps the
+    # mesh conforming) adds cells but keeps the area
+    assert fine.topology.index_map(2).size_local > 32
+    area = fine.comm.allreduce(fem.assemble_scalar(fem.form(fem.Constant(fine, PETSc.ScalarType(1.0)) * ufl.dx(domain=fine))))
+    assert area == pytest.approx(1.0, rel=1e-14)
