@@ -127,6 +127,16 @@ def user_model_from_args(args: argparse.Namespace, *, cross_option: bool = True)
     return Model.preset(args.preset or DEFAULT_PRESET, noise=noise, **level, **overrides)
 
 
+def model_and_domain(args: argparse.Namespace):
+    """(Model, radius, (cx, cy)) of the options, the model checked on the
+    disk (finite, Σ ⪰ 0, no frozen coordinate); raises UsageError /
+    ModelError naming the bad value."""
+    model = user_model_from_args(args)
+    radius, center = domain_from_args(args)
+    model.check_formulas(radius, center)
+    return model, radius, center
+
+
 def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
     """The disk Ω (MODEL.md §4): ``--radius`` and ``--center CX CY``."""
     group = parser.add_argument_group("domain (MODEL.md §4)")

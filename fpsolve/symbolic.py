@@ -294,7 +294,9 @@ class Model:
         :data:`NOISES` or three expressions ``(S11, S12, S22)`` of the
         covariance Σ (may use ``alpha``, ``Delta``, the constants); give
         ``Delta`` or ``T`` (``Delta = T/alpha``; default Delta = 1).
-        Raises ModelError naming the problem.
+        Raises ModelError naming the problem.  Finiteness, Σ ⪰ 0 and frozen
+        coordinates depend on the domain: :meth:`check_formulas` (called by
+        the solvers and the CLI with their disk).
         """
         params = dict(params or {})
         for k, v in params.items():
@@ -330,7 +332,6 @@ class Model:
         model = cls(loss=loss, params=tuple((k, float(params[k])) for k in consts), noise=kind, covariance=cov,
                     alpha=nz.alpha, Delta=nz.Delta, name=name)
         object.__setattr__(model, "valley", model._recognise_valley())
-        model.check_formulas()
         return model
 
     @classmethod

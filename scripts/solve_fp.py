@@ -58,9 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter()
     args = build_parser().parse_args(argv)
     # validate everything before anything is written
-    model = cli.user_model_from_args(args)
-    radius, center = cli.domain_from_args(args)
-    model.check_formulas(radius, center)
+    model, radius, center = cli.model_and_domain(args)
     landscape, noise = model.valley, model.noise_level
     if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
