@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io as _io
+import keyword
 import math
 import re
 import tokenize
@@ -79,7 +80,7 @@ def _symbols():
 
 def check_constant_name(name: str) -> None:
     """Refuse a constant name that is not an identifier or that is reserved."""
-    if not _NAME.match(name or ""):
+    if not _NAME.match(name or "") or keyword.iskeyword(name):
         raise ModelError(f"constant name {name!r} is not a name (letters, digits, _)")
     if name in _RESERVED:
         raise ModelError(f"constant name {name!r} is reserved (coordinates, functions, alpha, Delta, T)")

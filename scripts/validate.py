@@ -74,6 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             validation.plot_case(res, tmp / "validation.png")
             rep.write(tmp)
             io.write_json(tmp / "case.json", validation.case_json(res))
+    return finish(checks, out, progress, rank)
+
+
+def finish(checks: dict, out: Path, progress, rank: int) -> int:
+    """Say how many checks agree, print the folder; exit status 0 or 1."""
     failed = [k for k, v in checks.items() if not v.agree]
     progress(f"{len(checks) - len(failed)} of {len(checks)} checks agree"
              + (f"; differ: {', '.join(failed)}" if failed else ""))
@@ -105,12 +110,7 @@ def validate_model(args, user_model, radius: float, center: tuple, comm) -> int:
         if rank == 0:
             rep.write(tmp)
             io.write_json(tmp / "case.json", res)
-    failed = [k for k, v in checks.items() if not v.agree]
-    progress(f"{len(checks) - len(failed)} of {len(checks)} checks agree"
-             + (f"; differ: {', '.join(failed)}" if failed else ""))
-    if rank == 0:
-        print(out)
-    return 1 if failed else 0
+    return finish(checks, out, progress, rank)
 
 
 if __name__ == "__main__":
