@@ -134,7 +134,8 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
         expr = parse_expr(text, local_dict=local, global_dict=glob, transformations=(auto_number, convert_xor))
     except Exception as exc:  # SyntaxError, TypeError (e.g. exp(x, y)), TokenError ...
         raise ModelError(f"{what} {text!r}: syntax error ({type(exc).__name__}: {exc})".splitlines()[0]) from None
-    if not isinstance(expr, sympy.Expr) or isinstance(expr, sympy.logic.boolalg.Boolean) or expr.has(sympy.I):
+    if (not isinstance(expr, sympy.Expr) or expr.is_Relational
+            or isinstance(expr, sympy.logic.boolalg.BooleanFunction) or expr.has(sympy.I)):
         raise ModelError(f"{what} {text!r} is not a real expression")
     if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
         raise ModelError(f"{what} {text!r} is not finite")
@@ -444,7 +445,7 @@ class Model:
         if bad.any():
             i = int(np.argmax(bad))
             raise ModelError(f"loss {self.loss!r} is not finite at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}")
-        for name, vals in (("gradient", grad), ("divergence of D", div)):
+        for name, vals in (("gradient", grad),):
             for v in vals:
                 if not np.all(np.isfinite(v)):
                     i = int(np.argmax(~np.isfinite(v)))
@@ -453,6 +454,10 @@ class Model:
             if not np.all(np.isfinite(v)):
                 i = int(np.argmax(~np.isfinite(v)))
                 raise ModelError(f"noise {label} is not finite at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}")
+        for v in div:
+            if not np.all(np.isfinite(v)):
+                i = int(np.argmax(~np.isfinite(v)))
+                raise ModelError(f"the divergence of D is not finite at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}")
         scale = max(float(np.max(np.abs(s11))), float(np.max(np.abs(s22))), 1e-300)
         tol = 1e-12 * scale
         det = s11 * s22 - s12 * s12
