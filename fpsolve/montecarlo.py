@@ -38,6 +38,7 @@ import dataclasses
 import functools
 import hashlib
 import math
+import re
 import time as _time
 import types
 from concurrent.futures import ThreadPoolExecutor
@@ -426,7 +427,6 @@ def make_group_stepper(update: Callable) -> Callable:
     branch on the method).  Used for the valley's updates here and for the
     generated updates of a Model (fpsolve.mc_codegen)."""
 
-    @numba.njit
     def stepper(g0, g1, c, k0, k1, first, w, t, p):
         x, y, status, exit_step, fp_step, acc, keys = w
         hist, hist_x, hist_ax, xedges, yedges, axedges = t
@@ -475,7 +475,13 @@ def make_group_stepper(update: Callable) -> Callable:
                         hist_ax[c, ja] += 1
             k += 1
 
-    return stepper
+    # a name of its own: numba names a compiled closure by module, qualified
+    # name and a per-process counter, so two cached kernels (a preset's and a
+    # generated one, compiled in different processes) could otherwise link
+    # each other's stepper
+    name = "stepper_" + re.sub(r"\W", "_", f"{update.__module__}_{update.__name__}")
+    stepper.__name__ = stepper.__qualname__ = name
+    return numba.njit(stepper)
 
 
 @numba.njit

@@ -1,0 +1,155 @@
+"""Any two-variable model (MODEL.md §7) checked against exact answers:
+the preset written as an expression, the Gibbs density of isotropic noise,
+a rotated valley, a constant-Σ Ornstein-Uhlenbeck process and the two-layer
+linear net (FEM vs SDE twin)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from fpsolve import gibbs, montecarlo, solver
+from fpsolve.model import Landscape, Noise
+from fpsolve.symbolic import Model
+
+#: MODEL.md §6 / NUMERICS.md converged FEM values of the default preset at T = 0.05 (full D).
+PRESET_T005 = {"mean_abs_theta1": 0.6318, "std_abs_theta1": 0.06508, "var_theta2": 0.01686}
+CURVED = "2.5*(theta2 - theta1**2 + 0.5)**2 + 0.25*theta1**2"
+MOMENT_KEYS = ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2", "mean_theta2")
+
+
+def test_preset_as_expression_gives_the_preset_fem_moments():
+    """Same graded mesh (valley recognised), UFL from sympy vs from model.py: moments to 1e-8
+    (measured 1e-15 on the coarse mesh used here)."""
+    land, noise = Landscape.from_preset("double-well"), Noise.from_temperature(0.05, 0.05)
+    a = solver.solve(land, noise, refine=0.5).summary
+    m = Model.from_expression("0.5*(1 - x**2 + 0.5*x**4)*y**2 + 0.005*x**2", T=0.05)
+    b = solver.solve(m, refine=0.5).summary
+    assert a["dofs"] == b["dofs"]
+    for key in ("mean_abs_theta1", "std_abs_theta1", "var_theta2", "var_theta1", "escape_rate_flux"):
+        assert abs(a[key] - b[key]) < 1e-8, key
+    assert b["case"]["model"]["loss"].startswith("0.5*(1 - x**2")
+
+
+@pytest.mark.parametrize("method, kw, noise", [
+    ("sgd", {}, "sgd"),
+    ("sgd", {"shift": "exact"}, "sgd"),
+    ("sde", {"dt": 0.01}, "sgd"),
+    ("sde", {"dt": 0.01}, "sgd-diagonal"),
+])
+def test_preset_as_expression_gives_the_preset_monte_carlo_numbers(method, kw, noise):
+    """Same seed, same streams: the generated kernel reproduces the preset kernel to round-off."""
+    land, nz = Landscape.from_preset("double-well"), Noise(0.05, 1.0)
+    cross = noise == "sgd"
+    a = montecarlo.run(land, nz, method=method, cross=cross, walkers=256, time=40.0, seed=11, **kw)
+    b = montecarlo.run(Model.preset("double-well", noise=noise, alpha=0.05, Delta=1.0), method=method,
+                       walkers=256, time=40.0, seed=11, **kw)
+    assert np.max(np.abs(a.final - b.final)) < 1e-10
+    assert np.array_equal(a.hist, b.hist) and np.array_equal(a.status, b.status)
+    for key in ("mean_abs_theta1", "std_abs_theta1", "var_theta2"):
+        assert abs(a.summary[key] - b.summary[key]) < 1e-12
+
+
+def test_isotropic_curved_valley_fem_equals_gibbs_density():
+    """Reflecting disk: the FEM null vector is exp(-2L/T) (MODEL.md §7); moments within 1e-3
+    (measured within 3e-6 on this h = 0.1 mesh)."""
+    m = Model.from_expression(CURVED, noise="isotropic", T=0.1)
+    exact = gibbs.moments(m)
+    assert exact["mean_theta2"] == pytest.approx(-0.4000, abs=1e-3)  # the valley floor y = x² - 0.5
+    s = solver.solve(m, boundary="reflecting", h_min=0.1).summary
+    for key in MOMENT_KEYS:
+        assert abs(s[key] - exact[key]) < 1e-3, (key, s[key], exact[key])
+    assert s["negative_mass"] < 1e-4 and s["warnings"] == []
+
+
+def test_isotropic_curved_valley_sde_within_3_se_of_gibbs():
+    m = Model.from_expression(CURVED, noise="isotropic", T=0.1)
+    exact = gibbs.moments(m)
+    r = montecarlo.run(m, method="sde", dt=0.0025, walkers=2000, time=60.0, burn_in=10.0, sample_interval=0.5,
+                       seed=1, sample_from=(0.0, -0.5))
+    assert r.summary["survival_fraction"] == 1.0
+    for key in MOMENT_KEYS:
+        z = (r.summary[key] - exact[key]) / r.summary[key + "_se"]
+        assert abs(z) < 3, (key, r.summary[key], exact[key], z)
+
+
+def _rotated_valley() -> tuple:
+    c, s = math.cos(math.pi / 6), math.sin(math.pi / 6)
+    u1, u2 = f"({c!r}*theta1 + {s!r}*theta2)", f"(-{s!r}*theta1 + {c!r}*theta2)"
+    expr = f"0.5*(1 - {u1}**2 + 0.5*{u1}**4)*{u2}**2 + 0.005*{u1}**2"
+    return Model.from_expression(expr, noise="sgd", T=0.05), c, s
+
+
+def test_rotated_valley_fem_moments_equal_the_preset():
+    """θ rotated by 30°: D = (T/2) H² rotates with H, so the moments of the rotated
+    coordinates are the preset's (0.6318 / 0.06508 / 0.01686) within 1e-3."""
+    m, c, s = _rotated_valley()
+    assert m.valley is None
+    sol = solver.solve(m, radius=1.2, h_min=0.03)  # the density lives in |u1| < 0.9
+    x, y, w, p = sol.quadrature_samples()
+    u1, u2 = c * x + s * y, -s * x + c * y
+    mass = np.sum(w * p)
+    mean_abs = np.sum(w * p * np.abs(u1)) / mass
+    std_abs = math.sqrt(np.sum(w * p * u1 * u1) / mass - mean_abs ** 2)
+    var2 = np.sum(w * p * u2 * u2) / mass - (np.sum(w * p * u2) / mass) ** 2
+    got = {"mean_abs_theta1": mean_abs, "std_abs_theta1": std_abs, "var_theta2": var2}
+    for key, ref in PRESET_T005.items():
+        assert abs(got[key] - ref) < 1e-3, (key, got[key])
+
+
+def test_rotated_valley_sde_equals_the_preset():
+    """The SDE twin of the rotated valley, rotated back: mean |u1| and Var u2 within
+    max(1e-3, 3 SE) of the preset's FEM values (std |u1| within 3 SE + 2e-3)."""
+    m, c, s = _rotated_valley()
+
+    def start(index: np.ndarray) -> np.ndarray:
+        rng = np.random.default_rng(5)
+        a = np.where(rng.random(len(index)) < 0.5, -0.632, 0.632) + 0.06 * rng.standard_normal(len(index))
+        b = 0.13 * rng.standard_normal(len(index))
+        return np.column_stack([c * a - s * b, s * a + c * b])
+
+    walkers, steps_per_unit = 1000, 100
+    r = montecarlo.run(m, method="sde", dt=1.0 / steps_per_unit, walkers=walkers, time=150.0, burn_in=30.0,
+                       sample_interval=1.0, seed=7, sample_from=start)
+    # moments of the rotated coordinates from the pooled sums of θ
+    sm = r.summary
+    e_x2 = sm["var_theta1"] + sm["mean_theta1"] ** 2
+    e_y2 = sm["var_theta2"] + sm["mean_theta2"] ** 2
+    e_xy = sm["cov_theta12"] + sm["mean_theta1"] * sm["mean_theta2"]
+    e_u2sq = s * s * e_x2 - 2 * s * c * e_xy + c * c * e_y2
+    assert e_u2sq == pytest.approx(PRESET_T005["var_theta2"], abs=max(1e-3, 3 * sm["var_theta2_se"]))
+    final = r.final[r.status == 0]
+    u1 = c * final[:, 0] + s * final[:, 1]
+    # the final positions are one independent sample per walker
+    se = np.std(np.abs(u1), ddof=1) / math.sqrt(len(u1))
+    assert np.mean(np.abs(u1)) == pytest.approx(PRESET_T005["mean_abs_theta1"], abs=max(1e-3, 3 * se))
+
+
+def test_constant_covariance_ou_variance_is_alpha_sigma_over_2():
+    """L = ½|θ|², a constant user Σ: the SDE's stationary covariance solves
+    H C + C H = 2D = α Σ, i.e. C = α Σ / 2 (exact); checks the symmetric square root."""
+    m = Model.from_expression("0.5*(x**2 + y**2)", noise=("2*Delta", "0.8*Delta", "Delta"), alpha=0.05, Delta=1.0)
+    r = montecarlo.run(m, method="sde", dt=0.005, walkers=2000, time=40.0, burn_in=5.0, sample_interval=0.5, seed=3)
+    sm = r.summary
+    for key, exact in (("var_theta1", 0.05), ("var_theta2", 0.025), ("cov_theta12", 0.02)):
+        # Euler-Maruyama bias of an OU variance: σ²/(2 - dt) relative to σ²/2, i.e. +0.25 %
+        assert abs(sm[key] - exact * (1 + 0.0025)) < 3 * sm[key + "_se"], (key, sm[key])
+    eng = montecarlo.run(m, method="sde", dt=0.005, walkers=20, time=1.0, seed=3, engine="numpy")
+    ref = montecarlo.run(m, method="sde", dt=0.005, walkers=20, time=1.0, seed=3)
+    assert np.max(np.abs(eng.final - ref.final)) < 1e-12
+
+
+def test_two_layer_net_fem_vs_sde_twin_and_balanced_mode():
+    """½(θ1θ2 − 1)², sgd noise, T = 0.05 (validate.py's quick settings): TV within 2x the
+    sampling floor; the density sits on the balanced points |θ1| = |θ2| (mode measured 0.906, 0.900)."""
+    from fpsolve import validation_model
+
+    m = Model.from_expression("0.5*(theta1*theta2 - 1)**2", noise="sgd", T=0.05)
+    res = validation_model.run_model(m, settings=validation_model.QUICK)
+    assert res["tv"] <= 2 * res["tv_floor"], (res["tv"], res["tv_floor"])
+    m1, m2 = (abs(v) for v in res["fem"]["mode"])
+    assert abs(m1 - m2) < 0.03 and 0.85 < m1 < 1.0, res["fem"]["mode"]
+    # on the minimum manifold θ1 θ2 = 1 near the balanced point
+    assert abs(m1 * m2 - 1) < 0.2
