@@ -7,7 +7,16 @@ Samplers (``method``/``shift``/``cross``):
 - ``sde``, ``cross=True``: Euler–Maruyama of ``dθ = −∇L dt + sqrt(T) H dW``;
 - ``sde``, ``cross=False``: independent noises ``sqrt(2 D11) dW1``, ``sqrt(2 D22) dW2``.
 
+Any model of MODEL.md §7 (a :class:`~fpsolve.symbolic.Model`) is sampled by
+kernels that :mod:`fpsolve.mc_codegen` generates from its symbolic
+derivation (SGD ``θ ← θ − α (∇L + Σ^{1/2} z)``, the exact shift for ``sgd``
+noise, and the SDE with ``B Bᵀ = 2D``), through the same group stepper.
+
 Time is in units of α SGD steps: a SGD step lasts ``α``, a SDE step ``dt``.
+
+Kernels read named records, not long positional lists: :class:`Walkers`
+(per-walker arrays), :class:`Tallies` (histograms and edges) and
+:class:`KernelParams` (every number, by name).
 
 Walkers are independent.  Walker ``i`` owns its random stream: the normals of
 step ``k`` are numbers ``2k`` and ``2k + 1`` of its stream, each made by a
@@ -51,7 +60,8 @@ import numpy as np
 from . import model
 from .model import Landscape, ModelError, Noise
 
-__all__ = ["Box", "MonteCarloResult", "run", "normals", "METHODS", "SHIFTS", "ENGINES"]
+__all__ = ["Box", "MonteCarloResult", "run", "normals", "METHODS", "SHIFTS", "ENGINES", "KernelParams",
+           "Walkers", "Tallies", "make_group_stepper"]
 
 METHODS = ("sgd", "sde")
 SHIFTS = ("linear", "exact")
