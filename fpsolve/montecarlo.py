@@ -261,13 +261,20 @@ def _normal_np(keys: np.ndarray, counter: int) -> np.ndarray:
         todo, k, i, u = todo[wedge], k[wedge], i[wedge], u[wedge]
         w = ((_retry_word_np(k, c, 2 * a + 1) >> _S11).astype(np.float64) + 1.0) * _U53
         xx = u * _ZIG_X[i]
-        f0 = np.exp(-0.5 * (_ZIG_X[i] ** 2 - xx * xx))
-        f1 = np.exp(-0.5 * (_ZIG_X[i + 1] ** 2 - xx * xx))
+        f0 = _libm(math.exp, -0.5 * (_ZIG_X[i] ** 2 - xx * xx))
+        f1 = _libm(math.exp, -0.5 * (_ZIG_X[i + 1] ** 2 - xx * xx))
         ok = f1 + w * (f0 - f1) < 1.0
         z[todo[ok]] = xx[ok]
         todo = todo[~ok]
         a += 1
     return z
+
+
+def _libm(f: Callable[[float], float], a: np.ndarray) -> np.ndarray:
+    """``f`` (math.exp / math.log: the C library's, as in the numba kernels)
+    on each element: numpy's own SIMD exp/log can differ in the last bit, and
+    the rare branches of the ziggurat must decide exactly as the kernels do."""
+    return np.fromiter((f(v) for v in a.tolist()), dtype=np.float64, count=a.size)
 
 
 def _zig_tail_np(keys: np.ndarray, c: np.ndarray, negative: np.ndarray) -> np.ndarray:
@@ -278,8 +285,8 @@ def _zig_tail_np(keys: np.ndarray, c: np.ndarray, negative: np.ndarray) -> np.nd
         k = keys[todo]
         w1 = ((_retry_word_np(k, c, 128 + 2 * t) >> _S11).astype(np.float64) + 1.0) * _U53
         w2 = ((_retry_word_np(k, c, 129 + 2 * t) >> _S11).astype(np.float64) + 1.0) * _U53
-        e = -np.log(w1) / _ZIG_R
-        ok = -2.0 * np.log(w2) > e * e
+        e = -_libm(math.log, w1) / _ZIG_R
+        ok = -2.0 * _libm(math.log, w2) > e * e
         out[todo[ok]] = np.where(negative[todo[ok]], -(_ZIG_R + e[ok]), _ZIG_R + e[ok])
         todo = todo[~ok]
         t += 1
