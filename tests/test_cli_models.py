@@ -101,3 +101,20 @@ def test_solve_custom_model_records_expression(tmp_path):
     # θ2 is an exact Gaussian of variance T/2 (isotropic noise, L quadratic in θ2)
     assert s["var_theta2"] == pytest.approx(0.05, rel=1e-3)
     assert (out / "density.png").exists() and (out / "marginals.csv").exists()
+
+
+def test_sample_sgd_user_covariance_exact_discrete_variance(tmp_path):
+    """SGD on L = ½|θ|² with a constant user Σ is a linear recursion
+    θ ← (1 − α) θ − α Σ^{1/2} z: its stationary covariance is α Σ / (2 − α) exactly."""
+    out = tmp_path / "mc"
+    res = run_script("sample_sgd.py", "--loss", "0.5*(x**2 + y**2)", "--noise-covariance", "2*Delta", "0.8*Delta",
+                     "Delta", "--alpha", "0.05", "--walkers", "2000", "--time", "40", "--burn-in", "5",
+                     "--sample-interval", "0.5", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["model"]["noise"] == "covariance" and s["model"]["covariance"] == ["2*Delta", "0.8*Delta", "Delta"]
+    assert sorted(p.name for p in out.iterdir()) == ["hist.npz", "marginals.png", "summary.json"]
+    a = 0.05
+    for key, sigma in (("var_theta1", 2.0), ("var_theta2", 1.0), ("cov_theta12", 0.8)):
+        exact = a * sigma / (2 - a)
+        assert abs(s[key] - exact) < 3 * s[key + "_se"], (key, s[key], exact)
