@@ -441,23 +441,15 @@ class Model:
             s11, s12, s22 = self.evaluate("sigma", x, y)
             div = self.evaluate("divergence", x, y)
         where = f"on the disk |theta - ({center[0]:g}, {center[1]:g})| <= {radius:g}"
-        bad = ~np.isfinite(L)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ModelError(f"loss {self.loss!r} is not finite at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}")
-        for name, vals in (("gradient", grad),):
-            for v in vals:
-                if not np.all(np.isfinite(v)):
-                    i = int(np.argmax(~np.isfinite(v)))
-                    raise ModelError(f"the {name} of loss {self.loss!r} is not finite at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}")
-        for label, v in (("S11", s11), ("S12", s12), ("S22", s22)):
-            if not np.all(np.isfinite(v)):
-                i = int(np.argmax(~np.isfinite(v)))
-                raise ModelError(f"noise {label} is not finite at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}")
-        for v in div:
-            if not np.all(np.isfinite(v)):
-                i = int(np.argmax(~np.isfinite(v)))
-                raise ModelError(f"the divergence of D is not finite at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}")
+        checks = [(f"loss {self.loss!r}", L)]
+        checks += [(f"the gradient of loss {self.loss!r}", v) for v in grad]
+        checks += [(f"noise {label}", v) for label, v in zip(("S11", "S12", "S22"), (s11, s12, s22))]
+        checks += [("the divergence of D", v) for v in div]
+        for label, values in checks:
+            bad = ~np.isfinite(values)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ModelError(f"{label} is not finite at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}")
         scale = max(float(np.max(np.abs(s11))), float(np.max(np.abs(s22))), 1e-300)
         tol = 1e-12 * scale
         det = s11 * s22 - s12 * s12
