@@ -705,38 +705,65 @@ def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.nd
 MESH_RULES = ("graded", "adaptive")
 
 
-def check_budget(landscape: Landscape, noise: Noise, *, radius: float, center: Tuple[float, float],
-                 degree: int, h_min: float | None, h_max: float | None, refine: float,
-                 max_dofs: int) -> int:
-    """Predicted dofs of the graded mesh (:func:`fpsolve.mesh.predicted_cells`,
+def model_mesh_sizes(model: Any, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
+                     h_min: float | None = None, h_max: float | None = None) -> fmesh.MeshSizes:
+    """Mesh sizes of a :class:`~fpsolve.symbolic.Model`: the graded mesh of
+    the valley when the model is one (MODEL.md §1), else a uniform disk of
+    size ``h_min`` (default radius/40; ``h_max`` is then refused)."""
+    if model.valley is not None:
+        return fmesh.graded_sizes(model.valley, model.noise_level, radius, center, h_min, h_max)
+    if h_max is not None:
+        raise ModelError("--h-max applies to the graded mesh of the valley presets; a custom model's mesh is "
+                         "uniform (set its size with --h-min)")
+    if model.T <= 0:
+        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+    return fmesh.uniform_sizes(radius, center, h_min)
+
+
+def default_mesh_rule(model: Any, h_min: float | None = None) -> str:
+    """``graded`` for the valley (its widths are known, and the graded mesh is
+    faster there to the same accuracy: scripts/bench_solver.py --adaptive)
+    and for a custom model given ``--h-min`` (its uniform disk); ``adaptive``
+    for any other custom model (no closed-form widths)."""
+    from .symbolic import Model
+
+    return "adaptive" if isinstance(model, Model) and model.valley is None and h_min is None else "graded"
+
+
+def check_budget(sizes: fmesh.MeshSizes, degree: int, max_dofs: int) -> int:
+    """Predicted dofs of the mesh of ``sizes`` (:func:`fpsolve.mesh.predicted_cells`,
     before any meshing); raises ModelError, one line naming the numbers, when
     above ``max_dofs``."""
-    sizes = fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max)
-    if refine != 1.0:
-        sizes = sizes.refined(refine)
     dofs = fmesh.predicted_dofs(fmesh.predicted_cells(sizes), degree)
     if dofs > max_dofs:
-        raise ModelError(f"the graded mesh would have about {dofs:.3g} dofs (h-min {sizes.h_min:.3g}), "
+        raise ModelError(f"the mesh would have about {dofs:.3g} dofs ({sizes.rule} rule, h-min {sizes.h_min:.3g}), "
                          f"above --max-dofs {max_dofs}: raise --max-dofs or use --mesh-rule adaptive")
     return dofs
 
 
-def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
+def solve(landscape: Any, noise: Noise | None = None, *, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
           degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: str | Path | None = None,
           h_min: float | None = None, h_max: float | None = None, comm: Any = None,
           progress: Callable[[str], None] | None = None, refine: float = 1.0,
-          eigensolver: str = "slepc", mesh_rule: str = "graded", tol: float | None = None,
+          eigensolver: str = "slepc", mesh_rule: str | None = None, tol: float | None = None,
           max_dofs: int | None = None, options_prefix: str = OPTIONS_PREFIX,
           petsc_options: Dict[str, Any] | None = None, symmetrise: bool = True) -> Solution:
     """Quasi-stationary density of the model (MODEL.md §4) on the disk.
 
-    ``mesh_rule``: ``"graded"`` (one mesh from the model's widths,
-    :mod:`fpsolve.mesh`; refused before meshing when its predicted size is
-    above ``max_dofs``) or ``"adaptive"`` (:mod:`fpsolve.adapt`: refine from
-    a coarse disk until the error estimate is below ``tol``, relative, or
-    the next mesh would pass ``max_dofs``).  ``mesh`` (a .msh file) takes
-    precedence over both.  ``petsc_options`` / ``options_prefix`` reach the
-    eigen-solve (:func:`principal_eigenpair`).
+    ``landscape`` is a :class:`~fpsolve.model.Landscape` (with ``noise`` and
+    ``cross``: the valley of MODEL.md §1-3) or a
+    :class:`~fpsolve.symbolic.Model` (MODEL.md §7; ``noise`` None, ``cross``
+    ignored: the model's noise decides).
+
+    ``mesh_rule`` (default :func:`default_mesh_rule`): ``"graded"`` (one
+    mesh: graded from the valley's widths, :mod:`fpsolve.mesh`, or a custom
+    model's uniform disk of size ``h_min``, default R/40; refused before
+    meshing when its predicted size is above ``max_dofs``) or ``"adaptive"``
+    (:mod:`fpsolve.adapt`: refine from a coarse disk until the error
+    estimate is below ``tol``, relative, or the next mesh would pass
+    ``max_dofs``).  ``mesh`` (a .msh file) takes precedence over both.
+    ``petsc_options`` / ``options_prefix`` reach the eigen-solve
+    (:func:`principal_eigenpair`); ``symmetrise``: :func:`solve_operator`.
 
     ``Solution.summary`` holds what summary.json records: parameters, T,
     escape rates (eigenvalue and boundary flux, per unit time t = alpha k),
@@ -746,6 +773,7 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
     Raises ModelError for bad values (one line naming them).
     """
     from . import adapt, diagnostics
+    from .symbolic import Model, ufl_coefficients
 
     if comm is None:
         from mpi4py import MPI
@@ -756,6 +784,8 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
         raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
     if boundary not in BOUNDARIES:
         raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
+    user_model = landscape if isinstance(landscape, Model) else None
+    mesh_rule = default_mesh_rule(landscape, h_min) if mesh_rule is None else mesh_rule
     if mesh_rule not in MESH_RULES:
         raise ModelError(f"mesh rule must be one of {', '.join(MESH_RULES)} (got {mesh_rule!r})")
     tol = adapt.DEFAULT_TOL if tol is None else tol
@@ -764,21 +794,29 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
         raise ModelError(f"tol must be a finite number > 0 (got {tol!r})")
     if not max_dofs > 0:
         raise ModelError(f"max-dofs must be > 0 (got {max_dofs!r})")
+    wall = time.perf_counter()
+    if user_model is not None:
+        if noise is not None:
+            raise ModelError("solve(model) takes the noise from the model (drop the noise argument)")
+        user_model.check_formulas(radius, center)
+        noise, cross = user_model.noise_level, user_model.cross
+        landscape = user_model.valley
     if noise.T <= 0:
         raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
-    wall = time.perf_counter()
     options = {"options_prefix": options_prefix, "petsc_options": petsc_options, "symmetrise": symmetrise}
-    adaptive = mesh is None and mesh_rule == "adaptive"
+
+    def coefficients(m: Any) -> Tuple[Any, Any, Any]:
+        if user_model is not None:
+            drift, D, divD, _ = ufl_coefficients(user_model, m)
+            return drift, D, divD
+        c = model_coefficients(m, landscape, noise, cross)
+        return c.drift, c.D, c.divD
+
     record = None
-    if adaptive:
+    if mesh is None and mesh_rule == "adaptive":
         t0 = time.perf_counter()
         msh, sizes = fmesh.adaptive_start(radius, center, comm)
         t_mesh = time.perf_counter() - t0
-
-        def coefficients(m: Any) -> Tuple[Any, Any, Any]:
-            c = model_coefficients(m, landscape, noise, cross)
-            return c.drift, c.D, c.divD
-
         sol, record = adapt.solve_adaptive(msh, sizes, coefficients, degree=degree, boundary=boundary,
                                            eigensolver=eigensolver, tol=tol, max_dofs=max_dofs, progress=say,
                                            solver_options=options)
@@ -788,14 +826,21 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
         mom = {k: v for k, v in record["cycles"][-1]["moments"].items() if k != adapt.WATCHED_RATE}
     else:
         if mesh is None:
-            check_budget(landscape, noise, radius=radius, center=center, degree=degree, h_min=h_min,
-                         h_max=h_max, refine=refine, max_dofs=max_dofs)
-        msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
-                                                h_min=h_min, h_max=h_max, comm=comm, refine=refine)
+            sizes = (model_mesh_sizes(user_model, radius, center, h_min, h_max) if user_model is not None
+                     else fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max))
+            sizes = sizes.refined(refine) if refine != 1.0 else sizes
+            check_budget(sizes, degree, max_dofs)
+            t_mesh = time.perf_counter()
+            msh, _ = fmesh.create_disk(sizes, comm)
+            mesh_info = {"source": "gmsh", **sizes.as_dict(), "refine": refine,
+                         "cells": comm.allreduce(msh.topology.index_map(2).size_local, op=fmesh._sum())}
+            t_mesh = time.perf_counter() - t_mesh
+        else:
+            msh, mesh_info, t_mesh = fmesh.mesh_for(None, None, radius=radius, center=center, mesh=mesh,
+                                                    h_min=None, h_max=None, comm=comm)
         say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
-        coeffs = model_coefficients(msh, landscape, noise, cross)
-        sol, timing = solve_operator(msh, coeffs.drift, coeffs.D, coeffs.divD, degree=degree,
-                                     boundary=boundary, eigensolver=eigensolver, progress=say, **options)
+        sol, timing = solve_operator(msh, *coefficients(msh), degree=degree, boundary=boundary,
+                                     eigensolver=eigensolver, progress=say, **options)
         mom = sol.moments()
     t2 = time.perf_counter()
     neg = sol.negativity()
@@ -803,8 +848,12 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
     lam = sol.eigenvalue
     eigen = {k: v for k, v in sol.info.items()
              if k not in ("dofs", "degree", "boundary", "assemble_seconds", "solve_seconds")}
+    case = ({"landscape": landscape.as_dict(), "noise": noise.as_dict()} if landscape is not None
+            else {"noise": noise.as_dict()})
+    if user_model is not None:
+        case["model"] = user_model.as_dict()
     summary = {
-        "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
+        "case": case,
         "T": noise.T,
         "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
         "boundary": boundary, "mesh": mesh_info, "mesh_rule": "file" if mesh is not None else mesh_rule,
@@ -819,7 +868,7 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
         **mom,
         **neg,
         "mode_theta1": mode,
-        "flatness_at_mode": float(landscape.flatness(mode)),
+        "flatness_at_mode": float(landscape.flatness(mode)) if landscape is not None else None,
         "dofs": timing["dofs"],
         "ranks": comm.size,
         "eigen": eigen,

@@ -28,10 +28,9 @@ from typing import Sequence
 import numpy as np
 
 from fpsolve import cli, io
-from fpsolve import mesh as fmesh
 from fpsolve.adapt import DEFAULT_MAX_DOFS, DEFAULT_TOL
 from fpsolve.model import ModelError
-from fpsolve.solver import MESH_RULES, OPTIONS_PREFIX, check_budget
+from fpsolve.solver import MESH_RULES, OPTIONS_PREFIX
 
 
 def petsc_options(pairs: Sequence[str]) -> dict:
@@ -49,6 +48,7 @@ def petsc_options(pairs: Sequence[str]) -> dict:
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="solve_fp.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     fem = parser.add_argument_group("discretisation")
     fem.add_argument("--degree", type=int, choices=(1, 2), default=2,
@@ -56,18 +56,20 @@ def build_parser() -> cli.Parser:
     fem.add_argument("--mesh", default=None, metavar="FILE",
                      help="a gmsh .msh of the disk instead of the graded mesh")
     fem.add_argument("--h-min", type=float, default=None,
-                     help="fine mesh size in the density's box (default: from the model's widths)")
+                     help="fine mesh size in the density's box (default: from the model's widths); "
+                          "for a custom --loss the size of its uniform mesh (default radius/40)")
     fem.add_argument("--h-max", type=float, default=None,
-                     help="mesh size far from the density (default: radius/13)")
+                     help="mesh size far from the density (default: radius/13; presets only)")
     fem.add_argument("--no-cross-diffusion", action="store_true",
-                     help="drop D12 (what the seed's MATLAB solve did)")
+                     help="drop D12 (what the seed's MATLAB solve did) = --noise sgd-diagonal")
     fem.add_argument("--boundary", choices=("dirichlet", "reflecting"), default="dirichlet",
                      help="absorbing P=0 (default) or reflecting zero flux")
     fem.add_argument("--eigensolver", choices=("slepc", "inverse"), default="slepc",
                      help="shift-invert SLEPc (default) or inverse iteration, both with LU")
-    fem.add_argument("--mesh-rule", choices=MESH_RULES, default="graded",
-                     help="graded: one mesh from the model's widths (default); adaptive: refine from a "
-                          "coarse disk until the error estimate is below --tol")
+    fem.add_argument("--mesh-rule", choices=MESH_RULES, default=None,
+                     help="graded: one mesh from the valley's widths (a custom model's uniform disk); adaptive: "
+                          "refine from a coarse disk until the error estimate is below --tol (default: graded "
+                          "for the valley presets and with --h-min, adaptive for custom models)")
     fem.add_argument("--tol", type=float, default=None,
                      help=f"adaptive: relative accuracy of the moments and L1 of the density (default {DEFAULT_TOL:g})")
     fem.add_argument("--max-dofs", type=int, default=None,
@@ -86,8 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter()
     args = build_parser().parse_args(argv)
     # validate everything before anything is written
-    landscape, noise = cli.model_from_args(args)
-    radius, center = cli.domain_from_args(args)
+    model, radius, center = cli.model_and_domain(args)
+    landscape, noise = model.valley, model.noise_level
     if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
     if args.mesh is not None and not Path(args.mesh).is_file():
@@ -99,28 +101,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mesh_rule == "adaptive" and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh-rule adaptive cannot be combined with --h-min/--h-max")
     options = petsc_options(args.petsc_option)
-    if noise.T <= 0:
-        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
-    if args.mesh is None and args.mesh_rule == "graded":
-        # the graded mesh's size is predicted before meshing: refuse, one line
-        check_budget(landscape, noise, radius=radius, center=center, degree=args.degree, h_min=args.h_min,
-                     h_max=args.h_max, refine=1.0,
-                     max_dofs=DEFAULT_MAX_DOFS if args.max_dofs is None else args.max_dofs)
 
     from fpsolve import _compat, diagnostics, plotting, solver
 
+    mesh_rule = args.mesh_rule or solver.default_mesh_rule(model, args.h_min)
+    if args.mesh is None and mesh_rule == "graded":
+        # the mesh's size is predicted before meshing: refuse, one line
+        solver.check_budget(solver.model_mesh_sizes(model, radius, center, args.h_min, args.h_max), args.degree,
+                            DEFAULT_MAX_DOFS if args.max_dofs is None else args.max_dofs)
+    elif noise.T <= 0:
+        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+
     comm = MPI.COMM_WORLD
     progress = cli.Progress("solve_fp.py", enabled=comm.rank == 0)
-    name = cli.case_name(landscape, noise)
-    cross = not args.no_cross_diffusion
-    if not cross:
-        name += "_nocross"
+    name = model.case_name()
     out = io.claim_output(args.out or io.default_out(name, "fem"), "fem", args.overwrite, comm)
-    progress(f"case {name}: T={noise.T:g}, P{args.degree}, {'full D' if cross else 'no cross-diffusion'}, "
-             f"{args.boundary} boundary, {comm.size} rank(s)")
-    sol = solver.solve(landscape, noise, radius=radius, center=center, degree=args.degree, cross=cross,
+    progress(f"case {name}: {model.describe()}, P{args.degree}, {args.boundary} boundary, {comm.size} rank(s)")
+    sol = solver.solve(model, radius=radius, center=center, degree=args.degree,
                        boundary=args.boundary, mesh=args.mesh, h_min=args.h_min, h_max=args.h_max,
-                       comm=comm, progress=progress, eigensolver=args.eigensolver, mesh_rule=args.mesh_rule,
+                       comm=comm, progress=progress, eigensolver=args.eigensolver, mesh_rule=mesh_rule,
                        tol=args.tol, max_dofs=args.max_dofs, petsc_options=options)
     summary = dict(sol.summary)
     diagnostics.report(summary["warnings"], "solve_fp.py", enabled=comm.rank == 0)
@@ -134,12 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ylo, yhi = sol.support(1, 1e-8)
     theta2 = np.linspace(ylo, yhi, 201)
     p2 = sol.marginal_theta2(theta2)
-    closed = solver.closed_form_marginals_theta1(landscape, noise, theta1)
+    closed = (solver.closed_form_marginals_theta1(landscape, noise, theta1)
+              if landscape is not None and model.noise in ("sgd", "sgd-diagonal") else {})
     box = plotting.view_box(sol)
     xs, ys, grid = plotting.density_grid(sol, box)
     progress(f"marginals and density grid evaluated (theta1 in [{lo:.4g}, {hi:.4g}])")
 
-    title = (f"{name}: T={noise.T:g}, λ0={summary['escape_rate']:.3g}, "
+    title = (f"{model.describe()}\nλ0={summary['escape_rate']:.3g}, "
              f"mean|θ1|={summary['mean_abs_theta1']:.4g}, mode |θ1|={summary['mode_theta1']:.4g}")
     with io.atomic_output_dir(out, comm, "fem", args.overwrite) as tmp:
         _compat.write_xdmf(str(tmp / "density.xdmf"), sol.mesh, sol.density)
