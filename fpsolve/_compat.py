@@ -207,3 +207,47 @@ def locate_boundary_dofs(V: Any) -> np.ndarray:
     msh.topology.create_connectivity(tdim - 1, tdim)
     facets = dmesh.exterior_facet_indices(msh.topology)
     return fem.locate_dofs_topological(V, tdim - 1, facets)
+
+
+def cell_geometry_dofs(mesh: Any, cell: int) -> np.ndarray:
+    """Indices into ``mesh.geometry.x`` of one cell's nodes (an adjacency
+    list on 0.5, a 2-D array later)."""
+    dofmap = mesh.geometry.dofmap
+    if hasattr(dofmap, "links"):
+        return np.asarray(dofmap.links(cell))
+    return np.asarray(dofmap[cell])
+
+
+class XdmfSeries:
+    """An XDMF (+ .h5) time series of one function on one mesh (ParaView).
+
+    ``write(function, t)`` appends a time; on 0.9 the function is first
+    interpolated into Lagrange of the mesh's geometric degree (as in
+    :func:`write_xdmf`).  Collective; use as a context manager.
+    """
+
+    def __init__(self, path: str, mesh: Any) -> None:
+        from dolfinx import io
+
+        self.mesh = mesh
+        self.file = io.XDMFFile(mesh.comm, str(path), "w")
+        self.file.write_mesh(mesh)
+        self._out = None
+
+    def write(self, function: Any, t: float) -> None:
+        from dolfinx import fem
+
+        out = function
+        if _space_degree(function.function_space) != _mesh_degree(self.mesh):
+            if self._out is None:
+                W = functionspace(self.mesh, "Lagrange", _mesh_degree(self.mesh))
+                self._out = fem.Function(W, name=function.name)
+            self._out.interpolate(function)
+            out = self._out
+        self.file.write_function(out, t)
+
+    def __enter__(self) -> "XdmfSeries":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.file.close()
