@@ -39,10 +39,34 @@ WALLS = ("reflecting", "absorbing")
 Target = Callable[[np.ndarray], np.ndarray]
 
 
-def box_target(c1: float, c2: float, w1: float, w2: float) -> Target:
+def refine_near_box(msh: Any, box: Sequence[float], width: float, times: int = 2) -> Any:
+    """``msh`` bisected ``times`` times near the edges of the box (C1, C2, W1,
+    W2): each pass refines the edges within ``width`` (halved per pass) of the
+    box's boundary, so a target that does not conform to the mesh is
+    resolved to a quarter (times = 2) of the local size.  Collective."""
+    from dolfinx import mesh as dmesh
+
+    c1, c2, w1, w2 = (float(v) for v in box)
+    for k in range(times):
+        d = width / 2 ** k
+
+        def near(x: np.ndarray) -> np.ndarray:
+            inner = (np.abs(x[0] - c1) <= w1 - d) & (np.abs(x[1] - c2) <= w2 - d)
+            outer = (np.abs(x[0] - c1) <= w1 + d) & (np.abs(x[1] - c2) <= w2 + d)
+            return outer & ~inner
+
+        msh.topology.create_entities(1)
+        edges = dmesh.locate_entities(msh, 1, near)
+        msh = _compat.refine(msh, edges)
+    return msh
+
+
+def box_target(c1: float, c2: float, w1: float, w2: float, mirror: bool = False) -> Target:
     """The box ``|θ1 − c1| ≤ w1, |θ2 − c2| ≤ w2`` (θ units) as a predicate on
-    coordinates of shape (3, n).  Raises ModelError on non-finite values or
-    a non-positive half-width."""
+    coordinates of shape (3, n); with ``mirror`` also its image under
+    θ1 → −θ1 (the model is even in θ1: the folded target of the 1-D search
+    time).  Raises ModelError on non-finite values or a non-positive
+    half-width."""
     vals = (c1, c2, w1, w2)
     if not all(math.isfinite(float(v)) for v in vals):
         raise ModelError(f"target must be four finite numbers (got {' '.join(map(str, vals))})")
@@ -51,7 +75,10 @@ def box_target(c1: float, c2: float, w1: float, w2: float) -> Target:
     tol = 1e-10 * max(1.0, abs(c1), abs(c2), w1, w2)
 
     def inside(x: np.ndarray) -> np.ndarray:
-        return (np.abs(x[0] - c1) <= w1 + tol) & (np.abs(x[1] - c2) <= w2 + tol)
+        hit = (np.abs(x[0] - c1) <= w1 + tol) & (np.abs(x[1] - c2) <= w2 + tol)
+        if mirror:
+            hit |= (np.abs(x[0] + c1) <= w1 + tol) & (np.abs(x[1] - c2) <= w2 + tol)
+        return hit
 
     return inside
 
@@ -168,3 +195,120 @@ def committor(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, target: 
     ``𝓛q = 0``, ``q = 1`` on the target, ``q = 0`` on ∂Ω (MODEL.md §8).
     Arguments and errors as :func:`mean_first_passage_time`."""
     return _solve(msh, drift, D, divD, target, degree=degree, wall="absorbing", kind="committor")
+
+
+# --------------------------------------------------------------------------
+# A case of the model: what scripts/search_time.py writes
+# --------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class SearchRun:
+    """The search time of a model case: ``summary`` (summary.json), the τ
+    solution, the committor (or None), and both on the grid ``xs``, ``ys``
+    (NaN outside the disk; the same on every rank)."""
+
+    summary: dict
+    tau: BackwardSolution
+    committor: BackwardSolution | None
+    xs: np.ndarray
+    ys: np.ndarray
+    tau_grid: np.ndarray
+    committor_grid: np.ndarray | None
+
+
+def default_target(landscape: Any, noise: Any, radius: float = 2.0) -> Tuple[Tuple[float, float, float, float],
+                                                                          Tuple[float, float], dict]:
+    """((C1, C2, W1, W2), start, 1-D result): the box θ1* ± σ*, |θ2| ≤ sqrt(T g(θ1*)/2)
+    around the most probable point of the slow marginal (MODEL.md §5, S44;
+    :func:`search_case` adds its mirror image at −θ1*, as the 1-D |θ1| folds),
+    and the start (θ1* + 3σ*, 0), as :func:`fpsolve.theory.search_time` sets
+    them in 1-D (its result, reflecting at θ1 = ``radius``, is returned too)."""
+    from . import theory
+
+    st = theory.search_time(landscape, noise, half_width=radius)
+    xs = st["mode_theta1"]
+    w2 = math.sqrt(0.5 * noise.T * float(landscape.g(xs)))
+    return (xs, 0.0, st["window"], w2), (st["start"], 0.0), st
+
+
+def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = None,
+                start: Sequence[float] | None = None, wall: str = "reflecting", with_committor: bool = False,
+                cross: bool = True, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
+                degree: int = 2, mesh: Any = None, h_min: float | None = None, h_max: float | None = None,
+                comm: Any = None, grid: Tuple[int, int] = (241, 241), refine_target: int = 2,
+                progress: Callable[[str], None] | None = None) -> SearchRun:
+    """Mean first-passage time of a model case (MODEL.md §8) into ``target``
+    (C1, C2, W1, W2: box centre and half-widths, θ units; default
+    :func:`default_target`) on the case's graded mesh, τ at ``start``
+    (default :func:`default_target`'s) in time units and SGD steps, next to
+    the 1-D adiabatic formula (S44) for the same θ1-window when the target
+    is the default; with ``with_committor`` also q (target before the wall).
+    Collective.  Raises ModelError on bad input."""
+    from mpi4py import MPI
+
+    from . import mesh as fmesh
+    from . import solver
+
+    comm = MPI.COMM_WORLD if comm is None else comm
+    say = progress or (lambda message: None)
+    if wall not in WALLS:
+        raise ModelError(f"boundary must be one of {', '.join(WALLS)} (got {wall!r})")
+    box, default_start, st = default_target(landscape, noise, radius)
+    if target is not None:
+        box = tuple(float(v) for v in target)
+    # the default target is folded like the 1-D search time's |θ1| (both wells)
+    mirror = target is None and box[0] != 0.0
+    pred = box_target(*box, mirror=mirror)
+    x0 = tuple(float(v) for v in (default_start if start is None else start))
+    if not all(math.isfinite(v) for v in x0) or math.hypot(x0[0] - center[0], x0[1] - center[1]) >= radius:
+        raise ModelError(f"start ({x0[0]:g}, {x0[1]:g}) must lie inside the disk of radius {radius:g}")
+    msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
+                                            h_min=h_min, h_max=h_max, comm=comm)
+    if refine_target:
+        from .dynamics import local_mesh_size
+
+        h = local_mesh_size(msh, (box[0], box[1]))
+        msh = refine_near_box(msh, box, 2.0 * h, refine_target)
+        if mirror:
+            msh = refine_near_box(msh, (-box[0], *box[1:]), 2.0 * h, refine_target)
+        mesh_info = {**mesh_info, "refined_near_target": refine_target,
+                     "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
+    say(f"mesh: {mesh_info['cells']} triangles in {t_mesh:.2f}s")
+    c = solver.model_coefficients(msh, landscape, noise, cross)
+    tau = mean_first_passage_time(msh, c.drift, c.D, c.divD, target=pred, degree=degree, wall=wall)
+    say(f"mean first-passage time: {tau.dofs} dofs, {tau.target_dofs} target dofs, "
+        f"solve {tau.solve_seconds:.2f}s")
+    q = committor(msh, c.drift, c.D, c.divD, target=pred, degree=degree) if with_committor else None
+    xs = np.linspace(center[0] - radius, center[0] + radius, grid[0])
+    ys = np.linspace(center[1] - radius, center[1] + radius, grid[1])
+    X, Y = np.meshgrid(xs, ys)
+    pts = np.column_stack([X.ravel(), Y.ravel()])
+    outside = np.hypot(pts[:, 0] - center[0], pts[:, 1] - center[1]) > radius
+
+    def on_grid(sol: BackwardSolution) -> np.ndarray:
+        v = sol.evaluate(pts)
+        v[outside] = np.nan
+        return v.reshape(len(ys), len(xs))
+
+    tau_start = float(tau.evaluate(np.array([x0]))[0])
+    summary = {
+        "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
+        "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
+        "boundary": wall, "mesh": mesh_info, "target": list(box), "target_default": target is None, "target_mirrored": mirror,
+        "start": list(x0), "start_default": start is None,
+        "search_time": tau_start, "search_time_steps": tau_start / noise.alpha,
+        **{f"mfpt_{k}": v for k, v in tau.summary().items() if k != "kind"},
+        "mesh_seconds": t_mesh,
+    }
+    tau_grid = on_grid(tau)
+    summary["search_time_max"] = float(np.nanmax(tau_grid))
+    if target is None and start is None:
+        summary["search_time_1d"] = st["search_time"]
+        summary["search_time_1d_steps"] = st["search_time"] / noise.alpha
+        summary["search_1d"] = {k: st[k] for k in ("start", "target", "reflect", "window", "mode_theta1")}
+    q_grid = None
+    if q is not None:
+        summary["committor_at_start"] = float(q.evaluate(np.array([x0]))[0])
+        summary["committor_solve_seconds"] = q.solve_seconds
+        q_grid = on_grid(q)
+    return SearchRun(summary, tau, q, xs, ys, tau_grid, q_grid)
