@@ -342,6 +342,113 @@ def _bin(edges, v):
     return lo
 
 
+# --------------------------------------------------------------------------
+# Brownian-bridge exit test (MODEL.md §8): after a step from x to x' that
+# stays on this side of a (locally flat) boundary, the path crossed it in
+# between with probability exp(−2 d d' / (σ_n² dt)), σ_n² = 2 n·D n (D at x,
+# as the Euler-Maruyama step used it).  The uniform of walker i at step k is
+# word 2k (the disk's wall) or 2k + 1 (the target) of a third keyed stream,
+# so it too depends only on (seed, walker, step).
+# --------------------------------------------------------------------------
+
+_BRIDGE_KEY = np.uint64(0x2545F4914F6CDD1D)
+
+
+def bridge_probability(d_old, d_new, d11, d12, d22, nx, ny, dt):
+    """exp(−2 d d' / (σ_n² dt)) with σ_n² = 2 n·D n: the probability that a
+    Brownian bridge between distances d, d' > 0 from a flat boundary with unit
+    normal n touched it (MODEL.md §8).  Floats or arrays; compiled below."""
+    s2dt = 2.0 * (d11 * nx * nx + 2.0 * d12 * nx * ny + d22 * ny * ny) * dt
+    return np.exp(-2.0 * d_old * d_new / np.maximum(s2dt, 1e-300))
+
+
+_bridge_probability = numba.njit(bridge_probability)
+
+
+@numba.njit
+def _uniform(key, counter):
+    """Uniform in (0, 1): word ``counter`` of the walker's bridge stream."""
+    h = _mix64((key ^ _BRIDGE_KEY) + counter * _GAMMA)
+    return (np.float64(np.int64(h >> _S11)) + 0.5) * _U53
+
+
+def _uniform_np(keys: np.ndarray, counter: int) -> np.ndarray:
+    c = np.array([counter], dtype=np.uint64)
+    return ((_mix64_np((keys ^ _BRIDGE_KEY) + c * _GAMMA) >> _S11).astype(np.float64) + 0.5) * _U53
+
+
+@numba.njit
+def _wall_bridge(key, k, xo, yo, xi, yi, cx, cy, r2, dt, cross, T, a0, a2, a4, eps, reach):
+    """Did the path cross the disk's wall |θ − c| = sqrt(r2) during step k?
+    (No when both ends are ``reach`` or more inside: p < 1e-17 there.)"""
+    r = math.sqrt(r2)
+    inner = max(r - reach, 0.0) ** 2
+    ro2 = (xo - cx) ** 2 + (yo - cy) ** 2
+    rn2 = (xi - cx) ** 2 + (yi - cy) ** 2
+    if (ro2 < inner and rn2 < inner) or rn2 == 0.0:
+        return False
+    ro, rn = math.sqrt(ro2), math.sqrt(rn2)
+    d11, d12, d22 = _diffusion(xo, yo, T, a0, a2, a4, eps, cross)
+    p = _bridge_probability(r - ro, r - rn, d11, d12, d22, (xi - cx) / rn, (yi - cy) / rn, dt)
+    return _uniform(key, np.uint64(2) * np.uint64(k)) < p
+
+
+@numba.njit
+def _box_bridge(key, k, xo, yo, xi, yi, tx, ty, twx, twy, dt, cross, T, a0, a2, a4, eps, reach):
+    """Did the path touch the target box during step k (both ends outside)?
+    (No when both ends are ``reach`` or more away.)"""
+    ox, oy = max(abs(xo - tx) - twx, 0.0), max(abs(yo - ty) - twy, 0.0)
+    nx, ny = max(abs(xi - tx) - twx, 0.0), max(abs(yi - ty) - twy, 0.0)
+    reach2 = reach * reach
+    if ox * ox + oy * oy >= reach2 and nx * nx + ny * ny >= reach2:
+        return False
+    dn = math.sqrt(nx * nx + ny * ny)
+    if dn == 0.0:
+        return False
+    d11, d12, d22 = _diffusion(xo, yo, T, a0, a2, a4, eps, cross)
+    ux = nx / dn if xi >= tx else -nx / dn
+    uy = ny / dn if yi >= ty else -ny / dn
+    p = _bridge_probability(math.sqrt(ox * ox + oy * oy), dn, d11, d12, d22, ux, uy, dt)
+    return _uniform(key, np.uint64(2) * np.uint64(k) + np.uint64(1)) < p
+
+
+def _bridge_reach(landscape: Landscape, noise: Noise, code: int, dt: float, cx: float, cy: float,
+                  radius: float) -> float:
+    """Distance from a boundary beyond which the bridge probability is below
+    e^-40 for both ends of a step: sqrt(20 s dt), s = 1.5 × the largest
+    2 λmax(D) on the disk (a 201² grid; the kernels skip the test there)."""
+    r = radius if math.isfinite(radius) else 2.0
+    g = np.linspace(-r, r, 201)
+    X, Y = np.meshgrid(cx + g, cy + g)
+    d11, d12, d22 = model.diffusion(X, Y, noise.T, *landscape.coefficients, cross=code == _SDE_CROSS)
+    lam = 0.5 * (d11 + d22) + np.sqrt(0.25 * (d11 - d22) ** 2 + d12 * d12)
+    s = 1.5 * 2.0 * float(np.max(lam[(X - cx) ** 2 + (Y - cy) ** 2 <= r * r * (1 + 1e-12)]))
+    return math.sqrt(20.0 * s * dt) if s > 0 else 0.0
+
+
+def _wall_bridge_np(keys, k, xo, yo, xi, yi, cx, cy, r2, dt, cross, T, a0, a2, a4, eps):
+    """Vectorised twin of :func:`_wall_bridge`."""
+    r = math.sqrt(r2)
+    ro, rn = np.hypot(xo - cx, yo - cy), np.hypot(xi - cx, yi - cy)
+    safe = np.where(rn > 0, rn, 1.0)
+    d11, d12, d22 = model.diffusion(xo, yo, T, a0, a2, a4, eps, cross=cross)
+    p = bridge_probability(r - ro, r - rn, d11, d12, d22, (xi - cx) / safe, (yi - cy) / safe, dt)
+    return (rn > 0) & (_uniform_np(keys, 2 * k) < p)
+
+
+def _box_bridge_np(keys, k, xo, yo, xi, yi, tx, ty, twx, twy, dt, cross, T, a0, a2, a4, eps):
+    """Vectorised twin of :func:`_box_bridge`."""
+    ox, oy = np.maximum(np.abs(xo - tx) - twx, 0.0), np.maximum(np.abs(yo - ty) - twy, 0.0)
+    nx, ny = np.maximum(np.abs(xi - tx) - twx, 0.0), np.maximum(np.abs(yi - ty) - twy, 0.0)
+    dn = np.hypot(nx, ny)
+    safe = np.where(dn > 0, dn, 1.0)
+    d11, d12, d22 = model.diffusion(xo, yo, T, a0, a2, a4, eps, cross=cross)
+    ux, uy = np.where(xi >= tx, nx, -nx) / safe, np.where(yi >= ty, ny, -ny) / safe
+    p = bridge_probability(np.hypot(ox, oy), dn, d11, d12, d22, ux, uy, dt)
+    return (dn > 0) & (_uniform_np(keys, 2 * k + 1) < p)
+
+
+
 #: Walkers advanced together by one thread: their independent updates overlap
 #: in the CPU pipeline (one walker alone is a chain of dependent flops).
 _GROUP = 64
@@ -354,7 +461,7 @@ def _make_group_stepper(code: int):
     @numba.njit
     def stepper(g0, g1, c, k0, k1, first, x, y, status, exit_step, fp_step, acc, keys,
                 hist, hist_x, hist_ax, xedges, yedges, axedges, alpha, sqrt_delta, dt, sqrt_tdt,
-                T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy):
+                T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy, bridge):
         alive = 0
         for i in range(g0, g1):
             if status[i] == ALIVE:
@@ -369,17 +476,22 @@ def _make_group_stepper(code: int):
                 if status[i] != ALIVE:
                     continue
                 z1, z2 = _normal_pair(keys[i], k)
-                xi, yi = _update(code, x[i], y[i], z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
+                xo, yo = x[i], y[i]
+                xi, yi = _update(code, xo, yo, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
                                  a0, a2, a4, eps)
                 x[i] = xi
                 y[i] = yi
                 d2 = (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy)
-                if not d2 < stop2:  # one test per step; NaN fails it too
+                if not d2 < stop2 or (bridge > 0.0 and stop2 < bound2 and _wall_bridge(
+                        keys[i], k, xo, yo, xi, yi, cx, cy, stop2, dt, code == _SDE_CROSS, T, a0, a2, a4, eps,
+                        bridge)):
                     status[i] = DIVERGED if not d2 < bound2 else ABSORBED
                     exit_step[i] = k + 1
                     alive -= 1
                     continue
-                if has_target and fp_step[i] < 0 and abs(xi - tx) < twx and abs(yi - ty) < twy:
+                if has_target and fp_step[i] < 0 and ((abs(xi - tx) < twx and abs(yi - ty) < twy) or (
+                        bridge > 0.0 and _box_bridge(keys[i], k, xo, yo, xi, yi, tx, ty, twx, twy, dt,
+                                                     code == _SDE_CROSS, T, a0, a2, a4, eps, bridge))):
                     fp_step[i] = k + 1
                 if sample:
                     ax = abs(xi)
@@ -414,7 +526,7 @@ _STEP_SDE_NOCROSS = _make_group_stepper(_SDE_NOCROSS)
 def _advance_chunk(c, x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
                    xedges, yedges, axedges, k0, k1, code, alpha, sqrt_delta, dt, sqrt_tdt, T,
                    a0, a2, a4, eps, cx, cy, stop2, bound2, sample_start, sample_every,
-                   has_target, tx, ty, twx, twy):
+                   has_target, tx, ty, twx, twy, bridge):
     """Advance the live walkers of chunk ``c`` from step k0 to k1 (global step counters).
 
     Chunk c of ``nchunks = hist.shape[0]`` owns walkers [c n/nchunks, (c+1) n/nchunks)
@@ -437,7 +549,7 @@ def _advance_chunk(c, x, y, status, exit_step, fp_step, acc, keys, hist, hist_x,
         g1 = min(g0 + _GROUP, hi)
         args = (g0, g1, c, k0, k1, first, x, y, status, exit_step, fp_step, acc, keys,
                 hist, hist_x, hist_ax, xedges, yedges, axedges, alpha, sqrt_delta, dt, sqrt_tdt,
-                T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy)
+                T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy, bridge)
         if code == _SGD_LINEAR:
             _STEP_SGD_LINEAR(*args)
         elif code == _SGD_EXACT:
@@ -492,7 +604,7 @@ def _bin_numpy(edges: np.ndarray, v: np.ndarray) -> np.ndarray:
 def _advance_numpy(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
                    xedges, yedges, axedges, k0, k1, code, alpha, sqrt_delta, dt, sqrt_tdt, T,
                    a0, a2, a4, eps, cx, cy, stop2, bound2, sample_start, sample_every,
-                   has_target, tx, ty, twx, twy):
+                   has_target, tx, ty, twx, twy, bridge):
     """Same contract as :func:`_advance_chunk` (one chunk), one numpy pass per step."""
     with np.errstate(all="ignore"):  # diverging walkers overflow on purpose
         for k in range(k0, k1):
@@ -500,20 +612,27 @@ def _advance_numpy(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hi
             if live.size == 0:
                 break
             z1, z2 = _normal_pair_np(keys[live], k)
-            xi, yi = _update_numpy(code, x[live], y[live], z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
+            xo, yo = x[live], y[live]
+            xi, yi = _update_numpy(code, xo, yo, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
                                    a0, a2, a4, eps)
             x[live], y[live] = xi, yi
             d2 = (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy)
             stop = ~(d2 < stop2)
+            if bridge > 0.0 and stop2 < bound2:
+                stop |= _wall_bridge_np(keys[live], k, xo, yo, xi, yi, cx, cy, stop2, dt, code == _SDE_CROSS,
+                                        T, a0, a2, a4, eps)
             diverged = stop & ~(d2 < bound2)
             absorbed = stop & ~diverged
             status[live[diverged]] = DIVERGED
             status[live[absorbed]] = ABSORBED
             exit_step[live[diverged | absorbed]] = k + 1
             ok = ~(diverged | absorbed)
-            live, xi, yi = live[ok], xi[ok], yi[ok]
+            live, xi, yi, xo, yo = live[ok], xi[ok], yi[ok], xo[ok], yo[ok]
             if has_target:
                 hit = (fp_step[live] < 0) & (np.abs(xi - tx) < twx) & (np.abs(yi - ty) < twy)
+                if bridge > 0.0:
+                    hit |= (fp_step[live] < 0) & _box_bridge_np(keys[live], k, xo, yo, xi, yi, tx, ty, twx, twy,
+                                                                dt, code == _SDE_CROSS, T, a0, a2, a4, eps)
                 fp_step[live[hit]] = k + 1
             if k + 1 >= sample_start and (k + 1 - sample_start) % sample_every == 0:
                 ax = np.abs(xi)
@@ -651,7 +770,7 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
         bound: float = DEFAULT_BOUND, snapshot_times: Sequence[float] = (),
         survival_points: int = 201, engine: str = "numba", comm: Any = None,
         progress: Optional[Callable[[int, int], None]] = None,
-        block_walker_steps: float = 2e7) -> MonteCarloResult:
+        block_walker_steps: float = 2e7, bridge: Optional[bool] = None) -> MonteCarloResult:
     """Run ``walkers`` independent SGD or SDE trajectories; see the module doc.
 
     Times (``time``, ``dt``, ``burn_in``, ``sample_interval``,
@@ -664,6 +783,10 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     ``comm``: an mpi4py communicator; walkers are split by index across ranks,
     every rank returns the full (reduced) result, identical to a serial run.
     ``progress(steps_done, steps_total)`` is called between blocks (rank 0).
+    ``bridge`` (default on for the SDE, off for SGD, whose steps are the
+    process itself): the Brownian-bridge exit test of MODEL.md §8 in the
+    absorption and first-passage checks, so SDE exit rates and first-passage
+    times converge at O(dt) instead of O(√dt).
     """
     if method not in METHODS:
         raise ModelError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
@@ -678,6 +801,9 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
             raise ModelError("dt is the SDE step; SGD steps last alpha (drop dt or use method='sde')")
         if not cross:
             raise ModelError("cross=False applies to the SDE only (SGD noise always has cross terms)")
+        if bridge:
+            raise ModelError("the Brownian-bridge test applies to the SDE (SGD steps are the process itself)")
+        bridge = False
         step_time = noise.alpha
         code = _SGD_LINEAR if shift == "linear" else _SGD_EXACT
     else:
@@ -687,6 +813,7 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
         if not (math.isfinite(step_time) and step_time > 0):
             raise ModelError(f"dt must be a finite number > 0 (got {dt!r})")
         code = _SDE_CROSS if cross else _SDE_NOCROSS
+        bridge = True if bridge is None else bool(bridge)
     if (steps is None) == (time is None):
         raise ModelError("give exactly one of steps and time")
     if steps is None:
@@ -746,7 +873,8 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     params = (int(code), noise.alpha, math.sqrt(noise.Delta), step_time, math.sqrt(noise.T * step_time),
               noise.T, *landscape.coefficients, cx, cy,
               min(radius * radius, bound * bound), bound * bound,
-              int(sample_start), int(every), target is not None, tx, ty, twx, twy)
+              int(sample_start), int(every), target is not None, tx, ty, twx, twy,
+              _bridge_reach(landscape, noise, code, step_time, cx, cy, radius) if bridge else 0.0)
 
     # blocks of steps: progress between them, and snapshots at block ends
     block = max(1, int(block_walker_steps // max(walkers, 1)))
@@ -794,6 +922,7 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
         "time": steps * step_time, "seed": seed,
         "radius": radius if math.isfinite(radius) else None, "center": [cx, cy],
         "divergence_bound": bound,
+        "brownian_bridge": bool(bridge),
         "burn_in_time": burn_steps * step_time, "sample_interval_time": every * step_time,
         "statistics": "pooled over walkers and the stationary window; standard errors (_se) from "
                       "per-walker time sums (walkers independent, ratio estimator)",
