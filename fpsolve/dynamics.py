@@ -16,7 +16,10 @@ triangular solves are faster) serves both stages and the error estimate.
 The local error is estimated as in Hosea & Shampine (1996), filtered through A⁻¹ so that
 stiff components (the fast θ2 relaxation) do not shrink the step; the step
 is kept on a grid of half-octaves h₀·2^(k/2) so that factorisations are
-reused while the step is unchanged (a few of them are cached).
+reused while the step is unchanged (a few of them are cached); it shrinks
+as the estimate asks and grows only by a factor of 4 or more at once (a new
+LU costs as much as ~50 steps: on the default case 8 factorisations and 132
+steps to t = 100 instead of 24 and 75 with growth by every half-octave).
 
 Boundaries: ``reflecting`` (zero flux, the natural condition: 1ᵀK = 0, so
 the scheme conserves ∫P to the LU's round-off) or ``dirichlet`` (absorbing,
@@ -49,6 +52,9 @@ BDF_U_N = (1.0 - GAMMA) ** 2 / (GAMMA * (2.0 - GAMMA))
 ERR_K = (-3.0 * GAMMA ** 2 + 4.0 * GAMMA - 2.0) / (12.0 * (2.0 - GAMMA))
 #: The step grid: h = h_ref · 2^(level / LEVELS_PER_OCTAVE).
 LEVELS_PER_OCTAVE = 2
+#: Step growth: at least GROW_MIN_LEVELS and at most MAX_GROW_LEVELS half-octaves at once.
+GROW_MIN_LEVELS = 4
+MAX_GROW_LEVELS = 6
 #: Factorisations kept (least recently used dropped).
 LU_CACHE = 4
 #: Columns of evolution.csv after t (names of :meth:`Transient.observe`).
@@ -164,6 +170,7 @@ class Transient:
             b.ghostUpdate(addv=_add(), mode=_reverse())
             self._b[name] = b
         self._lus: Dict[Any, Any] = {}
+        self.grow_min_levels = GROW_MIN_LEVELS
         self.factorisations = 0
         self.assemble_seconds = time.perf_counter() - t0
 
@@ -328,9 +335,10 @@ class Transient:
         while t < t_end * (1 - 1e-14) and steps < max_steps:
             h_grid = h_ref * 2.0 ** (level / LEVELS_PER_OCTAVE)
             nxt = next(s for s in targets if s > t * (1 + 1e-14))
-            h = min(h_grid, nxt - t)
-            if nxt - t - h < 1e-9 * h:
-                h = nxt - t
+            # land on the next stop when it is within this step (a step within
+            # round-off of the grid size keeps that size and its factorisation)
+            land = nxt - t <= h_grid * (1 + 1e-9)
+            h = h_grid if (not land or abs(nxt - t - h_grid) <= 1e-9 * h_grid) else nxt - t
             un, err = self.step(u, h, estimate=adaptive)
             if adaptive and err > tol:
                 rejected += 1
@@ -338,17 +346,18 @@ class Transient:
                 level += min(-1, _levels(0.9 * (tol / err) ** (1 / 3)))
                 continue
             u.destroy()
-            u, t, steps = un, (nxt if h == nxt - t else t + h), steps + 1
+            u, t, steps = un, (nxt if land else t + h), steps + 1
             row = {"t": t, "dt": h, **self.observe(u)}
             rows.append(row)
             if on_step:
                 u.copy(_compat.petsc_vec(p0))
                 p0.x.scatter_forward()
                 on_step(t, p0, row)
-            if adaptive and h == h_grid and err > 0:
-                level += max(0, min(4, _levels(0.9 * (tol / err) ** (1 / 3))))
-            elif adaptive and err == 0:
-                level += 4
+            if adaptive and h == h_grid:
+                # grow only by GROW_MIN_LEVELS or more at once: a new LU costs
+                # as much as tens of steps
+                up = MAX_GROW_LEVELS if err == 0 else min(MAX_GROW_LEVELS, _levels(0.9 * (tol / err) ** (1 / 3)))
+                level += up if up >= self.grow_min_levels else 0
         u.copy(_compat.petsc_vec(p0))
         p0.x.scatter_forward()
         u.destroy()
