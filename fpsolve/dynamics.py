@@ -440,6 +440,7 @@ def evolve_case(landscape: Landscape, noise: Any, *, start: Sequence[float], t_e
                 center: Tuple[float, float] = (0.0, 0.0), degree: int = 2, mesh: Any = None,
                 h_min: float | None = None, h_max: float | None = None, comm: Any = None,
                 xdmf_path: str | None = None, frames: int = FRAMES, grid: Tuple[int, int] = (160, 160),
+                stops: Sequence[float] = (),
                 progress: Callable[[str], None] | None = None,
                 on_time: Callable[[float], None] | None = None) -> CaseRun:
     """The density of a model case in time (MODEL.md §8) from a Gaussian
@@ -451,8 +452,10 @@ def evolve_case(landscape: Landscape, noise: Any, *, start: Sequence[float], t_e
     keeps them on a ``grid`` (nx, ny) over the disk for an animation, and
     fits the late-time decay rate of the survival (last half of the run)
     next to the eigen-solve's λ0 on the same mesh and boundary.
-    ``on_time(t)`` is called after every accepted step (progress bars).
-    Raises ModelError on bad input (before any computation).
+    ``on_time(t)`` is called after every accepted step (progress bars);
+    ``stops``: times the steps land on exactly (rows at those t, e.g. for a
+    Monte-Carlo comparison).  Raises ModelError on bad input (before any
+    computation).
     """
     from mpi4py import MPI
 
@@ -503,7 +506,7 @@ def evolve_case(landscape: Landscape, noise: Any, *, start: Sequence[float], t_e
     say(f"transient: {tr.V.dofmap.index_map.size_global} dofs, P{degree}, {boundary} wall, "
         f"start {x0} width {tuple(float(v) for v in start_width)}, t_end {t_end:g}")
     try:
-        ev = tr.run(p0, t_end, tol=tol, dt=dt, on_step=on_step)
+        ev = tr.run(p0, t_end, tol=tol, dt=dt, on_step=on_step, stops=stops)
     finally:
         if series:
             series.file.close()

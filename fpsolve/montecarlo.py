@@ -669,7 +669,8 @@ class MonteCarloResult:
     summary.json; ``survival``: (times, fraction alive); ``first_passage``:
     per-walker first time in the target (NaN if never); ``final``: (walkers, 2)
     last positions; ``status``: per walker 0 alive, 1 absorbed, 2 diverged;
-    ``snapshots``: {time: (walkers, 2) positions} at the requested steps.
+    ``snapshots``: {time: (walkers, 2) positions} at the requested steps;
+    ``exit_time``: per-walker time of absorption or divergence (NaN if alive).
     """
 
     hist: np.ndarray
@@ -683,6 +684,7 @@ class MonteCarloResult:
     final: np.ndarray
     status: np.ndarray
     snapshots: dict
+    exit_time: Optional[np.ndarray] = None
 
 
 def _pooled_stats(acc: np.ndarray) -> dict:
@@ -947,6 +949,7 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
         abs_edges=axedges, summary=summary, survival=(grid * step_time, fraction),
         first_passage=first_passage, final=np.column_stack([x, y]), status=status,
         snapshots={s * step_time: v for s, v in snapshots.items()},
+        exit_time=np.where(status != ALIVE, exit_step * step_time, np.nan),
     )
 
 

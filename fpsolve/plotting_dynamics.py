@@ -35,8 +35,10 @@ def plot_evolution(path: str | Path, columns: Dict[str, np.ndarray], title: str,
             ax.fill_between(bt, mean - 2 * se, mean + 2 * se, color="tab:orange", alpha=0.35, lw=0)
             ax.plot(bt, mean, "-", color="tab:orange", lw=0.9, label="Monte Carlo ±2 s.e.")
         ax.set_xscale("log")
-        if name == "survival":
-            ax.set_yscale("log")
+        if name == "survival" and np.min(columns[name][sel]) < 0.5:
+            ax.set_yscale("log")  # a decay over decades; a confined case stays linear near 1
+        else:
+            ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     for ax in axes[1]:

@@ -34,6 +34,21 @@ def test_evolve_fp_writes_its_outputs(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
+def test_evolve_fp_compare_mc_agrees_within_sampling_error(tmp_path):
+    out = tmp_path / "ev"
+    res = run_script("evolve_fp.py", "--preset", "single-well", "--T", "0.2", "--start", "0.5", "0.2",
+                     "--t-end", "20", "--tol", "1e-3", "--h-max", "0.25", "--compare-mc", "3000",
+                     "--no-progress", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    c = json.loads((out / "summary.json").read_text())["compare_mc"]
+    assert c["walkers"] == 3000 and c["brownian_bridge"] and len(c["times"]) >= 15
+    dev = c["max_deviation_in_standard_errors"]
+    # 6 observables at ~20 times: the largest of ~120 |z| stays below 4.5
+    # when FEM and SDE agree; a wrong drift or start shows as tens
+    assert 0 < dev["all"] < 4.5, dev
+    assert "largest deviation" in res.stdout
+
+
 def test_evolve_fp_reflecting_conserves_mass(tmp_path):
     out = tmp_path / "ev"
     res = run_script("evolve_fp.py", "--preset", "single-well", "--T", "0.2", "--boundary", "reflecting",
@@ -71,6 +86,7 @@ def test_search_time_writes_its_outputs(tmp_path):
     ("evolve_fp.py", ["--tol", "nan"], "--tol must be a finite number > 0"),
     ("evolve_fp.py", ["--boundary", "open"], "invalid choice: 'open'"),
     ("evolve_fp.py", ["--T", "-1"], "T must be >= 0"),
+    ("evolve_fp.py", ["--compare-mc", "1"], "--compare-mc needs at least 2 walkers"),
     ("search_time.py", ["--target", "0", "0", "-1", "1"], "half-widths must be > 0"),
     ("search_time.py", ["--start", "3", "0"], "must lie inside the disk"),
     ("search_time.py", ["--boundary", "dirichlet"], "invalid choice: 'dirichlet'"),
