@@ -14,6 +14,7 @@ import sys
 import time
 from typing import Callable, NoReturn, Sequence
 
+from .io import OutputError
 from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise
 
 #: Default noise of the default case: alpha = 0.05, Delta = 1 (T = 0.05 > T_c).
@@ -60,6 +61,14 @@ def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
                        help="centre of the disk (default 0 0)")
 
 
+def add_output_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--out DIR`` and ``--overwrite`` (README, *Where results go*); ``default`` is for the help."""
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"output folder (default {default}); refused if it holds anything this tool did not write")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out even if it holds files this tool did not write")
+
+
 def domain_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float]]:
     """(radius, (cx, cy)), validated; raises UsageError naming the bad value."""
     if not (math.isfinite(args.radius) and args.radius > 0):
@@ -90,14 +99,45 @@ def case_name(landscape: Landscape, noise: Noise) -> str:
 
 
 def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:
-    """Run ``main`` and turn bad input into exit status 2 with one line."""
+    """Run ``main`` and turn bad input into exit status 2 with one line.
+
+    Bad input (ModelError, UsageError, OutputError) is detected alike on every
+    rank, so each rank exits 2 and only rank 0 speaks.  Any other exception
+    under MPI with more than one rank ends **all** ranks (``Abort``): a rank
+    that raised alone would otherwise leave the others waiting in a
+    collective forever.
+    """
     prog = sys.argv[0].rsplit("/", 1)[-1]
     try:
         code = main(argv)
-    except (ModelError, UsageError) as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+    except (ModelError, UsageError, OutputError) as exc:
+        if _world_rank() == 0:
+            sys.stderr.write(f"{prog}: error: {exc}\n")
         code = 2
+    except BaseException as exc:
+        comm = _world_if_parallel()
+        if comm is None or isinstance(exc, SystemExit):
+            raise
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.write(f"{prog}: error on rank {comm.rank}: {type(exc).__name__}: {exc}; ending all ranks\n")
+        sys.stderr.flush()
+        comm.Abort(1)
     sys.exit(code)
+
+
+def _world_if_parallel():
+    """MPI.COMM_WORLD when mpi4py is initialised with more than one rank, else None."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
+        return None
+    return mpi.COMM_WORLD if mpi.COMM_WORLD.size > 1 else None
+
+
+def _world_rank() -> int:
+    comm = _world_if_parallel()
+    return 0 if comm is None else comm.rank
 
 
 class Progress:
