@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Sequence
 
 from fpsolve import cli, io
@@ -32,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--dt", type=float, default=0.01, help="their size, time units (default 0.01)")
     parser.add_argument("--t-end", type=float, default=100.0, help="end of the adaptive run (default 100)")
     parser.add_argument("--quick", action="store_true", help="100 steps, adaptive to t = 5 (for tests)")
-    parser.add_argument("--out", default="results/bench-dynamics", help="output folder (default results/bench-dynamics)")
+    cli.add_output_arguments(parser, "results/bench-dynamics")
     args = parser.parse_args(argv)
     landscape, noise = cli.model_from_args(args)
     radius, center = cli.domain_from_args(args)
@@ -46,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     fmesh.graded_sizes(landscape, noise, radius, center)  # validates T > 0
     comm = MPI.COMM_WORLD
+    out = io.claim_output(args.out or io.RESULTS_ROOT / "bench-dynamics", "bench-dynamics", args.overwrite, comm)
     progress = cli.Progress("bench_dynamics.py", enabled=comm.rank == 0)
     msh, info, _ = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=None, h_min=None,
                                   h_max=None, comm=comm)
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + " |\n" for r in rows)
     note = (f"\ncase {cli.case_name(landscape, noise)}, T={noise.T:g}, default mesh ({info['cells']} triangles), "
             f"P2, {comm.size} rank(s)\n")
-    with io.atomic_output_dir(args.out, comm) as tmp:
+    with io.atomic_output_dir(out, comm, "bench-dynamics", args.overwrite) as tmp:
         if comm.rank == 0:
             io.write_json(tmp / "bench.json", {"case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
                                                "mesh": info, "rows": rows, "ranks": comm.size,
@@ -92,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             io.write_text_atomic(tmp / "bench.md", table + note)
     if comm.rank == 0:
         print(table + note, end="")
-        print(f"benchmark written to {Path(args.out)}")
+        print(f"benchmark written to {out}")
     return 0
 
 

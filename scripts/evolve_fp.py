@@ -4,7 +4,7 @@
 From a Gaussian start (``--start X Y``, ``--start-width W1 W2``; default a
 narrow one, two local mesh sizes wide) to ``--t-end`` (time units, t = alpha k),
 TR-BDF2 with adaptive steps (``--tol``) or fixed steps (``--dt``).  Writes,
-into ``--out`` (default ``results/<case>/evolve``), atomically:
+into ``--out`` (default ``results/<case-name>[_nocross]/evolve``), atomically:
 
     evolution.csv   t, SGD steps, dt, survival S(t) = ∫P, E[L], E|θ1|, E θ1,
                     Var θ1, E θ2, Var θ2, E[F(θ1)]
@@ -24,7 +24,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from pathlib import Path
 from typing import Sequence
 
 from fpsolve import cli, io
@@ -53,7 +52,7 @@ def build_parser() -> cli.Parser:
     mc.add_argument("--mc-dt", type=float, default=0.01, help="SDE step of --compare-mc (default 0.01)")
     mc.add_argument("--seed", type=int, default=0, help="random seed of --compare-mc (default 0)")
     cli.add_mesh_arguments(parser)
-    parser.add_argument("--out", default=None, help="output folder (default results/<case>/evolve)")
+    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/evolve")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -87,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     comm = MPI.COMM_WORLD
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
     name = cli.case_name(landscape, noise) + ("" if not args.no_cross_diffusion else "_nocross")
-    out = Path(args.out or Path("results") / name / "evolve")
+    out = io.claim_output(args.out or io.default_out(name, "evolve"), "evolve", args.overwrite, comm)
     bar = None
     if comm.rank == 0 and not args.no_progress:
         from tqdm import tqdm
@@ -100,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.update(t - bar.n)
 
     times = () if args.compare_mc is None else dynamics_mc.compare_times(args.t_end, args.mc_dt)
-    with io.atomic_output_dir(out, comm) as tmp:
+    with io.atomic_output_dir(out, comm, "evolve", args.overwrite) as tmp:
         run = dynamics.evolve_case(
             landscape, noise, start=args.start, start_width=args.start_width, t_end=args.t_end,
             boundary=args.boundary, tol=args.tol, dt=args.dt, cross=not args.no_cross_diffusion,

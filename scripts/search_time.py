@@ -6,7 +6,7 @@ half-widths; default the window θ1* ± σ*, |θ2| ≤ sqrt(T g(θ1*)/2) around 
 most probable point, as theory.search_time sets it in 1-D) with the disk's
 wall reflecting (default) or absorbing, and with ``--committor`` the
 probability q of reaching the target before the wall.  Writes, into ``--out``
-(default ``results/<case>/search-time``), atomically:
+(default ``results/<case-name>[_nocross]/search-time``), atomically:
 
     summary.json    parameters, versions, τ at ``--start`` in time units and
                     SGD steps (τ/alpha), the 1-D formula's value for the
@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from pathlib import Path
 from typing import Sequence
 
 from fpsolve import cli, io
@@ -41,7 +40,7 @@ def build_parser() -> cli.Parser:
                    help="the disk's wall: reflecting (default) or absorbing (leaving also ends the search)")
     g.add_argument("--committor", action="store_true", help="also the committor q (target before the wall)")
     cli.add_mesh_arguments(parser)
-    parser.add_argument("--out", default=None, help="output folder (default results/<case>/search-time)")
+    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/search-time")
     return parser
 
 
@@ -66,13 +65,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     comm = MPI.COMM_WORLD
     progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
     name = cli.case_name(landscape, noise) + ("" if not args.no_cross_diffusion else "_nocross")
-    out = Path(args.out or Path("results") / name / "search-time")
+    out = io.claim_output(args.out or io.default_out(name, "search-time"), "search-time", args.overwrite, comm)
     run = passage.search_case(landscape, noise, target=args.target, start=args.start, wall=args.boundary,
                               with_committor=args.committor, cross=not args.no_cross_diffusion, radius=radius,
                               center=center, degree=args.degree, mesh=args.mesh, h_min=args.h_min,
                               h_max=args.h_max, comm=comm, progress=progress)
     s = run.summary
-    with io.atomic_output_dir(out, comm) as tmp:
+    with io.atomic_output_dir(out, comm, "search-time", args.overwrite) as tmp:
         _compat.write_xdmf(str(tmp / "tau.xdmf"), run.tau.field.function_space.mesh, run.tau.field)
         if run.committor is not None:
             _compat.write_xdmf(str(tmp / "committor.xdmf"), run.committor.field.function_space.mesh,

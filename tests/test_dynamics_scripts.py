@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
+from fpsolve import io
 
 
 def test_evolve_fp_writes_its_outputs(tmp_path):
@@ -18,7 +19,9 @@ def test_evolve_fp_writes_its_outputs(tmp_path):
     assert res.returncode == 0, res.stderr
     assert str(out) in res.stdout and "evolving" in res.stderr  # the progress bar
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["density.h5", "density.xdmf", "evolution.csv", "evolution.gif", "evolution.png", "summary.json"]
+    assert names == sorted([io.MARKER, "density.h5", "density.xdmf", "evolution.csv", "evolution.gif", "evolution.png",
+                            "summary.json"])
+    assert io.read_marker(out)["tool"] == "evolve"
     s = json.loads((out / "summary.json").read_text())
     data = np.genfromtxt(out / "evolution.csv", delimiter=",", names=True)
     assert list(data.dtype.names[:3]) == ["t", "sgd_steps", "dt"]
@@ -65,7 +68,9 @@ def test_search_time_writes_its_outputs(tmp_path):
     res = run_script("search_time.py", "--committor", "--out", str(out))
     assert res.returncode == 0, res.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["committor.h5", "committor.png", "committor.xdmf", "summary.json", "tau.h5", "tau.png", "tau.xdmf"]
+    assert names == sorted([io.MARKER, "committor.h5", "committor.png", "committor.xdmf", "summary.json", "tau.h5",
+                            "tau.png", "tau.xdmf"])
+    assert io.read_marker(out)["tool"] == "search-time"
     s = json.loads((out / "summary.json").read_text())
     assert s["search_time"] > 0 and s["search_time_steps"] == pytest.approx(s["search_time"] / 0.05)
     # the 2-D search time is of the order of the 1-D adiabatic formula's (MODEL.md §8)
@@ -97,3 +102,13 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path, script, args, words
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("script", ["evolve_fp.py", "search_time.py"])
+def test_out_holding_other_files_is_refused_before_computing(tmp_path, script):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    res = run_script(script, "--out", str(mine))
+    assert res.returncode == 2 and "files fpsolve did not write" in res.stderr.strip().splitlines()[-1]
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"]
