@@ -231,11 +231,35 @@ def default_target(landscape: Any, noise: Any, radius: float = 2.0) -> Tuple[Tup
     return (xs, 0.0, st["window"], w2), (st["start"], 0.0), st
 
 
+def search_mesh_sizes(landscape: Any, noise: Any, radius: float, center: Tuple[float, float],
+                      start: Sequence[float], box: Sequence[float], h_min: float | None = None,
+                      h_max: float | None = None) -> Any:
+    """The case's graded sizes (:func:`fpsolve.mesh.graded_sizes`) with the
+    fine box stretched to hold the start and the target in θ1, and in θ2
+    the start and 2.2 fast widths sqrt(T g/2) (their largest over the θ1
+    range) around the valley floor: the search's path is resolved as finely
+    as the stationary density."""
+    import dataclasses
+
+    from . import mesh as fmesh
+
+    sizes = fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max)
+    c1, c2, w1, w2 = (float(v) for v in box)
+    lo = min(sizes.box_x0 - sizes.box_hx, float(start[0]), c1 - w1)
+    hi = max(sizes.box_x0 + sizes.box_hx, float(start[0]), c1 + w1)
+    xs = np.linspace(lo, hi, 101)
+    fast = float(np.max(np.sqrt(0.5 * noise.T * np.asarray(landscape.g(xs), dtype=float))))
+    hy = max(sizes.box_hy, abs(float(start[1]) - sizes.box_y0) + fast, 2.2 * fast)
+    return dataclasses.replace(sizes, box_x0=0.5 * (lo + hi), box_hx=min(0.5 * (hi - lo), radius),
+                               box_hy=min(hy, radius), rule=sizes.rule + "+search")
+
+
 def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = None,
                 start: Sequence[float] | None = None, wall: str = "reflecting", with_committor: bool = False,
                 cross: bool = True, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
                 degree: int = 2, mesh: Any = None, h_min: float | None = None, h_max: float | None = None,
-                comm: Any = None, grid: Tuple[int, int] = (241, 241), refine_target: int = 2,
+                comm: Any = None, grid: Tuple[int, int] | None = (241, 241), refine_target: int = 2,
+                refine: float = 1.0,
                 progress: Callable[[str], None] | None = None) -> SearchRun:
     """Mean first-passage time of a model case (MODEL.md §8) into ``target``
     (C1, C2, W1, W2: box centre and half-widths, θ units; default
@@ -243,6 +267,8 @@ def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = 
     (default :func:`default_target`'s) in time units and SGD steps, next to
     the 1-D adiabatic formula (S44) for the same θ1-window when the target
     is the default; with ``with_committor`` also q (target before the wall).
+    ``grid`` None skips the fields on a grid (sweeps); ``refine`` divides
+    every mesh size; ``refine_target`` bisections near the target's edges.
     Collective.  Raises ModelError on bad input."""
     from mpi4py import MPI
 
@@ -262,8 +288,20 @@ def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = 
     x0 = tuple(float(v) for v in (default_start if start is None else start))
     if not all(math.isfinite(v) for v in x0) or math.hypot(x0[0] - center[0], x0[1] - center[1]) >= radius:
         raise ModelError(f"start ({x0[0]:g}, {x0[1]:g}) must lie inside the disk of radius {radius:g}")
-    msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
-                                            h_min=h_min, h_max=h_max, comm=comm)
+    if mesh is None:
+        # the graded mesh of the case with its fine box stretched over the
+        # search's path (start, target), or a start outside it is unresolved
+        t0 = time.perf_counter()
+        sizes = search_mesh_sizes(landscape, noise, radius, center, x0, box, h_min, h_max)
+        if refine != 1.0:
+            sizes = sizes.refined(refine)
+        msh, _ = fmesh.create_disk(sizes, comm)
+        mesh_info = {"source": "gmsh", **sizes.as_dict(), "refine": refine,
+                     "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
+        t_mesh = time.perf_counter() - t0
+    else:
+        msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
+                                                h_min=h_min, h_max=h_max, comm=comm, refine=refine)
     if refine_target:
         from .dynamics import local_mesh_size
 
@@ -279,13 +317,15 @@ def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = 
     say(f"mean first-passage time: {tau.dofs} dofs, {tau.target_dofs} target dofs, "
         f"solve {tau.solve_seconds:.2f}s")
     q = committor(msh, c.drift, c.D, c.divD, target=pred, degree=degree) if with_committor else None
-    xs = np.linspace(center[0] - radius, center[0] + radius, grid[0])
-    ys = np.linspace(center[1] - radius, center[1] + radius, grid[1])
+    xs = np.linspace(center[0] - radius, center[0] + radius, grid[0] if grid else 2)
+    ys = np.linspace(center[1] - radius, center[1] + radius, grid[1] if grid else 2)
     X, Y = np.meshgrid(xs, ys)
     pts = np.column_stack([X.ravel(), Y.ravel()])
     outside = np.hypot(pts[:, 0] - center[0], pts[:, 1] - center[1]) > radius
 
-    def on_grid(sol: BackwardSolution) -> np.ndarray:
+    def on_grid(sol: BackwardSolution) -> np.ndarray | None:
+        if not grid:
+            return None
         v = sol.evaluate(pts)
         v[outside] = np.nan
         return v.reshape(len(ys), len(xs))
@@ -301,7 +341,8 @@ def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = 
         "mesh_seconds": t_mesh,
     }
     tau_grid = on_grid(tau)
-    summary["search_time_max"] = float(np.nanmax(tau_grid))
+    if tau_grid is not None:
+        summary["search_time_max"] = float(np.nanmax(tau_grid))
     if target is None and start is None:
         summary["search_time_1d"] = st["search_time"]
         summary["search_time_1d_steps"] = st["search_time"] / noise.alpha
