@@ -15,7 +15,6 @@
 # (`fpsolve.solver.model_coefficients` gives those of the SGD model).
 
 # +
-import math
 
 import numpy as np
 import ufl
