@@ -7,7 +7,16 @@ Samplers (``method``/``shift``/``cross``):
 - ``sde``, ``cross=True``: Euler–Maruyama of ``dθ = −∇L dt + sqrt(T) H dW``;
 - ``sde``, ``cross=False``: independent noises ``sqrt(2 D11) dW1``, ``sqrt(2 D22) dW2``.
 
+Any model of MODEL.md §7 (a :class:`~fpsolve.symbolic.Model`) is sampled by
+kernels that :mod:`fpsolve.mc_codegen` generates from its symbolic
+derivation (SGD ``θ ← θ − α (∇L + Σ^{1/2} z)``, the exact shift for ``sgd``
+noise, and the SDE with ``B Bᵀ = 2D``), through the same group stepper.
+
 Time is in units of α SGD steps: a SGD step lasts ``α``, a SDE step ``dt``.
+
+Kernels read named records, not long positional lists: :class:`Walkers`
+(per-walker arrays), :class:`Tallies` (histograms and edges) and
+:class:`KernelParams` (every number, by name).
 
 Walkers are independent.  Walker ``i`` owns its random stream: the normals of
 step ``k`` are numbers ``2k`` and ``2k + 1`` of its stream, each made by a
@@ -35,13 +44,15 @@ loop over steps).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
+import re
 import time as _time
 import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
 
 import numba
 import numpy as np
@@ -49,7 +60,8 @@ import numpy as np
 from . import model
 from .model import Landscape, ModelError, Noise
 
-__all__ = ["Box", "MonteCarloResult", "run", "normals", "METHODS", "SHIFTS", "ENGINES"]
+__all__ = ["Box", "MonteCarloResult", "run", "normals", "METHODS", "SHIFTS", "ENGINES", "KernelParams",
+           "Walkers", "Tallies", "make_group_stepper"]
 
 METHODS = ("sgd", "sde")
 SHIFTS = ("linear", "exact")
@@ -249,13 +261,20 @@ def _normal_np(keys: np.ndarray, counter: int) -> np.ndarray:
         todo, k, i, u = todo[wedge], k[wedge], i[wedge], u[wedge]
         w = ((_retry_word_np(k, c, 2 * a + 1) >> _S11).astype(np.float64) + 1.0) * _U53
         xx = u * _ZIG_X[i]
-        f0 = np.exp(-0.5 * (_ZIG_X[i] ** 2 - xx * xx))
-        f1 = np.exp(-0.5 * (_ZIG_X[i + 1] ** 2 - xx * xx))
+        f0 = _libm(math.exp, -0.5 * (_ZIG_X[i] ** 2 - xx * xx))
+        f1 = _libm(math.exp, -0.5 * (_ZIG_X[i + 1] ** 2 - xx * xx))
         ok = f1 + w * (f0 - f1) < 1.0
         z[todo[ok]] = xx[ok]
         todo = todo[~ok]
         a += 1
     return z
+
+
+def _libm(f: Callable[[float], float], a: np.ndarray) -> np.ndarray:
+    """``f`` (math.exp / math.log: the C library's, as in the numba kernels)
+    on each element: numpy's own SIMD exp/log can differ in the last bit, and
+    the rare branches of the ziggurat must decide exactly as the kernels do."""
+    return np.fromiter((f(v) for v in a.tolist()), dtype=np.float64, count=a.size)
 
 
 def _zig_tail_np(keys: np.ndarray, c: np.ndarray, negative: np.ndarray) -> np.ndarray:
@@ -266,8 +285,8 @@ def _zig_tail_np(keys: np.ndarray, c: np.ndarray, negative: np.ndarray) -> np.nd
         k = keys[todo]
         w1 = ((_retry_word_np(k, c, 128 + 2 * t) >> _S11).astype(np.float64) + 1.0) * _U53
         w2 = ((_retry_word_np(k, c, 129 + 2 * t) >> _S11).astype(np.float64) + 1.0) * _U53
-        e = -np.log(w1) / _ZIG_R
-        ok = -2.0 * np.log(w2) > e * e
+        e = -_libm(math.log, w1) / _ZIG_R
+        ok = -2.0 * _libm(math.log, w2) > e * e
         out[todo[ok]] = np.where(negative[todo[ok]], -(_ZIG_R + e[ok]), _ZIG_R + e[ok])
         todo = todo[~ok]
         t += 1
@@ -294,36 +313,110 @@ def _normals_numba(keys, step):
 
 
 # --------------------------------------------------------------------------
-# One update, shared by every numba kernel.
+# Named records passed to every kernel (no long positional lists).
+# --------------------------------------------------------------------------
+
+
+class Walkers(NamedTuple):
+    """Per-walker state arrays (length n): positions, status, exit and
+    first-passage steps, the window accumulator (n, 7) and the stream keys."""
+
+    x: np.ndarray
+    y: np.ndarray
+    status: np.ndarray
+    exit_step: np.ndarray
+    fp_step: np.ndarray
+    acc: np.ndarray
+    keys: np.ndarray
+
+
+class Tallies(NamedTuple):
+    """Histogram counts per chunk (hist (c, nx, ny), hist_x (c, nx),
+    hist_ax (c, na)) and their bin edges."""
+
+    hist: np.ndarray
+    hist_x: np.ndarray
+    hist_ax: np.ndarray
+    xedges: np.ndarray
+    yedges: np.ndarray
+    axedges: np.ndarray
+
+
+class KernelParams(NamedTuple):
+    """Every number a kernel reads, by name (MODEL.md §2-3, §7).
+
+    ``alpha``: SGD step; ``sgd_scale``: the factor of z in the SGD noise
+    (sqrt(Δ) for the built-in noises, 1 for a user Σ); ``dt``: SDE step;
+    ``sde_scale``: the factor of R z in the SDE step (sqrt(T dt), or
+    sqrt(α dt) for a user Σ); ``coef``: the model's numbers (valley:
+    a0, a2, a4, eps, T; a Model: its constants, alpha, Delta); disk centre,
+    stop radius² (min(R², bound²)) and divergence bound²; first sampled step
+    and sampling interval; first-passage target box; ``bridge``: the reach
+    of the Brownian-bridge exit test (MODEL.md §8; 0 = off).
+    """
+
+    alpha: float
+    sgd_scale: float
+    dt: float
+    sde_scale: float
+    coef: np.ndarray
+    cx: float
+    cy: float
+    stop2: float
+    bound2: float
+    sample_start: int
+    sample_every: int
+    has_target: bool
+    tx: float
+    ty: float
+    twx: float
+    twy: float
+    bridge: float = 0.0
+
+
+# --------------------------------------------------------------------------
+# The updates of the valley (MODEL.md §1-3), one compiled function each.
 # --------------------------------------------------------------------------
 
 _SGD_LINEAR, _SGD_EXACT, _SDE_CROSS, _SDE_NOCROSS = 0, 1, 2, 3
 
 
 @numba.njit
-def _update(code, x, y, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T, a0, a2, a4, eps):
-    if code == _SGD_LINEAR:
-        # ∇L_μ = ∇L − H ξ exactly (MODEL.md §2, S3)
-        gx, gy = _gradient(x, y, a0, a2, a4, eps)
-        h11, h12, h22 = _hessian(x, y, a0, a2, a4, eps)
-        xi1 = sqrt_delta * z1
-        xi2 = sqrt_delta * z2
-        return (x - alpha * (gx - (h11 * xi1 + h12 * xi2)),
-                y - alpha * (gy - (h12 * xi1 + h22 * xi2)))
-    elif code == _SGD_EXACT:
-        # L_μ(θ) = L(θ − ξ): the gradient is ∇L at the shifted point
-        gx, gy = _gradient(x - sqrt_delta * z1, y - sqrt_delta * z2, a0, a2, a4, eps)
-        return x - alpha * gx, y - alpha * gy
-    elif code == _SDE_CROSS:
-        gx, gy = _gradient(x, y, a0, a2, a4, eps)
-        h11, h12, h22 = _hessian(x, y, a0, a2, a4, eps)
-        return (x - dt * gx + sqrt_tdt * (h11 * z1 + h12 * z2),
-                y - dt * gy + sqrt_tdt * (h12 * z1 + h22 * z2))
-    else:
-        gx, gy = _gradient(x, y, a0, a2, a4, eps)
-        d11, d12, d22 = _diffusion(x, y, T, a0, a2, a4, eps, False)
-        return (x - dt * gx + math.sqrt(2.0 * d11 * dt) * z1,
-                y - dt * gy + math.sqrt(2.0 * d22 * dt) * z2)
+def _update_sgd_linear(x, y, z1, z2, p):
+    # ∇L_μ = ∇L − H ξ exactly (MODEL.md §2, S3)
+    c = p.coef
+    gx, gy = _gradient(x, y, c[0], c[1], c[2], c[3])
+    h11, h12, h22 = _hessian(x, y, c[0], c[1], c[2], c[3])
+    xi1 = p.sgd_scale * z1
+    xi2 = p.sgd_scale * z2
+    return (x - p.alpha * (gx - (h11 * xi1 + h12 * xi2)),
+            y - p.alpha * (gy - (h12 * xi1 + h22 * xi2)))
+
+
+@numba.njit
+def _update_sgd_exact(x, y, z1, z2, p):
+    # L_μ(θ) = L(θ − ξ): the gradient is ∇L at the shifted point
+    c = p.coef
+    gx, gy = _gradient(x - p.sgd_scale * z1, y - p.sgd_scale * z2, c[0], c[1], c[2], c[3])
+    return x - p.alpha * gx, y - p.alpha * gy
+
+
+@numba.njit
+def _update_sde_cross(x, y, z1, z2, p):
+    c = p.coef
+    gx, gy = _gradient(x, y, c[0], c[1], c[2], c[3])
+    h11, h12, h22 = _hessian(x, y, c[0], c[1], c[2], c[3])
+    return (x - p.dt * gx + p.sde_scale * (h11 * z1 + h12 * z2),
+            y - p.dt * gy + p.sde_scale * (h12 * z1 + h22 * z2))
+
+
+@numba.njit
+def _update_sde_nocross(x, y, z1, z2, p):
+    c = p.coef
+    gx, gy = _gradient(x, y, c[0], c[1], c[2], c[3])
+    d11, d12, d22 = _diffusion(x, y, c[4], c[0], c[1], c[2], c[3], False)
+    return (x - p.dt * gx + math.sqrt(2.0 * d11 * p.dt) * z1,
+            y - p.dt * gy + math.sqrt(2.0 * d22 * p.dt) * z2)
 
 
 @numba.njit
@@ -348,7 +441,8 @@ def _bin(edges, v):
 # between with probability exp(−2 d d' / (σ_n² dt)), σ_n² = 2 n·D n (D at x,
 # as the Euler-Maruyama step used it).  The uniform of walker i at step k is
 # word 2k (the disk's wall) or 2k + 1 (the target) of a third keyed stream,
-# so it too depends only on (seed, walker, step).
+# so it too depends only on (seed, walker, step).  Both ends farther than
+# ``p.bridge`` (the reach) from the boundary: p < e^-60, the test is skipped.
 # --------------------------------------------------------------------------
 
 _BRIDGE_KEY = np.uint64(0x2545F4914F6CDD1D)
@@ -378,75 +472,103 @@ def _uniform_np(keys: np.ndarray, counter: int) -> np.ndarray:
 
 
 @numba.njit
-def _wall_bridge(key, k, xo, yo, xi, yi, cx, cy, r2, dt, cross, T, a0, a2, a4, eps, reach):
-    """Did the path cross the disk's wall |θ − c| = sqrt(r2) during step k?
-    (No when both ends are ``reach`` or more inside: p < 1e-17 there.)"""
-    r = math.sqrt(r2)
-    inner = max(r - reach, 0.0) ** 2
-    ro2 = (xo - cx) ** 2 + (yo - cy) ** 2
-    rn2 = (xi - cx) ** 2 + (yi - cy) ** 2
-    if (ro2 < inner and rn2 < inner) or rn2 == 0.0:
-        return False
-    ro, rn = math.sqrt(ro2), math.sqrt(rn2)
-    d11, d12, d22 = _diffusion(xo, yo, T, a0, a2, a4, eps, cross)
-    p = _bridge_probability(r - ro, r - rn, d11, d12, d22, (xi - cx) / rn, (yi - cy) / rn, dt)
-    return _uniform(key, np.uint64(2) * np.uint64(k)) < p
+def _near_wall(xo, yo, xi, yi, p):
+    """Is either end of the step within the bridge's reach of the disk's wall?"""
+    inner = max(math.sqrt(p.stop2) - p.bridge, 0.0) ** 2
+    ro2 = (xo - p.cx) ** 2 + (yo - p.cy) ** 2
+    rn2 = (xi - p.cx) ** 2 + (yi - p.cy) ** 2
+    return rn2 > 0.0 and not (ro2 < inner and rn2 < inner)
 
 
 @numba.njit
-def _box_bridge(key, k, xo, yo, xi, yi, tx, ty, twx, twy, dt, cross, T, a0, a2, a4, eps, reach):
-    """Did the path touch the target box during step k (both ends outside)?
-    (No when both ends are ``reach`` or more away.)"""
-    ox, oy = max(abs(xo - tx) - twx, 0.0), max(abs(yo - ty) - twy, 0.0)
-    nx, ny = max(abs(xi - tx) - twx, 0.0), max(abs(yi - ty) - twy, 0.0)
-    reach2 = reach * reach
-    if ox * ox + oy * oy >= reach2 and nx * nx + ny * ny >= reach2:
-        return False
+def _wall_crossed(key, k, xo, yo, xi, yi, D, p):
+    """Did the path cross the wall |θ − c| = sqrt(p.stop2) during step k?"""
+    r = math.sqrt(p.stop2)
+    ro = math.sqrt((xo - p.cx) ** 2 + (yo - p.cy) ** 2)
+    rn = math.sqrt((xi - p.cx) ** 2 + (yi - p.cy) ** 2)
+    q = _bridge_probability(r - ro, r - rn, D[0], D[1], D[2], (xi - p.cx) / rn, (yi - p.cy) / rn, p.dt)
+    return _uniform(key, np.uint64(2) * np.uint64(k)) < q
+
+
+@numba.njit
+def _box_gaps(x, y, p):
+    return max(abs(x - p.tx) - p.twx, 0.0), max(abs(y - p.ty) - p.twy, 0.0)
+
+
+@numba.njit
+def _near_box(xo, yo, xi, yi, p):
+    """Is either end of the step (both outside) within reach of the target box?"""
+    ox, oy = _box_gaps(xo, yo, p)
+    nx, ny = _box_gaps(xi, yi, p)
+    r2 = p.bridge * p.bridge
+    return nx * nx + ny * ny > 0.0 and not (ox * ox + oy * oy >= r2 and nx * nx + ny * ny >= r2)
+
+
+@numba.njit
+def _box_crossed(key, k, xo, yo, xi, yi, D, p):
+    """Did the path touch the target box during step k?"""
+    ox, oy = _box_gaps(xo, yo, p)
+    nx, ny = _box_gaps(xi, yi, p)
     dn = math.sqrt(nx * nx + ny * ny)
-    if dn == 0.0:
-        return False
-    d11, d12, d22 = _diffusion(xo, yo, T, a0, a2, a4, eps, cross)
-    ux = nx / dn if xi >= tx else -nx / dn
-    uy = ny / dn if yi >= ty else -ny / dn
-    p = _bridge_probability(math.sqrt(ox * ox + oy * oy), dn, d11, d12, d22, ux, uy, dt)
-    return _uniform(key, np.uint64(2) * np.uint64(k) + np.uint64(1)) < p
+    ux = nx / dn if xi >= p.tx else -nx / dn
+    uy = ny / dn if yi >= p.ty else -ny / dn
+    q = _bridge_probability(math.sqrt(ox * ox + oy * oy), dn, D[0], D[1], D[2], ux, uy, p.dt)
+    return _uniform(key, np.uint64(2) * np.uint64(k) + np.uint64(1)) < q
 
 
-def _bridge_reach(landscape: Landscape, noise: Noise, code: int, dt: float, cx: float, cy: float,
+@numba.njit
+def _no_diffusion(x, y, p):
+    """D of an update without the bridge test (never called: p.bridge = 0)."""
+    return 0.0, 0.0, 0.0
+
+
+@numba.njit
+def _diffusion_cross(x, y, p):
+    c = p.coef
+    return _diffusion(x, y, c[4], c[0], c[1], c[2], c[3], True)
+
+
+@numba.njit
+def _diffusion_nocross(x, y, p):
+    c = p.coef
+    return _diffusion(x, y, c[4], c[0], c[1], c[2], c[3], False)
+
+
+def _diffusion_numpy(cross: bool, x: np.ndarray, y: np.ndarray, p: KernelParams) -> tuple:
+    a0, a2, a4, eps = p.coef[:4]
+    return model.diffusion(x, y, p.coef[4], a0, a2, a4, eps, cross=cross)
+
+
+def _bridge_reach(landscape: Landscape, noise: Noise, cross: bool, dt: float, cx: float, cy: float,
                   radius: float) -> float:
     """Distance from a boundary beyond which the bridge probability is below
-    e^-40 for both ends of a step: sqrt(20 s dt), s = 1.5 × the largest
+    e^-60 for both ends of a step: sqrt(20 s dt), s = 1.5 × the largest
     2 λmax(D) on the disk (a 201² grid; the kernels skip the test there)."""
     r = radius if math.isfinite(radius) else 2.0
     g = np.linspace(-r, r, 201)
     X, Y = np.meshgrid(cx + g, cy + g)
-    d11, d12, d22 = model.diffusion(X, Y, noise.T, *landscape.coefficients, cross=code == _SDE_CROSS)
+    d11, d12, d22 = model.diffusion(X, Y, noise.T, *landscape.coefficients, cross=cross)
     lam = 0.5 * (d11 + d22) + np.sqrt(0.25 * (d11 - d22) ** 2 + d12 * d12)
     s = 1.5 * 2.0 * float(np.max(lam[(X - cx) ** 2 + (Y - cy) ** 2 <= r * r * (1 + 1e-12)]))
     return math.sqrt(20.0 * s * dt) if s > 0 else 0.0
 
 
-def _wall_bridge_np(keys, k, xo, yo, xi, yi, cx, cy, r2, dt, cross, T, a0, a2, a4, eps):
-    """Vectorised twin of :func:`_wall_bridge`."""
-    r = math.sqrt(r2)
-    ro, rn = np.hypot(xo - cx, yo - cy), np.hypot(xi - cx, yi - cy)
-    safe = np.where(rn > 0, rn, 1.0)
-    d11, d12, d22 = model.diffusion(xo, yo, T, a0, a2, a4, eps, cross=cross)
-    p = bridge_probability(r - ro, r - rn, d11, d12, d22, (xi - cx) / safe, (yi - cy) / safe, dt)
-    return (rn > 0) & (_uniform_np(keys, 2 * k) < p)
-
-
-def _box_bridge_np(keys, k, xo, yo, xi, yi, tx, ty, twx, twy, dt, cross, T, a0, a2, a4, eps):
-    """Vectorised twin of :func:`_box_bridge`."""
-    ox, oy = np.maximum(np.abs(xo - tx) - twx, 0.0), np.maximum(np.abs(yo - ty) - twy, 0.0)
-    nx, ny = np.maximum(np.abs(xi - tx) - twx, 0.0), np.maximum(np.abs(yi - ty) - twy, 0.0)
+def _bridge_np(keys, k, xo, yo, xi, yi, D, p, wall: bool) -> np.ndarray:
+    """Vectorised twin of the wall (``wall``) or target bridge test."""
+    d11, d12, d22 = D
+    if wall:
+        r = math.sqrt(p.stop2)
+        ro, rn = np.hypot(xo - p.cx, yo - p.cy), np.hypot(xi - p.cx, yi - p.cy)
+        safe = np.where(rn > 0, rn, 1.0)
+        q = bridge_probability(r - ro, r - rn, d11, d12, d22, (xi - p.cx) / safe, (yi - p.cy) / safe, p.dt)
+        return (rn > 0) & (_uniform_np(keys, 2 * k) < q)
+    ox, oy = np.maximum(np.abs(xo - p.tx) - p.twx, 0.0), np.maximum(np.abs(yo - p.ty) - p.twy, 0.0)
+    nx, ny = np.maximum(np.abs(xi - p.tx) - p.twx, 0.0), np.maximum(np.abs(yi - p.ty) - p.twy, 0.0)
     dn = np.hypot(nx, ny)
     safe = np.where(dn > 0, dn, 1.0)
-    d11, d12, d22 = model.diffusion(xo, yo, T, a0, a2, a4, eps, cross=cross)
-    ux, uy = np.where(xi >= tx, nx, -nx) / safe, np.where(yi >= ty, ny, -ny) / safe
-    p = bridge_probability(np.hypot(ox, oy), dn, d11, d12, d22, ux, uy, dt)
-    return (dn > 0) & (_uniform_np(keys, 2 * k + 1) < p)
-
+    ux, uy = np.where(xi >= p.tx, nx, -nx) / safe, np.where(yi >= p.ty, ny, -ny) / safe
+    q = bridge_probability(np.hypot(ox, oy), dn, d11, d12, d22, ux, uy, p.dt)
+    return (dn > 0) & (_uniform_np(keys, 2 * k + 1) < q)
 
 
 #: Walkers advanced together by one thread: their independent updates overlap
@@ -454,14 +576,16 @@ def _box_bridge_np(keys, k, xo, yo, xi, yi, tx, ty, twx, twy, dt, cross, T, a0, 
 _GROUP = 64
 
 
-def _make_group_stepper(code: int):
-    """A compiled loop over steps for one group of walkers, with the update
-    ``code`` a compile-time constant (no per-step branch on the method)."""
+def make_group_stepper(update: Callable, diffusion: Callable = _no_diffusion) -> Callable:
+    """A compiled loop over steps for one group of walkers, with the
+    compiled ``update(x, y, z1, z2, p) -> (x', y')`` inlined (no per-step
+    branch on the method).  Used for the valley's updates here and for the
+    generated updates of a Model (fpsolve.mc_codegen).  ``diffusion(x, y, p)
+    -> (D11, D12, D22)`` serves the Brownian-bridge test (``p.bridge`` > 0)."""
 
-    @numba.njit
-    def stepper(g0, g1, c, k0, k1, first, x, y, status, exit_step, fp_step, acc, keys,
-                hist, hist_x, hist_ax, xedges, yedges, axedges, alpha, sqrt_delta, dt, sqrt_tdt,
-                T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy, bridge):
+    def stepper(g0, g1, c, k0, k1, first, w, t, p):
+        x, y, status, exit_step, fp_step, acc, keys = w
+        hist, hist_x, hist_ax, xedges, yedges, axedges = t
         alive = 0
         for i in range(g0, g1):
             if status[i] == ALIVE:
@@ -471,27 +595,27 @@ def _make_group_stepper(code: int):
         while k < k1 and alive > 0:
             sample = k + 1 == next_sample
             if sample:
-                next_sample += sample_every
+                next_sample += p.sample_every
             for i in range(g0, g1):
                 if status[i] != ALIVE:
                     continue
                 z1, z2 = _normal_pair(keys[i], k)
                 xo, yo = x[i], y[i]
-                xi, yi = _update(code, xo, yo, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                                 a0, a2, a4, eps)
+                xi, yi = update(xo, yo, z1, z2, p)
                 x[i] = xi
                 y[i] = yi
-                d2 = (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy)
-                if not d2 < stop2 or (bridge > 0.0 and stop2 < bound2 and _wall_bridge(
-                        keys[i], k, xo, yo, xi, yi, cx, cy, stop2, dt, code == _SDE_CROSS, T, a0, a2, a4, eps,
-                        bridge)):
-                    status[i] = DIVERGED if not d2 < bound2 else ABSORBED
+                d2 = (xi - p.cx) * (xi - p.cx) + (yi - p.cy) * (yi - p.cy)
+                # one test per step (NaN fails it too), then the bridge near the wall
+                if not d2 < p.stop2 or (p.bridge > 0.0 and p.stop2 < p.bound2 and _near_wall(xo, yo, xi, yi, p)
+                                        and _wall_crossed(keys[i], k, xo, yo, xi, yi, diffusion(xo, yo, p), p)):
+                    status[i] = DIVERGED if not d2 < p.bound2 else ABSORBED
                     exit_step[i] = k + 1
                     alive -= 1
                     continue
-                if has_target and fp_step[i] < 0 and ((abs(xi - tx) < twx and abs(yi - ty) < twy) or (
-                        bridge > 0.0 and _box_bridge(keys[i], k, xo, yo, xi, yi, tx, ty, twx, twy, dt,
-                                                     code == _SDE_CROSS, T, a0, a2, a4, eps, bridge))):
+                if p.has_target and fp_step[i] < 0 and (
+                        (abs(xi - p.tx) < p.twx and abs(yi - p.ty) < p.twy)
+                        or (p.bridge > 0.0 and _near_box(xo, yo, xi, yi, p)
+                            and _box_crossed(keys[i], k, xo, yo, xi, yi, diffusion(xo, yo, p), p))):
                     fp_step[i] = k + 1
                 if sample:
                     ax = abs(xi)
@@ -513,86 +637,92 @@ def _make_group_stepper(code: int):
                         hist_ax[c, ja] += 1
             k += 1
 
-    return stepper
+    # a name of its own: numba names a compiled closure by module, qualified
+    # name and a per-process counter, so two cached kernels (a preset's and a
+    # generated one, compiled in different processes) could otherwise link
+    # each other's stepper
+    name = "stepper_" + re.sub(r"\W", "_", f"{update.__module__}_{update.__name__}")
+    stepper.__name__ = stepper.__qualname__ = name
+    return numba.njit(stepper)
 
 
-_STEP_SGD_LINEAR = _make_group_stepper(_SGD_LINEAR)
-_STEP_SGD_EXACT = _make_group_stepper(_SGD_EXACT)
-_STEP_SDE_CROSS = _make_group_stepper(_SDE_CROSS)
-_STEP_SDE_NOCROSS = _make_group_stepper(_SDE_NOCROSS)
-
-
-@numba.njit(nogil=True, cache=True)
-def _advance_chunk(c, x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
-                   xedges, yedges, axedges, k0, k1, code, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                   a0, a2, a4, eps, cx, cy, stop2, bound2, sample_start, sample_every,
-                   has_target, tx, ty, twx, twy, bridge):
-    """Advance the live walkers of chunk ``c`` from step k0 to k1 (global step counters).
-
-    Chunk c of ``nchunks = hist.shape[0]`` owns walkers [c n/nchunks, (c+1) n/nchunks)
-    and writes only hist[c], hist_x[c], hist_ax[c]; the integer counts are
-    summed afterwards, so the result does not depend on the number of chunks
-    (threads).  Each walker's arithmetic is the same sequence of operations
-    whatever the chunking.  A walker stops when ``|θ − c|² ≥ stop2 =
-    min(R², bound²)``: diverged if ``|θ − c|² ≥ bound2`` or non-finite, else
-    absorbed.
-    """
-    n = x.shape[0]
-    nchunks = hist.shape[0]
-    # first sampled step >= k0 + 1 (a countdown, not a modulo, in the loop)
+@numba.njit
+def chunk_bounds(c, n, nchunks, k0, sample_start, sample_every):
+    """(first sampled step >= k0 + 1, lo, hi): the walkers [lo, hi) of chunk
+    ``c`` of ``nchunks`` (a countdown, not a modulo, in the loop)."""
     first = sample_start
     if k0 + 1 > sample_start:
         first = sample_start + ((k0 + 1 - sample_start + sample_every - 1) // sample_every) * sample_every
-    lo = c * n // nchunks
-    hi = (c + 1) * n // nchunks
+    return first, c * n // nchunks, (c + 1) * n // nchunks
+
+
+_STEP_SGD_LINEAR = make_group_stepper(_update_sgd_linear)
+_STEP_SGD_EXACT = make_group_stepper(_update_sgd_exact)
+_STEP_SDE_CROSS = make_group_stepper(_update_sde_cross, _diffusion_cross)
+_STEP_SDE_NOCROSS = make_group_stepper(_update_sde_nocross, _diffusion_nocross)
+
+
+@numba.njit(nogil=True, cache=True)
+def _advance_chunk(code, c, w, t, k0, k1, p):
+    """Advance the live walkers of chunk ``c`` from step k0 to k1 (global step counters).
+
+    Chunk c of ``nchunks = t.hist.shape[0]`` owns walkers [c n/nchunks, (c+1) n/nchunks)
+    and writes only hist[c], hist_x[c], hist_ax[c]; the integer counts are
+    summed afterwards, so the result does not depend on the number of chunks
+    (threads).  Each walker's arithmetic is the same sequence of operations
+    whatever the chunking.  A walker stops when ``|θ − c|² ≥ p.stop2 =
+    min(R², bound²)``: diverged if ``|θ − c|² ≥ p.bound2`` or non-finite, else
+    absorbed.
+    """
+    first, lo, hi = chunk_bounds(c, w.x.shape[0], t.hist.shape[0], k0, p.sample_start, p.sample_every)
     for g0 in range(lo, hi, _GROUP):
         g1 = min(g0 + _GROUP, hi)
-        args = (g0, g1, c, k0, k1, first, x, y, status, exit_step, fp_step, acc, keys,
-                hist, hist_x, hist_ax, xedges, yedges, axedges, alpha, sqrt_delta, dt, sqrt_tdt,
-                T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy, bridge)
         if code == _SGD_LINEAR:
-            _STEP_SGD_LINEAR(*args)
+            _STEP_SGD_LINEAR(g0, g1, c, k0, k1, first, w, t, p)
         elif code == _SGD_EXACT:
-            _STEP_SGD_EXACT(*args)
+            _STEP_SGD_EXACT(g0, g1, c, k0, k1, first, w, t, p)
         elif code == _SDE_CROSS:
-            _STEP_SDE_CROSS(*args)
+            _STEP_SDE_CROSS(g0, g1, c, k0, k1, first, w, t, p)
         else:
-            _STEP_SDE_NOCROSS(*args)
+            _STEP_SDE_NOCROSS(g0, g1, c, k0, k1, first, w, t, p)
 
 
-def _advance_numba(*args) -> None:
-    """Advance every chunk, one thread per chunk (the kernel releases the GIL).
+def _advance_numba(chunk: Callable, w: Walkers, t: Tallies, k0: int, k1: int, p: KernelParams) -> None:
+    """Advance every chunk with ``chunk(c, w, t, k0, k1, p)``, one thread per
+    chunk (the kernel releases the GIL).
 
     Threads come from a plain thread pool rather than ``parallel=True`` /
     ``prange``: the parfor version compiled in 11 s (numba 0.56) and 31 s
     (numba 0.61) of CPU, this one in 7-8 s, at the same speed.
     """
-    hist = args[7]
-    nchunks = hist.shape[0]
+    nchunks = t.hist.shape[0]
     if nchunks == 1:
-        _advance_chunk(0, *args)
+        chunk(0, w, t, k0, k1, p)
         return
     with ThreadPoolExecutor(nchunks) as pool:
-        for future in [pool.submit(_advance_chunk, c, *args) for c in range(nchunks)]:
+        for future in [pool.submit(chunk, c, w, t, k0, k1, p) for c in range(nchunks)]:
             future.result()
 
 
-def _update_numpy(code, x, y, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T, a0, a2, a4, eps):
-    """The update of :func:`_update`, vectorised over walkers (the readable reference)."""
+def _update_numpy(code: int, x: np.ndarray, y: np.ndarray, z1: np.ndarray, z2: np.ndarray,
+                  p: KernelParams) -> Tuple[np.ndarray, np.ndarray]:
+    """The valley's updates, vectorised over walkers (the readable reference)."""
+    a0, a2, a4, eps = p.coef[:4]
     if code == _SGD_LINEAR:
         gx, gy = model.gradient(x, y, a0, a2, a4, eps)
         h11, h12, h22 = model.hessian(x, y, a0, a2, a4, eps)
-        xi1, xi2 = sqrt_delta * z1, sqrt_delta * z2
-        return x - alpha * (gx - (h11 * xi1 + h12 * xi2)), y - alpha * (gy - (h12 * xi1 + h22 * xi2))
+        xi1, xi2 = p.sgd_scale * z1, p.sgd_scale * z2
+        return x - p.alpha * (gx - (h11 * xi1 + h12 * xi2)), y - p.alpha * (gy - (h12 * xi1 + h22 * xi2))
     if code == _SGD_EXACT:
-        gx, gy = model.gradient(x - sqrt_delta * z1, y - sqrt_delta * z2, a0, a2, a4, eps)
-        return x - alpha * gx, y - alpha * gy
+        gx, gy = model.gradient(x - p.sgd_scale * z1, y - p.sgd_scale * z2, a0, a2, a4, eps)
+        return x - p.alpha * gx, y - p.alpha * gy
     gx, gy = model.gradient(x, y, a0, a2, a4, eps)
     if code == _SDE_CROSS:
         h11, h12, h22 = model.hessian(x, y, a0, a2, a4, eps)
-        return x - dt * gx + sqrt_tdt * (h11 * z1 + h12 * z2), y - dt * gy + sqrt_tdt * (h12 * z1 + h22 * z2)
-    d11, _, d22 = model.diffusion(x, y, T, a0, a2, a4, eps, cross=False)
-    return x - dt * gx + np.sqrt(2.0 * d11 * dt) * z1, y - dt * gy + np.sqrt(2.0 * d22 * dt) * z2
+        return (x - p.dt * gx + p.sde_scale * (h11 * z1 + h12 * z2),
+                y - p.dt * gy + p.sde_scale * (h12 * z1 + h22 * z2))
+    d11, _, d22 = model.diffusion(x, y, p.coef[4], a0, a2, a4, eps, cross=False)
+    return x - p.dt * gx + np.sqrt(2.0 * d11 * p.dt) * z1, y - p.dt * gy + np.sqrt(2.0 * d22 * p.dt) * z2
 
 
 def _bin_numpy(edges: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -601,11 +731,13 @@ def _bin_numpy(edges: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.where((v >= edges[0]) & (v <= edges[n]), j, -1)
 
 
-def _advance_numpy(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
-                   xedges, yedges, axedges, k0, k1, code, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                   a0, a2, a4, eps, cx, cy, stop2, bound2, sample_start, sample_every,
-                   has_target, tx, ty, twx, twy, bridge):
-    """Same contract as :func:`_advance_chunk` (one chunk), one numpy pass per step."""
+def _advance_numpy(update: Callable, w: Walkers, t: Tallies, k0: int, k1: int, p: KernelParams,
+                   diffusion: Optional[Callable] = None) -> None:
+    """Same contract as :func:`_advance_chunk` (one chunk), one numpy pass per
+    step; ``update(x, y, z1, z2, p)`` and ``diffusion(x, y, p)`` (the bridge
+    test's D) are vectorised over walkers."""
+    x, y, status, exit_step, fp_step, acc, keys = w
+    hist, hist_x, hist_ax, xedges, yedges, axedges = t
     with np.errstate(all="ignore"):  # diverging walkers overflow on purpose
         for k in range(k0, k1):
             live = np.flatnonzero(status == ALIVE)
@@ -613,28 +745,27 @@ def _advance_numpy(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hi
                 break
             z1, z2 = _normal_pair_np(keys[live], k)
             xo, yo = x[live], y[live]
-            xi, yi = _update_numpy(code, xo, yo, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                                   a0, a2, a4, eps)
+            xi, yi = update(xo, yo, z1, z2, p)
             x[live], y[live] = xi, yi
-            d2 = (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy)
-            stop = ~(d2 < stop2)
-            if bridge > 0.0 and stop2 < bound2:
-                stop |= _wall_bridge_np(keys[live], k, xo, yo, xi, yi, cx, cy, stop2, dt, code == _SDE_CROSS,
-                                        T, a0, a2, a4, eps)
-            diverged = stop & ~(d2 < bound2)
+            d2 = (xi - p.cx) * (xi - p.cx) + (yi - p.cy) * (yi - p.cy)
+            stop = ~(d2 < p.stop2)
+            bridged = diffusion is not None and p.bridge > 0.0
+            if bridged and p.stop2 < p.bound2:
+                stop |= _bridge_np(keys[live], k, xo, yo, xi, yi, diffusion(xo, yo, p), p, wall=True)
+            diverged = stop & ~(d2 < p.bound2)
             absorbed = stop & ~diverged
             status[live[diverged]] = DIVERGED
             status[live[absorbed]] = ABSORBED
             exit_step[live[diverged | absorbed]] = k + 1
             ok = ~(diverged | absorbed)
             live, xi, yi, xo, yo = live[ok], xi[ok], yi[ok], xo[ok], yo[ok]
-            if has_target:
-                hit = (fp_step[live] < 0) & (np.abs(xi - tx) < twx) & (np.abs(yi - ty) < twy)
-                if bridge > 0.0:
-                    hit |= (fp_step[live] < 0) & _box_bridge_np(keys[live], k, xo, yo, xi, yi, tx, ty, twx, twy,
-                                                                dt, code == _SDE_CROSS, T, a0, a2, a4, eps)
+            if p.has_target:
+                hit = (fp_step[live] < 0) & (np.abs(xi - p.tx) < p.twx) & (np.abs(yi - p.ty) < p.twy)
+                if bridged:
+                    hit |= (fp_step[live] < 0) & _bridge_np(keys[live], k, xo, yo, xi, yi, diffusion(xo, yo, p), p,
+                                                            wall=False)
                 fp_step[live[hit]] = k + 1
-            if k + 1 >= sample_start and (k + 1 - sample_start) % sample_every == 0:
+            if k + 1 >= p.sample_start and (k + 1 - p.sample_start) % p.sample_every == 0:
                 ax = np.abs(xi)
                 for col, v in ((1, xi), (2, yi), (3, xi * xi), (4, yi * yi), (5, xi * yi), (6, ax)):
                     acc[live, col] += v
@@ -644,7 +775,6 @@ def _advance_numpy(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hi
                 both = (jx >= 0) & (jy >= 0)
                 np.add.at(hist[0], (jx[both], jy[both]), 1)
                 np.add.at(hist_ax[0], ja[ja >= 0], 1)
-
 
 # --------------------------------------------------------------------------
 # Public API
@@ -762,7 +892,7 @@ def _check_edges(name: str, edges: Any) -> np.ndarray:
     return edges
 
 
-def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str = "linear",
+def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift: str = "linear",
         cross: bool = True, walkers: int = 1000, steps: Optional[int] = None,
         time: Optional[float] = None, dt: Optional[float] = None, seed: int = 0,
         radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
@@ -775,6 +905,12 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
         block_walker_steps: float = 2e7, bridge: Optional[bool] = None) -> MonteCarloResult:
     """Run ``walkers`` independent SGD or SDE trajectories; see the module doc.
 
+    ``landscape``: a :class:`~fpsolve.model.Landscape` with ``noise`` (and
+    ``cross`` for the SDE), or a :class:`~fpsolve.symbolic.Model` (``noise``
+    None; its noise model decides, ``cross`` must stay True; kernels
+    generated by :mod:`fpsolve.mc_codegen`; ``shift='exact'`` needs the
+    ``sgd`` noise).
+
     Times (``time``, ``dt``, ``burn_in``, ``sample_interval``,
     ``snapshot_times``) are in units of α SGD steps; a SGD step lasts α, a SDE
     step ``dt`` (default α).  ``steps`` or ``time`` sets the length.  The
@@ -785,11 +921,26 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     ``comm``: an mpi4py communicator; walkers are split by index across ranks,
     every rank returns the full (reduced) result, identical to a serial run.
     ``progress(steps_done, steps_total)`` is called between blocks (rank 0).
-    ``bridge`` (default on for the SDE, off for SGD, whose steps are the
-    process itself): the Brownian-bridge exit test of MODEL.md §8 in the
-    absorption and first-passage checks, so SDE exit rates and first-passage
-    times converge at O(dt) instead of O(√dt).
+    ``bridge`` (default on for the valley's SDE; off for SGD, whose steps are
+    the process itself, and for now for a Model's generated kernels): the
+    Brownian-bridge exit test of MODEL.md §8 in the absorption and
+    first-passage checks, so SDE exit rates and first-passage times converge
+    at O(dt) instead of O(√dt).
     """
+    from .symbolic import COVARIANCE, Model
+
+    user = landscape if isinstance(landscape, Model) else None
+    if user is not None:
+        if noise is not None:
+            raise ModelError("run(model) takes the noise from the model (drop the noise argument)")
+        if not cross:
+            raise ModelError("cross=False: use the model's noise 'sgd-diagonal' instead")
+        if bridge:
+            raise ModelError("the Brownian-bridge test is not available for a Model's generated kernels yet")
+        bridge = False
+        if shift == "exact" and user.noise != "sgd":
+            raise ModelError(f"shift='exact' is the random shift of the 'sgd' noise (the model's noise is {user.noise!r})")
+        noise = user.noise_level
     if method not in METHODS:
         raise ModelError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
     if shift not in SHIFTS:
@@ -868,15 +1019,41 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
         fp_step[inside] = 0
     acc = np.zeros((n, _NACC))
     nchunks = max(1, min(numba.get_num_threads(), n)) if engine == "numba" else 1
-    hist = np.zeros((nchunks, len(xedges) - 1, len(yedges) - 1), dtype=np.int64)
-    hist_x = np.zeros((nchunks, len(xedges) - 1), dtype=np.int64)
-    hist_ax = np.zeros((nchunks, len(axedges) - 1), dtype=np.int64)
-    advance = _advance_numba if engine == "numba" else _advance_numpy
-    params = (int(code), noise.alpha, math.sqrt(noise.Delta), step_time, math.sqrt(noise.T * step_time),
-              noise.T, *landscape.coefficients, cx, cy,
-              min(radius * radius, bound * bound), bound * bound,
-              int(sample_start), int(every), target is not None, tx, ty, twx, twy,
-              _bridge_reach(landscape, noise, code, step_time, cx, cy, radius) if bridge else 0.0)
+    tallies = Tallies(hist=np.zeros((nchunks, len(xedges) - 1, len(yedges) - 1), dtype=np.int64),
+                      hist_x=np.zeros((nchunks, len(xedges) - 1), dtype=np.int64),
+                      hist_ax=np.zeros((nchunks, len(axedges) - 1), dtype=np.int64),
+                      xedges=xedges, yedges=yedges, axedges=axedges)
+    state = Walkers(x=x, y=y, status=status, exit_step=exit_step, fp_step=fp_step, acc=acc, keys=keys)
+    sgd_scale, sde_scale = math.sqrt(noise.Delta), math.sqrt(noise.T * step_time)
+    compile_seconds = 0.0
+    if user is None:
+        coef = np.array([*landscape.coefficients, noise.T])
+        if engine == "numba":
+            advance = functools.partial(_advance_numba, functools.partial(_advance_chunk, int(code)))
+        else:
+            advance = functools.partial(_advance_numpy, functools.partial(_update_numpy, int(code)),
+                                        diffusion=functools.partial(_diffusion_numpy, code == _SDE_CROSS)
+                                        if code in (_SDE_CROSS, _SDE_NOCROSS) else None)
+    else:
+        from . import mc_codegen
+
+        user.check_formulas(radius if math.isfinite(radius) else 2.0, (cx, cy))
+        coef = np.array(user.arguments, dtype=float)
+        if user.noise == COVARIANCE:  # Σ as given: SGD noise Σ^{1/2} z, SDE sqrt(α dt) Σ^{1/2} z
+            sgd_scale, sde_scale = 1.0, math.sqrt(noise.alpha * step_time)
+        gen_code = {_SGD_LINEAR: mc_codegen.SGD_LINEAR, _SGD_EXACT: mc_codegen.SGD_EXACT}.get(code, mc_codegen.SDE)
+        kern = mc_codegen.kernels(user)
+        compile_seconds = kern.seconds
+        if engine == "numba":
+            advance = functools.partial(_advance_numba, kern.chunk(gen_code))
+        else:
+            advance = functools.partial(_advance_numpy, kern.numpy_update(gen_code))
+    params = KernelParams(alpha=noise.alpha, sgd_scale=sgd_scale, dt=step_time, sde_scale=sde_scale, coef=coef,
+                          cx=cx, cy=cy, stop2=min(radius * radius, bound * bound), bound2=bound * bound,
+                          sample_start=int(sample_start), sample_every=int(every),
+                          has_target=target is not None, tx=tx, ty=ty, twx=twx, twy=twy,
+                          bridge=(_bridge_reach(landscape, noise, code == _SDE_CROSS, step_time, cx, cy, radius)
+                                  if bridge else 0.0))
 
     # blocks of steps: progress between them, and snapshots at block ends
     block = max(1, int(block_walker_steps // max(walkers, 1)))
@@ -887,8 +1064,7 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     t0 = _time.perf_counter()
     k = 0
     for stop in stops:
-        advance(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
-                xedges, yedges, axedges, k, stop, *params)
+        advance(state, tallies, k, stop, params)
         k = stop
         if stop in snap_steps:
             snapshots[stop] = _gather_positions(comm, x, y)
@@ -898,7 +1074,7 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
         comm.barrier()
     wall = _time.perf_counter() - t0
 
-    hist, hist_x, hist_ax = hist.sum(axis=0), hist_x.sum(axis=0), hist_ax.sum(axis=0)
+    hist, hist_x, hist_ax = tallies.hist.sum(axis=0), tallies.hist_x.sum(axis=0), tallies.hist_ax.sum(axis=0)
     if comm is not None:
         from mpi4py import MPI
 
@@ -918,8 +1094,10 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     hit = np.isfinite(first_passage)
     summary = {
         "method": method, "shift": shift if method == "sgd" else None,
-        "cross_diffusion": bool(cross), "engine": engine,
-        **model.describe(landscape, noise),
+        "cross_diffusion": bool(cross) if user is None else user.cross, "engine": engine,
+        **(model.describe(landscape, noise) if user is None else
+           {"model": user.as_dict(), "T": noise.T, "noise": noise.as_dict(),
+            "kernel_load_seconds": compile_seconds}),
         "walkers": walkers, "steps": steps, "step_time": step_time,
         "time": steps * step_time, "seed": seed,
         "radius": radius if math.isfinite(radius) else None, "center": [cx, cy],

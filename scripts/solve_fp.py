@@ -23,13 +23,13 @@ from typing import Sequence
 import numpy as np
 
 from fpsolve import cli, io
-from fpsolve import mesh as fmesh
 from fpsolve.model import ModelError
 
 
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="solve_fp.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     fem = parser.add_argument_group("discretisation")
     fem.add_argument("--degree", type=int, choices=(1, 2), default=2,
@@ -37,11 +37,12 @@ def build_parser() -> cli.Parser:
     fem.add_argument("--mesh", default=None, metavar="FILE",
                      help="a gmsh .msh of the disk instead of the graded mesh")
     fem.add_argument("--h-min", type=float, default=None,
-                     help="fine mesh size in the density's box (default: from the model's widths)")
+                     help="fine mesh size in the density's box (default: from the model's widths); "
+                          "for a custom --loss the size of its uniform mesh (default radius/40)")
     fem.add_argument("--h-max", type=float, default=None,
-                     help="mesh size far from the density (default: radius/13)")
+                     help="mesh size far from the density (default: radius/13; presets only)")
     fem.add_argument("--no-cross-diffusion", action="store_true",
-                     help="drop D12 (what the seed's MATLAB solve did)")
+                     help="drop D12 (what the seed's MATLAB solve did) = --noise sgd-diagonal")
     fem.add_argument("--boundary", choices=("dirichlet", "reflecting"), default="dirichlet",
                      help="absorbing P=0 (default) or reflecting zero flux")
     fem.add_argument("--eigensolver", choices=("slepc", "inverse"), default="slepc",
@@ -57,29 +58,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter()
     args = build_parser().parse_args(argv)
     # validate everything before anything is written
-    landscape, noise = cli.model_from_args(args)
-    radius, center = cli.domain_from_args(args)
+    model, radius, center = cli.model_and_domain(args)
+    landscape, noise = model.valley, model.noise_level
     if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
     if args.mesh is not None and not Path(args.mesh).is_file():
         raise cli.UsageError(f"--mesh file not found: {args.mesh}")
-    if args.mesh is None:
-        fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
-    elif noise.T <= 0:
-        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
 
     from fpsolve import _compat, plotting, solver
 
+    if args.mesh is None:
+        solver.model_mesh_sizes(model, radius, center, args.h_min, args.h_max)
+    elif noise.T <= 0:
+        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+
     comm = MPI.COMM_WORLD
     progress = cli.Progress("solve_fp.py", enabled=comm.rank == 0)
-    name = cli.case_name(landscape, noise)
-    cross = not args.no_cross_diffusion
-    if not cross:
-        name += "_nocross"
+    name = model.case_name()
     out = io.claim_output(args.out or io.default_out(name, "fem"), "fem", args.overwrite, comm)
-    progress(f"case {name}: T={noise.T:g}, P{args.degree}, {'full D' if cross else 'no cross-diffusion'}, "
-             f"{args.boundary} boundary, {comm.size} rank(s)")
-    sol = solver.solve(landscape, noise, radius=radius, center=center, degree=args.degree, cross=cross,
+    progress(f"case {name}: {model.describe()}, P{args.degree}, {args.boundary} boundary, {comm.size} rank(s)")
+    sol = solver.solve(model, radius=radius, center=center, degree=args.degree,
                        boundary=args.boundary, mesh=args.mesh, h_min=args.h_min, h_max=args.h_max,
                        comm=comm, progress=progress, eigensolver=args.eigensolver)
     summary = dict(sol.summary)
@@ -93,12 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ylo, yhi = sol.support(1, 1e-8)
     theta2 = np.linspace(ylo, yhi, 201)
     p2 = sol.marginal_theta2(theta2)
-    closed = solver.closed_form_marginals_theta1(landscape, noise, theta1)
+    closed = (solver.closed_form_marginals_theta1(landscape, noise, theta1)
+              if landscape is not None and model.noise in ("sgd", "sgd-diagonal") else {})
     box = plotting.view_box(sol)
     xs, ys, grid = plotting.density_grid(sol, box)
     progress(f"marginals and density grid evaluated (theta1 in [{lo:.4g}, {hi:.4g}])")
 
-    title = (f"{name}: T={noise.T:g}, λ0={summary['escape_rate']:.3g}, "
+    title = (f"{model.describe()}\nλ0={summary['escape_rate']:.3g}, "
              f"mean|θ1|={summary['mean_abs_theta1']:.4g}, mode |θ1|={summary['mode_theta1']:.4g}")
     with io.atomic_output_dir(out, comm, "fem", args.overwrite) as tmp:
         _compat.write_xdmf(str(tmp / "density.xdmf"), sol.mesh, sol.density)
