@@ -461,27 +461,7 @@ class Solution:
     def evaluate(self, points: np.ndarray) -> np.ndarray:
         """φ at points of shape (n, 2); 0 outside the mesh.  Collective: every
         rank passes the same points and gets the same values."""
-        from mpi4py import MPI
-
-        points = np.asarray(points, dtype=np.float64)
-        n = points.shape[0]
-        p3 = np.zeros((n, 3))
-        p3[:, :2] = points
-        found, cells = _compat.colliding_cells(self.mesh, p3)
-        vals = np.zeros(n)
-        if found.size:
-            vals[found] = self.density.eval(p3[found], cells).ravel()
-        # a point on a shared edge is found on several ranks: the lowest one counts
-        owner = np.full(n, self.comm.size, dtype=np.int32)
-        owner[found] = self.comm.rank
-        if self.comm.size > 1:
-            low = np.empty_like(owner)
-            self.comm.Allreduce(owner, low, op=MPI.MIN)
-            vals[low != self.comm.rank] = 0.0
-            total = np.empty_like(vals)
-            self.comm.Allreduce(vals, total)
-            return total
-        return vals
+        return evaluate_function(self.density, points)
 
     def bounding_box(self) -> Tuple[float, float, float, float]:
         """(xmin, xmax, ymin, ymax) of the mesh, global."""
@@ -550,6 +530,35 @@ class Solution:
     def boundary_escape_rate(self) -> float:
         """``∮ J·n ds / ∫ φ``: the escape rate from the boundary flux."""
         return self._flux
+
+
+def evaluate_function(function: Any, points: np.ndarray) -> np.ndarray:
+    """Values of a scalar ``fem.Function`` at points of shape (n, 2); 0
+    outside the mesh.  Collective: every rank passes the same points and gets
+    the same values."""
+    from mpi4py import MPI
+
+    msh = function.function_space.mesh
+    comm = msh.comm
+    points = np.asarray(points, dtype=np.float64)
+    n = points.shape[0]
+    p3 = np.zeros((n, 3))
+    p3[:, :2] = points
+    found, cells = _compat.colliding_cells(msh, p3)
+    vals = np.zeros(n)
+    if found.size:
+        vals[found] = function.eval(p3[found], cells).ravel()
+    # a point on a shared edge is found on several ranks: the lowest one counts
+    owner = np.full(n, comm.size, dtype=np.int32)
+    owner[found] = comm.rank
+    if comm.size > 1:
+        low = np.empty_like(owner)
+        comm.Allreduce(owner, low, op=MPI.MIN)
+        vals[low != comm.rank] = 0.0
+        total = np.empty_like(vals)
+        comm.Allreduce(vals, total)
+        return total
+    return vals
 
 
 def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,

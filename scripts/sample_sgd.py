@@ -43,6 +43,8 @@ def build_parser() -> cli.Parser:
     mc.add_argument("--no-cross-diffusion", action="store_true",
                     help="SDE with independent noises sqrt(2 D11), sqrt(2 D22) (drops D12) = --noise sgd-diagonal")
     mc.add_argument("--dt", type=float, default=None, help="SDE time step (default alpha)")
+    mc.add_argument("--no-bridge", action="store_true",
+                    help="SDE: drop the Brownian-bridge exit test (MODEL.md §8; on by default)")
     mc.add_argument("--walkers", type=int, default=4000, help="independent walkers (default 4000)")
     length = mc.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="number of steps")
@@ -83,6 +85,8 @@ def _check(args) -> None:
         raise cli.UsageError("--dt applies to --method sde (an SGD step lasts alpha)")
     if args.method == "sgd" and args.no_cross_diffusion:
         raise cli.UsageError("--no-cross-diffusion applies to --method sde (SGD with a diagonal noise: --noise sgd-diagonal)")
+    if args.method == "sgd" and args.no_bridge:
+        raise cli.UsageError("--no-bridge applies to --method sde")
     if args.method == "sde" and args.shift != "linear":
         raise cli.UsageError("--shift exact applies to --method sgd")
     if min(args.bins) < 1:
@@ -174,6 +178,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = montecarlo.run(
         *sampled, method=args.method, shift=args.shift, cross=model.cross if preset_path else True,
         walkers=args.walkers, dt=args.dt, seed=args.seed, center=center,
+        bridge=False if args.no_bridge else None,
         radius=math.inf if args.no_absorption else radius,
         hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
         sample_interval=args.sample_interval, comm=comm, progress=progress if bar is not None else None,
