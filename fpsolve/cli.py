@@ -255,10 +255,12 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     fem.add_argument("--no-cross-diffusion", action="store_true", help="drop D12")
 
 
-def check_mesh_arguments(args: argparse.Namespace, landscape: Landscape, noise: Noise, radius: float,
-                         center: tuple[float, float]) -> None:
+def check_mesh_arguments(args: argparse.Namespace, landscape: Landscape | None, noise: Noise, radius: float,
+                         center: tuple[float, float], user_model=None) -> None:
     """Validate :func:`add_mesh_arguments`' options before anything is
-    written (UsageError / ModelError naming the bad value)."""
+    written (UsageError / ModelError naming the bad value).  With a custom
+    ``user_model`` (MODEL.md §7) the mesh is the uniform disk of
+    :func:`fpsolve.solver.model_mesh_sizes` (``--h-min``; ``--h-max`` refused)."""
     from pathlib import Path
 
     from . import mesh as fmesh
@@ -267,7 +269,12 @@ def check_mesh_arguments(args: argparse.Namespace, landscape: Landscape, noise: 
         raise UsageError("--mesh cannot be combined with --h-min/--h-max")
     if args.mesh is not None and not Path(args.mesh).is_file():
         raise UsageError(f"--mesh file not found: {args.mesh}")
-    if args.mesh is None:
+    if args.mesh is None and user_model is not None:
+        from .solver import model_mesh_sizes
+
+        model_mesh_sizes(user_model, radius, center, args.h_min, args.h_max)
+    elif args.mesh is None:
         fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
     elif noise.T <= 0:
         raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+

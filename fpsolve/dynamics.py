@@ -106,6 +106,21 @@ def model_observables(msh: Any, landscape: Landscape) -> Dict[str, Any]:
             "flatness": model.flatness(x[0], a0, a2, a4)}
 
 
+def user_model_observables(msh: Any, user_model: Any) -> Dict[str, Any]:
+    """UFL loss L of a custom :class:`~fpsolve.symbolic.Model` (MODEL.md §7)
+    for :class:`Transient`'s ``loss`` observable; no flatness (F(θ1) is the
+    valley's, MODEL.md §1: its mean is recorded as NaN)."""
+    import ufl
+
+    from .symbolic import to_ufl
+
+    d = user_model.derivation
+    x = ufl.SpatialCoordinate(msh)
+    mapping = {d.symbols[0]: x[0], d.symbols[1]: x[1]}
+    mapping.update({sym: float(v) for sym, v in zip(d.symbols[2:], user_model.arguments)})
+    return {"loss": to_ufl(d.loss, mapping), "flatness": None}
+
+
 def local_mesh_size(msh: Any, point: Sequence[float]) -> float:
     """Largest edge of the cell of ``msh`` containing ``point`` (θ units;
     collective); ``inf`` when the point lies outside the mesh."""
@@ -126,7 +141,7 @@ class Transient:
     ``drift`` (F, UFL 2-vector), ``D`` (UFL 2×2), ``divD`` (row divergence,
     UFL's when None); ``degree`` 1 or 2; ``boundary`` ``reflecting`` or
     ``dirichlet``; ``loss``/``flatness``: UFL expressions whose means are
-    recorded (0 when None).  Collective: construct and run on every rank.
+    recorded (``loss`` 0 and ``flatness`` NaN when None).  Collective: construct and run on every rank.
     Raises :class:`ModelError` on a bad degree or boundary.
     """
 
@@ -141,6 +156,7 @@ class Transient:
         if boundary not in BOUNDARIES:
             raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
         self.mesh, self.comm, self.boundary, self.degree = msh, msh.comm, boundary, degree
+        self.has_flatness = flatness is not None
         t0 = time.perf_counter()
         V = self.V = _compat.functionspace(msh, "Lagrange", degree)
         u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
@@ -220,12 +236,13 @@ class Transient:
     def observe(self, vec: Any) -> dict:
         """The observables of :data:`OBSERVABLES` for the density ``vec``:
         survival ∫P, and E[L], E|θ1|, E θ1, Var θ1, E θ2, Var θ2, E[F(θ1)]
-        of P/∫P."""
+        of P/∫P (E[F(θ1)] NaN when the model has no flatness)."""
         s = self.integral(vec, "one")
         e = {k: self.integral(vec, k) / s for k in ("x", "xx", "absx", "y", "yy", "loss", "flatness")}
         return {"survival": s, "mean_loss": e["loss"], "mean_abs_theta1": e["absx"],
                 "mean_theta1": e["x"], "var_theta1": e["xx"] - e["x"] ** 2,
-                "mean_theta2": e["y"], "var_theta2": e["yy"] - e["y"] ** 2, "mean_flatness": e["flatness"]}
+                "mean_theta2": e["y"], "var_theta2": e["yy"] - e["y"] ** 2,
+                "mean_flatness": e["flatness"] if self.has_flatness else math.nan}
 
     # ---- time stepping -----------------------------------------------------
     def _solver(self, h: float) -> Any:
@@ -434,7 +451,7 @@ def check_start(start: Sequence[float], radius: float, center: Sequence[float]) 
     return x, y
 
 
-def evolve_case(landscape: Landscape, noise: Any, *, start: Sequence[float], t_end: float,
+def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_end: float,
                 start_width: Sequence[float] | None = None, boundary: str = "dirichlet",
                 tol: float = 1e-4, dt: float | None = None, cross: bool = True, radius: float = 2.0,
                 center: Tuple[float, float] = (0.0, 0.0), degree: int = 2, mesh: Any = None,
@@ -447,6 +464,13 @@ def evolve_case(landscape: Landscape, noise: Any, *, start: Sequence[float], t_e
     start at ``start`` (θ) of standard deviations ``start_width`` (default
     :data:`START_WIDTH_CELLS` local mesh sizes), to ``t_end`` (time units),
     on the case's graded mesh (or ``mesh``, a .msh path).
+
+    The case is ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), or a
+    :class:`~fpsolve.symbolic.Model` with ``noise`` None (MODEL.md §7; its
+    noise decides, ``cross`` is ignored): the valley with SGD noise takes the
+    preset's path (same mesh and numbers), any other model the uniform disk
+    of :func:`fpsolve.solver.model_mesh_sizes` (size ``h_min``, default
+    radius/40) and records E[F(θ1)] as NaN (the flatness is the valley's).
 
     Writes ``frames`` log-spaced snapshots to ``xdmf_path`` (collective),
     keeps them on a ``grid`` (nx, ny) over the disk for an animation, and
@@ -464,6 +488,7 @@ def evolve_case(landscape: Landscape, noise: Any, *, start: Sequence[float], t_e
 
     comm = MPI.COMM_WORLD if comm is None else comm
     say = progress or (lambda message: None)
+    user_model, landscape, noise, cross = solver.split_model(landscape, noise, cross)
     x0 = check_start(start, radius, center)
     if start_width is not None:
         w = [float(v) for v in start_width]
@@ -471,12 +496,20 @@ def evolve_case(landscape: Landscape, noise: Any, *, start: Sequence[float], t_e
             raise ModelError(f"start width must be two finite numbers > 0 (got {start_width!r})")
     if not (math.isfinite(t_end) and t_end > 0):
         raise ModelError(f"t-end must be a finite number > 0 (got {t_end!r})")
-    msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
-                                            h_min=h_min, h_max=h_max, comm=comm)
+    if user_model is not None:
+        user_model.check_formulas(radius, center)
+        if noise.T <= 0:
+            raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+        msh, mesh_info, t_mesh = solver.model_mesh(user_model, radius=radius, center=center, mesh=mesh,
+                                                   h_min=h_min, h_max=h_max, comm=comm)
+        observables = user_model_observables(msh, user_model)
+    else:
+        msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
+                                                h_min=h_min, h_max=h_max, comm=comm)
+        observables = model_observables(msh, landscape)
     say(f"mesh: {mesh_info['cells']} triangles in {t_mesh:.2f}s")
-    c = solver.model_coefficients(msh, landscape, noise, cross)
-    tr = Transient(msh, c.drift, c.D, c.divD, degree=degree, boundary=boundary,
-                   **model_observables(msh, landscape))
+    drift, D, divD = solver.case_coefficients(msh, user_model, landscape, noise, cross)
+    tr = Transient(msh, drift, D, divD, degree=degree, boundary=boundary, **observables)
     if start_width is None:
         h = local_mesh_size(msh, x0)
         start_width = (START_WIDTH_CELLS * h, START_WIDTH_CELLS * h)
@@ -511,14 +544,18 @@ def evolve_case(landscape: Landscape, noise: Any, *, start: Sequence[float], t_e
         if series:
             series.file.close()
     say(f"{ev.steps} steps ({ev.rejected} rejected), {ev.factorisations} LU factorisations, {ev.seconds:.2f}s")
-    sol, timing = solver.solve_operator(msh, c.drift, c.D, c.divD, degree=degree, boundary=boundary)
+    sol, timing = solver.solve_operator(msh, drift, D, divD, degree=degree, boundary=boundary)
     lam = float(sol.eigenvalue.real)
     rate = ev.decay_rate(0.5)
     survival = ev.column("survival")
     last = ev.rows[-1]
     stationary = sol.moments()
+    case = {"landscape": landscape.as_dict(), "noise": noise.as_dict()} if landscape is not None else \
+        {"noise": noise.as_dict()}
+    if user_model is not None:
+        case["model"] = user_model.as_dict()
     summary = {
-        "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
+        "case": case,
         "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
         "boundary": boundary, "mesh": mesh_info, "start": list(x0),
         "start_width": [float(v) for v in start_width], "t_end": t_end,

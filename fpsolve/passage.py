@@ -216,6 +216,11 @@ class SearchRun:
     committor_grid: np.ndarray | None
 
 
+#: Why a custom model (MODEL.md §7) needs its target and start given.
+CUSTOM_NEEDS_TARGET = ("a custom --loss needs --target C1 C2 W1 W2 and --start X Y (the default target and start "
+                       "come from the valley's 1-D θ1*, MODEL.md §5)")
+
+
 def default_target(landscape: Any, noise: Any, radius: float = 2.0) -> Tuple[Tuple[float, float, float, float],
                                                                           Tuple[float, float], dict]:
     """((C1, C2, W1, W2), start, 1-D result): the box θ1* ± σ*, |θ2| ≤ sqrt(T g(θ1*)/2)
@@ -254,7 +259,7 @@ def search_mesh_sizes(landscape: Any, noise: Any, radius: float, center: Tuple[f
                                box_hy=min(hy, radius), rule=sizes.rule + "+search")
 
 
-def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = None,
+def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | None = None,
                 start: Sequence[float] | None = None, wall: str = "reflecting", with_committor: bool = False,
                 cross: bool = True, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
                 degree: int = 2, mesh: Any = None, h_min: float | None = None, h_max: float | None = None,
@@ -269,6 +274,13 @@ def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = 
     is the default; with ``with_committor`` also q (target before the wall).
     ``grid`` None skips the fields on a grid (sweeps); ``refine`` divides
     every mesh size; ``refine_target`` bisections near the target's edges.
+
+    The case is ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), or a
+    :class:`~fpsolve.symbolic.Model` with ``noise`` None (MODEL.md §7): the
+    valley with SGD noise takes the preset's path (same mesh and numbers);
+    any other model has no 1-D θ1* to place the default target and start,
+    so both are required, and runs on the uniform disk of
+    :func:`fpsolve.solver.model_mesh_sizes` (``h_min``, default radius/40).
     Collective.  Raises ModelError on bad input."""
     from mpi4py import MPI
 
@@ -279,7 +291,16 @@ def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = 
     say = progress or (lambda message: None)
     if wall not in WALLS:
         raise ModelError(f"boundary must be one of {', '.join(WALLS)} (got {wall!r})")
-    box, default_start, st = default_target(landscape, noise, radius)
+    user_model, landscape, noise, cross = solver.split_model(landscape, noise, cross)
+    if user_model is not None:
+        if target is None or start is None:
+            raise ModelError(CUSTOM_NEEDS_TARGET)
+        user_model.check_formulas(radius, center)
+        if noise.T <= 0:
+            raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+        box, default_start, st = tuple(target), tuple(start), None
+    else:
+        box, default_start, st = default_target(landscape, noise, radius)
     if target is not None:
         box = tuple(float(v) for v in target)
     # the default target is folded like the 1-D search time's |θ1| (both wells)
@@ -288,7 +309,10 @@ def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = 
     x0 = tuple(float(v) for v in (default_start if start is None else start))
     if not all(math.isfinite(v) for v in x0) or math.hypot(x0[0] - center[0], x0[1] - center[1]) >= radius:
         raise ModelError(f"start ({x0[0]:g}, {x0[1]:g}) must lie inside the disk of radius {radius:g}")
-    if mesh is None:
+    if user_model is not None:
+        msh, mesh_info, t_mesh = solver.model_mesh(user_model, radius=radius, center=center, mesh=mesh,
+                                                   h_min=h_min, h_max=h_max, comm=comm)
+    elif mesh is None:
         # the graded mesh of the case with its fine box stretched over the
         # search's path (start, target), or a start outside it is unresolved
         t0 = time.perf_counter()
@@ -312,11 +336,11 @@ def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = 
         mesh_info = {**mesh_info, "refined_near_target": refine_target,
                      "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
     say(f"mesh: {mesh_info['cells']} triangles in {t_mesh:.2f}s")
-    c = solver.model_coefficients(msh, landscape, noise, cross)
-    tau = mean_first_passage_time(msh, c.drift, c.D, c.divD, target=pred, degree=degree, wall=wall)
+    drift, D, divD = solver.case_coefficients(msh, user_model, landscape, noise, cross)
+    tau = mean_first_passage_time(msh, drift, D, divD, target=pred, degree=degree, wall=wall)
     say(f"mean first-passage time: {tau.dofs} dofs, {tau.target_dofs} target dofs, "
         f"solve {tau.solve_seconds:.2f}s")
-    q = committor(msh, c.drift, c.D, c.divD, target=pred, degree=degree) if with_committor else None
+    q = committor(msh, drift, D, divD, target=pred, degree=degree) if with_committor else None
     xs = np.linspace(center[0] - radius, center[0] + radius, grid[0] if grid else 2)
     ys = np.linspace(center[1] - radius, center[1] + radius, grid[1] if grid else 2)
     X, Y = np.meshgrid(xs, ys)
@@ -331,8 +355,12 @@ def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = 
         return v.reshape(len(ys), len(xs))
 
     tau_start = float(tau.evaluate(np.array([x0]))[0])
+    case = {"landscape": landscape.as_dict(), "noise": noise.as_dict()} if landscape is not None else \
+        {"noise": noise.as_dict()}
+    if user_model is not None:
+        case["model"] = user_model.as_dict()
     summary = {
-        "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
+        "case": case,
         "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
         "boundary": wall, "mesh": mesh_info, "target": list(box), "target_default": target is None, "target_mirrored": mirror,
         "start": list(x0), "start_default": start is None,
@@ -343,7 +371,7 @@ def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = 
     tau_grid = on_grid(tau)
     if tau_grid is not None:
         summary["search_time_max"] = float(np.nanmax(tau_grid))
-    if target is None and start is None:
+    if st is not None and target is None and start is None:
         summary["search_time_1d"] = st["search_time"]
         summary["search_time_1d_steps"] = st["search_time"] / noise.alpha
         summary["search_1d"] = {k: st[k] for k in ("start", "target", "reflect", "window", "mode_theta1")}

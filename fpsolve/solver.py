@@ -729,6 +729,53 @@ def model_mesh_sizes(model: Any, radius: float = 2.0, center: Tuple[float, float
     return fmesh.uniform_sizes(radius, center, h_min)
 
 
+def split_model(landscape: Any, noise: Noise | None = None, cross: bool = True) -> Tuple[Any, Any, Noise, bool]:
+    """(custom Model or None, Landscape or None, Noise, cross) of a case given
+    as ``(Landscape, Noise, cross)`` or as a :class:`~fpsolve.symbolic.Model`
+    (``noise`` None).  A Model that is the valley of MODEL.md §1 with SGD
+    noise (a preset, or its expression) comes back as its Landscape, so it
+    takes the preset's path and numbers; any other Model (MODEL.md §7) comes
+    back first.  Raises ModelError when a Model is given a noise too."""
+    from .symbolic import Model
+
+    if not isinstance(landscape, Model):
+        return None, landscape, noise, cross
+    if noise is not None:
+        raise ModelError("a Model carries its noise (drop the noise argument)")
+    if landscape.valley is not None and landscape.noise in ("sgd", "sgd-diagonal"):
+        return None, landscape.valley, landscape.noise_level, landscape.cross
+    return landscape, landscape.valley, landscape.noise_level, landscape.cross
+
+
+def case_coefficients(msh: Any, user_model: Any, landscape: Landscape | None, noise: Noise,
+                      cross: bool = True) -> Tuple[Any, Any, Any]:
+    """(drift, D, ∇·D) in UFL on ``msh``: of ``user_model`` (MODEL.md §7)
+    when it is not None, else of the valley (MODEL.md §1-3)."""
+    from .symbolic import ufl_coefficients
+
+    if user_model is not None:
+        drift, D, divD, _ = ufl_coefficients(user_model, msh)
+        return drift, D, divD
+    c = model_coefficients(msh, landscape, noise, cross)
+    return c.drift, c.D, c.divD
+
+
+def model_mesh(model: Any, *, radius: float, center: Tuple[float, float], mesh: str | Path | None,
+               h_min: float | None, h_max: float | None, comm: Any) -> Tuple[Any, dict, float]:
+    """(mesh, description, seconds) for a custom Model: the disk of
+    :func:`model_mesh_sizes` (one mesh, no adaptivity), or ``mesh`` read from
+    a .msh file.  Collective; raises ModelError on bad sizes."""
+    if mesh is not None:
+        return fmesh.mesh_for(None, None, radius=radius, center=center, mesh=mesh, h_min=None, h_max=None,
+                              comm=comm)
+    t0 = time.perf_counter()
+    sizes = model_mesh_sizes(model, radius, center, h_min, h_max)
+    msh, _ = fmesh.create_disk(sizes, comm)
+    info = {"source": "gmsh", **sizes.as_dict(),
+            "cells": comm.allreduce(msh.topology.index_map(2).size_local, op=fmesh._sum())}
+    return msh, info, time.perf_counter() - t0
+
+
 def default_mesh_rule(model: Any, h_min: float | None = None) -> str:
     """``graded`` for the valley (its widths are known, and the graded mesh is
     faster there to the same accuracy: scripts/bench_solver.py --adaptive)

@@ -7,7 +7,8 @@ TR-BDF2 with adaptive steps (``--tol``) or fixed steps (``--dt``).  Writes,
 into ``--out`` (default ``results/<case-name>[_nocross]/evolve``), atomically:
 
     evolution.csv   t, SGD steps, dt, survival S(t) = ∫P, E[L], E|θ1|, E θ1,
-                    Var θ1, E θ2, Var θ2, E[F(θ1)]
+                    Var θ1, E θ2, Var θ2, E[F(θ1)] (NaN for a custom --loss:
+                    the flatness is the valley's)
     evolution.png   those against t (log axis)
     density.xdmf/.h5  the density at log-spaced times (ParaView)
     evolution.gif   an animation of the density
@@ -15,6 +16,11 @@ into ``--out`` (default ``results/<case-name>[_nocross]/evolve``), atomically:
                     rate of S(t) next to the eigen-solve's λ0, final moments;
                     with --compare-mc N the SDE ensemble's curves and the
                     largest FEM − MC deviation in standard errors
+
+A custom model (``--loss EXPR --param N=V --noise ...``, MODEL.md §7) runs
+on the uniform disk of size ``--h-min`` (default radius/40), as solve_fp.py
+meshes it with --mesh-rule graded; the valley written as an expression with
+SGD noise is the preset (same mesh, same numbers).  --compare-mc: presets only.
 
 Runs under ``mpirun -n N python -m mpi4py``.
 """
@@ -32,6 +38,7 @@ from fpsolve import cli, io
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="evolve_fp.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     g = parser.add_argument_group("transient (MODEL.md §8)")
     g.add_argument("--start", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
@@ -63,9 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger().setLevel(logging.WARNING)
     wall = time.perf_counter()
     args = build_parser().parse_args(argv)
-    landscape, noise = cli.model_from_args(args)
-    radius, center = cli.domain_from_args(args)
-    from fpsolve import dynamics
+    model, radius, center = cli.model_and_domain(args)
+    from fpsolve import dynamics, solver
+
+    user_model, landscape, noise, _ = solver.split_model(model)
 
     dynamics.check_start(args.start, radius, center)
     for name, value in (("--t-end", args.t_end), ("--tol", args.tol), ("--dt", args.dt)):
@@ -73,7 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
     if args.start_width is not None and not all(0 < w < float("inf") for w in args.start_width):
         raise cli.UsageError(f"--start-width must be two finite numbers > 0 (got {args.start_width!r})")
-    cli.check_mesh_arguments(args, landscape, noise, radius, center)
+    cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)
+    if user_model is not None and args.compare_mc is not None:
+        raise cli.UsageError("--compare-mc runs the valley presets' SDE only (drop it for a custom --loss)")
     if args.compare_mc is not None and args.compare_mc < 2:
         raise cli.UsageError(f"--compare-mc needs at least 2 walkers (got {args.compare_mc})")
     if not (0 < args.mc_dt < float("inf")):
@@ -85,7 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
-    name = cli.case_name(landscape, noise) + ("" if not args.no_cross_diffusion else "_nocross")
+    name = (model.case_name() if user_model is not None
+            else cli.case_name(landscape, noise) + ("" if not args.no_cross_diffusion else "_nocross"))
     out = io.claim_output(args.out or io.default_out(name, "evolve"), "evolve", args.overwrite, comm)
     bar = None
     if comm.rank == 0 and not args.no_progress:
@@ -101,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     times = () if args.compare_mc is None else dynamics_mc.compare_times(args.t_end, args.mc_dt)
     with io.atomic_output_dir(out, comm, "evolve", args.overwrite) as tmp:
         run = dynamics.evolve_case(
-            landscape, noise, start=args.start, start_width=args.start_width, t_end=args.t_end,
-            boundary=args.boundary, tol=args.tol, dt=args.dt, cross=not args.no_cross_diffusion,
+            model, start=args.start, start_width=args.start_width, t_end=args.t_end,
+            boundary=args.boundary, tol=args.tol, dt=args.dt,
             radius=radius, center=center, degree=args.degree, mesh=args.mesh, h_min=args.h_min,
             h_max=args.h_max, comm=comm, xdmf_path=str(tmp / "density.xdmf"), progress=progress,
             on_time=on_time, stops=times)

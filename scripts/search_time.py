@@ -14,6 +14,12 @@ probability q of reaching the target before the wall.  Writes, into ``--out``
     tau.xdmf/.h5, tau.png   the field τ(θ) (heat map, target and start marked)
     committor.xdmf/.h5, committor.png   with --committor
 
+A custom model (``--loss EXPR --param N=V --noise ...``, MODEL.md §7) needs
+``--target`` and ``--start`` (no 1-D θ1* to place them; exit 2 without) and
+runs on the uniform disk of size ``--h-min`` (default radius/40), as
+solve_fp.py meshes it with --mesh-rule graded; the valley written as an
+expression with SGD noise is the preset (same mesh, same numbers).
+
 Runs under ``mpirun -n N python -m mpi4py``.
 """
 
@@ -30,6 +36,7 @@ from fpsolve import cli, io
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="search_time.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     g = parser.add_argument_group("search (MODEL.md §8)")
     g.add_argument("--target", type=float, nargs=4, default=None, metavar=("C1", "C2", "W1", "W2"),
@@ -50,9 +57,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger().setLevel(logging.WARNING)
     wall = time.perf_counter()
     args = build_parser().parse_args(argv)
-    landscape, noise = cli.model_from_args(args)
-    radius, center = cli.domain_from_args(args)
-    from fpsolve import _compat, passage, plotting_dynamics
+    model, radius, center = cli.model_and_domain(args)
+    from fpsolve import _compat, passage, plotting_dynamics, solver
+
+    user_model, landscape, noise, _ = solver.split_model(model)
+    if user_model is not None and (args.target is None or args.start is None):
+        raise cli.UsageError(passage.CUSTOM_NEEDS_TARGET)
 
     if args.target is not None:
         passage.box_target(*args.target)
@@ -60,14 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from fpsolve.dynamics import check_start
 
         check_start(args.start, radius, center)
-    cli.check_mesh_arguments(args, landscape, noise, radius, center)
+    cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)
 
     comm = MPI.COMM_WORLD
     progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
-    name = cli.case_name(landscape, noise) + ("" if not args.no_cross_diffusion else "_nocross")
+    name = (model.case_name() if user_model is not None
+            else cli.case_name(landscape, noise) + ("" if not args.no_cross_diffusion else "_nocross"))
     out = io.claim_output(args.out or io.default_out(name, "search-time"), "search-time", args.overwrite, comm)
-    run = passage.search_case(landscape, noise, target=args.target, start=args.start, wall=args.boundary,
-                              with_committor=args.committor, cross=not args.no_cross_diffusion, radius=radius,
+    run = passage.search_case(model, target=args.target, start=args.start, wall=args.boundary,
+                              with_committor=args.committor, radius=radius,
                               center=center, degree=args.degree, mesh=args.mesh, h_min=args.h_min,
                               h_max=args.h_max, comm=comm, progress=progress)
     s = run.summary

@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import run_script
+
 from fpsolve import io
 
+
+MESH_T005 = Path(__file__).resolve().parents[1] / "meshes" / "double-well_T0.05.msh"
 
 def test_evolve_fp_writes_its_outputs(tmp_path):
     out = tmp_path / "ev"
@@ -84,7 +88,66 @@ def test_search_time_writes_its_outputs(tmp_path):
     assert 0 < s2["search_time"] <= s["search_time"] and s2["target"] == s["target"]
 
 
+def test_evolve_fp_custom_isotropic_ou_reaches_the_gibbs_variances(tmp_path):
+    # L = (θ1² + 2θ2²)/2 with D = (T/2) I: the stationary density is the Gibbs
+    # exp(−2L/T), Var θ1 = T/2, Var θ2 = T/4, E[L] = T/2 (MODEL.md §7-8); at
+    # T = 0.25 the wall at r = 2 holds exp(−16) of it, negligible
+    out = tmp_path / "ev"
+    T = 0.25
+    res = run_script("evolve_fp.py", "--loss", "0.5*(theta1**2 + 2*theta2**2)", "--noise", "isotropic",
+                     "--T", str(T), "--boundary", "reflecting", "--start", "0.5", "0.3", "--start-width", "0.2", "0.2",
+                     "--t-end", "20", "--tol", "1e-5", "--h-min", "0.1", "--no-progress", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    s = json.loads((out / "summary.json").read_text())
+    f = s["final"]
+    assert f["var_theta1"] == pytest.approx(T / 2, rel=1e-3)
+    assert f["var_theta2"] == pytest.approx(T / 4, rel=1e-3)
+    assert f["mean_loss"] == pytest.approx(T / 2, rel=1e-3)
+    assert f["survival"] == pytest.approx(1.0, abs=1e-9)
+    assert np.isnan(f["mean_flatness"]) and s["case"]["model"]["noise"] == "isotropic"
+    assert s["mesh"]["rule"].startswith("uniform") and s["mesh"]["h_min"] == 0.1
+    data = np.genfromtxt(out / "evolution.csv", delimiter=",", names=True)
+    assert np.all(np.isnan(data["mean_flatness"]))
+
+
+def test_search_time_valley_expression_is_the_preset(tmp_path):
+    # the double-well written as an expression with SGD noise takes the preset's path
+    common = ["--T", "0.05", "--mesh", str(MESH_T005)]
+    out1, out2 = tmp_path / "preset", tmp_path / "expr"
+    res = run_script("search_time.py", *common, "--out", str(out1))
+    assert res.returncode == 0, res.stderr
+    res = run_script("search_time.py", *common, "--loss", "0.5*(a0 + a2*x**2 + a4*x**4)*y**2 + 0.5*eps*x**2",
+                     "--param", "a0=1", "--param", "a2=-1", "--param", "a4=0.5", "--param", "eps=0.01",
+                     "--out", str(out2))
+    assert res.returncode == 0, res.stderr
+    s1, s2 = (json.loads((o / "summary.json").read_text()) for o in (out1, out2))
+    assert s2["search_time"] == pytest.approx(s1["search_time"], rel=1e-8)
+    assert s2["target"] == s1["target"] and s2["target_mirrored"]
+
+
+def test_search_time_custom_isotropic_model_runs(tmp_path):
+    out = tmp_path / "st"
+    res = run_script("search_time.py", "--loss", "0.5*(theta1**2 + 2*theta2**2)", "--noise", "isotropic",
+                     "--T", "0.25", "--target", "0", "0", "0.2", "0.2", "--start", "1", "0", "--h-min", "0.1",
+                     "--committor", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["search_time"] > 0 and "search_time_1d" not in s and not s["target_mirrored"]
+    assert s["case"]["model"]["noise"] == "isotropic" and s["mesh"]["h_min"] == 0.1
+    # an absorbing wall is not reached at T = 0.25 before the target: q ≈ 1 at the start
+    assert 0.99 < s["committor_at_start"] <= 1.0 + 1e-9
+
+
+CUSTOM = ["--loss", "theta1**2 + theta2**2", "--noise", "isotropic"]
+
+
 @pytest.mark.parametrize("script, args, words", [
+    ("search_time.py", CUSTOM, "a custom --loss needs --target"),
+    ("search_time.py", [*CUSTOM, "--target", "0", "0", "0.1", "0.1"], "a custom --loss needs --target"),
+    ("search_time.py", [*CUSTOM, "--h-max", "0.2", "--target", "0", "0", "0.1", "0.1", "--start", "1", "0"],
+     "--h-max applies to the graded mesh"),
+    ("evolve_fp.py", [*CUSTOM, "--compare-mc", "100"], "--compare-mc runs the valley presets' SDE only"),
+    ("evolve_fp.py", [*CUSTOM, "--preset", "single-well"], "--loss cannot be combined with --preset"),
     ("evolve_fp.py", ["--start", "5", "5"], "must lie inside the disk"),
     ("evolve_fp.py", ["--start-width", "0", "1"], "--start-width must be two finite numbers > 0"),
     ("evolve_fp.py", ["--t-end", "-1"], "--t-end must be a finite number > 0"),

@@ -7,6 +7,7 @@ committor and absorbing-wall exit time of pure diffusion in an annulus."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import gmsh
 import numpy as np
@@ -21,6 +22,8 @@ from fpsolve.model import ModelError
 
 R_OUT, R_IN = 1.5, 0.1
 
+
+MESH_T005 = Path(__file__).resolve().parents[1] / "meshes" / "double-well_T0.05.msh"
 
 def _annulus(h_in: float, h_out: float, comm=MPI.COMM_SELF):
     """Disk of radius R_OUT minus the target disk R_IN, graded from h_in at
@@ -96,6 +99,29 @@ def test_separable_model_reduces_to_the_1d_formula():
     sol = passage.mean_first_passage_time(msh, ufl.as_vector((A, -x[1])), ufl.as_matrix(((B, 0.0), (0.0, 0.1))),
                                           target=passage.box_target(tgt - 1.0, 0.0, 1.0, 1.0))
     np.testing.assert_allclose(sol.evaluate(np.array([[x0, 0.0], [x0, 0.4]])), want, rtol=1e-5)
+
+
+def test_search_case_on_a_custom_model_equals_the_preset():
+    # the valley with Σ = Δ H² given as a covariance expression is a custom
+    # model (MODEL.md §7: sympy's ∇L, D, ∇·D, not the preset's formulas) with
+    # the preset's equation: same mesh, target and start, same τ
+    import sympy as sp
+
+    from fpsolve.symbolic import VALLEY_EXPRESSION, Model
+
+    t1, t2 = sp.symbols("theta1 theta2")
+    H = sp.hessian(sp.sympify(VALLEY_EXPRESSION, locals={"theta1": t1, "theta2": t2}), (t1, t2))
+    H2 = H * H
+    cov = tuple(f"Delta*({sp.sstr(e)})" for e in (H2[0, 0], H2[0, 1], H2[1, 1]))
+    custom = Model.from_expression(VALLEY_EXPRESSION, model.PRESETS["double-well"], cov, alpha=0.05, T=0.05)
+    assert custom.valley is None or custom.noise not in ("sgd", "sgd-diagonal")
+    kw = dict(target=(0.665, 0.0, 0.11, 0.128), start=(0.99, 0.0), mesh=str(MESH_T005), grid=None)
+    want = passage.search_case(model.Landscape.from_preset("double-well"), model.Noise(0.05, 1.0), **kw)
+    got = passage.search_case(custom, **kw)
+    assert got.summary["case"]["model"]["noise"] != "sgd" and want.summary["search_time"] > 1
+    assert got.summary["search_time"] == pytest.approx(want.summary["search_time"], rel=1e-8)
+    with pytest.raises(ModelError, match="needs --target"):
+        passage.search_case(custom, target=kw["target"], mesh=kw["mesh"])
 
 
 def test_bad_targets_raise():
