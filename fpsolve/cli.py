@@ -250,8 +250,9 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     fem = parser.add_argument_group("discretisation")
     fem.add_argument("--degree", type=int, choices=(1, 2), default=2, help="Lagrange degree (default 2)")
     fem.add_argument("--mesh", default=None, metavar="FILE", help="a gmsh .msh of the disk instead of the graded mesh")
-    fem.add_argument("--h-min", type=float, default=None, help="fine mesh size (default: from the model's widths)")
-    fem.add_argument("--h-max", type=float, default=None, help="far mesh size (default: radius/13)")
+    fem.add_argument("--h-min", type=float, default=None, help="fine mesh size (default: from the model's widths); for a custom --loss "
+                          "the size of its uniform disk (default radius/40)")
+    fem.add_argument("--h-max", type=float, default=None, help="far mesh size (default: radius/13; presets only)")
     fem.add_argument("--no-cross-diffusion", action="store_true", help="drop D12")
 
 
