@@ -92,8 +92,46 @@ def colliding_cells(mesh: Any, points: np.ndarray) -> Tuple[np.ndarray, np.ndarr
     return found, first
 
 
+def create_mesh(comm: Any, cells: np.ndarray, points: np.ndarray, degree: int = 1) -> Any:
+    """A distributed triangle mesh from ``cells`` (m, 3) or (m, 6) in
+    gmsh/VTK node order and ``points`` (n, 2), given on any ranks (empty
+    arrays elsewhere).  (``ufl.VectorElement`` on 0.5, basix.ufl from 0.7.)"""
+    import ufl
+    from dolfinx import cpp, mesh as dmesh
+
+    if _new():
+        import basix.ufl
+
+        domain = ufl.Mesh(basix.ufl.element("Lagrange", "triangle", degree, shape=(2,)))
+    else:
+        domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.triangle, degree))
+    nodes = 3 if degree == 1 else 6
+    perm = np.asarray(cpp.io.perm_gmsh(dmesh.CellType.triangle, nodes))
+    cells = np.ascontiguousarray(np.asarray(cells, dtype=np.int64).reshape(-1, nodes)[:, perm])
+    points = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+    return dmesh.create_mesh(comm, cells, points, domain)
+
+
+def import_gmsh() -> Any:
+    """``import gmsh`` keeping Python's SIGINT handler: gmsh 4.8 resets
+    SIGINT to SIG_DFL on import (and so does ``dolfinx.io.gmshio``), which
+    would make Ctrl-C kill the process silently instead of raising
+    KeyboardInterrupt."""
+    import signal
+
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        import gmsh
+        from dolfinx.io import gmshio  # noqa: F401 - imports gmsh too
+    finally:
+        if handler is not None:
+            signal.signal(signal.SIGINT, handler)
+    return gmsh
+
+
 def model_to_mesh(gmsh_model: Any, comm: Any, rank: int = 0, gdim: int = 2) -> Tuple[Any, Any, Any]:
     """(mesh, cell_tags, facet_tags) from an in-memory gmsh model."""
+    import_gmsh()
     from dolfinx.io import gmshio
 
     result = gmshio.model_to_mesh(gmsh_model, comm, rank, gdim=gdim)
@@ -102,30 +140,10 @@ def model_to_mesh(gmsh_model: Any, comm: Any, rank: int = 0, gdim: int = 2) -> T
     return result.mesh, result.cell_tags, result.facet_tags  # 0.10+: MeshData
 
 
-def read_msh(path: str, comm: Any, rank: int = 0, gdim: int = 2) -> Tuple[Any, Any, Any]:
-    """Read a gmsh ``.msh`` file on ``rank`` and distribute it (starts and
-    stops its own gmsh session, so call it outside one).
-
-    ``gmshio.read_from_msh`` is broken on 0.5.2, so on every release the
-    file is loaded with the gmsh API and handed to ``model_to_mesh``.
-    """
-    import gmsh
-
-    gmsh_initialize()
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        if comm.rank == rank:
-            gmsh.model.add("fpsolve-read")
-            gmsh.merge(str(path))
-        return model_to_mesh(gmsh.model, comm, rank, gdim=gdim)
-    finally:
-        gmsh.finalize()
-
-
 def _gmsh_has_interruptible() -> bool:
     import inspect
 
-    import gmsh
+    gmsh = import_gmsh()
 
     try:
         return "interruptible" in inspect.signature(gmsh.initialize).parameters
@@ -135,7 +153,7 @@ def _gmsh_has_interruptible() -> bool:
 
 def gmsh_initialize() -> None:
     """Start gmsh without installing its SIGINT handler (not main thread safe)."""
-    import gmsh
+    gmsh = import_gmsh()
 
     if _gmsh_has_interruptible():
         gmsh.initialize(interruptible=False)

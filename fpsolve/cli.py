@@ -14,13 +14,12 @@ import sys
 import time
 from typing import Callable, NoReturn, Sequence
 
+from .mesh import DEFAULT_RADIUS
 from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise
 
 #: Default noise of the default case: alpha = 0.05, Delta = 1 (T = 0.05 > T_c).
 DEFAULT_ALPHA = 0.05
 DEFAULT_DELTA = 1.0
-#: Default disk radius (MODEL.md §4), centred at the origin.
-DEFAULT_RADIUS = 2.0
 
 
 class UsageError(ValueError):
@@ -54,20 +53,23 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
     """The disk Ω (MODEL.md §4): ``--radius`` and ``--center CX CY``."""
     group = parser.add_argument_group("domain (MODEL.md §4)")
-    group.add_argument("--radius", type=float, default=DEFAULT_RADIUS,
+    # default None: "not given" (a --mesh file brings its own domain)
+    group.add_argument("--radius", type=float, default=None,
                        help=f"radius R of the disk (default {DEFAULT_RADIUS:g})")
-    group.add_argument("--center", type=float, nargs=2, default=(0.0, 0.0), metavar=("CX", "CY"),
+    group.add_argument("--center", type=float, nargs=2, default=None, metavar=("CX", "CY"),
                        help="centre of the disk (default 0 0)")
 
 
 def domain_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float]]:
-    """(radius, (cx, cy)), validated; raises UsageError naming the bad value."""
-    if not (math.isfinite(args.radius) and args.radius > 0):
-        raise UsageError(f"--radius must be a finite number > 0 (got {args.radius!r})")
-    cx, cy = args.center
+    """(radius, (cx, cy)), validated, defaults filled in; raises UsageError
+    naming the bad value."""
+    radius = DEFAULT_RADIUS if args.radius is None else args.radius
+    if not (math.isfinite(radius) and radius > 0):
+        raise UsageError(f"--radius must be a finite number > 0 (got {radius!r})")
+    cx, cy = (0.0, 0.0) if args.center is None else args.center
     if not (math.isfinite(cx) and math.isfinite(cy)):
         raise UsageError(f"--center must be finite (got {cx!r} {cy!r})")
-    return float(args.radius), (float(cx), float(cy))
+    return float(radius), (float(cx), float(cy))
 
 
 def model_from_args(args: argparse.Namespace) -> tuple[Landscape, Noise]:

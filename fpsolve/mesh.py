@@ -34,6 +34,9 @@ from typing import Any, Tuple
 from . import _compat
 from .model import Landscape, ModelError, Noise
 
+#: Default disk radius (MODEL.md §4), centred at the origin.
+DEFAULT_RADIUS = 2.0
+
 #: Physical tags written into every mesh.
 DOMAIN_TAG = 1
 BOUNDARY_TAG = 2
@@ -96,8 +99,7 @@ def graded_sizes(landscape: Landscape, noise: Noise, radius: float = 2.0,
                  h_max: float | None = None) -> MeshSizes:
     """The default size field of a case (module docstring); ``h_min`` /
     ``h_max`` override the fine and far sizes."""
-    if noise.T <= 0:
-        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+    noise.require_positive_T()
     far = radius / FAR_DIVISOR
     floor = radius / 2000.0  # ε = 0 or a tiny T would ask for a zero size
     w = model_widths(landscape, noise)
@@ -135,7 +137,7 @@ def check_sizes(sizes: MeshSizes) -> None:
 def _build_gmsh_disk(sizes: MeshSizes) -> None:
     """Create the disk (split along θ1 = 0 when it crosses it) in the
     current gmsh model, with the size field, and mesh it."""
-    import gmsh
+    gmsh = _compat.import_gmsh()
 
     R, (cx, cy) = sizes.radius, sizes.center
     occ = gmsh.model.occ
@@ -187,7 +189,7 @@ def _build_gmsh_disk(sizes: MeshSizes) -> None:
 def _gmsh_session():
     import contextlib
 
-    import gmsh
+    gmsh = _compat.import_gmsh()
 
     @contextlib.contextmanager
     def session():
@@ -222,30 +224,32 @@ def write_msh(sizes: MeshSizes, path: str | Path) -> int:
         return int(sum(len(t) for t in tags))
 
 
-def load(path: str | Path, comm: Any) -> Tuple[Any, Any]:
-    """(mesh, facet_tags) of a gmsh ``.msh`` file of a disk."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"--mesh file not found: {path}")
-    msh, _, facets = _compat.read_msh(str(path), comm)
-    return msh, facets
+def load(path: str | Path, comm: Any) -> Tuple[Any, dict]:
+    """(mesh, domain description) of any 2-D triangle mesh file meshio reads
+    (``fpsolve.meshfile``); raises ModelError on every rank for bad files."""
+    from . import meshfile
+
+    return meshfile.load(path, comm)
 
 
 def mesh_for(landscape: Landscape, noise: Noise, *, radius: float, center: Tuple[float, float],
              mesh: str | Path | None, h_min: float | None, h_max: float | None,
              comm: Any, refine: float = 1.0) -> Tuple[Any, dict, float]:
     """(mesh, description, seconds): a graded disk for the case, or ``mesh``
-    read from a file.  ``refine`` divides every size (benchmarks, tests)."""
+    read from a file.  ``refine`` divides every size (benchmarks, tests).
+    The description's ``domain`` ("disk" or "mesh"), ``radius`` and
+    ``center`` are the generated disk's, or those found in the file."""
     start = time.perf_counter()
     if mesh is not None:
-        msh, _ = load(mesh, comm)
-        info = {"source": str(mesh)}
+        msh, domain = load(mesh, comm)
+        info = {"source": str(mesh), **domain}
     else:
         sizes = graded_sizes(landscape, noise, radius, center, h_min, h_max)
         if refine != 1.0:
             sizes = sizes.refined(refine)
         msh, _ = create_disk(sizes, comm)
-        info = {"source": "gmsh", **sizes.as_dict(), "refine": refine}
+        info = {"source": "gmsh", "domain": "disk", **sizes.as_dict(), "refine": refine}
+        info["center"] = list(sizes.center)
     cells = msh.topology.index_map(2)
     info["cells"] = comm.allreduce(cells.size_local, op=_sum())
     return msh, info, time.perf_counter() - start

@@ -499,7 +499,8 @@ def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.nd
     return out
 
 
-def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
+def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
+          center: Tuple[float, float] | None = None,
           degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: str | Path | None = None,
           h_min: float | None = None, h_max: float | None = None, comm: Any = None,
           progress: Callable[[str], None] | None = None, refine: float = 1.0,
@@ -510,6 +511,10 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
     escape rates (eigenvalue and boundary flux, per unit time t = alpha k),
     mass, negativity, moments, mode, dofs, ranks and timings (seconds).
     """
+    if mesh is not None and (radius is not None or center is not None):
+        raise ModelError("radius and center describe the generated disk; a mesh file brings its own domain")
+    radius = fmesh.DEFAULT_RADIUS if radius is None else radius
+    center = (0.0, 0.0) if center is None else tuple(center)
     if comm is None:
         from mpi4py import MPI
 
@@ -534,7 +539,8 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float = 2.0, center: Tu
     summary = {
         "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
         "T": noise.T,
-        "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
+        "domain": mesh_info["domain"], "radius": mesh_info["radius"], "center": mesh_info["center"],
+        "degree": degree, "cross_diffusion": cross,
         "boundary": boundary, "mesh": mesh_info,
         "escape_rate": lam.real,
         "escape_rate_imag": lam.imag,

@@ -35,7 +35,7 @@ def build_parser() -> cli.Parser:
     fem.add_argument("--degree", type=int, choices=(1, 2), default=2,
                      help="Lagrange degree (default 2; P1 fails at T=0.01, see README)")
     fem.add_argument("--mesh", default=None, metavar="FILE",
-                     help="a gmsh .msh of the disk instead of the graded mesh")
+                     help="a 2-D triangle mesh file meshio reads (.msh, .xdmf, .vtu, .med, ...) instead of the graded disk; its domain comes from the file")
     fem.add_argument("--h-min", type=float, default=None,
                      help="fine mesh size in the density's box (default: from the model's widths)")
     fem.add_argument("--h-max", type=float, default=None,
@@ -61,12 +61,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     radius, center = cli.domain_from_args(args)
     if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
+    if args.mesh is not None and (args.radius is not None or args.center is not None):
+        raise cli.UsageError("--mesh cannot be combined with --radius/--center (the domain comes from the file)")
     if args.mesh is not None and not Path(args.mesh).is_file():
         raise cli.UsageError(f"--mesh file not found: {args.mesh}")
     if args.mesh is None:
         fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
-    elif noise.T <= 0:
-        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+    else:
+        noise.require_positive_T()
 
     from fpsolve import _compat, plotting, solver
 
@@ -79,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Path(args.out or Path("results") / name)
     progress(f"case {name}: T={noise.T:g}, P{args.degree}, {'full D' if cross else 'no cross-diffusion'}, "
              f"{args.boundary} boundary, {comm.size} rank(s)")
-    sol = solver.solve(landscape, noise, radius=radius, center=center, degree=args.degree, cross=cross,
+    domain = {"radius": radius, "center": center} if args.mesh is None else {}
+    sol = solver.solve(landscape, noise, **domain, degree=args.degree, cross=cross,
                        boundary=args.boundary, mesh=args.mesh, h_min=args.h_min, h_max=args.h_max,
                        comm=comm, progress=progress, eigensolver=args.eigensolver)
     summary = dict(sol.summary)

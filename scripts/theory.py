@@ -154,8 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     radius, center = cli.domain_from_args(args)
     interval = theta1_interval(radius, center)
     Ts = parse_sweep(args.sweep_T) if args.sweep_T is not None else None
-    if noise.T <= 0:
-        raise cli.UsageError("the closed forms need T = alpha*Delta > 0 (got Delta=0)")
+    noise.require_positive_T()
     out = Path(args.out or Path("results") / cli.case_name(landscape, noise))
     progress = cli.Progress("theory.py")
 
