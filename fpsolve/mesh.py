@@ -224,16 +224,17 @@ def write_msh(sizes: MeshSizes, path: str | Path) -> int:
         return int(sum(len(t) for t in tags))
 
 
-def load(path: str | Path, comm: Any) -> Tuple[Any, dict]:
-    """(mesh, domain description) of any 2-D triangle mesh file meshio reads
-    (``fpsolve.meshfile``); raises ModelError on every rank for bad files."""
+def load(mesh: Any, comm: Any) -> Tuple[Any, dict]:
+    """(mesh, domain description) of any 2-D triangle mesh file meshio reads,
+    or of a ``meshfile.MeshData`` (``fpsolve.meshfile.load``); raises
+    ModelError on every rank for bad files."""
     from . import meshfile
 
-    return meshfile.load(path, comm)
+    return meshfile.load(mesh, comm)
 
 
 def mesh_for(landscape: Landscape, noise: Noise, *, radius: float, center: Tuple[float, float],
-             mesh: str | Path | None, h_min: float | None, h_max: float | None,
+             mesh: Any, h_min: float | None, h_max: float | None,
              comm: Any, refine: float = 1.0) -> Tuple[Any, dict, float]:
     """(mesh, description, seconds): a graded disk for the case, or ``mesh``
     read from a file.  ``refine`` divides every size (benchmarks, tests).
@@ -241,8 +242,7 @@ def mesh_for(landscape: Landscape, noise: Noise, *, radius: float, center: Tuple
     ``center`` are the generated disk's, or those found in the file."""
     start = time.perf_counter()
     if mesh is not None:
-        msh, domain = load(mesh, comm)
-        info = {"source": str(mesh), **domain}
+        msh, info = load(mesh, comm)
     else:
         sizes = graded_sizes(landscape, noise, radius, center, h_min, h_max)
         if refine != 1.0:

@@ -17,8 +17,9 @@ triangle uses (e.g. a stray centre point) are dropped.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import logging
+import io
 import math
 from pathlib import Path
 from typing import Any, Optional, Tuple
@@ -46,6 +47,7 @@ class MeshData:
     points: np.ndarray
     cells: np.ndarray
     domain: dict
+    source: str = "arrays"
 
     @property
     def degree(self) -> int:
@@ -65,18 +67,20 @@ def read(path: str | Path) -> MeshData:
         raise ModelError(f"--mesh file not found: {path}")
     import meshio
 
-    logger = logging.getLogger("meshio")  # meshio warns through logging
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    # meshio prints (and, for a file no reader accepts, calls sys.exit(1)):
+    # keep its chatter in a buffer and turn every failure into one ModelError
+    chatter = io.StringIO()
     try:
-        m = meshio.read(str(path))
-    except Exception as exc:  # noqa: BLE001 - meshio raises many kinds on bad input
-        text = str(exc).strip().splitlines()
-        why = f"{type(exc).__name__}: {text[0][:120]}" if text else type(exc).__name__
+        with contextlib.redirect_stdout(chatter), contextlib.redirect_stderr(chatter):
+            m = meshio.read(str(path))
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - meshio raises many kinds on bad input
+        text = [line for line in (str(exc) if isinstance(exc, Exception) else chatter.getvalue()).splitlines()
+                if line.strip()]
+        why = f"{type(exc).__name__}: {text[0].strip()[:100]}" if text else type(exc).__name__
         raise ModelError(f"--mesh {path}: not a mesh file meshio can read ({why})") from None
-    finally:
-        logger.setLevel(level)
-    return from_arrays(m.points, [(block.type, block.data) for block in m.cells], name=str(path))
+    data = from_arrays(m.points, [(block.type, block.data) for block in m.cells], name=str(path))
+    data.source = str(path)
+    return data
 
 
 def from_arrays(points: Any, blocks: list, name: str = "mesh") -> MeshData:
@@ -167,26 +171,36 @@ def fit_circle(xy: np.ndarray) -> Tuple[Tuple[float, float], Optional[float], fl
     return (center[0], center[1]), radius, deviation
 
 
-def load(path: str | Path, comm: Any) -> Tuple[Any, dict]:
-    """(DOLFINx mesh, domain description) of a mesh file: rank 0 reads and
-    checks it, every rank raises the same ModelError on bad input, then the
-    mesh is distributed over ``comm``."""
-    from . import _compat
-
+def read_on_root(path: str | Path, comm: Any, root: int = 0) -> MeshData:
+    """:func:`read` on rank ``root`` (collective).  Rank ``root`` gets the
+    mesh, the other ranks a MeshData with no points or cells but the same
+    ``domain`` and ``source`` (what :func:`load` distributes).  A bad file
+    raises the same ModelError on every rank, so no rank is left waiting;
+    scripts call this before any computation."""
     data, error = None, None
-    if comm.rank == 0:
+    if comm.rank == root:
         try:
             data = read(path)
         except ModelError as exc:
             error = str(exc)
-    error = comm.bcast(error, root=0)
+    error = comm.bcast(error, root=root)
     if error is not None:
         raise ModelError(error)
-    header = comm.bcast(None if data is None else (data.cells.shape[1], data.domain), root=0)
-    nodes, domain = header
-    if comm.rank == 0:
-        points, cells = data.points, data.cells
-    else:
-        points, cells = np.zeros((0, 2)), np.zeros((0, nodes), dtype=np.int64)
-    msh = _compat.create_mesh(comm, cells, points, degree=1 if nodes == 3 else 2)
-    return msh, {**domain, "geometry_degree": 1 if nodes == 3 else 2}
+    header = comm.bcast(None if data is None else (data.cells.shape[1], data.domain, data.source), root=root)
+    if comm.rank != root:
+        nodes, domain, source = header
+        data = MeshData(np.zeros((0, 2)), np.zeros((0, nodes), dtype=np.int64), domain, source)
+    return data
+
+
+def load(mesh: "str | Path | MeshData", comm: Any, root: int = 0) -> Tuple[Any, dict]:
+    """(DOLFINx mesh, description) of a mesh file, or of the MeshData that
+    :func:`read_on_root` returned, distributed over ``comm`` (collective;
+    a bad file raises ModelError on every rank).  The description holds
+    ``source``, ``domain`` ("disk"/"mesh"), ``radius``, ``center`` (the
+    disk's, else None), ``bounding_box``, ``area``, ``geometry_degree``."""
+    from . import _compat
+
+    data = mesh if isinstance(mesh, MeshData) else read_on_root(mesh, comm, root)
+    msh = _compat.create_mesh(comm, data.cells, data.points, degree=data.degree)
+    return msh, {"source": data.source, **data.domain, "geometry_degree": data.degree}

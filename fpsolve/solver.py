@@ -501,7 +501,7 @@ def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.nd
 
 def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
           center: Tuple[float, float] | None = None,
-          degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: str | Path | None = None,
+          degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: Any = None,
           h_min: float | None = None, h_max: float | None = None, comm: Any = None,
           progress: Callable[[str], None] | None = None, refine: float = 1.0,
           eigensolver: str = "slepc") -> Solution:

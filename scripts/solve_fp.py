@@ -63,12 +63,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
     if args.mesh is not None and (args.radius is not None or args.center is not None):
         raise cli.UsageError("--mesh cannot be combined with --radius/--center (the domain comes from the file)")
-    if args.mesh is not None and not Path(args.mesh).is_file():
-        raise cli.UsageError(f"--mesh file not found: {args.mesh}")
     if args.mesh is None:
         fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
     else:
         noise.require_positive_T()
+        from fpsolve import meshfile
+
+        mesh = meshfile.read_on_root(args.mesh, MPI.COMM_WORLD)  # a bad file: exit 2 here
 
     from fpsolve import _compat, plotting, solver
 
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              f"{args.boundary} boundary, {comm.size} rank(s)")
     domain = {"radius": radius, "center": center} if args.mesh is None else {}
     sol = solver.solve(landscape, noise, **domain, degree=args.degree, cross=cross,
-                       boundary=args.boundary, mesh=args.mesh, h_min=args.h_min, h_max=args.h_max,
+                       boundary=args.boundary, mesh=mesh if args.mesh else None, h_min=args.h_min, h_max=args.h_max,
                        comm=comm, progress=progress, eigensolver=args.eigensolver)
     summary = dict(sol.summary)
     summary["versions"] = io.versions()
