@@ -116,16 +116,12 @@ def import_gmsh() -> Any:
     """``import gmsh`` keeping Python's SIGINT handler: gmsh 4.8 resets
     SIGINT to SIG_DFL on import (and so does ``dolfinx.io.gmshio``), which
     would make Ctrl-C kill the process silently instead of raising
-    KeyboardInterrupt."""
-    import signal
+    KeyboardInterrupt (``fpsolve._signals``)."""
+    from ._signals import keep_sigint_handler
 
-    handler = signal.getsignal(signal.SIGINT)
-    try:
+    with keep_sigint_handler():
         import gmsh
         from dolfinx.io import gmshio  # noqa: F401 - imports gmsh too
-    finally:
-        if handler is not None:
-            signal.signal(signal.SIGINT, handler)
     return gmsh
 
 

@@ -3,19 +3,52 @@
 The model options (names are a contract between the scripts): ``--preset``,
 ``--a0 --a2 --a4 --eps``, ``--alpha``, ``--Delta`` or ``--T`` (with a fixed
 ``--alpha``).  Bad input ends the program with exit status 2 and one line on
-stderr naming the bad value, before anything is written.
+stderr naming the bad value, before anything is written; Ctrl-C, in any
+phase (importing this module installs a ``sys.excepthook`` for the import
+phase, :func:`main_guard` covers the rest), is exit status 130 and one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from typing import Callable, NoReturn, Sequence
 
-from .mesh import DEFAULT_RADIUS
-from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise
+#: The one line of an interrupted command (exit status 130).
+INTERRUPTED = "interrupted (Ctrl-C)"
+
+
+def interrupted(exc: BaseException) -> bool:
+    """True if ``exc`` is, or was raised while handling, a KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _interrupt_hook(exc_type, exc, tb) -> None:
+    """sys.excepthook of the scripts: Ctrl-C while a script imports its
+    modules (before main_guard runs) is one line and exit status 130 too."""
+    if exc is not None and interrupted(exc):
+        sys.stderr.write(f"{sys.argv[0].rsplit('/', 1)[-1]}: {INTERRUPTED}\n")
+        sys.stderr.flush()
+        os._exit(130)
+    sys.__excepthook__(exc_type, exc, tb)
+
+
+if sys.excepthook is sys.__excepthook__:
+    sys.excepthook = _interrupt_hook
+
+
+# after the hook, so that Ctrl-C while numpy loads is one line too
+from .mesh import DEFAULT_RADIUS  # noqa: E402
+from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise  # noqa: E402
 
 #: Default noise of the default case: alpha = 0.05, Delta = 1 (T = 0.05 > T_c).
 DEFAULT_ALPHA = 0.05
@@ -92,13 +125,24 @@ def case_name(landscape: Landscape, noise: Noise) -> str:
 
 
 def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:
-    """Run ``main`` and turn bad input into exit status 2 with one line."""
+    """Run ``main`` and turn bad input into exit status 2 with one line,
+    Ctrl-C into exit status 130 with one line."""
+    from ._signals import keep_sigint_handler
+
     prog = sys.argv[0].rsplit("/", 1)[-1]
     try:
-        code = main(argv)
+        with keep_sigint_handler():  # e.g. io.versions() imports gmsh
+            code = main(argv)
     except (ModelError, UsageError) as exc:
         sys.stderr.write(f"{prog}: error: {exc}\n")
         code = 2
+    except BaseException as exc:
+        # Ctrl-C, also when an extension module's import turned it into an
+        # ImportError ("initialization failed") or a cache error wrapped it
+        if not interrupted(exc):
+            raise
+        sys.stderr.write(f"{prog}: {INTERRUPTED}\n")
+        code = 130
     sys.exit(code)
 
 

@@ -164,15 +164,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.total = total
         bar.update(done - bar.n)
 
-    result = montecarlo.run(
-        landscape, noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
-        walkers=args.walkers, dt=args.dt, seed=args.seed, center=center,
-        radius=math.inf if args.no_absorption else radius,
-        hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
-        sample_interval=args.sample_interval, comm=comm, progress=progress if bar is not None else None,
-        **length)
-    if bar is not None:
-        bar.close()
+    try:
+        result = montecarlo.run(
+            landscape, noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
+            walkers=args.walkers, dt=args.dt, seed=args.seed, center=center,
+            radius=math.inf if args.no_absorption else radius,
+            hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
+            sample_interval=args.sample_interval, comm=comm, progress=progress if bar is not None else None,
+            **length)
+    finally:  # also on Ctrl-C: the bar's line ends before the message
+        if bar is not None:
+            bar.close()
     s = result.summary
     summary = {**s, "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
                "versions": io.versions()}
