@@ -26,10 +26,56 @@ def _new() -> bool:
     return dolfinx_version() >= (0, 7)
 
 
+_JIT_READY = False
+
+
+def prepare_jit() -> None:
+    """Make DOLFINx's just-in-time compilation quiet and its cache usable
+    (once per process; called before the first compilation).
+
+    * Cache: when the default ``$XDG_CACHE_HOME/fenics`` (``~/.cache/fenics``)
+      is not writable (read-only HOME), it moves to ``<tmp>/fenics-cache-<uid>``
+      with one line naming the cause (``fpsolve._caches``).
+    * Chatter: cffi builds with distutils, which lowers the root logger to
+      INFO and logs every compiler command on it (``INFO:root:x86_64-linux-
+      gnu-gcc ...``, printed by the handler ``import dolfinx`` installs); a
+      filter on the root logger drops distutils/setuptools records below
+      WARNING, and nothing else.  (``DOLFINX_DEFAULT_JIT_PARAMETERS`` on 0.5,
+      ``DOLFINX_DEFAULT_JIT_OPTIONS`` from 0.6 on.)
+    """
+    global _JIT_READY
+    if _JIT_READY:
+        return
+    import logging
+    from pathlib import Path
+
+    from dolfinx import jit
+
+    from . import _caches
+
+    logging.root.addFilter(_quiet_build)
+    defaults = getattr(jit, "DOLFINX_DEFAULT_JIT_OPTIONS", None) or jit.DOLFINX_DEFAULT_JIT_PARAMETERS
+    getter = getattr(jit, "get_options", None) or jit.get_parameters
+    cache = Path(getter()["cache_dir"])
+    problem = _caches.unwritable(cache)
+    if problem is not None:
+        defaults["cache_dir"] = (_caches.fallback("fenics", cache, problem), defaults["cache_dir"][1])
+    _JIT_READY = True
+
+
+def _quiet_build(record: Any) -> bool:
+    """Logging filter: False for the C build's INFO/DEBUG records."""
+    import logging
+
+    return record.levelno >= logging.WARNING or not any(
+        part in record.pathname for part in ("distutils", "setuptools"))
+
+
 def functionspace(mesh: Any, family: str = "Lagrange", degree: int = 1, shape: Sequence[int] | None = None) -> Any:
     """Scalar (``shape=None``) or vector/tensor Lagrange space on ``mesh``."""
     from dolfinx import fem
 
+    prepare_jit()
     if _new():
         element = (family, degree) if shape is None else (family, degree, tuple(shape))
         return fem.functionspace(mesh, element)
@@ -99,6 +145,7 @@ def create_mesh(comm: Any, cells: np.ndarray, points: np.ndarray, degree: int = 
     import ufl
     from dolfinx import cpp, mesh as dmesh
 
+    prepare_jit()  # the coordinate element is compiled
     if _new():
         import basix.ufl
 
@@ -128,6 +175,7 @@ def import_gmsh() -> Any:
 def model_to_mesh(gmsh_model: Any, comm: Any, rank: int = 0, gdim: int = 2) -> Tuple[Any, Any, Any]:
     """(mesh, cell_tags, facet_tags) from an in-memory gmsh model."""
     import_gmsh()
+    prepare_jit()
     from dolfinx.io import gmshio
 
     result = gmshio.model_to_mesh(gmsh_model, comm, rank, gdim=gdim)

@@ -32,18 +32,27 @@ def interrupted(exc: BaseException) -> bool:
     return False
 
 
-def _interrupt_hook(exc_type, exc, tb) -> None:
-    """sys.excepthook of the scripts: Ctrl-C while a script imports its
-    modules (before main_guard runs) is one line and exit status 130 too."""
+def _script_hook(exc_type, exc, tb) -> None:
+    """sys.excepthook of the scripts, for what goes wrong while a script
+    imports its modules (before main_guard runs): Ctrl-C is one line and
+    exit status 130, a ModelError (e.g. no writable cache) one line and 2."""
+    prog = sys.argv[0].rsplit("/", 1)[-1]
+    model = sys.modules.get(__package__ + ".model")
     if exc is not None and interrupted(exc):
-        sys.stderr.write(f"{sys.argv[0].rsplit('/', 1)[-1]}: {INTERRUPTED}\n")
-        sys.stderr.flush()
-        os._exit(130)
-    sys.__excepthook__(exc_type, exc, tb)
+        sys.stderr.write(f"{prog}: {INTERRUPTED}\n")
+        code = 130
+    elif model is not None and isinstance(exc, model.ModelError):
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        code = 2
+    else:
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if sys.excepthook is sys.__excepthook__:
-    sys.excepthook = _interrupt_hook
+    sys.excepthook = _script_hook
 
 
 # after the hook, so that Ctrl-C while numpy loads is one line too

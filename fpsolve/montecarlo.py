@@ -46,7 +46,7 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import numba
 import numpy as np
 
-from . import model
+from . import _caches, model
 from .model import Landscape, ModelError, Noise
 
 __all__ = ["Box", "MonteCarloResult", "run", "normals", "METHODS", "SHIFTS", "ENGINES"]
@@ -54,6 +54,8 @@ __all__ = ["Box", "MonteCarloResult", "run", "normals", "METHODS", "SHIFTS", "EN
 METHODS = ("sgd", "sde")
 SHIFTS = ("linear", "exact")
 ENGINES = ("numba", "numpy")
+
+_caches.prepare_numba_cache(__file__)  # before the cache=True kernels below
 
 #: Walker status codes.
 ALIVE, ABSORBED, DIVERGED = 0, 1, 2

@@ -15,7 +15,6 @@ escape_rate_per_step per SGD step.  Runs under ``mpirun -n N python -m mpi4py``.
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Sequence
@@ -53,7 +52,6 @@ def build_parser() -> cli.Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     from mpi4py import MPI
 
-    logging.getLogger().setLevel(logging.WARNING)  # FFCx's JIT chatter is not progress
     wall = time.perf_counter()
     args = build_parser().parse_args(argv)
     # validate everything before anything is written
