@@ -41,7 +41,7 @@ import time as _time
 import types
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
 
 import numba
 import numpy as np
@@ -49,7 +49,7 @@ import numpy as np
 from . import _caches, model
 from .model import Landscape, ModelError, Noise
 
-__all__ = ["Box", "MonteCarloResult", "run", "normals", "METHODS", "SHIFTS", "ENGINES"]
+__all__ = ["Box", "MonteCarloResult", "RunPlan", "check_run", "run", "normals", "METHODS", "SHIFTS", "ENGINES"]
 
 METHODS = ("sgd", "sde")
 SHIFTS = ("linear", "exact")
@@ -643,6 +643,70 @@ def _check_edges(name: str, edges: Any) -> np.ndarray:
     return edges
 
 
+class RunPlan(NamedTuple):
+    """Checked length of a run: ``step_time`` (time units), ``steps``, the
+    burn-in ``burn_steps`` and the sampling stride ``every`` (steps)."""
+
+    step_time: float
+    steps: int
+    burn_steps: int
+    every: int
+
+
+def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross: bool = True,
+              walkers: int = 1000, steps: Optional[int] = None, time: Optional[float] = None,
+              dt: Optional[float] = None, radius: float = 2.0, bound: float = DEFAULT_BOUND,
+              burn_in: Optional[float] = None, sample_interval: Optional[float] = None,
+              engine: str = "numba") -> RunPlan:
+    """The validity rules of :func:`run`, stated once (``run`` and
+    ``scripts/sample_sgd.py`` call this before any work); arguments as in
+    :func:`run`, times in units of α SGD steps.  Raises ModelError naming
+    the bad argument; returns the :class:`RunPlan`.
+    """
+    if method not in METHODS:
+        raise ModelError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
+    if shift not in SHIFTS:
+        raise ModelError(f"shift must be one of {', '.join(SHIFTS)} (got {shift!r})")
+    if engine not in ENGINES:
+        raise ModelError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    if not (isinstance(walkers, (int, np.integer)) and walkers >= 1):
+        raise ModelError(f"walkers must be an integer >= 1 (got {walkers!r})")
+    if method == "sgd":
+        if dt is not None:
+            raise ModelError("dt is the SDE step; SGD steps last alpha (drop dt or use method sde)")
+        if not cross:
+            raise ModelError("no cross-diffusion applies to the SDE only (SGD noise always has cross terms)")
+        step_time = noise.alpha
+    else:
+        if shift != "linear":
+            raise ModelError("shift exact applies to SGD only (the SDE is the linear-shift limit)")
+        step_time = noise.alpha if dt is None else float(dt)
+        if not (math.isfinite(step_time) and step_time > 0):
+            raise ModelError(f"dt must be a finite number > 0 (got {dt!r})")
+    if (steps is None) == (time is None):
+        raise ModelError("give exactly one of steps and time")
+    if steps is None:
+        if not (math.isfinite(time) and time > 0):
+            raise ModelError(f"time must be a finite number > 0 (got {time!r})")
+        steps = max(1, int(round(time / step_time)))
+    if not (isinstance(steps, (int, np.integer)) and steps >= 1):
+        raise ModelError(f"steps must be an integer >= 1 (got {steps!r})")
+    steps = int(steps)
+    if not (radius > 0):
+        raise ModelError(f"radius must be > 0 (got {radius!r})")
+    if not (bound > 0):
+        raise ModelError(f"bound must be > 0 (got {bound!r})")
+    for name, value in (("burn_in", burn_in), ("sample_interval", sample_interval)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ModelError(f"{name} must be a finite number >= 0 (got {value!r})")
+    burn_steps = steps // 3 if burn_in is None else int(round(burn_in / step_time))
+    if not 0 <= burn_steps <= steps:
+        raise ModelError(f"burn_in must lie in [0, run length] (got {burn_in!r})")
+    every = (max(1, int(round(1.0 / step_time))) if sample_interval is None
+             else max(1, int(round(sample_interval / step_time))))
+    return RunPlan(step_time, steps, burn_steps, every)
+
+
 def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str = "linear",
         cross: bool = True, walkers: int = 1000, steps: Optional[int] = None,
         time: Optional[float] = None, dt: Optional[float] = None, seed: int = 0,
@@ -667,46 +731,14 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     every rank returns the full (reduced) result, identical to a serial run.
     ``progress(steps_done, steps_total)`` is called between blocks (rank 0).
     """
-    if method not in METHODS:
-        raise ModelError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
-    if shift not in SHIFTS:
-        raise ModelError(f"shift must be one of {', '.join(SHIFTS)} (got {shift!r})")
-    if engine not in ENGINES:
-        raise ModelError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
-    if not (isinstance(walkers, (int, np.integer)) and walkers >= 1):
-        raise ModelError(f"walkers must be an integer >= 1 (got {walkers!r})")
+    plan = check_run(noise, method=method, shift=shift, cross=cross, walkers=walkers, steps=steps, time=time,
+                     dt=dt, radius=radius, bound=bound, burn_in=burn_in, sample_interval=sample_interval,
+                     engine=engine)
+    step_time, steps, burn_steps, every = plan.step_time, plan.steps, plan.burn_steps, plan.every
     if method == "sgd":
-        if dt is not None:
-            raise ModelError("dt is the SDE step; SGD steps last alpha (drop dt or use method='sde')")
-        if not cross:
-            raise ModelError("cross=False applies to the SDE only (SGD noise always has cross terms)")
-        step_time = noise.alpha
         code = _SGD_LINEAR if shift == "linear" else _SGD_EXACT
     else:
-        if shift != "linear":
-            raise ModelError("shift='exact' applies to SGD only (the SDE is the linear-shift limit)")
-        step_time = noise.alpha if dt is None else float(dt)
-        if not (math.isfinite(step_time) and step_time > 0):
-            raise ModelError(f"dt must be a finite number > 0 (got {dt!r})")
         code = _SDE_CROSS if cross else _SDE_NOCROSS
-    if (steps is None) == (time is None):
-        raise ModelError("give exactly one of steps and time")
-    if steps is None:
-        if not (math.isfinite(time) and time > 0):
-            raise ModelError(f"time must be a finite number > 0 (got {time!r})")
-        steps = max(1, int(round(time / step_time)))
-    if not (isinstance(steps, (int, np.integer)) and steps >= 1):
-        raise ModelError(f"steps must be an integer >= 1 (got {steps!r})")
-    steps = int(steps)
-    if not (radius > 0):
-        raise ModelError(f"radius must be > 0 (got {radius!r})")
-    if not (bound > 0):
-        raise ModelError(f"bound must be > 0 (got {bound!r})")
-    burn_steps = steps // 3 if burn_in is None else int(round(burn_in / step_time))
-    if not 0 <= burn_steps <= steps:
-        raise ModelError(f"burn_in must lie in [0, run length] (got {burn_in!r})")
-    every = (max(1, int(round(1.0 / step_time))) if sample_interval is None
-             else max(1, int(round(sample_interval / step_time))))
     sample_start = max(burn_steps, 1)
     cx, cy = (float(center[0]), float(center[1]))
     if hist_edges is None:

@@ -69,22 +69,13 @@ def build_parser() -> cli.Parser:
     return parser
 
 
-def _check(args) -> None:
-    """Command-line checks run() cannot see; raise UsageError naming the value."""
-    if args.walkers < 1:
-        raise cli.UsageError(f"--walkers must be >= 1 (got {args.walkers})")
-    if args.steps is not None and args.steps < 1:
-        raise cli.UsageError(f"--steps must be >= 1 (got {args.steps})")
-    if args.time is not None and not (math.isfinite(args.time) and args.time > 0):
-        raise cli.UsageError(f"--time must be a finite number > 0 (got {args.time})")
-    if args.dt is not None and not (math.isfinite(args.dt) and args.dt > 0):
-        raise cli.UsageError(f"--dt must be a finite number > 0 (got {args.dt})")
-    if args.method == "sgd" and args.dt is not None:
-        raise cli.UsageError("--dt applies to --method sde (an SGD step lasts alpha)")
-    if args.method == "sgd" and args.no_cross_diffusion:
-        raise cli.UsageError("--no-cross-diffusion applies to --method sde")
-    if args.method == "sde" and args.shift != "linear":
-        raise cli.UsageError("--shift exact applies to --method sgd")
+def _check(args, landscape: model.Landscape, noise: model.Noise, radius: float) -> None:
+    """The run's rules (``montecarlo.check_run``, stated there once), then
+    the command-line checks it cannot see; raise ModelError/UsageError naming
+    the value."""
+    montecarlo.check_run(noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
+                         walkers=args.walkers, dt=args.dt, radius=radius, burn_in=args.burn_in,
+                         sample_interval=args.sample_interval, **_length(args))
     if min(args.bins) < 1:
         raise cli.UsageError(f"--bins must be >= 1 (got {args.bins[0]} {args.bins[1]})")
     if args.hist_range is not None:
@@ -98,10 +89,11 @@ def _check(args) -> None:
         raise cli.UsageError(f"--start must be finite (got {args.start[0]} {args.start[1]})")
     if args.threads is not None and args.threads < 1:
         raise cli.UsageError(f"--threads must be >= 1 (got {args.threads})")
-    for name in ("burn_in", "sample_interval"):
-        v = getattr(args, name)
-        if v is not None and not (math.isfinite(v) and v >= 0):
-            raise cli.UsageError(f"--{name.replace('_', '-')} must be a finite number >= 0 (got {v})")
+
+
+def _length(args) -> dict:
+    """``steps`` or ``time`` of the run (default time 3000)."""
+    return {"steps": args.steps} if args.steps is not None else {"time": 3000.0 if args.time is None else args.time}
 
 
 def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
@@ -132,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     landscape, noise = cli.model_from_args(args)
     radius, center = cli.domain_from_args(args)
-    _check(args)
+    _check(args, landscape, noise, radius)
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
@@ -147,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         x0, x1, y0, y1 = args.hist_range
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
     target = None if args.target is None else montecarlo.Box(tuple(args.target[:2]), tuple(args.target[2:]))
-    length = {"steps": args.steps} if args.steps is not None else {"time": 3000.0 if args.time is None else args.time}
+    length = _length(args)
     out = Path(args.out or Path("results") / cli.case_name(landscape, noise) / "montecarlo")
     say = cli.Progress("sample_sgd.py", enabled=rank == 0)
     say(f"{args.method} ({args.shift if args.method == 'sgd' else 'cross' if not args.no_cross_diffusion else 'no cross'}), "
