@@ -46,7 +46,7 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
 import numba
 import numpy as np
 
-from . import _caches, model
+from . import _caches, model, parallel
 from .model import Landscape, ModelError, Noise
 
 __all__ = ["Box", "MonteCarloResult", "RunPlan", "check_run", "run", "normals", "METHODS", "SHIFTS", "ENGINES"]
@@ -727,14 +727,16 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     sampled every ``sample_interval`` (default 1 time unit, at least 1 step).
     ``radius = inf`` switches absorption off.  ``sample_from``: a point, a
     (walkers, 2) array, or a callable(global walker indices) -> (n, 2).
-    ``comm``: an mpi4py communicator; walkers are split by index across ranks,
-    every rank returns the full (reduced) result, identical to a serial run.
+    ``comm``: an mpi4py communicator, default MPI.COMM_WORLD (``fpsolve.parallel``);
+    walkers are split by index across its ranks, every rank returns the full
+    (reduced) result, identical to a serial run (MPI.COMM_SELF).
     ``progress(steps_done, steps_total)`` is called between blocks (rank 0).
     """
     plan = check_run(noise, method=method, shift=shift, cross=cross, walkers=walkers, steps=steps, time=time,
                      dt=dt, radius=radius, bound=bound, burn_in=burn_in, sample_interval=sample_interval,
                      engine=engine)
     step_time, steps, burn_steps, every = plan.step_time, plan.steps, plan.burn_steps, plan.every
+    comm = parallel.world(comm)
     if method == "sgd":
         code = _SGD_LINEAR if shift == "linear" else _SGD_EXACT
     else:

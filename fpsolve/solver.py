@@ -31,6 +31,7 @@ import numpy as np
 
 from . import _compat
 from . import mesh as fmesh
+from . import parallel
 from . import model
 from .model import Landscape, ModelError, Noise
 
@@ -505,20 +506,43 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
           h_min: float | None = None, h_max: float | None = None, comm: Any = None,
           progress: Callable[[str], None] | None = None, refine: float = 1.0,
           eigensolver: str = "slepc") -> Solution:
-    """Quasi-stationary density of the model (MODEL.md §4) on the disk.
+    """Quasi-stationary density of the model: the principal eigenpair of the
+    Fokker-Planck operator with absorbing (or reflecting) boundary (MODEL.md
+    §4; seed eqs. S12-S13 for the drift and D = (T/2) H²).
 
-    ``Solution.summary`` holds what summary.json records: parameters, T,
-    escape rates (eigenvalue and boundary flux, per unit time t = alpha k),
-    mass, negativity, moments, mode, dofs, ranks and timings (seconds).
+    Args:
+        landscape, noise: the model (MODEL.md §1-2); needs T = α Δ > 0.
+        radius, center: the disk Ω (θ units), default 2 and (0, 0); not with ``mesh``.
+        degree: Lagrange degree, 1 or 2.
+        cross: keep the cross-diffusion D12 (False: what the seed's MATLAB did).
+        boundary: "dirichlet" (absorbing, P = 0) or "reflecting" (zero flux).
+        mesh: a mesh file meshio reads (any 2-D triangle mesh; its domain comes
+            from the file, ``fpsolve.meshfile``) or a ``meshfile.MeshData``;
+            default: a disk graded from the model's widths (``fpsolve.mesh``).
+        h_min, h_max: override the graded mesh's fine and far sizes (θ units).
+        comm: mpi4py communicator, default MPI.COMM_WORLD (``fpsolve.parallel``);
+            collective, every rank gets the same Solution.
+        progress: callable(str) for one line per stage.
+        refine: divide every graded mesh size by this factor.
+        eigensolver: "slepc" (shift-invert Krylov-Schur) or "inverse" (inverse iteration).
+
+    Returns:
+        :class:`Solution`: the density φ0 ≥ 0 with ∫ φ0 = 1 (a P1/P2 function
+        in θ-space), and ``summary``, what summary.json records: parameters,
+        ``domain`` ("disk" or "mesh"), radius, center, T, the escape rate λ0
+        (eigenvalue) and its boundary-flux twin, per time unit t = α k (per
+        SGD step: ``escape_rate_per_step`` = α λ0), mass, negativity,
+        moments, mode |θ1|*, dofs, ranks and timings (seconds).
+
+    Raises:
+        ModelError: T = 0, bad degree/boundary/sizes, a bad mesh file (on
+            every rank), or ``mesh`` together with ``radius``/``center``.
     """
     if mesh is not None and (radius is not None or center is not None):
         raise ModelError("radius and center describe the generated disk; a mesh file brings its own domain")
     radius = fmesh.DEFAULT_RADIUS if radius is None else radius
     center = (0.0, 0.0) if center is None else tuple(center)
-    if comm is None:
-        from mpi4py import MPI
-
-        comm = MPI.COMM_WORLD
+    comm = parallel.world(comm)
     say = progress or (lambda message: None)
     if degree not in (1, 2):
         raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
