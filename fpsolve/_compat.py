@@ -147,9 +147,12 @@ def create_mesh(comm: Any, cells: np.ndarray, points: np.ndarray, degree: int = 
 
     prepare_jit()  # the coordinate element is compiled
     if _new():
+        import basix
         import basix.ufl
 
-        domain = ufl.Mesh(basix.ufl.element("Lagrange", "triangle", degree, shape=(2,)))
+        # equispaced, as dolfinx.io.gmshio makes coordinate elements
+        domain = ufl.Mesh(basix.ufl.element("Lagrange", "triangle", degree, shape=(2,),
+                                            lagrange_variant=basix.LagrangeVariant.equispaced))
     else:
         domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.triangle, degree))
     nodes = 3 if degree == 1 else 6
