@@ -731,6 +731,16 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     walkers are split by index across its ranks, every rank returns the full
     (reduced) result, identical to a serial run (MPI.COMM_SELF).
     ``progress(steps_done, steps_total)`` is called between blocks (rank 0).
+
+    Samplers: the SGD update of MODEL.md §2 (seed S3) or Euler-Maruyama of
+    the SDE of §3 (seed S12-S13), see the module doc.  Returns a
+    :class:`MonteCarloResult`: ``summary`` (moments with standard errors,
+    survival fraction, timings), the 2-D histogram ``hist`` (shape
+    (len(hist_edges[0]) - 1, len(hist_edges[1]) - 1)), the θ1 and |θ1|
+    histograms, ``survival`` (times, surviving fraction), first-passage
+    times (time units, NaN for walkers that never hit ``target``), final
+    positions (walkers, 2) and status.  Raises ModelError for any argument
+    that breaks :func:`check_run`'s rules or a bad ``sample_from``/edges.
     """
     plan = check_run(noise, method=method, shift=shift, cross=cross, walkers=walkers, steps=steps, time=time,
                      dt=dt, radius=radius, bound=bound, burn_in=burn_in, sample_interval=sample_interval,
