@@ -538,6 +538,7 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
         ModelError: T = 0, bad degree/boundary/sizes, a bad mesh file (on
             every rank), or ``mesh`` together with ``radius``/``center``.
     """
+    noise.require_positive_T()
     if mesh is not None and (radius is not None or center is not None):
         raise ModelError("radius and center describe the generated disk; a mesh file brings its own domain")
     radius = fmesh.DEFAULT_RADIUS if radius is None else radius
