@@ -295,7 +295,7 @@ class Noise:
         a point mass, MODEL.md §4-5); returns self so calls can chain.
         """
         if not self.T > 0:
-            raise ModelError(f"T = alpha*Delta must be > 0 here (got T={self.T:g}, Delta={self.Delta:g})")
+            raise ModelError(f"T = alpha*Delta must be > 0 (got T={self.T:g}, Delta={self.Delta:g}; at T = 0 the density is a point)")
         return self
 
     def as_dict(self) -> dict:
