@@ -102,6 +102,21 @@ def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
                        help="centre of the disk (default 0 0)")
 
 
+def add_mesh_size_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--h-min`` and ``--h-max``: the graded disk's sizes (``fpsolve.mesh``)."""
+    parser.add_argument("--h-min", type=float, default=None,
+                        help="fine mesh size in the density's box (default: from the model's widths)")
+    parser.add_argument("--h-max", type=float, default=None,
+                        help="mesh size far from the density (default: radius/13)")
+
+
+def add_cross_diffusion_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-cross-diffusion``: drop D12 of D = (T/2) H² (MODEL.md §3)."""
+    parser.add_argument("--no-cross-diffusion", action="store_true",
+                        help="drop the cross-diffusion D12 (what the seed's MATLAB solve did); "
+                             "for the Monte Carlo: the SDE with independent noises sqrt(2 D11), sqrt(2 D22)")
+
+
 def domain_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float]]:
     """(radius, (cx, cy)), validated, defaults filled in; raises UsageError
     naming the bad value."""

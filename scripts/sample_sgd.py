@@ -39,8 +39,7 @@ def build_parser() -> cli.Parser:
                     help="sgd: the algorithm itself; sde: Euler-Maruyama of its SDE (default sgd)")
     mc.add_argument("--shift", choices=montecarlo.SHIFTS, default="linear",
                     help="minibatch loss of SGD: linear L - xi.grad L, or exact L(theta - xi) (default linear)")
-    mc.add_argument("--no-cross-diffusion", action="store_true",
-                    help="SDE with independent noises sqrt(2 D11), sqrt(2 D22) (drops D12)")
+    cli.add_cross_diffusion_argument(mc)
     mc.add_argument("--dt", type=float, default=None, help="SDE time step (default alpha)")
     mc.add_argument("--walkers", type=int, default=4000, help="independent walkers (default 4000)")
     length = mc.add_mutually_exclusive_group()

@@ -35,12 +35,8 @@ def build_parser() -> cli.Parser:
                      help="Lagrange degree (default 2; P1 fails at T=0.01, see README)")
     fem.add_argument("--mesh", default=None, metavar="FILE",
                      help="a 2-D triangle mesh file meshio reads (.msh, .xdmf, .vtu, .med, ...) instead of the graded disk; its domain comes from the file")
-    fem.add_argument("--h-min", type=float, default=None,
-                     help="fine mesh size in the density's box (default: from the model's widths)")
-    fem.add_argument("--h-max", type=float, default=None,
-                     help="mesh size far from the density (default: radius/13)")
-    fem.add_argument("--no-cross-diffusion", action="store_true",
-                     help="drop D12 (what the seed's MATLAB solve did)")
+    cli.add_mesh_size_arguments(fem)
+    cli.add_cross_diffusion_argument(fem)
     fem.add_argument("--boundary", choices=("dirichlet", "reflecting"), default="dirichlet",
                      help="absorbing P=0 (default) or reflecting zero flux")
     fem.add_argument("--eigensolver", choices=("slepc", "inverse"), default="slepc",
