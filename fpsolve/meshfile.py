@@ -10,7 +10,8 @@ scripts turn into exit status 2 and one line.
 The domain comes from the mesh itself (MODEL.md §4): the boundary is the set
 of edges that belong to one triangle only; when its vertices lie on one
 circle (a least-squares fit, relative deviation below :data:`DISK_TOLERANCE`)
-the domain is that disk, with its fitted centre and radius, otherwise it is
+and it has at least :data:`DISK_MIN_EDGES` edges per turn, the domain is
+that disk, with its fitted centre and radius, otherwise it is
 reported as ``domain: "mesh"`` with its bounding box.  Nodes that no
 triangle uses (e.g. a stray centre point) are dropped.
 """
@@ -31,6 +32,9 @@ from .model import ModelError
 #: Largest relative deviation of the boundary vertices from the fitted circle
 #: for the domain to count as a disk.
 DISK_TOLERANCE = 1e-6
+#: Fewest boundary edges per turn for a polygon on a circle to count as a
+#: disk (a square's corners lie on a circle too): longest edge <= 2 R sin(π/n).
+DISK_MIN_EDGES = 12
 
 #: meshio cell types read as the triangles of the mesh (nodes per cell).
 TRIANGLES = {"triangle": 3, "triangle6": 6}
@@ -144,7 +148,9 @@ def describe_domain(points: np.ndarray, triangles: np.ndarray, area: float, name
            "bounding_box": [float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])],
            "area": area, "boundary_edges": int(len(edges))}
     center, radius, deviation = fit_circle(bv)
-    if radius is not None and deviation < DISK_TOLERANCE:
+    longest = float(np.max(np.linalg.norm(points[edges[:, 0]] - points[edges[:, 1]], axis=1)))
+    if (radius is not None and deviation < DISK_TOLERANCE
+            and longest <= 2.0 * radius * math.sin(math.pi / DISK_MIN_EDGES)):
         out.update({"domain": "disk", "radius": radius, "center": [center[0], center[1]],
                     "circle_deviation": deviation})
     return out

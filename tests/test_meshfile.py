@@ -272,3 +272,27 @@ def test_mesh_file_distributed_has_the_serial_area(tmp_path_factory):
     assert domain["domain"] == "disk"
     assert msh.topology.index_map(2).size_local < msh.topology.index_map(2).size_global
     assert _area(msh) == pytest.approx(_area(serial), rel=1e-12)
+
+
+SQUARE = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+
+
+@pytest.mark.parametrize("blocks, words", [
+    ([("quad", np.array([[0, 1, 2, 3]]))], "no triangles"),
+    ([("triangle", np.array([[0, 1, 2]])), ("quad", np.array([[0, 1, 2, 3]]))], "cells other than triangles"),
+    ([("triangle", np.array([[0, 1, 2]])), ("triangle6", np.arange(6).reshape(1, 6) % 4)], "mixes linear and curved"),
+    ([("triangle", np.array([[0, 1, 2], [0, 0, 3]]))], "1 degenerate"),
+    ([("triangle", np.array([[0, 1, 7]]))], "out of range"),
+    ([("tetra", np.array([[0, 1, 2, 3]]))], "a 3-D mesh"),
+])
+def test_bad_cell_blocks(blocks, words):
+    with pytest.raises(ModelError, match=words):
+        meshfile.from_arrays(SQUARE, blocks, name="m")
+
+
+def test_two_triangles_make_a_square_with_lines_ignored():
+    """Its four corners lie on one circle, but four edges are no disk."""
+    data = meshfile.from_arrays(np.column_stack([SQUARE, np.zeros(4)]),
+                                [("line", np.array([[0, 1]])), ("triangle", np.array([[0, 1, 2], [0, 2, 3]]))])
+    assert data.domain["domain"] == "mesh"
+    assert data.domain["area"] == pytest.approx(1.0, rel=1e-15) and data.domain["boundary_edges"] == 4
