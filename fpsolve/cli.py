@@ -56,6 +56,7 @@ if sys.excepthook is sys.__excepthook__:
 
 
 # after the hook, so that Ctrl-C while numpy loads is one line too
+from .io import OutputError  # noqa: E402
 from .mesh import DEFAULT_RADIUS  # noqa: E402
 from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise  # noqa: E402
 
@@ -117,6 +118,14 @@ def add_cross_diffusion_argument(parser: argparse.ArgumentParser) -> None:
                              "for the Monte Carlo: the SDE with independent noises sqrt(2 D11), sqrt(2 D22)")
 
 
+def add_output_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--out DIR`` and ``--overwrite`` (README, *Where results go*); ``default`` is for the help."""
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"output folder (default {default}); refused if it holds anything this tool did not write")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out even if it holds files this tool did not write")
+
+
 def domain_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float]]:
     """(radius, (cx, cy)), validated, defaults filled in; raises UsageError
     naming the bad value."""
@@ -150,24 +159,57 @@ def case_name(landscape: Landscape, noise: Noise) -> str:
 
 def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:
     """Run ``main`` and turn bad input into exit status 2 with one line,
-    Ctrl-C into exit status 130 with one line."""
+    Ctrl-C into exit status 130 with one line.
+
+    Bad input (ModelError, UsageError, OutputError) is detected alike on every
+    rank, so each rank exits 2 and only rank 0 speaks.  Any other exception
+    under MPI with more than one rank ends **all** ranks (``Abort``): a rank
+    that raised alone would otherwise leave the others waiting in a
+    collective forever.
+    """
     from ._signals import keep_sigint_handler
 
     prog = sys.argv[0].rsplit("/", 1)[-1]
     try:
         with keep_sigint_handler():  # e.g. io.versions() imports gmsh
             code = main(argv)
-    except (ModelError, UsageError) as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+    except (ModelError, UsageError, OutputError) as exc:
+        if _world_rank() == 0:
+            sys.stderr.write(f"{prog}: error: {exc}\n")
         code = 2
     except BaseException as exc:
-        # Ctrl-C, also when an extension module's import turned it into an
-        # ImportError ("initialization failed") or a cache error wrapped it
-        if not interrupted(exc):
+        comm = _world_if_parallel()
+        if interrupted(exc):
+            # Ctrl-C, also when an extension module's import turned it into
+            # an ImportError ("initialization failed")
+            if _world_rank() == 0:
+                sys.stderr.write(f"{prog}: {INTERRUPTED}\n")
+                sys.stderr.flush()
+            if comm is not None:
+                comm.Abort(130)  # a rank interrupted alone must not leave the others waiting
+            sys.exit(130)
+        if comm is None or isinstance(exc, SystemExit):
             raise
-        sys.stderr.write(f"{prog}: {INTERRUPTED}\n")
-        code = 130
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.write(f"{prog}: error on rank {comm.rank}: {type(exc).__name__}: {exc}; ending all ranks\n")
+        sys.stderr.flush()
+        comm.Abort(1)
     sys.exit(code)
+
+
+def _world_if_parallel():
+    """MPI.COMM_WORLD when mpi4py is initialised with more than one rank, else None."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
+        return None
+    return mpi.COMM_WORLD if mpi.COMM_WORLD.size > 1 else None
+
+
+def _world_rank() -> int:
+    comm = _world_if_parallel()
+    return 0 if comm is None else comm.rank
 
 
 class Progress:

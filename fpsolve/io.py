@@ -1,73 +1,291 @@
-"""Writing results: atomic output folders and files, provenance.
+"""Writing results: one folder per tool, replaced atomically, never anyone else's.
 
-A run writes into a hidden temporary sibling of its output folder and renames
-it into place only when everything is written, so a failed run leaves no
-folder (and an earlier result of the same name stays intact until then).
-Under MPI, rank 0 owns the renames; every rank learns the temporary path.
+Layout (README, *Where results go*): ``results/<case>/<tool>/`` with ``tool``
+one of ``fem``, ``theory``, ``montecarlo-<method>``, ``validate``, ... Each
+command replaces only a folder it recognises as its own earlier result: the
+folder holds the marker file :data:`MARKER`, written by this module and naming
+the tool.  Anything else at the path (a file, a folder of somebody else's, the
+working directory) is refused by :func:`claim_output` before any computation.
+
+A run writes into a hidden sibling ``.<name>.fpsolve-tmp-<pid>-<random>`` and
+swaps it into place in one atomic step (``renameat2(RENAME_EXCHANGE)`` on
+Linux), so at every instant the path holds either the complete old result or
+the complete new one.  Siblings left by a killed run (their process is gone)
+are removed by the next run into the same parent.  Under MPI, rank 0 owns the
+file-system operations and every rank learns their outcome.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import datetime
+import errno
 import json
 import os
 import platform
+import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
+#: Marker file inside every result folder an fpsolve command writes.
+MARKER = ".fpsolve-result.json"
+#: Where results go by default: ``RESULTS_ROOT / <case> / <tool>``.
+RESULTS_ROOT = Path("results")
+
+_TMP_TAG = ".fpsolve-tmp-"
+
+
+class OutputError(ValueError):
+    """An output path that must not or cannot be written; the message is one line."""
+
+
+def default_out(case: str, tool: str) -> Path:
+    """The default result folder of ``tool`` for ``case``: ``results/<case>/<tool>``."""
+    return RESULTS_ROOT / case / tool
+
 
 def _bcast(comm: Any, value: Any) -> Any:
-    return value if comm is None else comm.bcast(value, root=0)
+    return value if comm is None or comm.size == 1 else comm.bcast(value, root=0)
+
+
+def read_marker(folder: str | os.PathLike) -> dict | None:
+    """The marker of an fpsolve result folder, or None when there is none."""
+    try:
+        data = json.loads((Path(folder) / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and "tool" in data else None
+
+
+def _refusal(path: Path, tool: str, overwrite: bool) -> str | None:
+    """Why ``tool`` may not write ``path`` (None: it may), checked on one rank."""
+    if path.is_symlink():
+        return f"--out {path} is a symbolic link; give a folder path"
+    if path.exists():
+        if not path.is_dir():
+            return f"--out {path} is an existing file, not a result folder of {tool}"
+        cwd = Path.cwd().resolve()
+        real = path.resolve()
+        if real == cwd or real in cwd.parents or real == Path.home().resolve():
+            return f"--out {path} is the working directory, one above it, or HOME; give a folder of its own"
+        marker = read_marker(path)
+        if marker is not None and marker.get("tool") == tool:
+            pass
+        elif any(path.iterdir()) and not overwrite:
+            what = f"a {marker['tool']} result" if marker is not None else "files fpsolve did not write"
+            return (f"--out {path} holds {what}; choose a new folder, or pass --overwrite "
+                    f"to replace it by this {tool} result")
+        parent = path.parent
+    else:
+        parent = path.parent
+        # the first ancestor that exists must be a folder we can write into
+        while not parent.exists() and not parent.is_symlink():
+            parent = parent.parent
+        if not parent.is_dir():
+            return f"--out {path} cannot be created: {parent} is not a folder"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"--out {path} cannot be written: no write permission in {parent}"
+    return None
+
+
+def claim_output(path: str | os.PathLike, tool: str, overwrite: bool = False, comm: Any = None) -> Path:
+    """Check, before any computation, that ``tool`` may write its result at ``path``.
+
+    Allowed: a path that does not exist yet (and can be created), an empty
+    folder, or a folder holding an earlier result of the same ``tool`` (its
+    :data:`MARKER`).  ``overwrite=True`` also allows a folder with other
+    contents, but never the working directory, one of its parents or HOME.
+    Collective under MPI (``comm``): rank 0 decides, every rank raises alike.
+
+    Returns the absolute path.  Raises :class:`OutputError` (one line naming
+    the path and the reason).
+    """
+    path = Path(path).absolute()
+    rank = 0 if comm is None else comm.rank
+    reason = _refusal(path, tool, overwrite) if rank == 0 else None
+    reason = _bcast(comm, reason)
+    if reason is not None:
+        raise OutputError(reason)
+    return path
+
+
+def claim_file(path: str | os.PathLike, is_ours: Any, overwrite: bool = False) -> Path:
+    """Check, before any computation, that a command may write the file ``path``.
+
+    Allowed: a new file in a folder that exists or can be created, or an
+    existing file for which ``is_ours(path)`` says this command wrote it
+    (``overwrite=True``: any regular file).  Raises :class:`OutputError`.
+    """
+    path = Path(path).absolute()
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise OutputError(f"--out {path} exists and is not a regular file")
+    if path.exists() and not overwrite and not is_ours(path):
+        raise OutputError(f"--out {path} exists and was not written by this command; "
+                          "choose a new name, or pass --overwrite")
+    parent = path.parent
+    while not parent.exists() and not parent.is_symlink():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise OutputError(f"--out {path} cannot be created: {parent} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {path} cannot be written: no write permission in {parent}")
+    return path
+
+
+def _pid_started_after(pid: int, when: float) -> bool | None:
+    """Whether process ``pid`` started after time ``when`` (None: unknown)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        boot = time.time() - uptime
+        return boot + start_ticks / os.sysconf("SC_CLK_TCK") > when + 1.0
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _is_stale(entry: Path) -> bool:
+    """A temporary sibling whose writer is gone (dead PID, or a PID reused since)."""
+    match = re.search(re.escape(_TMP_TAG) + r"(\d+)-", entry.name)
+    if match is None:
+        return False
+    pid = int(match.group(1))
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        made = entry.lstat().st_mtime
+    except OSError:
+        return False
+    return bool(_pid_started_after(pid, made))
+
+
+def clean_stale(parent: str | os.PathLike, name: str) -> list[Path]:
+    """Remove temporary siblings of ``parent/name`` left by killed runs; return them."""
+    removed = []
+    prefix = f".{name}{_TMP_TAG}"
+    with contextlib.suppress(OSError):
+        for entry in Path(parent).iterdir():
+            if entry.name.startswith(prefix) and _is_stale(entry):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+    return removed
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _renameat2():
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    func = getattr(libc, "renameat2", None)
+    if func is not None:
+        func.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+        func.restype = ctypes.c_int
+    return func
+
+
+def exchange(a: str | os.PathLike, b: str | os.PathLike) -> None:
+    """Swap two existing paths in one atomic step (Linux ``renameat2``).
+
+    Raises OSError where the kernel, C library or file system cannot do it
+    (ENOSYS, EINVAL); callers then fall back to two renames.
+    """
+    func = _renameat2()
+    if func is None:
+        raise OSError(errno.ENOSYS, "renameat2 not in the C library")
+    if func(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(a))
+
+
+def _replace_dir(src: Path, dst: Path) -> None:
+    """Put ``src`` at ``dst``; an old ``dst`` is swapped out atomically and removed."""
+    if not dst.exists():
+        os.rename(src, dst)
+        return
+    try:
+        exchange(src, dst)
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+            raise
+        # no atomic exchange on this file system: old aside, new in (two steps)
+        aside = src.with_name(src.name + "-old")
+        os.rename(dst, aside)
+        os.rename(src, dst)
+        src = aside
+    shutil.rmtree(src, ignore_errors=True)  # now the old result
+
+
+def _write_marker(folder: Path, tool: str) -> None:
+    from . import __version__
+
+    record = {"tool": tool, "fpsolve": __version__, "pid": os.getpid(),
+              "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    (folder / MARKER).write_text(json.dumps(record) + "\n")
 
 
 @contextlib.contextmanager
-def atomic_output_dir(final: str | os.PathLike, comm: Any = None) -> Iterator[Path]:
+def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "fpsolve",
+                      overwrite: bool = False) -> Iterator[Path]:
     """Yield a temporary folder that becomes ``final`` on clean exit.
 
-    On an exception the temporary folder is removed and ``final`` is left as
-    it was.  ``comm`` (an mpi4py communicator or None) makes it collective.
+    ``final`` must be claimable by ``tool`` (see :func:`claim_output`; checked
+    again here, so a library caller gets the same protection).  The folder
+    gets the marker :data:`MARKER`.  On an exception the temporary folder is
+    removed and ``final`` is left as it was.  ``comm`` (an mpi4py
+    communicator or None) makes it collective: rank 0 owns the folder, every
+    rank must leave the block before it is swapped in, and an exception on
+    one rank ends all ranks (``Abort``): the others may wait in a collective
+    write forever otherwise.
+
+    Raises :class:`OutputError` when ``final`` may not be written.
     """
-    final = Path(final).absolute()
+    final = claim_output(final, tool, overwrite, comm)
     rank = 0 if comm is None else comm.rank
     tmp = None
     if rank == 0:
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent)
+        clean_stale(final.parent, final.name)
+        tmp = tempfile.mkdtemp(prefix=f".{final.name}{_TMP_TAG}{os.getpid()}-", dir=final.parent)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
+        _write_marker(Path(tmp), tool)
     tmp = Path(_bcast(comm, tmp))
-    ok = False
+    parallel = comm is not None and comm.size > 1
     try:
         yield tmp
-        ok = True
-    finally:
-        if comm is not None:
-            # every rank must have finished writing before rank 0 renames
-            ok = comm.allreduce(ok, op=_land(comm))
-        if rank == 0:
-            if ok:
-                _replace_dir(tmp, final)
-            else:
-                shutil.rmtree(tmp, ignore_errors=True)
-        if comm is not None:
-            comm.barrier()
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if parallel:
+            # the other ranks may be inside a collective write (HDF5) that
+            # will never complete: end them all rather than hang
+            _abort(comm, exc)
+        raise
+    if parallel:
+        comm.barrier()  # every rank has finished writing before rank 0 swaps
+    if rank == 0:
+        _replace_dir(tmp, final)
+    if parallel:
+        comm.barrier()
 
 
-def _land(comm: Any) -> Any:
-    from mpi4py import MPI
+def _abort(comm: Any, exc: BaseException) -> None:
+    """End every rank of ``comm`` after a failure on this one (one line on stderr)."""
+    import sys
 
-    return MPI.LAND
-
-
-def _replace_dir(src: Path, dst: Path) -> None:
-    old = None
-    if dst.exists():
-        old = Path(tempfile.mkdtemp(prefix=f".{dst.name}.old-", dir=dst.parent))
-        os.rename(dst, old / "x")
-    os.rename(src, dst)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    sys.stderr.write(f"error on rank {comm.rank} while writing results: {type(exc).__name__}: {exc}; "
+                     "ending all ranks\n")
+    sys.stderr.flush()
+    comm.Abort(1)
 
 
 @contextlib.contextmanager

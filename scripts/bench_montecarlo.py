@@ -21,7 +21,6 @@ from __future__ import annotations
 import gc
 import resource
 import time
-from pathlib import Path
 from typing import Sequence
 
 import numba
@@ -119,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bins", type=int, default=400, help="histogram bins per axis")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (the test): 20000 walkers x 100 steps, memory 100000 x 20/200")
-    parser.add_argument("--out", default="results/bench_montecarlo", help="output folder")
+    cli.add_output_arguments(parser, "results/bench_montecarlo")
     args = parser.parse_args(argv)
     if args.quick:
         args.walkers, args.steps, args.repeat = 20_000, 100, 2
@@ -131,6 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     threads = args.threads or sorted({1, most})
     if any(t < 1 or t > most for t in threads):
         raise cli.UsageError(f"--threads must lie in 1..{most} (got {threads})")
+    out = io.claim_output(args.out or io.RESULTS_ROOT / "bench_montecarlo", "bench_montecarlo", args.overwrite)
     say = cli.Progress("bench_montecarlo.py")
 
     say("compiling / loading the kernels")
@@ -153,8 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {"case": "double-well, alpha=0.05, Delta=1, SGD linear shift",
               "parameters": vars(args), "load_average_before": load, "speed": rows, "memory": mem,
               "versions": io.versions()}
-    out = Path(args.out)
-    with io.atomic_output_dir(out) as tmp:
+    with io.atomic_output_dir(out, None, "bench_montecarlo", args.overwrite) as tmp:
         io.write_json(tmp / "bench.json", result)
     print(f"{'engine':8s} {'threads':>7s} {'walker-steps/s':>15s} {'x numpy':>8s} {'per CPU-second':>15s}")
     for r in rows:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -55,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reference", type=float, default=2.5, help="refinement factor of the P2 reference (default 2.5)")
     cli.add_cross_diffusion_argument(parser)
     parser.add_argument("--quick", action="store_true", help="coarse levels 0.3 0.45, reference 0.7 (for tests)")
-    parser.add_argument("--out", default="results/bench", help="output folder (default results/bench)")
+    cli.add_output_arguments(parser, "results/bench")
     args = parser.parse_args(argv)
     landscape, noise = cli.model_from_args(args)
     radius, center = cli.domain_from_args(args)
@@ -69,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     fmesh.graded_sizes(landscape, noise, radius, center)  # validates T > 0
     comm = MPI.COMM_WORLD
+    out = io.claim_output(args.out or io.RESULTS_ROOT / "bench", "bench", args.overwrite, comm)
     progress = cli.Progress("bench_solver.py", enabled=comm.rank == 0)
     cross = not args.no_cross_diffusion
     common = dict(radius=radius, center=center, cross=cross, comm=comm)
@@ -110,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"Var θ2 {rs['var_theta2']:.6g}, mass θ1>0 {ref_right:.5f}; case T={noise.T:g}, {'full D' if cross else 'no cross-diffusion'}, "
             f"{comm.size} rank(s)\n")
     reference = {k: rs[k] for k in ("dofs", "mean_abs_theta1", "std_abs_theta1", "var_theta2", "negative_mass")}
-    with io.atomic_output_dir(args.out, comm) as tmp:
+    with io.atomic_output_dir(out, comm, "bench", args.overwrite) as tmp:
         if comm.rank == 0:
             io.write_json(tmp / "bench.json", {
                 "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()}, "cross_diffusion": cross,
@@ -120,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             io.write_text_atomic(tmp / "bench.md", table + note)
     if comm.rank == 0:
         print(table + note, end="")
-        print(f"benchmark written to {Path(args.out)}")
+        print(f"benchmark written to {out}")
     return 0
 
 

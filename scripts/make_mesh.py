@@ -10,11 +10,21 @@ written atomically; its sizes are recorded in ``<out>.json``.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Sequence
 
 from fpsolve import cli, io
 from fpsolve import mesh as fmesh
+
+
+def _written_here(path: Path) -> bool:
+    """Whether the .msh/.json pair at ``path`` is an earlier make_mesh.py result (its JSON record)."""
+    try:
+        record = json.loads(path.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and {"sizes", "triangles", "versions"} <= set(record)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -23,16 +33,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli.add_domain_arguments(parser)
     cli.add_mesh_size_arguments(parser)
     parser.add_argument("--order", type=int, choices=(1, 2), default=1, help="geometric order (2: curved boundary)")
-    parser.add_argument("--out", required=True, help="output .msh file")
+    parser.add_argument("--out", required=True, help="output .msh file (and a .json record beside it)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out even if this command did not write it")
     args = parser.parse_args(argv)
     landscape, noise = cli.model_from_args(args)
     radius, center = cli.domain_from_args(args)
     if not args.out.endswith(".msh"):
         raise cli.UsageError(f"--out must end in .msh (got {args.out})")
+    out = io.claim_file(args.out, _written_here, args.overwrite)
+    io.claim_file(out.with_suffix(".json"), _written_here, args.overwrite)
     sizes = fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
     sizes = dataclasses.replace(sizes, geometry_order=args.order)
     progress = cli.Progress("make_mesh.py")
-    out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with io.atomic_file(out, suffix=".msh") as tmp:
         triangles = fmesh.write_msh(sizes, str(tmp))

@@ -13,7 +13,6 @@ ranks and give the same numbers as a serial run.  Exit status 0 when it ran
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 from fpsolve import cli, io
@@ -28,7 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--figures", default=",".join(NAMES),
                         help=f"comma-separated subset of {','.join(NAMES)} (default all)")
     parser.add_argument("--seed", type=int, default=None, help="base random seed of the Monte Carlo")
-    parser.add_argument("--out", default="results/reproduce", help="output folder (default results/reproduce)")
+    cli.add_output_arguments(parser, "results/reproduce")
     args = parser.parse_args(argv)
     wanted = [f.strip() for f in args.figures.split(",") if f.strip()]
     bad = [f for f in wanted if f not in NAMES]
@@ -43,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fpsolve import reproduction
 
     comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
+    out = io.claim_output(args.out or io.RESULTS_ROOT / "reproduce", "reproduce", args.overwrite, comm)
     # on every rank: io.versions() imports petsc4py/dolfinx, whose initialisation
     # is collective (a rank-0-only import would hang under mpirun)
     versions = io.versions()
@@ -59,8 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fig = func(Landscape.from_preset(preset), settings, comm, progress)
         figures.append((preset, fig))
         progress(f"{fig.title}: {sum(v.agree for v in fig.checks.values())}/{len(fig.checks)} checks agree")
-    out = Path(args.out)
-    with io.atomic_output_dir(out, comm) as tmp:
+    with io.atomic_output_dir(out, comm, "reproduce", args.overwrite) as tmp:
         if rank == 0:
             lines = ["# The seed's results, reproduced", "",
                      f"Settings: {'quick' if args.quick else 'full'}; ranks: {1 if comm is None else comm.size}.",

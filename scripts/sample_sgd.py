@@ -3,7 +3,7 @@
 
 Runs ``--walkers`` independent trajectories for ``--steps`` (or ``--time`` in
 units of alpha SGD steps), absorbing at the disk ``--radius``/``--center``, and
-writes to ``--out`` (default ``results/<case-name>/montecarlo``):
+writes to ``--out`` (default ``results/<case-name>/montecarlo-<method>[-nocross]``):
 
 - ``summary.json``: every parameter, versions, moments over the stationary
   window with standard errors (``mean_abs_theta1``, ``std_abs_theta1``,
@@ -63,8 +63,7 @@ def build_parser() -> cli.Parser:
                     help="walkers do not stop at the disk, only when they diverge (non-finite or |theta - center| >= 1e10)")
     mc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     mc.add_argument("--threads", type=int, default=None, help="numba threads (default all cores)")
-    parser.add_argument("--out", default=None,
-                        help="output folder (default results/<case-name>/montecarlo)")
+    cli.add_output_arguments(parser, "results/<case-name>/montecarlo-<method>[-nocross]")
     return parser
 
 
@@ -139,7 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
     target = None if args.target is None else montecarlo.Box(tuple(args.target[:2]), tuple(args.target[2:]))
     length = _length(args)
-    out = Path(args.out or Path("results") / cli.case_name(landscape, noise) / "montecarlo")
+    tool = f"montecarlo-{args.method}" + ("-nocross" if args.no_cross_diffusion else "")
+    out = io.claim_output(args.out or io.default_out(cli.case_name(landscape, noise), tool), tool,
+                          args.overwrite, comm)
     say = cli.Progress("sample_sgd.py", enabled=rank == 0)
     say(f"{args.method} ({args.shift if args.method == 'sgd' else 'cross' if not args.no_cross_diffusion else 'no cross'}), "
         f"T={noise.T:g}, {args.walkers} walkers, {length}")
@@ -169,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     s = result.summary
     summary = {**s, "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
                "versions": io.versions()}
-    with io.atomic_output_dir(out, comm=comm) as tmp:
+    with io.atomic_output_dir(out, comm, tool, args.overwrite) as tmp:
         if rank == 0:
             io.write_json(tmp / "summary.json", summary)
             extra = {} if target is None else {"first_passage_times": result.first_passage}

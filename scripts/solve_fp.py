@@ -3,7 +3,7 @@
 
 Solves for the principal eigenpair (escape rate λ0, density φ0 ≥ 0 with
 ∫ φ0 = 1) on a disk mesh graded from the model's widths and writes, into
-``--out`` (default ``results/<case-name>``), atomically:
+``--out`` (default ``results/<case-name>[_nocross]/fem``), atomically:
 
     summary.json    parameters, versions, T, escape rates, mass, negativity,
                     moments, mode, dofs, ranks, timings (seconds)
@@ -41,7 +41,7 @@ def build_parser() -> cli.Parser:
                      help="absorbing P=0 (default) or reflecting zero flux")
     fem.add_argument("--eigensolver", choices=("slepc", "inverse"), default="slepc",
                      help="shift-invert SLEPc (default) or inverse iteration, both with LU")
-    parser.add_argument("--out", default=None, help="output folder (default results/<case-name>)")
+    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/fem")
     return parser
 
 
@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cross = not args.no_cross_diffusion
     if not cross:
         name += "_nocross"
-    out = Path(args.out or Path("results") / name)
+    out = io.claim_output(args.out or io.default_out(name, "fem"), "fem", args.overwrite, comm)
     progress(f"case {name}: T={noise.T:g}, P{args.degree}, {'full D' if cross else 'no cross-diffusion'}, "
              f"{args.boundary} boundary, {comm.size} rank(s)")
     domain = {"radius": radius, "center": center} if args.mesh is None else {}
@@ -98,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     title = (f"{name}: T={noise.T:g}, λ0={summary['escape_rate']:.3g}, "
              f"mean|θ1|={summary['mean_abs_theta1']:.4g}, mode |θ1|={summary['mode_theta1']:.4g}")
-    with io.atomic_output_dir(out, comm) as tmp:
+    with io.atomic_output_dir(out, comm, "fem", args.overwrite) as tmp:
         _compat.write_xdmf(str(tmp / "density.xdmf"), sol.mesh, sol.density)
         if comm.rank == 0:
             plotting.plot_density(tmp / "density.png", xs, ys, grid, landscape, title)

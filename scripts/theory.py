@@ -2,7 +2,7 @@
 """Closed-form predictions of adiabatic elimination for one case (MODEL.md §5).
 
 Prints a table and writes ``theory.json`` in ``--out`` (default
-``results/<case-name>``): T_c both ways, the most probable |θ1| and its
+``results/<case-name>/theory``): T_c both ways, the most probable |θ1| and its
 flatness, the moments of the slow marginal (landscape-dependent and
 constant-D), Var θ2, the search time (time units and SGD steps), the
 adiabatic ratio and the divergence boundaries Δ_max(α).  With
@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.Parser(prog="theory.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
     cli.add_domain_arguments(parser)
-    parser.add_argument("--out", default=None, help="output folder (default results/<case-name>)")
+    cli.add_output_arguments(parser, "results/<case-name>/theory")
     parser.add_argument("--sweep-T", default=None, metavar="a:b:n",
                         help="also sweep n values of T evenly in [a, b] at fixed --alpha: sweep.csv, sweep.png")
     parser.add_argument("--no-boundaries", action="store_true",
@@ -155,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     interval = theta1_interval(radius, center)
     Ts = parse_sweep(args.sweep_T) if args.sweep_T is not None else None
     noise.require_positive_T()
-    out = Path(args.out or Path("results") / cli.case_name(landscape, noise))
+    out = io.claim_output(args.out or io.default_out(cli.case_name(landscape, noise), "theory"), "theory",
+                          args.overwrite)
     progress = cli.Progress("theory.py")
 
     progress(f"case {cli.case_name(landscape, noise)}: closed forms on theta1 in [{interval[0]:g}, {interval[1]:g}]")
@@ -181,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           "a0={:g} a2={:g} a4={:g} eps={:g}, alpha={:g} Delta={:g}".format(
               *landscape.coefficients, noise.alpha, noise.Delta))
     print(table(pred))
-    with io.atomic_output_dir(out) as tmp:
+    with io.atomic_output_dir(out, None, "theory", args.overwrite) as tmp:
         io.write_json(tmp / "theory.json", result)
         if rows is not None:
             write_sweep(tmp, rows, pred)

@@ -15,7 +15,6 @@ written either way), 2 on bad input (one line, nothing written).
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 from typing import Sequence
 
 from fpsolve import cli, io, model
@@ -31,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--walkers", type=int, default=None, help="Monte Carlo walkers per variant")
     parser.add_argument("--dt", type=float, default=None, help="Euler-Maruyama step (time units)")
     parser.add_argument("--seed", type=int, default=None, help="random seed of the Monte Carlo")
-    parser.add_argument("--out", default=None, help="output folder (default results/validate_<case-name>)")
+    cli.add_output_arguments(parser, "results/<case-name>/validate")
     args = parser.parse_args(argv)
     landscape, noise = cli.model_from_args(args)
     radius, center = cli.domain_from_args(args)
@@ -52,7 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = {k: v for k, v in (("walkers", args.walkers), ("dt", args.dt), ("seed", args.seed))
                  if v is not None}
     settings = dataclasses.replace(settings, **overrides)
-    out = Path(args.out or Path("results") / f"validate_{cli.case_name(landscape, noise)}")
+    out = io.claim_output(args.out or io.default_out(cli.case_name(landscape, noise), "validate"), "validate",
+                          args.overwrite, comm)
     progress = cli.Progress("validate.py", enabled=rank == 0)
     progress(f"case {cli.case_name(landscape, noise)}: T = {noise.T:g}, "
              f"{'quick' if args.quick else 'full'} settings")
@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks = validation.add_case_to_report(rep, res)
     rep.figure("validation.png", "|θ1| marginals of FEM, MC twins and closed forms; "
                "per-bin z-scores of MC against FEM on (|θ1|, |θ2|)")
-    with io.atomic_output_dir(out, comm if comm.size > 1 else None) as tmp:
+    with io.atomic_output_dir(out, comm if comm.size > 1 else None, "validate", args.overwrite) as tmp:
         if rank == 0:
             validation.plot_case(res, tmp / "validation.png")
             rep.write(tmp)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
+from fpsolve import io
 
 SUMMARY_KEYS = {
     "T", "escape_rate", "mass", "min_density", "negative_mass", "mode_theta1", "mean_abs_theta1",
@@ -25,7 +26,7 @@ def test_solve_writes_every_output(tmp_path):
     res = run_script("solve_fp.py", "--h-min", "0.04", "--no-cross-diffusion", "--out", str(out))
     assert res.returncode == 0, res.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "density.h5", "density.png", "density.xdmf", "marginals.csv", "marginals.png", "summary.json"]
+        io.MARKER, "density.h5", "density.png", "density.xdmf", "marginals.csv", "marginals.png", "summary.json"]
     s = json.loads((out / "summary.json").read_text())
     assert SUMMARY_KEYS <= set(s)
     assert s["T"] == pytest.approx(0.05, rel=1e-14) and s["case"]["noise"]["Delta"] == 1.0

@@ -19,9 +19,10 @@ def test_atomic_dir_appears_only_on_success(tmp_path):
             (tmp / "a.txt").write_text("partial")
             raise RuntimeError("solver failed")
     assert list(tmp_path.iterdir()) == []
-    with io.atomic_output_dir(final) as tmp:
+    with io.atomic_output_dir(final, tool="fem") as tmp:
         io.write_json(tmp / "s.json", {"x": np.float64(1.5), "v": np.arange(3)})
     assert json.loads((final / "s.json").read_text()) == {"x": 1.5, "v": [0, 1, 2]}
+    assert io.read_marker(final)["tool"] == "fem"
     # ordinary permissions, not mkstemp's 0600 / mkdtemp's 0700
     mask = os.umask(0o022)
     os.umask(mask)
@@ -29,12 +30,12 @@ def test_atomic_dir_appears_only_on_success(tmp_path):
     assert final.stat().st_mode & 0o777 == 0o777 & ~mask
     # a failed rerun leaves the earlier result intact; a good one replaces it
     with pytest.raises(RuntimeError):
-        with io.atomic_output_dir(final) as tmp:
+        with io.atomic_output_dir(final, tool="fem") as tmp:
             raise RuntimeError
     assert (final / "s.json").exists()
-    with io.atomic_output_dir(final) as tmp:
+    with io.atomic_output_dir(final, tool="fem") as tmp:
         (tmp / "new.txt").write_text("x")
-    assert sorted(p.name for p in final.iterdir()) == ["new.txt"]
+    assert sorted(p.name for p in final.iterdir()) == [io.MARKER, "new.txt"]
     assert [p.name for p in tmp_path.iterdir()] == ["res"]
 
 
@@ -51,21 +52,9 @@ def test_atomic_dir_is_collective(tmp_path_factory):
     final = f"{base}/res"
     with io.atomic_output_dir(final, comm) as tmp:
         (tmp / f"rank{comm.rank}.txt").write_text(str(comm.rank))
-    import os
-
-    assert sorted(os.listdir(final)) == [f"rank{r}.txt" for r in range(comm.size)]
-    # one failing rank: nothing appears
-    final2 = f"{base}/res2"
-    raised = False
-    try:
-        with io.atomic_output_dir(final2, comm):
-            if comm.rank == 1:
-                raise RuntimeError("rank 1 failed")
-    except RuntimeError:
-        raised = True
-    assert raised == (comm.rank == 1)
-    comm.barrier()
-    assert not os.path.exists(final2)
+    assert sorted(os.listdir(final)) == [io.MARKER] + [f"rank{r}.txt" for r in range(comm.size)]
+    # a failing rank ends every rank (Abort): tested through a full file
+    # system in test_outputs.test_a_failure_on_one_rank_ends_all_ranks
 
 
 def test_atomic_file_for_writers_that_take_a_name(tmp_path):
@@ -80,3 +69,138 @@ def test_atomic_file_for_writers_that_take_a_name(tmp_path):
     with io.atomic_file(target, suffix=".msh") as tmp:
         tmp.write_text("new")
     assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["mesh.msh"]
+
+
+def test_only_own_results_are_replaced(tmp_path, monkeypatch):
+    """Anything at --out that the tool did not write is refused before computing."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "notes.txt").write_text("mine")
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "data.csv").write_text("1,2")
+    with io.atomic_output_dir(tmp_path / "results" / "case" / "fem", tool="fem") as tmp:
+        (tmp / "a").write_text("a")
+    refused = {
+        "notes.txt": "is an existing file",
+        "notes.txt/x": "is not a folder",
+        ".": "working directory",
+        "..": "working directory",
+        str(foreign): "files fpsolve did not write",
+        "results": "files fpsolve did not write",
+        "results/case/fem": "holds a fem result",  # written by another tool
+    }
+    for out, words in refused.items():
+        with pytest.raises(io.OutputError, match=words) as info:
+            io.claim_output(out, "theory")
+        assert "\n" not in str(info.value)
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+    assert (foreign / "data.csv").read_text() == "1,2"
+    assert (tmp_path / "results" / "case" / "fem" / "a").exists()
+    # its own earlier result, a new path or an empty folder may be written
+    io.claim_output("results/case/fem", "fem")
+    io.claim_output("results/case/theory", "theory")
+    (tmp_path / "empty").mkdir()
+    with io.atomic_output_dir("empty", tool="theory") as tmp:
+        (tmp / "t").write_text("t")
+    # --overwrite replaces a foreign folder, never the working directory
+    with io.atomic_output_dir(foreign, tool="theory", overwrite=True) as tmp:
+        (tmp / "t").write_text("t")
+    assert sorted(p.name for p in foreign.iterdir()) == [io.MARKER, "t"]
+    with pytest.raises(io.OutputError, match="working directory"):
+        io.claim_output(".", "theory", overwrite=True)
+    # a library caller of atomic_output_dir gets the same protection
+    with pytest.raises(io.OutputError):
+        with io.atomic_output_dir(tmp_path / "notes.txt", tool="theory"):
+            pass
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_exchange_is_atomic_and_complete(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (a / "x").write_text("a")
+    (b / "x").write_text("b")
+    io.exchange(a, b)
+    assert (a / "x").read_text() == "b" and (b / "x").read_text() == "a"
+
+
+_WRITER = r"""
+import os, signal, sys
+from fpsolve import io
+kill_at, final = int(sys.argv[1]), sys.argv[2]
+count = 0
+
+def tick():
+    global count
+    count += 1
+    if count == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+def wrap(owner, name):
+    inner = getattr(owner, name)
+    def wrapped(*a, **k):
+        tick()
+        out = inner(*a, **k)
+        tick()
+        return out
+    setattr(owner, name, wrapped)
+
+for owner, name in ((io.tempfile, "mkdtemp"), (io.os, "chmod"), (io, "_write_marker"), (io, "exchange"),
+                    (io.os, "rename"), (io.shutil, "rmtree"), (io, "clean_stale")):
+    wrap(owner, name)
+with io.atomic_output_dir(final, tool="fem") as tmp:
+    tick()
+    (tmp / "a.txt").write_text("new")
+    tick()
+    (tmp / "b.txt").write_text("new")
+    tick()
+print("steps", count)
+"""
+
+
+def _result(folder):
+    files = {p.name: p.read_text() for p in folder.iterdir() if p.name != io.MARKER}
+    return files, io.read_marker(folder)
+
+
+def test_a_kill_at_any_step_leaves_old_or_new_result(tmp_path):
+    """SIGKILL the writer at every step: the path holds the complete old or the complete new result,
+    and the next run removes what the killed one left."""
+    import subprocess
+    import sys
+
+    final = tmp_path / "fem"
+    with io.atomic_output_dir(final, tool="fem") as tmp:
+        (tmp / "a.txt").write_text("old")
+        (tmp / "b.txt").write_text("old")
+    old = ({"a.txt": "old", "b.txt": "old"}, "fem")
+    new = ({"a.txt": "new", "b.txt": "new"}, "fem")
+    seen, step = set(), 1
+    while True:
+        res = subprocess.run([sys.executable, "-c", _WRITER, str(step), str(final)], capture_output=True, text=True)
+        files, marker = _result(final)
+        state = (files, marker and marker["tool"])
+        assert state in (old, new), f"kill at step {step}: {state}"
+        if res.returncode == 0:
+            break
+        assert res.returncode == -9, res.stderr
+        seen.add("old" if state == old else "new")
+        if state == new:  # put the old result back for the next step
+            with io.atomic_output_dir(final, tool="fem") as tmp:
+                (tmp / "a.txt").write_text("old")
+                (tmp / "b.txt").write_text("old")
+        step += 1
+    assert step > 10 and seen == {"old", "new"}
+    # the completed run cleaned every sibling the killed runs left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fem"]
+
+
+def test_stale_siblings_of_live_processes_are_kept(tmp_path):
+    live = tmp_path / f".fem{io._TMP_TAG}{os.getpid()}-abc"
+    dead = tmp_path / f".fem{io._TMP_TAG}999999999-abc"
+    other = tmp_path / ".fem.something"
+    for p in (live, dead, other):
+        p.mkdir()
+    assert io.clean_stale(tmp_path, "fem") == [dead]
+    assert live.exists() and other.exists() and not dead.exists()

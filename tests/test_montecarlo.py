@@ -31,7 +31,9 @@ def z(value: float, expected: float, se: float) -> float:
 def test_normals_are_standard_and_numpy_equals_numba():
     keys = mc.walker_keys(2024, np.arange(250_000))
     zs = mc._normals_numba(keys, 3)
-    assert np.array_equal(zs, np.column_stack(mc._normal_pair_np(keys, 3)))
+    # same integers, same ziggurat: equal up to the last bits of exp/log, which
+    # numpy computes with CPU-dependent SIMD code (AMD EPYC: 3 of 5e5 differ by 1 ulp)
+    np.testing.assert_allclose(zs, np.column_stack(mc._normal_pair_np(keys, 3)), rtol=0, atol=4e-15)
     x = zs.ravel()
     n = x.size
     assert abs(x.mean()) * math.sqrt(n) < 4

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
+from fpsolve import io
 from fpsolve import montecarlo as mc
 from fpsolve.model import Landscape, Noise
 
@@ -19,7 +20,7 @@ def test_sample_sgd_writes_what_run_computes(tmp_path):
                      "--target", "0", "0", "0.002", "0.05", "--out", str(out))
     assert res.returncode == 0, res.stderr
     assert str(out) in res.stdout and "walker-steps/s" in res.stderr and "sampling" in res.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["hist.npz", "marginals.png", "summary.json"]
+    assert sorted(p.name for p in out.iterdir()) == [io.MARKER, "hist.npz", "marginals.png", "summary.json"]
     s = json.loads((out / "summary.json").read_text())
     # the same numbers as the API with the same seed and options
     ref = mc.run(Landscape.from_preset("double-well"), Noise.from_temperature(0.01, 0.05), walkers=300,

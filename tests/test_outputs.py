@@ -1,0 +1,111 @@
+"""No command deletes or replaces a file it did not write (README, *Where results go*).
+
+The README's sequence keeps every result; a second solve replaces only the FEM
+files; a bad --out is refused (exit 2, one line) before any computation, also
+under mpirun, where a failure on one rank ends every rank instead of hanging.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_script
+from fpsolve import io
+
+CASE = "double-well_alpha0.05_Delta1"
+MC = ("--walkers", "200", "--time", "20")
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, str]]:
+    """path -> (inode, sha1) of every file under root."""
+    return {str(p.relative_to(root)): (p.stat().st_ino, hashlib.sha1(p.read_bytes()).hexdigest())
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_readme_sequence_keeps_every_result(tmp_path):
+    steps = [("solve_fp.py", ()), ("theory.py", ("--no-boundaries",)), ("sample_sgd.py", MC),
+             ("validate.py", ("--quick",))]
+    for script, args in steps:
+        res = run_script(script, *args, cwd=tmp_path, timeout=400)
+        assert res.returncode == 0, res.stderr[-2000:]
+    case = tmp_path / "results" / CASE
+    assert sorted(p.name for p in case.iterdir()) == ["fem", "montecarlo-sgd", "theory", "validate"]
+    for tool, must in (("fem", "summary.json"), ("theory", "theory.json"), ("montecarlo-sgd", "hist.npz"),
+                       ("validate", "report.json")):
+        assert (case / tool / must).is_file()
+        assert io.read_marker(case / tool)["tool"] == tool
+    before = _snapshot(tmp_path)
+    res = run_script("solve_fp.py", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    after = _snapshot(tmp_path)
+    assert set(before) == set(after)
+    changed = {k for k in before if before[k] != after[k]}
+    fem = {k for k in before if k.startswith(f"results/{CASE}/fem/")}
+    # every FEM file is a new file (new inode), nothing else was touched
+    assert changed == fem and all(before[k][0] != after[k][0] for k in fem)
+
+
+BAD_OUTS = {
+    "notes.txt": "is an existing file",
+    "notes.txt/x": "is not a folder",
+    ".": "working directory",
+    "mine": "files fpsolve did not write",
+}
+SCRIPTS = [("solve_fp.py", ()), ("theory.py", ()), ("sample_sgd.py", MC), ("validate.py", ("--quick",)),
+           ("reproduce.py", ("--quick", "--figures", "S5")), ("bench_solver.py", ("--quick",)),
+           ("bench_montecarlo.py", ("--quick",))]
+
+
+@pytest.mark.parametrize("script, args", SCRIPTS, ids=[s for s, _ in SCRIPTS])
+def test_bad_out_is_refused_before_computing(tmp_path, script, args):
+    (tmp_path / "notes.txt").write_text("mine")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "data.csv").write_text("1,2")
+    before = _snapshot(tmp_path)
+    for out, words in BAD_OUTS.items():
+        res = run_script(script, *args, "--out", out, cwd=tmp_path, timeout=60)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1 and words in lines[0], (out, res.stderr[-1500:])
+        assert _snapshot(tmp_path) == before and sorted(os.listdir(tmp_path)) == ["mine", "notes.txt"]
+
+
+def test_make_mesh_keeps_files_it_did_not_write(tmp_path):
+    (tmp_path / "disk.msh").write_text("somebody's mesh")
+    res = run_script("make_mesh.py", "--h-min", "0.1", "--out", "disk.msh", cwd=tmp_path)
+    assert res.returncode == 2 and "was not written by this command" in res.stderr
+    assert (tmp_path / "disk.msh").read_text() == "somebody's mesh"
+    assert sorted(os.listdir(tmp_path)) == ["disk.msh"]
+
+
+def _mpirun_in_mount_namespace(script: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    """Run ``script`` (sh) in a private mount namespace: a read-only and a 100 kB tmpfs."""
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    return subprocess.run(["unshare", "-m", "sh", "-c", script], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_a_failure_on_one_rank_ends_all_ranks(tmp_path):
+    """Unwritable --out: exit 2 at once; disk full during the collective HDF5 write: every rank ends."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+        pytest.skip("needs a private mount namespace (unshare -m, as root) for a read-only and a full file system")
+    ro, full = tmp_path / "ro", tmp_path / "full"
+    ro.mkdir()
+    full.mkdir()
+    run = f"mpirun -n 2 {sys.executable} -m mpi4py {ROOT / 'scripts' / 'solve_fp.py'} --h-min 0.05"
+    res = _mpirun_in_mount_namespace(
+        f"mount -t tmpfs -o ro tmpfs {ro} && mount -t tmpfs -o size=100k tmpfs {full} && "
+        f"{run} --out {ro}/x; echo rc=$?; {run} --out {full}/x; echo rc=$?; ls -A {full}", tmp_path)
+    codes = [line for line in res.stdout.splitlines() if line.startswith("rc=")]
+    assert codes[0] == "rc=2", res.stdout + res.stderr[-3000:]
+    assert "no write permission" in res.stderr.splitlines()[0]
+    assert codes[1] not in ("rc=0", "rc=124"), res.stdout + res.stderr[-3000:]
+    assert "ending all ranks" in res.stderr
+    # nothing half-written appears at the path
+    assert res.stdout.splitlines()[-1].startswith("rc=") or "x" not in res.stdout.splitlines()[-1].split()
