@@ -53,7 +53,10 @@ def prepare_jit() -> None:
 
     from . import _caches
 
-    logging.root.addFilter(_quiet_build)
+    # on the root logger (distutils logs there) and on its handlers (which
+    # also see records that propagate from child loggers)
+    for target in (logging.root, *logging.root.handlers):
+        target.addFilter(_quiet_build)
     defaults = getattr(jit, "DOLFINX_DEFAULT_JIT_OPTIONS", None) or jit.DOLFINX_DEFAULT_JIT_PARAMETERS
     getter = getattr(jit, "get_options", None) or jit.get_parameters
     cache = Path(getter()["cache_dir"])
