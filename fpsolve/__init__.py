@@ -14,7 +14,14 @@ Units: θ for lengths, time t = α k (k SGD steps).  Bad arguments raise
 :class:`ModelError` naming the value.  ``comm`` everywhere is an mpi4py
 communicator, default ``MPI.COMM_WORLD`` (:mod:`fpsolve.parallel`).
 
-Modules: ``model`` (§1-3), ``solver`` (FEM, §4), ``mesh`` (graded disks),
+Any model of MODEL.md §7 (loss and noise as expressions) is
+``fpsolve.Model`` (``symbolic``); ``solve``, ``run_monte_carlo`` and
+``validate_case`` take it in place of the (landscape, noise) pair where
+their docstrings say so.
+
+Modules: ``model`` (§1-3), ``symbolic`` (§7 models), ``gibbs`` (their exact
+density where one exists), ``mc_codegen`` (their Monte Carlo kernels),
+``solver`` (FEM, §4), ``mesh`` (graded disks),
 ``meshfile`` (mesh files), ``montecarlo`` (SGD/SDE walkers), ``theory``
 (§5 closed forms), ``validation`` (FEM vs Monte Carlo vs theory), ``cli``
 and ``io`` (scripts, results), ``parallel`` (the ``comm`` convention),
@@ -37,6 +44,7 @@ _EXPORTS = {
     "PRESETS": ("model", "PRESETS"),
     "DEFAULT_PRESET": ("model", "DEFAULT_PRESET"),
     "describe": ("model", "describe"),
+    "Model": ("symbolic", "Model"),
     # the Fokker-Planck solve (§4)
     "solve": ("solver", "solve"),
     "Solution": ("solver", "Solution"),
@@ -62,8 +70,9 @@ _EXPORTS = {
     "FULL": ("validation", "FULL"),
 }
 
-_SUBMODULES = ("model", "solver", "mesh", "meshfile", "montecarlo", "theory", "validation", "cli", "io",
-               "parallel", "plotting", "report", "reproduction", "compare")
+_SUBMODULES = ("model", "symbolic", "gibbs", "mc_codegen", "solver", "mesh", "meshfile", "montecarlo", "theory",
+               "validation", "validation_model", "cli", "io", "parallel", "plotting", "report", "reproduction",
+               "compare")
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -2,10 +2,13 @@
 
 The model options (names are a contract between the scripts): ``--preset``,
 ``--a0 --a2 --a4 --eps``, ``--alpha``, ``--Delta`` or ``--T`` (with a fixed
-``--alpha``).  Bad input ends the program with exit status 2 and one line on
-stderr naming the bad value, before anything is written; Ctrl-C, in any
-phase (importing this module installs a ``sys.excepthook`` for the import
-phase, :func:`main_guard` covers the rest), is exit status 130 and one line.
+``--alpha``); in the scripts that take any model (MODEL.md §7) also
+``--loss EXPR``, ``--param NAME=VALUE`` (repeatable), ``--noise
+{sgd,sgd-diagonal,isotropic}`` or ``--noise-covariance S11 S12 S22``.  Bad
+input ends the program with exit status 2 and one line on stderr naming the
+bad value, before anything is written; Ctrl-C, in any phase (importing this
+module installs a ``sys.excepthook`` for the import phase, :func:`main_guard`
+covers the rest), is exit status 130 and one line.
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ from .io import OutputError  # noqa: E402
 from .mesh import DEFAULT_RADIUS  # noqa: E402
 from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise  # noqa: E402
 
+#: Valley coefficient options (MODEL.md §1).
+VALLEY_OPTIONS = ("a0", "a2", "a4", "eps")
+
 #: Default noise of the default case: alpha = 0.05, Delta = 1 (T = 0.05 > T_c).
 DEFAULT_ALPHA = 0.05
 DEFAULT_DELTA = 1.0
@@ -79,7 +85,7 @@ class Parser(argparse.ArgumentParser):
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """Landscape and noise options (MODEL.md §1–2)."""
     group = parser.add_argument_group("model (MODEL.md §1-2)")
-    group.add_argument("--preset", default=DEFAULT_PRESET,
+    group.add_argument("--preset", default=None,
                        help=f"landscape preset: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
     for name in ("a0", "a2", "a4", "eps"):
         group.add_argument(f"--{name}", type=float, default=None,
@@ -91,6 +97,87 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"minibatch shift variance Delta (default {DEFAULT_DELTA:g})")
     noise.add_argument("--T", type=float, default=None,
                        help="effective noise level T = alpha*Delta, at fixed --alpha")
+
+
+def add_expression_arguments(parser: argparse.ArgumentParser) -> None:
+    """Any model (MODEL.md §7): ``--loss``, ``--param``, ``--noise``,
+    ``--noise-covariance``; read them with :func:`user_model_from_args`."""
+    from .symbolic import FUNCTIONS, NOISES
+
+    group = parser.add_argument_group("any model (MODEL.md §7)")
+    group.add_argument("--loss", default=None, metavar="EXPR",
+                       help="loss in theta1, theta2 (aliases x, y), the --param constants and "
+                            f"{', '.join(FUNCTIONS)}; instead of --preset/--a0...")
+    group.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="a named constant of --loss/--noise-covariance (repeatable)")
+    noise = group.add_mutually_exclusive_group()
+    noise.add_argument("--noise", choices=NOISES, default=None,
+                       help="gradient-noise model: sgd (Delta H^2, default), sgd-diagonal (its diagonal, "
+                            "= --no-cross-diffusion), isotropic (Delta I)")
+    noise.add_argument("--noise-covariance", nargs=3, default=None, metavar=("S11", "S12", "S22"),
+                       help="noise covariance Sigma as three expressions (may use alpha, Delta); D = (alpha/2) Sigma")
+
+
+def parse_params(items: Sequence[str]) -> dict:
+    """{name: value} from ``NAME=VALUE`` strings; ModelError names a bad one."""
+    from .symbolic import check_constant_name
+
+    out: dict = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        check_constant_name(name)
+        if not sep or not value.strip():
+            raise ModelError(f"constant {name!r} has no value (give --param {name}=VALUE)")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ModelError(f"--param {item!r}: {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ModelError(f"--param {item!r}: the value must be finite")
+        if name in out:
+            raise ModelError(f"--param {name} is given twice")
+        out[name] = number
+    return out
+
+
+def user_model_from_args(args: argparse.Namespace, *, cross_option: bool = True):
+    """The :class:`~fpsolve.symbolic.Model` of the options (a preset or
+    ``--loss``); raises UsageError / ModelError naming the bad value.
+    ``--no-cross-diffusion`` (when the script has it) is ``--noise sgd-diagonal``."""
+    from .symbolic import Model
+
+    no_cross = bool(getattr(args, "no_cross_diffusion", False)) and cross_option
+    noise = args.noise
+    if args.noise_covariance is not None:
+        noise = tuple(args.noise_covariance)
+    if no_cross:
+        if noise not in (None, "sgd-diagonal"):
+            raise UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
+        noise = "sgd-diagonal"
+    noise = "sgd" if noise is None else noise
+    overrides = {k: getattr(args, k) for k in VALLEY_OPTIONS}
+    level = dict(alpha=args.alpha, T=args.T,
+                 Delta=None if args.T is not None else (DEFAULT_DELTA if args.Delta is None else args.Delta))
+    if args.loss is not None:
+        given = ["--preset"] if args.preset is not None else []
+        given += [f"--{k}" for k, v in overrides.items() if v is not None]
+        if given:
+            raise UsageError(f"--loss cannot be combined with {', '.join(given)} (write the preset as an expression)")
+        return Model.from_expression(args.loss, parse_params(args.param), noise, **level)
+    if args.param:
+        raise UsageError("--param gives the constants of --loss (use --a0 ... --eps for a preset)")
+    return Model.preset(args.preset or DEFAULT_PRESET, noise=noise, **level, **overrides)
+
+
+def model_and_domain(args: argparse.Namespace):
+    """(Model, radius, (cx, cy)) of the options, the model checked on the
+    disk (finite, Σ ⪰ 0, no frozen coordinate); raises UsageError /
+    ModelError naming the bad value."""
+    model = user_model_from_args(args)
+    radius, center = domain_from_args(args)
+    model.check_formulas(radius, center)
+    return model, radius, center
 
 
 def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
@@ -106,16 +193,18 @@ def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
 def add_mesh_size_arguments(parser: argparse.ArgumentParser) -> None:
     """``--h-min`` and ``--h-max``: the graded disk's sizes (``fpsolve.mesh``)."""
     parser.add_argument("--h-min", type=float, default=None,
-                        help="fine mesh size in the density's box (default: from the model's widths)")
+                        help="fine mesh size in the density's box (default: from the model's widths); "
+                             "for a custom --loss the size of its uniform mesh (default radius/40)")
     parser.add_argument("--h-max", type=float, default=None,
-                        help="mesh size far from the density (default: radius/13)")
+                        help="mesh size far from the density (default: radius/13; presets only)")
 
 
 def add_cross_diffusion_argument(parser: argparse.ArgumentParser) -> None:
     """``--no-cross-diffusion``: drop D12 of D = (T/2) H² (MODEL.md §3)."""
     parser.add_argument("--no-cross-diffusion", action="store_true",
-                        help="drop the cross-diffusion D12 (what the seed's MATLAB solve did); "
-                             "for the Monte Carlo: the SDE with independent noises sqrt(2 D11), sqrt(2 D22)")
+                        help="drop the cross-diffusion D12 (what the seed's MATLAB solve did; "
+                             "= --noise sgd-diagonal); for the Monte Carlo: the SDE with independent "
+                             "noises sqrt(2 D11), sqrt(2 D22)")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, default: str) -> None:
@@ -140,7 +229,9 @@ def domain_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, floa
 
 def model_from_args(args: argparse.Namespace) -> tuple[Landscape, Noise]:
     """Validated (Landscape, Noise); raises ModelError naming the bad value."""
-    landscape = Landscape.from_preset(args.preset, a0=args.a0, a2=args.a2, a4=args.a4, eps=args.eps)
+    if getattr(args, "loss", None) is not None:
+        raise UsageError("this command takes the valley presets only (drop --loss)")
+    landscape = Landscape.from_preset(args.preset or DEFAULT_PRESET, a0=args.a0, a2=args.a2, a4=args.a4, eps=args.eps)
     if args.T is not None:
         noise = Noise.from_temperature(args.T, args.alpha)
     else:

@@ -122,6 +122,21 @@ def graded_sizes(landscape: Landscape, noise: Noise, radius: float = 2.0,
     return sizes
 
 
+#: Default size of the uniform mesh of a custom model (MODEL.md §7): R / 40.
+UNIFORM_DIVISOR = 40.0
+
+
+def uniform_sizes(radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
+                  h_min: float | None = None) -> MeshSizes:
+    """A uniform disk mesh of size ``h_min`` (default ``radius / 40``): the
+    mesh of a custom model until meshes adapt to the density."""
+    h = radius / UNIFORM_DIVISOR if h_min is None else h_min
+    sizes = MeshSizes(radius=radius, center=tuple(center), h_min=h, h_max=h, box_hx=radius, box_hy=radius,
+                      growth=0.0, rule="uniform" if h_min is None else "uniform+user")
+    check_sizes(sizes)
+    return sizes
+
+
 def check_sizes(sizes: MeshSizes) -> None:
     """Reject sizes that cannot make a mesh (ModelError names the value)."""
     for name in ("h_min", "h_max"):

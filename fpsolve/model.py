@@ -163,7 +163,8 @@ class Landscape:
     """Valley coefficients of g and the degeneracy-breaking ε (MODEL.md §1).
 
     Validity: a0 > 0, a4 ≥ 0, ε ≥ 0, and if a2 < 0 then a4 > 0 and
-    a2² < 4 a0 a4, so that g > 0 for every θ1.
+    a2² < 4 a0 a4, so that g > 0 for every θ1; not ε = a2 = a4 = 0 (θ1
+    frozen, MODEL.md §7).
     """
 
     a0: float
@@ -186,6 +187,11 @@ class Landscape:
             raise ModelError(
                 "a2 < 0 needs a2^2 < 4 a0 a4 so that g > 0 everywhere "
                 f"(got a2={self.a2:g}, a0={self.a0:g}, a4={self.a4:g})"
+            )
+        if self.eps == 0 and self.a2 == 0 and self.a4 == 0:
+            raise ModelError(
+                "eps = a2 = a4 = 0 freezes theta1 (neither drift nor diffusion: "
+                "no unique stationary density, MODEL.md §7); give eps > 0 or a2, a4"
             )
 
     @classmethod

@@ -7,7 +7,16 @@ Samplers (``method``/``shift``/``cross``):
 - ``sde``, ``cross=True``: Euler–Maruyama of ``dθ = −∇L dt + sqrt(T) H dW``;
 - ``sde``, ``cross=False``: independent noises ``sqrt(2 D11) dW1``, ``sqrt(2 D22) dW2``.
 
+Any model of MODEL.md §7 (a :class:`~fpsolve.symbolic.Model`) is sampled by
+kernels that :mod:`fpsolve.mc_codegen` generates from its symbolic
+derivation (SGD ``θ ← θ − α (∇L + Σ^{1/2} z)``, the exact shift for ``sgd``
+noise, and the SDE with ``B Bᵀ = 2D``), through the same group stepper.
+
 Time is in units of α SGD steps: a SGD step lasts ``α``, a SDE step ``dt``.
+
+Kernels read named records, not long positional lists: :class:`Walkers`
+(per-walker arrays), :class:`Tallies` (histograms and edges) and
+:class:`KernelParams` (every number, by name).
 
 Walkers are independent.  Walker ``i`` owns its random stream: the normals of
 step ``k`` are numbers ``2k`` and ``2k + 1`` of its stream, each made by a
@@ -35,8 +44,10 @@ loop over steps).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import math
+import re
 import time as _time
 import types
 from concurrent.futures import ThreadPoolExecutor
@@ -49,7 +60,8 @@ import numpy as np
 from . import _caches, model, parallel
 from .model import Landscape, ModelError, Noise
 
-__all__ = ["Box", "MonteCarloResult", "RunPlan", "check_run", "run", "normals", "METHODS", "SHIFTS", "ENGINES"]
+__all__ = ["Box", "MonteCarloResult", "RunPlan", "check_run", "run", "normals", "METHODS", "SHIFTS", "ENGINES",
+           "KernelParams", "Walkers", "Tallies", "make_group_stepper"]
 
 METHODS = ("sgd", "sde")
 SHIFTS = ("linear", "exact")
@@ -251,13 +263,20 @@ def _normal_np(keys: np.ndarray, counter: int) -> np.ndarray:
         todo, k, i, u = todo[wedge], k[wedge], i[wedge], u[wedge]
         w = ((_retry_word_np(k, c, 2 * a + 1) >> _S11).astype(np.float64) + 1.0) * _U53
         xx = u * _ZIG_X[i]
-        f0 = np.exp(-0.5 * (_ZIG_X[i] ** 2 - xx * xx))
-        f1 = np.exp(-0.5 * (_ZIG_X[i + 1] ** 2 - xx * xx))
+        f0 = _libm(math.exp, -0.5 * (_ZIG_X[i] ** 2 - xx * xx))
+        f1 = _libm(math.exp, -0.5 * (_ZIG_X[i + 1] ** 2 - xx * xx))
         ok = f1 + w * (f0 - f1) < 1.0
         z[todo[ok]] = xx[ok]
         todo = todo[~ok]
         a += 1
     return z
+
+
+def _libm(f: Callable[[float], float], a: np.ndarray) -> np.ndarray:
+    """``f`` (math.exp / math.log: the C library's, as in the numba kernels)
+    on each element: numpy's own SIMD exp/log can differ in the last bit, and
+    the rare branches of the ziggurat must decide exactly as the kernels do."""
+    return np.fromiter((f(v) for v in a.tolist()), dtype=np.float64, count=a.size)
 
 
 def _zig_tail_np(keys: np.ndarray, c: np.ndarray, negative: np.ndarray) -> np.ndarray:
@@ -268,8 +287,8 @@ def _zig_tail_np(keys: np.ndarray, c: np.ndarray, negative: np.ndarray) -> np.nd
         k = keys[todo]
         w1 = ((_retry_word_np(k, c, 128 + 2 * t) >> _S11).astype(np.float64) + 1.0) * _U53
         w2 = ((_retry_word_np(k, c, 129 + 2 * t) >> _S11).astype(np.float64) + 1.0) * _U53
-        e = -np.log(w1) / _ZIG_R
-        ok = -2.0 * np.log(w2) > e * e
+        e = -_libm(math.log, w1) / _ZIG_R
+        ok = -2.0 * _libm(math.log, w2) > e * e
         out[todo[ok]] = np.where(negative[todo[ok]], -(_ZIG_R + e[ok]), _ZIG_R + e[ok])
         todo = todo[~ok]
         t += 1
@@ -296,36 +315,108 @@ def _normals_numba(keys, step):
 
 
 # --------------------------------------------------------------------------
-# One update, shared by every numba kernel.
+# Named records passed to every kernel (no long positional lists).
+# --------------------------------------------------------------------------
+
+
+class Walkers(NamedTuple):
+    """Per-walker state arrays (length n): positions, status, exit and
+    first-passage steps, the window accumulator (n, 7) and the stream keys."""
+
+    x: np.ndarray
+    y: np.ndarray
+    status: np.ndarray
+    exit_step: np.ndarray
+    fp_step: np.ndarray
+    acc: np.ndarray
+    keys: np.ndarray
+
+
+class Tallies(NamedTuple):
+    """Histogram counts per chunk (hist (c, nx, ny), hist_x (c, nx),
+    hist_ax (c, na)) and their bin edges."""
+
+    hist: np.ndarray
+    hist_x: np.ndarray
+    hist_ax: np.ndarray
+    xedges: np.ndarray
+    yedges: np.ndarray
+    axedges: np.ndarray
+
+
+class KernelParams(NamedTuple):
+    """Every number a kernel reads, by name (MODEL.md §2-3, §7).
+
+    ``alpha``: SGD step; ``sgd_scale``: the factor of z in the SGD noise
+    (sqrt(Δ) for the built-in noises, 1 for a user Σ); ``dt``: SDE step;
+    ``sde_scale``: the factor of R z in the SDE step (sqrt(T dt), or
+    sqrt(α dt) for a user Σ); ``coef``: the model's numbers (valley:
+    a0, a2, a4, eps, T; a Model: its constants, alpha, Delta); disk centre,
+    stop radius² (min(R², bound²)) and divergence bound²; first sampled step
+    and sampling interval; first-passage target box.
+    """
+
+    alpha: float
+    sgd_scale: float
+    dt: float
+    sde_scale: float
+    coef: np.ndarray
+    cx: float
+    cy: float
+    stop2: float
+    bound2: float
+    sample_start: int
+    sample_every: int
+    has_target: bool
+    tx: float
+    ty: float
+    twx: float
+    twy: float
+
+
+# --------------------------------------------------------------------------
+# The updates of the valley (MODEL.md §1-3), one compiled function each.
 # --------------------------------------------------------------------------
 
 _SGD_LINEAR, _SGD_EXACT, _SDE_CROSS, _SDE_NOCROSS = 0, 1, 2, 3
 
 
 @numba.njit
-def _update(code, x, y, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T, a0, a2, a4, eps):
-    if code == _SGD_LINEAR:
-        # ∇L_μ = ∇L − H ξ exactly (MODEL.md §2, S3)
-        gx, gy = _gradient(x, y, a0, a2, a4, eps)
-        h11, h12, h22 = _hessian(x, y, a0, a2, a4, eps)
-        xi1 = sqrt_delta * z1
-        xi2 = sqrt_delta * z2
-        return (x - alpha * (gx - (h11 * xi1 + h12 * xi2)),
-                y - alpha * (gy - (h12 * xi1 + h22 * xi2)))
-    elif code == _SGD_EXACT:
-        # L_μ(θ) = L(θ − ξ): the gradient is ∇L at the shifted point
-        gx, gy = _gradient(x - sqrt_delta * z1, y - sqrt_delta * z2, a0, a2, a4, eps)
-        return x - alpha * gx, y - alpha * gy
-    elif code == _SDE_CROSS:
-        gx, gy = _gradient(x, y, a0, a2, a4, eps)
-        h11, h12, h22 = _hessian(x, y, a0, a2, a4, eps)
-        return (x - dt * gx + sqrt_tdt * (h11 * z1 + h12 * z2),
-                y - dt * gy + sqrt_tdt * (h12 * z1 + h22 * z2))
-    else:
-        gx, gy = _gradient(x, y, a0, a2, a4, eps)
-        d11, d12, d22 = _diffusion(x, y, T, a0, a2, a4, eps, False)
-        return (x - dt * gx + math.sqrt(2.0 * d11 * dt) * z1,
-                y - dt * gy + math.sqrt(2.0 * d22 * dt) * z2)
+def _update_sgd_linear(x, y, z1, z2, p):
+    # ∇L_μ = ∇L − H ξ exactly (MODEL.md §2, S3)
+    c = p.coef
+    gx, gy = _gradient(x, y, c[0], c[1], c[2], c[3])
+    h11, h12, h22 = _hessian(x, y, c[0], c[1], c[2], c[3])
+    xi1 = p.sgd_scale * z1
+    xi2 = p.sgd_scale * z2
+    return (x - p.alpha * (gx - (h11 * xi1 + h12 * xi2)),
+            y - p.alpha * (gy - (h12 * xi1 + h22 * xi2)))
+
+
+@numba.njit
+def _update_sgd_exact(x, y, z1, z2, p):
+    # L_μ(θ) = L(θ − ξ): the gradient is ∇L at the shifted point
+    c = p.coef
+    gx, gy = _gradient(x - p.sgd_scale * z1, y - p.sgd_scale * z2, c[0], c[1], c[2], c[3])
+    return x - p.alpha * gx, y - p.alpha * gy
+
+
+@numba.njit
+def _update_sde_cross(x, y, z1, z2, p):
+    c = p.coef
+    gx, gy = _gradient(x, y, c[0], c[1], c[2], c[3])
+    h11, h12, h22 = _hessian(x, y, c[0], c[1], c[2], c[3])
+    return (x - p.dt * gx + p.sde_scale * (h11 * z1 + h12 * z2),
+            y - p.dt * gy + p.sde_scale * (h12 * z1 + h22 * z2))
+
+
+@numba.njit
+def _update_sde_nocross(x, y, z1, z2, p):
+    c = p.coef
+    gx, gy = _gradient(x, y, c[0], c[1], c[2], c[3])
+    d11, d12, d22 = _diffusion(x, y, c[4], c[0], c[1], c[2], c[3], False)
+    return (x - p.dt * gx + math.sqrt(2.0 * d11 * p.dt) * z1,
+            y - p.dt * gy + math.sqrt(2.0 * d22 * p.dt) * z2)
 
 
 @numba.njit
@@ -349,14 +440,15 @@ def _bin(edges, v):
 _GROUP = 64
 
 
-def _make_group_stepper(code: int):
-    """A compiled loop over steps for one group of walkers, with the update
-    ``code`` a compile-time constant (no per-step branch on the method)."""
+def make_group_stepper(update: Callable) -> Callable:
+    """A compiled loop over steps for one group of walkers, with the
+    compiled ``update(x, y, z1, z2, p) -> (x', y')`` inlined (no per-step
+    branch on the method).  Used for the valley's updates here and for the
+    generated updates of a Model (fpsolve.mc_codegen)."""
 
-    @numba.njit
-    def stepper(g0, g1, c, k0, k1, first, x, y, status, exit_step, fp_step, acc, keys,
-                hist, hist_x, hist_ax, xedges, yedges, axedges, alpha, sqrt_delta, dt, sqrt_tdt,
-                T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy):
+    def stepper(g0, g1, c, k0, k1, first, w, t, p):
+        x, y, status, exit_step, fp_step, acc, keys = w
+        hist, hist_x, hist_ax, xedges, yedges, axedges = t
         alive = 0
         for i in range(g0, g1):
             if status[i] == ALIVE:
@@ -366,22 +458,21 @@ def _make_group_stepper(code: int):
         while k < k1 and alive > 0:
             sample = k + 1 == next_sample
             if sample:
-                next_sample += sample_every
+                next_sample += p.sample_every
             for i in range(g0, g1):
                 if status[i] != ALIVE:
                     continue
                 z1, z2 = _normal_pair(keys[i], k)
-                xi, yi = _update(code, x[i], y[i], z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                                 a0, a2, a4, eps)
+                xi, yi = update(x[i], y[i], z1, z2, p)
                 x[i] = xi
                 y[i] = yi
-                d2 = (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy)
-                if not d2 < stop2:  # one test per step; NaN fails it too
-                    status[i] = DIVERGED if not d2 < bound2 else ABSORBED
+                d2 = (xi - p.cx) * (xi - p.cx) + (yi - p.cy) * (yi - p.cy)
+                if not d2 < p.stop2:  # one test per step; NaN fails it too
+                    status[i] = DIVERGED if not d2 < p.bound2 else ABSORBED
                     exit_step[i] = k + 1
                     alive -= 1
                     continue
-                if has_target and fp_step[i] < 0 and abs(xi - tx) < twx and abs(yi - ty) < twy:
+                if p.has_target and fp_step[i] < 0 and abs(xi - p.tx) < p.twx and abs(yi - p.ty) < p.twy:
                     fp_step[i] = k + 1
                 if sample:
                     ax = abs(xi)
@@ -403,86 +494,92 @@ def _make_group_stepper(code: int):
                         hist_ax[c, ja] += 1
             k += 1
 
-    return stepper
+    # a name of its own: numba names a compiled closure by module, qualified
+    # name and a per-process counter, so two cached kernels (a preset's and a
+    # generated one, compiled in different processes) could otherwise link
+    # each other's stepper
+    name = "stepper_" + re.sub(r"\W", "_", f"{update.__module__}_{update.__name__}")
+    stepper.__name__ = stepper.__qualname__ = name
+    return numba.njit(stepper)
 
 
-_STEP_SGD_LINEAR = _make_group_stepper(_SGD_LINEAR)
-_STEP_SGD_EXACT = _make_group_stepper(_SGD_EXACT)
-_STEP_SDE_CROSS = _make_group_stepper(_SDE_CROSS)
-_STEP_SDE_NOCROSS = _make_group_stepper(_SDE_NOCROSS)
-
-
-@numba.njit(nogil=True, cache=True)
-def _advance_chunk(c, x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
-                   xedges, yedges, axedges, k0, k1, code, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                   a0, a2, a4, eps, cx, cy, stop2, bound2, sample_start, sample_every,
-                   has_target, tx, ty, twx, twy):
-    """Advance the live walkers of chunk ``c`` from step k0 to k1 (global step counters).
-
-    Chunk c of ``nchunks = hist.shape[0]`` owns walkers [c n/nchunks, (c+1) n/nchunks)
-    and writes only hist[c], hist_x[c], hist_ax[c]; the integer counts are
-    summed afterwards, so the result does not depend on the number of chunks
-    (threads).  Each walker's arithmetic is the same sequence of operations
-    whatever the chunking.  A walker stops when ``|θ − c|² ≥ stop2 =
-    min(R², bound²)``: diverged if ``|θ − c|² ≥ bound2`` or non-finite, else
-    absorbed.
-    """
-    n = x.shape[0]
-    nchunks = hist.shape[0]
-    # first sampled step >= k0 + 1 (a countdown, not a modulo, in the loop)
+@numba.njit
+def chunk_bounds(c, n, nchunks, k0, sample_start, sample_every):
+    """(first sampled step >= k0 + 1, lo, hi): the walkers [lo, hi) of chunk
+    ``c`` of ``nchunks`` (a countdown, not a modulo, in the loop)."""
     first = sample_start
     if k0 + 1 > sample_start:
         first = sample_start + ((k0 + 1 - sample_start + sample_every - 1) // sample_every) * sample_every
-    lo = c * n // nchunks
-    hi = (c + 1) * n // nchunks
+    return first, c * n // nchunks, (c + 1) * n // nchunks
+
+
+_STEP_SGD_LINEAR = make_group_stepper(_update_sgd_linear)
+_STEP_SGD_EXACT = make_group_stepper(_update_sgd_exact)
+_STEP_SDE_CROSS = make_group_stepper(_update_sde_cross)
+_STEP_SDE_NOCROSS = make_group_stepper(_update_sde_nocross)
+
+
+@numba.njit(nogil=True, cache=True)
+def _advance_chunk(code, c, w, t, k0, k1, p):
+    """Advance the live walkers of chunk ``c`` from step k0 to k1 (global step counters).
+
+    Chunk c of ``nchunks = t.hist.shape[0]`` owns walkers [c n/nchunks, (c+1) n/nchunks)
+    and writes only hist[c], hist_x[c], hist_ax[c]; the integer counts are
+    summed afterwards, so the result does not depend on the number of chunks
+    (threads).  Each walker's arithmetic is the same sequence of operations
+    whatever the chunking.  A walker stops when ``|θ − c|² ≥ p.stop2 =
+    min(R², bound²)``: diverged if ``|θ − c|² ≥ p.bound2`` or non-finite, else
+    absorbed.
+    """
+    first, lo, hi = chunk_bounds(c, w.x.shape[0], t.hist.shape[0], k0, p.sample_start, p.sample_every)
     for g0 in range(lo, hi, _GROUP):
         g1 = min(g0 + _GROUP, hi)
-        args = (g0, g1, c, k0, k1, first, x, y, status, exit_step, fp_step, acc, keys,
-                hist, hist_x, hist_ax, xedges, yedges, axedges, alpha, sqrt_delta, dt, sqrt_tdt,
-                T, a0, a2, a4, eps, cx, cy, stop2, bound2, sample_every, has_target, tx, ty, twx, twy)
         if code == _SGD_LINEAR:
-            _STEP_SGD_LINEAR(*args)
+            _STEP_SGD_LINEAR(g0, g1, c, k0, k1, first, w, t, p)
         elif code == _SGD_EXACT:
-            _STEP_SGD_EXACT(*args)
+            _STEP_SGD_EXACT(g0, g1, c, k0, k1, first, w, t, p)
         elif code == _SDE_CROSS:
-            _STEP_SDE_CROSS(*args)
+            _STEP_SDE_CROSS(g0, g1, c, k0, k1, first, w, t, p)
         else:
-            _STEP_SDE_NOCROSS(*args)
+            _STEP_SDE_NOCROSS(g0, g1, c, k0, k1, first, w, t, p)
 
 
-def _advance_numba(*args) -> None:
-    """Advance every chunk, one thread per chunk (the kernel releases the GIL).
+def _advance_numba(chunk: Callable, w: Walkers, t: Tallies, k0: int, k1: int, p: KernelParams) -> None:
+    """Advance every chunk with ``chunk(c, w, t, k0, k1, p)``, one thread per
+    chunk (the kernel releases the GIL).
 
     Threads come from a plain thread pool rather than ``parallel=True`` /
     ``prange``: the parfor version compiled in 11 s (numba 0.56) and 31 s
     (numba 0.61) of CPU, this one in 7-8 s, at the same speed.
     """
-    hist = args[7]
-    nchunks = hist.shape[0]
+    nchunks = t.hist.shape[0]
     if nchunks == 1:
-        _advance_chunk(0, *args)
+        chunk(0, w, t, k0, k1, p)
         return
     with ThreadPoolExecutor(nchunks) as pool:
-        for future in [pool.submit(_advance_chunk, c, *args) for c in range(nchunks)]:
+        for future in [pool.submit(chunk, c, w, t, k0, k1, p) for c in range(nchunks)]:
             future.result()
 
 
-def _update_numpy(code, x, y, z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T, a0, a2, a4, eps):
-    """The update of :func:`_update`, vectorised over walkers (the readable reference)."""
+def _update_numpy(code: int, x: np.ndarray, y: np.ndarray, z1: np.ndarray, z2: np.ndarray,
+                  p: KernelParams) -> Tuple[np.ndarray, np.ndarray]:
+    """The valley's updates, vectorised over walkers (the readable reference)."""
+    a0, a2, a4, eps = p.coef[:4]
     if code == _SGD_LINEAR:
         gx, gy = model.gradient(x, y, a0, a2, a4, eps)
         h11, h12, h22 = model.hessian(x, y, a0, a2, a4, eps)
-        xi1, xi2 = sqrt_delta * z1, sqrt_delta * z2
-        return x - alpha * (gx - (h11 * xi1 + h12 * xi2)), y - alpha * (gy - (h12 * xi1 + h22 * xi2))
+        xi1, xi2 = p.sgd_scale * z1, p.sgd_scale * z2
+        return x - p.alpha * (gx - (h11 * xi1 + h12 * xi2)), y - p.alpha * (gy - (h12 * xi1 + h22 * xi2))
     if code == _SGD_EXACT:
-        gx, gy = model.gradient(x - sqrt_delta * z1, y - sqrt_delta * z2, a0, a2, a4, eps)
-        return x - alpha * gx, y - alpha * gy
+        gx, gy = model.gradient(x - p.sgd_scale * z1, y - p.sgd_scale * z2, a0, a2, a4, eps)
+        return x - p.alpha * gx, y - p.alpha * gy
     gx, gy = model.gradient(x, y, a0, a2, a4, eps)
     if code == _SDE_CROSS:
         h11, h12, h22 = model.hessian(x, y, a0, a2, a4, eps)
-        return x - dt * gx + sqrt_tdt * (h11 * z1 + h12 * z2), y - dt * gy + sqrt_tdt * (h12 * z1 + h22 * z2)
-    d11, _, d22 = model.diffusion(x, y, T, a0, a2, a4, eps, cross=False)
-    return x - dt * gx + np.sqrt(2.0 * d11 * dt) * z1, y - dt * gy + np.sqrt(2.0 * d22 * dt) * z2
+        return (x - p.dt * gx + p.sde_scale * (h11 * z1 + h12 * z2),
+                y - p.dt * gy + p.sde_scale * (h12 * z1 + h22 * z2))
+    d11, _, d22 = model.diffusion(x, y, p.coef[4], a0, a2, a4, eps, cross=False)
+    return x - p.dt * gx + np.sqrt(2.0 * d11 * p.dt) * z1, y - p.dt * gy + np.sqrt(2.0 * d22 * p.dt) * z2
 
 
 def _bin_numpy(edges: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -491,33 +588,32 @@ def _bin_numpy(edges: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.where((v >= edges[0]) & (v <= edges[n]), j, -1)
 
 
-def _advance_numpy(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
-                   xedges, yedges, axedges, k0, k1, code, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                   a0, a2, a4, eps, cx, cy, stop2, bound2, sample_start, sample_every,
-                   has_target, tx, ty, twx, twy):
-    """Same contract as :func:`_advance_chunk` (one chunk), one numpy pass per step."""
+def _advance_numpy(update: Callable, w: Walkers, t: Tallies, k0: int, k1: int, p: KernelParams) -> None:
+    """Same contract as :func:`_advance_chunk` (one chunk), one numpy pass per
+    step; ``update(x, y, z1, z2, p)`` is vectorised over walkers."""
+    x, y, status, exit_step, fp_step, acc, keys = w
+    hist, hist_x, hist_ax, xedges, yedges, axedges = t
     with np.errstate(all="ignore"):  # diverging walkers overflow on purpose
         for k in range(k0, k1):
             live = np.flatnonzero(status == ALIVE)
             if live.size == 0:
                 break
             z1, z2 = _normal_pair_np(keys[live], k)
-            xi, yi = _update_numpy(code, x[live], y[live], z1, z2, alpha, sqrt_delta, dt, sqrt_tdt, T,
-                                   a0, a2, a4, eps)
+            xi, yi = update(x[live], y[live], z1, z2, p)
             x[live], y[live] = xi, yi
-            d2 = (xi - cx) * (xi - cx) + (yi - cy) * (yi - cy)
-            stop = ~(d2 < stop2)
-            diverged = stop & ~(d2 < bound2)
+            d2 = (xi - p.cx) * (xi - p.cx) + (yi - p.cy) * (yi - p.cy)
+            stop = ~(d2 < p.stop2)
+            diverged = stop & ~(d2 < p.bound2)
             absorbed = stop & ~diverged
             status[live[diverged]] = DIVERGED
             status[live[absorbed]] = ABSORBED
             exit_step[live[diverged | absorbed]] = k + 1
             ok = ~(diverged | absorbed)
             live, xi, yi = live[ok], xi[ok], yi[ok]
-            if has_target:
-                hit = (fp_step[live] < 0) & (np.abs(xi - tx) < twx) & (np.abs(yi - ty) < twy)
+            if p.has_target:
+                hit = (fp_step[live] < 0) & (np.abs(xi - p.tx) < p.twx) & (np.abs(yi - p.ty) < p.twy)
                 fp_step[live[hit]] = k + 1
-            if k + 1 >= sample_start and (k + 1 - sample_start) % sample_every == 0:
+            if k + 1 >= p.sample_start and (k + 1 - p.sample_start) % p.sample_every == 0:
                 ax = np.abs(xi)
                 for col, v in ((1, xi), (2, yi), (3, xi * xi), (4, yi * yi), (5, xi * yi), (6, ax)):
                     acc[live, col] += v
@@ -527,7 +623,6 @@ def _advance_numpy(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hi
                 both = (jx >= 0) & (jy >= 0)
                 np.add.at(hist[0], (jx[both], jy[both]), 1)
                 np.add.at(hist_ax[0], ja[ja >= 0], 1)
-
 
 # --------------------------------------------------------------------------
 # Public API
@@ -707,7 +802,7 @@ def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross
     return RunPlan(step_time, steps, burn_steps, every)
 
 
-def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str = "linear",
+def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift: str = "linear",
         cross: bool = True, walkers: int = 1000, steps: Optional[int] = None,
         time: Optional[float] = None, dt: Optional[float] = None, seed: int = 0,
         radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
@@ -719,6 +814,12 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
         progress: Optional[Callable[[int, int], None]] = None,
         block_walker_steps: float = 2e7) -> MonteCarloResult:
     """Run ``walkers`` independent SGD or SDE trajectories; see the module doc.
+
+    ``landscape``: a :class:`~fpsolve.model.Landscape` with ``noise`` (and
+    ``cross`` for the SDE), or a :class:`~fpsolve.symbolic.Model` (``noise``
+    None; its noise model decides, ``cross`` must stay True; kernels
+    generated by :mod:`fpsolve.mc_codegen`; ``shift='exact'`` needs the
+    ``sgd`` noise).
 
     Times (``time``, ``dt``, ``burn_in``, ``sample_interval``,
     ``snapshot_times``) are in units of α SGD steps; a SGD step lasts α, a SDE
@@ -742,6 +843,17 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     positions (walkers, 2) and status.  Raises ModelError for any argument
     that breaks :func:`check_run`'s rules or a bad ``sample_from``/edges.
     """
+    from .symbolic import COVARIANCE, Model
+
+    user = landscape if isinstance(landscape, Model) else None
+    if user is not None:
+        if noise is not None:
+            raise ModelError("run(model) takes the noise from the model (drop the noise argument)")
+        if not cross:
+            raise ModelError("cross=False: use the model's noise 'sgd-diagonal' instead")
+        if shift == "exact" and user.noise != "sgd":
+            raise ModelError(f"shift='exact' is the random shift of the 'sgd' noise (the model's noise is {user.noise!r})")
+        noise = user.noise_level
     plan = check_run(noise, method=method, shift=shift, cross=cross, walkers=walkers, steps=steps, time=time,
                      dt=dt, radius=radius, bound=bound, burn_in=burn_in, sample_interval=sample_interval,
                      engine=engine)
@@ -785,14 +897,37 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
         fp_step[inside] = 0
     acc = np.zeros((n, _NACC))
     nchunks = max(1, min(numba.get_num_threads(), n)) if engine == "numba" else 1
-    hist = np.zeros((nchunks, len(xedges) - 1, len(yedges) - 1), dtype=np.int64)
-    hist_x = np.zeros((nchunks, len(xedges) - 1), dtype=np.int64)
-    hist_ax = np.zeros((nchunks, len(axedges) - 1), dtype=np.int64)
-    advance = _advance_numba if engine == "numba" else _advance_numpy
-    params = (int(code), noise.alpha, math.sqrt(noise.Delta), step_time, math.sqrt(noise.T * step_time),
-              noise.T, *landscape.coefficients, cx, cy,
-              min(radius * radius, bound * bound), bound * bound,
-              int(sample_start), int(every), target is not None, tx, ty, twx, twy)
+    tallies = Tallies(hist=np.zeros((nchunks, len(xedges) - 1, len(yedges) - 1), dtype=np.int64),
+                      hist_x=np.zeros((nchunks, len(xedges) - 1), dtype=np.int64),
+                      hist_ax=np.zeros((nchunks, len(axedges) - 1), dtype=np.int64),
+                      xedges=xedges, yedges=yedges, axedges=axedges)
+    state = Walkers(x=x, y=y, status=status, exit_step=exit_step, fp_step=fp_step, acc=acc, keys=keys)
+    sgd_scale, sde_scale = math.sqrt(noise.Delta), math.sqrt(noise.T * step_time)
+    compile_seconds = 0.0
+    if user is None:
+        coef = np.array([*landscape.coefficients, noise.T])
+        if engine == "numba":
+            advance = functools.partial(_advance_numba, functools.partial(_advance_chunk, int(code)))
+        else:
+            advance = functools.partial(_advance_numpy, functools.partial(_update_numpy, int(code)))
+    else:
+        from . import mc_codegen
+
+        user.check_formulas(radius if math.isfinite(radius) else 2.0, (cx, cy))
+        coef = np.array(user.arguments, dtype=float)
+        if user.noise == COVARIANCE:  # Σ as given: SGD noise Σ^{1/2} z, SDE sqrt(α dt) Σ^{1/2} z
+            sgd_scale, sde_scale = 1.0, math.sqrt(noise.alpha * step_time)
+        gen_code = {_SGD_LINEAR: mc_codegen.SGD_LINEAR, _SGD_EXACT: mc_codegen.SGD_EXACT}.get(code, mc_codegen.SDE)
+        kern = mc_codegen.kernels(user)
+        compile_seconds = kern.seconds
+        if engine == "numba":
+            advance = functools.partial(_advance_numba, kern.chunk(gen_code))
+        else:
+            advance = functools.partial(_advance_numpy, kern.numpy_update(gen_code))
+    params = KernelParams(alpha=noise.alpha, sgd_scale=sgd_scale, dt=step_time, sde_scale=sde_scale, coef=coef,
+                          cx=cx, cy=cy, stop2=min(radius * radius, bound * bound), bound2=bound * bound,
+                          sample_start=int(sample_start), sample_every=int(every),
+                          has_target=target is not None, tx=tx, ty=ty, twx=twx, twy=twy)
 
     # blocks of steps: progress between them, and snapshots at block ends
     block = max(1, int(block_walker_steps // max(walkers, 1)))
@@ -803,8 +938,7 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     t0 = _time.perf_counter()
     k = 0
     for stop in stops:
-        advance(x, y, status, exit_step, fp_step, acc, keys, hist, hist_x, hist_ax,
-                xedges, yedges, axedges, k, stop, *params)
+        advance(state, tallies, k, stop, params)
         k = stop
         if stop in snap_steps:
             snapshots[stop] = _gather_positions(comm, x, y)
@@ -814,7 +948,7 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
         comm.barrier()
     wall = _time.perf_counter() - t0
 
-    hist, hist_x, hist_ax = hist.sum(axis=0), hist_x.sum(axis=0), hist_ax.sum(axis=0)
+    hist, hist_x, hist_ax = tallies.hist.sum(axis=0), tallies.hist_x.sum(axis=0), tallies.hist_ax.sum(axis=0)
     if comm is not None:
         from mpi4py import MPI
 
@@ -834,8 +968,10 @@ def run(landscape: Landscape, noise: Noise, *, method: str = "sgd", shift: str =
     hit = np.isfinite(first_passage)
     summary = {
         "method": method, "shift": shift if method == "sgd" else None,
-        "cross_diffusion": bool(cross), "engine": engine,
-        **model.describe(landscape, noise),
+        "cross_diffusion": bool(cross) if user is None else user.cross, "engine": engine,
+        **(model.describe(landscape, noise) if user is None else
+           {"model": user.as_dict(), "T": noise.T, "noise": noise.as_dict(),
+            "kernel_load_seconds": compile_seconds}),
         "walkers": walkers, "steps": steps, "step_time": step_time,
         "time": steps * step_time, "seed": seed,
         "radius": radius if math.isfinite(radius) else None, "center": [cx, cy],

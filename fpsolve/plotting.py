@@ -63,29 +63,32 @@ def density_grid(solution: Any, box: Sequence[float], nx: int = 300, ny: int = 2
 
 
 def plot_density(path: str | Path, xs: np.ndarray, ys: np.ndarray, values: np.ndarray,
-                 landscape: Landscape, title: str) -> None:
+                 landscape: Landscape | None, title: str) -> None:
     """Heat map of φ with the valley floor θ2 = 0, the global minimum and the
-    flattest points marked."""
+    flattest points marked (nothing marked when ``landscape`` is None: a
+    custom model of MODEL.md §7)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     im = ax.pcolormesh(xs, ys, values, shading="auto", cmap="viridis")
     fig.colorbar(im, ax=ax, label="density φ0")
-    ax.axhline(0.0, color="w", lw=0.8, ls="--", label="valley floor θ2 = 0")
-    ax.plot([0.0], [0.0], "o", mfc="none", mec="tab:red", ms=9, label="global minimum (F = F(0))")
-    flat = [x for x in landscape.flattest_points()]
-    ax.plot(flat, [0.0] * len(flat), "*", color="tab:orange", ms=12,
-            label=f"flattest (F = {landscape.flatness(flat[-1]):.3g})")
+    if landscape is not None:
+        ax.axhline(0.0, color="w", lw=0.8, ls="--", label="valley floor θ2 = 0")
+        ax.plot([0.0], [0.0], "o", mfc="none", mec="tab:red", ms=9, label="global minimum (F = F(0))")
+        flat = [x for x in landscape.flattest_points()]
+        ax.plot(flat, [0.0] * len(flat), "*", color="tab:orange", ms=12,
+                label=f"flattest (F = {landscape.flatness(flat[-1]):.3g})")
     ax.set_xlim(xs[0], xs[-1])
     ax.set_ylim(ys[0], ys[-1])
-    ax.set_xlabel("θ1 (degenerate direction)")
+    ax.set_xlabel("θ1 (degenerate direction)" if landscape is not None else "θ1")
     ax.set_ylabel("θ2")
     ax.set_title(title, fontsize=9)
-    ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
+    if landscape is not None:
+        ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
     save_figure(fig, path, dpi=120)
 
 
 def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2: np.ndarray, p2: np.ndarray,
-                   landscape: Landscape, title: str, closed_form: Dict[str, np.ndarray] | None = None) -> None:
+                   landscape: Landscape | None, title: str, closed_form: Dict[str, np.ndarray] | None = None) -> None:
     """θ1- and θ2-marginals of φ, with the closed-form θ1-marginals given
     as {name: values on theta1}."""
     plt = pyplot()
@@ -98,7 +101,7 @@ def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2:
         a1.plot(theta1, values, ls, color=color, lw=1.1, label=label)
     # a narrow closed form (constant D at high T) must not squash the FEM curve
     a1.set_ylim(top=1.3 * max(float(np.max(p1)), float(np.max((closed_form or {}).get("closed_form_landscape", p1)))))
-    for x in landscape.flattest_points():
+    for x in (landscape.flattest_points() if landscape is not None else ()):
         a1.axvline(x, color="tab:orange", lw=0.8, ls=":")
     a1.set_xlabel("θ1")
     a1.set_ylabel("marginal density")

@@ -500,7 +500,25 @@ def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.nd
     return out
 
 
-def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
+def model_mesh_sizes(model: Any, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
+                     h_min: float | None = None, h_max: float | None = None) -> fmesh.MeshSizes:
+    """Mesh sizes of a :class:`~fpsolve.symbolic.Model`: the graded mesh of
+    the valley when the model is one (MODEL.md §1), else a uniform disk of
+    size ``h_min`` (default radius/40; ``h_max`` is then refused)."""
+    if model.valley is not None:
+        return fmesh.graded_sizes(model.valley, model.noise_level, radius, center, h_min, h_max)
+    if h_max is not None:
+        raise ModelError("--h-max applies to the graded mesh of the valley presets; a custom model's mesh is "
+                         "uniform (set its size with --h-min)")
+    model.noise_level.require_positive_T()
+    return fmesh.uniform_sizes(radius, center, h_min)
+
+
+#: Negative mass above which a solve on a custom model warns (MODEL.md §7).
+NEGATIVE_MASS_WARNING = 1e-4
+
+
+def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = None,
           center: Tuple[float, float] | None = None,
           degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: Any = None,
           h_min: float | None = None, h_max: float | None = None, comm: Any = None,
@@ -511,7 +529,12 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
     §4; seed eqs. S12-S13 for the drift and D = (T/2) H²).
 
     Args:
-        landscape, noise: the model (MODEL.md §1-2); needs T = α Δ > 0.
+        landscape, noise: the valley and the SGD noise (MODEL.md §1-3), with
+            ``cross``; or ``landscape`` a :class:`~fpsolve.symbolic.Model`
+            (MODEL.md §7) and ``noise`` None (its noise decides, ``cross`` is
+            ignored; a Model that is the valley gets the graded mesh, any
+            other a uniform one, ``h_min`` default R/40, and a ``warnings``
+            entry when the negative mass exceeds 1e-4).  Needs T = α Δ > 0.
         radius, center: the disk Ω (θ units), default 2 and (0, 0); not with ``mesh``.
         degree: Lagrange degree, 1 or 2.
         cross: keep the cross-diffusion D12 (False: what the seed's MATLAB did).
@@ -538,7 +561,6 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
         ModelError: T = 0, bad degree/boundary/sizes, a bad mesh file (on
             every rank), or ``mesh`` together with ``radius``/``center``.
     """
-    noise.require_positive_T()
     if mesh is not None and (radius is not None or center is not None):
         raise ModelError("radius and center describe the generated disk; a mesh file brings its own domain")
     radius = fmesh.DEFAULT_RADIUS if radius is None else radius
@@ -549,11 +571,38 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
         raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
     if boundary not in BOUNDARIES:
         raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
+    from .symbolic import Model, ufl_coefficients
+
     wall = time.perf_counter()
-    msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
-                                            h_min=h_min, h_max=h_max, comm=comm, refine=refine)
+    user_model = landscape if isinstance(landscape, Model) else None
+    if user_model is not None:
+        if noise is not None:
+            raise ModelError("solve(model) takes the noise from the model (drop the noise argument)")
+        user_model.check_formulas(radius, center)
+        noise, cross = user_model.noise_level, user_model.cross
+        landscape = user_model.valley
+        noise.require_positive_T()
+        if mesh is None:
+            sizes = model_mesh_sizes(user_model, radius, center, h_min, h_max)
+            t_mesh = time.perf_counter()
+            msh, _ = fmesh.create_disk(sizes.refined(refine) if refine != 1.0 else sizes, comm)
+            mesh_info = {"source": "gmsh", "domain": "disk", **sizes.as_dict(), "refine": refine,
+                         "center": list(sizes.center),
+                         "cells": comm.allreduce(msh.topology.index_map(2).size_local, op=fmesh._sum())}
+            t_mesh = time.perf_counter() - t_mesh
+        else:
+            msh, mesh_info, t_mesh = fmesh.mesh_for(None, None, radius=radius, center=center, mesh=mesh,
+                                                    h_min=None, h_max=None, comm=comm)
+    else:
+        noise.require_positive_T()
+        msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
+                                                h_min=h_min, h_max=h_max, comm=comm, refine=refine)
     say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
-    coeffs = model_coefficients(msh, landscape, noise, cross)
+    if user_model is not None:
+        drift, D, divD, consts = ufl_coefficients(user_model, msh)
+        coeffs = ModelCoefficients(drift=drift, D=D, divD=divD, constants=consts)
+    else:
+        coeffs = model_coefficients(msh, landscape, noise, cross)
     sol, timing = solve_operator(msh, coeffs.drift, coeffs.D, coeffs.divD, degree=degree,
                                  boundary=boundary, eigensolver=eigensolver, progress=say)
     t2 = time.perf_counter()
@@ -561,8 +610,12 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
     neg = sol.negativity()
     mode = sol.mode_theta1()
     lam = sol.eigenvalue
+    case = ({"landscape": landscape.as_dict(), "noise": noise.as_dict()} if landscape is not None
+            else {"noise": noise.as_dict()})
+    if user_model is not None:
+        case["model"] = user_model.as_dict()
     summary = {
-        "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
+        "case": case,
         "T": noise.T,
         "domain": mesh_info["domain"], "radius": mesh_info["radius"], "center": mesh_info["center"],
         "degree": degree, "cross_diffusion": cross,
@@ -574,7 +627,7 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
         **mom,
         **neg,
         "mode_theta1": mode,
-        "flatness_at_mode": float(landscape.flatness(mode)),
+        "flatness_at_mode": float(landscape.flatness(mode)) if landscape is not None else None,
         "dofs": timing["dofs"],
         "ranks": comm.size,
         "eigen": {k: v for k, v in sol.info.items() if k not in ("dofs", "degree", "boundary")},
@@ -583,6 +636,12 @@ def solve(landscape: Landscape, noise: Noise, *, radius: float | None = None,
         "solve_seconds": timing["solve_seconds"],
         "postprocess_seconds": time.perf_counter() - t2,
     }
+    warn = []
+    if user_model is not None and neg["negative_mass"] > NEGATIVE_MASS_WARNING:
+        warn.append(f"negative mass {neg['negative_mass']:.2g} > {NEGATIVE_MASS_WARNING:g}: the mesh does not "
+                    f"resolve the density (refine with --h-min, now {mesh_info.get('h_min')})")
+        say("warning: " + warn[-1])
+    summary["warnings"] = warn
     summary["wall_seconds"] = time.perf_counter() - wall
     sol.summary = summary
     say(f"moments: mean|theta1| = {mom['mean_abs_theta1']:.6g}, std|theta1| = {mom['std_abs_theta1']:.6g}, "

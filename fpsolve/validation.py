@@ -27,7 +27,7 @@ import numpy as np
 
 from . import compare, montecarlo, solver, theory
 from .compare import Verdict, compare_values
-from .model import Landscape, Noise
+from .model import Landscape, ModelError, Noise
 from .report import Report, Row
 from .plotting import pyplot, save_figure
 
@@ -219,7 +219,7 @@ def _fem_quantile(sol: Any, axis: int, q: float, top: float) -> float:
     return float(np.interp(q * cdf[-1], cdf, half))
 
 
-def run_case(landscape: Landscape, noise: Noise, *, settings: Settings = QUICK, radius: float = 2.0,
+def run_case(landscape: Any, noise: Optional[Noise] = None, *, settings: Settings = QUICK, radius: float = 2.0,
              center: tuple = (0.0, 0.0), comm: Any = None,
              progress: Optional[Callable[[str], None]] = None,
              mc_progress: Optional[Callable[[int, int], None]] = None,
@@ -230,6 +230,13 @@ def run_case(landscape: Landscape, noise: Noise, *, settings: Settings = QUICK, 
     it too).  Deterministic for a given ``settings.seed``.  ``keep_solutions``
     keeps the FEM :class:`solver.Solution` objects in ``.solutions``.
     """
+    from .symbolic import Model
+
+    if isinstance(landscape, Model):  # the valley with sgd noise, given as a Model (MODEL.md §7)
+        if landscape.valley is None or landscape.noise != "sgd" or noise is not None:
+            raise ModelError("run_case validates the valley of MODEL.md §1 with sgd noise (both noise variants "
+                             "and the closed forms); use fpsolve.validation_model.run_model for this model")
+        landscape, noise = landscape.valley, landscape.noise_level
     say = progress or (lambda message: None)
     s = settings
     fem_sol = {}

@@ -12,6 +12,12 @@ per-walker state (O(walkers)) plus the histograms, independent of the number
 of steps.  ``--memory-walkers 1000000 --memory-steps 10000`` (and its 1e5-step
 partner) is the full-size check; ``--quick`` is the test's small version.
 
+Custom models (MODEL.md §7): the same SGD rate (all threads) on models
+given as expressions, whose kernels fpsolve.mc_codegen generates, against the
+preset kernel; and the time of a new expression's first run (sympy
+derivation + numba compilation) in a fresh kernel cache, then in a new
+process that finds the cache.
+
 Writes ``bench.json`` (all parameters, versions, the table) to ``--out``
 (default ``results/bench_montecarlo``) and prints the table.
 """
@@ -19,7 +25,11 @@ Writes ``bench.json`` (all parameters, versions, the table) to ``--out``
 from __future__ import annotations
 
 import gc
+import os
 import resource
+import subprocess
+import sys
+import tempfile
 import time
 from typing import Sequence
 
@@ -28,6 +38,30 @@ import numpy as np
 
 from fpsolve import cli, io, montecarlo
 from fpsolve.model import Landscape, Noise
+from fpsolve.symbolic import Model
+
+#: Custom models of the speed table (loss, constants, noise).
+CUSTOM_MODELS = (
+    ("preset as expression", "0.5*(a0 + a2*theta1**2 + a4*theta1**4)*theta2**2 + 0.5*eps*theta1**2",
+     {"a0": 1.0, "a2": -1.0, "a4": 0.5, "eps": 0.01}, "sgd"),
+    ("two-layer linear net", "0.5*(theta1*theta2 - 1)**2", {}, "sgd"),
+    ("curved valley, isotropic", "2.5*(theta2 - theta1**2 + 0.5)**2 + 0.25*theta1**2", {}, "isotropic"),
+    ("curved valley, user covariance", "2.5*(theta2 - theta1**2 + 0.5)**2 + 0.25*theta1**2", {},
+     ("Delta*(1 + theta1**2)", "0.5*Delta*theta1*theta2", "Delta*(1 + theta2**2)")),
+)
+
+#: A first run of a new expression, timed in a child process (the kernel cache
+#: folder comes from FPSOLVE_CACHE).
+_FIRST_RUN = """
+import time
+t = time.perf_counter()
+from fpsolve import montecarlo
+from fpsolve.symbolic import Model
+t0 = time.perf_counter()
+m = Model.from_expression({expr!r}, noise="sgd", alpha=0.05, Delta=1.0)
+montecarlo.run(m, walkers=10, steps=10)
+print(time.perf_counter() - t0)
+"""
 
 #: Bytes of per-walker state in run(): x, y, acc (7 floats), key, index,
 #: exit and first-passage steps, status, start position (2 floats).
@@ -105,6 +139,34 @@ def memory(walkers: int, steps: int, bins: int) -> dict:
 
 
 
+def custom_speed(walkers: int, steps: int, repeat: int, preset_rate: float) -> list:
+    """SGD rate (linear shift, all threads) of each custom model vs the preset kernel."""
+    rows = []
+    for name, expr, params, noise in CUSTOM_MODELS:
+        m = Model.from_expression(expr, params, noise, alpha=0.05, Delta=1.0)
+        montecarlo.run(m, walkers=10, steps=10)  # compile / load
+        best = 0.0
+        for r in range(repeat):
+            res = montecarlo.run(m, walkers=walkers, steps=steps, seed=r)
+            best = max(best, res.summary["walker_steps_per_second"])
+        rows.append({"model": name, "loss": expr, "noise": noise if isinstance(noise, str) else list(noise),
+                     "walker_steps_per_second": best, "vs_preset_kernel": best / preset_rate})
+    return rows
+
+
+def compile_times(expr: str) -> dict:
+    """Seconds of the first run of a new expression: in a fresh kernel cache
+    (derivation + numba compilation) and then in a new process with the cache."""
+    out = {"loss": expr}
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "FPSOLVE_CACHE": cache}
+        for key in ("first_seconds", "cached_seconds"):
+            res = subprocess.run([sys.executable, "-c", _FIRST_RUN.format(expr=expr)], env=env,
+                                 capture_output=True, text=True, check=True)
+            out[key] = float(res.stdout.split()[-1])
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.Parser(prog="bench_montecarlo.py", description=__doc__.splitlines()[0])
     parser.add_argument("--walkers", type=int, default=200_000, help="walkers of the speed runs")
@@ -146,12 +208,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows.append({"engine": "numba", "threads": t, "walker_steps_per_second": rate,
                      "vs_numpy": rate / numpy_rate, "walker_steps_per_cpu_second": cpu_rate})
     numba.set_num_threads(most)
+    say("custom models (generated kernels), all threads")
+    preset_rate = max(r["walker_steps_per_second"] for r in rows if r["engine"] == "numba" and r["threads"] == most)
+    custom = custom_speed(args.walkers, args.steps, args.repeat, preset_rate)
+    say("first run of a new expression: fresh cache, then cached")
+    compiled = compile_times(f"0.5*(theta1*theta2 - 1)**2 + 0.01*theta1**4 + {time.time_ns() % 997}e-9*theta2**2")
     say(f"memory: {args.memory_walkers} walkers x {args.memory_steps} and {10 * args.memory_steps} steps")
     mem = memory(args.memory_walkers, args.memory_steps, args.bins)
     with open("/proc/loadavg") as f:
         load = f.read().split()[:3]
     result = {"case": "double-well, alpha=0.05, Delta=1, SGD linear shift",
-              "parameters": vars(args), "load_average_before": load, "speed": rows, "memory": mem,
+              "parameters": vars(args), "load_average_before": load, "speed": rows, "custom_models": custom,
+              "new_expression": compiled, "memory": mem,
               "versions": io.versions()}
     with io.atomic_output_dir(out, None, "bench_montecarlo", args.overwrite) as tmp:
         io.write_json(tmp / "bench.json", result)
@@ -159,6 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for r in rows:
         print(f"{r['engine']:8s} {r['threads']:7d} {r['walker_steps_per_second']:15.3e} {r['vs_numpy']:8.2f} "
               f"{r['walker_steps_per_cpu_second']:15.3e}")
+    for r in custom:
+        print(f"custom: {r['model']:32s} {r['walker_steps_per_second']:12.3e} walker-steps/s, "
+              f"{r['vs_preset_kernel']:.2f} x the preset kernel ({most} threads)")
+    print(f"new expression: first run {compiled['first_seconds']:.2f} s (derive + compile), "
+          f"{compiled['cached_seconds']:.2f} s in a new process with the kernel cache")
     print(f"memory: {mem['walkers']} walkers, state {mem['state_mib']:.1f} MiB + histograms "
           f"{mem['histograms_mib']:.1f} MiB; peak RSS +{mem['peak_increase_mib']:.1f} MiB over baseline "
           f"{mem['baseline_rss_mib']:.0f} MiB; 10x steps adds {mem['growth_with_10x_steps_mib']:.1f} MiB")

@@ -33,6 +33,7 @@ from fpsolve.plotting import pyplot, save_figure
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="sample_sgd.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     mc = parser.add_argument_group("Monte Carlo")
     mc.add_argument("--method", choices=montecarlo.METHODS, default="sgd",
@@ -67,7 +68,7 @@ def build_parser() -> cli.Parser:
     return parser
 
 
-def _check(args, landscape: model.Landscape, noise: model.Noise, radius: float) -> None:
+def _check(args, noise: model.Noise, radius: float) -> None:
     """The run's rules (``montecarlo.check_run``, stated there once), then
     the command-line checks it cannot see; raise ModelError/UsageError naming
     the value."""
@@ -120,9 +121,13 @@ def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    landscape, noise = cli.model_from_args(args)
-    radius, center = cli.domain_from_args(args)
-    _check(args, landscape, noise, radius)
+    model, radius, center = cli.model_and_domain(args)
+    _check(args, model.noise_level, radius)
+    if args.shift == "exact" and model.noise != "sgd":
+        raise cli.UsageError(f"--shift exact is the random shift of --noise sgd (got noise {model.noise})")
+    # the valley's own kernels where they apply (the preset path), else kernels generated from the model
+    preset_path = args.loss is None and (model.noise == "sgd" or (model.noise == "sgd-diagonal" and args.method == "sde"))
+    landscape, noise = model.valley, model.noise_level
     from mpi4py import MPI
 
     comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
@@ -138,12 +143,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
     target = None if args.target is None else montecarlo.Box(tuple(args.target[:2]), tuple(args.target[2:]))
     length = _length(args)
+    name = cli.case_name(landscape, noise) if preset_path else model.case_name()
     tool = f"montecarlo-{args.method}" + ("-nocross" if args.no_cross_diffusion else "")
-    out = io.claim_output(args.out or io.default_out(cli.case_name(landscape, noise), tool), tool,
-                          args.overwrite, comm)
+    out = io.claim_output(args.out or io.default_out(name, tool), tool, args.overwrite, comm)
     say = cli.Progress("sample_sgd.py", enabled=rank == 0)
-    say(f"{args.method} ({args.shift if args.method == 'sgd' else 'cross' if not args.no_cross_diffusion else 'no cross'}), "
-        f"T={noise.T:g}, {args.walkers} walkers, {length}")
+    say(f"{args.method} ({args.shift if args.method == 'sgd' else 'SDE'}), {model.describe()}, "
+        f"{args.walkers} walkers, {length}")
 
     bar = None
     if rank == 0:
@@ -156,9 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.total = total
         bar.update(done - bar.n)
 
+    sampled = (landscape, noise) if preset_path else (model,)
     try:
         result = montecarlo.run(
-            landscape, noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
+            *sampled, method=args.method, shift=args.shift, cross=model.cross if preset_path else True,
             walkers=args.walkers, dt=args.dt, seed=args.seed, center=center,
             radius=math.inf if args.no_absorption else radius,
             hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
@@ -168,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bar is not None:
             bar.close()
     s = result.summary
-    summary = {**s, "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
+    summary = {**s, "model": model.as_dict(), "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
                "versions": io.versions()}
     with io.atomic_output_dir(out, comm, tool, args.overwrite) as tmp:
         if rank == 0:
@@ -179,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 hist_abs_theta1=result.hist_abs_theta1, abs_edges=result.abs_edges,
                                 survival_times=result.survival[0], survival_fraction=result.survival[1],
                                 **extra)
-            plot(tmp / "marginals.png", result, f"{cli.case_name(landscape, noise)} {args.method}")
+            plot(tmp / "marginals.png", result, f"{args.method}: {model.describe()}")
     if rank == 0:
         num = {k: float("nan") if s[k] is None else s[k] for k in
                ("mean_abs_theta1", "mean_abs_theta1_se", "std_abs_theta1", "var_theta2")}

@@ -22,19 +22,20 @@ from typing import Sequence
 import numpy as np
 
 from fpsolve import cli, io
-from fpsolve import mesh as fmesh
 from fpsolve.model import ModelError
 
 
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="solve_fp.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     fem = parser.add_argument_group("discretisation")
     fem.add_argument("--degree", type=int, choices=(1, 2), default=2,
                      help="Lagrange degree (default 2; P1 fails at T=0.01, see README)")
     fem.add_argument("--mesh", default=None, metavar="FILE",
-                     help="a 2-D triangle mesh file meshio reads (.msh, .xdmf, .vtu, .med, ...) instead of the graded disk; its domain comes from the file")
+                     help="a 2-D triangle mesh file meshio reads (.msh, .xdmf, .vtu, .med, ...) instead of the "
+                          "graded disk; its domain comes from the file")
     cli.add_mesh_size_arguments(fem)
     cli.add_cross_diffusion_argument(fem)
     fem.add_argument("--boundary", choices=("dirichlet", "reflecting"), default="dirichlet",
@@ -51,15 +52,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter()
     args = build_parser().parse_args(argv)
     # validate everything before anything is written
-    landscape, noise = cli.model_from_args(args)
-    radius, center = cli.domain_from_args(args)
+    model, radius, center = cli.model_and_domain(args)
+    landscape, noise = model.valley, model.noise_level
     if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
     if args.mesh is not None and (args.radius is not None or args.center is not None):
         raise cli.UsageError("--mesh cannot be combined with --radius/--center (the domain comes from the file)")
-    if args.mesh is None:
-        fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
-    else:
+    mesh = None
+    if args.mesh is not None:
         noise.require_positive_T()
         from fpsolve import meshfile
 
@@ -67,18 +67,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from fpsolve import _compat, plotting, solver
 
+    if args.mesh is None:
+        solver.model_mesh_sizes(model, radius, center, args.h_min, args.h_max)
+
     comm = MPI.COMM_WORLD
     progress = cli.Progress("solve_fp.py", enabled=comm.rank == 0)
-    name = cli.case_name(landscape, noise)
-    cross = not args.no_cross_diffusion
-    if not cross:
-        name += "_nocross"
+    name = model.case_name()
     out = io.claim_output(args.out or io.default_out(name, "fem"), "fem", args.overwrite, comm)
-    progress(f"case {name}: T={noise.T:g}, P{args.degree}, {'full D' if cross else 'no cross-diffusion'}, "
-             f"{args.boundary} boundary, {comm.size} rank(s)")
-    domain = {"radius": radius, "center": center} if args.mesh is None else {}
-    sol = solver.solve(landscape, noise, **domain, degree=args.degree, cross=cross,
-                       boundary=args.boundary, mesh=mesh if args.mesh else None, h_min=args.h_min, h_max=args.h_max,
+    progress(f"case {name}: {model.describe()}, P{args.degree}, {args.boundary} boundary, {comm.size} rank(s)")
+    domain = {"radius": radius, "center": center} if mesh is None else {}
+    sol = solver.solve(model, **domain, degree=args.degree,
+                       boundary=args.boundary, mesh=mesh, h_min=args.h_min, h_max=args.h_max,
                        comm=comm, progress=progress, eigensolver=args.eigensolver)
     summary = dict(sol.summary)
     summary["versions"] = io.versions()
@@ -91,12 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ylo, yhi = sol.support(1, 1e-8)
     theta2 = np.linspace(ylo, yhi, 201)
     p2 = sol.marginal_theta2(theta2)
-    closed = solver.closed_form_marginals_theta1(landscape, noise, theta1)
+    closed = (solver.closed_form_marginals_theta1(landscape, noise, theta1)
+              if landscape is not None and model.noise in ("sgd", "sgd-diagonal") else {})
     box = plotting.view_box(sol)
     xs, ys, grid = plotting.density_grid(sol, box)
     progress(f"marginals and density grid evaluated (theta1 in [{lo:.4g}, {hi:.4g}])")
 
-    title = (f"{name}: T={noise.T:g}, λ0={summary['escape_rate']:.3g}, "
+    title = (f"{model.describe()}\nλ0={summary['escape_rate']:.3g}, "
              f"mean|θ1|={summary['mean_abs_theta1']:.4g}, mode |θ1|={summary['mode_theta1']:.4g}")
     with io.atomic_output_dir(out, comm, "fem", args.overwrite) as tmp:
         _compat.write_xdmf(str(tmp / "density.xdmf"), sol.mesh, sol.density)

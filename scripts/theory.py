@@ -23,8 +23,8 @@ from typing import Sequence
 
 import numpy as np
 
-from fpsolve import cli, io, theory
-from fpsolve.model import Landscape, Noise
+from fpsolve import cli, gibbs, io, theory
+from fpsolve.model import Landscape, ModelError, Noise
 from fpsolve.plotting import pyplot, save_figure
 
 #: Largest number of temperatures of a sweep.
@@ -139,9 +139,32 @@ def write_sweep(tmp: Path, rows: list[dict], tcs: dict) -> None:
     save_figure(fig, tmp / "sweep.png", dpi=120)
 
 
+def exact_density_main(args, model, radius: float, center: tuple[float, float]) -> int:
+    """A model with an exact density P ∝ exp(−U) (MODEL.md §7): its moments
+    on the disk by 2-D quadrature, in theory.json."""
+    out = io.claim_output(args.out or io.default_out(model.case_name(), "theory"), "theory", args.overwrite)
+    progress = cli.Progress("theory.py")
+    progress(f"case {model.case_name()}: exact density exp(-U) on the disk")
+    mom = gibbs.moments(model, radius, center)
+    result = {"closed_forms": {"adiabatic": False, "exact_density": True}, "exact_density": mom,
+              "model": model.as_dict(), "T": model.T,
+              "domain": {"radius": radius, "center": list(center)},
+              "conventions": {"exact_density": "P ∝ exp(-U), D^-1 (grad L + div D) = grad U (MODEL.md §7); "
+                                               "stationary density of the reflecting disk"},
+              "versions": io.versions()}
+    print(f"case {model.case_name()}: {model.describe()}")
+    print("\n".join(f"{k:>18s}  {v:.6g}" for k, v in mom.items()))
+    with io.atomic_output_dir(out, None, "theory", args.overwrite) as tmp:
+        io.write_json(tmp / "theory.json", result)
+    progress(f"wrote {out}")
+    print(f"written to {out / 'theory.json'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.Parser(prog="theory.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     cli.add_output_arguments(parser, "results/<case-name>/theory")
     parser.add_argument("--sweep-T", default=None, metavar="a:b:n",
@@ -150,11 +173,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="skip the divergence boundaries Delta_max(alpha) (three root-findings)")
     args = parser.parse_args(argv)
     # every check before anything is computed or written
-    landscape, noise = cli.model_from_args(args)
-    radius, center = cli.domain_from_args(args)
+    model, radius, center = cli.model_and_domain(args)
+    model.noise_level.require_positive_T()
+    forms = gibbs.closed_forms(model, radius, center)
+    if not forms["adiabatic"]:
+        if not forms["exact_density"]:
+            raise ModelError(gibbs.refusal(model))
+        if args.sweep_T is not None:
+            raise cli.UsageError("--sweep-T applies to the valley's closed forms (MODEL.md §5)")
+        return exact_density_main(args, model, radius, center)
+    landscape, noise = model.valley, model.noise_level
     interval = theta1_interval(radius, center)
     Ts = parse_sweep(args.sweep_T) if args.sweep_T is not None else None
-    noise.require_positive_T()
     out = io.claim_output(args.out or io.default_out(cli.case_name(landscape, noise), "theory"), "theory",
                           args.overwrite)
     progress = cli.Progress("theory.py")
@@ -163,6 +193,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     pred = theory.predictions(landscape, noise, interval, with_boundaries=not args.no_boundaries)
     result = {
         **pred,
+        "closed_forms": forms,
+        "model": model.as_dict(),
         "landscape": landscape.as_dict(),
         "noise": noise.as_dict(),
         "domain": {"radius": radius, "center": list(center), "theta1_interval": list(interval)},

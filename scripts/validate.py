@@ -24,6 +24,7 @@ from fpsolve.report import Report
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.Parser(prog="validate.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     parser.add_argument("--quick", action="store_true",
                         help="fewer walkers and shorter runs (under 2 minutes on 2 cores)")
@@ -32,8 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="random seed of the Monte Carlo")
     cli.add_output_arguments(parser, "results/<case-name>/validate")
     args = parser.parse_args(argv)
-    landscape, noise = cli.model_from_args(args)
-    radius, center = cli.domain_from_args(args)
+    user_model, radius, center = cli.model_and_domain(args)
+    landscape, noise = user_model.valley, user_model.noise_level
     if args.walkers is not None and args.walkers < 8:
         raise cli.UsageError(f"--walkers must be an integer >= 8 (got {args.walkers})")
     if args.dt is not None and not (args.dt > 0 and args.dt < 1):
@@ -46,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD
     rank = comm.rank
+    if landscape is None or user_model.noise != "sgd" or args.loss is not None:
+        return validate_model(args, user_model, radius, center, comm)
 
     settings = validation.QUICK if args.quick else validation.FULL
     overrides = {k: v for k, v in (("walkers", args.walkers), ("dt", args.dt), ("seed", args.seed))
@@ -70,12 +73,43 @@ def main(argv: Sequence[str] | None = None) -> int:
             validation.plot_case(res, tmp / "validation.png")
             rep.write(tmp)
             io.write_json(tmp / "case.json", validation.case_json(res))
+    return finish(checks, out, progress, rank)
+
+
+def finish(checks: dict, out: Path, progress, rank: int) -> int:
+    """Say how many checks agree, print the folder; exit status 0 or 1."""
     failed = [k for k, v in checks.items() if not v.agree]
     progress(f"{len(checks) - len(failed)} of {len(checks)} checks agree"
              + (f"; differ: {', '.join(failed)}" if failed else ""))
     if rank == 0:
         print(out)
     return 1 if failed else 0
+
+
+def validate_model(args, user_model, radius: float, center: tuple, comm) -> int:
+    """Any model (MODEL.md §7): FEM vs SDE twin vs the exact density where it applies."""
+    from fpsolve import validation_model
+
+    settings = validation_model.QUICK if args.quick else validation_model.FULL
+    overrides = {k: v for k, v in (("walkers", args.walkers), ("dt", args.dt), ("seed", args.seed))
+                 if v is not None}
+    settings = dataclasses.replace(settings, **overrides)
+    name = user_model.case_name()
+    out = io.claim_output(args.out or io.default_out(name, "validate"), "validate", args.overwrite, comm)
+    rank = comm.rank
+    progress = cli.Progress("validate.py", enabled=rank == 0)
+    progress(f"case {name}: {user_model.describe()}, {'quick' if args.quick else 'full'} settings")
+    res = validation_model.run_model(user_model, settings=settings, radius=radius, center=center,
+                                     comm=comm if comm.size > 1 else None, progress=progress)
+    rep = Report(f"Validation: {user_model.describe()}", {"model": user_model.as_dict(), "radius": radius,
+                                                          "center": list(center), "settings": settings.as_dict(),
+                                                          "quick": bool(args.quick), "ranks": comm.size})
+    checks = validation_model.add_model_to_report(rep, res)
+    with io.atomic_output_dir(out, comm if comm.size > 1 else None, "validate", args.overwrite) as tmp:
+        if rank == 0:
+            rep.write(tmp)
+            io.write_json(tmp / "case.json", res)
+    return finish(checks, out, progress, rank)
 
 
 if __name__ == "__main__":
