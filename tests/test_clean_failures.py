@@ -134,3 +134,21 @@ def test_theory_script_tiny_radius_gives_the_uniform_limit(tmp_path):
     assert pred["mean_abs_theta1"] == pytest.approx(R / 2, rel=1e-4)
     assert pred["std_abs_theta1"] == pytest.approx(R / math.sqrt(12), rel=1e-3)
     assert pred["search_time"] is None
+
+
+def test_generated_kernel_folder_falls_back_when_home_is_unwritable(tmp_path, monkeypatch, capsys):
+    """Custom models' Monte Carlo kernels (fpsolve.mc_codegen) live under
+    ~/.cache/fpsolve/kernels; an unwritable HOME moves them to the temporary
+    fallback with one line, said once."""
+    from fpsolve import mc_codegen
+
+    blocker = tmp_path / "home-is-a-file"
+    blocker.write_text("")
+    monkeypatch.delenv("FPSOLVE_CACHE", raising=False)
+    monkeypatch.setenv("HOME", str(blocker))  # ENOTDIR below it, even for root
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(mc_codegen, "_DEFAULT_DIR", {})
+    first, second = mc_codegen.cache_dir(), mc_codegen.cache_dir()
+    assert first == second == tmp_path / f"fpsolve-kernels-cache-{os.getuid()}"
+    notes = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("fpsolve: ")]
+    assert len(notes) == 1 and "fpsolve-kernels cache" in notes[0] and str(blocker) in notes[0]
