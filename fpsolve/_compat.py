@@ -275,3 +275,80 @@ def locate_boundary_dofs(V: Any) -> np.ndarray:
     msh.topology.create_connectivity(tdim - 1, tdim)
     facets = dmesh.exterior_facet_indices(msh.topology)
     return fem.locate_dofs_topological(V, tdim - 1, facets)
+
+
+def incident_edges(mesh: Any, cells: np.ndarray) -> np.ndarray:
+    """Local indices of the edges of ``cells`` (local cell indices) of a
+    triangle mesh (``compute_incident_entities`` takes the mesh on 0.5 and
+    the topology from 0.7 on)."""
+    from dolfinx import mesh as dmesh
+
+    mesh.topology.create_entities(1)
+    mesh.topology.create_connectivity(2, 1)
+    cells = np.ascontiguousarray(cells, dtype=np.int32)
+    target = mesh.topology if _new() else mesh
+    return np.asarray(dmesh.compute_incident_entities(target, cells, 2, 1), dtype=np.int32)
+
+
+def cell_vertices(mesh: Any) -> np.ndarray:
+    """Geometry node indices of the cells, shape (cells, nodes per cell)
+    (an AdjacencyList on 0.5, a 2-D array from 0.7 on)."""
+    dofmap = mesh.geometry.dofmap
+    array = np.asarray(dofmap.array if hasattr(dofmap, "array") else dofmap)
+    n_cells = mesh.topology.index_map(mesh.topology.dim)
+    total = n_cells.size_local + n_cells.num_ghosts
+    return array.reshape(total, -1)
+
+
+def cell_geometry_dofs(mesh: Any, cell: int) -> np.ndarray:
+    """Indices into ``mesh.geometry.x`` of one cell's nodes (an adjacency
+    list on 0.5, a 2-D array later)."""
+    dofmap = mesh.geometry.dofmap
+    if hasattr(dofmap, "links"):
+        return np.asarray(dofmap.links(cell))
+    return np.asarray(dofmap[cell])
+
+
+class XdmfSeries:
+    """An XDMF (+ .h5) time series of one function on one mesh (ParaView).
+
+    ``write(function, t)`` appends a time; on 0.9 the function is first
+    interpolated into Lagrange of the mesh's geometric degree (as in
+    :func:`write_xdmf`).  Collective; use as a context manager.
+    """
+
+    def __init__(self, path: str, mesh: Any) -> None:
+        from dolfinx import io
+
+        self.mesh = mesh
+        self.file = io.XDMFFile(mesh.comm, str(path), "w")
+        self.file.write_mesh(mesh)
+        self._out = None
+
+    def write(self, function: Any, t: float) -> None:
+        from dolfinx import fem
+
+        out = function
+        if _space_degree(function.function_space) != _mesh_degree(self.mesh):
+            if self._out is None:
+                W = functionspace(self.mesh, "Lagrange", _mesh_degree(self.mesh))
+                self._out = fem.Function(W, name=function.name)
+            self._out.interpolate(function)
+            out = self._out
+        self.file.write_function(out, t)
+
+    def __enter__(self) -> "XdmfSeries":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.file.close()
+
+
+def refine(mesh: Any, edges: np.ndarray) -> Any:
+    """The mesh with the given local edges (and what conformity needs)
+    bisected (``refine`` returns a Mesh on 0.5, a tuple from 0.9)."""
+    from dolfinx import mesh as dmesh
+
+    mesh.topology.create_entities(1)
+    out = dmesh.refine(mesh, np.ascontiguousarray(edges, dtype=np.int32))
+    return out[0] if isinstance(out, tuple) else out

@@ -316,3 +316,33 @@ class Progress:
             elapsed = time.perf_counter() - self.start
             sys.stderr.write(f"[{self.prog} {elapsed:7.2f}s] {message}\n")
             sys.stderr.flush()
+
+
+def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
+    """Discretisation options of the FEM scripts on a model case (MODEL.md
+    §4): ``--degree``, ``--mesh``, ``--h-min``, ``--h-max`` and
+    ``--no-cross-diffusion``; check them with :func:`check_mesh_arguments`."""
+    fem = parser.add_argument_group("discretisation")
+    fem.add_argument("--degree", type=int, choices=(1, 2), default=2, help="Lagrange degree (default 2)")
+    fem.add_argument("--mesh", default=None, metavar="FILE", help="a gmsh .msh of the disk instead of the graded mesh")
+    fem.add_argument("--h-min", type=float, default=None, help="fine mesh size (default: from the model's widths)")
+    fem.add_argument("--h-max", type=float, default=None, help="far mesh size (default: radius/13)")
+    fem.add_argument("--no-cross-diffusion", action="store_true", help="drop D12")
+
+
+def check_mesh_arguments(args: argparse.Namespace, landscape: Landscape, noise: Noise, radius: float,
+                         center: tuple[float, float]) -> None:
+    """Validate :func:`add_mesh_arguments`' options before anything is
+    written (UsageError / ModelError naming the bad value)."""
+    from pathlib import Path
+
+    from . import mesh as fmesh
+
+    if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
+        raise UsageError("--mesh cannot be combined with --h-min/--h-max")
+    if args.mesh is not None and not Path(args.mesh).is_file():
+        raise UsageError(f"--mesh file not found: {args.mesh}")
+    if args.mesh is None:
+        fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
+    elif noise.T <= 0:
+        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")

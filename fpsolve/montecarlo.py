@@ -353,7 +353,8 @@ class KernelParams(NamedTuple):
     sqrt(α dt) for a user Σ); ``coef``: the model's numbers (valley:
     a0, a2, a4, eps, T; a Model: its constants, alpha, Delta); disk centre,
     stop radius² (min(R², bound²)) and divergence bound²; first sampled step
-    and sampling interval; first-passage target box.
+    and sampling interval; first-passage target box; ``bridge``: the reach
+    of the Brownian-bridge exit test (MODEL.md §8; 0 = off).
     """
 
     alpha: float
@@ -372,6 +373,7 @@ class KernelParams(NamedTuple):
     ty: float
     twx: float
     twy: float
+    bridge: float = 0.0
 
 
 # --------------------------------------------------------------------------
@@ -435,16 +437,153 @@ def _bin(edges, v):
     return lo
 
 
+# --------------------------------------------------------------------------
+# Brownian-bridge exit test (MODEL.md §8): after a step from x to x' that
+# stays on this side of a (locally flat) boundary, the path crossed it in
+# between with probability exp(−2 d d' / (σ_n² dt)), σ_n² = 2 n·D n (D at x,
+# as the Euler-Maruyama step used it).  The uniform of walker i at step k is
+# word 2k (the disk's wall) or 2k + 1 (the target) of a third keyed stream,
+# so it too depends only on (seed, walker, step).  Both ends farther than
+# ``p.bridge`` (the reach) from the boundary: p < e^-60, the test is skipped.
+# --------------------------------------------------------------------------
+
+_BRIDGE_KEY = np.uint64(0x2545F4914F6CDD1D)
+
+
+def bridge_probability(d_old, d_new, d11, d12, d22, nx, ny, dt):
+    """exp(−2 d d' / (σ_n² dt)) with σ_n² = 2 n·D n: the probability that a
+    Brownian bridge between distances d, d' > 0 from a flat boundary with unit
+    normal n touched it (MODEL.md §8).  Floats or arrays; compiled below."""
+    s2dt = 2.0 * (d11 * nx * nx + 2.0 * d12 * nx * ny + d22 * ny * ny) * dt
+    return np.exp(-2.0 * d_old * d_new / np.maximum(s2dt, 1e-300))
+
+
+_bridge_probability = numba.njit(bridge_probability)
+
+
+@numba.njit
+def _uniform(key, counter):
+    """Uniform in (0, 1): word ``counter`` of the walker's bridge stream."""
+    h = _mix64((key ^ _BRIDGE_KEY) + counter * _GAMMA)
+    return (np.float64(np.int64(h >> _S11)) + 0.5) * _U53
+
+
+def _uniform_np(keys: np.ndarray, counter: int) -> np.ndarray:
+    c = np.array([counter], dtype=np.uint64)
+    return ((_mix64_np((keys ^ _BRIDGE_KEY) + c * _GAMMA) >> _S11).astype(np.float64) + 0.5) * _U53
+
+
+@numba.njit
+def _near_wall(xo, yo, xi, yi, p):
+    """Is either end of the step within the bridge's reach of the disk's wall?"""
+    inner = max(math.sqrt(p.stop2) - p.bridge, 0.0) ** 2
+    ro2 = (xo - p.cx) ** 2 + (yo - p.cy) ** 2
+    rn2 = (xi - p.cx) ** 2 + (yi - p.cy) ** 2
+    return rn2 > 0.0 and not (ro2 < inner and rn2 < inner)
+
+
+@numba.njit
+def _wall_crossed(key, k, xo, yo, xi, yi, D, p):
+    """Did the path cross the wall |θ − c| = sqrt(p.stop2) during step k?"""
+    r = math.sqrt(p.stop2)
+    ro = math.sqrt((xo - p.cx) ** 2 + (yo - p.cy) ** 2)
+    rn = math.sqrt((xi - p.cx) ** 2 + (yi - p.cy) ** 2)
+    q = _bridge_probability(r - ro, r - rn, D[0], D[1], D[2], (xi - p.cx) / rn, (yi - p.cy) / rn, p.dt)
+    return _uniform(key, np.uint64(2) * np.uint64(k)) < q
+
+
+@numba.njit
+def _box_gaps(x, y, p):
+    return max(abs(x - p.tx) - p.twx, 0.0), max(abs(y - p.ty) - p.twy, 0.0)
+
+
+@numba.njit
+def _near_box(xo, yo, xi, yi, p):
+    """Is either end of the step (both outside) within reach of the target box?"""
+    ox, oy = _box_gaps(xo, yo, p)
+    nx, ny = _box_gaps(xi, yi, p)
+    r2 = p.bridge * p.bridge
+    return nx * nx + ny * ny > 0.0 and not (ox * ox + oy * oy >= r2 and nx * nx + ny * ny >= r2)
+
+
+@numba.njit
+def _box_crossed(key, k, xo, yo, xi, yi, D, p):
+    """Did the path touch the target box during step k?"""
+    ox, oy = _box_gaps(xo, yo, p)
+    nx, ny = _box_gaps(xi, yi, p)
+    dn = math.sqrt(nx * nx + ny * ny)
+    ux = nx / dn if xi >= p.tx else -nx / dn
+    uy = ny / dn if yi >= p.ty else -ny / dn
+    q = _bridge_probability(math.sqrt(ox * ox + oy * oy), dn, D[0], D[1], D[2], ux, uy, p.dt)
+    return _uniform(key, np.uint64(2) * np.uint64(k) + np.uint64(1)) < q
+
+
+@numba.njit
+def _no_diffusion(x, y, p):
+    """D of an update without the bridge test (never called: p.bridge = 0)."""
+    return 0.0, 0.0, 0.0
+
+
+@numba.njit
+def _diffusion_cross(x, y, p):
+    c = p.coef
+    return _diffusion(x, y, c[4], c[0], c[1], c[2], c[3], True)
+
+
+@numba.njit
+def _diffusion_nocross(x, y, p):
+    c = p.coef
+    return _diffusion(x, y, c[4], c[0], c[1], c[2], c[3], False)
+
+
+def _diffusion_numpy(cross: bool, x: np.ndarray, y: np.ndarray, p: KernelParams) -> tuple:
+    a0, a2, a4, eps = p.coef[:4]
+    return model.diffusion(x, y, p.coef[4], a0, a2, a4, eps, cross=cross)
+
+
+def _bridge_reach(landscape: Landscape, noise: Noise, cross: bool, dt: float, cx: float, cy: float,
+                  radius: float) -> float:
+    """Distance from a boundary beyond which the bridge probability is below
+    e^-60 for both ends of a step: sqrt(20 s dt), s = 1.5 × the largest
+    2 λmax(D) on the disk (a 201² grid; the kernels skip the test there)."""
+    r = radius if math.isfinite(radius) else 2.0
+    g = np.linspace(-r, r, 201)
+    X, Y = np.meshgrid(cx + g, cy + g)
+    d11, d12, d22 = model.diffusion(X, Y, noise.T, *landscape.coefficients, cross=cross)
+    lam = 0.5 * (d11 + d22) + np.sqrt(0.25 * (d11 - d22) ** 2 + d12 * d12)
+    s = 1.5 * 2.0 * float(np.max(lam[(X - cx) ** 2 + (Y - cy) ** 2 <= r * r * (1 + 1e-12)]))
+    return math.sqrt(20.0 * s * dt) if s > 0 else 0.0
+
+
+def _bridge_np(keys, k, xo, yo, xi, yi, D, p, wall: bool) -> np.ndarray:
+    """Vectorised twin of the wall (``wall``) or target bridge test."""
+    d11, d12, d22 = D
+    if wall:
+        r = math.sqrt(p.stop2)
+        ro, rn = np.hypot(xo - p.cx, yo - p.cy), np.hypot(xi - p.cx, yi - p.cy)
+        safe = np.where(rn > 0, rn, 1.0)
+        q = bridge_probability(r - ro, r - rn, d11, d12, d22, (xi - p.cx) / safe, (yi - p.cy) / safe, p.dt)
+        return (rn > 0) & (_uniform_np(keys, 2 * k) < q)
+    ox, oy = np.maximum(np.abs(xo - p.tx) - p.twx, 0.0), np.maximum(np.abs(yo - p.ty) - p.twy, 0.0)
+    nx, ny = np.maximum(np.abs(xi - p.tx) - p.twx, 0.0), np.maximum(np.abs(yi - p.ty) - p.twy, 0.0)
+    dn = np.hypot(nx, ny)
+    safe = np.where(dn > 0, dn, 1.0)
+    ux, uy = np.where(xi >= p.tx, nx, -nx) / safe, np.where(yi >= p.ty, ny, -ny) / safe
+    q = bridge_probability(np.hypot(ox, oy), dn, d11, d12, d22, ux, uy, p.dt)
+    return (dn > 0) & (_uniform_np(keys, 2 * k + 1) < q)
+
+
 #: Walkers advanced together by one thread: their independent updates overlap
 #: in the CPU pipeline (one walker alone is a chain of dependent flops).
 _GROUP = 64
 
 
-def make_group_stepper(update: Callable) -> Callable:
+def make_group_stepper(update: Callable, diffusion: Callable = _no_diffusion) -> Callable:
     """A compiled loop over steps for one group of walkers, with the
     compiled ``update(x, y, z1, z2, p) -> (x', y')`` inlined (no per-step
     branch on the method).  Used for the valley's updates here and for the
-    generated updates of a Model (fpsolve.mc_codegen)."""
+    generated updates of a Model (fpsolve.mc_codegen).  ``diffusion(x, y, p)
+    -> (D11, D12, D22)`` serves the Brownian-bridge test (``p.bridge`` > 0)."""
 
     def stepper(g0, g1, c, k0, k1, first, w, t, p):
         x, y, status, exit_step, fp_step, acc, keys = w
@@ -463,16 +602,22 @@ def make_group_stepper(update: Callable) -> Callable:
                 if status[i] != ALIVE:
                     continue
                 z1, z2 = _normal_pair(keys[i], k)
-                xi, yi = update(x[i], y[i], z1, z2, p)
+                xo, yo = x[i], y[i]
+                xi, yi = update(xo, yo, z1, z2, p)
                 x[i] = xi
                 y[i] = yi
                 d2 = (xi - p.cx) * (xi - p.cx) + (yi - p.cy) * (yi - p.cy)
-                if not d2 < p.stop2:  # one test per step; NaN fails it too
+                # one test per step (NaN fails it too), then the bridge near the wall
+                if not d2 < p.stop2 or (p.bridge > 0.0 and p.stop2 < p.bound2 and _near_wall(xo, yo, xi, yi, p)
+                                        and _wall_crossed(keys[i], k, xo, yo, xi, yi, diffusion(xo, yo, p), p)):
                     status[i] = DIVERGED if not d2 < p.bound2 else ABSORBED
                     exit_step[i] = k + 1
                     alive -= 1
                     continue
-                if p.has_target and fp_step[i] < 0 and abs(xi - p.tx) < p.twx and abs(yi - p.ty) < p.twy:
+                if p.has_target and fp_step[i] < 0 and (
+                        (abs(xi - p.tx) < p.twx and abs(yi - p.ty) < p.twy)
+                        or (p.bridge > 0.0 and _near_box(xo, yo, xi, yi, p)
+                            and _box_crossed(keys[i], k, xo, yo, xi, yi, diffusion(xo, yo, p), p))):
                     fp_step[i] = k + 1
                 if sample:
                     ax = abs(xi)
@@ -515,8 +660,8 @@ def chunk_bounds(c, n, nchunks, k0, sample_start, sample_every):
 
 _STEP_SGD_LINEAR = make_group_stepper(_update_sgd_linear)
 _STEP_SGD_EXACT = make_group_stepper(_update_sgd_exact)
-_STEP_SDE_CROSS = make_group_stepper(_update_sde_cross)
-_STEP_SDE_NOCROSS = make_group_stepper(_update_sde_nocross)
+_STEP_SDE_CROSS = make_group_stepper(_update_sde_cross, _diffusion_cross)
+_STEP_SDE_NOCROSS = make_group_stepper(_update_sde_nocross, _diffusion_nocross)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -588,9 +733,11 @@ def _bin_numpy(edges: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.where((v >= edges[0]) & (v <= edges[n]), j, -1)
 
 
-def _advance_numpy(update: Callable, w: Walkers, t: Tallies, k0: int, k1: int, p: KernelParams) -> None:
+def _advance_numpy(update: Callable, w: Walkers, t: Tallies, k0: int, k1: int, p: KernelParams,
+                   diffusion: Optional[Callable] = None) -> None:
     """Same contract as :func:`_advance_chunk` (one chunk), one numpy pass per
-    step; ``update(x, y, z1, z2, p)`` is vectorised over walkers."""
+    step; ``update(x, y, z1, z2, p)`` and ``diffusion(x, y, p)`` (the bridge
+    test's D) are vectorised over walkers."""
     x, y, status, exit_step, fp_step, acc, keys = w
     hist, hist_x, hist_ax, xedges, yedges, axedges = t
     with np.errstate(all="ignore"):  # diverging walkers overflow on purpose
@@ -599,19 +746,26 @@ def _advance_numpy(update: Callable, w: Walkers, t: Tallies, k0: int, k1: int, p
             if live.size == 0:
                 break
             z1, z2 = _normal_pair_np(keys[live], k)
-            xi, yi = update(x[live], y[live], z1, z2, p)
+            xo, yo = x[live], y[live]
+            xi, yi = update(xo, yo, z1, z2, p)
             x[live], y[live] = xi, yi
             d2 = (xi - p.cx) * (xi - p.cx) + (yi - p.cy) * (yi - p.cy)
             stop = ~(d2 < p.stop2)
+            bridged = diffusion is not None and p.bridge > 0.0
+            if bridged and p.stop2 < p.bound2:
+                stop |= _bridge_np(keys[live], k, xo, yo, xi, yi, diffusion(xo, yo, p), p, wall=True)
             diverged = stop & ~(d2 < p.bound2)
             absorbed = stop & ~diverged
             status[live[diverged]] = DIVERGED
             status[live[absorbed]] = ABSORBED
             exit_step[live[diverged | absorbed]] = k + 1
             ok = ~(diverged | absorbed)
-            live, xi, yi = live[ok], xi[ok], yi[ok]
+            live, xi, yi, xo, yo = live[ok], xi[ok], yi[ok], xo[ok], yo[ok]
             if p.has_target:
                 hit = (fp_step[live] < 0) & (np.abs(xi - p.tx) < p.twx) & (np.abs(yi - p.ty) < p.twy)
+                if bridged:
+                    hit |= (fp_step[live] < 0) & _bridge_np(keys[live], k, xo, yo, xi, yi, diffusion(xo, yo, p), p,
+                                                            wall=False)
                 fp_step[live[hit]] = k + 1
             if k + 1 >= p.sample_start and (k + 1 - p.sample_start) % p.sample_every == 0:
                 ax = np.abs(xi)
@@ -647,7 +801,8 @@ class MonteCarloResult:
     summary.json; ``survival``: (times, fraction alive); ``first_passage``:
     per-walker first time in the target (NaN if never); ``final``: (walkers, 2)
     last positions; ``status``: per walker 0 alive, 1 absorbed, 2 diverged;
-    ``snapshots``: {time: (walkers, 2) positions} at the requested steps.
+    ``snapshots``: {time: (walkers, 2) positions} at the requested steps;
+    ``exit_time``: per-walker time of absorption or divergence (NaN if alive).
     """
 
     hist: np.ndarray
@@ -661,6 +816,7 @@ class MonteCarloResult:
     final: np.ndarray
     status: np.ndarray
     snapshots: dict
+    exit_time: Optional[np.ndarray] = None
 
 
 def _pooled_stats(acc: np.ndarray) -> dict:
@@ -740,19 +896,21 @@ def _check_edges(name: str, edges: Any) -> np.ndarray:
 
 class RunPlan(NamedTuple):
     """Checked length of a run: ``step_time`` (time units), ``steps``, the
-    burn-in ``burn_steps`` and the sampling stride ``every`` (steps)."""
+    burn-in ``burn_steps``, the sampling stride ``every`` (steps) and whether
+    the Brownian-bridge exit test is on (``bridge``, MODEL.md §8)."""
 
     step_time: float
     steps: int
     burn_steps: int
     every: int
+    bridge: bool = False
 
 
 def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross: bool = True,
               walkers: int = 1000, steps: Optional[int] = None, time: Optional[float] = None,
               dt: Optional[float] = None, radius: float = 2.0, bound: float = DEFAULT_BOUND,
               burn_in: Optional[float] = None, sample_interval: Optional[float] = None,
-              engine: str = "numba") -> RunPlan:
+              engine: str = "numba", bridge: Optional[bool] = None) -> RunPlan:
     """The validity rules of :func:`run`, stated once (``run`` and
     ``scripts/sample_sgd.py`` call this before any work); arguments as in
     :func:`run`, times in units of α SGD steps.  Raises ModelError naming
@@ -771,6 +929,9 @@ def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross
             raise ModelError("dt is the SDE step; SGD steps last alpha (drop dt or use method sde)")
         if not cross:
             raise ModelError("no cross-diffusion applies to the SDE only (SGD noise always has cross terms)")
+        if bridge:
+            raise ModelError("the Brownian-bridge test applies to the SDE (SGD steps are the process itself)")
+        bridge = False
         step_time = noise.alpha
     else:
         if shift != "linear":
@@ -778,6 +939,7 @@ def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross
         step_time = noise.alpha if dt is None else float(dt)
         if not (math.isfinite(step_time) and step_time > 0):
             raise ModelError(f"dt must be a finite number > 0 (got {dt!r})")
+        bridge = True if bridge is None else bool(bridge)
     if (steps is None) == (time is None):
         raise ModelError("give exactly one of steps and time")
     if steps is None:
@@ -799,7 +961,7 @@ def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross
         raise ModelError(f"burn_in must lie in [0, run length] (got {burn_in!r})")
     every = (max(1, int(round(1.0 / step_time))) if sample_interval is None
              else max(1, int(round(sample_interval / step_time))))
-    return RunPlan(step_time, steps, burn_steps, every)
+    return RunPlan(step_time, steps, burn_steps, every, bridge)
 
 
 def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift: str = "linear",
@@ -812,7 +974,7 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
         bound: float = DEFAULT_BOUND, snapshot_times: Sequence[float] = (),
         survival_points: int = 201, engine: str = "numba", comm: Any = None,
         progress: Optional[Callable[[int, int], None]] = None,
-        block_walker_steps: float = 2e7) -> MonteCarloResult:
+        block_walker_steps: float = 2e7, bridge: Optional[bool] = None) -> MonteCarloResult:
     """Run ``walkers`` independent SGD or SDE trajectories; see the module doc.
 
     ``landscape``: a :class:`~fpsolve.model.Landscape` with ``noise`` (and
@@ -832,6 +994,11 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
     walkers are split by index across its ranks, every rank returns the full
     (reduced) result, identical to a serial run (MPI.COMM_SELF).
     ``progress(steps_done, steps_total)`` is called between blocks (rank 0).
+    ``bridge`` (default on for the valley's SDE; off for SGD, whose steps are
+    the process itself, and for now for a Model's generated kernels): the
+    Brownian-bridge exit test of MODEL.md §8 in the absorption and
+    first-passage checks, so SDE exit rates and first-passage times converge
+    at O(dt) instead of O(√dt).
 
     Samplers: the SGD update of MODEL.md §2 (seed S3) or Euler-Maruyama of
     the SDE of §3 (seed S12-S13), see the module doc.  Returns a
@@ -851,13 +1018,17 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
             raise ModelError("run(model) takes the noise from the model (drop the noise argument)")
         if not cross:
             raise ModelError("cross=False: use the model's noise 'sgd-diagonal' instead")
+        if bridge:
+            raise ModelError("the Brownian-bridge test is not available for a Model's generated kernels yet")
+        bridge = False
         if shift == "exact" and user.noise != "sgd":
             raise ModelError(f"shift='exact' is the random shift of the 'sgd' noise (the model's noise is {user.noise!r})")
         noise = user.noise_level
     plan = check_run(noise, method=method, shift=shift, cross=cross, walkers=walkers, steps=steps, time=time,
                      dt=dt, radius=radius, bound=bound, burn_in=burn_in, sample_interval=sample_interval,
-                     engine=engine)
-    step_time, steps, burn_steps, every = plan.step_time, plan.steps, plan.burn_steps, plan.every
+                     engine=engine, bridge=bridge)
+    step_time, steps, burn_steps, every, bridge = plan
+
     comm = parallel.world(comm)
     if method == "sgd":
         code = _SGD_LINEAR if shift == "linear" else _SGD_EXACT
@@ -909,7 +1080,9 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
         if engine == "numba":
             advance = functools.partial(_advance_numba, functools.partial(_advance_chunk, int(code)))
         else:
-            advance = functools.partial(_advance_numpy, functools.partial(_update_numpy, int(code)))
+            advance = functools.partial(_advance_numpy, functools.partial(_update_numpy, int(code)),
+                                        diffusion=functools.partial(_diffusion_numpy, code == _SDE_CROSS)
+                                        if code in (_SDE_CROSS, _SDE_NOCROSS) else None)
     else:
         from . import mc_codegen
 
@@ -927,7 +1100,9 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
     params = KernelParams(alpha=noise.alpha, sgd_scale=sgd_scale, dt=step_time, sde_scale=sde_scale, coef=coef,
                           cx=cx, cy=cy, stop2=min(radius * radius, bound * bound), bound2=bound * bound,
                           sample_start=int(sample_start), sample_every=int(every),
-                          has_target=target is not None, tx=tx, ty=ty, twx=twx, twy=twy)
+                          has_target=target is not None, tx=tx, ty=ty, twx=twx, twy=twy,
+                          bridge=(_bridge_reach(landscape, noise, code == _SDE_CROSS, step_time, cx, cy, radius)
+                                  if bridge else 0.0))
 
     # blocks of steps: progress between them, and snapshots at block ends
     block = max(1, int(block_walker_steps // max(walkers, 1)))
@@ -976,6 +1151,7 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
         "time": steps * step_time, "seed": seed,
         "radius": radius if math.isfinite(radius) else None, "center": [cx, cy],
         "divergence_bound": bound,
+        "brownian_bridge": bool(bridge),
         "burn_in_time": burn_steps * step_time, "sample_interval_time": every * step_time,
         "statistics": "pooled over walkers and the stationary window; standard errors (_se) from "
                       "per-walker time sums (walkers independent, ratio estimator)",
@@ -1000,6 +1176,7 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
         abs_edges=axedges, summary=summary, survival=(grid * step_time, fraction),
         first_passage=first_passage, final=np.column_stack([x, y]), status=status,
         snapshots={s * step_time: v for s, v in snapshots.items()},
+        exit_time=np.where(status != ALIVE, exit_step * step_time, np.nan),
     )
 
 

@@ -111,3 +111,24 @@ def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2:
     a2.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
     save_figure(fig, path, dpi=120)
+
+
+def plot_adaptivity(path: str | Path, cycles: Sequence[Dict[str, Any]], title: str) -> None:
+    """Convergence of the adaptive loop (:mod:`fpsolve.adapt`): the error
+    estimate and the change of each watched quantity against dofs (log-log),
+    with the nominal P2 slope N^(-3/2) for reference."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    rows = [c for c in cycles if c.get("estimate") is not None]
+    if rows:
+        dofs = np.array([c["dofs"] for c in rows], dtype=float)
+        ax.loglog(dofs, [c["estimate"] for c in rows], "ko-", lw=2, label="estimate")
+        for key in rows[-1]["errors"]:
+            ax.loglog(dofs, [max(c["errors"].get(key, np.nan), 1e-16) for c in rows], ".--", lw=1, label=key)
+        ref = rows[0]["estimate"] * (dofs / dofs[0]) ** -1.5
+        ax.loglog(dofs, ref, ":", color="gray", label="N^-3/2")
+    ax.set_xlabel("dofs")
+    ax.set_ylabel("relative error estimate")
+    ax.set_title(title, fontsize=8)
+    ax.legend(fontsize=7)
+    save_figure(fig, path)

@@ -36,6 +36,11 @@ from . import model
 from .model import Landscape, ModelError, Noise
 
 BOUNDARIES = ("dirichlet", "reflecting")
+#: Trapezoid points across the support for a marginal: the conditional
+#: density across it is a smooth bump (Gaussian in θ2, MODEL.md §5), on which
+#: the trapezoid rule converges fast; 301 agrees with 1201 to 1e-5 of the peak
+#: on the §6 cases (T = 0.05 and 0.01) and costs a quarter of the point evaluations.
+MARGINAL_LINE_POINTS = 301
 EIGENSOLVERS = ("slepc", "inverse")
 
 
@@ -143,61 +148,166 @@ def _positivity(vec: Any, lumped: Any) -> Tuple[float, float]:
     return s, t
 
 
+#: Prefix of the PETSc/SLEPc options database entries the eigen-solve reads
+#: (``-fpsolve_eps_nev 6``, ``-fpsolve_st_ksp_type ...``; scripts pass them
+#: with ``--petsc-option KEY=VALUE``).
+OPTIONS_PREFIX = "fpsolve_"
+
+
+def _push_options(prefix: str, options: Dict[str, Any] | None) -> list:
+    """Put ``options`` (keys without the leading dash and prefix) into the
+    PETSc options database under ``prefix``; returns the keys to pop."""
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    keys = []
+    for key, value in (options or {}).items():
+        full = prefix + str(key).lstrip("-")
+        db[full] = "" if value is None else str(value)
+        keys.append(full)
+    return keys
+
+
+def _pop_options(keys: list) -> None:
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    for key in keys:
+        db.delValue(key)
+
+
+def eigen_residual(K: Any, M: Any, lam: complex, vec: Any) -> Tuple[float, float]:
+    """(backward error, relative residual) of the eigenpair (real part of λ):
+    ``‖Kφ − λMφ‖ / ((‖K‖∞ + |λ| ‖M‖∞) ‖φ‖)`` and ``‖Kφ − λMφ‖ / ‖Kφ‖``.
+    The second is what issue 11 asked for; where λ0 is at round-off, Kφ is
+    itself round-off and the ratio is of order one whatever the accuracy,
+    so the warnings read the first (SLEPc's backward error)."""
+    from petsc4py import PETSc
+
+    Kx, Mx = K.createVecLeft(), M.createVecLeft()
+    K.mult(vec, Kx)
+    M.mult(vec, Mx)
+    norm_k = Kx.norm()
+    Kx.axpy(-lam.real, Mx)
+    r = Kx.norm()
+    scale = (K.norm(PETSc.NormType.INFINITY) + abs(lam) * M.norm(PETSc.NormType.INFINITY)) * vec.norm()
+    return (float(r / scale) if scale > 0 else float("nan"),
+            float(r / norm_k) if norm_k > 0 else float("nan"))
+
+
+def eigenvalue_roundoff(K: Any, M: Any, vec: Any) -> float:
+    """The size of λ0 that round-off alone produces, ``u ‖K‖∞ ‖φ‖₁ / |Σ (Mφ)|``
+    (u = 2.2e-16; the left eigenvector of the principal eigenvalue of a
+    Fokker-Planck operator is about constant, hence the sums).  A |λ0| below
+    a few hundred times this is not an escape rate but noise (NUMERICS.md:
+    λ0 ~ 1e-13 ... 1e-8 on confined cases, changing with the mesh)."""
+    from petsc4py import PETSc
+
+    Mx = M.createVecLeft()
+    M.mult(vec, Mx)
+    mass = abs(Mx.sum())
+    return float(2.2e-16 * K.norm(PETSc.NormType.INFINITY) * vec.norm(PETSc.NormType.NORM_1) / mass) \
+        if mass > 0 else float("inf")
+
+
 def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, method: str = "slepc",
-                        nev: int = 4, polish: int = 2) -> Tuple[complex, Any, dict]:
+                        nev: int = 4, polish: int = 2, options_prefix: str = OPTIONS_PREFIX,
+                        petsc_options: Dict[str, Any] | None = None,
+                        mirror: Any = None, adjoint: bool = False) -> Tuple[complex, Any, dict]:
     """(λ0, vector, info) of ``K φ = λ M φ`` with the least real part near
     ``target``: among converged pairs, those whose vector is of one sign
-    (``|∫φ| / ∫|φ| > 0.9``) are kept and the least real part wins."""
+    (``|∫φ| / ∫|φ| > 0.9``) are kept and the least real part wins.
+
+    K, M: assembled PETSc matrices (n × n).  ``petsc_options`` (keys without
+    dash, e.g. ``{"eps_nev": 6, "st_pc_factor_mat_solver_type": "petsc"}``)
+    are read under ``options_prefix`` after the defaults are set, so they
+    override them.  ``mirror`` (:class:`fpsolve.symmetry.Mirror`, or None):
+    the chosen vector is replaced by its mirror-symmetric part (exact split
+    of mass between mirror-image wells).  ``adjoint``: ``info["_adjoint"]``
+    is the vector τ of :func:`_adjoint_solve`.  ``info`` records the eigenvalues
+    found, the positivity ratio and ``residual`` = ‖Kφ − λMφ‖/‖Kφ‖.
+    Raises ModelError for an unknown method, RuntimeError when nothing converges.
+    """
     lumped = M.createVecLeft()
     ones = M.createVecRight()
     ones.set(1.0)
     M.mult(ones, lumped)
-    info: dict = {"eigensolver": method, "target": target}
+    info: dict = {"eigensolver": method, "target": target, "options_prefix": options_prefix,
+                  "petsc_options": {str(k): str(v) for k, v in (petsc_options or {}).items()}}
     candidates = []
-    if method == "slepc":
-        from slepc4py import SLEPc
+    pushed = _push_options(options_prefix, petsc_options)
+    try:
+        if method == "slepc":
+            from slepc4py import SLEPc
 
-        eps = SLEPc.EPS().create(comm)
-        eps.setOperators(K, M)
-        eps.setProblemType(SLEPc.EPS.ProblemType.GNHEP)
-        eps.setDimensions(nev)
-        eps.setTarget(target)
-        eps.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
-        st = eps.getST()
-        st.setType(SLEPc.ST.Type.SINVERT)
-        st.setShift(target)
-        info["lu"] = _lu(st.getKSP(), comm)
-        eps.setTolerances(1e-12, 200)
-        eps.solve()
-        info["converged"] = eps.getConverged()
-        for i in range(eps.getConverged()):
-            vr, vi = K.createVecRight(), K.createVecRight()
-            lam = eps.getEigenpair(i, vr, vi)
-            s, t = _positivity(vr, lumped)
-            candidates.append((complex(lam), vr, abs(s) / t if t > 0 else 0.0))
-        if polish and candidates:
-            # a few inverse-iteration steps with the factorised K − σM sharpen
-            # the chosen vector (parallel and serial runs then agree to 1e-8)
-            best = _choose(candidates)
-            x = best[1]
-            y, Mx = x.duplicate(), x.duplicate()
-            for _ in range(polish):
-                M.mult(x, Mx)
-                st.getKSP().solve(Mx, y)
-                y.scale(1.0 / y.norm())
-                y.copy(x)
-            info["polish_steps"] = polish
-        eps.destroy()
-    elif method == "inverse":
-        candidates.append(_inverse_iteration(K, M, comm, target, lumped, info))
-    else:
-        raise ModelError(f"eigensolver must be one of {', '.join(EIGENSOLVERS)} (got {method!r})")
+            # the SLEPc object is the eigenvalue problem; "eps" is ε elsewhere
+            evp = SLEPc.EPS().create(comm)
+            evp.setOperators(K, M)
+            evp.setProblemType(SLEPc.EPS.ProblemType.GNHEP)
+            evp.setDimensions(nev)
+            evp.setTarget(target)
+            evp.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
+            st = evp.getST()
+            st.setType(SLEPc.ST.Type.SINVERT)
+            st.setShift(target)
+            info["lu"] = _lu(st.getKSP(), comm)
+            evp.setTolerances(1e-12, 200)
+            evp.setOptionsPrefix(options_prefix)
+            evp.setFromOptions()
+            evp.solve()
+            info["converged"] = evp.getConverged()
+            for i in range(evp.getConverged()):
+                vr, vi = K.createVecRight(), K.createVecRight()
+                lam = evp.getEigenpair(i, vr, vi)
+                s, t = _positivity(vr, lumped)
+                candidates.append((complex(lam), vr, abs(s) / t if t > 0 else 0.0))
+            if polish and candidates:
+                # a few inverse-iteration steps with the factorised K − σM sharpen
+                # the chosen vector (parallel and serial runs then agree to 1e-8)
+                best = _choose(candidates)
+                x = best[1]
+                y, Mx = x.duplicate(), x.duplicate()
+                for _ in range(polish):
+                    M.mult(x, Mx)
+                    st.getKSP().solve(Mx, y)
+                    y.scale(1.0 / y.norm())
+                    y.copy(x)
+                info["polish_steps"] = polish
+            if adjoint:
+                info["_adjoint"] = _adjoint_solve(st.getKSP(), lumped)
+            evp.destroy()
+        elif method == "inverse":
+            candidates.append(_inverse_iteration(K, M, comm, target, lumped, info, options_prefix, adjoint))
+        else:
+            raise ModelError(f"eigensolver must be one of {', '.join(EIGENSOLVERS)} (got {method!r})")
+    finally:
+        _pop_options(pushed)
     if not candidates:
         raise RuntimeError("the eigen-solve converged to no eigenpair")
     lam, vec, ratio = _choose(candidates)
+    if mirror is not None:
+        vec = mirror.symmetric_part(vec)
+        s, t = _positivity(vec, lumped)
+        ratio = abs(s) / t if t > 0 else 0.0
+    info["mirror_symmetrised"] = mirror is not None
     info["eigenvalues"] = [[c[0].real, c[0].imag] for c in sorted(candidates, key=lambda c: c[0].real)]
     info["positivity_ratio"] = ratio
+    info["residual"], info["residual_relative_to_Kphi"] = eigen_residual(K, M, lam, vec)
+    info["eigenvalue_roundoff"] = eigenvalue_roundoff(K, M, vec)
     return lam, vec, info
+
+
+def spectral_gap(lam: complex, eigenvalues: Sequence[Sequence[float]]) -> float | None:
+    """``(λ1 − λ0) / |λ1|`` with λ1 the eigenvalue of least real part above
+    λ0's among those found; None when no other eigenvalue was found.  Near 0
+    the principal eigenvector is not determined by the discrete problem
+    (mirror-image wells with a high barrier)."""
+    others = [complex(re, im) for re, im in eigenvalues]
+    others = [mu for mu in others if abs(mu - lam) > 0 and mu.real >= lam.real]
+    if not others:
+        return None
+    lam1 = min(others, key=lambda mu: mu.real)
+    return float((lam1.real - lam.real) / abs(lam1)) if abs(lam1) > 0 else None
 
 
 def _choose(candidates: list) -> tuple:
@@ -207,8 +317,19 @@ def _choose(candidates: list) -> tuple:
     return min(one_signed, key=lambda c: c[0].real) if one_signed else max(candidates, key=lambda c: c[2])
 
 
+def _adjoint_solve(ksp: Any, lumped: Any) -> Any:
+    """τ with ``(K − σM)ᵀ τ = M 1`` by the factorised ``ksp``: the weak
+    backward equation ``a(v, τ) = ∫ v`` (τ = mean first-passage time at
+    σ = 0, MODEL.md §8), the dual weight of the escape rate
+    (:func:`fpsolve.adapt.residual_indicator`)."""
+    tau = lumped.duplicate()
+    ksp.solveTranspose(lumped, tau)
+    return tau
+
+
 def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, info: dict,
-                       tol: float = 1e-12, maxit: int = 100) -> Tuple[complex, Any, float]:
+                       options_prefix: str = OPTIONS_PREFIX, adjoint: bool = False, tol: float = 1e-12,
+                       maxit: int = 100) -> Tuple[complex, Any, float]:
     """Inverse iteration ``(K − σM) x_{k+1} = M x_k`` with one LU factorisation."""
     from petsc4py import PETSc
 
@@ -218,6 +339,8 @@ def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, in
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
     info["lu"] = _lu(ksp, comm)
+    ksp.setOptionsPrefix(options_prefix)
+    ksp.setFromOptions()
     x = K.createVecRight()
     x.set(1.0)
     y, Mx = x.duplicate(), x.duplicate()
@@ -237,6 +360,8 @@ def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, in
         if it > 3 and change <= tol * max(1.0, abs(lam)):
             break
     info["iterations"] = it
+    if adjoint:
+        info["_adjoint"] = _adjoint_solve(ksp, lumped)
     s, t = _positivity(x, lumped)
     return complex(lam), x, abs(s) / t if t > 0 else 0.0
 
@@ -260,6 +385,7 @@ class Solution:
         self._flux = flux
         self._qdeg = quadrature_degree
         self._samples: dict = {}
+        self.adjoint: Any = None  # τ of the backward equation, when asked for
 
     # ---- quadrature on the mesh -------------------------------------------
     def quadrature_samples(self, degree: int | None = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -336,27 +462,7 @@ class Solution:
     def evaluate(self, points: np.ndarray) -> np.ndarray:
         """φ at points of shape (n, 2); 0 outside the mesh.  Collective: every
         rank passes the same points and gets the same values."""
-        from mpi4py import MPI
-
-        points = np.asarray(points, dtype=np.float64)
-        n = points.shape[0]
-        p3 = np.zeros((n, 3))
-        p3[:, :2] = points
-        found, cells = _compat.colliding_cells(self.mesh, p3)
-        vals = np.zeros(n)
-        if found.size:
-            vals[found] = self.density.eval(p3[found], cells).ravel()
-        # a point on a shared edge is found on several ranks: the lowest one counts
-        owner = np.full(n, self.comm.size, dtype=np.int32)
-        owner[found] = self.comm.rank
-        if self.comm.size > 1:
-            low = np.empty_like(owner)
-            self.comm.Allreduce(owner, low, op=MPI.MIN)
-            vals[low != self.comm.rank] = 0.0
-            total = np.empty_like(vals)
-            self.comm.Allreduce(vals, total)
-            return total
-        return vals
+        return evaluate_function(self.density, points)
 
     def bounding_box(self) -> Tuple[float, float, float, float]:
         """(xmin, xmax, ymin, ymax) of the mesh, global."""
@@ -385,13 +491,13 @@ class Solution:
         step = (hi - lo) / (n_line - 1)
         return step * (vals.sum(axis=1) - 0.5 * (vals[:, 0] + vals[:, -1]))  # trapezoid rule
 
-    def marginal_theta1(self, grid: Sequence[float], n_line: int = 1201) -> np.ndarray:
+    def marginal_theta1(self, grid: Sequence[float], n_line: int = MARGINAL_LINE_POINTS) -> np.ndarray:
         """``∫ φ dθ2`` at each θ1 of ``grid`` (trapezoid rule on ``n_line``
         points across the θ2-range where φ > 1e-12 max φ); collective, the
         same on every rank."""
         return self._marginal(np.asarray(grid), 0, n_line)
 
-    def marginal_theta2(self, grid: Sequence[float], n_line: int = 1201) -> np.ndarray:
+    def marginal_theta2(self, grid: Sequence[float], n_line: int = MARGINAL_LINE_POINTS) -> np.ndarray:
         """``∫ φ dθ1`` at each θ2 of ``grid``; collective."""
         return self._marginal(np.asarray(grid), 1, n_line)
 
@@ -427,15 +533,59 @@ class Solution:
         return self._flux
 
 
+def evaluate_function(function: Any, points: np.ndarray) -> np.ndarray:
+    """Values of a scalar ``fem.Function`` at points of shape (n, 2); 0
+    outside the mesh.  Collective: every rank passes the same points and gets
+    the same values."""
+    from mpi4py import MPI
+
+    msh = function.function_space.mesh
+    comm = msh.comm
+    points = np.asarray(points, dtype=np.float64)
+    n = points.shape[0]
+    p3 = np.zeros((n, 3))
+    p3[:, :2] = points
+    found, cells = _compat.colliding_cells(msh, p3)
+    vals = np.zeros(n)
+    if found.size:
+        vals[found] = function.eval(p3[found], cells).ravel()
+    # a point on a shared edge is found on several ranks: the lowest one counts
+    owner = np.full(n, comm.size, dtype=np.int32)
+    owner[found] = comm.rank
+    if comm.size > 1:
+        low = np.empty_like(owner)
+        comm.Allreduce(owner, low, op=MPI.MIN)
+        vals[low != comm.rank] = 0.0
+        total = np.empty_like(vals)
+        comm.Allreduce(vals, total)
+        return total
+    return vals
+
+
 def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
                    boundary: str = "dirichlet", eigensolver: str = "slepc",
-                   progress: Callable[[str], None] | None = None) -> Tuple[Solution, dict]:
+                   progress: Callable[[str], None] | None = None, symmetrise: bool = True,
+                   options_prefix: str = OPTIONS_PREFIX,
+                   petsc_options: Dict[str, Any] | None = None, adjoint: bool = False) -> Tuple[Solution, dict]:
     """Principal eigenpair of the weak form on ``msh`` for any drift and D
-    (UFL); returns the normalised :class:`Solution` and timings."""
+    (UFL); returns the normalised :class:`Solution` and timings.
+
+    ``symmetrise``: where the mesh is its own mirror image under θ1 → −θ1
+    and the assembled operator commutes with the mirror (both checked
+    numerically, :mod:`fpsolve.symmetry`), the density is the symmetric
+    eigenvector, so the split of mass between mirror-image wells is exact.
+    ``Solution.info`` records the eigenpair residual, the spectral gap
+    (λ1 − λ0)/|λ1| (:func:`spectral_gap`), the density on the wall relative
+    to its peak, and the escape rate from the boundary flux computed
+    consistently with the weak form (:func:`wall_flux`).  ``adjoint``: also
+    the solution τ of the backward equation ``a(v, τ) = ∫ v`` (mean
+    first-passage time, ``Solution.adjoint``), the adaptive loop's dual
+    weight for the escape rate.  Raises ModelError
+    for a bad degree, boundary or eigensolver.
+    """
     import ufl
     from dolfinx import fem
     from dolfinx.fem.petsc import assemble_matrix
-    from petsc4py import PETSc
 
     say = progress or (lambda message: None)
     if degree not in (1, 2):
@@ -451,10 +601,11 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     qdeg = 2 * degree + 2
     a = fem.form(weak_form(u, v, drift, D, divD, qdeg))
     m = fem.form(ufl.inner(u, v) * ufl.dx)
+    wall_dofs = _compat.locate_boundary_dofs(V)
     bcs = []
     if boundary == "dirichlet":
         zero = fem.Function(V)
-        bcs = [fem.dirichletbc(zero, _compat.locate_boundary_dofs(V))]
+        bcs = [fem.dirichletbc(zero, wall_dofs)]
     K = assemble_matrix(a, bcs=bcs, diagonal=1.0)
     K.assemble()
     M = assemble_matrix(m, bcs=bcs, diagonal=0.0)
@@ -463,23 +614,84 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     dofs = V.dofmap.index_map.size_global
     say(f"assembled K and M: {dofs} dofs (P{degree}, {boundary}) in {t_assemble:.2f}s")
     t1 = time.perf_counter()
+    mirror = None
+    if symmetrise:
+        from . import symmetry
+
+        mirror = symmetry.mirror_of(V)
+        if mirror is not None and not mirror.commutes_with(K):
+            mirror = None
     # reflecting: K is singular (its null vector is the answer), so the shift
     # sits just below 0 to keep the LU regular
     target = 0.0 if boundary == "dirichlet" else -1e-9
-    lam, vec, info = principal_eigenpair(K, M, comm, target=target, method=eigensolver)
+    lam, vec, info = principal_eigenpair(K, M, comm, target=target, method=eigensolver, mirror=mirror,
+                                         options_prefix=options_prefix, petsc_options=petsc_options,
+                                         adjoint=adjoint)
+    tau = info.pop("_adjoint", None)
     phi = fem.Function(V, name="density")
     vec.copy(_compat.petsc_vec(phi))
     phi.x.scatter_forward()
     mass = comm.allreduce(fem.assemble_scalar(fem.form(phi * ufl.dx)))
     phi.x.array[:] /= mass  # fixes sign and normalisation together
     t_solve = time.perf_counter() - t1
-    say(f"eigen-solve ({info['eigensolver']}, {info.get('lu')}): lambda0 = {lam.real:.6g} in {t_solve:.2f}s")
-    n = ufl.FacetNormal(msh)
-    flux = comm.allreduce(fem.assemble_scalar(fem.form(ufl.dot(probability_flux(phi, drift, D, divD), n) * ufl.ds)))
+    say(f"eigen-solve ({info['eigensolver']}, {info.get('lu')}): lambda0 = {lam.real:.6g}, "
+        f"residual {info['residual']:.1e} in {t_solve:.2f}s")
+    info["gap"] = spectral_gap(lam, info["eigenvalues"])
+    info["wall_density_relative"] = _wall_density(phi, wall_dofs)
+    flux = wall_flux(phi, lam, drift, D, divD, wall_dofs, qdeg)
     sol = Solution(phi, lam, flux, qdeg + 2, {**info, "dofs": dofs, "degree": degree, "boundary": boundary})
+    if tau is not None:
+        sol.adjoint = fem.Function(V, name="mean_first_passage_time")
+        tau.copy(_compat.petsc_vec(sol.adjoint))
+        sol.adjoint.x.scatter_forward()
     for obj in (K, M):
         obj.destroy()
     return sol, {"assemble_seconds": t_assemble, "solve_seconds": t_solve, "dofs": dofs}
+
+
+def wall_flux(phi: Any, lam: complex, drift: Any, D: Any, divD: Any, wall_dofs: np.ndarray,
+              quadrature_degree: int) -> float:
+    """Escape rate from the boundary flux, ``∮ J·n ds / ∫ φ`` with ∫ φ = 1,
+    computed as the weak-form residual against the wall's basis functions
+    (the function ``w`` that is 1 at every wall dof and 0 at interior dofs):
+
+        ∮ J·n w ds = λ ∫ φ w − a(φ, w)          (MODEL.md §4, with ∇·J = λφ)
+
+    Since ``a(φ, v) = λ ∫ φ v`` for every interior ``v`` (discrete
+    conservation), this agrees with λ0 to the eigenpair residual, yet it is computed from the density next to the wall, so it
+    stays meaningful where λ0 is at round-off.  Evaluating −D∇φ·n pointwise
+    on the wall instead was 50-73 % low on meshes where λ0 was right to
+    2e-4 (issue 11).  Collective; 1/time units."""
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem.petsc import assemble_vector
+    from petsc4py import PETSc
+
+    V = phi.function_space
+    v = ufl.TestFunction(V)
+    n_owned = V.dofmap.index_map.size_local
+    owned = wall_dofs[wall_dofs < n_owned]
+    total = 0.0
+    for form, weight in ((weak_form(phi, v, drift, D, divD, quadrature_degree), -1.0),
+                         (ufl.inner(phi, v) * ufl.dx, lam.real)):
+        b = assemble_vector(fem.form(form))
+        b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+        total += weight * float(np.sum(b.getArray(readonly=True)[owned]))
+        b.destroy()
+    return phi.function_space.mesh.comm.allreduce(total)
+
+
+def _wall_density(phi: Any, wall_dofs: np.ndarray) -> float:
+    """max |φ| over the wall dofs relative to max φ (global)."""
+    from mpi4py import MPI
+
+    comm = phi.function_space.mesh.comm
+    n_owned = phi.function_space.dofmap.index_map.size_local
+    values = phi.x.array[:n_owned]
+    wall = np.abs(values[wall_dofs[wall_dofs < n_owned]])
+    top = comm.allreduce(float(values.max()) if values.size else -np.inf, op=MPI.MAX)
+    at_wall = comm.allreduce(float(wall.max()) if wall.size else 0.0, op=MPI.MAX)
+    return at_wall / top if top > 0 else float("nan")
 
 
 def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.ndarray) -> Dict[str, np.ndarray]:
@@ -500,6 +712,9 @@ def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.nd
     return out
 
 
+MESH_RULES = ("graded", "adaptive")
+
+
 def model_mesh_sizes(model: Any, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
                      h_min: float | None = None, h_max: float | None = None) -> fmesh.MeshSizes:
     """Mesh sizes of a :class:`~fpsolve.symbolic.Model`: the graded mesh of
@@ -514,8 +729,25 @@ def model_mesh_sizes(model: Any, radius: float = 2.0, center: Tuple[float, float
     return fmesh.uniform_sizes(radius, center, h_min)
 
 
-#: Negative mass above which a solve on a custom model warns (MODEL.md §7).
-NEGATIVE_MASS_WARNING = 1e-4
+def default_mesh_rule(model: Any, h_min: float | None = None) -> str:
+    """``graded`` for the valley (its widths are known, and the graded mesh is
+    faster there to the same accuracy: scripts/bench_solver.py --adaptive)
+    and for a custom model given ``--h-min`` (its uniform disk); ``adaptive``
+    for any other custom model (no closed-form widths)."""
+    from .symbolic import Model
+
+    return "adaptive" if isinstance(model, Model) and model.valley is None and h_min is None else "graded"
+
+
+def check_budget(sizes: fmesh.MeshSizes, degree: int, max_dofs: int) -> int:
+    """Predicted dofs of the mesh of ``sizes`` (:func:`fpsolve.mesh.predicted_cells`,
+    before any meshing); raises ModelError, one line naming the numbers, when
+    above ``max_dofs``."""
+    dofs = fmesh.predicted_dofs(fmesh.predicted_cells(sizes), degree)
+    if dofs > max_dofs:
+        raise ModelError(f"the mesh would have about {dofs:.3g} dofs ({sizes.rule} rule, h-min {sizes.h_min:.3g}), "
+                         f"above --max-dofs {max_dofs}: raise --max-dofs or use --mesh-rule adaptive")
+    return dofs
 
 
 def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = None,
@@ -523,44 +755,43 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
           degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: Any = None,
           h_min: float | None = None, h_max: float | None = None, comm: Any = None,
           progress: Callable[[str], None] | None = None, refine: float = 1.0,
-          eigensolver: str = "slepc") -> Solution:
-    """Quasi-stationary density of the model: the principal eigenpair of the
-    Fokker-Planck operator with absorbing (or reflecting) boundary (MODEL.md
-    §4; seed eqs. S12-S13 for the drift and D = (T/2) H²).
+          eigensolver: str = "slepc", mesh_rule: str | None = None, tol: float | None = None,
+          max_dofs: int | None = None, options_prefix: str = OPTIONS_PREFIX,
+          petsc_options: Dict[str, Any] | None = None, symmetrise: bool = True) -> Solution:
+    """Quasi-stationary density of the model (MODEL.md §4) on the disk.
 
-    Args:
-        landscape, noise: the valley and the SGD noise (MODEL.md §1-3), with
-            ``cross``; or ``landscape`` a :class:`~fpsolve.symbolic.Model`
-            (MODEL.md §7) and ``noise`` None (its noise decides, ``cross`` is
-            ignored; a Model that is the valley gets the graded mesh, any
-            other a uniform one, ``h_min`` default R/40, and a ``warnings``
-            entry when the negative mass exceeds 1e-4).  Needs T = α Δ > 0.
-        radius, center: the disk Ω (θ units), default 2 and (0, 0); not with ``mesh``.
-        degree: Lagrange degree, 1 or 2.
-        cross: keep the cross-diffusion D12 (False: what the seed's MATLAB did).
-        boundary: "dirichlet" (absorbing, P = 0) or "reflecting" (zero flux).
-        mesh: a mesh file meshio reads (any 2-D triangle mesh; its domain comes
-            from the file, ``fpsolve.meshfile``) or a ``meshfile.MeshData``;
-            default: a disk graded from the model's widths (``fpsolve.mesh``).
-        h_min, h_max: override the graded mesh's fine and far sizes (θ units).
-        comm: mpi4py communicator, default MPI.COMM_WORLD (``fpsolve.parallel``);
-            collective, every rank gets the same Solution.
-        progress: callable(str) for one line per stage.
-        refine: divide every graded mesh size by this factor.
-        eigensolver: "slepc" (shift-invert Krylov-Schur) or "inverse" (inverse iteration).
+    ``landscape`` is a :class:`~fpsolve.model.Landscape` (with ``noise`` and
+    ``cross``: the valley of MODEL.md §1-3) or a
+    :class:`~fpsolve.symbolic.Model` (MODEL.md §7; ``noise`` None, ``cross``
+    ignored: the model's noise decides).
 
-    Returns:
-        :class:`Solution`: the density φ0 ≥ 0 with ∫ φ0 = 1 (a P1/P2 function
-        in θ-space), and ``summary``, what summary.json records: parameters,
-        ``domain`` ("disk" or "mesh"), radius, center, T, the escape rate λ0
-        (eigenvalue) and its boundary-flux twin, per time unit t = α k (per
-        SGD step: ``escape_rate_per_step`` = α λ0), mass, negativity,
-        moments, mode |θ1|*, dofs, ranks and timings (seconds).
+    ``mesh_rule`` (default :func:`default_mesh_rule`): ``"graded"`` (one
+    mesh: graded from the valley's widths, :mod:`fpsolve.mesh`, or a custom
+    model's uniform disk of size ``h_min``, default R/40; refused before
+    meshing when its predicted size is above ``max_dofs``) or ``"adaptive"``
+    (:mod:`fpsolve.adapt`: refine from a coarse disk until the error
+    estimate is below ``tol``, relative, or the next mesh would pass
+    ``max_dofs``).  ``mesh`` takes precedence over both: any 2-D triangle
+    mesh file meshio reads, or a ``meshfile.MeshData`` (:mod:`fpsolve.meshfile`);
+    its domain (``domain`` "disk" with the fitted ``radius``/``center``, or
+    "mesh") comes from the file, so ``radius``/``center`` (θ units, default
+    2 and (0, 0)) go with the generated disk only.  ``comm``: mpi4py
+    communicator, default MPI.COMM_WORLD (:mod:`fpsolve.parallel`); the call
+    is collective and every rank gets the same Solution.  Needs T = α Δ > 0
+    (:meth:`~fpsolve.model.Noise.require_positive_T`).
+    ``petsc_options`` / ``options_prefix`` reach the eigen-solve
+    (:func:`principal_eigenpair`); ``symmetrise``: :func:`solve_operator`.
 
-    Raises:
-        ModelError: T = 0, bad degree/boundary/sizes, a bad mesh file (on
-            every rank), or ``mesh`` together with ``radius``/``center``.
+    ``Solution.summary`` holds what summary.json records: parameters, T,
+    escape rates (eigenvalue and boundary flux, per unit time t = alpha k),
+    mass, negativity, moments, mode, dofs, ranks, timings (seconds), the
+    eigenpair residual and gap, ``warnings`` (:mod:`fpsolve.diagnostics`)
+    and, when adaptive, ``error_estimate`` and ``adaptivity`` (cycles).
+    Raises ModelError for bad values (one line naming them).
     """
+    from . import adapt, diagnostics
+    from .symbolic import Model, ufl_coefficients
+
     if mesh is not None and (radius is not None or center is not None):
         raise ModelError("radius and center describe the generated disk; a mesh file brings its own domain")
     radius = fmesh.DEFAULT_RADIUS if radius is None else radius
@@ -571,21 +802,54 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
         raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
     if boundary not in BOUNDARIES:
         raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
-    from .symbolic import Model, ufl_coefficients
-
-    wall = time.perf_counter()
     user_model = landscape if isinstance(landscape, Model) else None
+    mesh_rule = default_mesh_rule(landscape, h_min) if mesh_rule is None else mesh_rule
+    if mesh_rule not in MESH_RULES:
+        raise ModelError(f"mesh rule must be one of {', '.join(MESH_RULES)} (got {mesh_rule!r})")
+    tol = adapt.DEFAULT_TOL if tol is None else tol
+    max_dofs = adapt.DEFAULT_MAX_DOFS if max_dofs is None else max_dofs
+    if not (math.isfinite(tol) and tol > 0):
+        raise ModelError(f"tol must be a finite number > 0 (got {tol!r})")
+    if not max_dofs > 0:
+        raise ModelError(f"max-dofs must be > 0 (got {max_dofs!r})")
+    wall = time.perf_counter()
     if user_model is not None:
         if noise is not None:
             raise ModelError("solve(model) takes the noise from the model (drop the noise argument)")
         user_model.check_formulas(radius, center)
         noise, cross = user_model.noise_level, user_model.cross
         landscape = user_model.valley
-        noise.require_positive_T()
+    noise.require_positive_T()
+    options = {"options_prefix": options_prefix, "petsc_options": petsc_options, "symmetrise": symmetrise}
+
+    def coefficients(m: Any) -> Tuple[Any, Any, Any]:
+        if user_model is not None:
+            drift, D, divD, _ = ufl_coefficients(user_model, m)
+            return drift, D, divD
+        c = model_coefficients(m, landscape, noise, cross)
+        return c.drift, c.D, c.divD
+
+    record = None
+    if mesh is None and mesh_rule == "adaptive":
+        t0 = time.perf_counter()
+        msh, sizes = fmesh.adaptive_start(radius, center, comm)
+        t_mesh = time.perf_counter() - t0
+        sol, record = adapt.solve_adaptive(msh, sizes, coefficients, degree=degree, boundary=boundary,
+                                           eigensolver=eigensolver, tol=tol, max_dofs=max_dofs, progress=say,
+                                           solver_options=options)
+        timing = {k: sol.info[k] for k in ("assemble_seconds", "solve_seconds", "dofs")}
+        mesh_info = {"source": "adaptive", "rule": "adaptive", "bounds": sizes.as_dict(),
+                     "domain": "disk", "radius": radius, "center": list(center),
+                     "cells": record["cycles"][-1]["cells"]}
+        mom = {k: v for k, v in record["cycles"][-1]["moments"].items() if k != adapt.WATCHED_RATE}
+    else:
         if mesh is None:
-            sizes = model_mesh_sizes(user_model, radius, center, h_min, h_max)
+            sizes = (model_mesh_sizes(user_model, radius, center, h_min, h_max) if user_model is not None
+                     else fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max))
+            sizes = sizes.refined(refine) if refine != 1.0 else sizes
+            check_budget(sizes, degree, max_dofs)
             t_mesh = time.perf_counter()
-            msh, _ = fmesh.create_disk(sizes.refined(refine) if refine != 1.0 else sizes, comm)
+            msh, _ = fmesh.create_disk(sizes, comm)
             mesh_info = {"source": "gmsh", "domain": "disk", **sizes.as_dict(), "refine": refine,
                          "center": list(sizes.center),
                          "cells": comm.allreduce(msh.topology.index_map(2).size_local, op=fmesh._sum())}
@@ -593,23 +857,16 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
         else:
             msh, mesh_info, t_mesh = fmesh.mesh_for(None, None, radius=radius, center=center, mesh=mesh,
                                                     h_min=None, h_max=None, comm=comm)
-    else:
-        noise.require_positive_T()
-        msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
-                                                h_min=h_min, h_max=h_max, comm=comm, refine=refine)
-    say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
-    if user_model is not None:
-        drift, D, divD, consts = ufl_coefficients(user_model, msh)
-        coeffs = ModelCoefficients(drift=drift, D=D, divD=divD, constants=consts)
-    else:
-        coeffs = model_coefficients(msh, landscape, noise, cross)
-    sol, timing = solve_operator(msh, coeffs.drift, coeffs.D, coeffs.divD, degree=degree,
-                                 boundary=boundary, eigensolver=eigensolver, progress=say)
+        say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
+        sol, timing = solve_operator(msh, *coefficients(msh), degree=degree, boundary=boundary,
+                                     eigensolver=eigensolver, progress=say, **options)
+        mom = sol.moments()
     t2 = time.perf_counter()
-    mom = sol.moments()
     neg = sol.negativity()
     mode = sol.mode_theta1()
     lam = sol.eigenvalue
+    eigen = {k: v for k, v in sol.info.items()
+             if k not in ("dofs", "degree", "boundary", "assemble_seconds", "solve_seconds")}
     case = ({"landscape": landscape.as_dict(), "noise": noise.as_dict()} if landscape is not None
             else {"noise": noise.as_dict()})
     if user_model is not None:
@@ -619,29 +876,33 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
         "T": noise.T,
         "domain": mesh_info["domain"], "radius": mesh_info["radius"], "center": mesh_info["center"],
         "degree": degree, "cross_diffusion": cross,
-        "boundary": boundary, "mesh": mesh_info,
+        "boundary": boundary, "mesh": mesh_info, "mesh_rule": "file" if mesh is not None else mesh_rule,
         "escape_rate": lam.real,
         "escape_rate_imag": lam.imag,
         "escape_rate_flux": sol.boundary_escape_rate(),
+        "escape_rate_flux_method": "weak-form residual against the wall's basis functions (solver.wall_flux)",
         "escape_rate_per_step": noise.alpha * lam.real,
+        "eigen_residual": sol.info["residual"],
+        "eigen_residual_relative_to_Kphi": sol.info["residual_relative_to_Kphi"],
+        "eigen_gap": sol.info["gap"],
         **mom,
         **neg,
         "mode_theta1": mode,
         "flatness_at_mode": float(landscape.flatness(mode)) if landscape is not None else None,
         "dofs": timing["dofs"],
         "ranks": comm.size,
-        "eigen": {k: v for k, v in sol.info.items() if k not in ("dofs", "degree", "boundary")},
+        "eigen": eigen,
         "mesh_seconds": t_mesh,
         "assemble_seconds": timing["assemble_seconds"],
         "solve_seconds": timing["solve_seconds"],
-        "postprocess_seconds": time.perf_counter() - t2,
     }
-    warn = []
-    if user_model is not None and neg["negative_mass"] > NEGATIVE_MASS_WARNING:
-        warn.append(f"negative mass {neg['negative_mass']:.2g} > {NEGATIVE_MASS_WARNING:g}: the mesh does not "
-                    f"resolve the density (refine with --h-min, now {mesh_info.get('h_min')})")
-        say("warning: " + warn[-1])
-    summary["warnings"] = warn
+    if record is not None:
+        summary["error_estimate"] = record["error_estimate"]
+        summary["error_estimate_method"] = record["error_estimate_method"]
+        summary["adaptivity"] = {k: v for k, v in record.items() if k != "warnings"}
+        summary["adapt_seconds"] = sum(c["seconds"] for c in record["cycles"])
+    summary["warnings"] = (record["warnings"] if record is not None else []) + diagnostics.warnings_for(summary)
+    summary["postprocess_seconds"] = time.perf_counter() - t2
     summary["wall_seconds"] = time.perf_counter() - wall
     sol.summary = summary
     say(f"moments: mean|theta1| = {mom['mean_abs_theta1']:.6g}, std|theta1| = {mom['std_abs_theta1']:.6g}, "

@@ -8,6 +8,11 @@ default mesh).  L1 = ∫|φ − φ_ref| over the reference mesh's quadrature
 points; "L1 sym." compares the θ1 → −θ1 symmetric averages (the split of
 mass between the wells, also listed, is a mesh-asymmetry effect).  Writes ``bench.json`` and ``bench.md`` (the table) into ``--out``
 atomically and prints the table; ``--quick`` uses coarse levels (for tests).
+
+``--adaptive``: the four MODEL.md §6 cases instead, the graded mesh and
+the adaptive loop at ``--tols`` against an adaptive reference (cycles,
+dofs, core and CPU seconds, true error, estimate, negative mass, peak
+memory; fpsolve.benchmark).
 """
 
 from __future__ import annotations
@@ -55,7 +60,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli.add_cross_diffusion_argument(parser)
     parser.add_argument("--quick", action="store_true", help="coarse levels 0.3 0.45, reference 0.7 (for tests)")
     cli.add_output_arguments(parser, "results/bench")
+    parser.add_argument("--adaptive", action="store_true",
+                        help="instead: the four MODEL.md §6 cases, graded mesh and adaptive loop at --tols, "
+                             "against an adaptive reference at --reference-tol (issue 11)")
+    parser.add_argument("--tols", type=float, nargs="+", default=(1e-2, 1e-3, 1e-4),
+                        help="adaptive tolerances (default 1e-2 1e-3 1e-4)")
+    parser.add_argument("--reference-tol", type=float, default=2e-5,
+                        help="tolerance of the adaptive reference (default 2e-5)")
     args = parser.parse_args(argv)
+    if args.adaptive:
+        return adaptive_main(args)
     landscape, noise = cli.model_from_args(args)
     radius, center = cli.domain_from_args(args)
     levels, ref_level = (list(args.levels), args.reference) if not args.quick else ([0.3, 0.45], 0.7)
@@ -120,6 +134,48 @@ def main(argv: Sequence[str] | None = None) -> int:
             io.write_text_atomic(tmp / "bench.md", table + note)
     if comm.rank == 0:
         print(table + note, end="")
+        print(f"benchmark written to {out}")
+    return 0
+
+
+def adaptive_main(args) -> int:
+    """The table of fpsolve.benchmark for the §6 cases (``--quick``: T = 0.05
+    without cross-diffusion, tol 1e-2, reference 1e-3)."""
+    from mpi4py import MPI
+
+    from fpsolve import benchmark
+    from fpsolve.model import Landscape, Noise
+
+    tols = [1e-2] if args.quick else list(args.tols)
+    ref_tol = 1e-3 if args.quick else args.reference_tol
+    for value in tols + [ref_tol]:
+        if not (np.isfinite(value) and 0 < value < 1):
+            raise cli.UsageError(f"tolerances must be in (0, 1) (got {value!r})")
+    if ref_tol >= min(tols):
+        raise cli.UsageError(f"--reference-tol ({ref_tol:g}) must be below every tolerance ({min(tols):g})")
+    comm = MPI.COMM_WORLD
+    out = io.claim_output(args.out or io.RESULTS_ROOT / "bench", "bench", args.overwrite, comm)
+    progress = cli.Progress("bench_solver.py", enabled=comm.rank == 0)
+    landscape = Landscape.from_preset(args.preset)
+    cases = [(0.05, False)] if args.quick else benchmark.SECTION6_CASES
+    rows, refs = [], []
+    for T, cross in cases:
+        ref, case_rows = benchmark.run_case(landscape, Noise.from_temperature(T, args.alpha), cross, tols, ref_tol,
+                                            comm, progress)
+        rows += case_rows
+        refs.append({"T": T, "cross_diffusion": cross, "dofs": ref["dofs"], "estimate": ref["error_estimate"],
+                     **{k: ref[k] for k in benchmark.MOMENTS}})
+    text = benchmark.table(rows) + "\nreferences (adaptive, tol {:g}):\n".format(ref_tol) + "".join(
+        f"- T={r['T']:g} {'full' if r['cross_diffusion'] else 'no cross'}: {r['dofs']} dofs, estimate "
+        f"{r['estimate']:.1e}, mean abs θ1 {r['mean_abs_theta1']:.7g}, std abs θ1 {r['std_abs_theta1']:.7g}, "
+        f"Var θ2 {r['var_theta2']:.7g}\n" for r in refs)
+    with io.atomic_output_dir(out, comm, "bench", args.overwrite) as tmp:
+        if comm.rank == 0:
+            io.write_json(tmp / "bench.json", {"rows": rows, "references": refs, "reference_tol": ref_tol,
+                                               "ranks": comm.size, "versions": io.versions()})
+            io.write_text_atomic(tmp / "bench.md", text)
+    if comm.rank == 0:
+        print(text, end="")
         print(f"benchmark written to {out}")
     return 0
 

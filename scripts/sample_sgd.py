@@ -42,6 +42,8 @@ def build_parser() -> cli.Parser:
                     help="minibatch loss of SGD: linear L - xi.grad L, or exact L(theta - xi) (default linear)")
     cli.add_cross_diffusion_argument(mc)
     mc.add_argument("--dt", type=float, default=None, help="SDE time step (default alpha)")
+    mc.add_argument("--no-bridge", action="store_true",
+                    help="SDE: drop the Brownian-bridge exit test (MODEL.md §8; on by default)")
     mc.add_argument("--walkers", type=int, default=4000, help="independent walkers (default 4000)")
     length = mc.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="number of steps")
@@ -75,6 +77,8 @@ def _check(args, noise: model.Noise, radius: float) -> None:
     montecarlo.check_run(noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
                          walkers=args.walkers, dt=args.dt, radius=radius, burn_in=args.burn_in,
                          sample_interval=args.sample_interval, **_length(args))
+    if args.method == "sgd" and args.no_bridge:
+        raise cli.UsageError("--no-bridge applies to --method sde")
     if min(args.bins) < 1:
         raise cli.UsageError(f"--bins must be >= 1 (got {args.bins[0]} {args.bins[1]})")
     if args.hist_range is not None:
@@ -166,6 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = montecarlo.run(
             *sampled, method=args.method, shift=args.shift, cross=model.cross if preset_path else True,
             walkers=args.walkers, dt=args.dt, seed=args.seed, center=center,
+            bridge=False if args.no_bridge else None,
             radius=math.inf if args.no_absorption else radius,
             hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
             sample_interval=args.sample_interval, comm=comm, progress=progress if bar is not None else None,

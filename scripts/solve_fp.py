@@ -6,8 +6,13 @@ Solves for the principal eigenpair (escape rate λ0, density φ0 ≥ 0 with
 ``--out`` (default ``results/<case-name>[_nocross]/fem``), atomically:
 
     summary.json    parameters, versions, T, escape rates, mass, negativity,
-                    moments, mode, dofs, ranks, timings (seconds)
+                    moments, mode, dofs, ranks, timings (seconds), warnings,
+                    and with --mesh-rule adaptive the error estimate and cycles
     density.xdmf/.h5, density.png, marginals.png, marginals.csv
+    adaptivity.png  (adaptive only) estimate and moments against dofs
+
+Warnings (negative mass, degenerate eigenvalue, density at a reflecting
+wall, tolerance not reached) go to summary.json and, one line each, stderr.
 
 Time unit: alpha SGD steps (t = alpha k); escape_rate is per unit time,
 escape_rate_per_step per SGD step.  Runs under ``mpirun -n N python -m mpi4py``.
@@ -22,7 +27,21 @@ from typing import Sequence
 import numpy as np
 
 from fpsolve import cli, io
+from fpsolve.adapt import DEFAULT_MAX_DOFS, DEFAULT_TOL
 from fpsolve.model import ModelError
+from fpsolve.solver import MESH_RULES, OPTIONS_PREFIX
+
+
+def petsc_options(pairs: Sequence[str]) -> dict:
+    """``["KEY=VALUE", ...]`` as a dict; UsageError names a malformed one."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip().lstrip("-")
+        if not sep or not key:
+            raise cli.UsageError(f"--petsc-option must be KEY=VALUE (got {pair!r})")
+        out[key] = value
+    return out
 
 
 def build_parser() -> cli.Parser:
@@ -42,6 +61,17 @@ def build_parser() -> cli.Parser:
                      help="absorbing P=0 (default) or reflecting zero flux")
     fem.add_argument("--eigensolver", choices=("slepc", "inverse"), default="slepc",
                      help="shift-invert SLEPc (default) or inverse iteration, both with LU")
+    fem.add_argument("--mesh-rule", choices=MESH_RULES, default=None,
+                     help="graded: one mesh from the valley's widths (a custom model's uniform disk); adaptive: "
+                          "refine from a coarse disk until the error estimate is below --tol (default: graded "
+                          "for the valley presets and with --h-min, adaptive for custom models)")
+    fem.add_argument("--tol", type=float, default=None,
+                     help=f"adaptive: relative accuracy of the moments and L1 of the density (default {DEFAULT_TOL:g})")
+    fem.add_argument("--max-dofs", type=int, default=None,
+                     help=f"dof budget, checked before meshing (default {DEFAULT_MAX_DOFS}, fits 24 GiB)")
+    fem.add_argument("--petsc-option", action="append", default=[], metavar="KEY=VALUE",
+                     help=f"PETSc/SLEPc option for the eigen-solve, read with prefix '{OPTIONS_PREFIX}' "
+                          "(e.g. eps_nev=6, st_pc_factor_mat_solver_type=petsc); repeatable")
     cli.add_output_arguments(parser, "results/<case-name>[_nocross]/fem")
     return parser
 
@@ -58,6 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
     if args.mesh is not None and (args.radius is not None or args.center is not None):
         raise cli.UsageError("--mesh cannot be combined with --radius/--center (the domain comes from the file)")
+    if args.tol is not None and not (args.tol > 0 and args.tol < 1):
+        raise cli.UsageError(f"--tol must be in (0, 1) (got {args.tol!r})")
+    if args.max_dofs is not None and args.max_dofs <= 0:
+        raise cli.UsageError(f"--max-dofs must be > 0 (got {args.max_dofs!r})")
+    if args.mesh_rule == "adaptive" and (args.h_min is not None or args.h_max is not None):
+        raise cli.UsageError("--mesh-rule adaptive cannot be combined with --h-min/--h-max")
+    options = petsc_options(args.petsc_option)
     mesh = None
     if args.mesh is not None:
         noise.require_positive_T()
@@ -65,10 +102,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         mesh = meshfile.read_on_root(args.mesh, MPI.COMM_WORLD)  # a bad file: exit 2 here
 
-    from fpsolve import _compat, plotting, solver
+    from fpsolve import _compat, diagnostics, plotting, solver
 
-    if args.mesh is None:
-        solver.model_mesh_sizes(model, radius, center, args.h_min, args.h_max)
+    mesh_rule = args.mesh_rule or solver.default_mesh_rule(model, args.h_min)
+    if args.mesh is None and mesh_rule == "graded":
+        # the mesh's size is predicted before meshing: refuse, one line
+        solver.check_budget(solver.model_mesh_sizes(model, radius, center, args.h_min, args.h_max), args.degree,
+                            DEFAULT_MAX_DOFS if args.max_dofs is None else args.max_dofs)
+    else:
+        noise.require_positive_T()
 
     comm = MPI.COMM_WORLD
     progress = cli.Progress("solve_fp.py", enabled=comm.rank == 0)
@@ -78,8 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     domain = {"radius": radius, "center": center} if mesh is None else {}
     sol = solver.solve(model, **domain, degree=args.degree,
                        boundary=args.boundary, mesh=mesh, h_min=args.h_min, h_max=args.h_max,
-                       comm=comm, progress=progress, eigensolver=args.eigensolver)
+                       comm=comm, progress=progress, eigensolver=args.eigensolver, mesh_rule=mesh_rule,
+                       tol=args.tol, max_dofs=args.max_dofs, petsc_options=options)
     summary = dict(sol.summary)
+    diagnostics.report(summary["warnings"], "solve_fp.py", enabled=comm.rank == 0)
     summary["versions"] = io.versions()
     summary["command"] = {"argv": list(argv) if argv is not None else None, **vars(args)}
 
@@ -109,6 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ",".join(f"{v:.10g}" for v in row) for row in zip(*cols)) + "\n")
             summary["wall_seconds"] = time.perf_counter() - wall
             io.write_json(tmp / "summary.json", summary)
+            if "adaptivity" in summary:
+                plotting.plot_adaptivity(tmp / "adaptivity.png", summary["adaptivity"]["cycles"], title)
         progress("outputs written")
     if comm.rank == 0:
         print(f"escape rate {summary['escape_rate']:.4g} (eigenvalue), {summary['escape_rate_flux']:.4g} "

@@ -32,3 +32,18 @@ def test_bench_bad_levels_exit_2(tmp_path):
     res = run_script("bench_solver.py", "--levels", "1", "2", "--reference", "1.5", "--out", str(tmp_path / "b"))
     assert res.returncode == 2 and "--reference (1.5) must be finer" in res.stderr.strip()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_bench_dynamics_quick(tmp_path):
+    out = tmp_path / "bench"
+    res = run_script("bench_dynamics.py", "--quick", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    data = json.loads((out / "bench.json").read_text())
+    fixed, adaptive, stationary, search = data["rows"]
+    # fixed steps: one factorisation for all of them; the default case is
+    # confined (absorbing wall far away), so the mass stays 1 to round-off
+    assert fixed["steps"] == 100 and fixed["factorisations"] == 1
+    assert abs(fixed["survival_end"] - 1.0) < 1e-8 and abs(adaptive["survival_end"] - 1.0) < 1e-8
+    assert adaptive["factorisations"] < adaptive["steps"]
+    assert search["search_time_at_default_start"] > 0 and stationary["dofs"] == search["dofs"]
+    assert "x the stationary solve" in (out / "bench.md").read_text()

@@ -16,7 +16,7 @@ SUMMARY_KEYS = {
     "T", "escape_rate", "mass", "min_density", "negative_mass", "mode_theta1", "mean_abs_theta1",
     "std_abs_theta1", "var_theta2", "flatness_at_mode", "dofs", "ranks", "mesh_seconds", "assemble_seconds",
     "solve_seconds", "wall_seconds", "versions", "case", "mesh", "degree", "cross_diffusion", "boundary",
-    "radius", "center", "escape_rate_flux",
+    "radius", "center", "escape_rate_flux", "warnings", "eigen_residual", "eigen_gap", "mesh_rule",
 }
 
 
@@ -73,6 +73,13 @@ def test_solve_writes_every_output(tmp_path):
         (["--mesh", "/nonexistent.msh"], "--mesh file not found"),
         (["--mesh", "meshes/double-well_T0.05.msh", "--h-min", "0.1"], "--mesh cannot be combined"),
         (["--radius", "0"], "--radius must be a finite number > 0"),
+        (["--tol", "0"], "--tol must be in (0, 1)"),
+        (["--max-dofs", "0"], "--max-dofs must be > 0"),
+        (["--petsc-option", "eps_nev"], "--petsc-option must be KEY=VALUE"),
+        (["--mesh-rule", "adaptive", "--h-min", "0.1"], "--mesh-rule adaptive cannot be combined"),
+        # just inside a2² < 4 a0 a4: the graded mesh would need ~8e6 dofs (issue 11)
+        (["--a2=-1.4142135616659883"], "above --max-dofs 2000000"),
+        (["--max-dofs", "1000"], "above --max-dofs 1000"),
     ],
 )
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path, args, words):
@@ -82,3 +89,31 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path, args, words):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_adaptive_run_writes_estimate_cycles_and_figure(tmp_path):
+    out = tmp_path / "case"
+    res = run_script("solve_fp.py", "--no-cross-diffusion", "--mesh-rule", "adaptive", "--tol", "1e-2",
+                     "--petsc-option", "eps_nev=3", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    assert (out / "adaptivity.png").is_file()
+    s = json.loads((out / "summary.json").read_text())
+    cycles = s["adaptivity"]["cycles"]
+    assert len(cycles) >= 3 and s["error_estimate"] == cycles[-1]["estimate"] < 1e-2
+    assert [c["dofs"] for c in cycles] == sorted(c["dofs"] for c in cycles)
+    assert s["eigen"]["petsc_options"] == {"eps_nev": "3"} and s["eigen"]["converged"] >= 3
+    assert s["warnings"] == [] and "warning" not in res.stderr
+    assert sum("cycle" in line for line in res.stderr.splitlines()) == len(cycles)
+    # MODEL.md §6 no-cross row within the tolerance asked for
+    assert s["mean_abs_theta1"] == pytest.approx(0.6211, rel=1e-2)
+
+
+def test_budget_stops_the_loop_with_a_warning(tmp_path):
+    out = tmp_path / "case"
+    res = run_script("solve_fp.py", "--mesh-rule", "adaptive", "--tol", "1e-6", "--max-dofs", "4000",
+                     "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    s = json.loads((out / "summary.json").read_text())
+    assert s["dofs"] <= 4000 and not s["adaptivity"]["converged"]
+    assert any("not reached within --max-dofs 4000" in w for w in s["warnings"])
+    assert "solve_fp.py: warning: tolerance 1e-06 not reached" in res.stderr

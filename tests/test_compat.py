@@ -121,3 +121,41 @@ def test_locate_boundary_dofs(msh):
     assert len(dofs) == 4 * 8  # 4 sides of 8 P2 intervals
     on_edge = np.isclose(coords[:, 0], 0) | np.isclose(coords[:, 0], 1) | np.isclose(coords[:, 1], 0) | np.isclose(coords[:, 1], 1)
     assert np.all(on_edge)
+
+
+def test_cell_vertices_incident_edges_and_refine(msh):
+    nodes = _compat.cell_vertices(msh)
+    assert nodes.shape == (32, 3)  # 4 × 4 squares, two triangles each
+    cells = np.array([0], dtype=np.int32)
+    edges = _compat.incident_edges(msh, cells)
+    assert len(edges) == 3
+    fine = _compat.refine(msh, edges)
+    # bisecting the three edges of one cell (and the closure that keeps the
+    # mesh conforming) adds cells but keeps the area
+    assert fine.topology.index_map(2).size_local > 32
+    area = fine.comm.allreduce(fem.assemble_scalar(fem.form(fem.Constant(fine, PETSc.ScalarType(1.0)) * ufl.dx(domain=fine))))
+    assert area == pytest.approx(1.0, rel=1e-14)
+
+
+def test_xdmf_series_writes_every_time(msh, tmp_path):
+    V = _compat.functionspace(msh, "Lagrange", 2)
+    u = fem.Function(V, name="density")
+    path = tmp_path / "series.xdmf"
+    with _compat.XdmfSeries(str(path), msh) as series:
+        for t in (0.0, 0.5, 1.0):
+            u.interpolate(lambda x, t=t: x[0] + t)
+            series.write(u, t)
+    text = path.read_text()
+    assert text.count('<Time Value=') == 3 and 'Value="0.5"' in text
+
+
+def test_refine_bisects_the_given_edges_and_cell_geometry_dofs(msh):
+    msh.topology.create_entities(1)
+    edges = dmesh.locate_entities(msh, 1, lambda x: x[0] <= 0.25 + 1e-12)
+    fine = _compat.refine(msh, edges)
+    n0, n1 = msh.topology.index_map(2).size_local, fine.topology.index_map(2).size_local
+    assert n0 < n1 < 4 * n0   # refined locally, not everywhere
+    area = sum(abs(np.linalg.det(np.vstack([fine.geometry.x[_compat.cell_geometry_dofs(fine, c)][1:, :2]
+                                            - fine.geometry.x[_compat.cell_geometry_dofs(fine, c)][0, :2]])))
+               / 2 for c in range(n1))
+    assert area == pytest.approx(1.0, rel=1e-12)

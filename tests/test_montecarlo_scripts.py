@@ -50,6 +50,7 @@ SMALL = ["--walkers", "10", "--steps", "10"]
     (["--dt", "0.01", *SMALL], "dt is the SDE step"),
     (["--method", "sde", "--shift", "exact", *SMALL], "shift exact applies to SGD only"),
     (["--no-cross-diffusion", *SMALL], "no cross-diffusion applies to the SDE only"),
+    (["--no-bridge", *SMALL], "--no-bridge applies to --method sde"),
     (["--radius", "0", *SMALL], "--radius must be a finite number > 0"),
     (["--a0", "-1", *SMALL], "a0 must be > 0"),
     (["--method", "langevin", *SMALL], "invalid choice: 'langevin'"),

@@ -60,6 +60,11 @@ def test_critical_exponents_beta_and_gamma(quick_run):
     assert all(b > a for a, b in zip(trend, trend[1:])) and trend[0] < 0.7 and trend[-1] > 0.9
     # at the default ε = 0.01 the range is outside the critical region above T_c
     assert -n["gamma_above_sgd"]["exponent"] < 0.9
+    # the 2-D FEM search time (backward equation, a fourth method; ε = 0.01 only):
+    # γ = 1 below T_c (quick: 0.96), below 1 above T_c like SGD and the formula (0.72)
+    assert -n["gamma_below_fem"]["exponent"] == pytest.approx(1.0, abs=0.2)
+    assert 0.5 < -n["gamma_above_fem"]["exponent"] < 0.9
+    assert "gamma_below_fem_crit" not in n
 
 
 def test_figure_findings(quick_run):
@@ -72,6 +77,10 @@ def test_figure_findings(quick_run):
     for name in ("figS5", "figS3", "figS2"):
         failed = [k for k, v in rec["figures"][name]["checks"].items() if v["verdict"] != "agree"]
         assert failed == [], (name, failed)
+    # Fig. S2's 2-D FEM search time: every point, checked against the formula at T ≤ 0.05
+    s2 = rec["figures"]["figS2"]
+    assert all(float(r["fem_search_time"]) > 0 for r in s2["rows"])
+    assert sum("2-D FEM vs 1-D formula" in k for k in s2["checks"]) >= 3
     phase = rec["figures"]["phase_diagram"]["checks"]
     assert phase["phase I/II (non-divergent points): MC = sign of T − T_c"]["verdict"] == "agree"
 

@@ -1,0 +1,355 @@
+"""The backward (Kolmogorov) equation: mean first-passage times and
+committors (MODEL.md §8).
+
+The generator of ``dθ = F dt + sqrt(2D) dW`` (the model has F = −∇L) is
+``𝓛f = F·∇f + Σ_ij D_ij ∂i∂j f``; its weak form is the transpose of the
+Fokker-Planck form of MODEL.md §4 (:func:`fpsolve.solver.weak_form`)::
+
+    a*(τ, v) = a(v, τ) = ∫_Ω (D ∇τ)·∇v + v (∇·D − F)·∇τ dθ = −∫ v 𝓛τ
+
+with the natural boundary condition ``(D∇τ)·n = 0`` (a reflecting wall).
+
+- mean first-passage time into a target A: ``𝓛τ = −1`` in Ω∖A, ``τ = 0`` on
+  A; on ∂Ω reflecting (default) or ``τ = 0`` (absorbing: leaving the disk
+  also ends the search).  Time units; τ/alpha SGD steps.
+- committor: ``𝓛q = 0``, ``q = 1`` on A, ``q = 0`` on ∂Ω (absorbing).
+
+The target is a set of dofs: those whose coordinates a predicate accepts
+(:func:`box_target`, :func:`disk_target`).  A mesh that conforms to the
+target's boundary gives the exact set; otherwise its boundary is resolved to
+the mesh size.  Direct LU solve (MUMPS).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Callable, Sequence, Tuple
+
+import numpy as np
+
+from . import _compat
+from .model import ModelError
+from .solver import _lu, evaluate_function, weak_form
+
+#: Boundary options of the disk for the backward problems.
+WALLS = ("reflecting", "absorbing")
+
+Target = Callable[[np.ndarray], np.ndarray]
+
+
+def refine_near_box(msh: Any, box: Sequence[float], width: float, times: int = 2) -> Any:
+    """``msh`` bisected ``times`` times near the edges of the box (C1, C2, W1,
+    W2): each pass refines the edges within ``width`` (halved per pass) of the
+    box's boundary, so a target that does not conform to the mesh is
+    resolved to a quarter (times = 2) of the local size.  Collective."""
+    from dolfinx import mesh as dmesh
+
+    c1, c2, w1, w2 = (float(v) for v in box)
+    for k in range(times):
+        d = width / 2 ** k
+
+        def near(x: np.ndarray) -> np.ndarray:
+            inner = (np.abs(x[0] - c1) <= w1 - d) & (np.abs(x[1] - c2) <= w2 - d)
+            outer = (np.abs(x[0] - c1) <= w1 + d) & (np.abs(x[1] - c2) <= w2 + d)
+            return outer & ~inner
+
+        msh.topology.create_entities(1)
+        edges = dmesh.locate_entities(msh, 1, near)
+        msh = _compat.refine(msh, edges)
+    return msh
+
+
+def box_target(c1: float, c2: float, w1: float, w2: float, mirror: bool = False) -> Target:
+    """The box ``|θ1 − c1| ≤ w1, |θ2 − c2| ≤ w2`` (θ units) as a predicate on
+    coordinates of shape (3, n); with ``mirror`` also its image under
+    θ1 → −θ1 (the model is even in θ1: the folded target of the 1-D search
+    time).  Raises ModelError on non-finite values or a non-positive
+    half-width."""
+    vals = (c1, c2, w1, w2)
+    if not all(math.isfinite(float(v)) for v in vals):
+        raise ModelError(f"target must be four finite numbers (got {' '.join(map(str, vals))})")
+    if not (w1 > 0 and w2 > 0):
+        raise ModelError(f"target half-widths must be > 0 (got {w1!r} {w2!r})")
+    tol = 1e-10 * max(1.0, abs(c1), abs(c2), w1, w2)
+
+    def inside(x: np.ndarray) -> np.ndarray:
+        hit = (np.abs(x[0] - c1) <= w1 + tol) & (np.abs(x[1] - c2) <= w2 + tol)
+        if mirror:
+            hit |= (np.abs(x[0] + c1) <= w1 + tol) & (np.abs(x[1] - c2) <= w2 + tol)
+        return hit
+
+    return inside
+
+
+def disk_target(center: Sequence[float], radius: float) -> Target:
+    """The disk ``|θ − center| ≤ radius`` as a predicate on coordinates (3, n)."""
+    if not (math.isfinite(radius) and radius > 0):
+        raise ModelError(f"target radius must be a finite number > 0 (got {radius!r})")
+    c = np.asarray(center, dtype=float)
+    tol = 1e-10 * max(1.0, radius)
+
+    def inside(x: np.ndarray) -> np.ndarray:
+        return np.hypot(x[0] - c[0], x[1] - c[1]) <= radius + tol
+
+    return inside
+
+
+@dataclasses.dataclass
+class BackwardSolution:
+    """A solved backward problem: ``field`` (``fem.Function``: τ in time
+    units, or q), ``kind`` (``mfpt`` / ``committor``), ``wall``, target dof
+    count, dofs and seconds."""
+
+    field: Any
+    kind: str
+    wall: str
+    target_dofs: int
+    dofs: int
+    assemble_seconds: float
+    solve_seconds: float
+
+    def evaluate(self, points: np.ndarray) -> np.ndarray:
+        """Values at points of shape (n, 2), 0 outside the mesh; collective,
+        the same on every rank."""
+        return evaluate_function(self.field, points)
+
+    def summary(self) -> dict:
+        return {"kind": self.kind, "wall": self.wall, "target_dofs": self.target_dofs, "dofs": self.dofs,
+                "assemble_seconds": self.assemble_seconds, "solve_seconds": self.solve_seconds}
+
+
+def backward_form(u: Any, v: Any, drift: Any, D: Any, divD: Any | None = None,
+                  quadrature_degree: int | None = None) -> Any:
+    """``a*(u, v) = a(v, u)``: the Fokker-Planck form of MODEL.md §4 with
+    trial and test swapped (``u`` trial, ``v`` test), i.e. ``−∫ v 𝓛u``."""
+    return weak_form(v, u, drift, D, divD, quadrature_degree)
+
+
+def _solve(msh: Any, drift: Any, D: Any, divD: Any | None, target: Target, *, degree: int,
+           wall: str, kind: str) -> BackwardSolution:
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
+    from petsc4py import PETSc
+
+    if degree not in (1, 2):
+        raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
+    if wall not in WALLS:
+        raise ModelError(f"boundary must be one of {', '.join(WALLS)} (got {wall!r})")
+    comm = msh.comm
+    t0 = time.perf_counter()
+    V = _compat.functionspace(msh, "Lagrange", degree)
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    a = fem.form(backward_form(u, v, drift, D, divD, 2 * degree + 2))
+    target_dofs = fem.locate_dofs_geometrical(V, target)
+    n_target = comm.allreduce(int(np.sum(target_dofs < V.dofmap.index_map.size_local)))
+    if n_target == 0:
+        raise ModelError("the target contains no mesh node (make it larger or move it inside the disk)")
+    on_target = fem.Function(V)
+    on_target.x.array[:] = 0.0 if kind == "mfpt" else 1.0
+    bcs = [fem.dirichletbc(on_target, target_dofs)]
+    if wall == "absorbing" or kind == "committor":
+        zero = fem.Function(V)
+        wall_dofs = np.setdiff1d(_compat.locate_boundary_dofs(V), target_dofs)
+        bcs.append(fem.dirichletbc(zero, wall_dofs))
+    rhs = fem.Constant(msh, PETSc.ScalarType(1.0 if kind == "mfpt" else 0.0))
+    L = fem.form(rhs * v * ufl.dx)
+    A = assemble_matrix(a, bcs=bcs)
+    A.assemble()
+    b = assemble_vector(L)
+    apply_lifting(b, [a], bcs=[bcs])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    set_bc(b, bcs)
+    t1 = time.perf_counter()
+    ksp = PETSc.KSP().create(comm)
+    ksp.setOperators(A)
+    _lu(ksp, comm)
+    field = fem.Function(V, name="mean_first_passage_time" if kind == "mfpt" else "committor")
+    ksp.solve(b, _compat.petsc_vec(field))
+    field.x.scatter_forward()
+    t2 = time.perf_counter()
+    for obj in (ksp, A, b):
+        obj.destroy()
+    return BackwardSolution(field, kind, "absorbing" if kind == "committor" else wall, n_target,
+                            V.dofmap.index_map.size_global, t1 - t0, t2 - t1)
+
+
+def mean_first_passage_time(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, target: Target,
+                            degree: int = 2, wall: str = "reflecting") -> BackwardSolution:
+    """τ(θ) with ``𝓛τ = −1`` off the target, ``τ = 0`` on it (MODEL.md §8).
+
+    ``drift`` (F, UFL 2-vector), ``D`` (UFL 2×2), ``divD`` (UFL's div of D
+    when None) on ``msh``; ``target``: a predicate on coordinates (3, n)
+    (:func:`box_target`); ``wall``: ``reflecting`` or ``absorbing``.  τ is in
+    time units (SGD steps: τ/alpha).  Collective.  Raises ModelError on a bad
+    degree or wall, or a target holding no mesh node.
+    """
+    return _solve(msh, drift, D, divD, target, degree=degree, wall=wall, kind="mfpt")
+
+
+def committor(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, target: Target,
+              degree: int = 2) -> BackwardSolution:
+    """q(θ): the probability of reaching the target before the disk's wall;
+    ``𝓛q = 0``, ``q = 1`` on the target, ``q = 0`` on ∂Ω (MODEL.md §8).
+    Arguments and errors as :func:`mean_first_passage_time`."""
+    return _solve(msh, drift, D, divD, target, degree=degree, wall="absorbing", kind="committor")
+
+
+# --------------------------------------------------------------------------
+# A case of the model: what scripts/search_time.py writes
+# --------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class SearchRun:
+    """The search time of a model case: ``summary`` (summary.json), the τ
+    solution, the committor (or None), and both on the grid ``xs``, ``ys``
+    (NaN outside the disk; the same on every rank)."""
+
+    summary: dict
+    tau: BackwardSolution
+    committor: BackwardSolution | None
+    xs: np.ndarray
+    ys: np.ndarray
+    tau_grid: np.ndarray
+    committor_grid: np.ndarray | None
+
+
+def default_target(landscape: Any, noise: Any, radius: float = 2.0) -> Tuple[Tuple[float, float, float, float],
+                                                                          Tuple[float, float], dict]:
+    """((C1, C2, W1, W2), start, 1-D result): the box θ1* ± σ*, |θ2| ≤ sqrt(T g(θ1*)/2)
+    around the most probable point of the slow marginal (MODEL.md §5, S44;
+    :func:`search_case` adds its mirror image at −θ1*, as the 1-D |θ1| folds),
+    and the start (θ1* + 3σ*, 0), as :func:`fpsolve.theory.search_time` sets
+    them in 1-D (its result, reflecting at θ1 = ``radius``, is returned too)."""
+    from . import theory
+
+    st = theory.search_time(landscape, noise, half_width=radius)
+    xs = st["mode_theta1"]
+    w2 = math.sqrt(0.5 * noise.T * float(landscape.g(xs)))
+    return (xs, 0.0, st["window"], w2), (st["start"], 0.0), st
+
+
+def search_mesh_sizes(landscape: Any, noise: Any, radius: float, center: Tuple[float, float],
+                      start: Sequence[float], box: Sequence[float], h_min: float | None = None,
+                      h_max: float | None = None) -> Any:
+    """The case's graded sizes (:func:`fpsolve.mesh.graded_sizes`) with the
+    fine box stretched to hold the start and the target in θ1, and in θ2
+    the start and 2.2 fast widths sqrt(T g/2) (their largest over the θ1
+    range) around the valley floor: the search's path is resolved as finely
+    as the stationary density."""
+    import dataclasses
+
+    from . import mesh as fmesh
+
+    sizes = fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max)
+    c1, c2, w1, w2 = (float(v) for v in box)
+    lo = min(sizes.box_x0 - sizes.box_hx, float(start[0]), c1 - w1)
+    hi = max(sizes.box_x0 + sizes.box_hx, float(start[0]), c1 + w1)
+    xs = np.linspace(lo, hi, 101)
+    fast = float(np.max(np.sqrt(0.5 * noise.T * np.asarray(landscape.g(xs), dtype=float))))
+    hy = max(sizes.box_hy, abs(float(start[1]) - sizes.box_y0) + fast, 2.2 * fast)
+    return dataclasses.replace(sizes, box_x0=0.5 * (lo + hi), box_hx=min(0.5 * (hi - lo), radius),
+                               box_hy=min(hy, radius), rule=sizes.rule + "+search")
+
+
+def search_case(landscape: Any, noise: Any, *, target: Sequence[float] | None = None,
+                start: Sequence[float] | None = None, wall: str = "reflecting", with_committor: bool = False,
+                cross: bool = True, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
+                degree: int = 2, mesh: Any = None, h_min: float | None = None, h_max: float | None = None,
+                comm: Any = None, grid: Tuple[int, int] | None = (241, 241), refine_target: int = 2,
+                refine: float = 1.0,
+                progress: Callable[[str], None] | None = None) -> SearchRun:
+    """Mean first-passage time of a model case (MODEL.md §8) into ``target``
+    (C1, C2, W1, W2: box centre and half-widths, θ units; default
+    :func:`default_target`) on the case's graded mesh, τ at ``start``
+    (default :func:`default_target`'s) in time units and SGD steps, next to
+    the 1-D adiabatic formula (S44) for the same θ1-window when the target
+    is the default; with ``with_committor`` also q (target before the wall).
+    ``grid`` None skips the fields on a grid (sweeps); ``refine`` divides
+    every mesh size; ``refine_target`` bisections near the target's edges.
+    Collective.  Raises ModelError on bad input."""
+    from mpi4py import MPI
+
+    from . import mesh as fmesh
+    from . import solver
+
+    comm = MPI.COMM_WORLD if comm is None else comm
+    say = progress or (lambda message: None)
+    if wall not in WALLS:
+        raise ModelError(f"boundary must be one of {', '.join(WALLS)} (got {wall!r})")
+    box, default_start, st = default_target(landscape, noise, radius)
+    if target is not None:
+        box = tuple(float(v) for v in target)
+    # the default target is folded like the 1-D search time's |θ1| (both wells)
+    mirror = target is None and box[0] != 0.0
+    pred = box_target(*box, mirror=mirror)
+    x0 = tuple(float(v) for v in (default_start if start is None else start))
+    if not all(math.isfinite(v) for v in x0) or math.hypot(x0[0] - center[0], x0[1] - center[1]) >= radius:
+        raise ModelError(f"start ({x0[0]:g}, {x0[1]:g}) must lie inside the disk of radius {radius:g}")
+    if mesh is None:
+        # the graded mesh of the case with its fine box stretched over the
+        # search's path (start, target), or a start outside it is unresolved
+        t0 = time.perf_counter()
+        sizes = search_mesh_sizes(landscape, noise, radius, center, x0, box, h_min, h_max)
+        if refine != 1.0:
+            sizes = sizes.refined(refine)
+        msh, _ = fmesh.create_disk(sizes, comm)
+        mesh_info = {"source": "gmsh", **sizes.as_dict(), "refine": refine,
+                     "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
+        t_mesh = time.perf_counter() - t0
+    else:
+        msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
+                                                h_min=h_min, h_max=h_max, comm=comm, refine=refine)
+    if refine_target:
+        from .dynamics import local_mesh_size
+
+        h = local_mesh_size(msh, (box[0], box[1]))
+        msh = refine_near_box(msh, box, 2.0 * h, refine_target)
+        if mirror:
+            msh = refine_near_box(msh, (-box[0], *box[1:]), 2.0 * h, refine_target)
+        mesh_info = {**mesh_info, "refined_near_target": refine_target,
+                     "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
+    say(f"mesh: {mesh_info['cells']} triangles in {t_mesh:.2f}s")
+    c = solver.model_coefficients(msh, landscape, noise, cross)
+    tau = mean_first_passage_time(msh, c.drift, c.D, c.divD, target=pred, degree=degree, wall=wall)
+    say(f"mean first-passage time: {tau.dofs} dofs, {tau.target_dofs} target dofs, "
+        f"solve {tau.solve_seconds:.2f}s")
+    q = committor(msh, c.drift, c.D, c.divD, target=pred, degree=degree) if with_committor else None
+    xs = np.linspace(center[0] - radius, center[0] + radius, grid[0] if grid else 2)
+    ys = np.linspace(center[1] - radius, center[1] + radius, grid[1] if grid else 2)
+    X, Y = np.meshgrid(xs, ys)
+    pts = np.column_stack([X.ravel(), Y.ravel()])
+    outside = np.hypot(pts[:, 0] - center[0], pts[:, 1] - center[1]) > radius
+
+    def on_grid(sol: BackwardSolution) -> np.ndarray | None:
+        if not grid:
+            return None
+        v = sol.evaluate(pts)
+        v[outside] = np.nan
+        return v.reshape(len(ys), len(xs))
+
+    tau_start = float(tau.evaluate(np.array([x0]))[0])
+    summary = {
+        "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
+        "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
+        "boundary": wall, "mesh": mesh_info, "target": list(box), "target_default": target is None, "target_mirrored": mirror,
+        "start": list(x0), "start_default": start is None,
+        "search_time": tau_start, "search_time_steps": tau_start / noise.alpha,
+        **{f"mfpt_{k}": v for k, v in tau.summary().items() if k != "kind"},
+        "mesh_seconds": t_mesh,
+    }
+    tau_grid = on_grid(tau)
+    if tau_grid is not None:
+        summary["search_time_max"] = float(np.nanmax(tau_grid))
+    if target is None and start is None:
+        summary["search_time_1d"] = st["search_time"]
+        summary["search_time_1d_steps"] = st["search_time"] / noise.alpha
+        summary["search_1d"] = {k: st[k] for k in ("start", "target", "reflect", "window", "mode_theta1")}
+    q_grid = None
+    if q is not None:
+        summary["committor_at_start"] = float(q.evaluate(np.array([x0]))[0])
+        summary["committor_solve_seconds"] = q.solve_seconds
+        q_grid = on_grid(q)
+    return SearchRun(summary, tau, q, xs, ys, tau_grid, q_grid)

@@ -1,0 +1,108 @@
+"""The backward equation (MODEL.md §8) against exact answers: the mean
+first-passage time of an isotropic OU process into a small central disk
+(radial, exact by 1-D quadrature), the 1-D reduction of a separable model
+(= theory.mean_first_passage_time, Gardiner 5.2.7), and the harmonic
+committor and absorbing-wall exit time of pure diffusion in an annulus."""
+
+from __future__ import annotations
+
+import math
+
+import gmsh
+import numpy as np
+import pytest
+import scipy.integrate
+import ufl
+from dolfinx import mesh as dmesh
+from mpi4py import MPI
+
+from fpsolve import _compat, model, passage, theory
+from fpsolve.model import ModelError
+
+R_OUT, R_IN = 1.5, 0.1
+
+
+def _annulus(h_in: float, h_out: float, comm=MPI.COMM_SELF):
+    """Disk of radius R_OUT minus the target disk R_IN, graded from h_in at
+    the hole, quadratic geometry (the hole's circle to O(h³))."""
+    _compat.gmsh_initialize()
+    try:
+        gmsh.option.setNumber("General.Terminal", 0)
+        gmsh.model.add("annulus")
+        if comm.rank == 0:
+            occ = gmsh.model.occ
+            occ.cut([(2, occ.addDisk(0, 0, 0, R_OUT, R_OUT))], [(2, occ.addDisk(0, 0, 0, R_IN, R_IN))])
+            occ.synchronize()
+            gmsh.model.addPhysicalGroup(2, [t for _, t in gmsh.model.getEntities(2)], 1)
+            field = gmsh.model.mesh.field
+            f = field.add("MathEval")
+            field.setString(f, "F", f"Min({h_in} + 0.15 * (Sqrt(x^2 + y^2) - {R_IN}), {h_out})")
+            field.setAsBackgroundMesh(f)
+            for opt in ("Mesh.MeshSizeExtendFromBoundary", "Mesh.MeshSizeFromPoints", "Mesh.MeshSizeFromCurvature"):
+                gmsh.option.setNumber(opt, 0)
+            gmsh.model.mesh.generate(2)
+            gmsh.model.mesh.setOrder(2)
+        msh, _, _ = _compat.model_to_mesh(gmsh.model, comm, 0, 2)
+    finally:
+        gmsh.finalize()
+    return msh
+
+
+@pytest.fixture(scope="module")
+def annulus():
+    return _annulus(0.02, 0.1)
+
+
+def test_isotropic_ou_mfpt_into_a_central_disk(annulus):
+    k, d, r0 = 1.0, 0.1, 0.8
+    # 𝓛τ = −1 radially, τ(a) = 0, τ'(R) = 0:  τ'(r) = (1 − e^{k(r² − R²)/2d}) / (k r)
+    exact = scipy.integrate.quad(lambda r: (1 - math.exp(k * (r * r - R_OUT ** 2) / (2 * d))) / (k * r),
+                                 R_IN, r0, epsabs=1e-14, epsrel=1e-13)[0]
+    x = ufl.SpatialCoordinate(annulus)
+    sol = passage.mean_first_passage_time(annulus, -k * ufl.as_vector((x[0], x[1])), d * ufl.Identity(2),
+                                          target=passage.disk_target((0.0, 0.0), R_IN))
+    angles = np.linspace(0, 2 * np.pi, 5, endpoint=False)
+    got = sol.evaluate(r0 * np.column_stack([np.cos(angles), np.sin(angles)]))
+    np.testing.assert_allclose(got, exact, rtol=1e-3)
+
+
+def test_diffusion_in_an_annulus_committor_and_absorbing_exit_time(annulus):
+    d = 0.3
+    x = ufl.SpatialCoordinate(annulus)
+    zero = ufl.as_vector((0.0 * x[0], 0.0 * x[0]))
+    r = np.array([0.2, 0.5, 1.0, 1.4])
+    pts = np.column_stack([r * math.cos(0.3), r * math.sin(0.3)])
+    target = passage.disk_target((0.0, 0.0), R_IN)
+    q = passage.committor(annulus, zero, d * ufl.Identity(2), target=target)
+    np.testing.assert_allclose(q.evaluate(pts), np.log(R_OUT / r) / math.log(R_OUT / R_IN), atol=1e-4)
+    tau = passage.mean_first_passage_time(annulus, zero, d * ufl.Identity(2), target=target, wall="absorbing")
+    want = (R_OUT ** 2 - r * r) / (4 * d) - (R_OUT ** 2 - R_IN ** 2) / (4 * d) * np.log(R_OUT / r) / math.log(R_OUT / R_IN)
+    np.testing.assert_allclose(tau.evaluate(pts), want, rtol=1e-4)
+
+
+def test_separable_model_reduces_to_the_1d_formula():
+    land = model.Landscape.from_preset("double-well")
+    T = 0.05
+    st = theory.search_time(land, T)
+    x0, tgt, refl = st["start"], st["target"], st["reflect"]
+    want = theory.mean_first_passage_time(land, T, x0, tgt, refl)
+    # dθ1 = A(θ1) dt + sqrt(2B) dW (S44) beside an independent OU θ2, on a
+    # rectangle: reflecting everywhere but the edge θ1 = target
+    msh = dmesh.create_rectangle(MPI.COMM_SELF, [np.array([tgt, -0.5]), np.array([refl, 0.5])], [400, 2])
+    x = ufl.SpatialCoordinate(msh)
+    A, B = theory._drift(land, T, x[0]), theory._diffusion(land, T, x[0])
+    sol = passage.mean_first_passage_time(msh, ufl.as_vector((A, -x[1])), ufl.as_matrix(((B, 0.0), (0.0, 0.1))),
+                                          target=passage.box_target(tgt - 1.0, 0.0, 1.0, 1.0))
+    np.testing.assert_allclose(sol.evaluate(np.array([[x0, 0.0], [x0, 0.4]])), want, rtol=1e-5)
+
+
+def test_bad_targets_raise():
+    with pytest.raises(ModelError, match="half-widths"):
+        passage.box_target(0.0, 0.0, -1.0, 1.0)
+    with pytest.raises(ModelError, match="finite"):
+        passage.box_target(float("nan"), 0.0, 1.0, 1.0)
+    msh = dmesh.create_unit_square(MPI.COMM_SELF, 4, 4)
+    x = ufl.SpatialCoordinate(msh)
+    with pytest.raises(ModelError, match="no mesh node"):
+        passage.mean_first_passage_time(msh, ufl.as_vector((0 * x[0], 0 * x[0])), ufl.Identity(2),
+                                        target=passage.box_target(5.0, 5.0, 0.1, 0.1))
