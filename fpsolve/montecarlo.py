@@ -701,6 +701,14 @@ def _advance_numba(chunk: Callable, w: Walkers, t: Tallies, k0: int, k1: int, p:
     if nchunks == 1:
         chunk(0, w, t, k0, k1, p)
         return
+    # Type the arguments in this thread first, with an empty step range
+    # (k1 = k0: no walker moves, nothing is written).  numba's dispatcher
+    # caches the type of a named tuple by fingerprint in a process-wide C
+    # table that is not thread-safe: two threads typing a new Walkers /
+    # Tallies / KernelParams at once both miss, both insert, and numba aborts
+    # (``_Numba_hashtable_set: Assertion 'entry == NULL'``; seen with numba
+    # 0.61 on Python 3.13 as soon as the kernel comes from the cache).
+    chunk(0, w, t, k0, k0, p)
     with ThreadPoolExecutor(nchunks) as pool:
         for future in [pool.submit(chunk, c, w, t, k0, k1, p) for c in range(nchunks)]:
             future.result()

@@ -7,6 +7,9 @@ Every run is seeded, so each assertion is deterministic; tolerances are
 from __future__ import annotations
 
 import math
+import os
+import subprocess
+import sys
 
 import numba
 import numpy as np
@@ -217,6 +220,38 @@ def test_same_seed_same_numbers_with_1_and_2_threads():
     skip = {"walker_steps_per_second", "wall_seconds", "numba_threads"}
     assert {k: v for k, v in one.summary.items() if k not in skip} == \
            {k: v for k, v in two.summary.items() if k not in skip}
+
+
+_FIRST_CALL_ON_TWO_THREADS = """
+import sys
+import numba, numpy as np
+from fpsolve import montecarlo as mc
+from fpsolve.model import Landscape, Noise
+numba.set_num_threads(2)
+res = mc.run(Landscape.from_preset("double-well"), Noise(0.05, 1.0), walkers=301, steps=50, seed=3)
+np.save(sys.argv[1], res.final)
+"""
+
+
+def test_first_kernel_call_of_a_process_on_two_threads(tmp_path):
+    # a fresh process whose first kernel call runs on two threads: numba
+    # types the named-tuple arguments there for the first time (it aborted
+    # with numba 0.61 when both threads typed them at once); same numbers as
+    # one thread in this process.  The abort was a race: four processes
+    # (it hit at least one of four in most tries)
+    out = tmp_path / "final.npy"
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2"}
+    for _ in range(4):
+        proc = subprocess.run([sys.executable, "-c", _FIRST_CALL_ON_TWO_THREADS, str(out)], env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = mc.run(DOUBLE_WELL, Noise(0.05, 1.0), walkers=301, steps=50, seed=3)
+    finally:
+        numba.set_num_threads(before)
+    assert np.array_equal(np.load(out), one.final)
 
 
 def test_histogram_counts_every_window_sample_and_memory_does_not_grow():

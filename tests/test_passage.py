@@ -77,7 +77,9 @@ def test_diffusion_in_an_annulus_committor_and_absorbing_exit_time(annulus):
     np.testing.assert_allclose(q.evaluate(pts), np.log(R_OUT / r) / math.log(R_OUT / R_IN), atol=1e-4)
     tau = passage.mean_first_passage_time(annulus, zero, d * ufl.Identity(2), target=target, wall="absorbing")
     want = (R_OUT ** 2 - r * r) / (4 * d) - (R_OUT ** 2 - R_IN ** 2) / (4 * d) * np.log(R_OUT / r) / math.log(R_OUT / R_IN)
-    np.testing.assert_allclose(tau.evaluate(pts), want, rtol=1e-4)
+    # discretisation error at r = 0.2 (next to the hole): 1.0e-4 with gmsh 4.8's
+    # mesh (Debian 12), 1.24e-4 with gmsh 4.13's (Debian 13)
+    np.testing.assert_allclose(tau.evaluate(pts), want, rtol=2.5e-4)
 
 
 def test_separable_model_reduces_to_the_1d_formula():
