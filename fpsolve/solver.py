@@ -387,6 +387,15 @@ class Solution:
         self._samples: dict = {}
         self.adjoint: Any = None  # τ of the backward equation, when asked for
 
+    def write(self, model: Any, out: Any, **options: Any) -> Any:
+        """Write this solution's result folder (summary.json, density.xdmf,
+        figures, marginals.csv) at ``out``, atomically; collective.  ``model``
+        is the :class:`fpsolve.Model` solved; options and exceptions: see
+        :func:`fpsolve.fem_results.write`.  Returns the folder's path."""
+        from . import fem_results
+
+        return fem_results.write(self, model, out, **options)
+
     # ---- quadrature on the mesh -------------------------------------------
     def quadrature_samples(self, degree: int | None = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(θ1, θ2, weight, φ) at the quadrature points (rule exact to

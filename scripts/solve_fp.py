@@ -24,7 +24,6 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from fpsolve import cli, io
 from fpsolve.adapt import DEFAULT_MAX_DOFS, DEFAULT_TOL
@@ -83,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # validate everything before anything is written
     model, radius, center = cli.model_and_domain(args)
-    landscape, noise = model.valley, model.noise_level
+    noise = model.noise_level
     if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
     if args.mesh is not None and (args.radius is not None or args.center is not None):
@@ -102,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         mesh = meshfile.read_on_root(args.mesh, MPI.COMM_WORLD)  # a bad file: exit 2 here
 
-    from fpsolve import _compat, diagnostics, plotting, solver
+    from fpsolve import diagnostics, fem_results, solver
 
     mesh_rule = args.mesh_rule or solver.default_mesh_rule(model, args.h_min)
     if args.mesh is None and mesh_rule == "graded":
@@ -122,40 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                        boundary=args.boundary, mesh=mesh, h_min=args.h_min, h_max=args.h_max,
                        comm=comm, progress=progress, eigensolver=args.eigensolver, mesh_rule=mesh_rule,
                        tol=args.tol, max_dofs=args.max_dofs, petsc_options=options)
-    summary = dict(sol.summary)
+    summary = sol.summary
     diagnostics.report(summary["warnings"], "solve_fp.py", enabled=comm.rank == 0)
-    summary["versions"] = io.versions()
-    summary["command"] = {"argv": list(argv) if argv is not None else None, **vars(args)}
+    summary.update(versions=io.versions(), command={"argv": list(argv) if argv is not None else None, **vars(args)})
 
-    # collective evaluations for the figures and the table
-    lo, hi = sol.support(0, 1e-8)
-    theta1 = np.linspace(lo, hi, 401)
-    p1 = sol.marginal_theta1(theta1)
-    ylo, yhi = sol.support(1, 1e-8)
-    theta2 = np.linspace(ylo, yhi, 201)
-    p2 = sol.marginal_theta2(theta2)
-    closed = (solver.closed_form_marginals_theta1(landscape, noise, theta1)
-              if landscape is not None and model.noise in ("sgd", "sgd-diagonal") else {})
-    box = plotting.view_box(sol)
-    xs, ys, grid = plotting.density_grid(sol, box)
-    progress(f"marginals and density grid evaluated (theta1 in [{lo:.4g}, {hi:.4g}])")
-
-    title = (f"{model.describe()}\nλ0={summary['escape_rate']:.3g}, "
-             f"mean|θ1|={summary['mean_abs_theta1']:.4g}, mode |θ1|={summary['mode_theta1']:.4g}")
-    with io.atomic_output_dir(out, comm, "fem", args.overwrite) as tmp:
-        _compat.write_xdmf(str(tmp / "density.xdmf"), sol.mesh, sol.density)
-        if comm.rank == 0:
-            plotting.plot_density(tmp / "density.png", xs, ys, grid, landscape, title)
-            plotting.plot_marginals(tmp / "marginals.png", theta1, p1, theta2, p2, landscape, title, closed)
-            cols = [theta1, p1] + list(closed.values())
-            header = ",".join(["theta1", "fem_marginal", *closed])
-            io.write_text_atomic(tmp / "marginals.csv", header + "\n" + "\n".join(
-                ",".join(f"{v:.10g}" for v in row) for row in zip(*cols)) + "\n")
-            summary["wall_seconds"] = time.perf_counter() - wall
-            io.write_json(tmp / "summary.json", summary)
-            if "adaptivity" in summary:
-                plotting.plot_adaptivity(tmp / "adaptivity.png", summary["adaptivity"]["cycles"], title)
-        progress("outputs written")
+    fem_results.write(sol, model, out, extra=summary, overwrite=args.overwrite, progress=progress, wall_start=wall)
     if comm.rank == 0:
         print(f"escape rate {summary['escape_rate']:.4g} (eigenvalue), {summary['escape_rate_flux']:.4g} "
               f"(boundary flux); mean|theta1| {summary['mean_abs_theta1']:.6g}, "
