@@ -26,10 +26,59 @@ def _new() -> bool:
     return dolfinx_version() >= (0, 7)
 
 
+_JIT_READY = False
+
+
+def prepare_jit() -> None:
+    """Make DOLFINx's just-in-time compilation quiet and its cache usable
+    (once per process; called before the first compilation).
+
+    * Cache: when the default ``$XDG_CACHE_HOME/fenics`` (``~/.cache/fenics``)
+      is not writable (read-only HOME), it moves to ``<tmp>/fenics-cache-<uid>``
+      with one line naming the cause (``fpsolve._caches``).
+    * Chatter: cffi builds with distutils, which lowers the root logger to
+      INFO and logs every compiler command on it (``INFO:root:x86_64-linux-
+      gnu-gcc ...``, printed by the handler ``import dolfinx`` installs); a
+      filter on the root logger drops distutils/setuptools records below
+      WARNING, and nothing else.  (``DOLFINX_DEFAULT_JIT_PARAMETERS`` on 0.5,
+      ``DOLFINX_DEFAULT_JIT_OPTIONS`` from 0.6 on.)
+    """
+    global _JIT_READY
+    if _JIT_READY:
+        return
+    import logging
+    from pathlib import Path
+
+    from dolfinx import jit
+
+    from . import _caches
+
+    # on the root logger (distutils logs there) and on its handlers (which
+    # also see records that propagate from child loggers)
+    for target in (logging.root, *logging.root.handlers):
+        target.addFilter(_quiet_build)
+    defaults = getattr(jit, "DOLFINX_DEFAULT_JIT_OPTIONS", None) or jit.DOLFINX_DEFAULT_JIT_PARAMETERS
+    getter = getattr(jit, "get_options", None) or jit.get_parameters
+    cache = Path(getter()["cache_dir"])
+    problem = _caches.unwritable(cache)
+    if problem is not None:
+        defaults["cache_dir"] = (_caches.fallback("fenics", cache, problem), defaults["cache_dir"][1])
+    _JIT_READY = True
+
+
+def _quiet_build(record: Any) -> bool:
+    """Logging filter: False for the C build's INFO/DEBUG records."""
+    import logging
+
+    return record.levelno >= logging.WARNING or not any(
+        part in record.pathname for part in ("distutils", "setuptools"))
+
+
 def functionspace(mesh: Any, family: str = "Lagrange", degree: int = 1, shape: Sequence[int] | None = None) -> Any:
     """Scalar (``shape=None``) or vector/tensor Lagrange space on ``mesh``."""
     from dolfinx import fem
 
+    prepare_jit()
     if _new():
         element = (family, degree) if shape is None else (family, degree, tuple(shape))
         return fem.functionspace(mesh, element)
@@ -92,8 +141,47 @@ def colliding_cells(mesh: Any, points: np.ndarray) -> Tuple[np.ndarray, np.ndarr
     return found, first
 
 
+def create_mesh(comm: Any, cells: np.ndarray, points: np.ndarray, degree: int = 1) -> Any:
+    """A distributed triangle mesh from ``cells`` (m, 3) or (m, 6) in
+    gmsh/VTK node order and ``points`` (n, 2), given on any ranks (empty
+    arrays elsewhere).  (``ufl.VectorElement`` on 0.5, basix.ufl from 0.7.)"""
+    import ufl
+    from dolfinx import cpp, mesh as dmesh
+
+    prepare_jit()  # the coordinate element is compiled
+    if _new():
+        import basix
+        import basix.ufl
+
+        # equispaced, as dolfinx.io.gmshio makes coordinate elements
+        domain = ufl.Mesh(basix.ufl.element("Lagrange", "triangle", degree, shape=(2,),
+                                            lagrange_variant=basix.LagrangeVariant.equispaced))
+    else:
+        domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.triangle, degree))
+    nodes = 3 if degree == 1 else 6
+    perm = np.asarray(cpp.io.perm_gmsh(dmesh.CellType.triangle, nodes))
+    cells = np.ascontiguousarray(np.asarray(cells, dtype=np.int64).reshape(-1, nodes)[:, perm])
+    points = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+    return dmesh.create_mesh(comm, cells, points, domain)
+
+
+def import_gmsh() -> Any:
+    """``import gmsh`` keeping Python's SIGINT handler: gmsh 4.8 resets
+    SIGINT to SIG_DFL on import (and so does ``dolfinx.io.gmshio``), which
+    would make Ctrl-C kill the process silently instead of raising
+    KeyboardInterrupt (``fpsolve._signals``)."""
+    from ._signals import keep_sigint_handler
+
+    with keep_sigint_handler():
+        import gmsh
+        from dolfinx.io import gmshio  # noqa: F401 - imports gmsh too
+    return gmsh
+
+
 def model_to_mesh(gmsh_model: Any, comm: Any, rank: int = 0, gdim: int = 2) -> Tuple[Any, Any, Any]:
     """(mesh, cell_tags, facet_tags) from an in-memory gmsh model."""
+    import_gmsh()
+    prepare_jit()
     from dolfinx.io import gmshio
 
     result = gmshio.model_to_mesh(gmsh_model, comm, rank, gdim=gdim)
@@ -102,30 +190,10 @@ def model_to_mesh(gmsh_model: Any, comm: Any, rank: int = 0, gdim: int = 2) -> T
     return result.mesh, result.cell_tags, result.facet_tags  # 0.10+: MeshData
 
 
-def read_msh(path: str, comm: Any, rank: int = 0, gdim: int = 2) -> Tuple[Any, Any, Any]:
-    """Read a gmsh ``.msh`` file on ``rank`` and distribute it (starts and
-    stops its own gmsh session, so call it outside one).
-
-    ``gmshio.read_from_msh`` is broken on 0.5.2, so on every release the
-    file is loaded with the gmsh API and handed to ``model_to_mesh``.
-    """
-    import gmsh
-
-    gmsh_initialize()
-    try:
-        gmsh.option.setNumber("General.Terminal", 0)
-        if comm.rank == rank:
-            gmsh.model.add("fpsolve-read")
-            gmsh.merge(str(path))
-        return model_to_mesh(gmsh.model, comm, rank, gdim=gdim)
-    finally:
-        gmsh.finalize()
-
-
 def _gmsh_has_interruptible() -> bool:
     import inspect
 
-    import gmsh
+    gmsh = import_gmsh()
 
     try:
         return "interruptible" in inspect.signature(gmsh.initialize).parameters
@@ -135,7 +203,7 @@ def _gmsh_has_interruptible() -> bool:
 
 def gmsh_initialize() -> None:
     """Start gmsh without installing its SIGINT handler (not main thread safe)."""
-    import gmsh
+    gmsh = import_gmsh()
 
     if _gmsh_has_interruptible():
         gmsh.initialize(interruptible=False)

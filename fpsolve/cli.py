@@ -4,20 +4,64 @@ The model options (names are a contract between the scripts): ``--preset``,
 ``--a0 --a2 --a4 --eps``, ``--alpha``, ``--Delta`` or ``--T`` (with a fixed
 ``--alpha``); in the scripts that take any model (MODEL.md §7) also
 ``--loss EXPR``, ``--param NAME=VALUE`` (repeatable), ``--noise
-{sgd,sgd-diagonal,isotropic}`` or ``--noise-covariance S11 S12 S22``.  Bad input ends the program with exit status 2 and one line on
-stderr naming the bad value, before anything is written.
+{sgd,sgd-diagonal,isotropic}`` or ``--noise-covariance S11 S12 S22``.  Bad
+input ends the program with exit status 2 and one line on stderr naming the
+bad value, before anything is written; Ctrl-C, in any phase (importing this
+module installs a ``sys.excepthook`` for the import phase, :func:`main_guard`
+covers the rest), is exit status 130 and one line.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from typing import Callable, NoReturn, Sequence
 
-from .io import OutputError
-from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise
+#: The one line of an interrupted command (exit status 130).
+INTERRUPTED = "interrupted (Ctrl-C)"
+
+
+def interrupted(exc: BaseException) -> bool:
+    """True if ``exc`` is, or was raised while handling, a KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _script_hook(exc_type, exc, tb) -> None:
+    """sys.excepthook of the scripts, for what goes wrong while a script
+    imports its modules (before main_guard runs): Ctrl-C is one line and
+    exit status 130, a ModelError (e.g. no writable cache) one line and 2."""
+    prog = sys.argv[0].rsplit("/", 1)[-1]
+    model = sys.modules.get(__package__ + ".model")
+    if exc is not None and interrupted(exc):
+        sys.stderr.write(f"{prog}: {INTERRUPTED}\n")
+        code = 130
+    elif model is not None and isinstance(exc, model.ModelError):
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        code = 2
+    else:
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if sys.excepthook is sys.__excepthook__:
+    sys.excepthook = _script_hook
+
+
+# after the hook, so that Ctrl-C while numpy loads is one line too
+from .io import OutputError  # noqa: E402
+from .mesh import DEFAULT_RADIUS  # noqa: E402
+from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise  # noqa: E402
 
 #: Valley coefficient options (MODEL.md §1).
 VALLEY_OPTIONS = ("a0", "a2", "a4", "eps")
@@ -25,8 +69,6 @@ VALLEY_OPTIONS = ("a0", "a2", "a4", "eps")
 #: Default noise of the default case: alpha = 0.05, Delta = 1 (T = 0.05 > T_c).
 DEFAULT_ALPHA = 0.05
 DEFAULT_DELTA = 1.0
-#: Default disk radius (MODEL.md §4), centred at the origin.
-DEFAULT_RADIUS = 2.0
 
 
 class UsageError(ValueError):
@@ -141,10 +183,28 @@ def model_and_domain(args: argparse.Namespace):
 def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
     """The disk Ω (MODEL.md §4): ``--radius`` and ``--center CX CY``."""
     group = parser.add_argument_group("domain (MODEL.md §4)")
-    group.add_argument("--radius", type=float, default=DEFAULT_RADIUS,
+    # default None: "not given" (a --mesh file brings its own domain)
+    group.add_argument("--radius", type=float, default=None,
                        help=f"radius R of the disk (default {DEFAULT_RADIUS:g})")
-    group.add_argument("--center", type=float, nargs=2, default=(0.0, 0.0), metavar=("CX", "CY"),
+    group.add_argument("--center", type=float, nargs=2, default=None, metavar=("CX", "CY"),
                        help="centre of the disk (default 0 0)")
+
+
+def add_mesh_size_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--h-min`` and ``--h-max``: the graded disk's sizes (``fpsolve.mesh``)."""
+    parser.add_argument("--h-min", type=float, default=None,
+                        help="fine mesh size in the density's box (default: from the model's widths); "
+                             "for a custom --loss the size of its uniform mesh (default radius/40)")
+    parser.add_argument("--h-max", type=float, default=None,
+                        help="mesh size far from the density (default: radius/13; presets only)")
+
+
+def add_cross_diffusion_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-cross-diffusion``: drop D12 of D = (T/2) H² (MODEL.md §3)."""
+    parser.add_argument("--no-cross-diffusion", action="store_true",
+                        help="drop the cross-diffusion D12 (what the seed's MATLAB solve did; "
+                             "= --noise sgd-diagonal); for the Monte Carlo: the SDE with independent "
+                             "noises sqrt(2 D11), sqrt(2 D22)")
 
 
 def add_output_arguments(parser: argparse.ArgumentParser, default: str) -> None:
@@ -156,13 +216,15 @@ def add_output_arguments(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def domain_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float]]:
-    """(radius, (cx, cy)), validated; raises UsageError naming the bad value."""
-    if not (math.isfinite(args.radius) and args.radius > 0):
-        raise UsageError(f"--radius must be a finite number > 0 (got {args.radius!r})")
-    cx, cy = args.center
+    """(radius, (cx, cy)), validated, defaults filled in; raises UsageError
+    naming the bad value."""
+    radius = DEFAULT_RADIUS if args.radius is None else args.radius
+    if not (math.isfinite(radius) and radius > 0):
+        raise UsageError(f"--radius must be a finite number > 0 (got {radius!r})")
+    cx, cy = (0.0, 0.0) if args.center is None else args.center
     if not (math.isfinite(cx) and math.isfinite(cy)):
         raise UsageError(f"--center must be finite (got {cx!r} {cy!r})")
-    return float(args.radius), (float(cx), float(cy))
+    return float(radius), (float(cx), float(cy))
 
 
 def model_from_args(args: argparse.Namespace) -> tuple[Landscape, Noise]:
@@ -187,7 +249,8 @@ def case_name(landscape: Landscape, noise: Noise) -> str:
 
 
 def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:
-    """Run ``main`` and turn bad input into exit status 2 with one line.
+    """Run ``main`` and turn bad input into exit status 2 with one line,
+    Ctrl-C into exit status 130 with one line.
 
     Bad input (ModelError, UsageError, OutputError) is detected alike on every
     rank, so each rank exits 2 and only rank 0 speaks.  Any other exception
@@ -195,15 +258,27 @@ def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] 
     that raised alone would otherwise leave the others waiting in a
     collective forever.
     """
+    from ._signals import keep_sigint_handler
+
     prog = sys.argv[0].rsplit("/", 1)[-1]
     try:
-        code = main(argv)
+        with keep_sigint_handler():  # e.g. io.versions() imports gmsh
+            code = main(argv)
     except (ModelError, UsageError, OutputError) as exc:
         if _world_rank() == 0:
             sys.stderr.write(f"{prog}: error: {exc}\n")
         code = 2
     except BaseException as exc:
         comm = _world_if_parallel()
+        if interrupted(exc):
+            # Ctrl-C, also when an extension module's import turned it into
+            # an ImportError ("initialization failed")
+            if _world_rank() == 0:
+                sys.stderr.write(f"{prog}: {INTERRUPTED}\n")
+                sys.stderr.flush()
+            if comm is not None:
+                comm.Abort(130)  # a rank interrupted alone must not leave the others waiting
+            sys.exit(130)
         if comm is None or isinstance(exc, SystemExit):
             raise
         import traceback

@@ -351,7 +351,9 @@ def versions() -> dict:
         try:
             module = __import__(name)
             out[name] = getattr(module, "__version__", "unknown")
-        except Exception:  # noqa: BLE001 - an optional package may be absent
+        except Exception as exc:  # noqa: BLE001 - an optional package may be absent
+            if isinstance(exc.__context__, KeyboardInterrupt):  # Ctrl-C inside an import is no absence
+                raise KeyboardInterrupt from exc
             continue
     try:
         from petsc4py import PETSc

@@ -41,10 +41,24 @@ SGD_LINEAR, SGD_EXACT, SDE = 0, 1, 2
 _HERE = Path(__file__).resolve().parent
 
 
+#: The default kernel folder, once checked: the folder to use (``fpsolve._caches``).
+_DEFAULT_DIR: Dict[Path, Path] = {}
+
+
 def cache_dir() -> Path:
-    """Where generated kernel modules live (``$FPSOLVE_CACHE`` or ~/.cache/fpsolve/kernels)."""
+    """Where generated kernel modules live (``$FPSOLVE_CACHE`` or
+    ~/.cache/fpsolve/kernels; when the latter is not writable, a read-only
+    HOME, the temporary fallback of ``fpsolve._caches``, said once)."""
     root = os.environ.get("FPSOLVE_CACHE")
-    return Path(root) if root else Path.home() / ".cache" / "fpsolve" / "kernels"
+    if root:
+        return Path(root)
+    wanted = Path.home() / ".cache" / "fpsolve" / "kernels"
+    if wanted not in _DEFAULT_DIR:
+        from . import _caches
+
+        problem = _caches.unwritable(wanted)
+        _DEFAULT_DIR[wanted] = wanted if problem is None else _caches.fallback("fpsolve-kernels", wanted, problem)
+    return _DEFAULT_DIR[wanted]
 
 
 def _function_source(name: str, exprs, symbols, arg_names) -> str:

@@ -34,6 +34,9 @@ from typing import Any, Tuple
 from . import _compat
 from .model import Landscape, ModelError, Noise
 
+#: Default disk radius (MODEL.md §4), centred at the origin.
+DEFAULT_RADIUS = 2.0
+
 #: Physical tags written into every mesh.
 DOMAIN_TAG = 1
 BOUNDARY_TAG = 2
@@ -98,8 +101,7 @@ def graded_sizes(landscape: Landscape, noise: Noise, radius: float = 2.0,
                  h_max: float | None = None) -> MeshSizes:
     """The default size field of a case (module docstring); ``h_min`` /
     ``h_max`` override the fine and far sizes."""
-    if noise.T <= 0:
-        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+    noise.require_positive_T()
     far = radius / FAR_DIVISOR
     # ε = 0 or a tiny T would ask for a zero size; the floor sits just above
     # check_sizes' limit (R/2000 under-resolved T = 1e-4 and R = 50: issue
@@ -158,7 +160,7 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
     current gmsh model, with the size field, and mesh it.  ``background``
     = (triangles (n, 3, 2), sizes at their vertices (n, 3)) replaces the
     analytic field by a piecewise-linear one (the adaptive loop's)."""
-    import gmsh
+    gmsh = _compat.import_gmsh()
 
     R, (cx, cy) = sizes.radius, sizes.center
     occ = gmsh.model.occ
@@ -222,7 +224,7 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
 def _gmsh_session():
     import contextlib
 
-    import gmsh
+    gmsh = _compat.import_gmsh()
 
     @contextlib.contextmanager
     def session():
@@ -259,30 +261,32 @@ def write_msh(sizes: MeshSizes, path: str | Path) -> int:
         return int(sum(len(t) for t in tags))
 
 
-def load(path: str | Path, comm: Any) -> Tuple[Any, Any]:
-    """(mesh, facet_tags) of a gmsh ``.msh`` file of a disk."""
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"--mesh file not found: {path}")
-    msh, _, facets = _compat.read_msh(str(path), comm)
-    return msh, facets
+def load(mesh: Any, comm: Any) -> Tuple[Any, dict]:
+    """(mesh, domain description) of any 2-D triangle mesh file meshio reads,
+    or of a ``meshfile.MeshData`` (``fpsolve.meshfile.load``); raises
+    ModelError on every rank for bad files."""
+    from . import meshfile
+
+    return meshfile.load(mesh, comm)
 
 
 def mesh_for(landscape: Landscape, noise: Noise, *, radius: float, center: Tuple[float, float],
-             mesh: str | Path | None, h_min: float | None, h_max: float | None,
+             mesh: Any, h_min: float | None, h_max: float | None,
              comm: Any, refine: float = 1.0) -> Tuple[Any, dict, float]:
     """(mesh, description, seconds): a graded disk for the case, or ``mesh``
-    read from a file.  ``refine`` divides every size (benchmarks, tests)."""
+    read from a file.  ``refine`` divides every size (benchmarks, tests).
+    The description's ``domain`` ("disk" or "mesh"), ``radius`` and
+    ``center`` are the generated disk's, or those found in the file."""
     start = time.perf_counter()
     if mesh is not None:
-        msh, _ = load(mesh, comm)
-        info = {"source": str(mesh)}
+        msh, info = load(mesh, comm)
     else:
         sizes = graded_sizes(landscape, noise, radius, center, h_min, h_max)
         if refine != 1.0:
             sizes = sizes.refined(refine)
         msh, _ = create_disk(sizes, comm)
-        info = {"source": "gmsh", **sizes.as_dict(), "refine": refine}
+        info = {"source": "gmsh", "domain": "disk", **sizes.as_dict(), "refine": refine}
+        info["center"] = list(sizes.center)
     cells = msh.topology.index_map(2)
     info["cells"] = comm.allreduce(cells.size_local, op=_sum())
     return msh, info, time.perf_counter() - start

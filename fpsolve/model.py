@@ -293,6 +293,17 @@ class Noise:
     def T(self) -> float:
         return self.alpha * self.Delta
 
+    def require_positive_T(self) -> "Noise":
+        """Return self if ``T = alpha*Delta > 0``, else raise ModelError.
+
+        The one statement of the rule that the Fokker-Planck solve, the
+        closed forms and the validation need noise (at T = 0 the density is
+        a point mass, MODEL.md §4-5); returns self so calls can chain.
+        """
+        if not self.T > 0:
+            raise ModelError(f"T = alpha*Delta must be > 0 (got T={self.T:g}, Delta={self.Delta:g}; at T = 0 the density is a point)")
+        return self
+
     def as_dict(self) -> dict:
         return {"alpha": self.alpha, "Delta": self.Delta, "T": self.T}
 

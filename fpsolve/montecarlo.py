@@ -57,15 +57,17 @@ from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
 import numba
 import numpy as np
 
-from . import model
+from . import _caches, model, parallel
 from .model import Landscape, ModelError, Noise
 
-__all__ = ["Box", "MonteCarloResult", "run", "normals", "METHODS", "SHIFTS", "ENGINES", "KernelParams",
-           "Walkers", "Tallies", "make_group_stepper"]
+__all__ = ["Box", "MonteCarloResult", "RunPlan", "check_run", "run", "normals", "METHODS", "SHIFTS", "ENGINES",
+           "KernelParams", "Walkers", "Tallies", "make_group_stepper"]
 
 METHODS = ("sgd", "sde")
 SHIFTS = ("linear", "exact")
 ENGINES = ("numba", "numpy")
+
+_caches.prepare_numba_cache(__file__)  # before the cache=True kernels below
 
 #: Walker status codes.
 ALIVE, ABSORBED, DIVERGED = 0, 1, 2
@@ -900,6 +902,76 @@ def _check_edges(name: str, edges: Any) -> np.ndarray:
     return edges
 
 
+class RunPlan(NamedTuple):
+    """Checked length of a run: ``step_time`` (time units), ``steps``, the
+    burn-in ``burn_steps``, the sampling stride ``every`` (steps) and whether
+    the Brownian-bridge exit test is on (``bridge``, MODEL.md §8)."""
+
+    step_time: float
+    steps: int
+    burn_steps: int
+    every: int
+    bridge: bool = False
+
+
+def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross: bool = True,
+              walkers: int = 1000, steps: Optional[int] = None, time: Optional[float] = None,
+              dt: Optional[float] = None, radius: float = 2.0, bound: float = DEFAULT_BOUND,
+              burn_in: Optional[float] = None, sample_interval: Optional[float] = None,
+              engine: str = "numba", bridge: Optional[bool] = None) -> RunPlan:
+    """The validity rules of :func:`run`, stated once (``run`` and
+    ``scripts/sample_sgd.py`` call this before any work); arguments as in
+    :func:`run`, times in units of α SGD steps.  Raises ModelError naming
+    the bad argument; returns the :class:`RunPlan`.
+    """
+    if method not in METHODS:
+        raise ModelError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
+    if shift not in SHIFTS:
+        raise ModelError(f"shift must be one of {', '.join(SHIFTS)} (got {shift!r})")
+    if engine not in ENGINES:
+        raise ModelError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+    if not (isinstance(walkers, (int, np.integer)) and walkers >= 1):
+        raise ModelError(f"walkers must be an integer >= 1 (got {walkers!r})")
+    if method == "sgd":
+        if dt is not None:
+            raise ModelError("dt is the SDE step; SGD steps last alpha (drop dt or use method sde)")
+        if not cross:
+            raise ModelError("no cross-diffusion applies to the SDE only (SGD noise always has cross terms)")
+        if bridge:
+            raise ModelError("the Brownian-bridge test applies to the SDE (SGD steps are the process itself)")
+        bridge = False
+        step_time = noise.alpha
+    else:
+        if shift != "linear":
+            raise ModelError("shift exact applies to SGD only (the SDE is the linear-shift limit)")
+        step_time = noise.alpha if dt is None else float(dt)
+        if not (math.isfinite(step_time) and step_time > 0):
+            raise ModelError(f"dt must be a finite number > 0 (got {dt!r})")
+        bridge = True if bridge is None else bool(bridge)
+    if (steps is None) == (time is None):
+        raise ModelError("give exactly one of steps and time")
+    if steps is None:
+        if not (math.isfinite(time) and time > 0):
+            raise ModelError(f"time must be a finite number > 0 (got {time!r})")
+        steps = max(1, int(round(time / step_time)))
+    if not (isinstance(steps, (int, np.integer)) and steps >= 1):
+        raise ModelError(f"steps must be an integer >= 1 (got {steps!r})")
+    steps = int(steps)
+    if not (radius > 0):
+        raise ModelError(f"radius must be > 0 (got {radius!r})")
+    if not (bound > 0):
+        raise ModelError(f"bound must be > 0 (got {bound!r})")
+    for name, value in (("burn_in", burn_in), ("sample_interval", sample_interval)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ModelError(f"{name} must be a finite number >= 0 (got {value!r})")
+    burn_steps = steps // 3 if burn_in is None else int(round(burn_in / step_time))
+    if not 0 <= burn_steps <= steps:
+        raise ModelError(f"burn_in must lie in [0, run length] (got {burn_in!r})")
+    every = (max(1, int(round(1.0 / step_time))) if sample_interval is None
+             else max(1, int(round(sample_interval / step_time))))
+    return RunPlan(step_time, steps, burn_steps, every, bridge)
+
+
 def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift: str = "linear",
         cross: bool = True, walkers: int = 1000, steps: Optional[int] = None,
         time: Optional[float] = None, dt: Optional[float] = None, seed: int = 0,
@@ -926,14 +998,25 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
     sampled every ``sample_interval`` (default 1 time unit, at least 1 step).
     ``radius = inf`` switches absorption off.  ``sample_from``: a point, a
     (walkers, 2) array, or a callable(global walker indices) -> (n, 2).
-    ``comm``: an mpi4py communicator; walkers are split by index across ranks,
-    every rank returns the full (reduced) result, identical to a serial run.
+    ``comm``: an mpi4py communicator, default MPI.COMM_WORLD (``fpsolve.parallel``);
+    walkers are split by index across its ranks, every rank returns the full
+    (reduced) result, identical to a serial run (MPI.COMM_SELF).
     ``progress(steps_done, steps_total)`` is called between blocks (rank 0).
     ``bridge`` (default on for the valley's SDE; off for SGD, whose steps are
     the process itself, and for now for a Model's generated kernels): the
     Brownian-bridge exit test of MODEL.md §8 in the absorption and
     first-passage checks, so SDE exit rates and first-passage times converge
     at O(dt) instead of O(√dt).
+
+    Samplers: the SGD update of MODEL.md §2 (seed S3) or Euler-Maruyama of
+    the SDE of §3 (seed S12-S13), see the module doc.  Returns a
+    :class:`MonteCarloResult`: ``summary`` (moments with standard errors,
+    survival fraction, timings), the 2-D histogram ``hist`` (shape
+    (len(hist_edges[0]) - 1, len(hist_edges[1]) - 1)), the θ1 and |θ1|
+    histograms, ``survival`` (times, surviving fraction), first-passage
+    times (time units, NaN for walkers that never hit ``target``), final
+    positions (walkers, 2) and status.  Raises ModelError for any argument
+    that breaks :func:`check_run`'s rules or a bad ``sample_from``/edges.
     """
     from .symbolic import COVARIANCE, Model
 
@@ -949,50 +1032,16 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
         if shift == "exact" and user.noise != "sgd":
             raise ModelError(f"shift='exact' is the random shift of the 'sgd' noise (the model's noise is {user.noise!r})")
         noise = user.noise_level
-    if method not in METHODS:
-        raise ModelError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
-    if shift not in SHIFTS:
-        raise ModelError(f"shift must be one of {', '.join(SHIFTS)} (got {shift!r})")
-    if engine not in ENGINES:
-        raise ModelError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
-    if not (isinstance(walkers, (int, np.integer)) and walkers >= 1):
-        raise ModelError(f"walkers must be an integer >= 1 (got {walkers!r})")
+    plan = check_run(noise, method=method, shift=shift, cross=cross, walkers=walkers, steps=steps, time=time,
+                     dt=dt, radius=radius, bound=bound, burn_in=burn_in, sample_interval=sample_interval,
+                     engine=engine, bridge=bridge)
+    step_time, steps, burn_steps, every, bridge = plan
+
+    comm = parallel.world(comm)
     if method == "sgd":
-        if dt is not None:
-            raise ModelError("dt is the SDE step; SGD steps last alpha (drop dt or use method='sde')")
-        if not cross:
-            raise ModelError("cross=False applies to the SDE only (SGD noise always has cross terms)")
-        if bridge:
-            raise ModelError("the Brownian-bridge test applies to the SDE (SGD steps are the process itself)")
-        bridge = False
-        step_time = noise.alpha
         code = _SGD_LINEAR if shift == "linear" else _SGD_EXACT
     else:
-        if shift != "linear":
-            raise ModelError("shift='exact' applies to SGD only (the SDE is the linear-shift limit)")
-        step_time = noise.alpha if dt is None else float(dt)
-        if not (math.isfinite(step_time) and step_time > 0):
-            raise ModelError(f"dt must be a finite number > 0 (got {dt!r})")
         code = _SDE_CROSS if cross else _SDE_NOCROSS
-        bridge = True if bridge is None else bool(bridge)
-    if (steps is None) == (time is None):
-        raise ModelError("give exactly one of steps and time")
-    if steps is None:
-        if not (math.isfinite(time) and time > 0):
-            raise ModelError(f"time must be a finite number > 0 (got {time!r})")
-        steps = max(1, int(round(time / step_time)))
-    if not (isinstance(steps, (int, np.integer)) and steps >= 1):
-        raise ModelError(f"steps must be an integer >= 1 (got {steps!r})")
-    steps = int(steps)
-    if not (radius > 0):
-        raise ModelError(f"radius must be > 0 (got {radius!r})")
-    if not (bound > 0):
-        raise ModelError(f"bound must be > 0 (got {bound!r})")
-    burn_steps = steps // 3 if burn_in is None else int(round(burn_in / step_time))
-    if not 0 <= burn_steps <= steps:
-        raise ModelError(f"burn_in must lie in [0, run length] (got {burn_in!r})")
-    every = (max(1, int(round(1.0 / step_time))) if sample_interval is None
-             else max(1, int(round(sample_interval / step_time))))
     sample_start = max(burn_steps, 1)
     cx, cy = (float(center[0]), float(center[1]))
     if hist_edges is None:

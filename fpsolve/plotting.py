@@ -16,7 +16,20 @@ from .model import Landscape
 
 
 def pyplot():
-    """matplotlib.pyplot on the non-interactive Agg backend (no display here)."""
+    """matplotlib.pyplot on the non-interactive Agg backend (no display here);
+    its config/cache folder falls back like the compilation caches
+    (``fpsolve._caches``) when HOME is read-only."""
+    import os
+    import sys
+
+    if "matplotlib" not in sys.modules and not os.environ.get("MPLCONFIGDIR"):
+        from . import _caches
+
+        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        wanted = Path(base) / "matplotlib"
+        problem = _caches.unwritable(wanted)
+        if problem is not None:
+            os.environ["MPLCONFIGDIR"] = str(_caches.fallback("matplotlib", wanted, problem))
     import matplotlib
 
     matplotlib.use("Agg")

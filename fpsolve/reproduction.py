@@ -157,7 +157,7 @@ def sgd_point(landscape: Landscape, T: float, alpha: float, walkers: int, max_ti
     total = min(burn + 2.0 * tau1, max_time)
     start = validation.start_sampler(landscape, noise, walkers, seed, 2.0)
     r = montecarlo.run(landscape, noise, method=method, dt=dt, walkers=walkers, time=total, seed=seed,
-                       sample_from=start, burn_in=burn,
+                       sample_from=start, burn_in=burn, comm=_self_comm(),
                        sample_interval=max(alpha, min(tau1 / 10, (total - burn) / 20)))
     s = r.summary
     out = {"T": T, "alpha": alpha, "method": method, "dt": dt, "walkers": walkers, "tau1": tau1,
@@ -182,7 +182,7 @@ def first_passage_point(landscape: Landscape, alpha: float, Delta: float, start:
     """
     noise = Noise(alpha, Delta)
     r = montecarlo.run(landscape, noise, method=method, cross=cross, walkers=walkers, time=time, seed=seed,
-                       sample_from=(start, 0.0),
+                       sample_from=(start, 0.0), comm=_self_comm(),
                        target=montecarlo.Box((center, 0.0), (half_width, 1e6)))
     s = r.summary
     return {"alpha": alpha, "Delta": Delta, "T": noise.T, "start": start, "target_center": center,
@@ -217,7 +217,8 @@ def phase_point(landscape: Landscape, alpha: float, Delta: float, walkers: int, 
     start = np.column_stack([rng.uniform(-1.2, 1.2, walkers), np.zeros(walkers)])
     noise = Noise(alpha, Delta)
     r = montecarlo.run(landscape, noise, method="sgd", walkers=walkers, time=time, seed=seed,
-                       sample_from=start, radius=math.inf, burn_in=0.0, survival_points=11)
+                       sample_from=start, radius=math.inf, burn_in=0.0, survival_points=11,
+                       comm=_self_comm())
     div = float(np.mean(r.status == 2))
     alive = r.status == 0
     med = float(np.median(np.abs(r.final[alive, 0]))) if alive.any() else math.nan

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import _compat
 from . import mesh as fmesh
+from . import parallel
 from . import model
 from .model import Landscape, ModelError, Noise
 
@@ -386,6 +387,15 @@ class Solution:
         self._samples: dict = {}
         self.adjoint: Any = None  # τ of the backward equation, when asked for
 
+    def write(self, model: Any, out: Any, **options: Any) -> Any:
+        """Write this solution's result folder (summary.json, density.xdmf,
+        figures, marginals.csv) at ``out``, atomically; collective.  ``model``
+        is the :class:`fpsolve.Model` solved; options and exceptions: see
+        :func:`fpsolve.fem_results.write`.  Returns the folder's path."""
+        from . import fem_results
+
+        return fem_results.write(self, model, out, **options)
+
     # ---- quadrature on the mesh -------------------------------------------
     def quadrature_samples(self, degree: int | None = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(θ1, θ2, weight, φ) at the quadrature points (rule exact to
@@ -724,8 +734,7 @@ def model_mesh_sizes(model: Any, radius: float = 2.0, center: Tuple[float, float
     if h_max is not None:
         raise ModelError("--h-max applies to the graded mesh of the valley presets; a custom model's mesh is "
                          "uniform (set its size with --h-min)")
-    if model.T <= 0:
-        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+    model.noise_level.require_positive_T()
     return fmesh.uniform_sizes(radius, center, h_min)
 
 
@@ -797,8 +806,9 @@ def check_budget(sizes: fmesh.MeshSizes, degree: int, max_dofs: int) -> int:
     return dofs
 
 
-def solve(landscape: Any, noise: Noise | None = None, *, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
-          degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: str | Path | None = None,
+def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = None,
+          center: Tuple[float, float] | None = None,
+          degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: Any = None,
           h_min: float | None = None, h_max: float | None = None, comm: Any = None,
           progress: Callable[[str], None] | None = None, refine: float = 1.0,
           eigensolver: str = "slepc", mesh_rule: str | None = None, tol: float | None = None,
@@ -817,7 +827,14 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float = 2.0, ce
     meshing when its predicted size is above ``max_dofs``) or ``"adaptive"``
     (:mod:`fpsolve.adapt`: refine from a coarse disk until the error
     estimate is below ``tol``, relative, or the next mesh would pass
-    ``max_dofs``).  ``mesh`` (a .msh file) takes precedence over both.
+    ``max_dofs``).  ``mesh`` takes precedence over both: any 2-D triangle
+    mesh file meshio reads, or a ``meshfile.MeshData`` (:mod:`fpsolve.meshfile`);
+    its domain (``domain`` "disk" with the fitted ``radius``/``center``, or
+    "mesh") comes from the file, so ``radius``/``center`` (θ units, default
+    2 and (0, 0)) go with the generated disk only.  ``comm``: mpi4py
+    communicator, default MPI.COMM_WORLD (:mod:`fpsolve.parallel`); the call
+    is collective and every rank gets the same Solution.  Needs T = α Δ > 0
+    (:meth:`~fpsolve.model.Noise.require_positive_T`).
     ``petsc_options`` / ``options_prefix`` reach the eigen-solve
     (:func:`principal_eigenpair`); ``symmetrise``: :func:`solve_operator`.
 
@@ -831,10 +848,11 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float = 2.0, ce
     from . import adapt, diagnostics
     from .symbolic import Model, ufl_coefficients
 
-    if comm is None:
-        from mpi4py import MPI
-
-        comm = MPI.COMM_WORLD
+    if mesh is not None and (radius is not None or center is not None):
+        raise ModelError("radius and center describe the generated disk; a mesh file brings its own domain")
+    radius = fmesh.DEFAULT_RADIUS if radius is None else radius
+    center = (0.0, 0.0) if center is None else tuple(center)
+    comm = parallel.world(comm)
     say = progress or (lambda message: None)
     if degree not in (1, 2):
         raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
@@ -857,8 +875,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float = 2.0, ce
         user_model.check_formulas(radius, center)
         noise, cross = user_model.noise_level, user_model.cross
         landscape = user_model.valley
-    if noise.T <= 0:
-        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+    noise.require_positive_T()
     options = {"options_prefix": options_prefix, "petsc_options": petsc_options, "symmetrise": symmetrise}
 
     def coefficients(m: Any) -> Tuple[Any, Any, Any]:
@@ -878,6 +895,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float = 2.0, ce
                                            solver_options=options)
         timing = {k: sol.info[k] for k in ("assemble_seconds", "solve_seconds", "dofs")}
         mesh_info = {"source": "adaptive", "rule": "adaptive", "bounds": sizes.as_dict(),
+                     "domain": "disk", "radius": radius, "center": list(center),
                      "cells": record["cycles"][-1]["cells"]}
         mom = {k: v for k, v in record["cycles"][-1]["moments"].items() if k != adapt.WATCHED_RATE}
     else:
@@ -888,7 +906,8 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float = 2.0, ce
             check_budget(sizes, degree, max_dofs)
             t_mesh = time.perf_counter()
             msh, _ = fmesh.create_disk(sizes, comm)
-            mesh_info = {"source": "gmsh", **sizes.as_dict(), "refine": refine,
+            mesh_info = {"source": "gmsh", "domain": "disk", **sizes.as_dict(), "refine": refine,
+                         "center": list(sizes.center),
                          "cells": comm.allreduce(msh.topology.index_map(2).size_local, op=fmesh._sum())}
             t_mesh = time.perf_counter() - t_mesh
         else:
@@ -911,7 +930,8 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float = 2.0, ce
     summary = {
         "case": case,
         "T": noise.T,
-        "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
+        "domain": mesh_info["domain"], "radius": mesh_info["radius"], "center": mesh_info["center"],
+        "degree": degree, "cross_diffusion": cross,
         "boundary": boundary, "mesh": mesh_info, "mesh_rule": "file" if mesh is not None else mesh_rule,
         "escape_rate": lam.real,
         "escape_rate_imag": lam.imag,

@@ -444,10 +444,17 @@ def _support_grid(log_density: Callable[[np.ndarray], np.ndarray], lo: float, hi
 
     Repeatedly keeps the contiguous runs of cells where ln p > max − LOG_CUTOFF
     and lays ``n`` points over each run, until each run holds at least n/4
-    points of the previous grid.
+    points of the previous grid.  Raises ModelError when ln p is so large
+    that its rounding error exceeds the cutoff (a peak narrower than double
+    precision resolves, e.g. the constant-D marginal at ε → 0).
     """
     grid = np.linspace(lo, hi, n)
     lp = log_density(grid)
+    finite = lp[np.isfinite(lp)]
+    if finite.size == 0 or np.abs(finite).max() * 1e-12 > LOG_CUTOFF:
+        span = np.abs(finite).max() if finite.size else math.inf
+        raise ModelError(f"the marginal is too narrow to resolve in double precision (|ln P1| reaches {span:.3g} "
+                         f"on θ1 in [{lo:g}, {hi:g}]; eps or T too small)")
     for _ in range(rounds):
         keep = lp > lp.max() - LOG_CUTOFF
         # extend by one cell either side, so the tails' edge is inside
@@ -689,6 +696,9 @@ def search_time(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
     T = temperature(noise)
     xs = mode_theta1(landscape, T, kind, half_width)
     sigma = peak_width(landscape, T, kind, xs)
+    if window is None and not (math.isfinite(sigma) and sigma > 0):
+        raise ModelError(f"no peak of P1 inside θ1 in [0, {float(half_width):g}] (it still rises at the end, "
+                         f"θ1 = {xs:g}): the search time needs a wider interval")
     w = sigma if window is None else float(window)
     if not (math.isfinite(w) and w > 0):
         raise ModelError(f"the search window must be a finite number > 0 (got {w!r})")
@@ -810,11 +820,17 @@ def predictions(landscape: Landscape, noise: Noise,
                                   "var_theta2", "var_theta2_exact", "flatness_at_mode")})
     out["flatness_at_origin"] = float(landscape.flatness(0.0))
     if landscape.eps > 0 and T > 0:
-        mc = marginal_moments(landscape, T, "constant", (lo, hi))
-        out.update({f"{k}_constant": mc[k] for k in ("mode_theta1", "mean_abs_theta1", "std_abs_theta1",
-                                                      "var_theta1", "flatness_at_mode")})
+        keys = ("mode_theta1", "mean_abs_theta1", "std_abs_theta1", "var_theta1", "flatness_at_mode")
+        try:
+            mc = marginal_moments(landscape, T, "constant", (lo, hi))
+        except ModelError:  # a peak below double precision (eps -> 0): the constant-D extras are absent
+            mc = dict.fromkeys(keys)
+        out.update({f"{k}_constant": mc[k] for k in keys})
     xs = m["mode_theta1"]
-    st = search_time(landscape, noise, "landscape", half_width=hi)
+    if math.isfinite(peak_width(landscape, T, "landscape", mode_theta1(landscape, T, "landscape", hi))):
+        st = search_time(landscape, noise, "landscape", half_width=hi)
+    else:  # the interval ends before P1 peaks (a disk smaller than the density): no search time
+        st = dict.fromkeys(("search_time", "search_time_steps", "start", "target", "reflect", "window"))
     out.update({
         "search_time": st["search_time"],
         "search_time_steps": st["search_time_steps"],

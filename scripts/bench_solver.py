@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--levels", type=float, nargs=2, default=(1.0, 1.5), metavar=("L1", "L2"),
                         help="the two mesh refinement factors (default 1 1.5)")
     parser.add_argument("--reference", type=float, default=2.5, help="refinement factor of the P2 reference (default 2.5)")
-    parser.add_argument("--no-cross-diffusion", action="store_true", help="drop D12")
+    cli.add_cross_diffusion_argument(parser)
     parser.add_argument("--quick", action="store_true", help="coarse levels 0.3 0.45, reference 0.7 (for tests)")
     cli.add_output_arguments(parser, "results/bench")
     parser.add_argument("--adaptive", action="store_true",

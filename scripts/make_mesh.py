@@ -31,8 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.Parser(prog="make_mesh.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
     cli.add_domain_arguments(parser)
-    parser.add_argument("--h-min", type=float, default=None, help="fine size (default: from the model)")
-    parser.add_argument("--h-max", type=float, default=None, help="far size (default: radius/13)")
+    cli.add_mesh_size_arguments(parser)
     parser.add_argument("--order", type=int, choices=(1, 2), default=1, help="geometric order (2: curved boundary)")
     parser.add_argument("--out", required=True, help="output .msh file (and a .json record beside it)")
     parser.add_argument("--overwrite", action="store_true",

@@ -40,8 +40,7 @@ def build_parser() -> cli.Parser:
                     help="sgd: the algorithm itself; sde: Euler-Maruyama of its SDE (default sgd)")
     mc.add_argument("--shift", choices=montecarlo.SHIFTS, default="linear",
                     help="minibatch loss of SGD: linear L - xi.grad L, or exact L(theta - xi) (default linear)")
-    mc.add_argument("--no-cross-diffusion", action="store_true",
-                    help="SDE with independent noises sqrt(2 D11), sqrt(2 D22) (drops D12) = --noise sgd-diagonal")
+    cli.add_cross_diffusion_argument(mc)
     mc.add_argument("--dt", type=float, default=None, help="SDE time step (default alpha)")
     mc.add_argument("--no-bridge", action="store_true",
                     help="SDE: drop the Brownian-bridge exit test (MODEL.md §8; on by default)")
@@ -71,24 +70,15 @@ def build_parser() -> cli.Parser:
     return parser
 
 
-def _check(args) -> None:
-    """Command-line checks run() cannot see; raise UsageError naming the value."""
-    if args.walkers < 1:
-        raise cli.UsageError(f"--walkers must be >= 1 (got {args.walkers})")
-    if args.steps is not None and args.steps < 1:
-        raise cli.UsageError(f"--steps must be >= 1 (got {args.steps})")
-    if args.time is not None and not (math.isfinite(args.time) and args.time > 0):
-        raise cli.UsageError(f"--time must be a finite number > 0 (got {args.time})")
-    if args.dt is not None and not (math.isfinite(args.dt) and args.dt > 0):
-        raise cli.UsageError(f"--dt must be a finite number > 0 (got {args.dt})")
-    if args.method == "sgd" and args.dt is not None:
-        raise cli.UsageError("--dt applies to --method sde (an SGD step lasts alpha)")
-    if args.method == "sgd" and args.no_cross_diffusion:
-        raise cli.UsageError("--no-cross-diffusion applies to --method sde (SGD with a diagonal noise: --noise sgd-diagonal)")
+def _check(args, noise: model.Noise, radius: float) -> None:
+    """The run's rules (``montecarlo.check_run``, stated there once), then
+    the command-line checks it cannot see; raise ModelError/UsageError naming
+    the value."""
+    montecarlo.check_run(noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
+                         walkers=args.walkers, dt=args.dt, radius=radius, burn_in=args.burn_in,
+                         sample_interval=args.sample_interval, **_length(args))
     if args.method == "sgd" and args.no_bridge:
         raise cli.UsageError("--no-bridge applies to --method sde")
-    if args.method == "sde" and args.shift != "linear":
-        raise cli.UsageError("--shift exact applies to --method sgd")
     if min(args.bins) < 1:
         raise cli.UsageError(f"--bins must be >= 1 (got {args.bins[0]} {args.bins[1]})")
     if args.hist_range is not None:
@@ -102,10 +92,11 @@ def _check(args) -> None:
         raise cli.UsageError(f"--start must be finite (got {args.start[0]} {args.start[1]})")
     if args.threads is not None and args.threads < 1:
         raise cli.UsageError(f"--threads must be >= 1 (got {args.threads})")
-    for name in ("burn_in", "sample_interval"):
-        v = getattr(args, name)
-        if v is not None and not (math.isfinite(v) and v >= 0):
-            raise cli.UsageError(f"--{name.replace('_', '-')} must be a finite number >= 0 (got {v})")
+
+
+def _length(args) -> dict:
+    """``steps`` or ``time`` of the run (default time 3000)."""
+    return {"steps": args.steps} if args.steps is not None else {"time": 3000.0 if args.time is None else args.time}
 
 
 def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
@@ -135,7 +126,7 @@ def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     model, radius, center = cli.model_and_domain(args)
-    _check(args)
+    _check(args, model.noise_level, radius)
     if args.shift == "exact" and model.noise != "sgd":
         raise cli.UsageError(f"--shift exact is the random shift of --noise sgd (got noise {model.noise})")
     # the valley's own kernels where they apply (the preset path), else kernels generated from the model
@@ -155,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         x0, x1, y0, y1 = args.hist_range
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
     target = None if args.target is None else montecarlo.Box(tuple(args.target[:2]), tuple(args.target[2:]))
-    length = {"steps": args.steps} if args.steps is not None else {"time": 3000.0 if args.time is None else args.time}
+    length = _length(args)
     name = cli.case_name(landscape, noise) if preset_path else model.case_name()
     tool = f"montecarlo-{args.method}" + ("-nocross" if args.no_cross_diffusion else "")
     out = io.claim_output(args.out or io.default_out(name, tool), tool, args.overwrite, comm)
@@ -175,16 +166,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         bar.update(done - bar.n)
 
     sampled = (landscape, noise) if preset_path else (model,)
-    result = montecarlo.run(
-        *sampled, method=args.method, shift=args.shift, cross=model.cross if preset_path else True,
-        walkers=args.walkers, dt=args.dt, seed=args.seed, center=center,
-        bridge=False if args.no_bridge else None,
-        radius=math.inf if args.no_absorption else radius,
-        hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
-        sample_interval=args.sample_interval, comm=comm, progress=progress if bar is not None else None,
-        **length)
-    if bar is not None:
-        bar.close()
+    try:
+        result = montecarlo.run(
+            *sampled, method=args.method, shift=args.shift, cross=model.cross if preset_path else True,
+            walkers=args.walkers, dt=args.dt, seed=args.seed, center=center,
+            bridge=False if args.no_bridge else None,
+            radius=math.inf if args.no_absorption else radius,
+            hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
+            sample_interval=args.sample_interval, comm=comm, progress=progress if bar is not None else None,
+            **length)
+    finally:  # also on Ctrl-C: the bar's line ends before the message
+        if bar is not None:
+            bar.close()
     s = result.summary
     summary = {**s, "model": model.as_dict(), "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
                "versions": io.versions()}

@@ -20,12 +20,10 @@ escape_rate_per_step per SGD step.  Runs under ``mpirun -n N python -m mpi4py``.
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
 
 from fpsolve import cli, io
 from fpsolve.adapt import DEFAULT_MAX_DOFS, DEFAULT_TOL
@@ -54,14 +52,10 @@ def build_parser() -> cli.Parser:
     fem.add_argument("--degree", type=int, choices=(1, 2), default=2,
                      help="Lagrange degree (default 2; P1 fails at T=0.01, see README)")
     fem.add_argument("--mesh", default=None, metavar="FILE",
-                     help="a gmsh .msh of the disk instead of the graded mesh")
-    fem.add_argument("--h-min", type=float, default=None,
-                     help="fine mesh size in the density's box (default: from the model's widths); "
-                          "for a custom --loss the size of its uniform mesh (default radius/40)")
-    fem.add_argument("--h-max", type=float, default=None,
-                     help="mesh size far from the density (default: radius/13; presets only)")
-    fem.add_argument("--no-cross-diffusion", action="store_true",
-                     help="drop D12 (what the seed's MATLAB solve did) = --noise sgd-diagonal")
+                     help="a 2-D triangle mesh file meshio reads (.msh, .xdmf, .vtu, .med, ...) instead of the "
+                          "graded disk; its domain comes from the file")
+    cli.add_mesh_size_arguments(fem)
+    cli.add_cross_diffusion_argument(fem)
     fem.add_argument("--boundary", choices=("dirichlet", "reflecting"), default="dirichlet",
                      help="absorbing P=0 (default) or reflecting zero flux")
     fem.add_argument("--eigensolver", choices=("slepc", "inverse"), default="slepc",
@@ -84,16 +78,15 @@ def build_parser() -> cli.Parser:
 def main(argv: Sequence[str] | None = None) -> int:
     from mpi4py import MPI
 
-    logging.getLogger().setLevel(logging.WARNING)  # FFCx's JIT chatter is not progress
     wall = time.perf_counter()
     args = build_parser().parse_args(argv)
     # validate everything before anything is written
     model, radius, center = cli.model_and_domain(args)
-    landscape, noise = model.valley, model.noise_level
+    noise = model.noise_level
     if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
-    if args.mesh is not None and not Path(args.mesh).is_file():
-        raise cli.UsageError(f"--mesh file not found: {args.mesh}")
+    if args.mesh is not None and (args.radius is not None or args.center is not None):
+        raise cli.UsageError("--mesh cannot be combined with --radius/--center (the domain comes from the file)")
     if args.tol is not None and not (args.tol > 0 and args.tol < 1):
         raise cli.UsageError(f"--tol must be in (0, 1) (got {args.tol!r})")
     if args.max_dofs is not None and args.max_dofs <= 0:
@@ -101,60 +94,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mesh_rule == "adaptive" and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh-rule adaptive cannot be combined with --h-min/--h-max")
     options = petsc_options(args.petsc_option)
+    mesh = None
+    if args.mesh is not None:
+        noise.require_positive_T()
+        from fpsolve import meshfile
 
-    from fpsolve import _compat, diagnostics, plotting, solver
+        mesh = meshfile.read_on_root(args.mesh, MPI.COMM_WORLD)  # a bad file: exit 2 here
+
+    from fpsolve import diagnostics, fem_results, solver
 
     mesh_rule = args.mesh_rule or solver.default_mesh_rule(model, args.h_min)
     if args.mesh is None and mesh_rule == "graded":
         # the mesh's size is predicted before meshing: refuse, one line
         solver.check_budget(solver.model_mesh_sizes(model, radius, center, args.h_min, args.h_max), args.degree,
                             DEFAULT_MAX_DOFS if args.max_dofs is None else args.max_dofs)
-    elif noise.T <= 0:
-        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+    else:
+        noise.require_positive_T()
 
     comm = MPI.COMM_WORLD
     progress = cli.Progress("solve_fp.py", enabled=comm.rank == 0)
     name = model.case_name()
     out = io.claim_output(args.out or io.default_out(name, "fem"), "fem", args.overwrite, comm)
     progress(f"case {name}: {model.describe()}, P{args.degree}, {args.boundary} boundary, {comm.size} rank(s)")
-    sol = solver.solve(model, radius=radius, center=center, degree=args.degree,
-                       boundary=args.boundary, mesh=args.mesh, h_min=args.h_min, h_max=args.h_max,
+    domain = {"radius": radius, "center": center} if mesh is None else {}
+    sol = solver.solve(model, **domain, degree=args.degree,
+                       boundary=args.boundary, mesh=mesh, h_min=args.h_min, h_max=args.h_max,
                        comm=comm, progress=progress, eigensolver=args.eigensolver, mesh_rule=mesh_rule,
                        tol=args.tol, max_dofs=args.max_dofs, petsc_options=options)
-    summary = dict(sol.summary)
+    summary = sol.summary
     diagnostics.report(summary["warnings"], "solve_fp.py", enabled=comm.rank == 0)
-    summary["versions"] = io.versions()
-    summary["command"] = {"argv": list(argv) if argv is not None else None, **vars(args)}
+    summary.update(versions=io.versions(), command={"argv": list(argv) if argv is not None else None, **vars(args)})
 
-    # collective evaluations for the figures and the table
-    lo, hi = sol.support(0, 1e-8)
-    theta1 = np.linspace(lo, hi, 401)
-    p1 = sol.marginal_theta1(theta1)
-    ylo, yhi = sol.support(1, 1e-8)
-    theta2 = np.linspace(ylo, yhi, 201)
-    p2 = sol.marginal_theta2(theta2)
-    closed = (solver.closed_form_marginals_theta1(landscape, noise, theta1)
-              if landscape is not None and model.noise in ("sgd", "sgd-diagonal") else {})
-    box = plotting.view_box(sol)
-    xs, ys, grid = plotting.density_grid(sol, box)
-    progress(f"marginals and density grid evaluated (theta1 in [{lo:.4g}, {hi:.4g}])")
-
-    title = (f"{model.describe()}\nλ0={summary['escape_rate']:.3g}, "
-             f"mean|θ1|={summary['mean_abs_theta1']:.4g}, mode |θ1|={summary['mode_theta1']:.4g}")
-    with io.atomic_output_dir(out, comm, "fem", args.overwrite) as tmp:
-        _compat.write_xdmf(str(tmp / "density.xdmf"), sol.mesh, sol.density)
-        if comm.rank == 0:
-            plotting.plot_density(tmp / "density.png", xs, ys, grid, landscape, title)
-            plotting.plot_marginals(tmp / "marginals.png", theta1, p1, theta2, p2, landscape, title, closed)
-            cols = [theta1, p1] + list(closed.values())
-            header = ",".join(["theta1", "fem_marginal", *closed])
-            io.write_text_atomic(tmp / "marginals.csv", header + "\n" + "\n".join(
-                ",".join(f"{v:.10g}" for v in row) for row in zip(*cols)) + "\n")
-            summary["wall_seconds"] = time.perf_counter() - wall
-            io.write_json(tmp / "summary.json", summary)
-            if "adaptivity" in summary:
-                plotting.plot_adaptivity(tmp / "adaptivity.png", summary["adaptivity"]["cycles"], title)
-        progress("outputs written")
+    fem_results.write(sol, model, out, extra=summary, overwrite=args.overwrite, progress=progress, wall_start=wall)
     if comm.rank == 0:
         print(f"escape rate {summary['escape_rate']:.4g} (eigenvalue), {summary['escape_rate_flux']:.4g} "
               f"(boundary flux); mean|theta1| {summary['mean_abs_theta1']:.6g}, "

@@ -174,8 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # every check before anything is computed or written
     model, radius, center = cli.model_and_domain(args)
-    if model.T <= 0:
-        raise cli.UsageError("the closed forms need T = alpha*Delta > 0 (got Delta=0)")
+    model.noise_level.require_positive_T()
     forms = gibbs.closed_forms(model, radius, center)
     if not forms["adiabatic"]:
         if not forms["exact_density"]:
@@ -186,8 +185,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     landscape, noise = model.valley, model.noise_level
     interval = theta1_interval(radius, center)
     Ts = parse_sweep(args.sweep_T) if args.sweep_T is not None else None
-    if noise.T <= 0:
-        raise cli.UsageError("the closed forms need T = alpha*Delta > 0 (got Delta=0)")
     out = io.claim_output(args.out or io.default_out(cli.case_name(landscape, noise), "theory"), "theory",
                           args.overwrite)
     progress = cli.Progress("theory.py")

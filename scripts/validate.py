@@ -39,8 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise cli.UsageError(f"--walkers must be an integer >= 8 (got {args.walkers})")
     if args.dt is not None and not (args.dt > 0 and args.dt < 1):
         raise cli.UsageError(f"--dt must lie in (0, 1) (got {args.dt!r})")
-    if noise.T <= 0:
-        raise cli.UsageError(f"validation needs T > 0 (got T={noise.T:g})")
+    noise.require_positive_T()
 
     from mpi4py import MPI
 

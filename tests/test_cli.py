@@ -62,7 +62,7 @@ def test_solve_writes_every_output(tmp_path):
         (["--alpha", "0"], "alpha must be > 0"),
         (["--Delta", "-0.5"], "Delta must be >= 0"),
         (["--Delta", "nan"], "Delta must be a finite number"),
-        (["--Delta", "0"], "T must be > 0"),
+        (["--Delta", "0"], "T = alpha*Delta must be > 0"),
         (["--preset", "nope"], "unknown preset 'nope'"),
         (["--alpha", "abc"], "invalid float value: 'abc'"),
         (["--T", "0.1", "--Delta", "1"], "not allowed with argument"),

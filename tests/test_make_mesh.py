@@ -14,7 +14,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from conftest import run_script
-from fpsolve import _compat
+from fpsolve import meshfile
 
 
 def test_make_mesh_writes_a_disk_with_its_sizes(tmp_path):
@@ -25,7 +25,8 @@ def test_make_mesh_writes_a_disk_with_its_sizes(tmp_path):
     meta = json.loads(out.with_suffix(".json").read_text())
     assert meta["sizes"]["h_min"] == 0.05 and meta["sizes"]["radius"] == 1.5
     assert meta["case"]["landscape"]["preset"] == "double-well" and meta["triangles"] > 100
-    msh, _, _ = _compat.read_msh(str(out), MPI.COMM_SELF)
+    msh, domain = meshfile.load(out, MPI.COMM_SELF)
+    assert domain["domain"] == "disk" and domain["radius"] == pytest.approx(1.5, rel=1e-12)
     one = fem.Constant(msh, PETSc.ScalarType(1.0))
     area = fem.assemble_scalar(fem.form(one * ufl.dx(domain=msh)))
     # a polygon inscribed in the circle: below πR² by O(h_max²)

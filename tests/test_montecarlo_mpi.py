@@ -25,7 +25,7 @@ def test_mpi_run_equals_serial_run(method, radius):
     noise = Noise(0.1, 3.0) if method == "sde" else Noise(0.05, 1.0)
     landscape = Landscape.from_preset("double-well")
     par = mc.run(landscape, noise, comm=comm, **kw)
-    ser = mc.run(landscape, noise, comm=None, **kw)
+    ser = mc.run(landscape, noise, comm=MPI.COMM_SELF, **kw)
     assert par.summary["mpi_ranks"] == comm.size
     assert np.array_equal(par.final, ser.final, equal_nan=True)
     assert np.array_equal(par.status, ser.status) and np.array_equal(par.hist, ser.hist)

@@ -44,12 +44,12 @@ SMALL = ["--walkers", "10", "--steps", "10"]
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--walkers", "0", "--steps", "10"], "--walkers must be >= 1"),
-    (["--walkers", "10", "--time", "-1"], "--time must be a finite number > 0"),
-    (["--method", "sde", "--dt", "0", *SMALL], "--dt must be a finite number > 0"),
-    (["--dt", "0.01", *SMALL], "--dt applies to --method sde"),
-    (["--method", "sde", "--shift", "exact", *SMALL], "--shift exact applies to --method sgd"),
-    (["--no-cross-diffusion", *SMALL], "--no-cross-diffusion applies to --method sde"),
+    (["--walkers", "0", "--steps", "10"], "walkers must be an integer >= 1"),
+    (["--walkers", "10", "--time", "-1"], "time must be a finite number > 0"),
+    (["--method", "sde", "--dt", "0", *SMALL], "dt must be a finite number > 0"),
+    (["--dt", "0.01", *SMALL], "dt is the SDE step"),
+    (["--method", "sde", "--shift", "exact", *SMALL], "shift exact applies to SGD only"),
+    (["--no-cross-diffusion", *SMALL], "no cross-diffusion applies to the SDE only"),
     (["--no-bridge", *SMALL], "--no-bridge applies to --method sde"),
     (["--radius", "0", *SMALL], "--radius must be a finite number > 0"),
     (["--a0", "-1", *SMALL], "a0 must be > 0"),

@@ -109,3 +109,25 @@ def test_a_failure_on_one_rank_ends_all_ranks(tmp_path):
     assert "ending all ranks" in res.stderr
     # nothing half-written appears at the path
     assert res.stdout.splitlines()[-1].startswith("rc=") or "x" not in res.stdout.splitlines()[-1].split()
+
+
+def test_solution_write_is_the_scripts_output(tmp_path):
+    """A library user writes the same folder as solve_fp.py, under the same rules."""
+    import json
+
+    import fpsolve
+
+    model = fpsolve.Model.preset("double-well", T=0.05, noise="sgd-diagonal")
+    sol = fpsolve.solve(model, h_min=0.05)
+    out = sol.write(model, tmp_path / "fem", extra={"note": "library"})
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [io.MARKER, "density.h5", "density.png", "density.xdmf", "marginals.csv", "marginals.png", "summary.json"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["note"] == "library" and summary["mean_abs_theta1"] == sol.summary["mean_abs_theta1"]
+    # within 3 % of MODEL.md §6 (no cross-diffusion, T = 0.05) on this coarse mesh
+    assert abs(summary["mean_abs_theta1"] - 0.6231) < 0.03 * 0.6231
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "x").write_text("x")
+    with pytest.raises(io.OutputError, match="did not write"):
+        sol.write(model, tmp_path / "mine")
+    assert (tmp_path / "mine" / "x").read_text() == "x"

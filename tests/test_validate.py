@@ -45,7 +45,7 @@ def test_validate_quick_default_case(tmp_path, T):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--T", "0"], "validation needs T > 0"),
+    (["--T", "0"], "T = alpha*Delta must be > 0"),
     (["--walkers", "3"], "--walkers must be an integer >= 8"),
     (["--dt", "-1"], "--dt must lie in (0, 1)"),
     (["--radius", "0"], "--radius must be a finite number > 0"),

@@ -1,0 +1,73 @@
+"""The FEM result folder of one solve (README, *Solving*; tool ``fem``).
+
+:func:`write` is what ``scripts/solve_fp.py`` writes, callable from Python:
+``summary.json``, ``density.xdmf``/``.h5``, ``density.png``, ``marginals.png``,
+``marginals.csv`` (the FEM θ1-marginal beside the closed forms of MODEL.md §5
+where they apply) and, for an adaptive solve, ``adaptivity.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import io
+
+#: The tool name of FEM results (the marker of their folder).
+TOOL = "fem"
+
+
+def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = None, overwrite: bool = False,
+          progress: Callable[[str], None] | None = None, wall_start: float | None = None) -> Path:
+    """Write the result folder of ``sol`` (a :class:`fpsolve.solver.Solution` of ``model``) at ``out``.
+
+    Collective over ``sol.comm`` (every rank calls it; rank 0 writes the plain
+    files).  ``extra`` joins ``sol.summary`` in ``summary.json`` (versions,
+    command); ``wall_start`` (``time.perf_counter()`` at the start of the run)
+    adds ``wall_seconds``.  The folder is replaced atomically and only if it is
+    new, empty or an earlier FEM result (``overwrite``: any folder but the
+    working directory), see :func:`fpsolve.io.claim_output`.
+
+    Returns the absolute path.  Raises :class:`fpsolve.io.OutputError`.
+    """
+    from . import _compat, plotting, solver
+
+    comm = sol.comm
+    say = progress or (lambda message: None)
+    out = io.claim_output(out, TOOL, overwrite, comm)
+    landscape, noise = model.valley, model.noise_level
+    summary = {**sol.summary, **(extra or {})}
+    # collective evaluations for the figures and the table
+    lo, hi = sol.support(0, 1e-8)
+    theta1 = np.linspace(lo, hi, 401)
+    p1 = sol.marginal_theta1(theta1)
+    ylo, yhi = sol.support(1, 1e-8)
+    theta2 = np.linspace(ylo, yhi, 201)
+    p2 = sol.marginal_theta2(theta2)
+    closed = (solver.closed_form_marginals_theta1(landscape, noise, theta1)
+              if landscape is not None and model.noise in ("sgd", "sgd-diagonal") else {})
+    xs, ys, grid = plotting.density_grid(sol, plotting.view_box(sol))
+    say(f"marginals and density grid evaluated (theta1 in [{lo:.4g}, {hi:.4g}])")
+
+    title = (f"{model.describe()}\nλ0={summary['escape_rate']:.3g}, "
+             f"mean|θ1|={summary['mean_abs_theta1']:.4g}, mode |θ1|={summary['mode_theta1']:.4g}")
+    with io.atomic_output_dir(out, comm, TOOL, overwrite) as tmp:
+        _compat.write_xdmf(str(tmp / "density.xdmf"), sol.mesh, sol.density)
+        if comm.rank == 0:
+            plotting.plot_density(tmp / "density.png", xs, ys, grid, landscape, title)
+            plotting.plot_marginals(tmp / "marginals.png", theta1, p1, theta2, p2, landscape, title, closed)
+            cols = [theta1, p1] + list(closed.values())
+            header = ",".join(["theta1", "fem_marginal", *closed])
+            io.write_text_atomic(tmp / "marginals.csv", header + "\n" + "\n".join(
+                ",".join(f"{v:.10g}" for v in row) for row in zip(*cols)) + "\n")
+            if wall_start is not None:
+                summary["wall_seconds"] = time.perf_counter() - wall_start
+            io.write_json(tmp / "summary.json", summary)
+            if "adaptivity" in summary:
+                plotting.plot_adaptivity(tmp / "adaptivity.png", summary["adaptivity"]["cycles"], title)
+        say("outputs written")
+    return out
