@@ -351,6 +351,6 @@ def check_mesh_arguments(args: argparse.Namespace, landscape: Landscape | None, 
         model_mesh_sizes(user_model, radius, center, args.h_min, args.h_max)
     elif args.mesh is None:
         fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
-    elif noise.T <= 0:
-        raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+    else:
+        noise.require_positive_T()
 

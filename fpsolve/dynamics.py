@@ -498,8 +498,7 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
         raise ModelError(f"t-end must be a finite number > 0 (got {t_end!r})")
     if user_model is not None:
         user_model.check_formulas(radius, center)
-        if noise.T <= 0:
-            raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+        noise.require_positive_T()
         msh, mesh_info, t_mesh = solver.model_mesh(user_model, radius=radius, center=center, mesh=mesh,
                                                    h_min=h_min, h_max=h_max, comm=comm)
         observables = user_model_observables(msh, user_model)

@@ -296,8 +296,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
         if target is None or start is None:
             raise ModelError(CUSTOM_NEEDS_TARGET)
         user_model.check_formulas(radius, center)
-        if noise.T <= 0:
-            raise ModelError("T must be > 0 for a Fokker-Planck solve (got T=0)")
+        noise.require_positive_T()
         box, default_start, st = tuple(target), tuple(start), None
     else:
         box, default_start, st = default_target(landscape, noise, radius)
