@@ -20,6 +20,9 @@ from mpi4py import MPI
 
 from fpsolve import Model, dynamics, passage
 
+#: tests/test_examples.py also runs this demo on two MPI ranks.
+RUN_UNDER_MPI = True
+
 # -
 
 # ## The model
