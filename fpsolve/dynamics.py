@@ -552,10 +552,7 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
     survival = ev.column("survival")
     last = ev.rows[-1]
     stationary = sol.moments()
-    case = {"landscape": landscape.as_dict(), "noise": noise.as_dict()} if landscape is not None else \
-        {"noise": noise.as_dict()}
-    if user_model is not None:
-        case["model"] = user_model.as_dict()
+    case = solver.case_record(user_model, landscape, noise)
     summary = {
         "case": case,
         "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,

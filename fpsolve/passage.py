@@ -354,10 +354,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
         return v.reshape(len(ys), len(xs))
 
     tau_start = float(tau.evaluate(np.array([x0]))[0])
-    case = {"landscape": landscape.as_dict(), "noise": noise.as_dict()} if landscape is not None else \
-        {"noise": noise.as_dict()}
-    if user_model is not None:
-        case["model"] = user_model.as_dict()
+    case = solver.case_record(user_model, landscape, noise)
     summary = {
         "case": case,
         "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,

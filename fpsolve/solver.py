@@ -756,6 +756,16 @@ def split_model(landscape: Any, noise: Noise | None = None, cross: bool = True) 
     return landscape, landscape.valley, landscape.noise_level, landscape.cross
 
 
+def case_record(user_model: Any, landscape: Landscape | None, noise: Noise) -> dict:
+    """The ``case`` entry of a summary.json: the valley's coefficients (when
+    it is one), the noise level and, for a custom Model, its expression."""
+    case = {"landscape": landscape.as_dict()} if landscape is not None else {}
+    case["noise"] = noise.as_dict()
+    if user_model is not None:
+        case["model"] = user_model.as_dict()
+    return case
+
+
 def case_coefficients(msh: Any, user_model: Any, landscape: Landscape | None, noise: Noise,
                       cross: bool = True) -> Tuple[Any, Any, Any]:
     """(drift, D, ∇·D) in UFL on ``msh``: of ``user_model`` (MODEL.md §7)
@@ -923,10 +933,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
     lam = sol.eigenvalue
     eigen = {k: v for k, v in sol.info.items()
              if k not in ("dofs", "degree", "boundary", "assemble_seconds", "solve_seconds")}
-    case = ({"landscape": landscape.as_dict(), "noise": noise.as_dict()} if landscape is not None
-            else {"noise": noise.as_dict()})
-    if user_model is not None:
-        case["model"] = user_model.as_dict()
+    case = case_record(user_model, landscape, noise)
     summary = {
         "case": case,
         "T": noise.T,
