@@ -42,7 +42,7 @@ import numpy as np
 from . import _compat
 from . import model
 from .model import Landscape, ModelError
-from .solver import BOUNDARIES, _lu, weak_form
+from .solver import BOUNDARIES, _lu, check_degree, weak_form
 
 #: TR-BDF2 constants (γ = 2 − √2: both stages share one matrix).
 GAMMA = 2.0 - math.sqrt(2.0)
@@ -151,8 +151,7 @@ class Transient:
         from dolfinx import fem
         from dolfinx.fem.petsc import assemble_matrix, assemble_vector
 
-        if degree not in (1, 2):
-            raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
+        check_degree(degree)
         if boundary not in BOUNDARIES:
             raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
         self.mesh, self.comm, self.boundary, self.degree = msh, msh.comm, boundary, degree

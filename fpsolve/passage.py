@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _compat
 from .model import ModelError
-from .solver import _lu, evaluate_function, weak_form
+from .solver import _lu, check_degree, evaluate_function, weak_form
 
 #: Boundary options of the disk for the backward problems.
 WALLS = ("reflecting", "absorbing")
@@ -134,8 +134,7 @@ def _solve(msh: Any, drift: Any, D: Any, divD: Any | None, target: Target, *, de
     from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
     from petsc4py import PETSc
 
-    if degree not in (1, 2):
-        raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
+    check_degree(degree)
     if wall not in WALLS:
         raise ModelError(f"boundary must be one of {', '.join(WALLS)} (got {wall!r})")
     comm = msh.comm

@@ -48,6 +48,12 @@ EIGENSOLVERS = ("slepc", "inverse")
 # Weak form
 # --------------------------------------------------------------------------
 
+def check_degree(degree: Any) -> None:
+    """The Lagrange degrees fpsolve offers (1, 2); raises ModelError naming the value."""
+    if degree not in (1, 2):
+        raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
+
+
 def weak_form(u: Any, v: Any, drift: Any, D: Any, divD: Any | None = None, quadrature_degree: int | None = None) -> Any:
     """Bilinear form ``a(u, v) = ∫ (D ∇u + u (∇·D − F)) · ∇v`` (MODEL.md §4).
 
@@ -597,8 +603,7 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     from dolfinx.fem.petsc import assemble_matrix
 
     say = progress or (lambda message: None)
-    if degree not in (1, 2):
-        raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
+    check_degree(degree)
     if boundary not in BOUNDARIES:
         raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
     comm = msh.comm
@@ -864,8 +869,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
     center = (0.0, 0.0) if center is None else tuple(center)
     comm = parallel.world(comm)
     say = progress or (lambda message: None)
-    if degree not in (1, 2):
-        raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
+    check_degree(degree)
     if boundary not in BOUNDARIES:
         raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
     user_model = landscape if isinstance(landscape, Model) else None
