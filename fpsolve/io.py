@@ -80,6 +80,10 @@ def _refusal(path: Path, tool: str, overwrite: bool) -> str | None:
             what = f"a {marker['tool']} result" if marker is not None else "files fpsolve did not write"
             return (f"--out {path} holds {what}; choose a new folder, or pass --overwrite "
                     f"to replace it by this {tool} result")
+        elif marker is None and any(entry.is_dir() for entry in path.iterdir()):
+            # results are flat folders: one with subfolders (.git, a source tree,
+            # results/) is never a result, --overwrite or not
+            return f"--out {path} holds subfolders, so it is no result folder; --overwrite replaces only flat folders"
         parent = path.parent
     else:
         parent = path.parent
@@ -98,8 +102,9 @@ def claim_output(path: str | os.PathLike, tool: str, overwrite: bool = False, co
 
     Allowed: a path that does not exist yet (and can be created), an empty
     folder, or a folder holding an earlier result of the same ``tool`` (its
-    :data:`MARKER`).  ``overwrite=True`` also allows a folder with other
-    contents, but never the working directory, one of its parents or HOME.
+    :data:`MARKER`).  ``overwrite=True`` also allows a flat folder with other
+    contents, but never one with subfolders (``.git``, a source tree), the
+    working directory, one of its parents or HOME.
     Collective under MPI (``comm``): rank 0 decides, every rank raises alike.
 
     Returns the absolute path.  Raises :class:`OutputError` (one line naming

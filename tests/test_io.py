@@ -108,6 +108,12 @@ def test_only_own_results_are_replaced(tmp_path, monkeypatch):
     assert sorted(p.name for p in foreign.iterdir()) == [io.MARKER, "t"]
     with pytest.raises(io.OutputError, match="working directory"):
         io.claim_output(".", "theory", overwrite=True)
+    # nor a folder with subfolders (a repository's .git, a source tree, results/)
+    (tmp_path / "repo" / ".git" / "objects").mkdir(parents=True)
+    for out in ("repo", "repo/.git", "results"):
+        with pytest.raises(io.OutputError, match="holds subfolders"):
+            io.claim_output(out, "theory", overwrite=True)
+    assert (tmp_path / "repo" / ".git" / "objects").is_dir()
     # a library caller of atomic_output_dir gets the same protection
     with pytest.raises(io.OutputError):
         with io.atomic_output_dir(tmp_path / "notes.txt", tool="theory"):
