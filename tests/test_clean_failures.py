@@ -41,6 +41,14 @@ def readonly_home():
             p.chmod(0o777)
         home.chmod(0o555)
         prefix = (["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"] if root else [])
+        if root:
+            # nobody may not reach the checkout (a clone below a 0700 folder such
+            # as /root or mktemp -d): run a world-readable copy of the package
+            # and scripts with Debian's python, which sees the same site-packages
+            src = base / "src"
+            for name in ("fpsolve", "scripts"):
+                shutil.copytree(ROOT / name, src / name, ignore=shutil.ignore_patterns("__pycache__"))
+            prefix = [*prefix, "env", f"PYTHONPATH={src}", f"FPSOLVE_SRC={src}"]
         yield home, work, prefix
     finally:
         home.chmod(0o755)
@@ -51,8 +59,10 @@ def _run_as(prefix, script, args, home, work, tmpdir, ranks=1):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "MPLCONFIGDIR", "NUMBA_CACHE_DIR"))}
     env.update(HOME=str(home), TMPDIR=str(tmpdir), OMPI_MCA_rmaps_base_oversubscribe="1",
                OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    launcher = [] if ranks == 1 else ["mpirun", "-n", str(ranks), sys.executable, "-m", "mpi4py"]
-    return subprocess.run([*prefix, *(launcher or [sys.executable]), str(ROOT / "scripts" / script), *args],
+    src = next((Path(p.split("=", 1)[1]) for p in prefix if p.startswith("FPSOLVE_SRC=")), None)
+    python = sys.executable if src is None else os.path.realpath(sys.executable)
+    launcher = [] if ranks == 1 else ["mpirun", "-n", str(ranks), python, "-m", "mpi4py"]
+    return subprocess.run([*prefix, *(launcher or [python]), str((src or ROOT) / "scripts" / script), *args],
                           cwd=work, env=env, capture_output=True, text=True, timeout=600)
 
 
