@@ -253,6 +253,16 @@ def derivation(loss: Any, constants: Sequence[str], noise: str,
 
 #: The valley of MODEL.md §1 written as an expression in its coefficients.
 VALLEY_EXPRESSION = "0.5*(a0 + a2*theta1**2 + a4*theta1**4)*theta2**2 + 0.5*eps*theta1**2"
+#: How sympy prints the parsed VALLEY_EXPRESSION (tests/test_symbolic.py checks it).
+VALLEY_CANONICAL = "0.5*eps*theta1**2 + theta2**2*(0.5*a0 + 0.5*a2*theta1**2 + 0.5*a4*theta1**4)"
+
+
+def _with_preset_name(land: Landscape) -> Landscape:
+    """``land`` named after the preset whose coefficients it has (if any)."""
+    for preset, values in PRESETS.items():
+        if all(values[k] == getattr(land, k) for k in values):
+            return dataclasses.replace(land, name=preset)
+    return land
 
 
 def _disk_points(radius: float, center: Tuple[float, float], n_r: int = 12, n_a: int = 24) -> Tuple[np.ndarray, np.ndarray]:
@@ -340,10 +350,24 @@ class Model:
     def preset(cls, preset: str = DEFAULT_PRESET, *, noise: str = "sgd", alpha: float = 0.05,
                Delta: Optional[float] = None, T: Optional[float] = None, **overrides: Optional[float]) -> "Model":
         """A preset of MODEL.md §1 (coefficients overridable, None = keep) as
-        the expression :data:`VALLEY_EXPRESSION`; refused like a Landscape."""
+        the expression :data:`VALLEY_EXPRESSION`; refused like a Landscape.
+
+        With noise ``sgd`` / ``sgd-diagonal`` the model is the valley by
+        construction: it is built without sympy (whose import and parse cost
+        about 0.5 s of a 3 s run), and its derivation is made only when
+        something asks for it (tests check it equals the recognised valley)."""
         land = Landscape.from_preset(preset, **overrides)  # validates (incl. a frozen θ1)
         params = {"a0": land.a0, "a2": land.a2, "a4": land.a4, "eps": land.eps}
-        return cls.from_expression(VALLEY_EXPRESSION, params, noise, alpha=alpha, Delta=Delta, T=T, name=land.name)
+        if noise not in ("sgd", "sgd-diagonal"):
+            return cls.from_expression(VALLEY_EXPRESSION, params, noise, alpha=alpha, Delta=Delta, T=T,
+                                       name=land.name)
+        if Delta is not None and T is not None:
+            raise ModelError("give Delta or T, not both")
+        nz = Noise.from_temperature(T, alpha) if T is not None else Noise(alpha, 1.0 if Delta is None else Delta)
+        model = cls(loss=VALLEY_EXPRESSION, params=tuple(sorted((k, float(v)) for k, v in params.items())),
+                    noise=noise, covariance=None, alpha=nz.alpha, Delta=nz.Delta, name=land.name)
+        object.__setattr__(model, "valley", _with_preset_name(land))
+        return model
 
     @classmethod
     def from_landscape(cls, landscape: Landscape, noise: Noise, cross: bool = True) -> "Model":
@@ -425,15 +449,21 @@ class Model:
             land = Landscape(**coef)
         except ModelError:
             return None
-        for preset, values_ in PRESETS.items():
-            if all(values_[k] == coef[k] for k in values_):
-                land = dataclasses.replace(land, name=preset)
-        return land
+        return _with_preset_name(land)
+
+    def is_valley(self) -> bool:
+        """The valley of MODEL.md §1-3 with its SGD noise: everything about
+        it is known without sympy (model.py's formulas, Landscape's rules)."""
+        return self.valley is not None and self.noise in ("sgd", "sgd-diagonal") and self.covariance is None
 
     def check_formulas(self, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0)) -> None:
         """Refuse (ModelError) a model that is not finite, whose Σ is not
         symmetric positive semi-definite, or that has a frozen coordinate
-        (neither drift nor diffusion) at the sample points of the disk."""
+        (neither drift nor diffusion) at the sample points of the disk.
+        The valley with SGD noise passes by construction: polynomial (finite),
+        Σ = H² or its diagonal (⪰ 0), and :class:`Landscape` refuses a frozen θ1."""
+        if self.is_valley():
+            return
         x, y = _disk_points(radius, center)
         with np.errstate(all="ignore"):
             L = self.evaluate("loss", x, y)
@@ -466,7 +496,11 @@ class Model:
 
     # ---- records ------------------------------------------------------------
     def canonical_loss(self) -> str:
-        """The parsed loss as sympy prints it (the canonical form)."""
+        """The parsed loss as sympy prints it (the canonical form);
+        :data:`VALLEY_CANONICAL` for the valley expression (a test checks
+        it is sympy's print)."""
+        if self.loss == VALLEY_EXPRESSION:
+            return VALLEY_CANONICAL
         return str(self.derivation.loss)
 
     def as_dict(self) -> dict:

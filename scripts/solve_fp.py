@@ -70,7 +70,7 @@ def build_parser() -> cli.Parser:
                      help=f"dof budget, checked before meshing (default {DEFAULT_MAX_DOFS}, fits 24 GiB)")
     fem.add_argument("--petsc-option", action="append", default=[], metavar="KEY=VALUE",
                      help=f"PETSc/SLEPc option for the eigen-solve, read with prefix '{OPTIONS_PREFIX}' "
-                          "(e.g. eps_nev=6, st_pc_factor_mat_solver_type=petsc); repeatable")
+                          "(e.g. eps_nev=6, st_pc_factor_mat_solver_type=mumps); repeatable")
     cli.add_output_arguments(parser, "results/<case-name>[_nocross]/fem")
     return parser
 

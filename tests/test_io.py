@@ -41,7 +41,7 @@ def test_atomic_dir_appears_only_on_success(tmp_path):
 
 def test_versions_name_the_stack():
     v = io.versions()
-    assert {"fpsolve", "python", "numpy", "dolfinx", "petsc"} <= set(v)
+    assert {"fpsolve", "python", "numpy", "dolfinx", "petsc", "numba"} <= set(v)
 
 
 @pytest.mark.mpi

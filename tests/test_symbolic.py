@@ -4,13 +4,16 @@ form, valley recognition and the checks on the disk."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from fpsolve import model as fm
 from fpsolve import symbolic
 from fpsolve.model import Landscape, ModelError
-from fpsolve.symbolic import Model
+from fpsolve.symbolic import VALLEY_CANONICAL, VALLEY_EXPRESSION, Model
 
 
 @pytest.mark.parametrize("text, params, words", [
@@ -79,6 +82,29 @@ def test_presets_are_recognised_and_named():
     assert m.valley == Landscape.from_preset("double-well")
     assert Model.from_expression("0.5*(1 - y**2 + 0.5*y**4)*x**2 + 0.005*y**2").valley is None
     assert Model.preset("double-well", noise="isotropic").valley is None
+
+
+def test_preset_built_without_sympy_equals_the_parsed_expression():
+    """Model.preset skips the parse for the valley with SGD noise: the same
+    model (fields, recognised valley, canonical print) as from_expression."""
+    for name in fm.PRESETS:
+        for noise in ("sgd", "sgd-diagonal"):
+            fast = Model.preset(name, noise=noise, T=0.03, eps=0.02)
+            params = dict(zip(("a0", "a2", "a4", "eps"), fast.valley.coefficients))
+            slow = Model.from_expression(VALLEY_EXPRESSION, params, noise, T=0.03, name=fast.name)
+            assert fast == slow and fast.valley == slow.valley and fast.is_valley()
+            assert fast.case_name() == slow.case_name()
+    assert str(Model.preset("double-well").derivation.loss) == VALLEY_CANONICAL
+
+
+def test_preset_run_does_not_import_sympy_or_numba(tmp_path):
+    """A default FEM solve of a preset needs neither (0.5 s of imports)."""
+    code = ("import sys; from fpsolve import solver; from fpsolve.symbolic import Model; "
+            "m = Model.preset('double-well', T=0.05); m.check_formulas(); m.as_dict(); "
+            "from fpsolve import io; io.versions(); "
+            "print(sorted(k for k in ('sympy', 'numba') if k in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize("text, params, noise, words", [
