@@ -42,7 +42,7 @@ import numpy as np
 from . import _compat
 from . import model
 from .model import Landscape, ModelError
-from .solver import BOUNDARIES, _lu, check_degree, weak_form
+from .solver import BOUNDARIES, check_degree, factorise, weak_form
 
 #: TR-BDF2 constants (γ = 2 − √2: both stages share one matrix).
 GAMMA = 2.0 - math.sqrt(2.0)
@@ -260,16 +260,7 @@ class Transient:
             A.zeroRows(self._bc_global, diag=1.0)
         ksp = PETSc.KSP().create(self.comm)
         ksp.setOperators(A)
-        if self.comm.size == 1:
-            # PETSc's own LU with nested dissection: its triangular solves are
-            # 2-3x faster than MUMPS's at these sizes (38k dofs: 7 ms vs 19 ms)
-            ksp.setType("preonly")
-            ksp.getPC().setType("lu")
-            ksp.getPC().setFactorSolverType("petsc")
-            ksp.getPC().setFactorOrdering("nd")
-        else:
-            _lu(ksp, self.comm)
-        ksp.setUp()
+        factorise(ksp, self.comm)  # PETSc's LU in serial (faster solves), MUMPS in parallel or on a zero pivot
         self.factorisations += 1
         self._lus[key] = ksp
         while len(self._lus) > LU_CACHE:

@@ -31,7 +31,7 @@ import numpy as np
 
 from . import _compat
 from .model import ModelError
-from .solver import _lu, check_degree, evaluate_function, weak_form
+from .solver import check_degree, evaluate_function, factorise, weak_form
 
 #: Boundary options of the disk for the backward problems.
 WALLS = ("reflecting", "absorbing")
@@ -164,7 +164,7 @@ def _solve(msh: Any, drift: Any, D: Any, divD: Any | None, target: Target, *, de
     t1 = time.perf_counter()
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
-    _lu(ksp, comm)
+    factorise(ksp, comm)
     field = fem.Function(V, name="mean_first_passage_time" if kind == "mfpt" else "committor")
     ksp.solve(b, _compat.petsc_vec(field))
     field.x.scatter_forward()

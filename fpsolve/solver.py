@@ -120,24 +120,55 @@ def model_coefficients(msh: Any, landscape: Landscape, noise: Noise, cross: bool
 # Eigen-solve
 # --------------------------------------------------------------------------
 
-def _lu(ksp: Any, comm: Any) -> str:
-    """Direct LU on ``ksp``: PETSc's own sparse LU (nested-dissection
-    ordering) on one rank, MUMPS in parallel.  Serial PETSc LU factorises
-    the P2 operator about 1.3x and solves about 4x faster than MUMPS
-    (37 805 dofs: 0.35 s / 4 ms against 0.45 s / 15 ms per solve; the
-    shift-invert eigen-solve makes about 20 solves), with the same
-    eigenpair to 1e-8 after polishing."""
+def _lu(ksp: Any, comm: Any, package: str | None = None) -> str:
+    """Direct LU on ``ksp`` (not yet factorised): ``package``, by default
+    PETSc's own sparse LU on one rank and MUMPS in parallel.  Serial PETSc
+    LU (nested dissection) factorises the P2 operator about 1.3x and solves
+    about 4x faster than MUMPS (37 805 dofs: 0.35 s and 4 ms against 0.45 s
+    and 15 ms; the shift-invert eigen-solve makes about 20 solves), but it
+    does not pivot: :func:`factorise` falls back to MUMPS on a zero pivot."""
     ksp.setType("preonly")
     pc = ksp.getPC()
     pc.setType("lu")
-    if comm.size == 1:
-        pc.setFactorSolverType("petsc")
-        pc.setFactorOrdering("nd")
-        return "petsc"
-    if "mumps" in _solver_packages():
-        pc.setFactorSolverType("mumps")
-        return "mumps"
-    raise RuntimeError("parallel LU needs PETSc with MUMPS")
+    package = package or ("petsc" if comm.size == 1 else "mumps")
+    if package == "mumps" and "mumps" not in _solver_packages():
+        if comm.size > 1:
+            raise RuntimeError("parallel LU needs PETSc with MUMPS")
+        package = "petsc"
+    pc.setFactorSolverType(package)
+    return package
+
+
+def lu_packages(comm: Any) -> list:
+    """The LU packages to try in order (:func:`_lu`)."""
+    first = "petsc" if comm.size == 1 else "mumps"
+    return [first] + (["mumps"] if first == "petsc" and "mumps" in _solver_packages() else [])
+
+
+def factorise(ksp: Any, comm: Any, configured: bool = False) -> str:
+    """Set ``ksp`` (operators set) to a direct LU and factorise it now;
+    returns the package used.  ``configured``: the first try keeps the LU
+    ``ksp`` already has (:func:`_lu` then the user's options).  A failed
+    factorisation (PETSc error 71, zero pivot: PETSc's LU does not pivot) is
+    retried with MUMPS, which does; raises petsc4py's Error when every
+    package fails."""
+    from petsc4py import PETSc
+
+    packages = lu_packages(comm)
+    for i, package in enumerate(packages):
+        if not (configured and i == 0):
+            _lu(ksp, comm, package)
+        ksp.setErrorIfNotConverged(True)  # a failed factorisation raises here, not at the first solve
+        try:
+            ksp.setUp()
+            return ksp.getPC().getFactorSolverType()
+        except PETSc.Error:
+            if i + 1 == len(packages):
+                raise
+            A = ksp.getOperators()[0]
+            ksp.reset()
+            ksp.setOperators(A)
+    raise AssertionError("unreachable")
 
 
 def _solver_packages() -> set:
@@ -250,22 +281,33 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
     pushed = _push_options(options_prefix, petsc_options)
     try:
         if method == "slepc":
+            from petsc4py import PETSc
             from slepc4py import SLEPc
 
             # the SLEPc object is the eigenvalue problem; "eps" is ε elsewhere
-            evp = SLEPc.EPS().create(comm)
-            evp.setOperators(K, M)
-            evp.setProblemType(SLEPc.EPS.ProblemType.GNHEP)
-            evp.setDimensions(nev)
-            evp.setTarget(target)
-            evp.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
-            st = evp.getST()
-            st.setType(SLEPc.ST.Type.SINVERT)
-            st.setShift(target)
-            info["lu"] = _lu(st.getKSP(), comm)
-            evp.setTolerances(1e-12, 200)
-            evp.setOptionsPrefix(options_prefix)
-            evp.setFromOptions()
+            packages = lu_packages(comm)
+            for i, package in enumerate(packages):
+                evp = SLEPc.EPS().create(comm)
+                evp.setOperators(K, M)
+                evp.setProblemType(SLEPc.EPS.ProblemType.GNHEP)
+                evp.setDimensions(nev)
+                evp.setTarget(target)
+                evp.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
+                st = evp.getST()
+                st.setType(SLEPc.ST.Type.SINVERT)
+                st.setShift(target)
+                info["lu"] = _lu(st.getKSP(), comm, package)
+                evp.setTolerances(1e-12, 200)
+                evp.setOptionsPrefix(options_prefix)
+                evp.setFromOptions()
+                try:
+                    evp.setUp()  # factorises K − σM: PETSc's LU fails on a zero pivot, MUMPS pivots
+                    info["lu"] = st.getKSP().getPC().getFactorSolverType()  # as options left it
+                    break
+                except PETSc.Error:
+                    evp.destroy()
+                    if i + 1 == len(packages):
+                        raise
             evp.solve()
             info["converged"] = evp.getConverged()
             for i in range(evp.getConverged()):
@@ -350,9 +392,10 @@ def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, in
         A.axpy(-target, M)
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
-    info["lu"] = _lu(ksp, comm)
+    _lu(ksp, comm)
     ksp.setOptionsPrefix(options_prefix)
     ksp.setFromOptions()
+    info["lu"] = factorise(ksp, comm, configured=True)
     x = K.createVecRight()
     x.set(1.0)
     y, Mx = x.duplicate(), x.duplicate()

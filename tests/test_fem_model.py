@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from mpi4py import MPI
 
 from fpsolve import solver
 from fpsolve.model import Landscape, Noise
@@ -106,9 +107,51 @@ def test_committed_mesh_gives_the_graded_answer(solutions):
 
 def test_p1_failure_at_low_noise_is_reported():
     """P1 fails at T = 0.01 (NUMERICS.md): the summary must say so through
-    its negativity diagnostics rather than hide it."""
+    its negativity diagnostics and a warning rather than hide it.  (On the
+    anisotropic core of fpsolve.mesh P1's mean |θ1| is 0.3 % from the
+    converged 0.006891, where the isotropic mesh left it 30-50 % off; the
+    negative lobe stays.)"""
     s = solver.solve(Landscape.from_preset("double-well"), Noise.from_temperature(0.01, 0.05), degree=1).summary
     print(f"P1 T=0.01: min rel {s['min_density_relative']:.3g}, negative mass {s['negative_mass']:.3g}, "
           f"mean|θ1| {s['mean_abs_theta1']:.4g}, var|θ1| {s['var_abs_theta1']:.3g}")
     assert s["min_density_relative"] < -0.01 and s["negative_mass"] > 0.01
-    assert s["mean_abs_theta1"] != pytest.approx(0.00692, rel=0.05)
+    assert any("negative mass" in w for w in s["warnings"])
+
+
+def _permutation_matrices():
+    """K = [[0, 1, 0], [1, 0, 0], [0, 0, 2]] (eigenvalues −1, 1, 2 with M = I):
+    its LU without pivoting meets a zero pivot at once."""
+    from petsc4py import PETSc
+
+    K = PETSc.Mat().createAIJ([3, 3], nnz=2, comm=MPI.COMM_SELF)
+    for i, j, v in ((0, 1, 1.0), (1, 0, 1.0), (2, 2, 2.0), (0, 0, 0.0), (1, 1, 0.0)):
+        K.setValue(i, j, v)
+    K.assemble()
+    M = PETSc.Mat().createAIJ([3, 3], nnz=1, comm=MPI.COMM_SELF)
+    for i in range(3):
+        M.setValue(i, i, 1.0)
+    M.assemble()
+    return K, M
+
+
+def test_zero_pivot_falls_back_to_mumps():
+    """PETSc's serial LU does not pivot; factorise and the eigen-solve retry
+    with MUMPS (which does) and get the exact answers."""
+    from petsc4py import PETSc
+
+    K, M = _permutation_matrices()
+    ksp = PETSc.KSP().create(MPI.COMM_SELF)
+    ksp.setOperators(K)
+    assert solver.factorise(ksp, MPI.COMM_SELF) == "mumps"
+    b, x = K.createVecLeft(), K.createVecRight()
+    b.setArray([1.0, 2.0, 4.0])
+    ksp.solve(b, x)
+    assert np.allclose(x.getArray(), [2.0, 1.0, 2.0], atol=1e-14)
+    # shift 0: K itself is factorised; of the pairs (−1, 1, 2) the one-signed
+    # vectors are those of 1 ([1, 1, 0]) and 2 ([0, 0, 1]): 1 is chosen
+    lam, vec, info = solver.principal_eigenpair(K, M, MPI.COMM_SELF, target=0.0, nev=3)
+    assert info["lu"] == "mumps" and abs(lam - 1.0) < 1e-12
+    # a regular operator keeps PETSc's LU
+    ksp2 = PETSc.KSP().create(MPI.COMM_SELF)
+    ksp2.setOperators(M)
+    assert solver.factorise(ksp2, MPI.COMM_SELF) == "petsc"
