@@ -48,12 +48,55 @@ def test_evolve_fp_compare_mc_agrees_within_sampling_error(tmp_path):
                      "--no-progress", "--out", str(out))
     assert res.returncode == 0, res.stderr
     c = json.loads((out / "summary.json").read_text())["compare_mc"]
-    assert c["walkers"] == 3000 and c["brownian_bridge"] and len(c["times"]) >= 15
-    dev = c["max_deviation_in_standard_errors"]
+    sde, sgd = c["sde"], c["sgd"]
+    assert c["walkers"] == 3000 and sde["brownian_bridge"] and len(sde["times"]) >= 15
+    dev = sde["max_deviation_in_standard_errors"]
     # 6 observables at ~20 times: the largest of ~120 |z| stays below 4.5
     # when FEM and SDE agree; a wrong drift or start shows as tens
     assert 0 < dev["all"] < 4.5, dev
-    assert "largest deviation" in res.stdout
+    # SGD: steps of α = 0.05, compared at whole steps (t = k α), no bridge
+    assert sgd["step"] == 0.05 and not sgd["brownian_bridge"] and len(sgd["times"]) >= 15
+    k = np.array(sgd["times"]) / 0.05
+    np.testing.assert_allclose(k, np.round(k), atol=1e-9)
+    assert np.isfinite(sgd["max_deviation_in_standard_errors"]["all"])
+    assert "largest FEM deviation SDE" in res.stdout and ", SGD" in res.stdout
+
+
+def test_evolve_fp_compare_mc_custom_model_sgd_follows_its_exact_recursion(tmp_path):
+    # L = (θ1² + 2θ2²)/2, isotropic noise (generated kernels): SGD θ ← θ − α(Kθ + η),
+    # Cov η = Δ I, has the exact moment recursion m ← (1 − αk) m,
+    # Var ← (1 − αk)² Var + α²Δ per coordinate (k = 1, 2); the SDE twin follows
+    # the FEM density.  SGD's stationary variance T/(k(2 − αk)) is above the
+    # Fokker-Planck T/(2k) by 2.6 % and 5.3 %: resolved by 20000 walkers.
+    out = tmp_path / "ev"
+    alpha, T = 0.05, 0.25
+    res = run_script("evolve_fp.py", "--loss", "0.5*(theta1**2 + 2*theta2**2)", "--noise", "isotropic",
+                     "--T", str(T), "--boundary", "reflecting", "--start", "0.5", "0.3", "--start-width", "0.2", "0.2",
+                     "--t-end", "10", "--h-min", "0.1", "--compare-mc", "20000", "--no-progress", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    c = json.loads((out / "summary.json").read_text())["compare_mc"]
+    assert c["sde"]["max_deviation_in_standard_errors"]["all"] < 4.5, c["sde"]["max_deviation_in_standard_errors"]
+    sgd = c["sgd"]
+    steps = np.round(np.array(sgd["times"]) / alpha).astype(int)
+    m = np.array([0.5, 0.3])
+    var = np.array([0.2 ** 2, 0.2 ** 2])
+    kk = np.array([1.0, 2.0])
+    exact = {"var_theta1": [], "var_theta2": [], "mean_loss": []}
+    for n in range(steps.max() + 1):
+        if n in steps:
+            exact["var_theta1"].append(var[0])
+            exact["var_theta2"].append(var[1])
+            exact["mean_loss"].append(0.5 * (var[0] + m[0] ** 2) + (var[1] + m[1] ** 2))
+        m = (1 - alpha * kk) * m
+        var = (1 - alpha * kk) ** 2 * var + alpha * alpha * (T / alpha)
+    for name, values in exact.items():
+        z = np.abs(np.array(sgd["curves"][name]["value"]) - values) / np.array(sgd["curves"][name]["se"])
+        assert z.max() < 4.5, (name, z)
+    # and the SGD ensemble is not the Fokker-Planck density: Var θ2 at t = 10 (200 steps)
+    fp = T / 4
+    assert sgd["curves"]["var_theta2"]["value"][-1] / fp - 1 == pytest.approx(2 / 1.9 - 1, abs=0.02)
+    png = out / "evolution.png"
+    assert png.stat().st_size > 0
 
 
 def test_evolve_fp_reflecting_conserves_mass(tmp_path):
@@ -146,7 +189,6 @@ CUSTOM = ["--loss", "theta1**2 + theta2**2", "--noise", "isotropic"]
     ("search_time.py", [*CUSTOM, "--target", "0", "0", "0.1", "0.1"], "a custom --loss needs --target"),
     ("search_time.py", [*CUSTOM, "--h-max", "0.2", "--target", "0", "0", "0.1", "0.1", "--start", "1", "0"],
      "--h-max applies to the graded mesh"),
-    ("evolve_fp.py", [*CUSTOM, "--compare-mc", "100"], "--compare-mc runs the valley presets' SDE only"),
     ("evolve_fp.py", [*CUSTOM, "--preset", "single-well"], "--loss cannot be combined with --preset"),
     ("evolve_fp.py", ["--start", "5", "5"], "must lie inside the disk"),
     ("evolve_fp.py", ["--start-width", "0", "1"], "--start-width must be two finite numbers > 0"),
