@@ -181,12 +181,32 @@ def test_search_time_custom_isotropic_model_runs(tmp_path):
     assert 0.99 < s["committor_at_start"] <= 1.0 + 1e-9
 
 
+def test_search_time_custom_default_target_is_the_stationary_peak(tmp_path):
+    # an offset isotropic bowl L = ((θ1 − 0.3)² + 2(θ2 + 0.2)²)/2 with D = (T/2) I:
+    # the stationary density is the Gibbs exp(−2L/T), a Gaussian with its
+    # maximum at the minimum (0.3, −0.2) and standard deviations sqrt(T/2),
+    # sqrt(T/4); the default target is that window, the start θ* + (3 W1, 0)
+    out = tmp_path / "st"
+    T = 0.25
+    res = run_script("search_time.py", "--loss", "0.5*((theta1 - 0.3)**2 + 2*(theta2 + 0.2)**2)",
+                     "--noise", "isotropic", "--T", str(T), "--h-min", "0.1", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    s = json.loads((out / "summary.json").read_text())
+    c1, c2, w1, w2 = s["target"]
+    assert (c1, c2) == pytest.approx((0.3, -0.2), abs=1e-3)
+    assert w1 == pytest.approx((T / 2) ** 0.5, rel=3e-3) and w2 == pytest.approx((T / 4) ** 0.5, rel=3e-3)
+    assert s["start"] == pytest.approx([c1 + 3 * w1, c2], abs=1e-12)
+    assert s["target_default"] and s["start_default"] and not s["target_mirrored"]
+    assert "most probable point" in s["target_rule"] and s["stationary_peak"]["mode"] == [c1, c2]
+    assert s["search_time"] > 0 and s["mfpt_dofs"] > 0 and s["mfpt_target_dofs"] > 0
+
+
 CUSTOM = ["--loss", "theta1**2 + theta2**2", "--noise", "isotropic"]
 
 
 @pytest.mark.parametrize("script, args, words", [
-    ("search_time.py", CUSTOM, "a custom --loss needs --target"),
-    ("search_time.py", [*CUSTOM, "--target", "0", "0", "0.1", "0.1"], "a custom --loss needs --target"),
+    ("search_time.py", ["--target", "3", "0", "0.5", "0.5"], "target 3 0 0.5 0.5 lies outside the disk"),
+    ("search_time.py", [*CUSTOM, "--target", "0", "2.5", "0.1", "0.1"], "lies outside the disk"),
     ("search_time.py", [*CUSTOM, "--h-max", "0.2", "--target", "0", "0", "0.1", "0.1", "--start", "1", "0"],
      "--h-max applies to the graded mesh"),
     ("evolve_fp.py", [*CUSTOM, "--preset", "single-well"], "--loss cannot be combined with --preset"),
