@@ -100,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fpsolve import dynamics_mc, plotting_dynamics
 
     comm = MPI.COMM_WORLD
+    mesh = None
+    if args.mesh is not None:
+        from fpsolve import meshfile
+
+        mesh = meshfile.read_on_root(args.mesh, comm)  # a bad file: exit 2 here, before any computation
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
     name = model.case_name()  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "evolve"), "evolve", args.overwrite, comm)
@@ -119,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = dynamics.evolve_case(
             model, start=args.start, start_width=args.start_width, t_end=args.t_end,
             boundary=args.boundary, tol=args.tol, dt=args.dt,
-            radius=radius, center=center, degree=args.degree, mesh=args.mesh, h_min=args.h_min,
+            radius=radius, center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
             h_max=args.h_max, comm=comm, xdmf_path=str(tmp / "density.xdmf"), progress=progress,
             on_time=on_time, stops=sorted({float(t) for tt in times.values() for t in tt}))
         if bar is not None:

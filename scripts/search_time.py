@@ -78,12 +78,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)
 
     comm = MPI.COMM_WORLD
+    mesh = None
+    if args.mesh is not None:
+        from fpsolve import meshfile
+
+        mesh = meshfile.read_on_root(args.mesh, comm)  # a bad file: exit 2 here, before any computation
     progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
     name = model.case_name()  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "search-time"), "search-time", args.overwrite, comm)
     run = passage.search_case(model, target=args.target, start=args.start, wall=args.boundary,
                               with_committor=args.committor, radius=radius,
-                              center=center, degree=args.degree, mesh=args.mesh, h_min=args.h_min,
+                              center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
                               h_max=args.h_max, comm=comm, progress=progress)
     s = run.summary
     with io.atomic_output_dir(out, comm, "search-time", args.overwrite) as tmp:

@@ -229,6 +229,36 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path, script, args, words
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("ranks", [1, 2])
+@pytest.mark.parametrize("script", ["evolve_fp.py", "search_time.py"])
+def test_bad_mesh_file_is_refused_before_any_computation(tmp_path, script, ranks):
+    # read on rank 0 before the output folder and the solve (as solve_fp.py):
+    # exit 2, one line, no progress bar, nothing written, on 1 and 2 ranks
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if ranks > 1 and shutil.which("mpirun") is None:
+        pytest.skip("no mpirun")
+    bad = tmp_path / "in" / "bad.msh"
+    bad.parent.mkdir()
+    bad.write_text("not a mesh\n")
+    out = tmp_path / "out"
+    launcher = [sys.executable] if ranks == 1 else ["mpirun", "-n", str(ranks), sys.executable, "-m", "mpi4py"]
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+    script_path = Path(__file__).resolve().parents[1] / "scripts" / script
+    res = subprocess.run([*launcher, str(script_path), "--mesh", str(bad), "--out", str(out)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 2, res.stderr
+    lines = [line for line in res.stderr.strip().splitlines() if f"{script}: error:" in line]
+    assert len(lines) >= 1 and "bad.msh" in lines[0] and "not a mesh file" in lines[0], res.stderr
+    if ranks == 1:
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "evolving" not in res.stderr and "mesh:" not in res.stderr
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("script", ["evolve_fp.py", "search_time.py"])
 def test_out_holding_other_files_is_refused_before_computing(tmp_path, script):
     mine = tmp_path / "mine"
