@@ -147,7 +147,9 @@ def test_evolve_fp_custom_isotropic_ou_reaches_the_gibbs_variances(tmp_path):
     assert f["var_theta2"] == pytest.approx(T / 4, rel=1e-3)
     assert f["mean_loss"] == pytest.approx(T / 2, rel=1e-3)
     assert f["survival"] == pytest.approx(1.0, abs=1e-9)
-    assert np.isnan(f["mean_flatness"]) and s["case"]["model"]["noise"] == "isotropic"
+    # no flatness for a custom model: NaN in the CSV, null in strict JSON (no bare NaN)
+    assert f["mean_flatness"] is None and s["case"]["model"]["noise"] == "isotropic"
+    json.loads((out / "summary.json").read_text(), parse_constant=lambda c: pytest.fail(f"bare {c} in summary.json"))
     assert s["mesh"]["rule"].startswith("uniform") and s["mesh"]["h_min"] == 0.1
     data = np.genfromtxt(out / "evolution.csv", delimiter=",", names=True)
     assert np.all(np.isnan(data["mean_flatness"]))
