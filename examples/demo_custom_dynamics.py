@@ -43,17 +43,32 @@ print(f"Var θ1 {final['var_theta1']:.8f} (Gibbs {T / 2}), Var θ2 {final['var_t
       f"E[L] {final['mean_loss']:.8f} (Gibbs {T / 2}); {run.summary['steps']} steps")
 
 # ## A search time
-# A custom model has no 1-D θ1* to place the default target: give the box
-# (centre, half-widths) and the start.
+# Give the target box (centre, half-widths) and the start ...
 
 search = passage.search_case(ou, target=(0.0, 0.0, 0.2, 0.2), start=(1.0, 0.0), h_min=0.1, grid=None,
                              comm=MPI.COMM_WORLD)
 print(f"mean first-passage time from (1, 0) into the central box: {search.summary['search_time']:.5g} time units")
 
+# ... or let the case place them: a custom model has no 1-D θ1*, so the
+# default target is a window of the stationary peak's width around the most
+# probable point (`passage.CUSTOM_TARGET_RULE`: one stationary solve on the
+# same mesh, the maximum θ* of P and the standard deviations of its Gaussian
+# approximation, here exactly sqrt(T/2) and sqrt(T/4) at θ* = 0), and the
+# start θ* + (3 W1, 0).
+
+auto = passage.search_case(ou, h_min=0.1, grid=None, comm=MPI.COMM_WORLD).summary
+c1, c2, w1, w2 = auto["target"]
+print(f"default target: centre ({c1:.2e}, {c2:.2e}), half-widths ({w1:.5f}, {w2:.5f}) "
+      f"(exact 0, 0, {math.sqrt(T / 2):.5f}, {math.sqrt(T / 4):.5f}); τ from {auto['start'][0]:.4f}: "
+      f"{auto['search_time']:.5g}")
+
 # ## Check
-# The stationary moments against the Gibbs values.
+# The stationary moments against the Gibbs values, and the default target
+# against the Gibbs density's maximum and standard deviations.
 
 assert math.isclose(final["var_theta1"], T / 2, rel_tol=1e-3)
 assert math.isclose(final["var_theta2"], T / 4, rel_tol=1e-3)
 assert math.isclose(final["mean_loss"], T / 2, rel_tol=1e-3)
 assert math.isnan(final["mean_flatness"]) and search.summary["search_time"] > 0
+assert math.hypot(c1, c2) < 1e-3
+assert math.isclose(w1, math.sqrt(T / 2), rel_tol=3e-3) and math.isclose(w2, math.sqrt(T / 4), rel_tol=3e-3)

@@ -23,6 +23,7 @@ import ctypes.util
 import datetime
 import errno
 import json
+import math
 import os
 import platform
 import re
@@ -342,9 +343,28 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def _strict(value: Any) -> Any:
+    """``value`` with every non-finite float (NaN, ±inf; numpy's too) as
+    None, numpy scalars and arrays as Python numbers and lists: what strict
+    JSON (RFC 8259) can hold."""
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    if type(value).__module__ == "numpy":
+        return _strict(_jsonable(value))
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def write_json(path: str | os.PathLike, data: dict) -> None:
-    """Atomically write ``data`` as indented JSON (numpy scalars allowed)."""
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=_jsonable) + "\n")
+    """Atomically write ``data`` as indented, strict JSON: numpy scalars and
+    arrays allowed, non-finite floats (NaN, ±inf: "not defined here", e.g. a
+    custom model's flatness) written as ``null``, which every JSON reader
+    accepts (a bare NaN is not JSON)."""
+    text = json.dumps(_strict(data), indent=2, sort_keys=False, default=_jsonable, allow_nan=False)
+    write_text_atomic(path, text + "\n")
 
 
 #: Distribution names of the stack's modules where they differ (importlib.metadata).

@@ -10,6 +10,10 @@ updates
     SGD, exact shift:   θ ← θ − α ∇L(θ − ξ)      (noise ``sgd`` only)
     SDE (Euler–Maruyama): θ ← θ − ∇L dt + sde_scale · R z
 
+and the diffusion tensor D = (α/2) Σ for the SDE's Brownian-bridge exit test
+(MODEL.md §8; the step's noise covariance sde_scale² R Rᵀ is 2 D dt for
+every noise model)
+
 plugged into the same group stepper as the valley's kernels
 (:func:`fpsolve.montecarlo.make_group_stepper`: same random streams, same
 statistics).  The module is written once per canonical form into a cache
@@ -123,9 +127,15 @@ def update_sde(x, y, z1, z2, p):
             y - p.dt * gy + p.sde_scale * (r21 * z1 + r22 * z2))
 
 
+@numba.njit
+def diffusion(x, y, p):
+    """D = (alpha/2) Σ at (x, y): the Brownian-bridge exit test's (MODEL.md §8)."""
+    return diffusion_tensor(x, y, p.coef)
+
+
 STEP_SGD_LINEAR = make_group_stepper(update_sgd_linear)
 STEP_SGD_EXACT = make_group_stepper(update_sgd_exact)
-STEP_SDE = make_group_stepper(update_sde)
+STEP_SDE = make_group_stepper(update_sde, diffusion)
 
 
 @numba.njit(nogil=True, cache=True)
@@ -157,14 +167,16 @@ def kernel_source(model: Any) -> str:
     else:
         parts.append(_function_source("sigma", d.sigma, d.symbols, arg_names))
         parts.append(_COVARIANCE_FACTOR)
+    parts.append(_function_source("diffusion_tensor", d.diffusion, d.symbols, arg_names))
     parts.append(_UPDATES)
     return "\n".join(parts)
 
 
 class Kernels:
     """The compiled kernel module of a model: ``chunk(code)`` gives the
-    ``chunk(c, w, t, k0, k1, p)`` function of montecarlo's driver, and
-    ``numpy_update(code)`` its vectorised twin."""
+    ``chunk(c, w, t, k0, k1, p)`` function of montecarlo's driver,
+    ``numpy_update(code)`` its vectorised twin and :meth:`numpy_diffusion`
+    the bridge test's D of the numpy engine."""
 
     def __init__(self, module: Any, model: Any, seconds: float) -> None:
         self.module = module
@@ -178,6 +190,11 @@ class Kernels:
             _advance(_code, c, w, t, k0, k1, p)
 
         return chunk
+
+    def numpy_diffusion(self, x: np.ndarray, y: np.ndarray, p: Any) -> tuple:
+        """(D11, D12, D22) = (α/2) Σ at arrays x, y (MODEL.md §7), from the
+        kernel parameters ``p`` (its ``coef``: constants, alpha, Delta)."""
+        return self._model.derivation.numpy("diffusion")(x, y, *p.coef)
 
     def numpy_update(self, code: int) -> Callable:
         """Vectorised update from the model's numpy callables (reference engine)."""

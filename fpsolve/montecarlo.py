@@ -541,17 +541,18 @@ def _diffusion_numpy(cross: bool, x: np.ndarray, y: np.ndarray, p: KernelParams)
     return model.diffusion(x, y, p.coef[4], a0, a2, a4, eps, cross=cross)
 
 
-def _bridge_reach(landscape: Landscape, noise: Noise, cross: bool, dt: float, cx: float, cy: float,
-                  radius: float) -> float:
+def _bridge_reach(diffusion: Callable, dt: float, cx: float, cy: float, radius: float) -> float:
     """Distance from a boundary beyond which the bridge probability is below
     e^-60 for both ends of a step: sqrt(20 s dt), s = 1.5 × the largest
-    2 λmax(D) on the disk (a 201² grid; the kernels skip the test there)."""
+    2 λmax(D) on the disk (a 201² grid; the kernels skip the test there).
+    ``diffusion(X, Y) -> (D11, D12, D22)`` on arrays."""
     r = radius if math.isfinite(radius) else 2.0
     g = np.linspace(-r, r, 201)
     X, Y = np.meshgrid(cx + g, cy + g)
-    d11, d12, d22 = model.diffusion(X, Y, noise.T, *landscape.coefficients, cross=cross)
+    inside = (X - cx) ** 2 + (Y - cy) ** 2 <= r * r * (1 + 1e-12)
+    d11, d12, d22 = (np.broadcast_to(np.asarray(v, dtype=float), X.shape)[inside] for v in diffusion(X, Y))
     lam = 0.5 * (d11 + d22) + np.sqrt(0.25 * (d11 - d22) ** 2 + d12 * d12)
-    s = 1.5 * 2.0 * float(np.max(lam[(X - cx) ** 2 + (Y - cy) ** 2 <= r * r * (1 + 1e-12)]))
+    s = 1.5 * 2.0 * float(np.max(lam))
     return math.sqrt(20.0 * s * dt) if s > 0 else 0.0
 
 
@@ -1002,8 +1003,8 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
     walkers are split by index across its ranks, every rank returns the full
     (reduced) result, identical to a serial run (MPI.COMM_SELF).
     ``progress(steps_done, steps_total)`` is called between blocks (rank 0).
-    ``bridge`` (default on for the valley's SDE; off for SGD, whose steps are
-    the process itself, and for now for a Model's generated kernels): the
+    ``bridge`` (default on for the SDE, the valley's and a Model's generated
+    kernels alike; off for SGD, whose steps are the process itself): the
     Brownian-bridge exit test of MODEL.md §8 in the absorption and
     first-passage checks, so SDE exit rates and first-passage times converge
     at O(dt) instead of O(√dt).
@@ -1026,9 +1027,6 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
             raise ModelError("run(model) takes the noise from the model (drop the noise argument)")
         if not cross:
             raise ModelError("cross=False: use the model's noise 'sgd-diagonal' instead")
-        if bridge:
-            raise ModelError("the Brownian-bridge test is not available for a Model's generated kernels yet")
-        bridge = False
         if shift == "exact" and user.noise != "sgd":
             raise ModelError(f"shift='exact' is the random shift of the 'sgd' noise (the model's noise is {user.noise!r})")
         noise = user.noise_level
@@ -1085,6 +1083,10 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
     compile_seconds = 0.0
     if user is None:
         coef = np.array([*landscape.coefficients, noise.T])
+        a0, a2, a4, eps = landscape.coefficients
+
+        def tensor(X, Y):  # D of the bridge test, on arrays
+            return model.diffusion(X, Y, noise.T, a0, a2, a4, eps, cross=code == _SDE_CROSS)
         if engine == "numba":
             advance = functools.partial(_advance_numba, functools.partial(_advance_chunk, int(code)))
         else:
@@ -1104,13 +1106,16 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
         if engine == "numba":
             advance = functools.partial(_advance_numba, kern.chunk(gen_code))
         else:
-            advance = functools.partial(_advance_numpy, kern.numpy_update(gen_code))
+            advance = functools.partial(_advance_numpy, kern.numpy_update(gen_code),
+                                        diffusion=kern.numpy_diffusion if gen_code == mc_codegen.SDE else None)
+
+        def tensor(X, Y):  # D = (α/2) Σ of the bridge test, on arrays
+            return user.evaluate("diffusion", X, Y)
     params = KernelParams(alpha=noise.alpha, sgd_scale=sgd_scale, dt=step_time, sde_scale=sde_scale, coef=coef,
                           cx=cx, cy=cy, stop2=min(radius * radius, bound * bound), bound2=bound * bound,
                           sample_start=int(sample_start), sample_every=int(every),
                           has_target=target is not None, tx=tx, ty=ty, twx=twx, twy=twy,
-                          bridge=(_bridge_reach(landscape, noise, code == _SDE_CROSS, step_time, cx, cy, radius)
-                                  if bridge else 0.0))
+                          bridge=_bridge_reach(tensor, step_time, cx, cy, radius) if bridge else 0.0)
 
     # blocks of steps: progress between them, and snapshots at block ends
     block = max(1, int(block_walker_steps // max(walkers, 1)))

@@ -215,9 +215,74 @@ class SearchRun:
     committor_grid: np.ndarray | None
 
 
-#: Why a custom model (MODEL.md §7) needs its target and start given.
-CUSTOM_NEEDS_TARGET = ("a custom --loss needs --target C1 C2 W1 W2 and --start X Y (the default target and start "
-                       "come from the valley's 1-D θ1*, MODEL.md §5)")
+#: The default target of a custom model (MODEL.md §7-8), stated once (docstrings, summary.json).
+CUSTOM_TARGET_RULE = ("box centred on the most probable point θ* of the stationary FEM density (one eigen-solve, "
+                      "reflecting wall, on the search's mesh) with half-widths the peak's widths W_i = "
+                      "sqrt((H⁻¹)_ii), H = −∇²ln P at θ* (the standard deviations of its Gaussian, Laplace, "
+                      "approximation: the 2-D θ1* ± σ*, |θ2| ≤ sqrt(T g/2) of the valley); start θ* + (3 W1, 0)")
+
+
+def check_target(box: Sequence[float], radius: float, center: Sequence[float]) -> Tuple[float, float, float, float]:
+    """The target box (C1, C2, W1, W2: centre and half-widths, θ units) when
+    valid and meeting the disk ``|θ − center| < radius``; else ModelError
+    naming it (before any meshing)."""
+    c1, c2, w1, w2 = (float(v) for v in box)
+    box_target(c1, c2, w1, w2)  # finite, positive half-widths
+    gap = math.hypot(max(abs(c1 - center[0]) - w1, 0.0), max(abs(c2 - center[1]) - w2, 0.0))
+    if gap >= radius:
+        raise ModelError(f"target {c1:g} {c2:g} {w1:g} {w2:g} lies outside the disk of radius {radius:g} "
+                         f"around ({center[0]:g}, {center[1]:g})")
+    return c1, c2, w1, w2
+
+
+def stationary_peak(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
+                    radius: float = 2.0, center: Sequence[float] = (0.0, 0.0),
+                    grid: int = 241) -> Tuple[Tuple[float, float], Tuple[float, float], float]:
+    """((θ1*, θ2*), (W1, W2), seconds): the most probable point of the
+    stationary density on ``msh`` (MODEL.md §4 with a reflecting wall, one
+    eigen-solve) and the peak's widths, by :data:`CUSTOM_TARGET_RULE`.
+
+    The maximum over a ``grid``² lattice of the disk, then twice a
+    least-squares quadratic fit of ln P on a 5 × 5 stencil of the local mesh
+    size around the current point and a Newton step to the fit's maximum
+    (exact for a Gaussian peak up to the FEM error).  Collective.  Raises
+    ModelError when the density has no peak there (H not positive definite)."""
+    from . import solver
+    from .dynamics import local_mesh_size
+
+    t0 = time.perf_counter()
+    sol, _ = solver.solve_operator(msh, drift, D, divD, degree=degree, boundary="reflecting")
+    c = np.asarray(center, dtype=float)
+    g = np.linspace(-radius, radius, grid)
+    X, Y = np.meshgrid(c[0] + g, c[1] + g)
+    inside = np.hypot(X - c[0], Y - c[1]) < radius * (1 - 1e-9)
+    pts = np.column_stack([X[inside], Y[inside]])
+    vals = sol.evaluate(pts)
+    mode = pts[int(np.argmax(vals))]
+    u, w = np.meshgrid(np.arange(-2, 3), np.arange(-2, 3))
+    u, w = u.ravel().astype(float), w.ravel().astype(float)
+    basis = np.column_stack([np.ones_like(u), u, w, 0.5 * u * u, u * w, 0.5 * w * w])
+    for _ in range(2):
+        h = local_mesh_size(msh, mode)
+        if not math.isfinite(h):
+            h = radius / 40
+        p = sol.evaluate(mode + h * np.column_stack([u, w]))
+        if not np.all(p > 0):
+            raise ModelError(f"the stationary density is not positive around its maximum ({mode[0]:.3g}, "
+                             f"{mode[1]:.3g}); give --target C1 C2 W1 W2")
+        coef = np.linalg.lstsq(basis, np.log(p), rcond=None)[0]
+        grad = coef[1:3] / h
+        H = -np.array([[coef[3], coef[4]], [coef[4], coef[5]]]) / (h * h)  # −∇² ln P
+        if not (H[0, 0] > 0 and np.linalg.det(H) > 0):
+            raise ModelError(f"the stationary density has no peak at ({mode[0]:.3g}, {mode[1]:.3g}) "
+                             "(−∇²ln P not positive definite); give --target C1 C2 W1 W2")
+        step = np.linalg.solve(H, grad)
+        if np.hypot(*step) > 2 * h:  # stay within the fitted stencil
+            step *= 2 * h / np.hypot(*step)
+        mode = mode + step
+    cov = np.linalg.inv(H)
+    return ((float(mode[0]), float(mode[1])), (float(math.sqrt(cov[0, 0])), float(math.sqrt(cov[1, 1]))),
+            time.perf_counter() - t0)
 
 
 def default_target(landscape: Any, noise: Any, radius: float = 2.0) -> Tuple[Tuple[float, float, float, float],
@@ -277,10 +342,11 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
     The case is ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), or a
     :class:`~fpsolve.symbolic.Model` with ``noise`` None (MODEL.md §7): the
     valley with SGD noise takes the preset's path (same mesh and numbers);
-    any other model has no 1-D θ1* to place the default target and start,
-    so both are required, and runs on the uniform disk of
-    :func:`fpsolve.solver.model_mesh_sizes` (``h_min``, default radius/40).
-    Collective.  Raises ModelError on bad input."""
+    any other model has no 1-D θ1*: its default target and start follow
+    :data:`CUSTOM_TARGET_RULE` (:func:`stationary_peak`, on the uniform disk
+    of :func:`fpsolve.solver.model_mesh_sizes`, ``h_min``, default
+    radius/40, on which it runs).  Collective.  Raises ModelError on bad
+    input (a target outside the disk before any meshing)."""
     from mpi4py import MPI
 
     from . import mesh as fmesh
@@ -291,26 +357,40 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
     if wall not in WALLS:
         raise ModelError(f"boundary must be one of {', '.join(WALLS)} (got {wall!r})")
     user_model, landscape, noise, cross = solver.split_model(landscape, noise, cross)
+    if target is not None:
+        target = check_target(target, radius, center)
+    if start is not None:
+        from .dynamics import check_start
+
+        start = check_start(start, radius, center)
+    peak = None
     if user_model is not None:
-        if target is None or start is None:
-            raise ModelError(CUSTOM_NEEDS_TARGET)
         user_model.check_formulas(radius, center)
         noise.require_positive_T()
-        box, default_start, st = tuple(target), tuple(start), None
+        msh, mesh_info, t_mesh = solver.model_mesh(user_model, radius=radius, center=center, mesh=mesh,
+                                                   h_min=h_min, h_max=h_max, comm=comm)
+        box, default_start, st = target, start, None
+        if target is None or start is None:
+            drift, D, divD = solver.case_coefficients(msh, user_model, landscape, noise, cross)
+            mode, widths, seconds = stationary_peak(msh, drift, D, divD, degree=degree, radius=radius,
+                                                    center=center)
+            peak = {"rule": CUSTOM_TARGET_RULE, "mode": list(mode), "widths": list(widths),
+                    "solve_seconds": seconds}
+            say(f"stationary peak at ({mode[0]:.4g}, {mode[1]:.4g}), widths ({widths[0]:.3g}, {widths[1]:.3g})")
+            box = box or (mode[0], mode[1], widths[0], widths[1])
+            default_start = default_start or (mode[0] + 3.0 * widths[0], mode[1])
     else:
         box, default_start, st = default_target(landscape, noise, radius)
     if target is not None:
-        box = tuple(float(v) for v in target)
-    # the default target is folded like the 1-D search time's |θ1| (both wells)
-    mirror = target is None and box[0] != 0.0
+        box = target
+    # the valley's default target is folded like the 1-D search time's |θ1| (both wells)
+    mirror = target is None and user_model is None and box[0] != 0.0
     pred = box_target(*box, mirror=mirror)
     x0 = tuple(float(v) for v in (default_start if start is None else start))
     if not all(math.isfinite(v) for v in x0) or math.hypot(x0[0] - center[0], x0[1] - center[1]) >= radius:
-        raise ModelError(f"start ({x0[0]:g}, {x0[1]:g}) must lie inside the disk of radius {radius:g}")
-    if user_model is not None:
-        msh, mesh_info, t_mesh = solver.model_mesh(user_model, radius=radius, center=center, mesh=mesh,
-                                                   h_min=h_min, h_max=h_max, comm=comm)
-    elif mesh is None:
+        raise ModelError(f"start ({x0[0]:g}, {x0[1]:g}) must lie inside the disk of radius {radius:g}"
+                         + (" (the default θ* + 3 W1; give --start X Y)" if start is None else ""))
+    if user_model is None and mesh is None:
         # the graded mesh of the case with its fine box stretched over the
         # search's path (start, target), or a start outside it is unresolved
         t0 = time.perf_counter()
@@ -321,7 +401,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
         mesh_info = {"source": "gmsh", **sizes.as_dict(), "refine": refine,
                      "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
         t_mesh = time.perf_counter() - t0
-    else:
+    elif user_model is None:
         msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
                                                 h_min=h_min, h_max=h_max, comm=comm, refine=refine)
     if refine_target:
@@ -359,6 +439,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
         "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
         "boundary": wall, "mesh": mesh_info, "target": list(box), "target_default": target is None, "target_mirrored": mirror,
         "start": list(x0), "start_default": start is None,
+        **({"target_rule": peak["rule"], "stationary_peak": peak} if peak is not None else {}),
         "search_time": tau_start, "search_time_steps": tau_start / noise.alpha,
         **{f"mfpt_{k}": v for k, v in tau.summary().items() if k != "kind"},
         "mesh_seconds": t_mesh,

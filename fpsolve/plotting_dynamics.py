@@ -19,21 +19,29 @@ PANELS = (("survival", "survival S(t) = ∫P"), ("mean_loss", "E[L]"), ("mean_ab
           ("var_theta1", "Var θ1"), ("var_theta2", "Var θ2"), ("mean_flatness", "E[F(θ1)] (flatness)"))
 
 
+#: Colours of the Monte-Carlo ensembles, by method.
+ENSEMBLE_COLOURS = {"sde": "tab:orange", "sgd": "tab:blue"}
+
+
 def plot_evolution(path: str | Path, columns: Dict[str, np.ndarray], title: str,
-                   bands: Dict[str, tuple] | None = None) -> None:
+                   bands: Dict[str, Dict[str, tuple]] | None = None) -> None:
     """The observables of :data:`PANELS` against t on a log axis (t > 0);
-    ``bands``: {column: (t, mean, standard error)} of a Monte-Carlo ensemble
-    drawn as ±2 standard errors around its mean."""
+    ``bands``: {label: {column: (t, mean, standard error)}} of Monte-Carlo
+    ensembles (label ``sde``, ``sgd``, ...), each drawn as ±2 standard errors
+    around its mean."""
     plt = pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), sharex=True)
     t = columns["t"]
     sel = t > 0
     for ax, (name, label) in zip(axes.ravel(), PANELS):
         ax.plot(t[sel], columns[name][sel], "k-", lw=1.3, label="FEM")
-        if bands and name in bands:
-            bt, mean, se = bands[name]
-            ax.fill_between(bt, mean - 2 * se, mean + 2 * se, color="tab:orange", alpha=0.35, lw=0)
-            ax.plot(bt, mean, "-", color="tab:orange", lw=0.9, label="Monte Carlo ±2 s.e.")
+        for method, band in (bands or {}).items():
+            if name not in band or not np.isfinite(band[name][1]).any():
+                continue
+            bt, mean, se = band[name]
+            colour = ENSEMBLE_COLOURS.get(method, "tab:green")
+            ax.fill_between(bt, mean - 2 * se, mean + 2 * se, color=colour, alpha=0.3, lw=0)
+            ax.plot(bt, mean, "-", color=colour, lw=0.9, label=f"{method.upper()} Monte Carlo ±2 s.e.")
         ax.set_xscale("log")
         if name == "survival" and np.min(columns[name][sel]) < 0.5:
             ax.set_yscale("log")  # a decay over decades; a confined case stays linear near 1

@@ -14,13 +14,21 @@ into ``--out`` (default ``results/<case-name>[_nocross]/evolve``), atomically:
     evolution.gif   an animation of the density
     summary.json    parameters, versions, steps, LU count, the late-time decay
                     rate of S(t) next to the eigen-solve's λ0, final moments;
-                    with --compare-mc N the SDE ensemble's curves and the
-                    largest FEM − MC deviation in standard errors
+                    with --compare-mc N the SDE and the SGD ensembles'
+                    curves and, for each, the largest FEM − MC
+                    deviation in standard errors
 
 A custom model (``--loss EXPR --param N=V --noise ...``, MODEL.md §7) runs
 on the uniform disk of size ``--h-min`` (default radius/40), as solve_fp.py
 meshes it with --mesh-rule graded; the valley written as an expression with
-SGD noise is the preset (same mesh, same numbers).  --compare-mc: presets only.
+SGD noise is the preset (same mesh, same numbers).
+
+``--compare-mc N``: two Monte-Carlo twins from the same Gaussian start
+density (the start positions drawn from it): the SDE (Euler–Maruyama, step
+``--mc-dt``, Brownian-bridge exit test) and SGD itself (step α; SGD step k
+is at t = k α), with the valley's kernels or a custom model's generated
+ones (fpsolve.mc_codegen); each compared at 20 log-spaced times on its own
+step grid, where the FEM steps land.
 
 Runs under ``mpirun -n N python -m mpi4py``.
 """
@@ -54,8 +62,8 @@ def build_parser() -> cli.Parser:
     steps.add_argument("--dt", type=float, default=None, help="fixed time step instead of --tol")
     mc = parser.add_argument_group("Monte-Carlo twin")
     mc.add_argument("--compare-mc", type=int, default=None, metavar="N",
-                    help="also run N SDE walkers from the same start; curves with ±2 s.e. bands, "
-                         "the largest deviation in standard errors in summary.json")
+                    help="also run N SDE walkers and N SGD walkers from the same start density; curves "
+                         "with ±2 s.e. bands, the largest deviation of each in standard errors in summary.json")
     mc.add_argument("--mc-dt", type=float, default=0.01, help="SDE step of --compare-mc (default 0.01)")
     mc.add_argument("--seed", type=int, default=0, help="random seed of --compare-mc (default 0)")
     cli.add_mesh_arguments(parser)
@@ -73,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model, radius, center = cli.model_and_domain(args)
     from fpsolve import dynamics, solver
 
-    user_model, landscape, noise, _ = solver.split_model(model)
+    user_model, landscape, noise, cross = solver.split_model(model)
 
     dynamics.check_start(args.start, radius, center)
     for name, value in (("--t-end", args.t_end), ("--tol", args.tol), ("--dt", args.dt)):
@@ -82,8 +90,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.start_width is not None and not all(0 < w < float("inf") for w in args.start_width):
         raise cli.UsageError(f"--start-width must be two finite numbers > 0 (got {args.start_width!r})")
     cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)
-    if user_model is not None and args.compare_mc is not None:
-        raise cli.UsageError("--compare-mc runs the valley presets' SDE only (drop it for a custom --loss)")
     if args.compare_mc is not None and args.compare_mc < 2:
         raise cli.UsageError(f"--compare-mc needs at least 2 walkers (got {args.compare_mc})")
     if not (0 < args.mc_dt < float("inf")):
@@ -94,6 +100,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fpsolve import dynamics_mc, plotting_dynamics
 
     comm = MPI.COMM_WORLD
+    mesh = None
+    if args.mesh is not None:
+        from fpsolve import meshfile
+
+        mesh = meshfile.read_on_root(args.mesh, comm)  # a bad file: exit 2 here, before any computation
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
     name = model.case_name()  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "evolve"), "evolve", args.overwrite, comm)
@@ -108,34 +119,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bar is not None:
             bar.update(t - bar.n)
 
-    times = () if args.compare_mc is None else dynamics_mc.compare_times(args.t_end, args.mc_dt)
+    times = {} if args.compare_mc is None else dynamics_mc.stop_times(args.t_end, args.mc_dt, noise.alpha)
     with io.atomic_output_dir(out, comm, "evolve", args.overwrite) as tmp:
         run = dynamics.evolve_case(
             model, start=args.start, start_width=args.start_width, t_end=args.t_end,
             boundary=args.boundary, tol=args.tol, dt=args.dt,
-            radius=radius, center=center, degree=args.degree, mesh=args.mesh, h_min=args.h_min,
+            radius=radius, center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
             h_max=args.h_max, comm=comm, xdmf_path=str(tmp / "density.xdmf"), progress=progress,
-            on_time=on_time, stops=times)
+            on_time=on_time, stops=sorted({float(t) for tt in times.values() for t in tt}))
         if bar is not None:
             bar.close()
         bands = None
         if args.compare_mc is not None:
-            progress(f"Monte-Carlo twin: {args.compare_mc} SDE walkers, dt {args.mc_dt:g}")
-            curves = dynamics_mc.ensemble_curves(
-                landscape, noise, start=args.start, start_width=run.summary["start_width"], times=times,
-                walkers=args.compare_mc, dt=args.mc_dt, seed=args.seed, cross=not args.no_cross_diffusion,
+            progress(f"Monte-Carlo twins: {args.compare_mc} SDE walkers (dt {args.mc_dt:g}) and "
+                     f"{args.compare_mc} SGD walkers (step alpha {noise.alpha:g})")
+            records = dynamics_mc.compare_with_fem(
+                model if user_model is not None else landscape, None if user_model is not None else noise,
+                run.evolution, times, walkers=args.compare_mc, dt=args.mc_dt, seed=args.seed,
+                start=args.start, start_width=run.summary["start_width"], cross=cross,
                 radius=radius, center=center, absorbing=args.boundary == "dirichlet", comm=comm)
-            t = run.evolution.column("t")
-            at = [int(np.flatnonzero(np.isclose(t, tt, rtol=1e-12, atol=0))[0]) for tt in times]
-            fem = {k: run.evolution.column(k)[at] for k in dynamics_mc.COMPARED}
-            dev = dynamics_mc.max_deviation(fem, curves)
-            bands = {k: (times, *curves[k]) for k in dynamics_mc.COMPARED}
-            run.summary["compare_mc"] = {
-                "walkers": args.compare_mc, "dt": args.mc_dt, "seed": args.seed, "method": "sde",
-                "brownian_bridge": curves["summary"]["brownian_bridge"], "times": list(times),
-                "max_deviation_in_standard_errors": dev,
-                "curves": {k: {"value": list(curves[k][0]), "se": list(curves[k][1])} for k in dynamics_mc.COMPARED}}
-            progress(f"largest FEM - MC deviation: {dev['all']:.2f} standard errors")
+            bands = {m: r.pop("band") for m, r in records.items()}
+            run.summary["compare_mc"] = {"walkers": args.compare_mc, "seed": args.seed, **records}
+            progress("largest FEM - MC deviation: " + ", ".join(
+                f"{m.upper()} {r['max_deviation_in_standard_errors']['all']:.2f}" for m, r in records.items())
+                + " standard errors")
         if comm.rank == 0:
             s = run.summary
             title = (f"{name}: T={noise.T:g}, start {tuple(args.start)}, {args.boundary} wall; "
@@ -154,8 +161,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{s['steps']} steps, S(t_end) = {s['survival_final']:.6g}; late-time decay rate "
               f"{s['decay_rate_fit']:.6g} vs lambda0 {s['escape_rate_eigen']:.6g} (eigen-solve)")
         if "compare_mc" in s:
-            print(f"Monte Carlo ({args.compare_mc} SDE walkers): largest deviation "
-                  f"{s['compare_mc']['max_deviation_in_standard_errors']['all']:.2f} standard errors")
+            c = s["compare_mc"]
+            print(f"Monte Carlo ({args.compare_mc} walkers each): largest FEM deviation " + ", ".join(
+                f"{m.upper()} {c[m]['max_deviation_in_standard_errors']['all']:.2f}" for m in dynamics_mc.METHODS)
+                + " standard errors")
         print(f"results written to {out}")
     return 0
 

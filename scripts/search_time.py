@@ -10,15 +10,21 @@ probability q of reaching the target before the wall.  Writes, into ``--out``
 
     summary.json    parameters, versions, τ at ``--start`` in time units and
                     SGD steps (τ/alpha), the 1-D formula's value for the
-                    default target and start, q at the start, timings
+                    default target and start, q at the start, the LU's
+                    ``mfpt_dofs`` and ``mfpt_target_dofs``, timings
     tau.xdmf/.h5, tau.png   the field τ(θ) (heat map, target and start marked)
     committor.xdmf/.h5, committor.png   with --committor
 
-A custom model (``--loss EXPR --param N=V --noise ...``, MODEL.md §7) needs
-``--target`` and ``--start`` (no 1-D θ1* to place them; exit 2 without) and
-runs on the uniform disk of size ``--h-min`` (default radius/40), as
-solve_fp.py meshes it with --mesh-rule graded; the valley written as an
-expression with SGD noise is the preset (same mesh, same numbers).
+A custom model (``--loss EXPR --param N=V --noise ...``, MODEL.md §7) runs
+on the uniform disk of size ``--h-min`` (default radius/40), as solve_fp.py
+meshes it with --mesh-rule graded; it has no 1-D θ1*, so its default target
+is a window of the stationary peak's width around the most probable point
+of the case: one stationary solve on the same mesh gives the maximum θ* of
+the density P and H = −∇²ln P there; the box is θ* ± (W1, W2) with
+W_i = sqrt((H⁻¹)_ii), the standard deviations of the peak's Gaussian
+(Laplace) approximation, and the default start θ* + (3 W1, 0)
+(summary.json: ``target_rule``, ``stationary_peak``).  The valley written
+as an expression with SGD noise is the preset (same mesh, same numbers).
 
 Runs under ``mpirun -n N python -m mpi4py``.
 """
@@ -40,9 +46,11 @@ def build_parser() -> cli.Parser:
     cli.add_domain_arguments(parser)
     g = parser.add_argument_group("search (MODEL.md §8)")
     g.add_argument("--target", type=float, nargs=4, default=None, metavar=("C1", "C2", "W1", "W2"),
-                   help="target box: centre (C1, C2) and half-widths (W1, W2) (default: around θ1*)")
+                   help="target box: centre (C1, C2) and half-widths (W1, W2) (default: around θ1*; custom "
+                        "model: the stationary peak θ* ± its widths)")
     g.add_argument("--start", type=float, nargs=2, default=None, metavar=("X", "Y"),
-                   help="where τ is reported (default (θ1* + 3σ*, 0), as theory.search_time)")
+                   help="where τ is reported (default (θ1* + 3σ*, 0), as theory.search_time; custom model: "
+                        "θ* + (3 W1, 0))")
     g.add_argument("--boundary", choices=("reflecting", "absorbing"), default="reflecting",
                    help="the disk's wall: reflecting (default) or absorbing (leaving also ends the search)")
     g.add_argument("--committor", action="store_true", help="also the committor q (target before the wall)")
@@ -61,11 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fpsolve import _compat, passage, plotting_dynamics, solver
 
     user_model, landscape, noise, _ = solver.split_model(model)
-    if user_model is not None and (args.target is None or args.start is None):
-        raise cli.UsageError(passage.CUSTOM_NEEDS_TARGET)
-
     if args.target is not None:
-        passage.box_target(*args.target)
+        passage.check_target(args.target, radius, center)  # inside the disk, before any meshing
     if args.start is not None:
         from fpsolve.dynamics import check_start
 
@@ -73,12 +78,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)
 
     comm = MPI.COMM_WORLD
+    mesh = None
+    if args.mesh is not None:
+        from fpsolve import meshfile
+
+        mesh = meshfile.read_on_root(args.mesh, comm)  # a bad file: exit 2 here, before any computation
     progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
     name = model.case_name()  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "search-time"), "search-time", args.overwrite, comm)
     run = passage.search_case(model, target=args.target, start=args.start, wall=args.boundary,
                               with_committor=args.committor, radius=radius,
-                              center=center, degree=args.degree, mesh=args.mesh, h_min=args.h_min,
+                              center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
                               h_max=args.h_max, comm=comm, progress=progress)
     s = run.summary
     with io.atomic_output_dir(out, comm, "search-time", args.overwrite) as tmp:

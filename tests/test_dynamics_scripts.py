@@ -48,12 +48,55 @@ def test_evolve_fp_compare_mc_agrees_within_sampling_error(tmp_path):
                      "--no-progress", "--out", str(out))
     assert res.returncode == 0, res.stderr
     c = json.loads((out / "summary.json").read_text())["compare_mc"]
-    assert c["walkers"] == 3000 and c["brownian_bridge"] and len(c["times"]) >= 15
-    dev = c["max_deviation_in_standard_errors"]
+    sde, sgd = c["sde"], c["sgd"]
+    assert c["walkers"] == 3000 and sde["brownian_bridge"] and len(sde["times"]) >= 15
+    dev = sde["max_deviation_in_standard_errors"]
     # 6 observables at ~20 times: the largest of ~120 |z| stays below 4.5
     # when FEM and SDE agree; a wrong drift or start shows as tens
     assert 0 < dev["all"] < 4.5, dev
-    assert "largest deviation" in res.stdout
+    # SGD: steps of α = 0.05, compared at whole steps (t = k α), no bridge
+    assert sgd["step"] == 0.05 and not sgd["brownian_bridge"] and len(sgd["times"]) >= 15
+    k = np.array(sgd["times"]) / 0.05
+    np.testing.assert_allclose(k, np.round(k), atol=1e-9)
+    assert np.isfinite(sgd["max_deviation_in_standard_errors"]["all"])
+    assert "largest FEM deviation SDE" in res.stdout and ", SGD" in res.stdout
+
+
+def test_evolve_fp_compare_mc_custom_model_sgd_follows_its_exact_recursion(tmp_path):
+    # L = (θ1² + 2θ2²)/2, isotropic noise (generated kernels): SGD θ ← θ − α(Kθ + η),
+    # Cov η = Δ I, has the exact moment recursion m ← (1 − αk) m,
+    # Var ← (1 − αk)² Var + α²Δ per coordinate (k = 1, 2); the SDE twin follows
+    # the FEM density.  SGD's stationary variance T/(k(2 − αk)) is above the
+    # Fokker-Planck T/(2k) by 2.6 % and 5.3 %: resolved by 20000 walkers.
+    out = tmp_path / "ev"
+    alpha, T = 0.05, 0.25
+    res = run_script("evolve_fp.py", "--loss", "0.5*(theta1**2 + 2*theta2**2)", "--noise", "isotropic",
+                     "--T", str(T), "--boundary", "reflecting", "--start", "0.5", "0.3", "--start-width", "0.2", "0.2",
+                     "--t-end", "10", "--h-min", "0.1", "--compare-mc", "20000", "--no-progress", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    c = json.loads((out / "summary.json").read_text())["compare_mc"]
+    assert c["sde"]["max_deviation_in_standard_errors"]["all"] < 4.5, c["sde"]["max_deviation_in_standard_errors"]
+    sgd = c["sgd"]
+    steps = np.round(np.array(sgd["times"]) / alpha).astype(int)
+    m = np.array([0.5, 0.3])
+    var = np.array([0.2 ** 2, 0.2 ** 2])
+    kk = np.array([1.0, 2.0])
+    exact = {"var_theta1": [], "var_theta2": [], "mean_loss": []}
+    for n in range(steps.max() + 1):
+        if n in steps:
+            exact["var_theta1"].append(var[0])
+            exact["var_theta2"].append(var[1])
+            exact["mean_loss"].append(0.5 * (var[0] + m[0] ** 2) + (var[1] + m[1] ** 2))
+        m = (1 - alpha * kk) * m
+        var = (1 - alpha * kk) ** 2 * var + alpha * alpha * (T / alpha)
+    for name, values in exact.items():
+        z = np.abs(np.array(sgd["curves"][name]["value"]) - values) / np.array(sgd["curves"][name]["se"])
+        assert z.max() < 4.5, (name, z)
+    # and the SGD ensemble is not the Fokker-Planck density: Var θ2 at t = 10 (200 steps)
+    fp = T / 4
+    assert sgd["curves"]["var_theta2"]["value"][-1] / fp - 1 == pytest.approx(2 / 1.9 - 1, abs=0.02)
+    png = out / "evolution.png"
+    assert png.stat().st_size > 0
 
 
 def test_evolve_fp_reflecting_conserves_mass(tmp_path):
@@ -104,7 +147,9 @@ def test_evolve_fp_custom_isotropic_ou_reaches_the_gibbs_variances(tmp_path):
     assert f["var_theta2"] == pytest.approx(T / 4, rel=1e-3)
     assert f["mean_loss"] == pytest.approx(T / 2, rel=1e-3)
     assert f["survival"] == pytest.approx(1.0, abs=1e-9)
-    assert np.isnan(f["mean_flatness"]) and s["case"]["model"]["noise"] == "isotropic"
+    # no flatness for a custom model: NaN in the CSV, null in strict JSON (no bare NaN)
+    assert f["mean_flatness"] is None and s["case"]["model"]["noise"] == "isotropic"
+    json.loads((out / "summary.json").read_text(), parse_constant=lambda c: pytest.fail(f"bare {c} in summary.json"))
     assert s["mesh"]["rule"].startswith("uniform") and s["mesh"]["h_min"] == 0.1
     data = np.genfromtxt(out / "evolution.csv", delimiter=",", names=True)
     assert np.all(np.isnan(data["mean_flatness"]))
@@ -138,15 +183,34 @@ def test_search_time_custom_isotropic_model_runs(tmp_path):
     assert 0.99 < s["committor_at_start"] <= 1.0 + 1e-9
 
 
+def test_search_time_custom_default_target_is_the_stationary_peak(tmp_path):
+    # an offset isotropic bowl L = ((θ1 − 0.3)² + 2(θ2 + 0.2)²)/2 with D = (T/2) I:
+    # the stationary density is the Gibbs exp(−2L/T), a Gaussian with its
+    # maximum at the minimum (0.3, −0.2) and standard deviations sqrt(T/2),
+    # sqrt(T/4); the default target is that window, the start θ* + (3 W1, 0)
+    out = tmp_path / "st"
+    T = 0.25
+    res = run_script("search_time.py", "--loss", "0.5*((theta1 - 0.3)**2 + 2*(theta2 + 0.2)**2)",
+                     "--noise", "isotropic", "--T", str(T), "--h-min", "0.1", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    s = json.loads((out / "summary.json").read_text())
+    c1, c2, w1, w2 = s["target"]
+    assert (c1, c2) == pytest.approx((0.3, -0.2), abs=1e-3)
+    assert w1 == pytest.approx((T / 2) ** 0.5, rel=3e-3) and w2 == pytest.approx((T / 4) ** 0.5, rel=3e-3)
+    assert s["start"] == pytest.approx([c1 + 3 * w1, c2], abs=1e-12)
+    assert s["target_default"] and s["start_default"] and not s["target_mirrored"]
+    assert "most probable point" in s["target_rule"] and s["stationary_peak"]["mode"] == [c1, c2]
+    assert s["search_time"] > 0 and s["mfpt_dofs"] > 0 and s["mfpt_target_dofs"] > 0
+
+
 CUSTOM = ["--loss", "theta1**2 + theta2**2", "--noise", "isotropic"]
 
 
 @pytest.mark.parametrize("script, args, words", [
-    ("search_time.py", CUSTOM, "a custom --loss needs --target"),
-    ("search_time.py", [*CUSTOM, "--target", "0", "0", "0.1", "0.1"], "a custom --loss needs --target"),
+    ("search_time.py", ["--target", "3", "0", "0.5", "0.5"], "target 3 0 0.5 0.5 lies outside the disk"),
+    ("search_time.py", [*CUSTOM, "--target", "0", "2.5", "0.1", "0.1"], "lies outside the disk"),
     ("search_time.py", [*CUSTOM, "--h-max", "0.2", "--target", "0", "0", "0.1", "0.1", "--start", "1", "0"],
      "--h-max applies to the graded mesh"),
-    ("evolve_fp.py", [*CUSTOM, "--compare-mc", "100"], "--compare-mc runs the valley presets' SDE only"),
     ("evolve_fp.py", [*CUSTOM, "--preset", "single-well"], "--loss cannot be combined with --preset"),
     ("evolve_fp.py", ["--start", "5", "5"], "must lie inside the disk"),
     ("evolve_fp.py", ["--start-width", "0", "1"], "--start-width must be two finite numbers > 0"),
@@ -165,6 +229,36 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path, script, args, words
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("ranks", [1, 2])
+@pytest.mark.parametrize("script", ["evolve_fp.py", "search_time.py"])
+def test_bad_mesh_file_is_refused_before_any_computation(tmp_path, script, ranks):
+    # read on rank 0 before the output folder and the solve (as solve_fp.py):
+    # exit 2, one line, no progress bar, nothing written, on 1 and 2 ranks
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if ranks > 1 and shutil.which("mpirun") is None:
+        pytest.skip("no mpirun")
+    bad = tmp_path / "in" / "bad.msh"
+    bad.parent.mkdir()
+    bad.write_text("not a mesh\n")
+    out = tmp_path / "out"
+    launcher = [sys.executable] if ranks == 1 else ["mpirun", "-n", str(ranks), sys.executable, "-m", "mpi4py"]
+    env = {**os.environ, "OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+    script_path = Path(__file__).resolve().parents[1] / "scripts" / script
+    res = subprocess.run([*launcher, str(script_path), "--mesh", str(bad), "--out", str(out)],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 2, res.stderr
+    lines = [line for line in res.stderr.strip().splitlines() if f"{script}: error:" in line]
+    assert len(lines) >= 1 and "bad.msh" in lines[0] and "not a mesh file" in lines[0], res.stderr
+    if ranks == 1:
+        assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert "evolving" not in res.stderr and "mesh:" not in res.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("script", ["evolve_fp.py", "search_time.py"])

@@ -210,3 +210,16 @@ def test_stale_siblings_of_live_processes_are_kept(tmp_path):
         p.mkdir()
     assert io.clean_stale(tmp_path, "fem") == [dead]
     assert live.exists() and other.exists() and not dead.exists()
+
+
+def test_write_json_is_strict_json_with_null_for_non_finite(tmp_path):
+    # NaN and ±inf (Python's and numpy's, nested) are not JSON: written as null;
+    # finite numbers and numpy scalars/arrays survive exactly
+    data = {"nan": float("nan"), "list": [np.float64("inf"), 1.5, np.array([0.25, np.nan])],
+            "int": np.int64(3), "tuple": (1, -float("inf")), "flag": np.bool_(True), "text": "NaN",
+            "nested": {"x": np.float32(0.5), "y": -np.inf}}
+    path = tmp_path / "s.json"
+    io.write_json(path, data)
+    back = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c}"))
+    assert back == {"nan": None, "list": [None, 1.5, [0.25, None]], "int": 3, "tuple": [1, None], "flag": True,
+                    "text": "NaN", "nested": {"x": 0.5, "y": None}}

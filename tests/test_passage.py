@@ -120,11 +120,22 @@ def test_search_case_on_a_custom_model_equals_the_preset():
     got = passage.search_case(custom, **kw)
     assert got.summary["case"]["model"]["noise"] != "sgd" and want.summary["search_time"] > 1
     assert got.summary["search_time"] == pytest.approx(want.summary["search_time"], rel=1e-8)
-    with pytest.raises(ModelError, match="needs --target"):
-        passage.search_case(custom, target=kw["target"], mesh=kw["mesh"])
+    # without a start: θ* + (3 W1, 0) from the stationary peak (passage.CUSTOM_TARGET_RULE);
+    # the 2-D density's maximum lies on the valley floor θ2 = 0 within a peak
+    # width of the θ1-marginal's mode 0.665 (or its mirror image)
+    s = passage.search_case(custom, target=kw["target"], mesh=kw["mesh"], grid=None).summary
+    (m1, m2), (w1, w2) = s["stationary_peak"]["mode"], s["stationary_peak"]["widths"]
+    assert s["start_default"] and not s["target_default"] and s["start"] == pytest.approx([m1 + 3 * w1, m2])
+    assert abs(m2) < 1e-2 * w2 and abs(abs(m1) - 0.665) < w1, s["stationary_peak"]
 
 
 def test_bad_targets_raise():
+    # a box that misses the disk is refused before any mesh exists; one that reaches in is kept
+    with pytest.raises(ModelError, match="target 3 0 0.5 0.5 lies outside the disk of radius 2"):
+        passage.check_target((3.0, 0.0, 0.5, 0.5), 2.0, (0.0, 0.0))
+    with pytest.raises(ModelError, match="outside the disk"):
+        passage.check_target((1.9, 1.9, 0.4, 0.4), 2.0, (0.0, 0.0))  # corner gap hypot(1.5, 1.5) > 2
+    assert passage.check_target((2.3, 0.0, 0.5, 0.5), 2.0, (0.0, 0.0)) == (2.3, 0.0, 0.5, 0.5)
     with pytest.raises(ModelError, match="half-widths"):
         passage.box_target(0.0, 0.0, -1.0, 1.0)
     with pytest.raises(ModelError, match="finite"):
