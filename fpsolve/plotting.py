@@ -38,9 +38,12 @@ def pyplot():
     return plt
 
 
-def save_figure(fig: Any, path: str | Path, dpi: int = 100) -> None:
-    """Lay out ``fig``, write it to ``path`` and close it (frees its memory in long sweeps)."""
-    fig.tight_layout()
+def save_figure(fig: Any, path: str | Path, dpi: int = 100, tight: bool = True) -> None:
+    """Lay out ``fig`` (``tight``: matplotlib's tight layout, about 0.2 s;
+    else the figure keeps the margins it was given), write it to ``path``
+    and close it (frees its memory in long sweeps)."""
+    if tight:
+        fig.tight_layout()
     fig.savefig(path, dpi=dpi)
     pyplot().close(fig)
 
@@ -68,8 +71,13 @@ def plot_density(path: str | Path, xs: np.ndarray, ys: np.ndarray, values: np.nd
     flattest points marked (nothing marked when ``landscape`` is None: a
     custom model of MODEL.md §7)."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.8))
-    im = ax.pcolormesh(xs, ys, values, shading="auto", cmap="viridis")
+    # fixed margins for the two-line title and the colour bar (tight layout doubles the cost)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8), gridspec_kw={"left": 0.09, "right": 0.99, "bottom": 0.1, "top": 0.89})
+    # the grid is uniform (density_grid): an image, each pixel centred on its
+    # point, draws as pcolormesh(shading="auto") does at half the cost
+    dx, dy = 0.5 * (xs[-1] - xs[0]) / max(len(xs) - 1, 1), 0.5 * (ys[-1] - ys[0]) / max(len(ys) - 1, 1)
+    im = ax.imshow(values, extent=(xs[0] - dx, xs[-1] + dx, ys[0] - dy, ys[-1] + dy), origin="lower",
+                   aspect="auto", interpolation="nearest", cmap="viridis")
     fig.colorbar(im, ax=ax, label="density φ0")
     if landscape is not None:
         ax.axhline(0.0, color="w", lw=0.8, ls="--", label="valley floor θ2 = 0")
@@ -77,14 +85,14 @@ def plot_density(path: str | Path, xs: np.ndarray, ys: np.ndarray, values: np.nd
         flat = [x for x in landscape.flattest_points()]
         ax.plot(flat, [0.0] * len(flat), "*", color="tab:orange", ms=12,
                 label=f"flattest (F = {landscape.flatness(flat[-1]):.3g})")
-    ax.set_xlim(xs[0], xs[-1])
-    ax.set_ylim(ys[0], ys[-1])
+    ax.set_xlim(xs[0] - dx, xs[-1] + dx)
+    ax.set_ylim(ys[0] - dy, ys[-1] + dy)
     ax.set_xlabel("θ1 (degenerate direction)" if landscape is not None else "θ1")
     ax.set_ylabel("θ2")
-    ax.set_title(title, fontsize=9)
+    fig.suptitle(title, fontsize=8)  # centred on the figure: a long model line fits
     if landscape is not None:
         ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
-    save_figure(fig, path, dpi=120)
+    save_figure(fig, path, dpi=120, tight=False)
 
 
 def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2: np.ndarray, p2: np.ndarray,
@@ -92,7 +100,8 @@ def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2:
     """θ1- and θ2-marginals of φ, with the closed-form θ1-marginals given
     as {name: values on theta1}."""
     plt = pyplot()
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"left": 0.07, "right": 0.99, "bottom": 0.13,
+                                                                      "top": 0.86, "wspace": 0.18})
     a1.plot(theta1, p1, "k-", lw=1.4, label="FEM ∫φ dθ2")
     styles = {"closed_form_landscape": ("--", "tab:blue", "closed form, landscape-dependent (§5)"),
               "closed_form_constant_D": (":", "tab:green", "closed form, constant D (§5)")}
@@ -110,7 +119,7 @@ def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2:
     a2.set_xlabel("θ2")
     a2.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
-    save_figure(fig, path, dpi=120)
+    save_figure(fig, path, dpi=120, tight=False)
 
 
 def plot_adaptivity(path: str | Path, cycles: Sequence[Dict[str, Any]], title: str) -> None:

@@ -9,16 +9,18 @@ points; "L1 sym." compares the θ1 → −θ1 symmetric averages (the split of
 mass between the wells, also listed, is a mesh-asymmetry effect).  Writes ``bench.json`` and ``bench.md`` (the table) into ``--out``
 atomically and prints the table; ``--quick`` uses coarse levels (for tests).
 
-``--adaptive``: the four MODEL.md §6 cases instead, the graded mesh and
-the adaptive loop at ``--tols`` against an adaptive reference (cycles,
-dofs, core and CPU seconds, true error, estimate, negative mass, peak
-memory; fpsolve.benchmark).
+``--adaptive``: the four MODEL.md §6 cases instead, graded meshes (x0.65,
+x1 = default, x1.5) and the adaptive loop at ``--tols``, each row in its own
+process, against the graded mesh x2.5 (cycles, dofs, core and CPU seconds,
+true error, estimate, negative mass, peak memory; fpsolve.benchmark), and
+the wall time of a whole default ``solve_fp.py`` run with its stages.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -61,12 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="coarse levels 0.3 0.45, reference 0.7 (for tests)")
     cli.add_output_arguments(parser, "results/bench")
     parser.add_argument("--adaptive", action="store_true",
-                        help="instead: the four MODEL.md §6 cases, graded mesh and adaptive loop at --tols, "
-                             "against an adaptive reference at --reference-tol (issue 11)")
+                        help="instead: the four MODEL.md §6 cases, graded meshes and the adaptive loop at --tols, "
+                             "each row in its own process, against the graded mesh x2.5; and a default "
+                             "solve_fp.py run's wall time (issue 11)")
     parser.add_argument("--tols", type=float, nargs="+", default=(1e-2, 1e-3, 1e-4),
                         help="adaptive tolerances (default 1e-2 1e-3 1e-4)")
-    parser.add_argument("--reference-tol", type=float, default=2e-5,
-                        help="tolerance of the adaptive reference (default 2e-5)")
     args = parser.parse_args(argv)
     if args.adaptive:
         return adaptive_main(args)
@@ -140,39 +141,45 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def adaptive_main(args) -> int:
     """The table of fpsolve.benchmark for the §6 cases (``--quick``: T = 0.05
-    without cross-diffusion, tol 1e-2, reference 1e-3)."""
+    without cross-diffusion, graded x1 and tol 1e-2 against graded x1.5),
+    and the wall time of a whole default solve_fp.py run."""
+    import tempfile
+
     from mpi4py import MPI
 
     from fpsolve import benchmark
-    from fpsolve.model import Landscape, Noise
 
     tols = [1e-2] if args.quick else list(args.tols)
-    ref_tol = 1e-3 if args.quick else args.reference_tol
-    for value in tols + [ref_tol]:
+    for value in tols:
         if not (np.isfinite(value) and 0 < value < 1):
             raise cli.UsageError(f"tolerances must be in (0, 1) (got {value!r})")
-    if ref_tol >= min(tols):
-        raise cli.UsageError(f"--reference-tol ({ref_tol:g}) must be below every tolerance ({min(tols):g})")
     comm = MPI.COMM_WORLD
+    if comm.size > 1:
+        raise cli.UsageError("--adaptive runs each row in its own serial process: start it without mpirun")
     out = io.claim_output(args.out or io.RESULTS_ROOT / "bench", "bench", args.overwrite, comm)
-    progress = cli.Progress("bench_solver.py", enabled=comm.rank == 0)
-    landscape = Landscape.from_preset(args.preset)
+    progress = cli.Progress("bench_solver.py", enabled=True)
     cases = [(0.05, False)] if args.quick else benchmark.SECTION6_CASES
+    levels, ref_level = ((1.0,), 1.5) if args.quick else (benchmark.GRADED_LEVELS, benchmark.REFERENCE_LEVEL)
     rows, refs = [], []
     for T, cross in cases:
-        ref, case_rows = benchmark.run_case(landscape, Noise.from_temperature(T, args.alpha), cross, tols, ref_tol,
-                                            comm, progress)
+        ref, case_rows = benchmark.run_case(T, cross, tols, args.alpha, progress, levels, ref_level)
         rows += case_rows
-        refs.append({"T": T, "cross_diffusion": cross, "dofs": ref["dofs"], "estimate": ref["error_estimate"],
-                     **{k: ref[k] for k in benchmark.MOMENTS}})
-    text = benchmark.table(rows) + "\nreferences (adaptive, tol {:g}):\n".format(ref_tol) + "".join(
-        f"- T={r['T']:g} {'full' if r['cross_diffusion'] else 'no cross'}: {r['dofs']} dofs, estimate "
-        f"{r['estimate']:.1e}, mean abs θ1 {r['mean_abs_theta1']:.7g}, std abs θ1 {r['std_abs_theta1']:.7g}, "
-        f"Var θ2 {r['var_theta2']:.7g}\n" for r in refs)
+        refs.append(ref)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        default = benchmark.default_run_seconds(str(Path(tmpdir) / "fem"))
+    progress(f"default solve_fp.py run: {default['wall_seconds']:.2f}s wall")
+    text = benchmark.table(rows) + "\nreferences (graded mesh x{:g}):\n".format(ref_level) + "".join(
+        f"- T={r['T']:g} {'full' if r['cross'] else 'no cross'}: {r['dofs']} dofs, mean abs θ1 "
+        f"{r['mean_abs_theta1']:.8g}, std abs θ1 {r['std_abs_theta1']:.8g}, Var θ2 {r['var_theta2']:.8g}\n"
+        for r in refs) + (
+        "\ndefault `solve_fp.py` run (new process, all outputs): {wall_seconds:.2f} s wall = startup "
+        "{startup_seconds:.2f} + mesh {mesh_seconds:.2f} + assembly {assemble_seconds:.2f} + eigen-solve "
+        "{solve_seconds:.2f} + post-processing {postprocess_seconds:.2f}\n".format(**default))
     with io.atomic_output_dir(out, comm, "bench", args.overwrite) as tmp:
         if comm.rank == 0:
-            io.write_json(tmp / "bench.json", {"rows": rows, "references": refs, "reference_tol": ref_tol,
-                                               "ranks": comm.size, "versions": io.versions()})
+            io.write_json(tmp / "bench.json", {"rows": rows, "references": refs, "reference_level": ref_level,
+                                               "default_run": default, "ranks": comm.size,
+                                               "versions": io.versions()})
             io.write_text_atomic(tmp / "bench.md", text)
     if comm.rank == 0:
         print(text, end="")

@@ -76,9 +76,12 @@ def build_parser() -> cli.Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mpi4py import MPI
+    from fpsolve import _preload
 
     wall = time.perf_counter()
+    _preload.start()  # gmsh's library maps while mpi4py and DOLFINx import
+    from mpi4py import MPI
+
     args = build_parser().parse_args(argv)
     # validate everything before anything is written
     model, radius, center = cli.model_and_domain(args)

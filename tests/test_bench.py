@@ -47,3 +47,25 @@ def test_bench_dynamics_quick(tmp_path):
     assert adaptive["factorisations"] < adaptive["steps"]
     assert search["search_time_at_default_start"] > 0 and stationary["dofs"] == search["dofs"]
     assert "x the stationary solve" in (out / "bench.md").read_text()
+
+
+def test_bench_adaptive_quick(tmp_path):
+    """--adaptive --quick: T = 0.05 without cross-diffusion, the default
+    graded mesh and the adaptive loop at tol 1e-2 (each in its own process)
+    against the graded mesh x1.5; the default mesh is within 1e-4 of it
+    (the benchmark's point: converged moments from the default run) and the
+    default solve_fp.py run is timed with its stages."""
+    out = tmp_path / "bench"
+    res = run_script("bench_solver.py", "--adaptive", "--quick", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    data = json.loads((out / "bench.json").read_text())
+    graded, adaptive = data["rows"]
+    assert graded["rule"] == "graded" and graded["level"] == 1.0 and adaptive["tol"] == 0.01
+    assert graded["true_error"] < 1e-4 and adaptive["true_error"] < 1e-2
+    assert adaptive["cycles"] >= 3 and adaptive["estimate"] is not None
+    for row in data["rows"]:
+        assert row["peak_memory_mb"] > 50 and row["cpu_seconds"] > 0
+    d = data["default_run"]
+    parts = d["startup_seconds"] + d["mesh_seconds"] + d["assemble_seconds"] + d["solve_seconds"] + d["postprocess_seconds"]
+    assert abs(parts - d["wall_seconds"]) < 1e-9 and min(d.values()) > 0
+    assert "| 0.05 | no cross | graded | x1 |" in (out / "bench.md").read_text()

@@ -10,6 +10,8 @@ import math
 import numpy as np
 import pytest
 
+from conftest import SINGLE_WELL_LAMBDA0
+
 from fpsolve import montecarlo as mc
 from fpsolve import solver
 from fpsolve.model import Landscape, ModelError, Noise
@@ -79,15 +81,15 @@ def test_escape_rate_with_the_bridge_is_the_fem_eigenvalue():
 def test_generated_kernels_bridge_like_the_preset(cross, walkers):
     # the single well as a custom expression (generated numba kernels) with the
     # bridge on by default: the same escape rate as the preset's kernel, and
-    # within 3 % of the FEM λ0 (1.5996e-3 full noise, 6.53e-4 without
-    # cross-diffusion; measured 1.6014e-3 ± 1.8 % and 6.586e-4 ± 2.6 %)
+    # within 3 % of the FEM λ0 (converged 1.5970e-3 full noise, 6.5232e-4
+    # without cross-diffusion; measured 1.6014e-3 ± 1.8 % and 6.586e-4 ± 2.6 %)
     custom = _rate(walkers, None, cross=cross, custom=True)
     preset = _rate(walkers, True, cross=cross)
     # same seed, same random streams: the paths differ by round-off only, so
     # the rates agree far inside one standard error
     assert abs(custom["rate"] - preset["rate"]) <= 0.1 * preset["rate_se"], (custom, preset)
     lam = _lambda0(cross)
-    assert lam == pytest.approx(1.5996e-3 if cross else 6.53e-4, rel=3e-3)
+    assert lam == pytest.approx(SINGLE_WELL_LAMBDA0[cross], rel=3e-3)
     assert custom["rate"] == pytest.approx(lam, rel=0.03), (custom, lam)
     assert abs(custom["rate"] - lam) < 3 * custom["rate_se"], (custom, lam)
     # without the bridge the generated kernels miss crossings as the preset's do
