@@ -50,10 +50,13 @@ def test_critical_exponents_beta_and_gamma(quick_run):
     # the 1-D formula: γ = 1 below T_c at both ε; above T_c its twin (the SDE
     # without cross-diffusion) follows it within 0.1, and its exponent rises
     # toward 1 as ε → 0 (the seed's γ = 1 is the asymptotic value)
+    # (both sides since the twin steps dt = α/2 and is fitted about the formula's
+    # T_c: below T_c it read 0.09-0.13 steeper at dt = α, 0.12 about the no-cross FEM's fitted T_c)
     for tag in ("", "_crit"):
         assert -n[f"gamma_below_formula{tag}"]["exponent"] == pytest.approx(1.0, abs=0.1)
-        assert checks[f"γ above T_c, ε = {n['eps' + tag]:g}: SDE without cross-diffusion vs 1-D formula"][
-            "verdict"] == "agree"
+        for label in ("below", "above"):
+            assert checks[f"γ {label} T_c, ε = {n['eps' + tag]:g}: SDE without cross-diffusion vs 1-D formula"][
+                "verdict"] == "agree", (label, tag)
     trend = [t["gamma_above_formula"] for t in n["gamma_trend_formula"]]
     assert [t["eps"] for t in n["gamma_trend_formula"]] == sorted((t["eps"] for t in n["gamma_trend_formula"]),
                                                                    reverse=True)
