@@ -14,7 +14,7 @@ from conftest import run_script
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce") / "rep"
-    res = run_script("reproduce.py", "--quick", "--out", str(out), timeout=400)
+    res = run_script("reproduce.py", "--quick", "--out", str(out), timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     return out, json.loads((out / "reproduce.json").read_text())
 
@@ -67,7 +67,12 @@ def test_critical_exponents_beta_and_gamma(quick_run):
     # γ = 1 below T_c (quick: 0.96), below 1 above T_c like SGD and the formula (0.72)
     assert -n["gamma_below_fem"]["exponent"] == pytest.approx(1.0, abs=0.2)
     assert 0.5 < -n["gamma_above_fem"]["exponent"] < 0.9
+    # at ε = 1e-3 above T_c only (below it does not converge with the mesh:
+    # reproduction.FEM_SEARCH_SIDES_CRIT); the continuum process follows the
+    # formula there (measured 0.81 vs 0.807 at two far mesh sizes), SGD at α = 0.05 is steeper
     assert "gamma_below_fem_crit" not in n
+    assert -n["gamma_above_fem_crit"]["exponent"] == pytest.approx(-n["gamma_above_formula_crit"]["exponent"],
+                                                                  abs=0.05)
 
 
 def test_figure_findings(quick_run):
