@@ -177,7 +177,59 @@ def model_and_domain(args: argparse.Namespace):
     model = user_model_from_args(args)
     radius, center = domain_from_args(args)
     model.check_formulas(radius, center)
+    check_minimum_inside(model, radius, center)
     return model, radius, center
+
+
+def check_minimum_inside(model, radius: float, center: tuple[float, float]) -> None:
+    """Refuse (ModelError) a valley model (MODEL.md §1) whose disk Ω
+    (MODEL.md §4) misses the loss's minimum θ = (0, 0): the density lives
+    around that minimum, so on such a disk every solver returns the
+    quasi-stationary density of a walk swept into the wall (e.g. ``--center
+    100 0``: λ0 ≈ 5e13, negative mass 6.8, eigen-solve not converged).
+    A custom ``--loss`` has no known minimum and is not checked."""
+    if model.valley is None:
+        return
+    cx, cy = center
+    if math.hypot(cx, cy) >= radius:
+        raise ModelError(f"the disk (--radius {radius:g}, --center {cx:g} {cy:g}) does not contain the loss's "
+                         "minimum (0, 0), around which the density lives; centre the disk within "
+                         f"{radius:g} of it")
+
+
+def domain_tag(radius: float | None = None, center: Sequence[float] | None = None,
+               mesh: str | os.PathLike | None = None) -> str:
+    """The part of a case name that tells a non-default domain (MODEL.md §4):
+    ``""`` for the default disk, else ``_R<radius>``, ``_c<cx>,<cy>`` (each
+    only where it differs from the default) or ``_mesh-<file stem>-<8 hex
+    of its SHA-1>``."""
+    from pathlib import Path
+
+    if mesh is not None:
+        import hashlib
+
+        # the stem says which file; a short hash of its bytes keeps two files
+        # of one name (or a file edited since) from sharing a folder
+        try:
+            digest = "-" + hashlib.sha1(Path(mesh).read_bytes()).hexdigest()[:8]
+        except OSError:
+            digest = ""
+        return f"_mesh-{Path(mesh).stem}{digest}"
+    tag = ""
+    if radius is not None and float(radius) != DEFAULT_RADIUS:
+        tag += f"_R{float(radius):.10g}"
+    if center is not None and any(float(c) != 0.0 for c in center):
+        tag += "_c" + ",".join(f"{float(c) + 0.0:.10g}" for c in center)
+    return tag
+
+
+def case_folder_name(name: str, args: argparse.Namespace) -> str:
+    """``name`` (``Model.case_name()`` or :func:`case_name`) with the
+    :func:`domain_tag` of the options ``--radius``, ``--center``, ``--mesh``
+    (those a script does not have count as not given): the ``<case>`` of
+    ``results/<case>/<tool>/`` for every script."""
+    return name + domain_tag(getattr(args, "radius", None), getattr(args, "center", None),
+                             getattr(args, "mesh", None))
 
 
 def add_domain_arguments(parser: argparse.ArgumentParser) -> None:

@@ -47,6 +47,7 @@ import dataclasses
 import functools
 import hashlib
 import math
+import os
 import re
 import time as _time
 import types
@@ -915,6 +916,77 @@ class RunPlan(NamedTuple):
     bridge: bool = False
 
 
+#: Bytes a run holds per walker on each rank (every rank gathers all walkers
+#: at the end: start, state, accumulators, gathered copies, results and their
+#: temporaries; measured with tracemalloc: about 300 at 2e6 walkers).
+BYTES_PER_WALKER = 400
+#: Bytes per progress block of a run (the Python list and set of block ends).
+BYTES_PER_BLOCK = 120
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo, else
+    ``os.sysconf`` free pages × page size); None when neither says."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def predicted_memory(plan: "RunPlan", walkers: int, bins: Tuple[int, int] = (400, 400), *, ranks: int = 1,
+                     threads: int = 1, block_walker_steps: float = 2e7) -> int:
+    """Bytes a :func:`run` of ``walkers`` over ``plan`` (:func:`check_run`)
+    with ``bins`` = (nx, ny) histogram bins needs on one machine running
+    ``ranks`` MPI ranks of ``threads`` numba threads: per-walker arrays on
+    every rank, one histogram per thread, and the list of progress blocks
+    (``plan.steps`` over the block length)."""
+    nx, ny = (int(b) for b in bins)
+    block = max(1, int(block_walker_steps // max(walkers, 1)))
+    hist = (min(threads, walkers) + 2) * (nx * ny + 2 * nx + 2) * 8
+    return ranks * (walkers * BYTES_PER_WALKER + hist + (plan.steps // block + 1) * BYTES_PER_BLOCK)
+
+
+def check_memory(plan: "RunPlan", walkers: int, bins: Tuple[int, int] = (400, 400), *, comm: Any = None,
+                 threads: int = 1, block_walker_steps: float = 2e7) -> int:
+    """ModelError (naming walkers, steps and bins) when
+    :func:`predicted_memory` (``comm.size`` ranks on one machine) exceeds
+    :func:`available_memory` (rank 0's reading, so that every rank of
+    ``comm`` decides alike); returns the prediction (bytes).  Called before
+    any work, so that a run too large for the machine is one line instead
+    of a MemoryError."""
+    ranks = 1 if comm is None else comm.size
+    need = predicted_memory(plan, walkers, bins, ranks=ranks, threads=threads,
+                            block_walker_steps=block_walker_steps)
+    have = available_memory() if comm is None or comm.rank == 0 else None
+    if comm is not None:
+        have = comm.bcast(have, root=0)
+    if have is not None and need > have:
+        raise ModelError(f"the run needs about {need / 2**30:.3g} GiB ({walkers} walkers, {plan.steps} steps, "
+                         f"{bins[0]}x{bins[1]} bins, {ranks} rank(s)) but {have / 2**30:.3g} GiB are available; "
+                         "use fewer walkers, a shorter run or fewer bins")
+    return need
+
+
+def check_start(start: Sequence[float], radius: float, center: Sequence[float]) -> Tuple[float, float]:
+    """The start point of every walker, finite and inside the absorbing disk
+    (any finite point when ``radius`` is inf); ModelError naming it (outside,
+    every walker stops at once and the statistics are empty)."""
+    x, y = (float(v) for v in start)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ModelError(f"start must be two finite numbers (got {x!r} {y!r})")
+    if math.isfinite(radius) and math.hypot(x - center[0], y - center[1]) >= radius:
+        raise ModelError(f"start ({x:g}, {y:g}) must lie inside the disk of radius {radius:g} "
+                         f"around ({center[0]:g}, {center[1]:g})")
+    return x, y
+
+
 def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross: bool = True,
               walkers: int = 1000, steps: Optional[int] = None, time: Optional[float] = None,
               dt: Optional[float] = None, radius: float = 2.0, bound: float = DEFAULT_BOUND,
@@ -962,9 +1034,10 @@ def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross
         raise ModelError(f"radius must be > 0 (got {radius!r})")
     if not (bound > 0):
         raise ModelError(f"bound must be > 0 (got {bound!r})")
-    for name, value in (("burn_in", burn_in), ("sample_interval", sample_interval)):
-        if value is not None and not (math.isfinite(value) and value >= 0):
-            raise ModelError(f"{name} must be a finite number >= 0 (got {value!r})")
+    if burn_in is not None and not (math.isfinite(burn_in) and burn_in >= 0):
+        raise ModelError(f"burn_in must be a finite number >= 0 (got {burn_in!r})")
+    if sample_interval is not None and not (math.isfinite(sample_interval) and sample_interval > 0):
+        raise ModelError(f"sample_interval must be a finite number > 0 (got {sample_interval!r})")
     burn_steps = steps // 3 if burn_in is None else int(round(burn_in / step_time))
     if not 0 <= burn_steps <= steps:
         raise ModelError(f"burn_in must lie in [0, run length] (got {burn_in!r})")
@@ -1017,7 +1090,9 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
     histograms, ``survival`` (times, surviving fraction), first-passage
     times (time units, NaN for walkers that never hit ``target``), final
     positions (walkers, 2) and status.  Raises ModelError for any argument
-    that breaks :func:`check_run`'s rules or a bad ``sample_from``/edges.
+    that breaks :func:`check_run`'s rules, a bad ``sample_from``/edges, a
+    start point outside the absorbing disk (:func:`check_start`) or a run
+    larger than the machine's memory (:func:`check_memory`).
     """
     from .symbolic import COVARIANCE, Model
 
@@ -1051,6 +1126,8 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
         top = max(abs(xedges[0]), abs(xedges[-1]))
         abs_edges = np.linspace(0.0, top, max(2, (len(xedges) - 1) // 2) + 1)
     axedges = _check_edges("abs_edges", abs_edges)
+    if not callable(sample_from) and np.shape(sample_from) == (2,):
+        check_start(sample_from, radius, (cx, cy))
     snap_steps = sorted({int(round(t / step_time)) for t in snapshot_times})
     if any(s < 0 or s > steps for s in snap_steps):
         raise ModelError("snapshot_times must lie in [0, run length]")
@@ -1060,6 +1137,8 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
     else:
         tx = ty = twx = twy = 0.0
 
+    check_memory(plan, walkers, (len(xedges) - 1, len(yedges) - 1), comm=comm,
+                 threads=numba.get_num_threads() if engine == "numba" else 1, block_walker_steps=block_walker_steps)
     rank, size = (0, 1) if comm is None else (comm.rank, comm.size)
     lo, hi = rank * walkers // size, (rank + 1) * walkers // size
     index = np.arange(lo, hi, dtype=np.int64)

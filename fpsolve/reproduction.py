@@ -54,6 +54,11 @@ class ReproSettings:
     # and the multiplicative slow noise shrink with ε): γ = 1 is tested there
     s4_crit_eps: float = 1e-3
     s4_walkers: int = 400                          # per first-passage point of Fig. S4
+    # Euler-Maruyama step of Fig. S4's SDE twin: at dt = alpha = 0.05 its
+    # search times at eps = 1e-3 were up to 18 % (below T_c) and 25 % (above)
+    # longer than the 1-D formula's (at alpha/4 within 8 % and 2 %), which
+    # steepened the fitted gamma below T_c by 0.10 (0.09 at eps = 0.01)
+    s4_sde_dt: float = 0.025
     s4_trend_eps: tuple = (1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 1e-5)
     fp_walkers: int = 250
     s2_alphas: tuple = (0.025, 0.05, 0.1, 0.2)
@@ -82,7 +87,7 @@ FULL = ReproSettings(
     mc_walkers=4000, mc_max_time=3000.0,
     s4_r=(0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4),
     s4_gamma_r=(0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5),
-    fp_walkers=2000, s4_walkers=2000,
+    fp_walkers=2000, s4_walkers=2000, s4_sde_dt=0.0125,
     s2_alphas=(0.01, 0.02, 0.05, 0.1, 0.2, 0.4), s2_Deltas=(0.1, 0.2, 0.5, 1.0, 2.0, 4.0),
     phase_alphas=tuple(np.round(np.geomspace(0.01, 1.0, 9), 4)),
     phase_Deltas=tuple(np.round(np.geomspace(0.03, 100.0, 12), 4)),
@@ -172,36 +177,38 @@ def sgd_point(landscape: Landscape, T: float, alpha: float, walkers: int, max_ti
 
 def first_passage_point(landscape: Landscape, alpha: float, Delta: float, start: float,
                         center: float, half_width: float, walkers: int, time: float, seed: int,
-                        method: str = "sgd", cross: bool = True) -> dict:
+                        method: str = "sgd", cross: bool = True, dt: Optional[float] = None) -> dict:
     """Mean first passage time of SGD into |θ1 − center| < half_width (any θ2).
 
     Walkers start at (start, 0); time units (search time = steps × α, seed
     II.1).  ``hit_fraction`` < 1 means the run was cut (the mean is then a
     lower bound and is flagged).  ``method="sde"`` runs the SDE twin instead
-    (step α; ``cross=False``: independent noises, the 1-D formula's process).
+    (step ``dt``, default α; ``cross=False``: independent noises, the 1-D
+    formula's process).
     """
     noise = Noise(alpha, Delta)
-    r = montecarlo.run(landscape, noise, method=method, cross=cross, walkers=walkers, time=time, seed=seed,
+    r = montecarlo.run(landscape, noise, method=method, cross=cross, dt=dt, walkers=walkers, time=time, seed=seed,
                        sample_from=(start, 0.0), comm=_self_comm(),
                        target=montecarlo.Box((center, 0.0), (half_width, 1e6)))
     s = r.summary
     return {"alpha": alpha, "Delta": Delta, "T": noise.T, "start": start, "target_center": center,
             "target_half_width": half_width, "walkers": walkers, "time": time,
-            "method": method, "cross": cross, "hit_fraction": s["first_passage_hit_fraction"],
+            "method": method, "cross": cross, "dt": s["step_time"], "hit_fraction": s["first_passage_hit_fraction"],
             "mc_search_time": s["first_passage_mean_time"], "mc_search_time_se": s["first_passage_mean_time_se"]}
 
 
 def fem_search_point(landscape: Landscape, alpha: float, Delta: float, start: float, center: float,
-                     half_width: float, refine: float) -> dict:
+                     half_width: float, refine: float, h_max: Optional[float] = None) -> dict:
     """The 2-D FEM search time (MODEL.md §8, backward equation) from
     (start, 0) into the strip |θ1 − center| ≤ half_width (any θ2, the Monte
     Carlo target of :func:`first_passage_point`), full D, reflecting wall;
-    on this rank alone.  A deterministic solve: no sampling noise."""
+    on this rank alone.  A deterministic solve: no sampling noise.
+    ``h_max``: far mesh size (default the case's, R/13) before ``refine``."""
     from . import passage
 
     noise = Noise(alpha, Delta)
     run = passage.search_case(landscape, noise, target=(center, 0.0, half_width, 2.0), start=(start, 0.0),
-                              comm=_self_comm(), grid=None, refine=refine)
+                              comm=_self_comm(), grid=None, refine=refine, h_max=h_max)
     return {"T": noise.T, "fem_search_time": run.summary["search_time"], "fem_dofs": run.summary["mfpt_dofs"]}
 
 
@@ -481,13 +488,30 @@ def _with_eps(landscape: Landscape, eps: float) -> Landscape:
 #: Mesh factor of the 2-D FEM search times (finer than the moments need: near
 #: T_c below it the search time moved 2 % from factor 0.5 to 1 and 4 % to 2).
 FEM_SEARCH_REFINE = 1.0
+#: Far mesh size of Fig. S4's FEM search times: with the default R/13 they
+#: were 12-16 % long at ε = 1e-3 above T_c (τ 4202 at r = 0.1; 3638 with
+#: 0.05, 3614 with 0.025, SDE at dt → 0 3603 ± 150): the θ2 excursions,
+#: where the θ1-diffusion D11 ∝ θ2² is largest, lie in the far mesh.
+#: At ε = 0.01 it moves τ by 0.3 % above T_c, 3 % below.
+FEM_SEARCH_H_MAX = 0.05
+#: Sides of T_c with the FEM search time at the small ε (1e-3): above only.
+#: Above, h_max 0.05 and 0.025 agree to 0.3-1.3 % (γ 0.81).  Below, it does
+#: not converge: τ(r = 0.1) scattered over 8125-8988 (±5 %, not monotone)
+#: across meshes (h_max 0.15/0.05/0.025, h_min 1e-3/5e-4, 2/4/6 bisections
+#: at the target's edges; 6428 with the defaults), SDE at dt → 0 9150 ± 550,
+#: formula 9173.  There D22/D11 ~ 2e6 (D11 = (T/2)(H11² + H12²) ~ 4e-10,
+#: D22 ~ T/2), against ~6e3 above T_c and ~5e3 at ε = 0.01: likely the
+#: error of the large θ2-diffusion on a mesh not aligned with the axes
+#: pollutes the tiny θ1-diffusion that sets τ.
+FEM_SEARCH_SIDES_CRIT = (1,)
 
 
 def _s4_series(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable,
-               with_fem: bool = True) -> dict:
+               fem_sides: tuple = (-1, 1)) -> dict:
     """β and γ data of one landscape (one ε): FEM order parameter with and
     without cross-diffusion, then search times of SGD, of the SDE without
-    cross-diffusion (the 1-D formula's twin) and of the formula itself."""
+    cross-diffusion (the 1-D formula's twin) and of the formula itself;
+    the 2-D FEM search time on the ``fem_sides`` of T_c (-1 below, 1 above)."""
     eps = landscape.eps
     tc = theory.critical_temperature_landscape(landscape)
     Tb = tc * (1 + np.array(s.s4_r))
@@ -513,21 +537,27 @@ def _s4_series(landscape: Landscape, s: ReproSettings, comm: Any, progress: Call
                 st = theory.search_time(landscape, noise)
                 pts.append((landscape, s.alpha, noise.Delta, st["start"], st["mode_theta1"], st["window"],
                             s.s4_walkers, 6.0 * st["search_time"],
-                            s.seed * 1000 + 100 * (method == "sde") + 10 * (side + 1) + i, method, cross))
+                            s.seed * 1000 + 100 * (method == "sde") + 10 * (side + 1) + i, method, cross,
+                            s.s4_sde_dt if method == "sde" else None))
                 meta.append({"eps": eps, "method": method, "side": side, "r": ri,
                              "formula_search_time": st["search_time"],
                              **{k: st[k] for k in ("start", "target", "window", "mode_theta1")}})
     fp = _sweep(first_passage_point, pts, comm, f"Fig. S4 first passage (ε = {eps:g})", progress)
-    # the 2-D FEM search time of the same start and target (a fourth method)
-    # (not at ε = 1e-3: there the target's half-width, ~1e-3 at T ≈ 1e-3, is
-    # below the mesh floor R/2000 and the solve is unresolved)
-    fem_pts = [(landscape, p[1], p[2], p[3], p[4], p[5], FEM_SEARCH_REFINE) for p, m in zip(pts, meta)
-               if m["method"] == "sgd"] if with_fem else []
+    # the 2-D FEM search time of the same start and target (a fourth method;
+    # FEM_SEARCH_SIDES_CRIT says where at ε = 1e-3)
+    fem_meta = [m for m in meta if m["method"] == "sgd" and m["side"] in fem_sides]
+    fem_pts = [(landscape, p[1], p[2], p[3], p[4], p[5], FEM_SEARCH_REFINE, FEM_SEARCH_H_MAX) for p, m in zip(pts, meta)
+               if m["method"] == "sgd" and m["side"] in fem_sides]
     fem_fp = _sweep(fem_search_point, fem_pts, comm, f"Fig. S4 FEM search time (ε = {eps:g})", progress) \
-        if with_fem else []
-    # each process about its own critical point: SGD ↔ full-D FEM, SDE without
-    # cross-diffusion ↔ FEM without, the formula ↔ its exact T_c
-    x0 = {"sgd": beta[True][0].x0, "sde": beta[False][0].x0, "formula": tc, "fem": beta[True][0].x0}
+        if fem_pts else []
+    # each process about its critical point: SGD ↔ full-D FEM's fitted T_c;
+    # the SDE without cross-diffusion, the 1-D formula's twin (its search
+    # times follow the formula's within 5 % as dt → 0), about the formula's
+    # exact T_c like the formula: an exponent compared is fitted about the
+    # same point (about the no-cross FEM's fitted T_c, 1.7 % higher at
+    # ε = 0.01, the twin's γ below T_c read 0.12 steeper than the formula's
+    # even at dt = α/4)
+    x0 = {"sgd": beta[True][0].x0, "sde": tc, "formula": tc, "fem": beta[True][0].x0}
     gamma, search = {}, {}
     for side in (-1, 1):
         for method in ("sgd", "sde"):
@@ -540,8 +570,8 @@ def _s4_series(landscape: Landscape, s: ReproSettings, comm: Any, progress: Call
         yf = np.array([m["formula_search_time"] for m, _ in sel])
         gamma["formula", side] = compare.fit_power_law(T, yf, x0=tc)
         search["formula", side] = (T, yf, None)
-        if with_fem:
-            sel_f = [f for m, f in zip([m for m in meta if m["method"] == "sgd"], fem_fp) if m["side"] == side]
+        if side in fem_sides:
+            sel_f = [f for m, f in zip(fem_meta, fem_fp) if m["side"] == side]
             Tf = np.array([f["T"] for f in sel_f])
             yfem = np.array([f["fem_search_time"] for f in sel_f])
             # the full-D process about the full-D FEM's T_c, as SGD
@@ -549,7 +579,7 @@ def _s4_series(landscape: Landscape, s: ReproSettings, comm: Any, progress: Call
             search["fem", side] = (Tf, yfem, None)
     rows = [{"quantity": "search_time", **m, **f} for m, f in zip(meta, fp)]
     rows += [{"quantity": "fem_search_time", "eps": eps, "side": m["side"], "r": m["r"], **f}
-             for m, f in zip([m for m in meta if m["method"] == "sgd"], fem_fp)]
+             for m, f in zip(fem_meta, fem_fp)]
     rows += [{"quantity": "flatness", "eps": eps, "T": f["T"], "cross": f["cross"], "mode_theta1": f["mode_theta1"],
               "F_minus_F0": f["flatness_at_mode"] - F0} for f in fem]
     rows += [{"quantity": "flatness_closed_form", "eps": eps, "T": T, "F_minus_F0": d} for T, d in zip(Tb, dF_closed)]
@@ -575,7 +605,7 @@ def _formula_gamma_trend(landscape: Landscape, r: Sequence[float], eps_values: S
 
 def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable) -> Figure:
     series = [_s4_series(_with_eps(landscape, e) if e is not None else landscape, s, comm, progress,
-                         with_fem=e is None) for e in (None, s.s4_crit_eps)]
+                         fem_sides=(-1, 1) if e is None else FEM_SEARCH_SIDES_CRIT) for e in (None, s.s4_crit_eps)]
     base, crit = series
     trend = _formula_gamma_trend(landscape, s.s4_gamma_r, s.s4_trend_eps)
     checks = {}
@@ -610,7 +640,9 @@ def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
         f"{gam(base, 'sgd', 1)} at ε = {base['eps']:g} (SDE {gam(base, 'sde', -1)} / {gam(base, 'sde', 1)}, "
         f"formula {gam(base, 'formula', -1)} / {gam(base, 'formula', 1)}) for |T − T_c|/T_c in "
         f"[{min(s.s4_gamma_r):g}, {max(s.s4_gamma_r):g}]; the 2-D FEM search time (backward equation, no "
-        f"sampling noise) gives {gam(base, 'fem', -1)} / {gam(base, 'fem', 1)} at ε = {base['eps']:g}: "
+        f"sampling noise) gives {gam(base, 'fem', -1)} / {gam(base, 'fem', 1)} at ε = {base['eps']:g} and "
+        f"{gam(crit, 'fem', 1)} above T_c at ε = {crit['eps']:g} (below T_c there it does not converge with "
+        f"the mesh; SGD's steeper γ above T_c there is partly its finite α): "
         f"γ = 1 holds below T_c and is approached above T_c "
         f"only as ε → 0 (formula above T_c: "
         + ", ".join(f"{t['gamma_above_formula']:.2f} at ε = {t['eps']:g}" for t in trend) + ").")
@@ -635,7 +667,7 @@ def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
         ax.legend(fontsize=7)
         for ax, side, label in ((axes[1], -1, "T < T_c"), (axes[2], 1, "T > T_c")):
             for d, c in ((base, "C0"), (crit, "C3")):
-                for method, mk, name in (("sgd", "o", "SGD"), ("sde", "^", "SDE no cross")):
+                for method, mk, name in (("sgd", "o", "SGD"), ("sde", "^", f"SDE no cross, dt = {s.s4_sde_dt:g}")):
                     T, y, e = d["search"][method, side]
                     x0 = d["x0"][method]
                     ax.errorbar(np.abs(T / x0 - 1), y, yerr=e, fmt=mk, color=c, mfc="none" if method == "sde" else c,

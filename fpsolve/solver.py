@@ -211,6 +211,44 @@ def _push_options(prefix: str, options: Dict[str, Any] | None) -> list:
     return keys
 
 
+def _set_from_options(obj: Any, pushed: list) -> None:
+    """``obj.setFromOptions()``; where the user pushed options (``pushed``,
+    from :func:`_push_options`), PETSc's refusal of one (an unknown type, a
+    value that is no number) is a ModelError naming them and PETSc's reason."""
+    from petsc4py import PETSc
+
+    try:
+        obj.setFromOptions()
+    except PETSc.Error as exc:
+        if not pushed:
+            raise
+        db = PETSc.Options()
+        given = ", ".join(f"-{k} {db.getString(k, '')}".rstrip() for k in pushed)
+        lines = [line.split("] ", 1)[-1].strip() for line in str(exc).splitlines() if line.strip()]
+        raise ModelError(f"PETSc/SLEPc refused the options {given}: {lines[-1] if lines else exc}") from None
+
+
+def check_petsc_options(options: Dict[str, Any] | None, prefix: str = OPTIONS_PREFIX) -> None:
+    """Refuse (ModelError naming them) options the eigen-solves would refuse
+    (an unknown ``eps_type``, ``eps_nev=abc``): a throw-away SLEPc EPS and a
+    PETSc KSP on one process read them, before any mesh is made."""
+    if not options:
+        return
+    from petsc4py import PETSc
+    from slepc4py import SLEPc
+
+    pushed = _push_options(prefix, options)
+    try:
+        for obj in (SLEPc.EPS().create(PETSc.COMM_SELF), PETSc.KSP().create(PETSc.COMM_SELF)):
+            obj.setOptionsPrefix(prefix)
+            try:
+                _set_from_options(obj, pushed)
+            finally:
+                obj.destroy()
+    finally:
+        _pop_options(pushed)
+
+
 def _pop_options(keys: list) -> None:
     from petsc4py import PETSc
 
@@ -300,7 +338,7 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
                 info["lu"] = _lu(st.getKSP(), comm, package)
                 evp.setTolerances(1e-12, 200)
                 evp.setOptionsPrefix(options_prefix)
-                evp.setFromOptions()
+                _set_from_options(evp, pushed)
                 try:
                     evp.setUp()  # factorises K − σM: PETSc's LU fails on a zero pivot, MUMPS pivots
                     info["lu"] = st.getKSP().getPC().getFactorSolverType()  # as options left it
@@ -395,7 +433,7 @@ def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, in
     ksp.setOperators(A)
     _lu(ksp, comm)
     ksp.setOptionsPrefix(options_prefix)
-    ksp.setFromOptions()
+    _set_from_options(ksp, [options_prefix + k.lstrip("-") for k in info.get("petsc_options", {})])
     info["lu"] = factorise(ksp, comm, configured=True)
     x = K.createVecRight()
     x.set(1.0)

@@ -70,13 +70,14 @@ def build_parser() -> cli.Parser:
     return parser
 
 
-def _check(args, noise: model.Noise, radius: float) -> None:
-    """The run's rules (``montecarlo.check_run``, stated there once), then
-    the command-line checks it cannot see; raise ModelError/UsageError naming
-    the value."""
-    montecarlo.check_run(noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
-                         walkers=args.walkers, dt=args.dt, radius=radius, burn_in=args.burn_in,
-                         sample_interval=args.sample_interval, **_length(args))
+def _check(args, noise: model.Noise, radius: float, center: tuple[float, float]) -> montecarlo.RunPlan:
+    """The run's rules (``montecarlo.check_run`` and ``check_start``, stated
+    there once), then the command-line checks they cannot see; raise
+    ModelError/UsageError naming the value; return the run's plan."""
+    plan = montecarlo.check_run(noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
+                                walkers=args.walkers, dt=args.dt, radius=radius, burn_in=args.burn_in,
+                                sample_interval=args.sample_interval, **_length(args))
+    montecarlo.check_start(args.start, math.inf if args.no_absorption else radius, center)
     if args.method == "sgd" and args.no_bridge:
         raise cli.UsageError("--no-bridge applies to --method sde")
     if min(args.bins) < 1:
@@ -88,10 +89,9 @@ def _check(args, noise: model.Noise, radius: float) -> None:
     if args.target is not None and not (all(map(math.isfinite, args.target))
                                         and args.target[2] > 0 and args.target[3] > 0):
         raise cli.UsageError("--target needs finite C1 C2 and widths W1 W2 > 0")
-    if not all(map(math.isfinite, args.start)):
-        raise cli.UsageError(f"--start must be finite (got {args.start[0]} {args.start[1]})")
     if args.threads is not None and args.threads < 1:
         raise cli.UsageError(f"--threads must be >= 1 (got {args.threads})")
+    return plan
 
 
 def _length(args) -> dict:
@@ -126,7 +126,7 @@ def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     model, radius, center = cli.model_and_domain(args)
-    _check(args, model.noise_level, radius)
+    plan = _check(args, model.noise_level, radius, center)
     if args.shift == "exact" and model.noise != "sgd":
         raise cli.UsageError(f"--shift exact is the random shift of --noise sgd (got noise {model.noise})")
     # the valley's own kernels where they apply (the preset path), else kernels generated from the model
@@ -136,10 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
     rank = 0 if comm is None else comm.rank
-    if args.threads is not None:
-        import numba
+    import numba
 
+    if args.threads is not None:
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    # a run larger than the machine: one line now, not a MemoryError later
+    montecarlo.check_memory(plan, args.walkers, tuple(args.bins), comm=comm, threads=numba.get_num_threads())
     if args.hist_range is None:
         x0, x1, y0, y1 = center[0] - radius, center[0] + radius, center[1] - radius, center[1] + radius
     else:
@@ -147,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
     target = None if args.target is None else montecarlo.Box(tuple(args.target[:2]), tuple(args.target[2:]))
     length = _length(args)
-    name = cli.case_name(landscape, noise) if preset_path else model.case_name()
+    name = cli.case_folder_name(cli.case_name(landscape, noise) if preset_path else model.case_name(), args)
     tool = f"montecarlo-{args.method}" + ("-nocross" if args.no_cross_diffusion else "")
     out = io.claim_output(args.out or io.default_out(name, tool), tool, args.overwrite, comm)
     say = cli.Progress("sample_sgd.py", enabled=rank == 0)

@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         mesh = meshfile.read_on_root(args.mesh, comm)  # a bad file: exit 2 here, before any computation
     progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
-    name = model.case_name()  # the case folder solve_fp.py uses too
+    name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "search-time"), "search-time", args.overwrite, comm)
     run = passage.search_case(model, target=args.target, start=args.start, wall=args.boundary,
                               with_committor=args.committor, radius=radius,

@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mesh_rule == "adaptive" and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh-rule adaptive cannot be combined with --h-min/--h-max")
     options = petsc_options(args.petsc_option)
+    from fpsolve.solver import check_petsc_options
+
+    check_petsc_options(options)  # a value PETSc/SLEPc refuses: one line, before any mesh
     mesh = None
     if args.mesh is not None:
         noise.require_positive_T()
@@ -116,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD
     progress = cli.Progress("solve_fp.py", enabled=comm.rank == 0)
-    name = model.case_name()
+    name = cli.case_folder_name(model.case_name(), args)
     out = io.claim_output(args.out or io.default_out(name, "fem"), "fem", args.overwrite, comm)
     progress(f"case {name}: {model.describe()}, P{args.degree}, {args.boundary} boundary, {comm.size} rank(s)")
     domain = {"radius": radius, "center": center} if mesh is None else {}

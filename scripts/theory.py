@@ -50,15 +50,11 @@ def parse_sweep(text: str) -> np.ndarray:
 
 
 def theta1_interval(radius: float, center: tuple[float, float]) -> tuple[float, float]:
-    """The disk's chord on θ2 = 0, which must contain θ1 = 0."""
+    """The disk's chord on θ2 = 0; it contains θ1 = 0 because
+    ``cli.model_and_domain`` refused a disk without the minimum (0, 0)."""
     cx, cy = center
-    if abs(cy) >= radius:
-        raise cli.UsageError(f"the disk (--radius {radius:g}, --center {cx:g} {cy:g}) misses the valley floor theta2 = 0")
     half = math.sqrt(radius * radius - cy * cy)
-    lo, hi = cx - half, cx + half
-    if not lo < 0 < hi:
-        raise cli.UsageError(f"the disk (--radius {radius:g}, --center {cx:g} {cy:g}) must contain theta1 = 0 on theta2 = 0")
-    return lo, hi
+    return cx - half, cx + half
 
 
 def table(pred: dict) -> str:
@@ -142,9 +138,10 @@ def write_sweep(tmp: Path, rows: list[dict], tcs: dict) -> None:
 def exact_density_main(args, model, radius: float, center: tuple[float, float]) -> int:
     """A model with an exact density P ∝ exp(−U) (MODEL.md §7): its moments
     on the disk by 2-D quadrature, in theory.json."""
-    out = io.claim_output(args.out or io.default_out(model.case_name(), "theory"), "theory", args.overwrite)
+    name = cli.case_folder_name(model.case_name(), args)
+    out = io.claim_output(args.out or io.default_out(name, "theory"), "theory", args.overwrite)
     progress = cli.Progress("theory.py")
-    progress(f"case {model.case_name()}: exact density exp(-U) on the disk")
+    progress(f"case {name}: exact density exp(-U) on the disk")
     mom = gibbs.moments(model, radius, center)
     result = {"closed_forms": {"adiabatic": False, "exact_density": True}, "exact_density": mom,
               "model": model.as_dict(), "T": model.T,
@@ -152,7 +149,7 @@ def exact_density_main(args, model, radius: float, center: tuple[float, float]) 
               "conventions": {"exact_density": "P ∝ exp(-U), D^-1 (grad L + div D) = grad U (MODEL.md §7); "
                                                "stationary density of the reflecting disk"},
               "versions": io.versions()}
-    print(f"case {model.case_name()}: {model.describe()}")
+    print(f"case {name}: {model.describe()}")
     print("\n".join(f"{k:>18s}  {v:.6g}" for k, v in mom.items()))
     with io.atomic_output_dir(out, None, "theory", args.overwrite) as tmp:
         io.write_json(tmp / "theory.json", result)
@@ -185,11 +182,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     landscape, noise = model.valley, model.noise_level
     interval = theta1_interval(radius, center)
     Ts = parse_sweep(args.sweep_T) if args.sweep_T is not None else None
-    out = io.claim_output(args.out or io.default_out(cli.case_name(landscape, noise), "theory"), "theory",
-                          args.overwrite)
+    name = cli.case_folder_name(cli.case_name(landscape, noise), args)
+    out = io.claim_output(args.out or io.default_out(name, "theory"), "theory", args.overwrite)
     progress = cli.Progress("theory.py")
 
-    progress(f"case {cli.case_name(landscape, noise)}: closed forms on theta1 in [{interval[0]:g}, {interval[1]:g}]")
+    progress(f"case {name}: closed forms on theta1 in [{interval[0]:g}, {interval[1]:g}]")
     pred = theory.predictions(landscape, noise, interval, with_boundaries=not args.no_boundaries)
     result = {
         **pred,
@@ -210,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result["sweep"] = {"T_min": float(Ts[0]), "T_max": float(Ts[-1]), "n": int(len(Ts)),
                            "files": ["sweep.csv", "sweep.png"]}
 
-    print(f"case {cli.case_name(landscape, noise)}: preset {landscape.name}, "
+    print(f"case {name}: preset {landscape.name}, "
           "a0={:g} a2={:g} a4={:g} eps={:g}, alpha={:g} Delta={:g}".format(
               *landscape.coefficients, noise.alpha, noise.Delta))
     print(table(pred))

@@ -54,17 +54,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = {k: v for k, v in (("walkers", args.walkers), ("dt", args.dt), ("seed", args.seed))
                  if v is not None}
     settings = dataclasses.replace(settings, **overrides)
-    out = io.claim_output(args.out or io.default_out(cli.case_name(landscape, noise), "validate"), "validate",
-                          args.overwrite, comm)
+    name = cli.case_folder_name(cli.case_name(landscape, noise), args)
+    out = io.claim_output(args.out or io.default_out(name, "validate"), "validate", args.overwrite, comm)
     progress = cli.Progress("validate.py", enabled=rank == 0)
-    progress(f"case {cli.case_name(landscape, noise)}: T = {noise.T:g}, "
+    progress(f"case {name}: T = {noise.T:g}, "
              f"{'quick' if args.quick else 'full'} settings")
     # FEM solves and MC walkers are split over the ranks (same numbers as serial)
     res = validation.run_case(landscape, noise, settings=settings, radius=radius, center=center,
                               comm=comm if comm.size > 1 else None, progress=progress)
     params = {**model.describe(landscape, noise), "radius": radius, "center": list(center),
               "settings": settings.as_dict(), "quick": bool(args.quick), "ranks": comm.size}
-    rep = Report(f"Validation: {cli.case_name(landscape, noise)} (T = {noise.T:g})", params)
+    rep = Report(f"Validation: {name} (T = {noise.T:g})", params)
     checks = validation.add_case_to_report(rep, res)
     rep.figure("validation.png", "|θ1| marginals of FEM, MC twins and closed forms; "
                "per-bin z-scores of MC against FEM on (|θ1|, |θ2|)")
@@ -94,7 +94,7 @@ def validate_model(args, user_model, radius: float, center: tuple, comm) -> int:
     overrides = {k: v for k, v in (("walkers", args.walkers), ("dt", args.dt), ("seed", args.seed))
                  if v is not None}
     settings = dataclasses.replace(settings, **overrides)
-    name = user_model.case_name()
+    name = cli.case_folder_name(user_model.case_name(), args)
     out = io.claim_output(args.out or io.default_out(name, "validate"), "validate", args.overwrite, comm)
     rank = comm.rank
     progress = cli.Progress("validate.py", enabled=rank == 0)

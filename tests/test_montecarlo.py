@@ -279,6 +279,9 @@ def test_histogram_counts_every_window_sample_and_memory_does_not_grow():
     (dict(radius=-1.0), "radius must be > 0"),
     (dict(sample_from=np.zeros((3, 2))), "sample_from must be"),
     (dict(hist_edges=([0, 0], [0, 1])), "hist_edges[0] must be increasing"),
+    (dict(sample_interval=0.0), "sample_interval must be a finite number > 0"),
+    (dict(sample_from=(3.0, 0.0)), "start (3, 0) must lie inside the disk of radius 2"),
+    (dict(walkers=10**11), "(100000000000 walkers, 10 steps"),
 ])
 def test_bad_arguments_raise_model_error_naming_them(kwargs, words):
     args = dict(walkers=10, steps=10)

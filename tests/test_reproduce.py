@@ -14,7 +14,7 @@ from conftest import run_script
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("reproduce") / "rep"
-    res = run_script("reproduce.py", "--quick", "--out", str(out), timeout=400)
+    res = run_script("reproduce.py", "--quick", "--out", str(out), timeout=600)
     assert res.returncode == 0, res.stdout + res.stderr
     return out, json.loads((out / "reproduce.json").read_text())
 
@@ -50,10 +50,13 @@ def test_critical_exponents_beta_and_gamma(quick_run):
     # the 1-D formula: γ = 1 below T_c at both ε; above T_c its twin (the SDE
     # without cross-diffusion) follows it within 0.1, and its exponent rises
     # toward 1 as ε → 0 (the seed's γ = 1 is the asymptotic value)
+    # (both sides since the twin steps dt = α/2 and is fitted about the formula's
+    # T_c: below T_c it read 0.09-0.13 steeper at dt = α, 0.12 about the no-cross FEM's fitted T_c)
     for tag in ("", "_crit"):
         assert -n[f"gamma_below_formula{tag}"]["exponent"] == pytest.approx(1.0, abs=0.1)
-        assert checks[f"γ above T_c, ε = {n['eps' + tag]:g}: SDE without cross-diffusion vs 1-D formula"][
-            "verdict"] == "agree"
+        for label in ("below", "above"):
+            assert checks[f"γ {label} T_c, ε = {n['eps' + tag]:g}: SDE without cross-diffusion vs 1-D formula"][
+                "verdict"] == "agree", (label, tag)
     trend = [t["gamma_above_formula"] for t in n["gamma_trend_formula"]]
     assert [t["eps"] for t in n["gamma_trend_formula"]] == sorted((t["eps"] for t in n["gamma_trend_formula"]),
                                                                    reverse=True)
@@ -64,7 +67,12 @@ def test_critical_exponents_beta_and_gamma(quick_run):
     # γ = 1 below T_c (quick: 0.96), below 1 above T_c like SGD and the formula (0.72)
     assert -n["gamma_below_fem"]["exponent"] == pytest.approx(1.0, abs=0.2)
     assert 0.5 < -n["gamma_above_fem"]["exponent"] < 0.9
+    # at ε = 1e-3 above T_c only (below it does not converge with the mesh:
+    # reproduction.FEM_SEARCH_SIDES_CRIT); the continuum process follows the
+    # formula there (measured 0.81 vs 0.807 at two far mesh sizes), SGD at α = 0.05 is steeper
     assert "gamma_below_fem_crit" not in n
+    assert -n["gamma_above_fem_crit"]["exponent"] == pytest.approx(-n["gamma_above_formula_crit"]["exponent"],
+                                                                  abs=0.05)
 
 
 def test_figure_findings(quick_run):

@@ -66,8 +66,8 @@ def test_sweep_writes_csv_and_plot(tmp_path):
         (["--sweep-T", "0.01:0.1"], "must be a:b:n"),
         (["--sweep-T", "0.01:0.1:1"], "2 <= n"),
         (["--Delta", "0"], "T = alpha*Delta must be > 0"),
-        (["--center", "3", "0"], "must contain theta1 = 0"),
-        (["--center", "0", "2.5"], "misses the valley floor"),
+        (["--center", "3", "0"], "(--radius 2, --center 3 0) does not contain the loss's minimum (0, 0)"),
+        (["--center", "0", "2.5"], "(--radius 2, --center 0 2.5) does not contain the loss's minimum (0, 0)"),
         (["--a2", "-3"], "a2^2 < 4 a0 a4"),  # the shared model checks (more in test_cli.py)
     ],
 )

@@ -1,0 +1,126 @@
+"""What a fresh user found: the case folder names the domain, a disk without
+the loss's minimum, PETSc option values, runs larger than the machine and
+walkers started outside the disk are exit 2, one line, nothing written."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, run_script
+from fpsolve import cli, montecarlo
+from fpsolve.model import Noise
+
+
+def _args(**kw) -> argparse.Namespace:
+    return argparse.Namespace(**{"radius": None, "center": None, "mesh": None, **kw})
+
+
+def test_domain_tag_names_only_what_differs_from_the_default_disk(tmp_path):
+    base = "double-well_alpha0.05_Delta1"
+    assert cli.case_folder_name(base, _args()) == base
+    # the default values given explicitly are the default case
+    assert cli.case_folder_name(base, _args(radius=2.0, center=[0.0, -0.0])) == base
+    assert cli.case_folder_name(base, _args(radius=5.0)) == base + "_R5"
+    assert cli.case_folder_name(base, _args(center=[0.3, 0.0])) == base + "_c0.3,0"
+    assert cli.case_folder_name(base, _args(radius=2.5, center=[0.0, -0.25])) == base + "_R2.5_c0,-0.25"
+    msh = tmp_path / "disk.msh"
+    msh.write_bytes(b"mesh A")
+    tag = "_mesh-disk-" + hashlib.sha1(b"mesh A").hexdigest()[:8]
+    assert cli.case_folder_name(base, _args(mesh=str(msh))) == base + tag
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "disk.msh").write_bytes(b"mesh B")  # same stem, another file: another folder
+    assert cli.case_folder_name(base, _args(mesh=str(tmp_path / "other" / "disk.msh"))) != base + tag
+    # a script without the option counts it as not given
+    assert cli.case_folder_name(base, argparse.Namespace()) == base
+
+
+def test_default_folders_of_a_non_default_disk_leave_the_default_case_alone(tmp_path):
+    """solve_fp.py, theory.py and sample_sgd.py with --radius/--center write
+    next to, not over, the default case's folders."""
+    res = run_script("solve_fp.py", "--T", "0.2", "--degree", "1", "--h-min", "0.08", "--h-max", "0.3",
+                     "--radius", "1.5", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = run_script("theory.py", "--center", "0.3", "0", "--no-boundaries", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    res = run_script("sample_sgd.py", "--walkers", "64", "--time", "5", "--bins", "10", "10", "--radius", "1.5",
+                     cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    made = sorted(str(p.relative_to(tmp_path / "results")) for p in (tmp_path / "results").glob("*/*"))
+    assert made == ["double-well_alpha0.05_Delta1_R1.5/montecarlo-sgd",
+                    "double-well_alpha0.05_Delta1_c0.3,0/theory",
+                    "double-well_alpha0.05_Delta4_R1.5/fem"]
+
+
+@pytest.mark.parametrize("script, args, words", [
+    # the density lives around (0, 0): this disk held a "solution" with λ0 = 5e13 and negative mass 6.8
+    ("solve_fp.py", ["--center", "100", "0"], "(--radius 2, --center 100 0) does not contain the loss's minimum"),
+    ("sample_sgd.py", ["--radius", "0.5", "--center", "1", "0"],
+     "(--radius 0.5, --center 1 0) does not contain the loss's minimum"),
+    ("solve_fp.py", ["--petsc-option", "eps_type=nonexistent"], "-fpsolve_eps_type nonexistent: Unknown EPS type"),
+    ("solve_fp.py", ["--petsc-option", "eps_nev=abc"], "-fpsolve_eps_nev abc"),
+    ("solve_fp.py", ["--eigensolver", "inverse", "--petsc-option", "ksp_type=zzz"], "-fpsolve_ksp_type zzz"),
+    # 2e13 steps (MemoryError in the list of progress blocks before)
+    ("sample_sgd.py", ["--time", "1e12"], "(4000 walkers, 20000000000000 steps"),
+    ("sample_sgd.py", ["--walkers", "100000000000"], "(100000000000 walkers"),
+    ("sample_sgd.py", ["--bins", "100000", "100000"], "100000x100000 bins"),
+    # outside the disk every walker stopped at once: NaN statistics, exit 0 before
+    ("sample_sgd.py", ["--start", "5", "0"], "start (5, 0) must lie inside the disk of radius 2"),
+    ("sample_sgd.py", ["--start", "nan", "0"], "start must be two finite numbers"),
+    # 0 sampled every step, silently
+    ("sample_sgd.py", ["--sample-interval", "0"], "sample_interval must be a finite number > 0 (got 0.0)"),
+])
+def test_bad_input_exit_2_one_line_nothing_written(tmp_path, script, args, words):
+    res = run_script(script, *args, "--out", str(tmp_path / "out"))
+    assert res.returncode == 2, res.stderr[-3000:]
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], res.stderr[-3000:]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_memory_prediction_bounds_what_a_run_allocates():
+    """The prediction is at least what numpy allocates (tracemalloc peak of
+    a run), and not wildly more (within 3x)."""
+    import tracemalloc
+
+    import numpy as np
+
+    from fpsolve.model import Landscape
+
+    land, noise = Landscape.from_preset("double-well"), Noise(0.05, 1.0)
+    kw = dict(walkers=200_000, steps=10, hist_edges=(np.linspace(-2, 2, 51), np.linspace(-2, 2, 51)))
+    montecarlo.run(land, noise, **{**kw, "walkers": 10})  # kernels loaded outside the measurement
+    tracemalloc.start()
+    try:
+        montecarlo.run(land, noise, **kw)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    plan = montecarlo.check_run(noise, walkers=kw["walkers"], steps=10)
+    import numba
+
+    need = montecarlo.predicted_memory(plan, kw["walkers"], (50, 50), threads=numba.get_num_threads())
+    assert peak <= need <= 3 * peak, (peak, need)
+    assert montecarlo.available_memory() > 0
+
+
+def test_under_mpirun_bad_input_is_exit_2_and_one_line_with_quiet_mpirun(tmp_path):
+    """Open MPI's mpirun adds its own banner after any rank's non-zero exit
+    (MPI_ABORT under ``-m mpi4py``, "non-zero status" without); ``mpirun -q``
+    leaves our one line (README, *Where results go*)."""
+    if shutil.which("mpirun") is None:
+        pytest.skip("no mpirun")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    res = subprocess.run(["mpirun", "-q", "-n", "2", sys.executable, "-m", "mpi4py",
+                          str(ROOT / "scripts" / "solve_fp.py"), "--T", "-1", "--out", str(tmp_path / "out")],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2, res.stderr[-3000:]
+    assert res.stderr.strip().splitlines() == ["solve_fp.py: error: T must be >= 0 (got T=-1)"]
+    assert list(tmp_path.iterdir()) == []
