@@ -1004,6 +1004,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
                      else fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max))
             sizes = sizes.refined(refine) if refine != 1.0 else sizes
             check_budget(sizes, degree, max_dofs)
+            _compat.import_gmsh()  # loading libgmsh (0.1-0.4 s) is start-up, not meshing
             t_mesh = time.perf_counter()
             msh, _ = fmesh.create_disk(sizes, comm)
             mesh_info = {"source": "gmsh", "domain": "disk", **sizes.as_dict(), "refine": refine,
