@@ -115,10 +115,13 @@ def default_run_seconds(out: str) -> Dict[str, float]:
     wall = time.perf_counter() - t0
     s = json.loads((Path(out) / "summary.json").read_text())
     stages = {k: s[k] for k in ("mesh_seconds", "assemble_seconds", "solve_seconds")}
-    # startup = interpreter + imports before main(); post-processing = moments,
-    # marginals, figure grid and writing (the script's wall minus the solve)
+    post = s["postprocess_seconds"] + s["output_seconds"]  # moments, mode; grid, marginals, files, figures
+    # the rest of the script's wall: reading options, loading libgmsh, imports
+    # made on the way (matplotlib's timed apart); startup: interpreter and
+    # imports before main()
     return {"wall_seconds": wall, "startup_seconds": wall - s["wall_seconds"], **stages,
-            "postprocess_seconds": s["wall_seconds"] - sum(stages.values())}
+            "postprocess_seconds": post, "matplotlib_import_seconds": s["matplotlib_import_seconds"],
+            "other_seconds": s["wall_seconds"] - sum(stages.values()) - post - s["matplotlib_import_seconds"]}
 
 
 def table(rows: Sequence[Dict[str, Any]]) -> str:

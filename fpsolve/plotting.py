@@ -92,7 +92,7 @@ def plot_density(path: str | Path, xs: np.ndarray, ys: np.ndarray, values: np.nd
     fig.suptitle(title, fontsize=8)  # centred on the figure: a long model line fits
     if landscape is not None:
         ax.legend(loc="upper right", fontsize=7, framealpha=0.6)
-    save_figure(fig, path, dpi=120, tight=False)
+    save_figure(fig, path, dpi=100, tight=False)
 
 
 def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2: np.ndarray, p2: np.ndarray,
@@ -119,7 +119,7 @@ def plot_marginals(path: str | Path, theta1: np.ndarray, p1: np.ndarray, theta2:
     a2.set_xlabel("θ2")
     a2.legend(fontsize=8)
     fig.suptitle(title, fontsize=9)
-    save_figure(fig, path, dpi=120, tight=False)
+    save_figure(fig, path, dpi=100, tight=False)
 
 
 def plot_adaptivity(path: str | Path, cycles: Sequence[Dict[str, Any]], title: str) -> None:
