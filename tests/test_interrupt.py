@@ -80,3 +80,21 @@ def test_sample_sgd_interrupted(tmp_path, after, delay):
 def test_theory_interrupted_in_the_sweep(tmp_path):
     rc, lines, out = _interrupt("theory.py", ["--sweep-T", "0.01:0.1:2000"], tmp_path, after="sweep of", delay=0.3)
     _check(rc, lines, out, "theory.py")
+
+
+def test_deferred_sigint_holds_ctrl_c_until_the_block_ends():
+    """Ctrl-C inside _signals.deferred_sigint (the DOLFINx import: basix
+    aborts on an exception in its initialisation, DOLFINx 0.9) is raised
+    only when the block ends, and the previous handler is back."""
+    import os
+
+    from fpsolve import _signals
+
+    before = signal.getsignal(signal.SIGINT)
+    reached = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals.deferred_sigint():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs here and only records it
+            reached.append(True)
+    assert reached == [True] and signal.getsignal(signal.SIGINT) is before
