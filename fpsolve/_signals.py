@@ -34,32 +34,3 @@ def keep_sigint_handler() -> Iterator[None]:
     finally:
         signal.signal = original
 
-
-@contextlib.contextmanager
-def deferred_sigint() -> Iterator[None]:
-    """Hold Ctrl-C within the block and raise KeyboardInterrupt when it
-    ends: for imports of compiled modules that cannot take a Python
-    exception in their initialisation (DOLFINx 0.9's basix: a
-    KeyboardInterrupt raised while its nanobind module initialises becomes
-    a C++ exception and aborts the process, exit −6).  A Python handler that
-    only records the signal runs instead; a no-op outside the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
-
-
-def import_fem_stack() -> None:
-    """Import DOLFINx, basix, UFL and DOLFINx's PETSc layer with Ctrl-C held
-    (:func:`deferred_sigint`); the FEM scripts call it before their work."""
-    with deferred_sigint():
-        import basix  # noqa: F401
-        import dolfinx.fem.petsc  # noqa: F401
-        import ufl  # noqa: F401

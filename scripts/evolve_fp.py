@@ -40,7 +40,7 @@ import sys
 import time
 from typing import Sequence
 
-from fpsolve import _signals, cli, io
+from fpsolve import cli, io
 
 
 def build_parser() -> cli.Parser:
@@ -108,7 +108,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
     name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "evolve"), "evolve", args.overwrite, comm)
-    _signals.import_fem_stack()  # Ctrl-C during basix's import would abort (DOLFINx 0.9)
     bar = None
     if comm.rank == 0 and not args.no_progress:
         from tqdm import tqdm
