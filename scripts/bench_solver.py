@@ -174,8 +174,8 @@ def adaptive_main(args) -> int:
         for r in refs) + (
         "\ndefault `solve_fp.py` run (new process, all outputs): {wall_seconds:.2f} s wall = startup "
         "{startup_seconds:.2f} + mesh {mesh_seconds:.2f} + assembly {assemble_seconds:.2f} + eigen-solve "
-        "{solve_seconds:.2f} + post-processing {postprocess_seconds:.2f} + matplotlib import "
-        "{matplotlib_import_seconds:.2f} + other {other_seconds:.2f}\n".format(**default))
+        "{solve_seconds:.2f} + post-processing {postprocess_seconds:.2f} + imports of the writing step "
+        "{imports_seconds:.2f} + other {other_seconds:.2f}\n".format(**default))
     with io.atomic_output_dir(out, comm, "bench", args.overwrite) as tmp:
         if comm.rank == 0:
             io.write_json(tmp / "bench.json", {"rows": rows, "references": refs, "reference_level": ref_level,

@@ -67,6 +67,6 @@ def test_bench_adaptive_quick(tmp_path):
         assert row["peak_memory_mb"] > 50 and row["cpu_seconds"] > 0
     d = data["default_run"]
     parts = sum(d[k] for k in ("startup_seconds", "mesh_seconds", "assemble_seconds", "solve_seconds",
-                               "postprocess_seconds", "matplotlib_import_seconds", "other_seconds"))
+                               "postprocess_seconds", "imports_seconds", "other_seconds"))
     assert abs(parts - d["wall_seconds"]) < 1e-9 and min(d.values()) > 0
     assert "| 0.05 | no cross | graded | x1 |" in (out / "bench.md").read_text()
