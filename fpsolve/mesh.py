@@ -10,15 +10,19 @@ MODEL.md §5-6 instead of per-case constants (lengths in θ units):
   (``g' = 0``, so ``s2 = T a0 / 2`` is exact): ``A ≈ −κ θ1`` with
   ``κ = ε + a2 s2`` and ``B(0) = (T/2)(ε² + 2 a2 ε s2 + 3 a2² s2²)``, so
   ``w1 = sqrt(B(0) / κ)`` while ``κ > 0`` (phase I; κ ≤ 0 past T_c);
-* phase I (``κ > 0``): a *core* box ``|θ1| < 6 w1``, ``|θ2| < 4 w2(0)`` with
-  sizes ``h1 = w1 / 4`` in θ1 and ``h2 = w2(0) / 7.5`` in θ2.  Where
-  ``h1 < h2`` the core is *anisotropic*: gmsh meshes it with size ``h2`` in
-  coordinates ξ stretched by ``1 / c`` along θ1 (``c = h1 / h2``), and the
-  nodes are mapped back (:func:`stretch_map`), so the triangles are ``h1``
-  wide and ``h2`` tall.  At T = 0.01 (c = 0.23) this gives the moments to
-  2e-5 on 20 k dofs, where the isotropic core of size h1 left 1e-3 on
-  74 k dofs (the θ1-width of the density at ``|θ2| ≈ 0.1``, where D11
-  vanishes, needs h1; nothing along θ2 does);
+* phase I (``κ > 0``): a *core* box ``|θ1| < 6 w1``, ``|θ2| < 6 w2(0)`` with
+  sizes ``h1 = w1 / 4`` in θ1 and ``h2 = w2(0) / 7.5`` in θ2.  On a disk
+  centred on θ1 = 0 the core is a *structured* grid of right triangles with
+  axis-parallel legs, ``h1`` wide and ``h2`` tall (``h = min(h1, h2)`` both
+  ways where ``h1 ≥ h2``), cut from both half disks (:func:`_structured_core`):
+  every P2 node of a column has the same θ1, so the density's steep θ1
+  profile puts no spurious θ2-gradient under the large D22 (D22/D11 ~ 1e4 at
+  T = 0.01, 1e6 at ε = 1e-3 near T_c).  At T = 0.01 this gives the moments
+  to 7e-6 on 24 k dofs; the unstructured anisotropic core of the same sizes
+  (gmsh in coordinates ξ stretched by ``1 / c`` along θ1, ``c = h1 / h2``,
+  nodes mapped back by :func:`stretch_map`, still used off the axis) left
+  2e-4 on 28 k, and at ε = 1e-3, T = 0.9 T_c it left std |θ1| 27 % low
+  (0.00175 against 0.0024135);
 * phase II (``κ ≤ 0``): a *band* ``|θ1| < x_flat``, ``|θ2| < 2.2 max w2`` with
   ``h = min w2 / 7.5``: uniform, because with cross-diffusion the density's
   outer edge in θ1 is steep wherever it lies in the band (NUMERICS.md);
@@ -69,7 +73,13 @@ class MeshSizes:
 
     ``stretch`` = c < 1: these are the sizes in coordinates ξ before the
     anisotropic map :func:`stretch_map` (θ1 − x0 = c (ξ1 − x0) in the box),
-    so the box's triangles are ``c h_min`` wide in θ1."""
+    so the box's triangles are ``c h_min`` wide in θ1.
+
+    ``structured``: the box is a grid of right triangles with axis-parallel
+    legs, ``stretch * h_min`` wide and ``h_min`` tall, in θ units (no map;
+    :func:`_build_gmsh_disk`, mirror-symmetric disks only), so every P2
+    node of a column has the same θ1 and a function of θ1 alone has no
+    spurious θ2-gradient (which D22/D11 ~ 1e6 would amplify)."""
 
     radius: float
     center: Tuple[float, float]
@@ -83,6 +93,7 @@ class MeshSizes:
     geometry_order: int = 1
     rule: str = "custom"
     stretch: float = 1.0
+    structured: bool = False
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -123,27 +134,41 @@ def graded_sizes(landscape: Landscape, noise: Noise, radius: float = 2.0,
     # meshing (solver.check_budget)
     floor = radius * FLOOR_FRACTION
     w = model_widths(landscape, noise)
-    stretch = 1.0
+    stretch, structured = 1.0, False
     if w["phase"] == "I" and (w["x_flat"] == 0.0 or CORE_HALF_WIDTHS[0] * w["w1"] < w["x_flat"]):
         w1 = max(w["w1"], 3.0 * floor)
         h1 = max(w1 / CORE_POINTS_PER_WIDTH, floor)
         h2 = max(w["w2_at_0"] / BAND_POINTS_PER_WIDTH, floor)
         hx, hy = CORE_HALF_WIDTHS[0] * w1, CORE_HALF_WIDTHS[1] * w["w2_at_0"]
         h, rule = min(h1, h2), "core"
-        if h1 < h2 and h_min is None and _stretch_fits(radius, center, hx * h2 / h1, hy):
-            stretch, h, hx, rule = h1 / h2, h2, hx * h2 / h1, "anisotropic core"
+        if h1 < h2 and h_min is None:
+            if _structured_fits(radius, center, hx, hy):
+                stretch, h, structured, rule = h1 / h2, h2, True, "anisotropic structured core"
+            elif _stretch_fits(radius, center, hx * h2 / h1, hy):
+                stretch, h, hx, rule = h1 / h2, h2, hx * h2 / h1, "anisotropic core"
+        elif _structured_fits(radius, center, hx, hy):
+            structured, rule = True, "structured core"
     else:
         h = w["w2_min"] / BAND_POINTS_PER_WIDTH
         hx, hy = max(w["x_flat"], 5.0 * h), BAND_HALF_HEIGHT * w["w2_max"]
         rule = "band"
     h = max(h, floor)
     sizes = MeshSizes(radius=radius, center=tuple(center), h_min=min(h, far), h_max=far,
-                      box_hx=min(hx, radius), box_hy=min(hy, radius), rule=rule, stretch=stretch)
+                      box_hx=min(hx, radius), box_hy=min(hy, radius), rule=rule, stretch=stretch,
+                      structured=structured)
     if h_min is not None or h_max is not None:
         sizes = dataclasses.replace(sizes, h_min=sizes.h_min if h_min is None else h_min,
                                     h_max=sizes.h_max if h_max is None else h_max, rule=rule + "+user")
     check_sizes(sizes)
     return sizes
+
+
+def _structured_fits(radius: float, center: Tuple[float, float], box_hx: float, box_hy: float) -> bool:
+    """Whether a structured core (``MeshSizes.structured``) can be made: a
+    disk centred on the mirror axis θ1 = 0 (the core is cut from its two
+    halves) holding the box well inside."""
+    cx, cy = center
+    return cx == 0.0 and box_hx * box_hx + (abs(cy) + box_hy) ** 2 < (0.9 * radius) ** 2
 
 
 def _stretch_fits(radius: float, center: Tuple[float, float], box_hx: float, box_hy: float) -> bool:
@@ -239,9 +264,15 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
         right = occ.addPlaneSurface([occ.addCurveLoop(arcs_r + [-chord])])
         left = occ.addPlaneSurface([occ.addCurveLoop([chord] + arcs_l)])
         occ.remove([(0, pc)])
-        occ.synchronize()
-        gmsh.model.mesh.setPeriodic(2, [left], [right], [-1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1])
+        mirror = [-1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+        if sizes.structured:
+            _structured_core(gmsh, sizes, right, left, mirror)
+        else:
+            occ.synchronize()
+            gmsh.model.mesh.setPeriodic(2, [left], [right], mirror)
     else:
+        if sizes.structured:
+            raise ModelError("a structured core needs a disk centred on the mirror axis theta1 = 0")
         disk = occ.addDisk(cx, cy, 0.0, R, R)
         if abs(cx) < R * (1 - 1e-9):  # still conform to θ1 = 0 (the kink of |θ1|)
             half = math.sqrt(R * R - cx * cx)
@@ -281,8 +312,46 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
     gmsh.model.mesh.generate(2)
     if sizes.geometry_order > 1:
         gmsh.model.mesh.setOrder(sizes.geometry_order)
-    if sizes.stretch != 1.0 and background is None:
+    if sizes.stretch != 1.0 and background is None and not sizes.structured:
         _apply_stretch(gmsh, sizes)
+
+
+def structured_core(sizes: MeshSizes) -> Tuple[int, int]:
+    """(columns, rows) of the structured core of ``sizes`` (its θ1 ≥ 0
+    half): ``box_hx / (stretch h_min)`` columns and ``2 box_hy / h_min``
+    rows, rounded; the grid lines lie at θ1 = j stretch h_min and
+    θ2 = box_y0 + i h_min."""
+    return (max(1, round(sizes.box_hx / (sizes.stretch * sizes.h_min))),
+            max(2, 2 * round(sizes.box_hy / sizes.h_min)))
+
+
+def _structured_core(gmsh: Any, sizes: MeshSizes, right: int, left: int, mirror: list) -> None:
+    """Cut the box out of both half disks as two rectangles meshed as
+    transfinite grids of right triangles (the left one the mirror image of
+    the right), the rest unstructured (:func:`structured_core`)."""
+    occ = gmsh.model.occ
+    nx, ny = structured_core(sizes)
+    a, b, y0 = nx * sizes.stretch * sizes.h_min, 0.5 * ny * sizes.h_min, sizes.box_y0
+    if a * a + (abs(y0) + b) ** 2 >= (0.95 * sizes.radius) ** 2:
+        raise ModelError(f"the structured core ({a:g} x {2 * b:g}) does not fit in the disk of radius "
+                         f"{sizes.radius:g}")
+    rect_r = occ.addRectangle(0.0, y0 - b, 0.0, a, 2 * b)
+    rect_l = occ.addRectangle(-a, y0 - b, 0.0, a, 2 * b)
+    occ.fragment([(2, right), (2, left)], [(2, rect_r), (2, rect_l)])
+    occ.synchronize()
+    parts = {}
+    for _, tag in gmsh.model.getEntities(2):
+        x, y, _ = occ.getCenterOfMass(2, tag)
+        inside = abs(x) < a and abs(y - y0) < b
+        parts[("core" if inside else "rest", "r" if x > 0 else "l")] = tag
+    core = parts[("core", "r")]
+    for _, curve in gmsh.model.getBoundary([(2, core)], oriented=False):
+        xmin, ymin, _, xmax, ymax, _ = gmsh.model.getBoundingBox(1, abs(curve))
+        horizontal = (xmax - xmin) > (ymax - ymin)
+        gmsh.model.mesh.setTransfiniteCurve(abs(curve), (nx if horizontal else ny) + 1)
+    gmsh.model.mesh.setTransfiniteSurface(core, "Right")
+    gmsh.model.mesh.setPeriodic(2, [parts[("core", "l")], parts[("rest", "l")]],
+                                [core, parts[("rest", "r")]], mirror)
 
 
 def _gmsh_session():
@@ -406,8 +475,11 @@ def predicted_cells(sizes: MeshSizes, n: int = 400) -> float:
     dy = np.maximum(np.abs(Y - sizes.box_y0) - sizes.box_hy, 0.0)
     h = np.minimum(sizes.h_min + sizes.growth * np.hypot(dx, dy), sizes.h_max)
     inside = (X - cx) ** 2 + (Y - cy) ** 2 <= R * R
+    density = 4.0 / (math.sqrt(3.0) * h * h)
+    if sizes.structured:  # two right triangles per stretch h_min × h_min cell
+        density = np.where((dx == 0.0) & (dy == 0.0), 2.0 / (sizes.stretch * sizes.h_min ** 2), density)
     # gmsh makes about 5 % more than the ideal count (measured on the presets)
-    return 1.05 * float(np.sum(np.where(inside, area * 4.0 / (math.sqrt(3.0) * h * h), 0.0)))
+    return 1.05 * float(np.sum(np.where(inside, area * density, 0.0)))
 
 
 def predicted_dofs(cells: float, degree: int) -> int:

@@ -494,24 +494,13 @@ FEM_SEARCH_REFINE = 1.0
 #: where the θ1-diffusion D11 ∝ θ2² is largest, lie in the far mesh.
 #: At ε = 0.01 it moves τ by 0.3 % above T_c, 3 % below.
 FEM_SEARCH_H_MAX = 0.05
-#: Sides of T_c with the FEM search time at the small ε (1e-3): above only.
-#: Above, h_max 0.05 and 0.025 agree to 0.3-1.3 % (γ 0.81).  Below, it does
-#: not converge: τ(r = 0.1) scattered over 8125-8988 (±5 %, not monotone)
-#: across meshes (h_max 0.15/0.05/0.025, h_min 1e-3/5e-4, 2/4/6 bisections
-#: at the target's edges; 6428 with the defaults), SDE at dt → 0 9150 ± 550,
-#: formula 9173.  There D22/D11 ~ 2e6 (D11 = (T/2)(H11² + H12²) ~ 4e-10,
-#: D22 ~ T/2), against ~6e3 above T_c and ~5e3 at ε = 0.01: likely the
-#: error of the large θ2-diffusion on a mesh not aligned with the axes
-#: pollutes the tiny θ1-diffusion that sets τ.
-FEM_SEARCH_SIDES_CRIT = (1,)
 
 
-def _s4_series(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable,
-               fem_sides: tuple = (-1, 1)) -> dict:
+def _s4_series(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable) -> dict:
     """β and γ data of one landscape (one ε): FEM order parameter with and
     without cross-diffusion, then search times of SGD, of the SDE without
-    cross-diffusion (the 1-D formula's twin) and of the formula itself;
-    the 2-D FEM search time on the ``fem_sides`` of T_c (-1 below, 1 above)."""
+    cross-diffusion (the 1-D formula's twin) and of the formula itself,
+    and the 2-D FEM search time."""
     eps = landscape.eps
     tc = theory.critical_temperature_landscape(landscape)
     Tb = tc * (1 + np.array(s.s4_r))
@@ -544,12 +533,11 @@ def _s4_series(landscape: Landscape, s: ReproSettings, comm: Any, progress: Call
                              **{k: st[k] for k in ("start", "target", "window", "mode_theta1")}})
     fp = _sweep(first_passage_point, pts, comm, f"Fig. S4 first passage (ε = {eps:g})", progress)
     # the 2-D FEM search time of the same start and target (a fourth method;
-    # FEM_SEARCH_SIDES_CRIT says where at ε = 1e-3)
-    fem_meta = [m for m in meta if m["method"] == "sgd" and m["side"] in fem_sides]
+    # below T_c on a core aligned with the axes: passage.aligned_core)
+    fem_meta = [m for m in meta if m["method"] == "sgd"]
     fem_pts = [(landscape, p[1], p[2], p[3], p[4], p[5], FEM_SEARCH_REFINE, FEM_SEARCH_H_MAX) for p, m in zip(pts, meta)
-               if m["method"] == "sgd" and m["side"] in fem_sides]
-    fem_fp = _sweep(fem_search_point, fem_pts, comm, f"Fig. S4 FEM search time (ε = {eps:g})", progress) \
-        if fem_pts else []
+               if m["method"] == "sgd"]
+    fem_fp = _sweep(fem_search_point, fem_pts, comm, f"Fig. S4 FEM search time (ε = {eps:g})", progress)
     # each process about its critical point: SGD ↔ full-D FEM's fitted T_c;
     # the SDE without cross-diffusion, the 1-D formula's twin (its search
     # times follow the formula's within 5 % as dt → 0), about the formula's
@@ -570,13 +558,12 @@ def _s4_series(landscape: Landscape, s: ReproSettings, comm: Any, progress: Call
         yf = np.array([m["formula_search_time"] for m, _ in sel])
         gamma["formula", side] = compare.fit_power_law(T, yf, x0=tc)
         search["formula", side] = (T, yf, None)
-        if side in fem_sides:
-            sel_f = [f for m, f in zip(fem_meta, fem_fp) if m["side"] == side]
-            Tf = np.array([f["T"] for f in sel_f])
-            yfem = np.array([f["fem_search_time"] for f in sel_f])
-            # the full-D process about the full-D FEM's T_c, as SGD
-            gamma["fem", side] = compare.fit_power_law(Tf, yfem, x0=x0["fem"])
-            search["fem", side] = (Tf, yfem, None)
+        sel_f = [f for m, f in zip(fem_meta, fem_fp) if m["side"] == side]
+        Tf = np.array([f["T"] for f in sel_f])
+        yfem = np.array([f["fem_search_time"] for f in sel_f])
+        # the full-D process about the full-D FEM's T_c, as SGD
+        gamma["fem", side] = compare.fit_power_law(Tf, yfem, x0=x0["fem"])
+        search["fem", side] = (Tf, yfem, None)
     rows = [{"quantity": "search_time", **m, **f} for m, f in zip(meta, fp)]
     rows += [{"quantity": "fem_search_time", "eps": eps, "side": m["side"], "r": m["r"], **f}
              for m, f in zip(fem_meta, fem_fp)]
@@ -604,8 +591,8 @@ def _formula_gamma_trend(landscape: Landscape, r: Sequence[float], eps_values: S
 
 
 def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable) -> Figure:
-    series = [_s4_series(_with_eps(landscape, e) if e is not None else landscape, s, comm, progress,
-                         fem_sides=(-1, 1) if e is None else FEM_SEARCH_SIDES_CRIT) for e in (None, s.s4_crit_eps)]
+    series = [_s4_series(_with_eps(landscape, e) if e is not None else landscape, s, comm, progress)
+              for e in (None, s.s4_crit_eps)]
     base, crit = series
     trend = _formula_gamma_trend(landscape, s.s4_gamma_r, s.s4_trend_eps)
     checks = {}
@@ -641,8 +628,8 @@ def figure_s4(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
         f"formula {gam(base, 'formula', -1)} / {gam(base, 'formula', 1)}) for |T − T_c|/T_c in "
         f"[{min(s.s4_gamma_r):g}, {max(s.s4_gamma_r):g}]; the 2-D FEM search time (backward equation, no "
         f"sampling noise) gives {gam(base, 'fem', -1)} / {gam(base, 'fem', 1)} at ε = {base['eps']:g} and "
-        f"{gam(crit, 'fem', 1)} above T_c at ε = {crit['eps']:g} (below T_c there it does not converge with "
-        f"the mesh; SGD's steeper γ above T_c there is partly its finite α): "
+        f"{gam(crit, 'fem', -1)} / {gam(crit, 'fem', 1)} at ε = {crit['eps']:g} (SGD's steeper γ above T_c "
+        f"there is partly its finite α): "
         f"γ = 1 holds below T_c and is approached above T_c "
         f"only as ε → 0 (formula above T_c: "
         + ", ".join(f"{t['gamma_above_formula']:.2f} at ε = {t['eps']:g}" for t in trend) + ").")
