@@ -170,9 +170,9 @@ def import_gmsh() -> Any:
     SIGINT to SIG_DFL on import (and so does ``dolfinx.io.gmshio``), which
     would make Ctrl-C kill the process silently instead of raising
     KeyboardInterrupt (``fpsolve._signals``)."""
-    from ._signals import keep_sigint_handler
+    from ._signals import deferred_sigint, keep_sigint_handler
 
-    with keep_sigint_handler():
+    with deferred_sigint(), keep_sigint_handler():  # the first import of DOLFINx in a run
         import gmsh
         from dolfinx.io import gmshio  # noqa: F401 - imports gmsh too
     return gmsh

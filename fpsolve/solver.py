@@ -1007,8 +1007,9 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
             sizes = (model_mesh_sizes(user_model, radius, center, h_min, h_max) if user_model is not None
                      else fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max))
             sizes = sizes.refined(refine) if refine != 1.0 else sizes
-            check_budget(sizes, degree, max_dofs)
-            _compat.import_gmsh()  # loading libgmsh (0.1-0.4 s) is start-up, not meshing
+            dofs = check_budget(sizes, degree, max_dofs)
+            _compat.import_gmsh()  # loading libgmsh and DOLFINx (0.1-0.4 s) is start-up, not meshing
+            say(f"meshing ({sizes.rule}): about {dofs} dofs predicted")
             t_mesh = time.perf_counter()
             msh, _ = fmesh.create_disk(sizes, comm)
             mesh_info = {"source": "gmsh", "domain": "disk", **sizes.as_dict(), "refine": refine,

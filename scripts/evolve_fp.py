@@ -40,7 +40,7 @@ import sys
 import time
 from typing import Sequence
 
-from fpsolve import cli, io
+from fpsolve import _signals, cli, io
 
 
 def build_parser() -> cli.Parser:
@@ -108,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
     name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "evolve"), "evolve", args.overwrite, comm)
+    _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     bar = None
     if comm.rank == 0 and not args.no_progress:
         from tqdm import tqdm

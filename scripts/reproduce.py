@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from fpsolve import cli, io
+from fpsolve import _signals, cli, io
 from fpsolve.model import Landscape
 
 NAMES = ("S5", "S3", "S4", "S2", "phase")
@@ -43,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
     out = io.claim_output(args.out or io.RESULTS_ROOT / "reproduce", "reproduce", args.overwrite, comm)
+    _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     # on every rank: io.versions() imports petsc4py/dolfinx, whose initialisation
     # is collective (a rank-0-only import would hang under mpirun)
     versions = io.versions()

@@ -36,7 +36,7 @@ import sys
 import time
 from typing import Sequence
 
-from fpsolve import cli, io
+from fpsolve import _signals, cli, io
 
 
 def build_parser() -> cli.Parser:
@@ -86,6 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
     name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "search-time"), "search-time", args.overwrite, comm)
+    _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     run = passage.search_case(model, target=args.target, start=args.start, wall=args.boundary,
                               with_committor=args.committor, radius=radius,
                               center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,

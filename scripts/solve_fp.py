@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Sequence
 
 
-from fpsolve import cli, io
+from fpsolve import _signals, cli, io
 from fpsolve.adapt import DEFAULT_MAX_DOFS, DEFAULT_TOL
 from fpsolve.model import ModelError
 from fpsolve.solver import MESH_RULES, OPTIONS_PREFIX
@@ -121,6 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = cli.Progress("solve_fp.py", enabled=comm.rank == 0)
     name = cli.case_folder_name(model.case_name(), args)
     out = io.claim_output(args.out or io.default_out(name, "fem"), "fem", args.overwrite, comm)
+    _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     progress(f"case {name}: {model.describe()}, P{args.degree}, {args.boundary} boundary, {comm.size} rank(s)")
     domain = {"radius": radius, "center": center} if mesh is None else {}
     sol = solver.solve(model, **domain, degree=args.degree,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Sequence
 
-from fpsolve import cli, io, model
+from fpsolve import _signals, cli, io, model
 from fpsolve.report import Report
 
 
@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings = dataclasses.replace(settings, **overrides)
     name = cli.case_folder_name(cli.case_name(landscape, noise), args)
     out = io.claim_output(args.out or io.default_out(name, "validate"), "validate", args.overwrite, comm)
+    _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     progress = cli.Progress("validate.py", enabled=rank == 0)
     progress(f"case {name}: T = {noise.T:g}, "
              f"{'quick' if args.quick else 'full'} settings")
@@ -96,6 +97,7 @@ def validate_model(args, user_model, radius: float, center: tuple, comm) -> int:
     settings = dataclasses.replace(settings, **overrides)
     name = cli.case_folder_name(user_model.case_name(), args)
     out = io.claim_output(args.out or io.default_out(name, "validate"), "validate", args.overwrite, comm)
+    _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     rank = comm.rank
     progress = cli.Progress("validate.py", enabled=rank == 0)
     progress(f"case {name}: {user_model.describe()}, {'quick' if args.quick else 'full'} settings")
