@@ -337,13 +337,15 @@ def _structured_core(gmsh: Any, sizes: MeshSizes, right: int, left: int, mirror:
                          f"{sizes.radius:g}")
     rect_r = occ.addRectangle(0.0, y0 - b, 0.0, a, 2 * b)
     rect_l = occ.addRectangle(-a, y0 - b, 0.0, a, 2 * b)
-    occ.fragment([(2, right), (2, left)], [(2, rect_r), (2, rect_l)])
+    _, pieces = occ.fragment([(2, right), (2, left)], [(2, rect_r), (2, rect_l)])
     occ.synchronize()
-    parts = {}
-    for _, tag in gmsh.model.getEntities(2):
-        x, y, _ = occ.getCenterOfMass(2, tag)
-        inside = abs(x) < a and abs(y - y0) < b
-        parts[("core" if inside else "rest", "r" if x > 0 else "l")] = tag
+    # pieces[i]: what input i became (the half disks, then the rectangles)
+    cores = [{tag for _, tag in pieces[i]} for i in (2, 3)]
+    rests = [{tag for _, tag in pieces[i]} - cores[i] for i in (0, 1)]
+    if any(len(p) != 1 for p in cores + rests):
+        raise ModelError(f"the structured core ({a:g} x {2 * b:g}) does not cut the disk in two pieces per half")
+    parts = {("core", "r"): min(cores[0]), ("core", "l"): min(cores[1]),
+             ("rest", "r"): min(rests[0]), ("rest", "l"): min(rests[1])}
     core = parts[("core", "r")]
     for _, curve in gmsh.model.getBoundary([(2, core)], oriented=False):
         xmin, ymin, _, xmax, ymax, _ = gmsh.model.getBoundingBox(1, abs(curve))

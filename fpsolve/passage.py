@@ -319,12 +319,13 @@ def search_mesh_sizes(landscape: Any, noise: Any, radius: float, center: Tuple[f
     xs = np.linspace(lo, hi, 101)
     fast = float(np.max(np.sqrt(0.5 * noise.T * np.asarray(landscape.g(xs), dtype=float))))
     hy = max(sizes.box_hy, abs(float(start[1]) - sizes.box_y0) + fast, 2.2 * fast)
-    if sizes.structured:  # the structured core stays centred on the mirror axis
-        x0, hx = sizes.box_x0, max(sizes.box_x0 - lo, hi - sizes.box_x0)
-    else:
-        x0, hx = 0.5 * (lo + hi), 0.5 * (hi - lo)
-    return dataclasses.replace(sizes, box_x0=x0, box_hx=min(hx, radius), box_hy=min(hy, radius),
-                               rule=sizes.rule + "+search")
+    if sizes.structured and fmesh._structured_fits(radius, center, max(-lo, hi), hy):
+        # the structured core stays centred on the mirror axis
+        return dataclasses.replace(sizes, box_hx=max(-lo, hi), box_hy=hy, rule=sizes.rule + "+search")
+    if sizes.structured:  # too wide for a grid in the disk: unstructured, of the grid's finer size
+        sizes = dataclasses.replace(sizes, structured=False, stretch=1.0, h_min=sizes.stretch * sizes.h_min)
+    return dataclasses.replace(sizes, box_x0=0.5 * (lo + hi), box_hx=min(0.5 * (hi - lo), radius),
+                               box_hy=min(hy, radius), rule=sizes.rule + "+search")
 
 
 #: Fewest grid columns across the target's θ1 half-width on a structured core
