@@ -387,7 +387,8 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
     the 1-D adiabatic formula (S44) for the same θ1-window when the target
     is the default; with ``with_committor`` also q (target before the wall).
     ``grid`` None skips the fields on a grid (sweeps); ``refine`` divides
-    every mesh size; ``refine_target`` bisections near the target's edges.
+    every mesh size; ``refine_target`` bisections near the target's edges (none where
+    :func:`aligned_core` puts grid lines on them).
 
     The case is ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), or a
     :class:`~fpsolve.symbolic.Model` with ``noise`` None (MODEL.md §7): the
