@@ -79,7 +79,9 @@ class MeshSizes:
     legs, ``stretch * h_min`` wide and ``h_min`` tall, in θ units (no map;
     :func:`_build_gmsh_disk`, mirror-symmetric disks only), so every P2
     node of a column has the same θ1 and a function of θ1 alone has no
-    spurious θ2-gradient (which D22/D11 ~ 1e6 would amplify)."""
+    spurious θ2-gradient (which D22/D11 ~ 1e6 would amplify).  The grid
+    spans ``grid_hx`` × ``grid_hy`` about (0, box_y0) (None: the box); the
+    rest of the box has the isotropic size ``h_min``."""
 
     radius: float
     center: Tuple[float, float]
@@ -94,6 +96,8 @@ class MeshSizes:
     rule: str = "custom"
     stretch: float = 1.0
     structured: bool = False
+    grid_hx: float | None = None
+    grid_hy: float | None = None
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -159,8 +163,24 @@ def graded_sizes(landscape: Landscape, noise: Noise, radius: float = 2.0,
     if h_min is not None or h_max is not None:
         sizes = dataclasses.replace(sizes, h_min=sizes.h_min if h_min is None else h_min,
                                     h_max=sizes.h_max if h_max is None else h_max, rule=rule + "+user")
+    if sizes.structured and not grid_fits(sizes):  # a coarse user h-min rounds the grid past the wall
+        sizes = unstructured(sizes)
     check_sizes(sizes)
     return sizes
+
+
+def grid_fits(sizes: MeshSizes) -> bool:
+    """Whether the structured grid of ``sizes``, rounded to whole cells
+    (:func:`structured_core`), lies well inside the disk."""
+    nx, ny = structured_core(sizes)
+    return _structured_fits(sizes.radius, sizes.center, nx * sizes.stretch * sizes.h_min, 0.5 * ny * sizes.h_min)
+
+
+def unstructured(sizes: MeshSizes) -> MeshSizes:
+    """``sizes`` without the structured grid: an isotropic box of the grid's
+    finer size (its column width)."""
+    return dataclasses.replace(sizes, structured=False, stretch=1.0, h_min=sizes.stretch * sizes.h_min,
+                               grid_hx=None, grid_hy=None, rule=sizes.rule.replace("structured core", "core"))
 
 
 def _structured_fits(radius: float, center: Tuple[float, float], box_hx: float, box_hy: float) -> bool:
@@ -319,10 +339,11 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
 def structured_core(sizes: MeshSizes) -> Tuple[int, int]:
     """(columns, rows) of the structured core of ``sizes`` (its θ1 ≥ 0
     half): ``box_hx / (stretch h_min)`` columns and ``2 box_hy / h_min``
-    rows, rounded; the grid lines lie at θ1 = j stretch h_min and
-    θ2 = box_y0 + i h_min."""
-    return (max(1, round(sizes.box_hx / (sizes.stretch * sizes.h_min))),
-            max(2, 2 * round(sizes.box_hy / sizes.h_min)))
+    rows, rounded (``grid_hx``/``grid_hy`` where set); the grid lines lie
+    at θ1 = j stretch h_min and θ2 = box_y0 + i h_min."""
+    hx = sizes.box_hx if sizes.grid_hx is None else sizes.grid_hx
+    hy = sizes.box_hy if sizes.grid_hy is None else sizes.grid_hy
+    return max(1, round(hx / (sizes.stretch * sizes.h_min))), max(2, 2 * round(hy / sizes.h_min))
 
 
 def _structured_core(gmsh: Any, sizes: MeshSizes, right: int, left: int, mirror: list) -> None:
@@ -477,11 +498,13 @@ def predicted_cells(sizes: MeshSizes, n: int = 400) -> float:
     dy = np.maximum(np.abs(Y - sizes.box_y0) - sizes.box_hy, 0.0)
     h = np.minimum(sizes.h_min + sizes.growth * np.hypot(dx, dy), sizes.h_max)
     inside = (X - cx) ** 2 + (Y - cy) ** 2 <= R * R
-    density = 4.0 / (math.sqrt(3.0) * h * h)
-    if sizes.structured:  # two right triangles per stretch h_min × h_min cell
-        density = np.where((dx == 0.0) & (dy == 0.0), 2.0 / (sizes.stretch * sizes.h_min ** 2), density)
+    cells = float(np.sum(np.where(inside, area * 4.0 / (math.sqrt(3.0) * h * h), 0.0)))
+    if sizes.structured:  # the grid (inside the box): two right triangles per stretch h_min × h_min cell
+        nx, ny = structured_core(sizes)
+        grid_area = (2 * nx * sizes.stretch * sizes.h_min) * (ny * sizes.h_min)
+        cells += grid_area * (2.0 / (sizes.stretch * sizes.h_min ** 2) - 4.0 / (math.sqrt(3.0) * sizes.h_min ** 2))
     # gmsh makes about 5 % more than the ideal count (measured on the presets)
-    return 1.05 * float(np.sum(np.where(inside, area * density, 0.0)))
+    return 1.05 * cells
 
 
 def predicted_dofs(cells: float, degree: int) -> int:

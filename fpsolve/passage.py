@@ -145,7 +145,8 @@ def _solve(msh: Any, drift: Any, D: Any, divD: Any | None, target: Target, *, de
     target_dofs = fem.locate_dofs_geometrical(V, target)
     n_target = comm.allreduce(int(np.sum(target_dofs < V.dofmap.index_map.size_local)))
     if n_target == 0:
-        raise ModelError("the target contains no mesh node (make it larger or move it inside the disk)")
+        raise ModelError("the target contains no mesh node: it is smaller than the mesh there or outside the "
+                         "domain (make it larger, refine with --h-max, or move it)")
     on_target = fem.Function(V)
     on_target.x.array[:] = 0.0 if kind == "mfpt" else 1.0
     bcs = [fem.dirichletbc(on_target, target_dofs)]
@@ -319,11 +320,12 @@ def search_mesh_sizes(landscape: Any, noise: Any, radius: float, center: Tuple[f
     xs = np.linspace(lo, hi, 101)
     fast = float(np.max(np.sqrt(0.5 * noise.T * np.asarray(landscape.g(xs), dtype=float))))
     hy = max(sizes.box_hy, abs(float(start[1]) - sizes.box_y0) + fast, 2.2 * fast)
-    if sizes.structured and fmesh._structured_fits(radius, center, max(-lo, hi), hy):
-        # the structured core stays centred on the mirror axis
-        return dataclasses.replace(sizes, box_hx=max(-lo, hi), box_hy=hy, rule=sizes.rule + "+search")
-    if sizes.structured:  # too wide for a grid in the disk: unstructured, of the grid's finer size
-        sizes = dataclasses.replace(sizes, structured=False, stretch=1.0, h_min=sizes.stretch * sizes.h_min)
+    if sizes.structured:
+        # the grid stays the density's core; the box around it (size h_min,
+        # the grid's row height) widens to the path, centred on the mirror axis
+        return dataclasses.replace(sizes, grid_hx=sizes.box_hx, grid_hy=sizes.box_hy,
+                                   box_hx=min(max(-lo, hi, sizes.box_hx), radius),
+                                   box_hy=min(max(hy, sizes.box_hy), radius), rule=sizes.rule + "+search")
     return dataclasses.replace(sizes, box_x0=0.5 * (lo + hi), box_hx=min(0.5 * (hi - lo), radius),
                                box_hy=min(hy, radius), rule=sizes.rule + "+search")
 
@@ -340,9 +342,11 @@ def aligned_core(sizes: Any, start: Sequence[float], box: Sequence[float]) -> An
     (``MeshSizes.structured``) whose lines run along the target's edges:
     ``TARGET_COLUMNS`` or more columns across its θ1 half-width (columns no
     wider than the core's θ1 size), a whole number of rows of at most the
-    core's θ2 size across its θ2 half-width, the start inside; None where
-    that is not possible: a band (phase II), a disk or target off the mirror
-    axis θ1 = 0, or a grid that does not fit in the disk.
+    core's θ2 size across its θ2 half-width.  The grid spans the density's
+    core and the target; a start beyond it lies in the box of the grid's
+    row height around it.  None where that is not possible: a band (phase
+    II), a disk or target off the mirror axis θ1 = 0, or a grid that does
+    not fit in the disk.
 
     Why: below T_c at small ε, D22/D11 ~ 1e6.  On an unstructured mesh the
     P2 interpolant of a function of θ1 alone has a θ2-gradient of order
@@ -356,20 +360,25 @@ def aligned_core(sizes: Any, start: Sequence[float], box: Sequence[float]) -> An
     c1, c2, w1, w2 = (float(v) for v in box)
     if "core" not in sizes.rule or sizes.center[0] != 0.0 or sizes.box_x0 != 0.0 or c1 != 0.0:
         return None
+    if sizes.structured:  # θ units
+        core_x, core_y = (sizes.box_hx, sizes.box_hy) if sizes.grid_hx is None else (sizes.grid_hx, sizes.grid_hy)
+    else:
+        core_x, core_y = sizes.box_hx * sizes.stretch, sizes.box_hy
     h = sizes.h_min
-    if abs(c2 - sizes.box_y0) + w2 < sizes.box_hy:  # the target's θ2 edges lie in the core
+    if abs(c2 - sizes.box_y0) + w2 < core_y:  # the target's θ2 edges lie in the grid
         if c2 != sizes.box_y0:
             return None
         h = w2 / math.ceil(w2 / h * (1 - 1e-12))  # grid lines on θ2 = c2 ± w2
     s = min(sizes.stretch * sizes.h_min, w1 / TARGET_COLUMNS)
     s = w1 / math.ceil(w1 / s * (1 - 1e-12))  # grid lines on θ1 = ±w1
-    core_x = sizes.box_hx if sizes.structured else sizes.box_hx * sizes.stretch  # θ units
-    half_x = max(core_x, 1.5 * abs(float(start[0])), 1.5 * w1)
-    a = math.ceil(half_x / s) * s
-    b = math.ceil(max(sizes.box_hy, abs(float(start[1]) - sizes.box_y0) + h) / h) * h
+    a = math.ceil(max(core_x, 1.5 * w1) / s) * s
+    b = math.ceil(core_y / h) * h
     if a * a + (abs(sizes.box_y0) + b) ** 2 >= (0.9 * sizes.radius) ** 2:
         return None
-    return dataclasses.replace(sizes, h_min=h, stretch=s / h, structured=True, box_hx=a, box_hy=b,
+    box_x = max(a, sizes.box_hx if sizes.structured else a, 1.5 * abs(float(start[0])))
+    box_y = max(b, sizes.box_hy, abs(float(start[1]) - sizes.box_y0) + h)
+    return dataclasses.replace(sizes, h_min=h, stretch=s / h, structured=True, grid_hx=a, grid_hy=b,
+                               box_hx=min(box_x, sizes.radius), box_hy=min(box_y, sizes.radius),
                                rule=sizes.rule + "+aligned")
 
 
@@ -414,7 +423,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
         from .dynamics import check_start
 
         start = check_start(start, radius, center)
-    peak = None
+    peak, aligned = None, None
     if user_model is not None:
         user_model.check_formulas(radius, center)
         noise.require_positive_T()
@@ -448,7 +457,13 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
         sizes = search_mesh_sizes(landscape, noise, radius, center, x0, box, h_min, h_max)
         if refine != 1.0:
             sizes = sizes.refined(refine)
-        sizes = aligned_core(sizes, x0, box) or sizes
+        aligned = aligned_core(sizes, x0, box)
+        sizes = aligned or sizes
+        if sizes.structured and not fmesh.grid_fits(sizes):
+            sizes = fmesh.unstructured(sizes)
+        from .adapt import DEFAULT_MAX_DOFS
+
+        solver.check_budget(sizes, degree, DEFAULT_MAX_DOFS)
         msh, _ = fmesh.create_disk(sizes, comm)
         mesh_info = {"source": "gmsh", **sizes.as_dict(), "refine": refine,
                      "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
@@ -456,7 +471,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
     elif user_model is None:
         msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
                                                 h_min=h_min, h_max=h_max, comm=comm, refine=refine)
-    if refine_target and not mesh_info.get("structured"):  # an aligned core holds the target's edges
+    if refine_target and not aligned:  # an aligned core has grid lines on the target's edges
         from .dynamics import local_mesh_size
 
         h = local_mesh_size(msh, (box[0], box[1]))

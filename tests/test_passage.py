@@ -213,3 +213,34 @@ def test_search_time_is_mesh_independent_below_tc_at_the_preset_eps():
     b = passage.search_case(land, noise, refine=2.0, **kw).summary["search_time"]
     assert b == pytest.approx(a, rel=1e-3)
     assert a == pytest.approx(st["search_time"], rel=0.05)
+
+
+def test_search_off_the_aligned_grid_is_refined_and_converges():
+    # a target off the valley floor cannot have grid lines on its θ2 edges:
+    # it is bisected near its edges as on any mesh (without that, τ moved
+    # 157 / 164 / 162 between meshes); a start far outside the density's core
+    # lies in the isotropic box around the grid (before: columns of the core's
+    # width out to the start, 4-9x the cells)
+    land, noise = model.Landscape.from_preset("double-well"), model.Noise.from_temperature(0.01, 0.05)
+    kw = dict(comm=MPI.COMM_SELF, grid=None)
+    off = [passage.search_case(land, noise, target=(0.0, 0.1, 0.01, 0.05), refine=f, **kw).summary
+           for f in (1.0, 2.0)]
+    assert all(s["mesh"]["refined_near_target"] == 2 and "aligned" not in s["mesh"]["rule"] for s in off)
+    assert off[1]["search_time"] == pytest.approx(off[0]["search_time"], rel=0.03)
+    far = [passage.search_case(land, noise, start=(0.5, 0.0), refine=f, **kw).summary for f in (1.0, 1.5)]
+    print([(s["search_time"], s["mfpt_dofs"]) for s in off + far])
+    assert far[0]["mesh"]["structured"] and "refined_near_target" not in far[0]["mesh"]
+    assert far[0]["mesh"]["grid_hx"] < 0.1 < far[0]["mesh"]["box_hx"]
+    assert far[1]["search_time"] == pytest.approx(far[0]["search_time"], rel=1e-3)
+
+
+def test_coarse_user_size_gives_up_the_structured_core():
+    # one cell of h-min 1.5 would reach past the wall of a radius-2 disk
+    from fpsolve import mesh as fmesh
+
+    land, noise = model.Landscape.from_preset("double-well"), model.Noise.from_temperature(0.01, 0.05)
+    assert fmesh.graded_sizes(land, noise).structured
+    sizes = fmesh.graded_sizes(land, noise, h_min=1.5, h_max=2.0)
+    assert not sizes.structured and sizes.stretch == 1.0 and "structured" not in sizes.rule
+    msh, _ = fmesh.create_disk(sizes, MPI.COMM_SELF)
+    assert msh.topology.index_map(2).size_local > 0
