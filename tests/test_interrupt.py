@@ -23,8 +23,13 @@ def _interrupt(script, args, tmp_path, *, after=None, delay=0.0, timeout=300):
     """Run ``script``; send SIGINT ``delay`` s after the first stderr line
     containing ``after`` (or ``delay`` s after the start)."""
     out = tmp_path / "out"
+    # SIGINT at its default in the child, as under an interactive shell: a
+    # test run started in the background by a non-interactive shell inherits
+    # SIGINT ignored, and Python then installs no KeyboardInterrupt handler
+    # (one trixie run under load: the numba-import case ran to the end, exit 0)
     proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / script), *args, "--out", str(out)],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     if after is None:
         time.sleep(delay)
