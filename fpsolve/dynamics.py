@@ -41,7 +41,7 @@ import numpy as np
 
 from . import _compat
 from . import model
-from .model import Landscape, ModelError
+from .model import Landscape, ModelError, check_start
 from .solver import BOUNDARIES, check_degree, factorise, weak_form
 
 #: TR-BDF2 constants (γ = 2 − √2: both stages share one matrix).
@@ -429,16 +429,6 @@ class CaseRun:
     ys: np.ndarray
     frame_times: List[float]
     frames: List[np.ndarray]
-
-
-def check_start(start: Sequence[float], radius: float, center: Sequence[float]) -> Tuple[float, float]:
-    """A start point inside the disk, else ModelError naming it."""
-    x, y = (float(v) for v in start)
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise ModelError(f"start must be two finite numbers (got {start!r})")
-    if math.hypot(x - center[0], y - center[1]) >= radius:
-        raise ModelError(f"start ({x:g}, {y:g}) must lie inside the disk of radius {radius:g}")
-    return x, y
 
 
 def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_end: float,

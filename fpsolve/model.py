@@ -42,6 +42,7 @@ __all__ = [
     "diffusion",
     "diffusion_divergence",
     "describe",
+    "check_start",
 ]
 
 
@@ -329,3 +330,17 @@ def describe(landscape: Landscape, noise: Noise) -> dict:
         "flatness_at_flattest": landscape.flatness(flat[-1]),
         "flatness_at_global_minimum": landscape.flatness(0.0),
     }
+
+
+def check_start(start: Any, radius: float, center: Any) -> Tuple[float, float]:
+    """A start point (θ1, θ2) finite and inside the disk ``|θ − center| <
+    radius`` (any finite point when ``radius`` is inf: no absorbing wall),
+    else ModelError naming it: the rule of every start (FEM transient,
+    search time, Monte Carlo, whose walkers would all stop at once)."""
+    x, y = (float(v) for v in start)
+    if not (math.isfinite(x) and math.isfinite(y)):
+        raise ModelError(f"start must be two finite numbers (got {x!r} {y!r})")
+    if math.isfinite(radius) and math.hypot(x - center[0], y - center[1]) >= radius:
+        raise ModelError(f"start ({x:g}, {y:g}) must lie inside the disk of radius {radius:g} "
+                         f"around ({center[0]:g}, {center[1]:g})")
+    return x, y

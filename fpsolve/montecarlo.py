@@ -59,7 +59,7 @@ import numba
 import numpy as np
 
 from . import _caches, model, parallel
-from .model import Landscape, ModelError, Noise
+from .model import Landscape, ModelError, Noise, check_start
 
 __all__ = ["Box", "MonteCarloResult", "RunPlan", "check_run", "run", "normals", "METHODS", "SHIFTS", "ENGINES",
            "KernelParams", "Walkers", "Tallies", "make_group_stepper"]
@@ -972,19 +972,6 @@ def check_memory(plan: "RunPlan", walkers: int, bins: Tuple[int, int] = (400, 40
                          f"{bins[0]}x{bins[1]} bins, {ranks} rank(s)) but {have / 2**30:.3g} GiB are available; "
                          "use fewer walkers, a shorter run or fewer bins")
     return need
-
-
-def check_start(start: Sequence[float], radius: float, center: Sequence[float]) -> Tuple[float, float]:
-    """The start point of every walker, finite and inside the absorbing disk
-    (any finite point when ``radius`` is inf); ModelError naming it (outside,
-    every walker stops at once and the statistics are empty)."""
-    x, y = (float(v) for v in start)
-    if not (math.isfinite(x) and math.isfinite(y)):
-        raise ModelError(f"start must be two finite numbers (got {x!r} {y!r})")
-    if math.isfinite(radius) and math.hypot(x - center[0], y - center[1]) >= radius:
-        raise ModelError(f"start ({x:g}, {y:g}) must lie inside the disk of radius {radius:g} "
-                         f"around ({center[0]:g}, {center[1]:g})")
-    return x, y
 
 
 def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross: bool = True,
