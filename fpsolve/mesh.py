@@ -173,7 +173,8 @@ def grid_fits(sizes: MeshSizes) -> bool:
     """Whether the structured grid of ``sizes``, rounded to whole cells
     (:func:`structured_core`), lies well inside the disk."""
     nx, ny = structured_core(sizes)
-    return _structured_fits(sizes.radius, sizes.center, nx * sizes.stretch * sizes.h_min, 0.5 * ny * sizes.h_min)
+    return _structured_fits(sizes.radius, sizes.center, nx * sizes.stretch * sizes.h_min, 0.5 * ny * sizes.h_min,
+                            sizes.box_y0)
 
 
 def unstructured(sizes: MeshSizes) -> MeshSizes:
@@ -183,12 +184,14 @@ def unstructured(sizes: MeshSizes) -> MeshSizes:
                                grid_hx=None, grid_hy=None, rule=sizes.rule.replace("structured core", "core"))
 
 
-def _structured_fits(radius: float, center: Tuple[float, float], box_hx: float, box_hy: float) -> bool:
-    """Whether a structured core (``MeshSizes.structured``) can be made: a
-    disk centred on the mirror axis θ1 = 0 (the core is cut from its two
-    halves) holding the box well inside."""
+def _structured_fits(radius: float, center: Tuple[float, float], box_hx: float, box_hy: float,
+                     y0: float = 0.0) -> bool:
+    """Whether a structured core (``MeshSizes.structured``) of half-widths
+    ``box_hx`` × ``box_hy`` about (0, ``y0``) can be made: a disk centred on
+    the mirror axis θ1 = 0 (the core is cut from its two halves) holding it
+    well inside."""
     cx, cy = center
-    return cx == 0.0 and box_hx * box_hx + (abs(cy) + box_hy) ** 2 < (0.9 * radius) ** 2
+    return cx == 0.0 and box_hx * box_hx + (abs(y0 - cy) + box_hy) ** 2 < (0.9 * radius) ** 2
 
 
 def _stretch_fits(radius: float, center: Tuple[float, float], box_hx: float, box_hy: float) -> bool:
@@ -353,7 +356,7 @@ def _structured_core(gmsh: Any, sizes: MeshSizes, right: int, left: int, mirror:
     occ = gmsh.model.occ
     nx, ny = structured_core(sizes)
     a, b, y0 = nx * sizes.stretch * sizes.h_min, 0.5 * ny * sizes.h_min, sizes.box_y0
-    if a * a + (abs(y0) + b) ** 2 >= (0.95 * sizes.radius) ** 2:
+    if not grid_fits(sizes):
         raise ModelError(f"the structured core ({a:g} x {2 * b:g}) does not fit in the disk of radius "
                          f"{sizes.radius:g}")
     rect_r = occ.addRectangle(0.0, y0 - b, 0.0, a, 2 * b)

@@ -357,6 +357,8 @@ def aligned_core(sizes: Any, start: Sequence[float], box: Sequence[float]) -> An
     1e-4 over 4-16 columns and 2× finer rows)."""
     import dataclasses
 
+    from . import mesh as fmesh
+
     c1, c2, w1, w2 = (float(v) for v in box)
     if "core" not in sizes.rule or sizes.center[0] != 0.0 or sizes.box_x0 != 0.0 or c1 != 0.0:
         return None
@@ -373,13 +375,12 @@ def aligned_core(sizes: Any, start: Sequence[float], box: Sequence[float]) -> An
     s = w1 / math.ceil(w1 / s * (1 - 1e-12))  # grid lines on θ1 = ±w1
     a = math.ceil(max(core_x, 1.5 * w1) / s) * s
     b = math.ceil(core_y / h) * h
-    if a * a + (abs(sizes.box_y0) + b) ** 2 >= (0.9 * sizes.radius) ** 2:
-        return None
     box_x = max(a, sizes.box_hx if sizes.structured else a, 1.5 * abs(float(start[0])))
     box_y = max(b, sizes.box_hy, abs(float(start[1]) - sizes.box_y0) + h)
-    return dataclasses.replace(sizes, h_min=h, stretch=s / h, structured=True, grid_hx=a, grid_hy=b,
-                               box_hx=min(box_x, sizes.radius), box_hy=min(box_y, sizes.radius),
-                               rule=sizes.rule + "+aligned")
+    aligned = dataclasses.replace(sizes, h_min=h, stretch=s / h, structured=True, grid_hx=a, grid_hy=b,
+                                  box_hx=min(box_x, sizes.radius), box_hy=min(box_y, sizes.radius),
+                                  rule=sizes.rule + "+aligned")
+    return aligned if fmesh.grid_fits(aligned) else None
 
 
 def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | None = None,
