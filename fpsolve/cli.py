@@ -383,6 +383,17 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     fem.add_argument("--no-cross-diffusion", action="store_true", help="drop D12")
 
 
+def read_mesh_option(args: argparse.Namespace, comm):
+    """The ``--mesh`` file read on rank 0 (:func:`fpsolve.meshfile.read_on_root`,
+    collective), or None without the option: a bad file is a ModelError on
+    every rank here, exit 2 before any computation."""
+    if args.mesh is None:
+        return None
+    from . import meshfile
+
+    return meshfile.read_on_root(args.mesh, comm)
+
+
 def check_mesh_arguments(args: argparse.Namespace, landscape: Landscape | None, noise: Noise, radius: float,
                          center: tuple[float, float], user_model=None) -> None:
     """Validate :func:`add_mesh_arguments`' options before anything is

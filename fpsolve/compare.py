@@ -200,11 +200,16 @@ def peak_location(values: np.ndarray, edges: np.ndarray) -> tuple[float, int, fl
     return 0.5 * (edges[i] + edges[i + 1]), i, 0.5 * (edges[i + 1] - edges[i])
 
 
-def trapezoid(y: np.ndarray, x: np.ndarray) -> float:
-    """∫ y dx by the trapezoidal rule (numpy 1.24 and 2.x both lack one name)."""
+def trapezoid(y: np.ndarray, x: np.ndarray, axis: int | None = None) -> float | np.ndarray:
+    """∫ y dx by the trapezoidal rule (numpy 1.24 and 2.x both lack one
+    name): a float for 1-D ``y``; with ``axis``, along that axis of an
+    array (``x`` its coordinates), an array of the other axes."""
     y = np.asarray(y, dtype=float)
     x = np.asarray(x, dtype=float)
-    return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x)))
+    if axis is None:
+        return float(np.sum(0.5 * (y[1:] + y[:-1]) * np.diff(x)))
+    y = np.moveaxis(y, axis, -1)
+    return np.sum(0.5 * (y[..., 1:] + y[..., :-1]) * np.diff(x), axis=-1)
 
 
 def marginal_moments(density: np.ndarray, grid: np.ndarray) -> dict:

@@ -25,14 +25,6 @@ TOOL = "fem"
 GRID_POINTS = (241, 121)
 
 
-def _trapezoid(values: np.ndarray, coords: np.ndarray, axis: int) -> np.ndarray:
-    """∫ values d(coord) along ``axis`` of a (ny, nx) grid, trapezoid rule
-    on the uniform ``coords``."""
-    step = (coords[-1] - coords[0]) / (len(coords) - 1)
-    ends = np.take(values, 0, axis=axis) + np.take(values, -1, axis=axis)
-    return step * (values.sum(axis=axis) - 0.5 * ends)
-
-
 def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = None, overwrite: bool = False,
           progress: Callable[[str], None] | None = None, wall_start: float | None = None) -> Path:
     """Write the result folder of ``sol`` (a :class:`fpsolve.solver.Solution` of ``model``) at ``out``.
@@ -58,6 +50,7 @@ def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = 
     # does): the closed forms' module, and matplotlib on rank 0
     t_import = time.perf_counter()
     from . import theory  # noqa: F401 - solver.closed_form_marginals_theta1's
+    from .compare import trapezoid  # theory's too
     if comm.rank == 0:
         plotting.pyplot()
     t_import = time.perf_counter() - t_import
@@ -69,7 +62,7 @@ def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = 
     lo, hi = box[0], box[1]
     xs, ys, grid = plotting.density_grid(sol, box, nx=GRID_POINTS[0], ny=GRID_POINTS[1])
     theta1, theta2 = xs, ys
-    p1, p2 = _trapezoid(grid, ys, axis=0), _trapezoid(grid, xs, axis=1)
+    p1, p2 = trapezoid(grid, ys, axis=0), trapezoid(grid, xs, axis=1)
     closed = (solver.closed_form_marginals_theta1(landscape, noise, theta1)
               if landscape is not None and model.noise in ("sgd", "sgd-diagonal") else {})
     say(f"marginals and density grid evaluated (theta1 in [{lo:.4g}, {hi:.4g}])")

@@ -374,7 +374,8 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
                 info["_adjoint"] = _adjoint_solve(st.getKSP(), lumped)
             evp.destroy()
         elif method == "inverse":
-            candidates.append(_inverse_iteration(K, M, comm, target, lumped, info, options_prefix, adjoint))
+            candidates.append(_inverse_iteration(K, M, comm, target, lumped, info, options_prefix, adjoint,
+                                                 pushed=pushed))
         else:
             raise ModelError(f"eigensolver must be one of {', '.join(EIGENSOLVERS)} (got {method!r})")
     finally:
@@ -426,8 +427,9 @@ def _adjoint_solve(ksp: Any, lumped: Any) -> Any:
 
 def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, info: dict,
                        options_prefix: str = OPTIONS_PREFIX, adjoint: bool = False, tol: float = 1e-12,
-                       maxit: int = 100) -> Tuple[complex, Any, float]:
-    """Inverse iteration ``(K − σM) x_{k+1} = M x_k`` with one LU factorisation."""
+                       maxit: int = 100, pushed: Sequence[str] = ()) -> Tuple[complex, Any, float]:
+    """Inverse iteration ``(K − σM) x_{k+1} = M x_k`` with one LU factorisation;
+    ``pushed``: the user's option keys (:func:`_push_options`), for errors."""
     from petsc4py import PETSc
 
     A = K.copy()
@@ -437,7 +439,7 @@ def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, in
     ksp.setOperators(A)
     _lu(ksp, comm)
     ksp.setOptionsPrefix(options_prefix)
-    _set_from_options(ksp, [options_prefix + k.lstrip("-") for k in info.get("petsc_options", {})])
+    _set_from_options(ksp, pushed)
     info["lu"] = factorise(ksp, comm, configured=True)
     x = K.createVecRight()
     x.set(1.0)

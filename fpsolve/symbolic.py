@@ -257,6 +257,14 @@ VALLEY_EXPRESSION = "0.5*(a0 + a2*theta1**2 + a4*theta1**4)*theta2**2 + 0.5*eps*
 VALLEY_CANONICAL = "0.5*eps*theta1**2 + theta2**2*(0.5*a0 + 0.5*a2*theta1**2 + 0.5*a4*theta1**4)"
 
 
+def _noise_level(alpha: float, Delta: Optional[float], T: Optional[float]) -> Noise:
+    """The Noise of ``alpha`` with ``Delta`` or ``T`` (Delta = T / alpha;
+    default Delta = 1); ModelError when both are given or a value is bad."""
+    if Delta is not None and T is not None:
+        raise ModelError("give Delta or T, not both")
+    return Noise.from_temperature(T, alpha) if T is not None else Noise(alpha, 1.0 if Delta is None else Delta)
+
+
 def _with_preset_name(land: Landscape) -> Landscape:
     """``land`` named after the preset whose coefficients it has (if any)."""
     for preset, values in PRESETS.items():
@@ -321,12 +329,7 @@ class Model:
                 ok = False
             if not ok:
                 raise ModelError(f"constant {k}={v!r} must be a finite number")
-        if Delta is not None and T is not None:
-            raise ModelError("give Delta or T, not both")
-        if T is not None:
-            nz = Noise.from_temperature(T, alpha)
-        else:
-            nz = Noise(alpha, 1.0 if Delta is None else Delta)
+        nz = _noise_level(alpha, Delta, T)
         if isinstance(noise, str):
             if noise not in NOISES:
                 raise ModelError(f"noise must be one of {', '.join(NOISES)} or three covariance expressions (got {noise!r})")
@@ -361,9 +364,7 @@ class Model:
         if noise not in ("sgd", "sgd-diagonal"):
             return cls.from_expression(VALLEY_EXPRESSION, params, noise, alpha=alpha, Delta=Delta, T=T,
                                        name=land.name)
-        if Delta is not None and T is not None:
-            raise ModelError("give Delta or T, not both")
-        nz = Noise.from_temperature(T, alpha) if T is not None else Noise(alpha, 1.0 if Delta is None else Delta)
+        nz = _noise_level(alpha, Delta, T)
         model = cls(loss=VALLEY_EXPRESSION, params=tuple(sorted((k, float(v)) for k, v in params.items())),
                     noise=noise, covariance=None, alpha=nz.alpha, Delta=nz.Delta, name=land.name)
         object.__setattr__(model, "valley", _with_preset_name(land))

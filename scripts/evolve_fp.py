@@ -100,11 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fpsolve import dynamics_mc, plotting_dynamics
 
     comm = MPI.COMM_WORLD
-    mesh = None
-    if args.mesh is not None:
-        from fpsolve import meshfile
-
-        mesh = meshfile.read_on_root(args.mesh, comm)  # a bad file: exit 2 here, before any computation
+    mesh = cli.read_mesh_option(args, comm)  # a bad file: exit 2 here, before any computation
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
     name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "evolve"), "evolve", args.overwrite, comm)

@@ -78,11 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)
 
     comm = MPI.COMM_WORLD
-    mesh = None
-    if args.mesh is not None:
-        from fpsolve import meshfile
-
-        mesh = meshfile.read_on_root(args.mesh, comm)  # a bad file: exit 2 here, before any computation
+    mesh = cli.read_mesh_option(args, comm)  # a bad file: exit 2 here, before any computation
     progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
     name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "search-time"), "search-time", args.overwrite, comm)

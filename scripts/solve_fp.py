@@ -100,12 +100,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fpsolve.solver import check_petsc_options
 
     check_petsc_options(options)  # a value PETSc/SLEPc refuses: one line, before any mesh
-    mesh = None
     if args.mesh is not None:
         noise.require_positive_T()
-        from fpsolve import meshfile
-
-        mesh = meshfile.read_on_root(args.mesh, MPI.COMM_WORLD)  # a bad file: exit 2 here
+    mesh = cli.read_mesh_option(args, MPI.COMM_WORLD)  # a bad file: exit 2 here
 
     from fpsolve import diagnostics, fem_results, solver
 
