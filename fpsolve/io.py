@@ -2,17 +2,25 @@
 
 Layout (README, *Where results go*): ``results/<case>/<tool>/`` with ``tool``
 one of ``fem``, ``theory``, ``montecarlo-<method>``, ``validate``, ... Each
-command replaces only a folder it recognises as its own earlier result: the
-folder holds the marker file :data:`MARKER`, written by this module and naming
-the tool.  Anything else at the path (a file, a folder of somebody else's, the
-working directory) is refused by :func:`claim_output` before any computation.
+result folder holds the marker file :data:`MARKER`, written by this module: it
+names the tool and lists every file the run wrote with its size and SHA-256.
+A command may replace a folder only when each entry in it is such a listed,
+unchanged file: a file the user put there (notes, a subfolder, an edited
+result), a folder without a current marker (a source tree, ``~/.ssh``, a
+result of an fpsolve older than the listing) is never deleted, with or without
+``--overwrite``; :func:`claim_output` refuses it before any computation, naming
+the first foreign entry.  ``--overwrite`` only lets one tool replace another
+tool's (listed, unchanged) result.
 
 A run writes into a hidden sibling ``.<name>.fpsolve-tmp-<pid>-<random>`` and
 swaps it into place in one atomic step (``renameat2(RENAME_EXCHANGE)`` on
 Linux), so at every instant the path holds either the complete old result or
-the complete new one.  Siblings left by a killed run (their process is gone)
-are removed by the next run into the same parent.  Under MPI, rank 0 owns the
-file-system operations and every rank learns their outcome.
+the complete new one.  The old result is then removed file by file, only the
+listed unchanged files; anything else found there (a file dropped in during
+the run) is kept in a visible ``<name>.kept-<time>`` folder.  Siblings left by
+a killed run (their process is gone) are removed by the next run into the
+same parent.  Under MPI, rank 0 owns the file-system operations and every rank
+learns their outcome.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import ctypes
 import ctypes.util
 import datetime
 import errno
+import hashlib
 import json
 import math
 import os
@@ -63,6 +72,62 @@ def read_marker(folder: str | os.PathLike) -> dict | None:
     return data if isinstance(data, dict) and "tool" in data else None
 
 
+def file_sha256(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, as hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_files(folder: str | os.PathLike) -> dict[str, dict]:
+    """Every regular file below ``folder`` but the marker: relative path -> size and SHA-256."""
+    folder = Path(folder)
+    listing = {}
+    for dirpath, _dirs, files in os.walk(folder):
+        for name in files:
+            path = Path(dirpath) / name
+            rel = path.relative_to(folder).as_posix()
+            if rel != MARKER and path.is_file() and not path.is_symlink():
+                listing[rel] = {"size": path.stat().st_size, "sha256": file_sha256(path)}
+    return listing
+
+
+def foreign_entries(folder: str | os.PathLike, marker: dict | None = None) -> list[str]:
+    """Entries below ``folder`` that its marker does not list as written and unchanged.
+
+    A folder without a marker that lists its files (no marker, another
+    program's file, an older fpsolve's marker) has every entry foreign.
+    Returns relative paths, sorted; a foreign folder stands for its contents.
+    """
+    folder = Path(folder)
+    marker = read_marker(folder) if marker is None else marker
+    listed = marker.get("files") if marker is not None else None
+    if not isinstance(listed, dict):
+        return sorted(p.name for p in folder.iterdir() if p.name != MARKER or marker is None)
+    keep_dirs = {Path(rel).parent.as_posix() for rel in listed}
+    keep_dirs |= {parent.as_posix() for rel in listed for parent in Path(rel).parents}
+    foreign = []
+    for dirpath, dirs, files in os.walk(folder):
+        here = Path(dirpath)
+        for name in list(dirs):
+            rel = (here / name).relative_to(folder).as_posix()
+            if (here / name).is_symlink() or rel not in keep_dirs:
+                foreign.append(rel)
+                dirs.remove(name)
+        for name in files:
+            path = here / name
+            rel = path.relative_to(folder).as_posix()
+            if rel == MARKER:
+                continue
+            entry = listed.get(rel)
+            if (entry is None or path.is_symlink() or not path.is_file()
+                    or path.stat().st_size != entry.get("size") or file_sha256(path) != entry.get("sha256")):
+                foreign.append(rel)
+    return sorted(foreign)
+
+
 def _refusal(path: Path, tool: str, overwrite: bool) -> str | None:
     """Why ``tool`` may not write ``path`` (None: it may), checked on one rank."""
     if path.is_symlink():
@@ -74,17 +139,21 @@ def _refusal(path: Path, tool: str, overwrite: bool) -> str | None:
         real = path.resolve()
         if real == cwd or real in cwd.parents or real == Path.home().resolve():
             return f"--out {path} is the working directory, one above it, or HOME; give a folder of its own"
-        marker = read_marker(path)
-        if marker is not None and marker.get("tool") == tool:
-            pass
-        elif any(path.iterdir()) and not overwrite:
-            what = f"a {marker['tool']} result" if marker is not None else "files fpsolve did not write"
-            return (f"--out {path} holds {what}; choose a new folder, or pass --overwrite "
-                    f"to replace it by this {tool} result")
-        elif marker is None and any(entry.is_dir() for entry in path.iterdir()):
-            # results are flat folders: one with subfolders (.git, a source tree,
-            # results/) is never a result, --overwrite or not
-            return f"--out {path} holds subfolders, so it is no result folder; --overwrite replaces only flat folders"
+        try:
+            empty = not any(path.iterdir())
+        except OSError as exc:
+            return f"--out {path} cannot be read: {exc.strerror}"
+        if not empty:
+            marker = read_marker(path)
+            foreign = foreign_entries(path, marker)
+            if foreign:
+                more = f" and {len(foreign) - 1} more" if len(foreign) > 1 else ""
+                return (f"--out {path} holds {foreign[0]!r}{more}: files fpsolve did not write (or changed "
+                        "since); fpsolve never deletes them, --overwrite or not: move them away or choose "
+                        "another --out")
+            if marker.get("tool") != tool and not overwrite:
+                return (f"--out {path} holds a {marker.get('tool')} result; choose a new folder, "
+                        f"or pass --overwrite to replace it by this {tool} result")
         parent = path.parent
     else:
         parent = path.parent
@@ -102,10 +171,11 @@ def claim_output(path: str | os.PathLike, tool: str, overwrite: bool = False, co
     """Check, before any computation, that ``tool`` may write its result at ``path``.
 
     Allowed: a path that does not exist yet (and can be created), an empty
-    folder, or a folder holding an earlier result of the same ``tool`` (its
-    :data:`MARKER`).  ``overwrite=True`` also allows a flat folder with other
-    contents, but never one with subfolders (``.git``, a source tree), the
-    working directory, one of its parents or HOME.
+    folder, or a folder holding an earlier result of the same ``tool`` in
+    which every entry is a file its :data:`MARKER` lists, unchanged.
+    ``overwrite=True`` also allows another tool's result of that kind; a
+    folder with any other entry is refused whatever ``overwrite`` says, as are
+    the working directory, its parents and HOME.
     Collective under MPI (``comm``): rank 0 decides, every rank raises alike.
 
     Returns the absolute path.  Raises :class:`OutputError` (one line naming
@@ -120,19 +190,20 @@ def claim_output(path: str | os.PathLike, tool: str, overwrite: bool = False, co
     return path
 
 
-def claim_file(path: str | os.PathLike, is_ours: Any, overwrite: bool = False) -> Path:
+def claim_file(path: str | os.PathLike, is_ours: Any) -> Path:
     """Check, before any computation, that a command may write the file ``path``.
 
     Allowed: a new file in a folder that exists or can be created, or an
-    existing file for which ``is_ours(path)`` says this command wrote it
-    (``overwrite=True``: any regular file).  Raises :class:`OutputError`.
+    existing file for which ``is_ours(path)`` says this command wrote it.
+    There is no override: a file the command did not write is never
+    replaced.  Raises :class:`OutputError`.
     """
     path = Path(path).absolute()
     if path.is_symlink() or (path.exists() and not path.is_file()):
         raise OutputError(f"--out {path} exists and is not a regular file")
-    if path.exists() and not overwrite and not is_ours(path):
+    if path.exists() and not is_ours(path):
         raise OutputError(f"--out {path} exists and was not written by this command; "
-                          "choose a new name, or pass --overwrite")
+                          "fpsolve never replaces such a file: choose a new name")
     parent = path.parent
     while not parent.exists() and not parent.is_symlink():
         parent = parent.parent
@@ -176,15 +247,65 @@ def _is_stale(entry: Path) -> bool:
 
 
 def clean_stale(parent: str | os.PathLike, name: str) -> list[Path]:
-    """Remove temporary siblings of ``parent/name`` left by killed runs; return them."""
+    """Remove temporary siblings of ``parent/name`` left by killed runs; return them.
+
+    Only folders this module made count (:func:`_made_here`): a killed run's
+    partial result (all its own), or an old result swapped out just before
+    the kill (only its listed files are removed; anything else is kept, see
+    :func:`_remove_result`).
+    """
     removed = []
     prefix = f".{name}{_TMP_TAG}"
     with contextlib.suppress(OSError):
         for entry in Path(parent).iterdir():
-            if entry.name.startswith(prefix) and _is_stale(entry):
-                shutil.rmtree(entry, ignore_errors=True)
+            if (entry.name.startswith(prefix) and entry.is_dir() and not entry.is_symlink()
+                    and _made_here(entry) and _is_stale(entry)):
+                _remove_result(entry)
                 removed.append(entry)
     return removed
+
+
+def _made_here(folder: Path) -> bool:
+    """Whether a temporary sibling is :func:`atomic_output_dir`'s: it holds the
+    marker, or was killed before writing it (empty, or a torn marker only)."""
+    return read_marker(folder) is not None or {p.name for p in folder.iterdir()} <= {MARKER}
+
+
+def _remove_result(folder: Path) -> Path | None:
+    """Delete a result folder of this module's: its listed, unchanged files.
+
+    A marker without a listing belongs to a run that never finished (the
+    folder was made by :func:`atomic_output_dir` and only that run wrote
+    into it): removed whole.  Anything foreign is kept, the folder renamed to
+    a visible ``<name>.kept-<time>`` beside it; its path is returned.
+    """
+    marker = read_marker(folder)
+    if marker is None or not isinstance(marker.get("files"), dict):
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    foreign = set(foreign_entries(folder, marker))
+    for rel in marker["files"]:
+        if rel not in foreign:
+            with contextlib.suppress(OSError):
+                (folder / rel).unlink()
+    for dirpath, _dirs, _files in sorted(os.walk(folder), key=lambda w: -len(w[0])):
+        with contextlib.suppress(OSError):
+            if Path(dirpath) != folder:
+                Path(dirpath).rmdir()
+    if not foreign:
+        with contextlib.suppress(OSError):
+            (folder / MARKER).unlink()
+            folder.rmdir()
+        return None
+    base = folder.name.split(_TMP_TAG)[0].lstrip(".") or "result"
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    kept = folder.with_name(f"{base}.kept-{stamp}-{os.getpid()}")
+    os.rename(folder, kept)
+    import sys
+
+    sys.stderr.write(f"warning: files that fpsolve did not write appeared in the old result during the run; "
+                     f"kept in {kept}\n")
+    return kept
 
 
 _RENAME_EXCHANGE = 2
@@ -229,15 +350,18 @@ def _replace_dir(src: Path, dst: Path) -> None:
         os.rename(dst, aside)
         os.rename(src, dst)
         src = aside
-    shutil.rmtree(src, ignore_errors=True)  # now the old result
+    _remove_result(src)  # now the old result
 
 
-def _write_marker(folder: Path, tool: str) -> None:
+def _write_marker(folder: Path, tool: str, files: dict | None = None) -> None:
+    """The marker; ``files`` (from :func:`list_files`) is added when the run has written them all."""
     from . import __version__
 
     record = {"tool": tool, "fpsolve": __version__, "pid": os.getpid(),
               "written": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
-    (folder / MARKER).write_text(json.dumps(record) + "\n")
+    if files is not None:
+        record["files"] = files
+    (folder / MARKER).write_text(json.dumps(record, indent=1) + "\n")
 
 
 @contextlib.contextmanager
@@ -278,10 +402,21 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "f
         raise
     if parallel:
         comm.barrier()  # every rank has finished writing before rank 0 swaps
+    late = None
     if rank == 0:
-        _replace_dir(tmp, final)
-    if parallel:
-        comm.barrier()
+        _write_marker(tmp, tool, list_files(tmp))
+        # the user may have put a file into the old result while we computed
+        late = _refusal(final, tool, overwrite)
+        if late is None:
+            _replace_dir(tmp, final)
+        else:
+            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+            aside = final.with_name(f"{final.name}.new-{stamp}-{os.getpid()}")
+            os.rename(tmp, aside)
+            late = f"{late.split(';')[0]} (it changed during the run); the new result is in {aside}"
+    late = _bcast(comm, late)
+    if late is not None:
+        raise OutputError(late)
 
 
 def _abort(comm: Any, exc: BaseException) -> None:

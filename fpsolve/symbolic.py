@@ -24,11 +24,15 @@ Parsing is restricted: the text may hold numbers, ``+ - * / ** ^ ( ) ,``, the
 coordinates ``theta1``, ``theta2`` (aliases ``x``, ``y``), the declared
 constants and the elementary functions of :data:`FUNCTIONS`; anything else
 (attribute access, strings, other names) is refused with one line before
-sympy sees the text.
+sympy sees the text.  The symbolic work is bounded (:data:`MAX_TEXT`,
+:data:`MAX_NODES`, :data:`MAX_EXPONENT`, numbers within double precision, a
+valley is recognised only up to degree 6, :data:`SYMBOLIC_SECONDS`): a short text such
+as ``x**(10**10)`` once made sympy expand a polynomial of 10^10 terms.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import io as _io
@@ -48,6 +52,15 @@ __all__ = ["Model", "Derivation", "NOISES", "FUNCTIONS", "parse", "derivation"]
 #: a user covariance is ``noise="covariance"`` with ``covariance=(S11, S12, S22)``.
 NOISES = ("sgd", "sgd-diagonal", "isotropic")
 COVARIANCE = "covariance"
+
+#: Bounds on the symbolic work one expression may ask for (refused beyond them
+#: with one line): characters of text, nodes of its syntax tree, the size of a
+#: numeric exponent, and the seconds that parsing, deriving and checking a
+#: model may take.  A number beyond double precision is refused as well.
+MAX_TEXT = 4000
+MAX_NODES = 3000
+MAX_EXPONENT = 256
+SYMBOLIC_SECONDS = 10.0
 
 #: Coordinates and their aliases.
 COORDINATES = {"theta1": 0, "theta2": 1, "x": 0, "y": 1}
@@ -100,6 +113,8 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
 
     if not isinstance(text, str) or not text.strip():
         raise ModelError(f"{what} is empty")
+    if len(text) > MAX_TEXT:
+        raise ModelError(f"{what} {_short(text)} has {len(text)} characters; at most {MAX_TEXT} are read")
     allowed = set(FUNCTIONS) | set(COORDINATES) | set(constants)
     if noise_symbols:
         allowed |= set(NOISE_SYMBOLS)
@@ -131,15 +146,143 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
         local.update({"alpha": alpha, "Delta": delta})
     glob = {"__builtins__": {}, "Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational}
     try:
+        _check_work(text, f"{what} {_short(text)}")  # before sympy computes 10**(10**10)
         expr = parse_expr(text, local_dict=local, global_dict=glob, transformations=(auto_number, convert_xor))
+    except ModelError:
+        raise
     except Exception as exc:  # SyntaxError, TypeError (e.g. exp(x, y)), TokenError ...
-        raise ModelError(f"{what} {text!r}: syntax error ({type(exc).__name__}: {exc})".splitlines()[0]) from None
+        raise ModelError(f"{what} {_short(text)}: syntax error ({type(exc).__name__}: {exc})".splitlines()[0]) from None
     if (not isinstance(expr, sympy.Expr) or expr.is_Relational
             or isinstance(expr, sympy.logic.boolalg.BooleanFunction) or expr.has(sympy.I)):
         raise ModelError(f"{what} {text!r} is not a real expression")
     if expr.has(sympy.zoo, sympy.oo, -sympy.oo, sympy.nan):
         raise ModelError(f"{what} {text!r} is not finite")
     return expr
+
+
+def _short(text: str, width: int = 60) -> str:
+    return repr(text if len(text) <= width else text[:width - 3] + "...")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+_FLOAT_FUNCTIONS = {"exp": math.exp, "log": math.log, "sqrt": math.sqrt, "sin": math.sin, "cos": math.cos,
+                    "tan": math.tan, "sinh": math.sinh, "cosh": math.cosh, "tanh": math.tanh, "atan": math.atan}
+_FLOAT_CONSTANTS = {"pi": math.pi, "E": math.e}
+
+
+def _check_work(text: str, label: str) -> None:
+    """Refuse (ModelError) a checked text whose evaluation by sympy would be
+    unbounded work: more than :data:`MAX_NODES` nodes, a numeric exponent
+    beyond :data:`MAX_EXPONENT` in size, or a number beyond double precision.
+
+    Judged on Python's syntax tree, children before their parent, with the
+    numbers evaluated in floating point: ``10**(10**10)`` is refused before
+    anything computes it.  Iterative, so a long sum does not recurse.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(text.replace("^", "**").strip(), mode="eval")
+    except SyntaxError:
+        return  # sympy's parser names the syntax error
+    order, stack = [], [tree.body]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        if len(order) > MAX_NODES:
+            raise ModelError(f"{label} is too large: more than {MAX_NODES} nodes")
+        stack.extend(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
+    value: Dict[int, Optional[float]] = {}  # a node's float value; None: depends on a coordinate or constant
+    for node in reversed(order):  # every child before its parent
+        kids = [value.get(id(c)) for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr)]
+        v: Optional[float] = None
+        try:
+            if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+                v = float(node.value)
+            elif isinstance(node, ast.Name):
+                v = _FLOAT_CONSTANTS.get(node.id)
+            elif isinstance(node, ast.UnaryOp) and kids[0] is not None:
+                v = -kids[0] if isinstance(node.op, ast.USub) else kids[0]
+            elif isinstance(node, ast.BinOp):
+                left, right = value.get(id(node.left)), value.get(id(node.right))
+                if isinstance(node.op, ast.Pow) and right is not None and abs(right) > MAX_EXPONENT:
+                    raise _TooLarge(f"{label}: exponent {right:.6g} is larger than {MAX_EXPONENT} in size "
+                                    "(fpsolve bounds the symbolic work)")
+                if left is not None and right is not None:
+                    op = type(node.op)
+                    v = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__,
+                         ast.Div: float.__truediv__, ast.Pow: float.__pow__}[op](left, right)
+            elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                  and node.func.id in _FLOAT_FUNCTIONS and kids[1:] and None not in kids[1:]):
+                v = _FLOAT_FUNCTIONS[node.func.id](*kids[1:])
+        except _TooLarge as exc:
+            raise ModelError(str(exc)) from None
+        except OverflowError:
+            v = math.inf
+        except (ArithmeticError, ValueError, TypeError, KeyError):
+            v = None  # 1/0, log(-1), a complex power: sympy's checks name these
+        if isinstance(v, complex):
+            v = None
+        if v is not None and math.isinf(v):
+            raise ModelError(f"{label}: the number {ast.unparse(node)[:60]} is beyond double precision (1.8e308)")
+        value[id(node)] = v
+
+
+class _OverBudget(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def symbolic_budget(label: str, seconds: float = SYMBOLIC_SECONDS):
+    """Raise ModelError when the block (sympy work on a user's expression) runs
+    longer than ``seconds``.  A SIGALRM timer, so only in the main thread and
+    only where nobody else uses SIGALRM; elsewhere the block runs unbounded
+    (the structural bounds of :func:`parse` still hold)."""
+    import signal
+    import threading
+
+    usable = (threading.current_thread() is threading.main_thread()
+              and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, None)
+              and signal.getitimer(signal.ITIMER_REAL)[0] == 0.0)
+    if not usable:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _OverBudget
+
+    signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except _OverBudget:
+        raise ModelError(f"{label}: the symbolic work took more than {seconds:g} s; "
+                         "simplify the expression (fpsolve bounds the symbolic work)") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0.0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+def polynomial_degree_bound(expr: Any, symbols: Sequence[Any]) -> Optional[int]:
+    """An upper bound of the total degree of ``expr`` in ``symbols`` without
+    expanding it, or None when it is not visibly a polynomial in them."""
+    if not expr.free_symbols & set(symbols):
+        return 0
+    if expr in symbols:
+        return 1
+    if expr.is_Add:
+        parts = [polynomial_degree_bound(a, symbols) for a in expr.args]
+        return None if None in parts else max(parts)
+    if expr.is_Mul:
+        parts = [polynomial_degree_bound(a, symbols) for a in expr.args]
+        return None if None in parts else sum(parts)
+    if expr.is_Pow and expr.exp.is_Integer and int(expr.exp) >= 0:
+        inner = polynomial_degree_bound(expr.base, symbols)
+        return None if inner is None else inner * int(expr.exp)
+    return None
 
 
 # --------------------------------------------------------------------------
@@ -340,13 +483,14 @@ class Model:
                 raise ModelError(f"a noise covariance needs three expressions S11 S12 S22 (got {len(cov)})")
             kind = COVARIANCE
         consts = tuple(sorted(params))
-        parse(loss, consts, what="loss")  # raises on bad text
-        if cov is not None:
-            for label, c in zip(("S11", "S12", "S22"), cov):
-                parse(c, consts, what=f"noise covariance {label}", noise_symbols=True)
-        model = cls(loss=loss, params=tuple((k, float(params[k])) for k in consts), noise=kind, covariance=cov,
-                    alpha=nz.alpha, Delta=nz.Delta, name=name)
-        object.__setattr__(model, "valley", model._recognise_valley())
+        with symbolic_budget(f"loss {_short(loss)}"):
+            parse(loss, consts, what="loss")  # raises on bad text
+            if cov is not None:
+                for label, c in zip(("S11", "S12", "S22"), cov):
+                    parse(c, consts, what=f"noise covariance {label}", noise_symbols=True)
+            model = cls(loss=loss, params=tuple((k, float(params[k])) for k in consts), noise=kind,
+                        covariance=cov, alpha=nz.alpha, Delta=nz.Delta, name=name)
+            object.__setattr__(model, "valley", model._recognise_valley())
         return model
 
     @classmethod
@@ -437,8 +581,12 @@ class Model:
         d = self.derivation
         x, y = d.symbols[:2]
         values = {sympy.Symbol(k, real=True): v for k, v in self.params}
+        loss = d.loss.subs(values)
+        degree = polynomial_degree_bound(loss, (x, y))
+        if degree is None or degree > 6:  # the valley is of degree 6; expand nothing bigger
+            return None
         try:
-            poly = sympy.Poly(sympy.expand(d.loss.subs(values)), x, y)
+            poly = sympy.Poly(sympy.expand(loss), x, y)
         except (sympy.PolynomialError, sympy.GeneratorsNeeded):
             return None
         terms = {m: float(c) for m, c in poly.terms()}
@@ -466,7 +614,7 @@ class Model:
         if self.is_valley():
             return
         x, y = _disk_points(radius, center)
-        with np.errstate(all="ignore"):
+        with np.errstate(all="ignore"), symbolic_budget(f"loss {_short(self.loss)}"):
             L = self.evaluate("loss", x, y)
             grad = self.evaluate("gradient", x, y)
             s11, s12, s22 = self.evaluate("sigma", x, y)
@@ -483,7 +631,8 @@ class Model:
                 raise ModelError(f"{label} is not finite at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}")
         scale = max(float(np.max(np.abs(s11))), float(np.max(np.abs(s22))), 1e-300)
         tol = 1e-12 * scale
-        det = s11 * s22 - s12 * s12
+        with np.errstate(all="ignore"):
+            det = s11 * s22 - s12 * s12
         bad = (s11 < -tol) | (s22 < -tol) | (det < -tol * scale)
         if bad.any():
             i = int(np.argmax(bad))

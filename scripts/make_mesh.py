@@ -10,6 +10,7 @@ written atomically; its sizes are recorded in ``<out>.json``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from pathlib import Path
 from typing import Sequence
@@ -18,13 +19,24 @@ from fpsolve import cli, io
 from fpsolve import mesh as fmesh
 
 
-def _written_here(path: Path) -> bool:
-    """Whether the .msh/.json pair at ``path`` is an earlier make_mesh.py result (its JSON record)."""
+def _written_here(path: Path, overwrite: bool = False) -> bool:
+    """Whether the .msh/.json pair at ``path`` is an earlier make_mesh.py result, unchanged.
+
+    Its JSON record names the .msh's SHA-256; a record of an older make_mesh
+    without one counts only with ``overwrite``.
+    """
+    msh, record_path = path.with_suffix(".msh"), path.with_suffix(".json")
     try:
-        record = json.loads(path.with_suffix(".json").read_text())
+        record = json.loads(record_path.read_text())
     except (OSError, ValueError):
         return False
-    return isinstance(record, dict) and {"sizes", "triangles", "versions"} <= set(record)
+    if not (isinstance(record, dict) and {"sizes", "triangles", "versions"} <= set(record)):
+        return False
+    if "msh_sha256" not in record:
+        return overwrite
+    if not msh.exists():
+        return True
+    return msh.is_file() and io.file_sha256(msh) == record["msh_sha256"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -35,14 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--order", type=int, choices=(1, 2), default=1, help="geometric order (2: curved boundary)")
     parser.add_argument("--out", required=True, help="output .msh file (and a .json record beside it)")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace --out even if this command did not write it")
+                        help="also replace a mesh written by an older make_mesh.py whose record has no checksum "
+                             "(a file make_mesh.py did not write is never replaced)")
     args = parser.parse_args(argv)
     landscape, noise = cli.model_from_args(args)
     radius, center = cli.domain_from_args(args)
     if not args.out.endswith(".msh"):
         raise cli.UsageError(f"--out must end in .msh (got {args.out})")
-    out = io.claim_file(args.out, _written_here, args.overwrite)
-    io.claim_file(out.with_suffix(".json"), _written_here, args.overwrite)
+    ours = functools.partial(_written_here, overwrite=args.overwrite)
+    out = io.claim_file(args.out, ours)
+    io.claim_file(out.with_suffix(".json"), ours)
     sizes = fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
     sizes = dataclasses.replace(sizes, geometry_order=args.order)
     progress = cli.Progress("make_mesh.py")
@@ -51,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         triangles = fmesh.write_msh(sizes, str(tmp))
     io.write_json(out.with_suffix(".json"), {"case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()},
                                              "sizes": sizes.as_dict(), "triangles": triangles,
-                                             "versions": io.versions()})
+                                             "msh_sha256": io.file_sha256(out), "versions": io.versions()})
     progress(f"{triangles} triangles")
     print(f"mesh written to {out}")
     return 0

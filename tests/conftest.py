@@ -29,9 +29,10 @@ def _numpy_raises():
         yield
 
 
-def run_script(name: str, *args: str, cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``scripts/<name>`` with this interpreter, as a user would."""
-    env = dict(os.environ)
+def run_script(name: str, *args: str, cwd: Path | None = None, timeout: float = 600,
+               env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run ``scripts/<name>`` with this interpreter, as a user would (``env``: the environment)."""
+    env = dict(os.environ) if env is None else env
     return subprocess.run(
         [sys.executable, str(ROOT / "scripts" / name), *args],
         cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=timeout,

@@ -11,7 +11,7 @@ import pytest
 from conftest import ROOT, run_script
 from fpsolve import cli, io
 
-SCRIPTS = ("solve_fp.py", "sample_sgd.py", "theory.py", "validate.py")
+SCRIPTS = ("solve_fp.py", "sample_sgd.py", "theory.py", "validate.py", "evolve_fp.py", "search_time.py")
 
 BAD = [
     (["--loss", "x*(y"], "syntax error"),
@@ -26,6 +26,15 @@ BAD = [
     (["--preset", "double-well", "--param", "a=1"], "--param gives the constants of --loss"),
     (["--preset", "single-well", "--a2", "0", "--eps", "0", "--T", "0.05"], "freezes theta1"),
     (["--loss", "0.5*y**2", "--T", "0.05"], "coordinate theta1 is frozen"),
+    # issue 21.3: unbounded symbolic work (sympy expanded x**(10**10) at ~100 MB/s)
+    (["--loss", "x**(10**10) + y**2"], "exponent 1e+10 is larger than 256"),
+    (["--loss", "x**(10**8)"], "exponent 1e+08 is larger than 256"),
+    (["--loss", "x**2 + y**2 + 10**(10**10)"], "exponent 1e+10 is larger than 256"),
+    (["--loss", "((10**256)**256)**256*x**2 + y**2"], "the number (10 ** 256) ** 256 is beyond double precision"),
+    (["--loss", "exp(exp(exp(10)))*x**2 + y**2"], "the number exp(exp(10)) is beyond double precision"),
+    (["--loss", "x**2 + y**2 + 1" + "0" * 400], "is beyond double precision"),
+    (["--loss", "+".join(["x**2"] * 1500) + "+y**2"], "characters; at most 4000 are read"),
+    (["--loss", "x**2 + y**2" + "+x/y" * 900], "more than 3000 nodes"),
 ]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -102,16 +103,18 @@ def test_only_own_results_are_replaced(tmp_path, monkeypatch):
     (tmp_path / "empty").mkdir()
     with io.atomic_output_dir("empty", tool="theory") as tmp:
         (tmp / "t").write_text("t")
-    # --overwrite replaces a foreign folder, never the working directory
-    with io.atomic_output_dir(foreign, tool="theory", overwrite=True) as tmp:
+    # --overwrite replaces another tool's result, never a folder fpsolve did not write,
+    # the working directory, a repository or a source tree
+    with pytest.raises(io.OutputError, match="files fpsolve did not write"):
+        io.claim_output(foreign, "theory", overwrite=True)
+    with io.atomic_output_dir("results/case/fem", tool="theory", overwrite=True) as tmp:
         (tmp / "t").write_text("t")
-    assert sorted(p.name for p in foreign.iterdir()) == [io.MARKER, "t"]
+    assert sorted(p.name for p in (tmp_path / "results" / "case" / "fem").iterdir()) == [io.MARKER, "t"]
     with pytest.raises(io.OutputError, match="working directory"):
         io.claim_output(".", "theory", overwrite=True)
-    # nor a folder with subfolders (a repository's .git, a source tree, results/)
     (tmp_path / "repo" / ".git" / "objects").mkdir(parents=True)
     for out in ("repo", "repo/.git", "results"):
-        with pytest.raises(io.OutputError, match="holds subfolders"):
+        with pytest.raises(io.OutputError, match="files fpsolve did not write"):
             io.claim_output(out, "theory", overwrite=True)
     assert (tmp_path / "repo" / ".git" / "objects").is_dir()
     # a library caller of atomic_output_dir gets the same protection
@@ -137,6 +140,8 @@ from fpsolve import io
 kill_at, final = int(sys.argv[1]), sys.argv[2]
 count = 0
 
+depth = 0
+
 def tick():
     global count
     count += 1
@@ -144,16 +149,25 @@ def tick():
         os.kill(os.getpid(), signal.SIGKILL)
 
 def wrap(owner, name):
+    # steps inside a step do not count: what clean_stale does depends on what
+    # the runs before left, and the step numbers must not
     inner = getattr(owner, name)
     def wrapped(*a, **k):
+        global depth
+        if depth:
+            return inner(*a, **k)
         tick()
-        out = inner(*a, **k)
+        depth += 1
+        try:
+            out = inner(*a, **k)
+        finally:
+            depth -= 1
         tick()
         return out
     setattr(owner, name, wrapped)
 
 for owner, name in ((io.tempfile, "mkdtemp"), (io.os, "chmod"), (io, "_write_marker"), (io, "exchange"),
-                    (io.os, "rename"), (io.shutil, "rmtree"), (io, "clean_stale")):
+                    (io.os, "rename"), (io.shutil, "rmtree"), (io, "_remove_result"), (io, "clean_stale")):
     wrap(owner, name)
 with io.atomic_output_dir(final, tool="fem") as tmp:
     tick()
@@ -208,8 +222,13 @@ def test_stale_siblings_of_live_processes_are_kept(tmp_path):
     other = tmp_path / ".fem.something"
     for p in (live, dead, other):
         p.mkdir()
+        (p / io.MARKER).write_text('{"tool": "fem"}')
+    # a dead run's folder without our marker (the user's, by that name) is kept too
+    foreign = tmp_path / f".fem{io._TMP_TAG}999999998-abc"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("mine")
     assert io.clean_stale(tmp_path, "fem") == [dead]
-    assert live.exists() and other.exists() and not dead.exists()
+    assert live.exists() and other.exists() and not dead.exists() and (foreign / "mine.txt").exists()
 
 
 def test_write_json_is_strict_json_with_null_for_non_finite(tmp_path):
@@ -223,3 +242,76 @@ def test_write_json_is_strict_json_with_null_for_non_finite(tmp_path):
     back = json.loads(path.read_text(), parse_constant=lambda c: pytest.fail(f"bare {c}"))
     assert back == {"nan": None, "list": [None, 1.5, [0.25, None]], "int": 3, "tuple": [1, None], "flag": True,
                     "text": "NaN", "nested": {"x": 0.5, "y": None}}
+
+
+def _result_with_notes(tmp_path):
+    final = tmp_path / "results" / "case" / "fem"
+    with io.atomic_output_dir(final, tool="fem") as tmp:
+        (tmp / "summary.json").write_text("{}")
+        (tmp / "sub").mkdir()
+        (tmp / "sub" / "density.h5").write_bytes(b"\0" * 100)
+    return final
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_a_rerun_never_deletes_what_the_user_put_into_a_result(tmp_path, overwrite):
+    """Issue 21.1: a file or folder the user added to an earlier result, or a result file they
+    changed, is named and kept; the marker lists every file the run wrote with its SHA-256."""
+    final = _result_with_notes(tmp_path)
+    files = io.read_marker(final)["files"]
+    assert sorted(files) == ["sub/density.h5", "summary.json"] and len(files["summary.json"]["sha256"]) == 64
+    io.claim_output(final, "fem", overwrite)  # untouched: its own result may be replaced
+    cases = {"NOTES.txt": lambda f: (f / "NOTES.txt").write_text("notes"),
+             "mine": lambda f: (f / "mine").mkdir(),
+             "sub/plot.py": lambda f: (f / "sub" / "plot.py").write_text("import this"),
+             "summary.json": lambda f: (f / "summary.json").write_text('{"edited": 1}')}
+    for i, (name, make) in enumerate(cases.items()):
+        final = _result_with_notes(tmp_path / str(i))
+        make(final)
+        before = {str(p.relative_to(final)): p.is_file() and p.read_bytes() for p in final.rglob("*")}
+        with pytest.raises(io.OutputError, match=f"holds '{name}'.*files fpsolve did not write") as info:
+            with io.atomic_output_dir(final, tool="fem", overwrite=overwrite) as tmp:
+                (tmp / "summary.json").write_text("new")
+        assert "\n" not in str(info.value)
+        assert {str(p.relative_to(final)): p.is_file() and p.read_bytes() for p in final.rglob("*")} == before
+    # a marker of an fpsolve that did not list its files proves nothing about the files
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    (legacy / io.MARKER).write_text('{"tool": "fem"}')
+    (legacy / "summary.json").write_text("{}")
+    with pytest.raises(io.OutputError, match="'summary.json'"):
+        io.claim_output(legacy, "fem", overwrite)
+
+
+def test_overwrite_never_empties_a_folder_fpsolve_did_not_write(tmp_path, monkeypatch):
+    """Issue 21.2: `--out scripts --overwrite` emptied the checkout's scripts/, `--out ~/.ssh` the keys."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("key")
+    (tmp_path / "scripts").mkdir()
+    (tmp_path / "scripts" / "solve_fp.py").write_text("print()")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    for out in ("scripts", home / ".ssh"):
+        with pytest.raises(io.OutputError, match="files fpsolve did not write"):
+            with io.atomic_output_dir(out, tool="fem", overwrite=True) as tmp:
+                (tmp / "x").write_text("x")
+    assert (home / ".ssh" / "id_ed25519").read_text() == "key"
+    assert (tmp_path / "scripts" / "solve_fp.py").read_text() == "print()"
+
+
+def test_a_file_dropped_into_the_old_result_during_the_run_is_kept(tmp_path):
+    final = _result_with_notes(tmp_path)
+    with pytest.raises(io.OutputError, match="changed during the run.*new result is in") as info:
+        with io.atomic_output_dir(final, tool="fem") as tmp:
+            (tmp / "summary.json").write_text("new")
+            (final / "NOTES.txt").write_text("notes")
+    aside = Path(str(info.value).rsplit(" ", 1)[1])
+    assert (final / "NOTES.txt").read_text() == "notes" and (final / "summary.json").read_text() == "{}"
+    assert (aside / "summary.json").read_text() == "new" and io.read_marker(aside)["files"]
+    # a file that appears between the last check and the swap lands in a visible kept folder
+    old = _result_with_notes(tmp_path / "b")
+    (old / "late.txt").write_text("late")
+    kept = io._remove_result(old)
+    assert kept is not None and (kept / "late.txt").read_text() == "late"
+    assert sorted(p.name for p in kept.iterdir()) == [io.MARKER, "late.txt"]

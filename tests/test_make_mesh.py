@@ -4,6 +4,7 @@ the .msh it writes is a disk of area πR², recorded with its sizes, and a bad
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 
@@ -33,6 +34,16 @@ def test_make_mesh_writes_a_disk_with_its_sizes(tmp_path):
     assert area == pytest.approx(math.pi * 1.5 ** 2, rel=5e-3)
     assert area < math.pi * 1.5 ** 2
     assert sorted(p.name for p in out.parent.iterdir()) == ["disk.json", "disk.msh"]  # no temp left
+    # its own mesh is replaced; one changed since (its checksum in the record) never, --overwrite or not
+    assert meta["msh_sha256"] == hashlib.sha256(out.read_bytes()).hexdigest()
+    res = run_script("make_mesh.py", "--h-min", "0.1", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    out.write_bytes(out.read_bytes() + b"\n$Comments edited $EndComments\n")
+    edited = out.read_bytes()
+    for extra in ((), ("--overwrite",)):
+        res = run_script("make_mesh.py", "--h-min", "0.1", "--out", str(out), *extra)
+        assert res.returncode == 2 and "was not written by this command" in res.stderr, res.stderr
+        assert out.read_bytes() == edited
 
 
 def test_make_mesh_bad_out_exit_2(tmp_path):

@@ -50,6 +50,40 @@ def test_readme_sequence_keeps_every_result(tmp_path):
     fem = {k for k in before if k.startswith(f"results/{CASE}/fem/")}
     # every FEM file is a new file (new inode), nothing else was touched
     assert changed == fem and all(before[k][0] != after[k][0] for k in fem)
+    # issue 21.1: notes and a folder the user put into the result survive a rerun, which
+    # is refused (exit 2, one line naming the file) before computing, --overwrite or not
+    fem_dir = case / "fem"
+    (fem_dir / "NOTES.txt").write_text("notes")
+    (fem_dir / "mine").mkdir()
+    (fem_dir / "mine" / "plot.py").write_text("import this")
+    before = _snapshot(tmp_path)
+    for extra in ((), ("--overwrite",)):
+        res = run_script("solve_fp.py", *extra, cwd=tmp_path)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1 and "'NOTES.txt' and 1 more" in lines[0], res.stderr
+        assert _snapshot(tmp_path) == before and (fem_dir / "mine").is_dir()
+
+
+def test_overwrite_never_deletes_a_folder_fpsolve_did_not_write(tmp_path):
+    """Issue 21.2: `--out scripts --overwrite` emptied a checkout's scripts/, `--out ~/.ssh --overwrite`
+    deleted the keys; a result of another tool is still replaced with --overwrite."""
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id_ed25519").write_text("key")
+    shutil.copytree(ROOT / "scripts", tmp_path / "scripts")
+    before = _snapshot(tmp_path)
+    env = dict(os.environ, HOME=str(home))
+    for out in ("scripts", str(home / ".ssh")):
+        res = run_script("theory.py", "--out", out, "--overwrite", cwd=tmp_path, env=env)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and len(lines) == 1 and "files fpsolve did not write" in lines[0], res.stderr
+    assert _snapshot(tmp_path) == before
+    res = run_script("theory.py", "--no-boundaries", "--out", "res", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    res = run_script("solve_fp.py", "--out", "res", cwd=tmp_path)
+    assert res.returncode == 2 and "holds a theory result" in res.stderr
+    res = run_script("solve_fp.py", "--out", "res", "--overwrite", cwd=tmp_path)
+    assert res.returncode == 0 and io.read_marker(tmp_path / "res")["tool"] == "fem", res.stderr
 
 
 BAD_OUTS = {

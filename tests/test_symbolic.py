@@ -149,3 +149,38 @@ def test_record_has_expression_constants_and_noise():
     # D = (alpha/2) Σ with Delta a symbol of the covariance
     d11, d12, d22 = m.evaluate("diffusion", np.array([0.5]), np.array([0.0]))
     assert d11[0] == pytest.approx(0.05 / 2 * 2.0 * 1.25) and d12[0] == 0 and d22[0] == pytest.approx(0.05)
+
+
+def test_symbolic_work_is_bounded_in_time():
+    """Issue 21.3: a block of sympy work on a user's expression that runs past its budget is
+    refused with one line, and the timer is gone afterwards."""
+    import signal
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(ModelError, match="took more than 0.2 s"):
+        with symbolic.symbolic_budget("loss 'slow'", 0.2):
+            while True:
+                time.sleep(0.01)
+    assert time.perf_counter() - start < 2.0
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0.0 and signal.getsignal(signal.SIGALRM) == signal.SIG_DFL
+
+
+def test_valley_recognition_expands_only_low_degree_polynomials():
+    import sympy
+
+    x, y = sympy.symbols("x y")
+    bound = symbolic.polynomial_degree_bound
+    assert bound((x + y + 1) ** 200, (x, y)) == 200 and bound(x ** 2 * (y + 1) ** 3, (x, y)) == 5
+    assert bound(sympy.exp(x) + y, (x, y)) is None and bound(3 * sympy.exp(2), (x, y)) == 0
+    # of degree 200: not the valley, known without expanding its 20301 terms
+    assert Model.from_expression("1e-9*(x + y + 1)**200 + 0.5*y**2*(1 + x**2) + 0.5*x**2").valley is None
+    assert Model.from_expression("0.5*y**2*(1 + x**2) + 0.5*x**2").valley is not None
+
+
+def test_an_expression_that_once_hung_is_refused_in_seconds():
+    """`solve_fp.py --loss 'x**(10**10) + y**2'` grew by ~100 MB/s without a word."""
+    code = ("from fpsolve.symbolic import Model\n"
+            "Model.from_expression('x**(10**10) + y**2')\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1 and "exponent 1e+10 is larger than 256" in res.stderr
