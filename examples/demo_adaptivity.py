@@ -9,7 +9,7 @@
 # R²/(2d) = 10 units of the potential: λ0 ≈ 8.04e−4, decided in a thin layer
 # at the wall where the density is e^{−10} of its peak.
 #
-# The adaptive loop (`fpsolve.adapt`) does not know where that layer is.  It
+# The adaptive loop (`fpsolve.fem.adapt`) does not know where that layer is.  It
 # starts from a uniform disk, solves, estimates the error per cell and
 # refines, until its estimate (the change between cycles of the moments, of
 # the density and of λ0, extrapolated with the P2 rate) is below `tol`.
@@ -19,8 +19,8 @@ import scipy.special
 import ufl
 from mpi4py import MPI
 
-from fpsolve import adapt
-from fpsolve import mesh as fmesh
+from fpsolve.fem import adapt
+from fpsolve.fem import mesh as fmesh
 
 d, R = 0.05, 1.0
 

@@ -18,7 +18,9 @@ import math
 
 from mpi4py import MPI
 
-from fpsolve import Model, dynamics, passage
+from fpsolve import Model
+from fpsolve.fem import transient as dynamics
+from fpsolve.fem import backward as passage
 
 #: tests/test_examples.py also runs this demo on two MPI ranks.
 RUN_UNDER_MPI = True

@@ -10,7 +10,9 @@
 # `P ∝ exp(−2 L / T)`. We solve the Fokker-Planck equation by FEM and compare
 # its moments with the Gibbs density integrated on the disk.
 
-from fpsolve import Model, gibbs, solver
+from fpsolve import Model
+from fpsolve.model import exact as gibbs
+from fpsolve.fem import stationary as solver
 
 # ## The model
 #

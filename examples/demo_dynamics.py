@@ -12,7 +12,7 @@
 #    `τ(r) = (R² − r²) / (4d)`.
 #
 # Any drift F and diffusion matrix D written in UFL work the same way
-# (`fpsolve.solver.model_coefficients` gives those of the SGD model).
+# (`fpsolve.fem.forms.model_coefficients` gives those of the SGD model).
 
 # +
 
@@ -20,7 +20,9 @@ import numpy as np
 import ufl
 from mpi4py import MPI
 
-from fpsolve import dynamics, mesh, passage
+from fpsolve.fem import transient as dynamics
+from fpsolve.fem import mesh
+from fpsolve.fem import backward as passage
 
 # -
 

@@ -13,23 +13,23 @@ import numpy as np
 import ufl
 
 import fpsolve
-from fpsolve import mesh as fmesh
-from fpsolve import solver
+from fpsolve.fem import mesh as fmesh
+from fpsolve.fem import eigenproblem
 
 # ## Exact: free diffusion in a disk
 #
 # With no drift and $D = d\,I$, $\partial_t P = d\,\Delta P$ on the unit disk
 # with $P = 0$ on the circle decays at $\lambda_0 = d\,j_{0,1}^2$, with
 # $j_{0,1} = 2.404825557695773$ the first zero of the Bessel function $J_0$.
-# `solver.solve_operator` takes any drift and diffusion tensor (UFL) on any
-# mesh; the disk comes from `fpsolve.mesh`.
+# `eigenproblem.solve_operator` takes any drift and diffusion tensor (UFL) on any
+# mesh; the disk comes from `fpsolve.fem.mesh`.
 
 from mpi4py import MPI  # noqa: E402
 
 d = 0.3
 sizes = fmesh.MeshSizes(radius=1.0, center=(0.0, 0.0), h_min=0.04, h_max=0.04, box_hx=1.0, box_hy=1.0)
 msh, _ = fmesh.create_disk(sizes, MPI.COMM_SELF)
-free, _ = solver.solve_operator(msh, ufl.as_vector((0.0, 0.0)), d * ufl.Identity(2), degree=2)
+free, _ = eigenproblem.solve_operator(msh, ufl.as_vector((0.0, 0.0)), d * ufl.Identity(2), degree=2)
 exact = d * 2.404825557695773 ** 2
 print(f"free diffusion: lambda0 = {free.eigenvalue.real:.6f}, exact d j01^2 = {exact:.6f}")
 

@@ -4,7 +4,7 @@
 # on the FEM curves, both started from the Gaussian start density: the SDE
 # twin (Euler–Maruyama with the Brownian-bridge exit test) and SGD itself
 # (discrete steps of α; SGD step k is at time t = k α, MODEL.md §8).  Both
-# come from `fpsolve.dynamics_mc.ensemble_curves`, which takes the valley
+# come from `fpsolve.mc.dynamics.ensemble_curves`, which takes the valley
 # presets and custom models (`fpsolve.Model`, generated numba kernels) alike.
 #
 # SGD is not the Fokker-Planck process at finite α.  On a quadratic loss
@@ -24,7 +24,8 @@ import math
 import numpy as np
 from mpi4py import MPI
 
-from fpsolve import Model, dynamics_mc
+from fpsolve import Model
+from fpsolve.mc import dynamics as dynamics_mc
 
 # -
 

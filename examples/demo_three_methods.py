@@ -32,7 +32,7 @@ fem = fpsolve.solve(landscape, noise).summary
 #
 # Walkers start on the peak, $\theta = (0.63, 0)$; the burn-in of 150 time
 # units is a little over two relaxation times of $\theta_1$ in the peak
-# (`fpsolve.validation.relaxation_time`: 65).  The moments are pooled over
+# (`fpsolve.validation.three_way.relaxation_time`: 65).  The moments are pooled over
 # walkers and the window after it, with standard errors from per-walker
 # sums.  Times are in units of $\alpha$ SGD steps.
 

@@ -12,20 +12,22 @@ module on first use, PEP 562)::
 
 Units: θ for lengths, time t = α k (k SGD steps).  Bad arguments raise
 :class:`ModelError` naming the value.  ``comm`` everywhere is an mpi4py
-communicator, default ``MPI.COMM_WORLD`` (:mod:`fpsolve.parallel`).
+communicator, default ``MPI.COMM_WORLD`` (:mod:`fpsolve.tools.parallel`).
 
 Any model of MODEL.md §7 (loss and noise as expressions) is
 ``fpsolve.Model`` (``symbolic``); ``solve``, ``run_monte_carlo`` and
 ``validate_case`` take it in place of the (landscape, noise) pair where
 their docstrings say so.
 
-Modules: ``model`` (§1-3), ``symbolic`` (§7 models), ``gibbs`` (their exact
-density where one exists), ``mc_codegen`` (their Monte Carlo kernels),
-``solver`` (FEM, §4), ``mesh`` (graded disks),
-``meshfile`` (mesh files), ``montecarlo`` (SGD/SDE walkers), ``theory``
-(§5 closed forms), ``validation`` (FEM vs Monte Carlo vs theory), ``cli``
-and ``io`` (scripts, results), ``parallel`` (the ``comm`` convention),
-``_compat`` (DOLFINx 0.5 / 0.9 differences).
+Wings, lowest first (a module imports only from its own wing or lower ones;
+``tests/test_layout.py`` checks it): ``tools`` (output safety, the MPI
+convention, caches, signals, quadrature; ``fpsolve._compat`` holds the
+DOLFINx 0.5 / 0.9 differences), ``model`` (the valley of §1-3, models as
+expressions of §7, their exact densities), ``theory`` (§5 closed forms),
+``plots``, ``fem`` (meshes, forms, eigen-solves; the stationary, transient
+and backward problems, §4 and §8) and ``mc`` (SGD and SDE walkers, §2-3),
+``validation`` (FEM vs Monte Carlo vs theory, the seed's figures,
+benchmarks), ``cli`` (the scripts' mains).
 """
 
 from __future__ import annotations
@@ -33,28 +35,29 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+
 __version__ = "0.1.0"
 
 #: Public name -> (module, attribute) it lives in.
 _EXPORTS = {
     # the model (MODEL.md §1-3)
-    "Landscape": ("model", "Landscape"),
-    "Noise": ("model", "Noise"),
-    "ModelError": ("model", "ModelError"),
-    "PRESETS": ("model", "PRESETS"),
-    "DEFAULT_PRESET": ("model", "DEFAULT_PRESET"),
-    "describe": ("model", "describe"),
-    "Model": ("symbolic", "Model"),
+    "Landscape": ("model.valley", "Landscape"),
+    "Noise": ("model.valley", "Noise"),
+    "ModelError": ("model.valley", "ModelError"),
+    "PRESETS": ("model.valley", "PRESETS"),
+    "DEFAULT_PRESET": ("model.valley", "DEFAULT_PRESET"),
+    "describe": ("model.valley", "describe"),
+    "Model": ("model.expression", "Model"),
     # the Fokker-Planck solve (§4)
-    "solve": ("solver", "solve"),
-    "Solution": ("solver", "Solution"),
-    "read_mesh": ("meshfile", "read"),
-    "graded_sizes": ("mesh", "graded_sizes"),
+    "solve": ("fem.stationary", "solve"),
+    "Solution": ("fem.stationary", "Solution"),
+    "read_mesh": ("fem.meshfile", "read"),
+    "graded_sizes": ("fem.mesh", "graded_sizes"),
     # Monte Carlo of SGD and of its SDE (§2-3)
-    "run_monte_carlo": ("montecarlo", "run"),
-    "check_run": ("montecarlo", "check_run"),
-    "MonteCarloResult": ("montecarlo", "MonteCarloResult"),
-    "Box": ("montecarlo", "Box"),
+    "run_monte_carlo": ("mc.ensemble", "run"),
+    "check_run": ("mc.ensemble", "check_run"),
+    "MonteCarloResult": ("mc.ensemble", "MonteCarloResult"),
+    "Box": ("mc.ensemble", "Box"),
     # closed forms of adiabatic elimination (§5)
     "predictions": ("theory", "predictions"),
     "marginal_theta1": ("theory", "marginal_theta1"),
@@ -65,14 +68,13 @@ _EXPORTS = {
     "search_time": ("theory", "search_time"),
     "mean_first_passage_time": ("theory", "mean_first_passage_time"),
     # validation: FEM vs Monte Carlo vs closed forms
-    "validate_case": ("validation", "run_case"),
-    "QUICK": ("validation", "QUICK"),
-    "FULL": ("validation", "FULL"),
+    "validate_case": ("validation.three_way", "run_case"),
+    "QUICK": ("validation.three_way", "QUICK"),
+    "FULL": ("validation.three_way", "FULL"),
 }
 
-_SUBMODULES = ("model", "symbolic", "gibbs", "mc_codegen", "solver", "mesh", "meshfile", "montecarlo", "theory",
-               "validation", "validation_model", "cli", "io", "parallel", "plotting", "report", "reproduction",
-               "compare")
+#: The wings (subpackages) and top-level modules, loaded on first attribute access.
+_SUBMODULES = ("model", "theory", "plots", "fem", "mc", "validation", "tools", "cli")
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

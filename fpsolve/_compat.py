@@ -12,6 +12,9 @@ from typing import Any, Sequence, Tuple
 
 import numpy as np
 
+from fpsolve.tools import caches as _caches
+from fpsolve.tools.signals import deferred_sigint, keep_sigint_handler
+
 
 def dolfinx_version() -> Tuple[int, int]:
     """(major, minor) of the installed DOLFINx."""
@@ -35,7 +38,7 @@ def prepare_jit() -> None:
 
     * Cache: when the default ``$XDG_CACHE_HOME/fenics`` (``~/.cache/fenics``)
       is not writable (read-only HOME), it moves to ``<tmp>/fenics-cache-<uid>``
-      with one line naming the cause (``fpsolve._caches``).
+      with one line naming the cause (``fpsolve.tools.caches``).
     * Chatter: cffi builds with distutils, which lowers the root logger to
       INFO and logs every compiler command on it (``INFO:root:x86_64-linux-
       gnu-gcc ...``, printed by the handler ``import dolfinx`` installs); a
@@ -51,7 +54,6 @@ def prepare_jit() -> None:
 
     from dolfinx import jit
 
-    from . import _caches
 
     # on the root logger (distutils logs there) and on its handlers (which
     # also see records that propagate from child loggers)
@@ -169,8 +171,7 @@ def import_gmsh() -> Any:
     """``import gmsh`` keeping Python's SIGINT handler: gmsh 4.8 resets
     SIGINT to SIG_DFL on import (and so does ``dolfinx.io.gmshio``), which
     would make Ctrl-C kill the process silently instead of raising
-    KeyboardInterrupt (``fpsolve._signals``)."""
-    from ._signals import deferred_sigint, keep_sigint_handler
+    KeyboardInterrupt (``fpsolve.tools.signals``)."""
 
     with deferred_sigint(), keep_sigint_handler():  # the first import of DOLFINx in a run
         import gmsh

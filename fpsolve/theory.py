@@ -1,7 +1,7 @@
 """Closed forms of adiabatic elimination (MODEL.md §5, seed S14–S48).
 
-Every function takes a :class:`~fpsolve.model.Landscape` and a noise level,
-either a :class:`~fpsolve.model.Noise` or the number ``T = alpha * Delta``;
+Every function takes a :class:`~fpsolve.model.valley.Landscape` and a noise level,
+either a :class:`~fpsolve.model.valley.Noise` or the number ``T = alpha * Delta``;
 ``g`` and its derivatives come from the landscape, never re-typed here.
 
 Conventions: ``x = θ1`` (slow, degenerate), ``y = θ2`` (fast); time is in
@@ -32,8 +32,9 @@ from typing import Any, Callable, Dict, Tuple, Union
 import numpy as np
 from scipy import optimize, special
 
-from .compare import trapezoid
-from .model import Landscape, ModelError, Noise
+from fpsolve.model.valley import Landscape, ModelError, Noise
+from fpsolve.tools.quadrature import trapezoid
+
 
 __all__ = [
     "MARGINAL_KINDS",

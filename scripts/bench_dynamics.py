@@ -17,7 +17,8 @@ import logging
 import time
 from typing import Sequence
 
-from fpsolve import cli, io
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -41,7 +42,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in (("--dt", args.dt), ("--t-end", t_end)):
         if not (0 < value < float("inf")):
             raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
-    from fpsolve import dynamics, mesh as fmesh, passage, solver
+    from fpsolve.fem import transient as dynamics
+    from fpsolve.fem import mesh as fmesh
+    from fpsolve.fem import backward as passage
+    from fpsolve.fem import forms
+    from fpsolve.fem import eigenproblem
 
     fmesh.graded_sizes(landscape, noise, radius, center)  # validates T > 0
     comm = MPI.COMM_WORLD
@@ -49,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = cli.Progress("bench_dynamics.py", enabled=comm.rank == 0)
     msh, info, _ = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=None, h_min=None,
                                   h_max=None, comm=comm)
-    c = solver.model_coefficients(msh, landscape, noise, True)
+    c = forms.model_coefficients(msh, landscape, noise, True)
     rows = []
     t0 = time.perf_counter()
     tr = dynamics.Transient(msh, c.drift, c.D, c.divD, boundary="dirichlet",
@@ -64,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress(f"{label}: {ev.steps} steps in {ev.seconds:.2f}s")
     tr.destroy()
     t0 = time.perf_counter()
-    sol, timing = solver.solve_operator(msh, c.drift, c.D, c.divD)
+    sol, timing = eigenproblem.solve_operator(msh, c.drift, c.D, c.divD)
     stationary = time.perf_counter() - t0
     box, start, _ = passage.default_target(landscape, noise, radius)
     t0 = time.perf_counter()

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Speed and memory of the Monte Carlo samplers (fpsolve.montecarlo).
+"""Speed and memory of the Monte Carlo samplers (fpsolve.mc.ensemble).
 
 Speed: walker-steps per second of the numba SGD sampler (linear shift, the
 default case: double well, alpha = 0.05, Delta = 1) for each thread count in
@@ -13,7 +13,7 @@ of steps.  ``--memory-walkers 1000000 --memory-steps 10000`` (and its 1e5-step
 partner) is the full-size check; ``--quick`` is the test's small version.
 
 Custom models (MODEL.md §7): the same SGD rate (all threads) on models
-given as expressions, whose kernels fpsolve.mc_codegen generates, against the
+given as expressions, whose kernels fpsolve.mc.codegen generates, against the
 preset kernel; and the time of a new expression's first run (sympy
 derivation + numba compilation) in a fresh kernel cache, then in a new
 process that finds the cache.
@@ -36,9 +36,11 @@ from typing import Sequence
 import numba
 import numpy as np
 
-from fpsolve import cli, io, montecarlo
-from fpsolve.model import Landscape, Noise
-from fpsolve.symbolic import Model
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
+from fpsolve.mc import ensemble as montecarlo
+from fpsolve.model.valley import Landscape, Noise
+from fpsolve.model.expression import Model
 
 #: Custom models of the speed table (loss, constants, noise).
 CUSTOM_MODELS = (
@@ -55,8 +57,8 @@ CUSTOM_MODELS = (
 _FIRST_RUN = """
 import time
 t = time.perf_counter()
-from fpsolve import montecarlo
-from fpsolve.symbolic import Model
+from fpsolve.mc import ensemble as montecarlo
+from fpsolve.model.expression import Model
 t0 = time.perf_counter()
 m = Model.from_expression({expr!r}, noise="sgd", alpha=0.05, Delta=1.0)
 montecarlo.run(m, walkers=10, steps=10)

@@ -12,7 +12,7 @@ atomically and prints the table; ``--quick`` uses coarse levels (for tests).
 ``--adaptive``: the four MODEL.md §6 cases instead, graded meshes (x0.65,
 x1 = default, x1.5) and the adaptive loop at ``--tols``, each row in its own
 process, against the graded mesh x2.5 (cycles, dofs, core and CPU seconds,
-true error, estimate, negative mass, peak memory; fpsolve.benchmark), and
+true error, estimate, negative mass, peak memory; fpsolve.validation.benchmark), and
 the wall time of a whole default ``solve_fp.py`` run with its stages.
 """
 
@@ -25,7 +25,8 @@ from typing import Sequence
 
 import numpy as np
 
-from fpsolve import cli, io
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
 
 
 def l1_distance(solution, reference, symmetrise: bool = False) -> float:
@@ -79,7 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise cli.UsageError(f"mesh levels must be finite numbers > 0 (got {value!r})")
     if ref_level <= max(levels):
         raise cli.UsageError(f"--reference ({ref_level:g}) must be finer than every level ({max(levels):g})")
-    from fpsolve import mesh as fmesh, solver
+    from fpsolve.fem import mesh as fmesh
+    from fpsolve.fem import stationary as solver
 
     fmesh.graded_sizes(landscape, noise, radius, center)  # validates T > 0
     comm = MPI.COMM_WORLD
@@ -140,14 +142,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def adaptive_main(args) -> int:
-    """The table of fpsolve.benchmark for the §6 cases (``--quick``: T = 0.05
+    """The table of fpsolve.validation.benchmark for the §6 cases (``--quick``: T = 0.05
     without cross-diffusion, graded x1 and tol 1e-2 against graded x1.5),
     and the wall time of a whole default solve_fp.py run."""
     import tempfile
 
     from mpi4py import MPI
 
-    from fpsolve import benchmark
+    from fpsolve.validation import benchmark
 
     tols = [1e-2] if args.quick else list(args.tols)
     for value in tols:

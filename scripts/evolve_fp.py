@@ -27,7 +27,7 @@ SGD noise is the preset (same mesh, same numbers).
 density (the start positions drawn from it): the SDE (Euler–Maruyama, step
 ``--mc-dt``, Brownian-bridge exit test) and SGD itself (step α; SGD step k
 is at t = k α), with the valley's kernels or a custom model's generated
-ones (fpsolve.mc_codegen); each compared at 20 log-spaced times on its own
+ones (fpsolve.mc.codegen); each compared at 20 log-spaced times on its own
 step grid, where the FEM steps land.
 
 Runs under ``mpirun -n N python -m mpi4py``.
@@ -40,7 +40,9 @@ import sys
 import time
 from typing import Sequence
 
-from fpsolve import _signals, cli, io
+from fpsolve.tools import signals as _signals
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
 
 
 def build_parser() -> cli.Parser:
@@ -79,9 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter()
     args = build_parser().parse_args(argv)
     model, radius, center = cli.model_and_domain(args)
-    from fpsolve import dynamics, solver
+    from fpsolve.fem import transient as dynamics
+    from fpsolve.fem import forms
 
-    user_model, landscape, noise, cross = solver.split_model(model)
+    user_model, landscape, noise, cross = forms.split_model(model)
 
     dynamics.check_start(args.start, radius, center)
     for name, value in (("--t-end", args.t_end), ("--tol", args.tol), ("--dt", args.dt)):
@@ -97,7 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     import numpy as np
 
-    from fpsolve import dynamics_mc, plotting_dynamics
+    from fpsolve.mc import dynamics as dynamics_mc
+    from fpsolve.plots import dynamics as plotting_dynamics
 
     comm = MPI.COMM_WORLD
     mesh = cli.read_mesh_option(args, comm)  # a bad file: exit 2 here, before any computation

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the graded disk mesh of a case as a gmsh ``.msh`` (binary).
 
-Sizes follow from the model's widths (``fpsolve.mesh``, MODEL.md §5-6) unless
+Sizes follow from the model's widths (``fpsolve.fem.mesh``, MODEL.md §5-6) unless
 ``--h-min``/``--h-max`` are given; ``--order 2`` curves the boundary.  The
 committed meshes in ``meshes/`` are made by ``make meshes``.  The file is
 written atomically; its sizes are recorded in ``<out>.json``.
@@ -15,8 +15,9 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from fpsolve import cli, io
-from fpsolve import mesh as fmesh
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
+from fpsolve.fem import mesh as fmesh
 
 
 def _written_here(path: Path, overwrite: bool = False) -> bool:

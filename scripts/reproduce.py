@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from fpsolve import _signals, cli, io
-from fpsolve.model import Landscape
+from fpsolve.tools import signals as _signals
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
+from fpsolve.model.valley import Landscape
 
 NAMES = ("S5", "S3", "S4", "S2", "phase")
 
@@ -39,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from mpi4py import MPI
 
-    from fpsolve import reproduction
+    from fpsolve.validation import figures as reproduction
 
     comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
     out = io.claim_output(args.out or io.RESULTS_ROOT / "reproduce", "reproduce", args.overwrite, comm)

@@ -26,8 +26,11 @@ from typing import Sequence
 
 import numpy as np
 
-from fpsolve import cli, io, montecarlo, model
-from fpsolve.plotting import pyplot, save_figure
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
+from fpsolve.mc import ensemble as montecarlo
+from fpsolve.model import valley as model
+from fpsolve.plots.stationary import pyplot, save_figure
 
 
 def build_parser() -> cli.Parser:

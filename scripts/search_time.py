@@ -36,7 +36,9 @@ import sys
 import time
 from typing import Sequence
 
-from fpsolve import _signals, cli, io
+from fpsolve.tools import signals as _signals
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
 
 
 def build_parser() -> cli.Parser:
@@ -66,13 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter()
     args = build_parser().parse_args(argv)
     model, radius, center = cli.model_and_domain(args)
-    from fpsolve import _compat, passage, plotting_dynamics, solver
+    from fpsolve import _compat
+    from fpsolve.fem import backward as passage
+    from fpsolve.plots import dynamics as plotting_dynamics
+    from fpsolve.fem import forms
 
-    user_model, landscape, noise, _ = solver.split_model(model)
+    user_model, landscape, noise, _ = forms.split_model(model)
     if args.target is not None:
         passage.check_target(args.target, radius, center)  # inside the disk, before any meshing
     if args.start is not None:
-        from fpsolve.dynamics import check_start
+        from fpsolve.fem.transient import check_start
 
         check_start(args.start, radius, center)
     cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)

@@ -25,10 +25,13 @@ from pathlib import Path
 from typing import Sequence
 
 
-from fpsolve import _signals, cli, io
-from fpsolve.adapt import DEFAULT_MAX_DOFS, DEFAULT_TOL
-from fpsolve.model import ModelError
-from fpsolve.solver import MESH_RULES, OPTIONS_PREFIX
+from fpsolve.tools import signals as _signals
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
+from fpsolve.fem.adapt import DEFAULT_TOL
+from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
+from fpsolve.fem.model_mesh import MESH_RULES
+from fpsolve.fem.linalg import OPTIONS_PREFIX
 
 
 def petsc_options(pairs: Sequence[str]) -> dict:
@@ -76,7 +79,7 @@ def build_parser() -> cli.Parser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from fpsolve import _preload
+    from fpsolve.tools import preload as _preload
 
     wall = time.perf_counter()
     _preload.start()  # gmsh's library maps while mpi4py and DOLFINx import
@@ -97,19 +100,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mesh_rule == "adaptive" and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh-rule adaptive cannot be combined with --h-min/--h-max")
     options = petsc_options(args.petsc_option)
-    from fpsolve.solver import check_petsc_options
+    from fpsolve.fem.linalg import check_petsc_options
 
     check_petsc_options(options)  # a value PETSc/SLEPc refuses: one line, before any mesh
     if args.mesh is not None:
         noise.require_positive_T()
     mesh = cli.read_mesh_option(args, MPI.COMM_WORLD)  # a bad file: exit 2 here
 
-    from fpsolve import diagnostics, fem_results, solver
+    from fpsolve.fem import diagnostics
+    from fpsolve.fem import results as fem_results
+    from fpsolve.fem import stationary as solver
+    from fpsolve.fem import model_mesh
 
-    mesh_rule = args.mesh_rule or solver.default_mesh_rule(model, args.h_min)
+    mesh_rule = args.mesh_rule or model_mesh.default_mesh_rule(model, args.h_min)
     if args.mesh is None and mesh_rule == "graded":
         # the mesh's size is predicted before meshing: refuse, one line
-        solver.check_budget(solver.model_mesh_sizes(model, radius, center, args.h_min, args.h_max), args.degree,
+        model_mesh.check_budget(model_mesh.model_mesh_sizes(model, radius, center, args.h_min, args.h_max), args.degree,
                             DEFAULT_MAX_DOFS if args.max_dofs is None else args.max_dofs)
     else:
         noise.require_positive_T()

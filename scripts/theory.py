@@ -23,9 +23,12 @@ from typing import Sequence
 
 import numpy as np
 
-from fpsolve import cli, gibbs, io, theory
-from fpsolve.model import Landscape, ModelError, Noise
-from fpsolve.plotting import pyplot, save_figure
+from fpsolve.cli import common as cli
+from fpsolve.model import exact as gibbs
+from fpsolve.tools import io
+from fpsolve import theory
+from fpsolve.model.valley import Landscape, ModelError, Noise
+from fpsolve.plots.stationary import pyplot, save_figure
 
 #: Largest number of temperatures of a sweep.
 MAX_SWEEP = 2000

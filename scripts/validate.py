@@ -15,10 +15,14 @@ written either way), 2 on bad input (one line, nothing written).
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Sequence
 
-from fpsolve import _signals, cli, io, model
-from fpsolve.report import Report
+from fpsolve.tools import signals as _signals
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
+from fpsolve.model import valley as model
+from fpsolve.validation.report import Report
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -43,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from mpi4py import MPI
 
-    from fpsolve import validation  # heavy imports after the input checks
+    from fpsolve.validation import three_way as validation  # heavy imports after the input checks
 
     comm = MPI.COMM_WORLD
     rank = comm.rank
@@ -89,7 +93,7 @@ def finish(checks: dict, out: Path, progress, rank: int) -> int:
 
 def validate_model(args, user_model, radius: float, center: tuple, comm) -> int:
     """Any model (MODEL.md §7): FEM vs SDE twin vs the exact density where it applies."""
-    from fpsolve import validation_model
+    from fpsolve.validation import models as validation_model
 
     settings = validation_model.QUICK if args.quick else validation_model.FULL
     overrides = {k: v for k, v in (("walkers", args.walkers), ("dt", args.dt), ("seed", args.seed))

@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_script
-from fpsolve import _caches, theory
-from fpsolve.model import Landscape, ModelError, Noise
+from fpsolve.tools import caches as _caches
+from fpsolve import theory
+from fpsolve.model.valley import Landscape, ModelError, Noise
 
 NOBODY = 65534
 
@@ -151,10 +152,10 @@ def test_theory_script_tiny_radius_gives_the_uniform_limit(tmp_path):
 
 
 def test_generated_kernel_folder_falls_back_when_home_is_unwritable(tmp_path, monkeypatch, capsys):
-    """Custom models' Monte Carlo kernels (fpsolve.mc_codegen) live under
+    """Custom models' Monte Carlo kernels (fpsolve.mc.codegen) live under
     ~/.cache/fpsolve/kernels; an unwritable HOME moves them to the temporary
     fallback with one line, said once."""
-    from fpsolve import mc_codegen
+    from fpsolve.mc import codegen as mc_codegen
 
     blocker = tmp_path / "home-is-a-file"
     blocker.write_text("")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from fpsolve import io
+from fpsolve.tools import io
 
 SUMMARY_KEYS = {
     "T", "escape_rate", "mass", "min_density", "negative_mass", "mode_theta1", "mean_abs_theta1",

@@ -14,8 +14,9 @@ import sys
 import pytest
 
 from conftest import ROOT, run_script
-from fpsolve import cli, montecarlo
-from fpsolve.model import Noise
+from fpsolve.cli import common as cli
+from fpsolve.mc import ensemble as montecarlo
+from fpsolve.model.valley import Noise
 
 
 def _args(**kw) -> argparse.Namespace:
@@ -91,7 +92,7 @@ def test_memory_prediction_bounds_what_a_run_allocates():
 
     import numpy as np
 
-    from fpsolve.model import Landscape
+    from fpsolve.model.valley import Landscape
 
     land, noise = Landscape.from_preset("double-well"), Noise(0.05, 1.0)
     kw = dict(walkers=200_000, steps=10, hist_edges=(np.linspace(-2, 2, 51), np.linspace(-2, 2, 51)))

@@ -9,7 +9,8 @@ import json
 import pytest
 
 from conftest import ROOT, run_script
-from fpsolve import cli, io
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
 
 SCRIPTS = ("solve_fp.py", "sample_sgd.py", "theory.py", "validate.py", "evolve_fp.py", "search_time.py")
 

@@ -1,4 +1,4 @@
-"""fpsolve.compare against exact values: sampling floor, folding, peaks, fits."""
+"""fpsolve.validation.metrics against exact values: sampling floor, folding, peaks, fits."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from fpsolve import compare
+from fpsolve.validation import metrics as compare
 
 
 def test_total_variation_exact():

@@ -10,9 +10,11 @@ import math
 import numpy as np
 import pytest
 
-from fpsolve import gibbs, montecarlo, solver
-from fpsolve.model import Landscape, Noise
-from fpsolve.symbolic import Model
+from fpsolve.model import exact as gibbs
+from fpsolve.mc import ensemble as montecarlo
+from fpsolve.fem import stationary as solver
+from fpsolve.model.valley import Landscape, Noise
+from fpsolve.model.expression import Model
 
 #: MODEL.md §6 / NUMERICS.md converged FEM values of the default preset at T = 0.05 (full D).
 PRESET_T005 = {"mean_abs_theta1": 0.6318, "std_abs_theta1": 0.06508, "var_theta2": 0.01686}
@@ -150,7 +152,7 @@ def test_constant_covariance_ou_variance_is_alpha_sigma_over_2():
 def test_two_layer_net_fem_vs_sde_twin_and_balanced_mode():
     """½(θ1θ2 − 1)², sgd noise, T = 0.05 (validate.py's quick settings): TV within 2x the
     sampling floor; the density sits on the balanced points |θ1| = |θ2| (mode measured 0.906, 0.900)."""
-    from fpsolve import validation_model
+    from fpsolve.validation import models as validation_model
 
     m = Model.from_expression("0.5*(theta1*theta2 - 1)**2", noise="sgd", T=0.05)
     res = validation_model.run_model(m, settings=validation_model.QUICK)
@@ -185,7 +187,7 @@ def test_unresolved_custom_model_warns_about_negative_mass():
 
 def test_a_sweep_reuses_one_derivation_and_one_kernel():
     """Numbers (constants, alpha, Delta) are arguments: one compiled kernel per canonical form."""
-    from fpsolve import mc_codegen
+    from fpsolve.mc import codegen as mc_codegen
 
     a = Model.from_expression("k*(x**2 - 1)**2 + 0.5*y**2", {"k": 0.25}, T=0.05)
     b = Model.from_expression("k*(x**2 - 1)**2 + 0.5*y**2", {"k": 0.5}, alpha=0.1, T=0.2)

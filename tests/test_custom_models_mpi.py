@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fpsolve import montecarlo, solver
-from fpsolve.symbolic import Model
+from fpsolve.mc import ensemble as montecarlo
+from fpsolve.fem import stationary as solver
+from fpsolve.model.expression import Model
 
 CURVED = "2.5*(theta2 - theta1**2 + 0.5)**2 + 0.25*theta1**2"
 

@@ -14,8 +14,12 @@ from mpi4py import MPI
 
 from conftest import SINGLE_WELL_LAMBDA0
 
-from fpsolve import dynamics, mesh as fmesh, model, solver
-from fpsolve.model import ModelError
+from fpsolve.fem import transient as dynamics
+from fpsolve.fem import mesh as fmesh
+from fpsolve.model import valley as model
+from fpsolve.fem import forms
+from fpsolve.fem import eigenproblem
+from fpsolve.model.valley import ModelError
 
 J01 = 2.404825557695773  # first zero of the Bessel function J0
 
@@ -89,8 +93,8 @@ def test_single_well_late_decay_is_the_eigenvalue():
     noise = model.Noise.from_temperature(0.2, 0.05)
     msh, _, _ = fmesh.mesh_for(land, noise, radius=2.0, center=(0.0, 0.0), mesh=None, h_min=None,
                                h_max=None, comm=MPI.COMM_SELF)
-    c = solver.model_coefficients(msh, land, noise, True)
-    sol, _ = solver.solve_operator(msh, c.drift, c.D, c.divD)
+    c = forms.model_coefficients(msh, land, noise, True)
+    sol, _ = eigenproblem.solve_operator(msh, c.drift, c.D, c.divD)
     lam = sol.eigenvalue.real
     # converged λ0: 1.59704e-3 (adaptive, tol 1e-4; graded x3 1.59717e-3); the
     # 1.5996e-3 of NUMERICS / the issue was an older mesh's, 1.6e-3 high

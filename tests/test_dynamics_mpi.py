@@ -8,8 +8,11 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fpsolve import dynamics, mesh as fmesh, passage, solver
-from fpsolve.model import Landscape, Noise
+from fpsolve.fem import transient as dynamics
+from fpsolve.fem import mesh as fmesh
+from fpsolve.fem import backward as passage
+from fpsolve.fem import forms
+from fpsolve.model.valley import Landscape, Noise
 
 LAND = Landscape.from_preset("single-well")
 NOISE = Noise.from_temperature(0.2, 0.05)
@@ -18,7 +21,7 @@ NOISE = Noise.from_temperature(0.2, 0.05)
 def _run(comm):
     msh, _, _ = fmesh.mesh_for(LAND, NOISE, radius=2.0, center=(0.0, 0.0), mesh=None, h_min=None, h_max=0.3,
                                comm=comm)
-    c = solver.model_coefficients(msh, LAND, NOISE, True)
+    c = forms.model_coefficients(msh, LAND, NOISE, True)
     tr = dynamics.Transient(msh, c.drift, c.D, c.divD, boundary="dirichlet", **dynamics.model_observables(msh, LAND))
     ev = tr.run(tr.gaussian((0.5, 0.2), (0.1, 0.1)), 20.0, dt=0.5)
     tau = passage.mean_first_passage_time(msh, c.drift, c.D, c.divD, target=passage.box_target(0.0, 0.0, 0.1, 0.2))

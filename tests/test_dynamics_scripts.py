@@ -11,7 +11,7 @@ import pytest
 
 from conftest import SINGLE_WELL_LAMBDA0, run_script
 
-from fpsolve import io
+from fpsolve.tools import io
 
 
 MESH_T005 = Path(__file__).resolve().parents[1] / "meshes" / "double-well_T0.05.msh"

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fpsolve import solver
-from fpsolve.model import Landscape, Noise
+from fpsolve.fem import stationary as solver
+from fpsolve.fem import linalg
+from fpsolve.model.valley import Landscape, Noise
 
 #: MODEL.md §6, 'SDE, full noise' and 'SDE, no cross-diffusion' rows:
 #: (mean |θ1|, std |θ1|, Var θ2).  Var θ2 carries the +0.5 % Euler-Maruyama
@@ -107,14 +108,14 @@ def test_committed_mesh_gives_the_graded_answer(solutions):
 
 def test_p1_at_low_noise_structured_core_and_failure_reported(tmp_path):
     """P1 at T = 0.01 (NUMERICS.md: it fails on isotropic meshes).  On the
-    default structured core (fpsolve.mesh) P1's mean |θ1| is 0.6 % from the
+    default structured core (fpsolve.fem.mesh) P1's mean |θ1| is 0.6 % from the
     converged P2 0.0068912 with negative mass 1.8e-6; on an unstructured
     isotropic core of the same θ1-size it fails (negative mass 0.2, mean
     |θ1| half the converged value), and the summary must say so through its
     negativity diagnostics and a warning rather than hide it."""
     import dataclasses
 
-    from fpsolve import mesh as fmesh
+    from fpsolve.fem import mesh as fmesh
 
     land, noise = Landscape.from_preset("double-well"), Noise.from_temperature(0.01, 0.05)
     s = solver.solve(land, noise, degree=1).summary
@@ -155,16 +156,16 @@ def test_zero_pivot_falls_back_to_mumps():
     K, M = _permutation_matrices()
     ksp = PETSc.KSP().create(MPI.COMM_SELF)
     ksp.setOperators(K)
-    assert solver.factorise(ksp, MPI.COMM_SELF) == "mumps"
+    assert linalg.factorise(ksp, MPI.COMM_SELF) == "mumps"
     b, x = K.createVecLeft(), K.createVecRight()
     b.setArray([1.0, 2.0, 4.0])
     ksp.solve(b, x)
     assert np.allclose(x.getArray(), [2.0, 1.0, 2.0], atol=1e-14)
     # shift 0: K itself is factorised; of the pairs (−1, 1, 2) the one-signed
     # vectors are those of 1 ([1, 1, 0]) and 2 ([0, 0, 1]): 1 is chosen
-    lam, vec, info = solver.principal_eigenpair(K, M, MPI.COMM_SELF, target=0.0, nev=3)
+    lam, vec, info = linalg.principal_eigenpair(K, M, MPI.COMM_SELF, target=0.0, nev=3)
     assert info["lu"] == "mumps" and abs(lam - 1.0) < 1e-12
     # a regular operator keeps PETSc's LU
     ksp2 = PETSc.KSP().create(MPI.COMM_SELF)
     ksp2.setOperators(M)
-    assert solver.factorise(ksp2, MPI.COMM_SELF) == "petsc"
+    assert linalg.factorise(ksp2, MPI.COMM_SELF) == "petsc"

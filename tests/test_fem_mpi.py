@@ -15,8 +15,8 @@ import pytest
 from mpi4py import MPI
 
 from conftest import ROOT, run_script
-from fpsolve import solver
-from fpsolve.model import Landscape, Noise
+from fpsolve.fem import stationary as solver
+from fpsolve.model.valley import Landscape, Noise
 
 KEYS = ("escape_rate", "escape_rate_flux", "mass", "mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2",
         "mode_theta1")

@@ -95,7 +95,7 @@ def test_deferred_sigint_holds_ctrl_c_under_main_guard():
     handler is back; also inside keep_sigint_handler, which every script runs
     under (cli.main_guard): there signal.signal leaves SIGINT alone, which had
     silently kept the deferring handler out."""
-    from fpsolve import _signals
+    from fpsolve.tools import signals as _signals
 
     before = signal.getsignal(signal.SIGINT)
     for outer in (_signals.keep_sigint_handler, _nothing):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fpsolve import io
+from fpsolve.tools import io
 
 
 def test_atomic_dir_appears_only_on_success(tmp_path):
@@ -136,7 +136,7 @@ def test_exchange_is_atomic_and_complete(tmp_path):
 
 _WRITER = r"""
 import os, signal, sys
-from fpsolve import io
+from fpsolve.tools import io
 kill_at, final = int(sys.argv[1]), sys.argv[2]
 count = 0
 

@@ -15,7 +15,7 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from conftest import run_script
-from fpsolve import meshfile
+from fpsolve.fem import meshfile
 
 
 def test_make_mesh_writes_a_disk_with_its_sizes(tmp_path):

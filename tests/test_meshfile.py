@@ -1,4 +1,4 @@
-"""Mesh files (``--mesh``, fpsolve.meshfile): every 2-D triangle mesh meshio
+"""Mesh files (``--mesh``, fpsolve.fem.meshfile): every 2-D triangle mesh meshio
 reads gives the right domain (area, centre, radius to round-off), bad files
 are exit 2 with one line, and a solve on a mesh read from a file equals the
 solve on the same mesh made in memory."""
@@ -20,9 +20,11 @@ from mpi4py import MPI
 from petsc4py import PETSc
 
 from conftest import ROOT, run_script
-from fpsolve import _compat, meshfile, solver
-from fpsolve import mesh as fmesh
-from fpsolve.model import Landscape, ModelError, Noise
+from fpsolve import _compat
+from fpsolve.fem import meshfile
+from fpsolve.fem import stationary as solver
+from fpsolve.fem import mesh as fmesh
+from fpsolve.model.valley import Landscape, ModelError, Noise
 
 R, C = 1.0, (0.25, -0.5)
 

@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from fpsolve import model
-from fpsolve.model import Landscape, ModelError, Noise
+from fpsolve.model import valley as model
+from fpsolve.model.valley import Landscape, ModelError, Noise
 
 LANDSCAPES = [Landscape.from_preset(p) for p in model.PRESETS] + [Landscape(2.0, 0.3, 0.7, 0.05)]
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fpsolve import model
+from fpsolve.model import valley as model
 from fpsolve._compat import expression, functionspace
 
 import ufl

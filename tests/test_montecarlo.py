@@ -1,4 +1,4 @@
-"""Monte Carlo of SGD and its SDE (fpsolve.montecarlo) against exact results.
+"""Monte Carlo of SGD and its SDE (fpsolve.mc.ensemble) against exact results.
 
 Every run is seeded, so each assertion is deterministic; tolerances are
 3 standard errors (walkers are the independent units) unless said otherwise.
@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from fpsolve import montecarlo as mc
-from fpsolve.model import Landscape, ModelError, Noise
+from fpsolve.mc import ensemble as mc
+from fpsolve.mc import kernels
+from fpsolve.mc import rng
+from fpsolve.model.valley import Landscape, ModelError, Noise
 
 DOUBLE_WELL = Landscape.from_preset("double-well")
 
@@ -32,11 +34,11 @@ def z(value: float, expected: float, se: float) -> float:
 
 
 def test_normals_are_standard_and_numpy_equals_numba():
-    keys = mc.walker_keys(2024, np.arange(250_000))
-    zs = mc._normals_numba(keys, 3)
+    keys = rng.walker_keys(2024, np.arange(250_000))
+    zs = rng._normals_numba(keys, 3)
     # same integers, same ziggurat: equal up to the last bits of exp/log, which
     # numpy computes with CPU-dependent SIMD code (AMD EPYC: 3 of 5e5 differ by 1 ulp)
-    np.testing.assert_allclose(zs, np.column_stack(mc._normal_pair_np(keys, 3)), rtol=0, atol=4e-15)
+    np.testing.assert_allclose(zs, np.column_stack(rng._normal_pair_np(keys, 3)), rtol=0, atol=4e-15)
     x = zs.ravel()
     n = x.size
     assert abs(x.mean()) * math.sqrt(n) < 4
@@ -44,8 +46,8 @@ def test_normals_are_standard_and_numpy_equals_numba():
     assert abs(stats.kurtosis(x)) / math.sqrt(24.0 / n) < 4
     assert stats.kstest(x, "norm").pvalue > 1e-3
     # the ziggurat's tail beyond R = 3.4426 carries the right mass (1.2 % slow path)
-    tail = np.mean(np.abs(x) > mc._ZIG_R)
-    expected = 2 * stats.norm.sf(mc._ZIG_R)
+    tail = np.mean(np.abs(x) > rng._ZIG_R)
+    expected = 2 * stats.norm.sf(rng._ZIG_R)
     assert abs(tail - expected) < 4 * math.sqrt(expected / n)
     # the two numbers of a step are independent
     assert abs(np.corrcoef(zs[:, 0], zs[:, 1])[0, 1]) * math.sqrt(len(zs)) < 4
@@ -132,7 +134,7 @@ def test_double_well_T001_against_model_table(cross, ref_mean, ref_se, ref_std):
     sigma1 = ref_mean * math.sqrt(math.pi / 2)
 
     def start(index):
-        z1, z2 = mc.normals(777, index, 0)
+        z1, z2 = rng.normals(777, index, 0)
         return np.column_stack([sigma1 * z1, math.sqrt(T / 2) * z2])
 
     s = mc.run(DOUBLE_WELL, Noise.from_temperature(T, 0.05), method="sde", dt=dt, cross=cross,
@@ -225,8 +227,8 @@ def test_same_seed_same_numbers_with_1_and_2_threads():
 _FIRST_CALL_ON_TWO_THREADS = """
 import sys
 import numba, numpy as np
-from fpsolve import montecarlo as mc
-from fpsolve.model import Landscape, Noise
+from fpsolve.mc import ensemble as mc
+from fpsolve.model.valley import Landscape, Noise
 numba.set_num_threads(2)
 res = mc.run(Landscape.from_preset("double-well"), Noise(0.05, 1.0), walkers=301, steps=50, seed=3)
 np.save(sys.argv[1], res.final)
@@ -291,16 +293,17 @@ def test_bad_arguments_raise_model_error_naming_them(kwargs, words):
     assert words in str(info.value)
 
 
-def test_kernel_cache_is_dropped_when_model_py_changes(tmp_path):
-    (tmp_path / "model.py").write_text("a = 1\n")
+def test_kernel_cache_is_dropped_when_the_valley_formulas_change(tmp_path):
+    formulas = tmp_path / "valley.py"
+    formulas.write_text("a = 1\n")
     cache = tmp_path / "__pycache__"
-    mc._drop_stale_kernel_cache(tmp_path)  # first time: stamps the hash
-    kernel = cache / "montecarlo._advance_chunk-1.py311.nbi"
-    other = cache / "model.cpython-311.pyc"
+    kernels._drop_stale_kernel_cache(tmp_path, formulas)  # first time: stamps the hash
+    kernel = cache / "kernels._advance_chunk-1.py311.nbi"
+    other = cache / "valley.cpython-311.pyc"
     kernel.write_text("x")
     other.write_text("x")
-    mc._drop_stale_kernel_cache(tmp_path)  # model.py unchanged: the cache stays
+    kernels._drop_stale_kernel_cache(tmp_path, formulas)  # unchanged: the cache stays
     assert kernel.exists()
-    (tmp_path / "model.py").write_text("a = 2\n")
-    mc._drop_stale_kernel_cache(tmp_path)  # changed: the kernel cache goes, nothing else
+    formulas.write_text("a = 2\n")
+    kernels._drop_stale_kernel_cache(tmp_path, formulas)  # changed: the kernel cache goes, nothing else
     assert not kernel.exists() and other.exists()

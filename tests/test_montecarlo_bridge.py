@@ -12,11 +12,12 @@ import pytest
 
 from conftest import SINGLE_WELL_LAMBDA0
 
-from fpsolve import montecarlo as mc
-from fpsolve import solver
-from fpsolve.model import Landscape, ModelError, Noise
-from fpsolve.symbolic import Model
-from fpsolve.validation import _escape
+from fpsolve.mc import ensemble as mc
+from fpsolve.mc import kernels
+from fpsolve.fem import stationary as solver
+from fpsolve.model.valley import Landscape, ModelError, Noise
+from fpsolve.model.expression import Model
+from fpsolve.validation.three_way import _escape
 
 SINGLE = Landscape.from_preset("single-well")
 NOISE = Noise.from_temperature(0.2, 0.05)
@@ -25,7 +26,7 @@ BURN, TIME = 30.0, 230.0   # burn-in: > 3 relaxation times 1/(ε + a2 T a0/2) = 
 
 #: The single well written as an expression of its own (not the preset's
 #: VALLEY_EXPRESSION): Monte Carlo runs it with the generated kernels of
-#: fpsolve.mc_codegen, MODEL.md §7.
+#: fpsolve.mc.codegen, MODEL.md §7.
 SINGLE_TEXT = "0.5*(1 + theta1**2)*theta2**2 + 0.005*theta1**2"
 
 
@@ -51,10 +52,10 @@ def test_bridge_probability_is_the_reflection_principle():
     # 1-D Brownian bridge between a and b above a wall, variance s per unit time:
     # P(touch) = exp(−2ab/(s dt)); n·D n = s/2 along the normal
     a, b, s, dt = 0.03, 0.05, 0.4, 0.01
-    p = mc.bridge_probability(a, b, s / 2, 0.0, 123.0, 1.0, 0.0, dt)
+    p = kernels.bridge_probability(a, b, s / 2, 0.0, 123.0, 1.0, 0.0, dt)
     assert p == pytest.approx(math.exp(-2 * a * b / (s * dt)), rel=1e-14)
     # a tilted normal weighs D along it: n·D n with n = (1, 1)/√2
-    p = mc.bridge_probability(a, b, 0.1, 0.05, 0.2, 2 ** -0.5, 2 ** -0.5, dt)
+    p = kernels.bridge_probability(a, b, 0.1, 0.05, 0.2, 2 ** -0.5, 2 ** -0.5, dt)
     assert p == pytest.approx(math.exp(-2 * a * b / (2 * 0.2 * dt)), rel=1e-14)
     # a Monte-Carlo check of the formula on fine bridges
     rng = np.random.default_rng(0)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fpsolve import montecarlo as mc
-from fpsolve.model import Landscape, Noise
+from fpsolve.mc import ensemble as mc
+from fpsolve.model.valley import Landscape, Noise
 
 TIMING = {"walker_steps_per_second", "wall_seconds", "mpi_ranks", "numba_threads"}
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from fpsolve import io
-from fpsolve import montecarlo as mc
-from fpsolve.model import Landscape, Noise
+from fpsolve.tools import io
+from fpsolve.mc import ensemble as mc
+from fpsolve.model.valley import Landscape, Noise
 
 
 def test_sample_sgd_writes_what_run_computes(tmp_path):

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ROOT, run_script
-from fpsolve import io
+from fpsolve.tools import io
 
 CASE = "double-well_alpha0.05_Delta1"
 MC = ("--walkers", "200", "--time", "20")

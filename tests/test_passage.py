@@ -17,8 +17,11 @@ import ufl
 from dolfinx import mesh as dmesh
 from mpi4py import MPI
 
-from fpsolve import _compat, model, passage, theory
-from fpsolve.model import ModelError
+from fpsolve import _compat
+from fpsolve.model import valley as model
+from fpsolve.fem import backward as passage
+from fpsolve import theory
+from fpsolve.model.valley import ModelError
 
 R_OUT, R_IN = 1.5, 0.1
 
@@ -107,7 +110,7 @@ def test_search_case_on_a_custom_model_equals_the_preset():
     # the preset's equation: same mesh, target and start, same τ
     import sympy as sp
 
-    from fpsolve.symbolic import VALLEY_EXPRESSION, Model
+    from fpsolve.model.expression import VALLEY_EXPRESSION, Model
 
     t1, t2 = sp.symbols("theta1 theta2")
     H = sp.hessian(sp.sympify(VALLEY_EXPRESSION, locals={"theta1": t1, "theta2": t2}), (t1, t2))
@@ -156,7 +159,7 @@ def _below_tc_case(eps: float, r: float):
 
 
 def test_structured_core_is_an_axis_aligned_mirror_symmetric_grid():
-    from fpsolve import mesh as fmesh
+    from fpsolve.fem import mesh as fmesh
 
     land, noise, st = _below_tc_case(1e-3, 0.1)
     x0, box = (st["start"], 0.0), (0.0, 0.0, st["window"], 2.0)
@@ -236,7 +239,7 @@ def test_search_off_the_aligned_grid_is_refined_and_converges():
 
 def test_coarse_user_size_gives_up_the_structured_core():
     # one cell of h-min 1.5 would reach past the wall of a radius-2 disk
-    from fpsolve import mesh as fmesh
+    from fpsolve.fem import mesh as fmesh
 
     land, noise = model.Landscape.from_preset("double-well"), model.Noise.from_temperature(0.01, 0.05)
     assert fmesh.graded_sizes(land, noise).structured

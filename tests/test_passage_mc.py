@@ -14,9 +14,10 @@ import numpy as np
 import pytest
 from mpi4py import MPI
 
-from fpsolve import montecarlo as mc
-from fpsolve import passage, theory
-from fpsolve.model import Landscape, Noise
+from fpsolve.mc import ensemble as mc
+from fpsolve.fem import backward as passage
+from fpsolve import theory
+from fpsolve.model.valley import Landscape, Noise
 
 
 @pytest.mark.parametrize("preset, T", [("single-well", 0.1), ("double-well", 0.05)])

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import pytest
 
-from fpsolve import mesh as fmesh
-from fpsolve import solver
-from fpsolve.model import Landscape, Noise
+from fpsolve.fem import mesh as fmesh
+from fpsolve.fem import stationary as solver
+from fpsolve.model.valley import Landscape, Noise
 
 LAND = Landscape.from_preset("double-well")
 

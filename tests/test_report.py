@@ -1,4 +1,4 @@
-"""fpsolve.report: tables, files, and the sweep helper (serial; MPI in test_sweep_mpi.py)."""
+"""fpsolve.validation.report: tables, files, and the sweep helper (serial; MPI in test_sweep_mpi.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from fpsolve import compare, report
+from fpsolve.validation import metrics as compare
+from fpsolve.validation import report
 
 
 def test_report_tables_and_json(tmp_path):

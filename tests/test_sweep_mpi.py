@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from fpsolve import reproduction
-from fpsolve.model import Landscape
-from fpsolve.report import map_points
+from fpsolve.validation import figures as reproduction
+from fpsolve.model.valley import Landscape
+from fpsolve.validation.report import map_points
 
 
 @pytest.mark.mpi

@@ -1,4 +1,4 @@
-"""fpsolve.symbolic (MODEL.md §7): the restricted parser, the derivation
+"""fpsolve.model.expression (MODEL.md §7): the restricted parser, the derivation
 against the hand-written valley formulas of model.py, the cache by canonical
 form, valley recognition and the checks on the disk."""
 
@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from fpsolve import model as fm
-from fpsolve import symbolic
-from fpsolve.model import Landscape, ModelError
-from fpsolve.symbolic import VALLEY_CANONICAL, VALLEY_EXPRESSION, Model
+from fpsolve.model import valley as fm
+from fpsolve.model import expression as symbolic
+from fpsolve.model.valley import Landscape, ModelError
+from fpsolve.model.expression import VALLEY_CANONICAL, VALLEY_EXPRESSION, Model
 
 
 @pytest.mark.parametrize("text, params, words", [
@@ -99,7 +99,7 @@ def test_preset_built_without_sympy_equals_the_parsed_expression():
 
 def test_preset_run_does_not_import_sympy_or_numba(tmp_path):
     """A default FEM solve of a preset needs neither (0.5 s of imports)."""
-    code = ("import sys; from fpsolve import solver; from fpsolve.symbolic import Model; "
+    code = ("import sys; from fpsolve import solver; from fpsolve.model.expression import Model; "
             "m = Model.preset('double-well', T=0.05); m.check_formulas(); m.as_dict(); "
             "from fpsolve import io; io.versions(); "
             "print(sorted(k for k in ('sympy', 'numba') if k in sys.modules))")
@@ -180,7 +180,7 @@ def test_valley_recognition_expands_only_low_degree_polynomials():
 
 def test_an_expression_that_once_hung_is_refused_in_seconds():
     """`solve_fp.py --loss 'x**(10**10) + y**2'` grew by ~100 MB/s without a word."""
-    code = ("from fpsolve.symbolic import Model\n"
+    code = ("from fpsolve.model.expression import Model\n"
             "Model.from_expression('x**(10**10) + y**2')\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "exponent 1e+10 is larger than 256" in res.stderr

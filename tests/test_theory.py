@@ -10,7 +10,7 @@ import pytest
 from scipy import integrate
 
 from fpsolve import theory as th
-from fpsolve.model import Landscape, ModelError, Noise
+from fpsolve.model.valley import Landscape, ModelError, Noise
 
 DW = Landscape.from_preset("double-well")
 
@@ -79,8 +79,8 @@ def test_conditional_density_is_gaussian_where_g_prime_vanishes_and_for_small_T(
 @pytest.mark.parametrize("T", [0.01, 0.3])
 def test_slow_drift_and_diffusion_are_gaussian_averages_of_the_model(T):
     """A = −⟨∂1L⟩ and B = ⟨D11⟩ over θ2 ~ N(0, T g/2) (S16, S29), by
-    Gauss–Hermite quadrature of fpsolve.model's gradient and diffusion."""
-    from fpsolve import model
+    Gauss–Hermite quadrature of fpsolve.model.valley's gradient and diffusion."""
+    from fpsolve.model import valley as model
 
     x = np.linspace(-1.4, 1.4, 29)
     t, w = np.polynomial.hermite.hermgauss(20)

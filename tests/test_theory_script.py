@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_script
 from fpsolve import theory
-from fpsolve.model import Landscape, Noise
+from fpsolve.model.valley import Landscape, Noise
 
 KEYS = ("T", "T_c_constant", "T_c_landscape", "mode_theta1", "mean_abs_theta1", "std_abs_theta1",
         "var_theta2", "flatness_at_mode", "search_time", "adiabatic_ratio")

@@ -27,9 +27,10 @@ from mpi4py import MPI
 import ufl
 from dolfinx import fem
 
-from fpsolve import adapt, diagnostics
-from fpsolve import mesh as fmesh
-from fpsolve import solver
+from fpsolve.fem import adapt
+from fpsolve.fem import diagnostics
+from fpsolve.fem import mesh as fmesh
+from fpsolve.fem import eigenproblem
 
 COMM = MPI.COMM_SELF
 ZERO = ufl.as_vector((0.0, 0.0))
@@ -89,7 +90,7 @@ def _double_well(m):
 def test_high_barrier_double_well_split_exact_or_warned(center):
     sizes = fmesh.MeshSizes(radius=5.0, center=center, h_min=0.1, h_max=0.1, box_hx=5.0, box_hy=5.0)
     msh, _ = fmesh.create_disk(sizes, COMM)
-    sol, _ = solver.solve_operator(msh, *_double_well(msh))
+    sol, _ = eigenproblem.solve_operator(msh, *_double_well(msh))
     mean1 = sol.moments()["mean_theta1"]
     warnings = diagnostics.warnings_for({"eigen": sol.info, "boundary": "dirichlet"})
     print(f"{center}: mean theta1 {mean1:.3g}, gap {sol.info['gap']:.3g}, "

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import run_script
-from fpsolve import compare
+from fpsolve.validation import metrics as compare
 
 
 @pytest.mark.parametrize("T", [0.01, 0.05])

@@ -13,8 +13,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from fpsolve import validation
-from fpsolve.model import Landscape, Noise
+from fpsolve.validation import three_way as validation
+from fpsolve.model.valley import Landscape, Noise
 
 SMALL = dataclasses.replace(validation.QUICK, walkers=400, groups=4, max_time=60.0, refine=0.5)
 

@@ -1,0 +1,420 @@
+"""Command-line plumbing shared by the scripts in ``scripts/``.
+
+The model options (names are a contract between the scripts): ``--preset``,
+``--a0 --a2 --a4 --eps``, ``--alpha``, ``--Delta`` or ``--T`` (with a fixed
+``--alpha``); in the scripts that take any model (MODEL.md §7) also
+``--loss EXPR``, ``--param NAME=VALUE`` (repeatable), ``--noise
+{sgd,sgd-diagonal,isotropic}`` or ``--noise-covariance S11 S12 S22``.  Bad
+input ends the program with exit status 2 and one line on stderr naming the
+bad value, before anything is written; Ctrl-C, in any phase (importing this
+module installs a ``sys.excepthook`` for the import phase, :func:`main_guard`
+covers the rest), is exit status 130 and one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+from typing import Callable, NoReturn, Sequence
+
+
+#: The one line of an interrupted command (exit status 130).
+INTERRUPTED = "interrupted (Ctrl-C)"
+
+
+def interrupted(exc: BaseException) -> bool:
+    """True if ``exc`` is, or was raised while handling, a KeyboardInterrupt."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _script_hook(exc_type, exc, tb) -> None:
+    """sys.excepthook of the scripts, for what goes wrong while a script
+    imports its modules (before main_guard runs): Ctrl-C is one line and
+    exit status 130, a ModelError (e.g. no writable cache) one line and 2."""
+    prog = sys.argv[0].rsplit("/", 1)[-1]
+    model = sys.modules.get(__package__ + ".model")
+    if exc is not None and interrupted(exc):
+        sys.stderr.write(f"{prog}: {INTERRUPTED}\n")
+        code = 130
+    elif model is not None and isinstance(exc, model.ModelError):
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        code = 2
+    else:
+        sys.__excepthook__(exc_type, exc, tb)
+        return
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if sys.excepthook is sys.__excepthook__:
+    sys.excepthook = _script_hook
+
+
+# after the hook, so that Ctrl-C while numpy loads is one line too
+from fpsolve.tools.io import OutputError  # noqa: E402
+from fpsolve.fem.mesh import DEFAULT_RADIUS  # noqa: E402
+from fpsolve.model.valley import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise  # noqa: E402
+from fpsolve.model.expression import FUNCTIONS, NOISES
+from fpsolve.model.expression import check_constant_name
+from fpsolve.model.expression import Model
+from fpsolve.tools.signals import keep_sigint_handler
+from fpsolve.fem import meshfile
+from fpsolve.fem import mesh as fmesh
+from fpsolve.fem.model_mesh import model_mesh_sizes
+
+#: Valley coefficient options (MODEL.md §1).
+VALLEY_OPTIONS = ("a0", "a2", "a4", "eps")
+
+#: Default noise of the default case: alpha = 0.05, Delta = 1 (T = 0.05 > T_c).
+DEFAULT_ALPHA = 0.05
+DEFAULT_DELTA = 1.0
+
+
+class UsageError(ValueError):
+    """A bad command-line value; the message is the one line the user sees."""
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:  # noqa: D102
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Landscape and noise options (MODEL.md §1–2)."""
+    group = parser.add_argument_group("model (MODEL.md §1-2)")
+    group.add_argument("--preset", default=None,
+                       help=f"landscape preset: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
+    for name in ("a0", "a2", "a4", "eps"):
+        group.add_argument(f"--{name}", type=float, default=None,
+                           help=f"override the preset's {name}")
+    group.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
+                       help=f"learning rate alpha (default {DEFAULT_ALPHA:g})")
+    noise = group.add_mutually_exclusive_group()
+    noise.add_argument("--Delta", type=float, default=None,
+                       help=f"minibatch shift variance Delta (default {DEFAULT_DELTA:g})")
+    noise.add_argument("--T", type=float, default=None,
+                       help="effective noise level T = alpha*Delta, at fixed --alpha")
+
+
+def add_expression_arguments(parser: argparse.ArgumentParser) -> None:
+    """Any model (MODEL.md §7): ``--loss``, ``--param``, ``--noise``,
+    ``--noise-covariance``; read them with :func:`user_model_from_args`."""
+
+    group = parser.add_argument_group("any model (MODEL.md §7)")
+    group.add_argument("--loss", default=None, metavar="EXPR",
+                       help="loss in theta1, theta2 (aliases x, y), the --param constants and "
+                            f"{', '.join(FUNCTIONS)}; instead of --preset/--a0...")
+    group.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                       help="a named constant of --loss/--noise-covariance (repeatable)")
+    noise = group.add_mutually_exclusive_group()
+    noise.add_argument("--noise", choices=NOISES, default=None,
+                       help="gradient-noise model: sgd (Delta H^2, default), sgd-diagonal (its diagonal, "
+                            "= --no-cross-diffusion), isotropic (Delta I)")
+    noise.add_argument("--noise-covariance", nargs=3, default=None, metavar=("S11", "S12", "S22"),
+                       help="noise covariance Sigma as three expressions (may use alpha, Delta); D = (alpha/2) Sigma")
+
+
+def parse_params(items: Sequence[str]) -> dict:
+    """{name: value} from ``NAME=VALUE`` strings; ModelError names a bad one."""
+
+    out: dict = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        check_constant_name(name)
+        if not sep or not value.strip():
+            raise ModelError(f"constant {name!r} has no value (give --param {name}=VALUE)")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ModelError(f"--param {item!r}: {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ModelError(f"--param {item!r}: the value must be finite")
+        if name in out:
+            raise ModelError(f"--param {name} is given twice")
+        out[name] = number
+    return out
+
+
+def user_model_from_args(args: argparse.Namespace, *, cross_option: bool = True):
+    """The :class:`~fpsolve.model.expression.Model` of the options (a preset or
+    ``--loss``); raises UsageError / ModelError naming the bad value.
+    ``--no-cross-diffusion`` (when the script has it) is ``--noise sgd-diagonal``."""
+
+    no_cross = bool(getattr(args, "no_cross_diffusion", False)) and cross_option
+    noise = args.noise
+    if args.noise_covariance is not None:
+        noise = tuple(args.noise_covariance)
+    if no_cross:
+        if noise not in (None, "sgd-diagonal"):
+            raise UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
+        noise = "sgd-diagonal"
+    noise = "sgd" if noise is None else noise
+    overrides = {k: getattr(args, k) for k in VALLEY_OPTIONS}
+    level = dict(alpha=args.alpha, T=args.T,
+                 Delta=None if args.T is not None else (DEFAULT_DELTA if args.Delta is None else args.Delta))
+    if args.loss is not None:
+        given = ["--preset"] if args.preset is not None else []
+        given += [f"--{k}" for k, v in overrides.items() if v is not None]
+        if given:
+            raise UsageError(f"--loss cannot be combined with {', '.join(given)} (write the preset as an expression)")
+        return Model.from_expression(args.loss, parse_params(args.param), noise, **level)
+    if args.param:
+        raise UsageError("--param gives the constants of --loss (use --a0 ... --eps for a preset)")
+    return Model.preset(args.preset or DEFAULT_PRESET, noise=noise, **level, **overrides)
+
+
+def model_and_domain(args: argparse.Namespace):
+    """(Model, radius, (cx, cy)) of the options, the model checked on the
+    disk (finite, Σ ⪰ 0, no frozen coordinate); raises UsageError /
+    ModelError naming the bad value."""
+    model = user_model_from_args(args)
+    radius, center = domain_from_args(args)
+    model.check_formulas(radius, center)
+    check_minimum_inside(model, radius, center)
+    return model, radius, center
+
+
+def check_minimum_inside(model, radius: float, center: tuple[float, float]) -> None:
+    """Refuse (ModelError) a valley model (MODEL.md §1) whose disk Ω
+    (MODEL.md §4) misses the loss's minimum θ = (0, 0): the density lives
+    around that minimum, so on such a disk every solver returns the
+    quasi-stationary density of a walk swept into the wall (e.g. ``--center
+    100 0``: λ0 ≈ 5e13, negative mass 6.8, eigen-solve not converged).
+    A custom ``--loss`` has no known minimum and is not checked."""
+    if model.valley is None:
+        return
+    cx, cy = center
+    if math.hypot(cx, cy) >= radius:
+        raise ModelError(f"the disk (--radius {radius:g}, --center {cx:g} {cy:g}) does not contain the loss's "
+                         "minimum (0, 0), around which the density lives; centre the disk within "
+                         f"{radius:g} of it")
+
+
+def domain_tag(radius: float | None = None, center: Sequence[float] | None = None,
+               mesh: str | os.PathLike | None = None) -> str:
+    """The part of a case name that tells a non-default domain (MODEL.md §4):
+    ``""`` for the default disk, else ``_R<radius>``, ``_c<cx>,<cy>`` (each
+    only where it differs from the default) or ``_mesh-<file stem>-<8 hex
+    of its SHA-1>``."""
+    from pathlib import Path
+
+    if mesh is not None:
+        import hashlib
+
+        # the stem says which file; a short hash of its bytes keeps two files
+        # of one name (or a file edited since) from sharing a folder
+        try:
+            digest = "-" + hashlib.sha1(Path(mesh).read_bytes()).hexdigest()[:8]
+        except OSError:
+            digest = ""
+        return f"_mesh-{Path(mesh).stem}{digest}"
+    tag = ""
+    if radius is not None and float(radius) != DEFAULT_RADIUS:
+        tag += f"_R{float(radius):.10g}"
+    if center is not None and any(float(c) != 0.0 for c in center):
+        tag += "_c" + ",".join(f"{float(c) + 0.0:.10g}" for c in center)
+    return tag
+
+
+def case_folder_name(name: str, args: argparse.Namespace) -> str:
+    """``name`` (``Model.case_name()`` or :func:`case_name`) with the
+    :func:`domain_tag` of the options ``--radius``, ``--center``, ``--mesh``
+    (those a script does not have count as not given): the ``<case>`` of
+    ``results/<case>/<tool>/`` for every script."""
+    return name + domain_tag(getattr(args, "radius", None), getattr(args, "center", None),
+                             getattr(args, "mesh", None))
+
+
+def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
+    """The disk Ω (MODEL.md §4): ``--radius`` and ``--center CX CY``."""
+    group = parser.add_argument_group("domain (MODEL.md §4)")
+    # default None: "not given" (a --mesh file brings its own domain)
+    group.add_argument("--radius", type=float, default=None,
+                       help=f"radius R of the disk (default {DEFAULT_RADIUS:g})")
+    group.add_argument("--center", type=float, nargs=2, default=None, metavar=("CX", "CY"),
+                       help="centre of the disk (default 0 0)")
+
+
+def add_mesh_size_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--h-min`` and ``--h-max``: the graded disk's sizes (``fpsolve.fem.mesh``)."""
+    parser.add_argument("--h-min", type=float, default=None,
+                        help="fine mesh size in the density's box (default: from the model's widths); "
+                             "for a custom --loss the size of its uniform mesh (default radius/40)")
+    parser.add_argument("--h-max", type=float, default=None,
+                        help="mesh size far from the density (default: radius/13; presets only)")
+
+
+def add_cross_diffusion_argument(parser: argparse.ArgumentParser) -> None:
+    """``--no-cross-diffusion``: drop D12 of D = (T/2) H² (MODEL.md §3)."""
+    parser.add_argument("--no-cross-diffusion", action="store_true",
+                        help="drop the cross-diffusion D12 (what the seed's MATLAB solve did; "
+                             "= --noise sgd-diagonal); for the Monte Carlo: the SDE with independent "
+                             "noises sqrt(2 D11), sqrt(2 D22)")
+
+
+def add_output_arguments(parser: argparse.ArgumentParser, default: str) -> None:
+    """``--out DIR`` and ``--overwrite`` (README, *Where results go*); ``default`` is for the help."""
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help=f"output folder (default {default}); refused if it holds anything this tool did not write")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --out even if it holds files this tool did not write")
+
+
+def domain_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float]]:
+    """(radius, (cx, cy)), validated, defaults filled in; raises UsageError
+    naming the bad value."""
+    radius = DEFAULT_RADIUS if args.radius is None else args.radius
+    if not (math.isfinite(radius) and radius > 0):
+        raise UsageError(f"--radius must be a finite number > 0 (got {radius!r})")
+    cx, cy = (0.0, 0.0) if args.center is None else args.center
+    if not (math.isfinite(cx) and math.isfinite(cy)):
+        raise UsageError(f"--center must be finite (got {cx!r} {cy!r})")
+    return float(radius), (float(cx), float(cy))
+
+
+def model_from_args(args: argparse.Namespace) -> tuple[Landscape, Noise]:
+    """Validated (Landscape, Noise); raises ModelError naming the bad value."""
+    if getattr(args, "loss", None) is not None:
+        raise UsageError("this command takes the valley presets only (drop --loss)")
+    landscape = Landscape.from_preset(args.preset or DEFAULT_PRESET, a0=args.a0, a2=args.a2, a4=args.a4, eps=args.eps)
+    if args.T is not None:
+        noise = Noise.from_temperature(args.T, args.alpha)
+    else:
+        noise = Noise(args.alpha, DEFAULT_DELTA if args.Delta is None else args.Delta)
+    return landscape, noise
+
+
+def case_name(landscape: Landscape, noise: Noise) -> str:
+    """Folder-friendly name of a case, e.g. ``double-well_alpha0.05_Delta1``."""
+    if landscape.name == "custom":
+        land = "a0{:g}_a2{:g}_a4{:g}_eps{:g}".format(*landscape.coefficients)
+    else:
+        land = landscape.name
+    return f"{land}_alpha{noise.alpha:g}_Delta{noise.Delta:g}"
+
+
+def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:
+    """Run ``main`` and turn bad input into exit status 2 with one line,
+    Ctrl-C into exit status 130 with one line.
+
+    Bad input (ModelError, UsageError, OutputError) is detected alike on every
+    rank, so each rank exits 2 and only rank 0 speaks.  Any other exception
+    under MPI with more than one rank ends **all** ranks (``Abort``): a rank
+    that raised alone would otherwise leave the others waiting in a
+    collective forever.
+    """
+
+    prog = sys.argv[0].rsplit("/", 1)[-1]
+    try:
+        with keep_sigint_handler():  # e.g. io.versions() imports gmsh
+            code = main(argv)
+    except (ModelError, UsageError, OutputError) as exc:
+        if _world_rank() == 0:
+            sys.stderr.write(f"{prog}: error: {exc}\n")
+        code = 2
+    except BaseException as exc:
+        comm = _world_if_parallel()
+        if interrupted(exc):
+            # Ctrl-C, also when an extension module's import turned it into
+            # an ImportError ("initialization failed")
+            if _world_rank() == 0:
+                sys.stderr.write(f"{prog}: {INTERRUPTED}\n")
+                sys.stderr.flush()
+            if comm is not None:
+                comm.Abort(130)  # a rank interrupted alone must not leave the others waiting
+            sys.exit(130)
+        if comm is None or isinstance(exc, SystemExit):
+            raise
+        import traceback
+
+        traceback.print_exc()
+        sys.stderr.write(f"{prog}: error on rank {comm.rank}: {type(exc).__name__}: {exc}; ending all ranks\n")
+        sys.stderr.flush()
+        comm.Abort(1)
+    sys.exit(code)
+
+
+def _world_if_parallel():
+    """MPI.COMM_WORLD when mpi4py is initialised with more than one rank, else None."""
+    mpi = sys.modules.get("mpi4py.MPI")
+    if mpi is None or not mpi.Is_initialized() or mpi.Is_finalized():
+        return None
+    return mpi.COMM_WORLD if mpi.COMM_WORLD.size > 1 else None
+
+
+def _world_rank() -> int:
+    comm = _world_if_parallel()
+    return 0 if comm is None else comm.rank
+
+
+class Progress:
+    """One line per stage on stderr, with elapsed seconds (rank 0 only)."""
+
+    def __init__(self, prog: str, enabled: bool = True) -> None:
+        self.prog = prog
+        self.enabled = enabled
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if self.enabled:
+            elapsed = time.perf_counter() - self.start
+            sys.stderr.write(f"[{self.prog} {elapsed:7.2f}s] {message}\n")
+            sys.stderr.flush()
+
+
+def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
+    """Discretisation options of the FEM scripts on a model case (MODEL.md
+    §4): ``--degree``, ``--mesh``, ``--h-min``, ``--h-max`` and
+    ``--no-cross-diffusion``; check them with :func:`check_mesh_arguments`."""
+    fem = parser.add_argument_group("discretisation")
+    fem.add_argument("--degree", type=int, choices=(1, 2), default=2, help="Lagrange degree (default 2)")
+    fem.add_argument("--mesh", default=None, metavar="FILE", help="a gmsh .msh of the disk instead of the graded mesh")
+    fem.add_argument("--h-min", type=float, default=None, help="fine mesh size (default: from the model's widths); for a custom --loss "
+                          "the size of its uniform disk (default radius/40)")
+    fem.add_argument("--h-max", type=float, default=None, help="far mesh size (default: radius/13; presets only)")
+    fem.add_argument("--no-cross-diffusion", action="store_true", help="drop D12")
+
+
+def read_mesh_option(args: argparse.Namespace, comm):
+    """The ``--mesh`` file read on rank 0 (:func:`fpsolve.fem.meshfile.read_on_root`,
+    collective), or None without the option: a bad file is a ModelError on
+    every rank here, exit 2 before any computation."""
+    if args.mesh is None:
+        return None
+
+    return meshfile.read_on_root(args.mesh, comm)
+
+
+def check_mesh_arguments(args: argparse.Namespace, landscape: Landscape | None, noise: Noise, radius: float,
+                         center: tuple[float, float], user_model=None) -> None:
+    """Validate :func:`add_mesh_arguments`' options before anything is
+    written (UsageError / ModelError naming the bad value).  With a custom
+    ``user_model`` (MODEL.md §7) the mesh is the uniform disk of
+    :func:`fpsolve.fem.model_mesh.model_mesh_sizes` (``--h-min``; ``--h-max`` refused)."""
+    from pathlib import Path
+
+
+    if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
+        raise UsageError("--mesh cannot be combined with --h-min/--h-max")
+    if args.mesh is not None and not Path(args.mesh).is_file():
+        raise UsageError(f"--mesh file not found: {args.mesh}")
+    if args.mesh is None and user_model is not None:
+
+        model_mesh_sizes(user_model, radius, center, args.h_min, args.h_max)
+    elif args.mesh is None:
+        fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
+    else:
+        noise.require_positive_T()
+

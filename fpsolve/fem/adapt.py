@@ -1,0 +1,484 @@
+"""Adaptive meshes to a stated accuracy (issue 11): indicator, marking,
+refinement loop and the error estimate.
+
+The loop drives any solve through one small interface, ``solve_on(mesh) ->
+Solution`` (:mod:`fpsolve.fem.stationary`), so it meshes the presets, user models
+(no closed-form widths) and test operators alike::
+
+    mesh_0 (coarse disk) → solve → indicator per cell → mark → refine → ...
+
+* **Indicator** (where to refine): the residual of the stationary equation
+  ``∇·J = λ φ`` with ``J = φ (F − ∇·D) − D ∇φ`` (MODEL.md §4),
+  ``η_K² = h_K² ‖λφ − ∇·J_h‖²_K + ½ Σ_e h_e ‖[J_h·n]‖²_e``
+  (interior strong residual plus flux jumps across edges).
+* **Marking**: Dörfler (bulk) marking, the fewest cells holding the fraction
+  ``DORFLER`` of Σ η_K²; where the mesh is its own mirror image under
+  θ1 → −θ1 the indicator is symmetrised first, so the refined mesh keeps
+  the symmetry (and the mirror symmetrisation of the eigenvector applies).
+* **Refinement**: a gmsh remesh of the disk whose size field is each old
+  cell's edge length, halved on the marked cells (:func:`remesh`); the disk
+  is meshed as mirror-image halves when centred on θ1 = 0, so the symmetry
+  survives every cycle.  (DOLFINx's edge-bisection refine, also available
+  as :func:`refine_cells`, breaks it: plaza picks an isosceles cell's
+  longest edge by vertex number.)
+* **Error estimate** (when to stop): the change of the watched quantities
+  between consecutive cycles, extrapolated with the nominal convergence
+  rate of P_k in the dof count N: ``e_k ≈ |Q_k − Q_{k−1}| / (r^p − 1)``,
+  ``r = N_k / N_{k−1}``, ``p = (k + 1)/2``.  The watched quantities are the
+  moments (mean |θ1|, std |θ1|, Var θ1, Var θ2 relative to themselves, the
+  means relative to the width) and the L1 distance of the densities
+  ``∫|φ_k − φ_{k−1}|`` (φ_{k−1} interpolated into the new space).  The estimate is the largest of them; its
+  effectivity (estimate / true error) is measured by the tests and
+  ``scripts/bench_solver.py``.
+
+The loop stops when the estimate is below ``tol`` or when the next mesh is
+predicted to exceed ``max_dofs`` (then with a warning).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Callable, Dict, List, Tuple
+
+import numpy as np
+
+from fpsolve import _compat
+from fpsolve.fem import eigenproblem
+from fpsolve.fem import mesh as fmesh
+from fpsolve.fem.forms import probability_flux
+from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
+
+
+#: Fraction of Σ η² the marked cells hold (Dörfler).
+DORFLER = 0.95
+#: Relative tolerance of the loop by default (its dof budget: model_mesh.DEFAULT_MAX_DOFS).
+DEFAULT_TOL = 1e-3
+#: Quantities the estimate watches, and what their error is relative to.
+RELATIVE_KEYS = ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2")
+MEAN_KEYS = (("mean_theta1", "var_theta1"), ("mean_theta2", "var_theta2"))
+#: λ0 is an escape rate (watched by the estimate) when above this many times
+#: its round-off size (linalg.eigenvalue_roundoff): 1e3 separates the OU
+#: exit rates (ratio 1e9) from the confined presets (ratio < 10).
+ROUNDOFF_FACTOR = 1e3
+#: Key of λ0 in a cycle's quantities (None where λ0 is at round-off).
+WATCHED_RATE = "escape_rate_above_roundoff"
+#: Smallest predicted growth of the mesh per cycle (cells, factor).
+MIN_GROWTH = 1.8
+MAX_GROWTH = 4.0
+#: Fewest solves before the loop may stop.
+MIN_CYCLES = 3
+#: Cells whose mean |φ| is below this fraction of the largest cell mean are
+#: at round-off: their residual is not marked.
+NOISE_LEVEL = 1e-12
+ESTIMATE_METHOD = ("change between consecutive adaptive cycles of the moments (relative), of the "
+                   "density (L1) and of lambda0 where above round-off (relative), divided by r^p - 1 "
+                   "(r = dof ratio, p = (degree+1)/2); marking by the residual indicator "
+                   "h^2|lambda phi - div J|^2 + h|[J.n]|^2, plus its dual weighting by the mean "
+                   "first-passage time for lambda0 (Dorfler 0.95)")
+
+
+@dataclasses.dataclass
+class Cycle:
+    """One adaptive cycle: what it cost and what it found."""
+
+    cycle: int
+    dofs: int
+    cells: int
+    estimate: float | None
+    errors: Dict[str, float]
+    moments: Dict[str, float]
+    eigenvalue: float
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+# --------------------------------------------------------------------------
+# Indicator and marking
+# --------------------------------------------------------------------------
+
+def residual_indicator(sol: Any, drift: Any, D: Any, divD: Any | None) -> np.ndarray:
+    """η_K² per owned cell of ``sol.mesh`` (module docstring); shape (cells,)."""
+    import ufl
+    from dolfinx import fem
+    from petsc4py import PETSc
+
+
+    msh = sol.mesh
+    W = _compat.functionspace(msh, "DG", 0)
+    w = ufl.TestFunction(W)
+    phi = sol.density
+    J = probability_flux(phi, drift, D, divD)
+    lam = fem.Constant(msh, PETSc.ScalarType(sol.eigenvalue.real))
+    h = ufl.CellDiameter(msh)
+    n = ufl.FacetNormal(msh)
+    R = lam * phi - ufl.div(J)
+    jump = ufl.dot(J("+"), n("+")) + ufl.dot(J("-"), n("-"))
+    md = {"quadrature_degree": 2 * sol.info.get("degree", 2) + 2}
+    form = (h * h * R * R * w * ufl.dx(metadata=md)
+            + 0.5 * ufl.avg(h) * jump * jump * (w("+") + w("-")) * ufl.dS(metadata=md))
+    n_owned = msh.topology.index_map(2).size_local
+    eta2, size, area = (_cell_vector(f, n_owned) for f in (form, abs(phi) * w * ufl.dx, w * ufl.dx))
+    # where φ is at round-off the residual is noise times the coefficients,
+    # which grow like θ⁵ on a large disk (R = 50): it is not an error to chase
+    mean = size / area
+    top = msh.comm.allreduce(float(mean.max()) if mean.size else 0.0, op=_max())
+    eta2[mean < NOISE_LEVEL * top] = 0.0
+    return np.maximum(eta2, 0.0)
+
+
+def _cell_vector(form: Any, n_owned: int) -> np.ndarray:
+    """The owned entries of an assembled DG0 linear form (one per cell)."""
+    from dolfinx import fem
+    from dolfinx.fem.petsc import assemble_vector
+    from petsc4py import PETSc
+
+    b = assemble_vector(fem.form(form))
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    out = np.array(b.getArray(readonly=True)[:n_owned])
+    b.destroy()
+    return out
+
+
+def _max() -> Any:
+    from mpi4py import MPI
+
+    return MPI.MAX
+
+
+def dual_weight(sol: Any) -> np.ndarray | None:
+    """Per owned cell, ``h_K² ⟨|∇τ|²⟩_K`` (cell mean), with τ the mean
+    first-passage time of the backward equation (``Solution.adjoint``): the
+    size of τ's interpolation error, which weights the residual in the
+    dual-weighted estimate of the escape rate λ0 (δλ ≈ (R, τ − I_h τ),
+    MODEL.md §4, §8).  None when the solve computed no τ."""
+    if getattr(sol, "adjoint", None) is None:
+        return None
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem.petsc import assemble_vector
+    from petsc4py import PETSc
+
+    msh = sol.mesh
+    W = _compat.functionspace(msh, "DG", 0)
+    w = ufl.TestFunction(W)
+    h = ufl.CellDiameter(msh)
+    grad = ufl.grad(sol.adjoint)
+    n_owned = msh.topology.index_map(2).size_local
+    return _cell_vector(h * h * ufl.inner(grad, grad) * w * ufl.dx, n_owned) / _cell_vector(w * ufl.dx, n_owned)
+
+
+def combined_indicator(sol: Any, eta2: np.ndarray, watch_escape_rate: bool) -> np.ndarray:
+    """η² for marking: the residual indicator (density and moments) plus,
+    when the escape rate is watched, the dual-weighted one ``η_K² w_K``
+    (:func:`dual_weight`), each normalised to sum 1 (global)."""
+    comm = sol.comm
+    total = comm.allreduce(float(eta2.sum()))
+    out = eta2 / total if total > 0 else eta2
+    weight = dual_weight(sol) if watch_escape_rate else None
+    if weight is not None:
+        goal = eta2 * weight
+        gtotal = comm.allreduce(float(goal.sum()))
+        if gtotal > 0:
+            out = out + goal / gtotal
+    return out
+
+
+def _cell_midpoints(msh: Any) -> np.ndarray:
+    """Midpoints (cells, 2) of this rank's owned cells (vertex average)."""
+    n_owned = msh.topology.index_map(msh.topology.dim).size_local
+    nodes = _compat.cell_vertices(msh)[:n_owned, :3]
+    return msh.geometry.x[:, :2][nodes].mean(axis=1)
+
+
+def symmetrise_indicator(msh: Any, eta2: np.ndarray) -> Tuple[np.ndarray, bool]:
+    """(η², symmetric?): η_K² replaced by max(η_K², η_K'²) with K' the mirror
+    image of K under θ1 → −θ1, where every cell has one; otherwise η²
+    unchanged and False.  Collective."""
+    from scipy.spatial import cKDTree
+
+    comm = msh.comm
+    mids = _cell_midpoints(msh)
+    all_mids = np.concatenate(comm.allgather(mids)) if comm.size > 1 else mids
+    all_eta = np.concatenate(comm.allgather(eta2)) if comm.size > 1 else eta2
+    if all_mids.size == 0:
+        return eta2, False
+    scale = float(np.max(np.abs(all_mids)))
+    dist, image = cKDTree(all_mids).query(all_mids * np.array([-1.0, 1.0]))
+    if float(np.max(dist)) > 1e-9 * max(scale, 1e-300):
+        return eta2, False
+    sym = np.maximum(all_eta, all_eta[image])
+    start = sum(comm.allgather(len(eta2))[:comm.rank]) if comm.size > 1 else 0
+    return sym[start:start + len(eta2)], True
+
+
+def shrink_factors(eta2: np.ndarray, marked: np.ndarray, degree: int, comm: Any) -> np.ndarray:
+    """Factor on each owned cell's size: 1 where unmarked; on marked cells
+    ``(η_min / η_K)^(1/(k+1))``, clamped to [1/8, 1/2], with η_min the
+    smallest marked indicator (η_K ∝ h^(k+1) for P_k: a cell far above the
+    threshold shrinks in one cycle as far as it needs, instead of halving
+    once per cycle, which took 18 cycles at T = 1e-4)."""
+    from mpi4py import MPI
+
+    out = np.ones(len(eta2))
+    eta = np.sqrt(eta2[marked])
+    floor = comm.allreduce(float(eta.min()) if len(eta) else np.inf, op=MPI.MIN)
+    if len(marked):
+        out[marked] = np.clip((floor / np.maximum(eta, 1e-300)) ** (1.0 / (degree + 1)), 0.125, 0.5)
+    return out
+
+
+def dorfler_mark(eta2: np.ndarray, comm: Any, fraction: float = DORFLER) -> np.ndarray:
+    """Owned cells (local indices) whose η² sum to ``fraction`` of the
+    global total, largest first (by a global threshold, so that cells of
+    equal η², e.g. mirror images, are marked together).  Collective."""
+    all_eta = np.concatenate(comm.allgather(eta2)) if comm.size > 1 else eta2
+    total = float(all_eta.sum())
+    if total <= 0:
+        return np.arange(len(eta2), dtype=np.int32)
+    ordered = np.sort(all_eta)[::-1]
+    k = int(np.searchsorted(np.cumsum(ordered), fraction * total))
+    threshold = ordered[min(k, len(ordered) - 1)]
+    return np.flatnonzero((eta2 >= threshold) & (eta2 > 0)).astype(np.int32)
+
+
+def mark(eta2: np.ndarray, comm: Any, cells: int, degree: int) -> Tuple[np.ndarray, np.ndarray, float]:
+    """(marked cells, size factors, predicted growth of the cell count):
+    Dörfler marking at ``DORFLER``, its fraction widened until the mesh
+    grows by ``MIN_GROWTH`` (a small step makes the extrapolated estimate
+    amplify remeshing noise) or narrowed until it grows by at most
+    ``MAX_GROWTH`` (a coarse, wrong first solution marks everything).
+    A cell whose size shrinks by s becomes about 1/s² cells."""
+    def trial(fraction: float) -> Tuple[np.ndarray, np.ndarray, float]:
+        marked = dorfler_mark(eta2, comm, fraction)
+        shrink = shrink_factors(eta2, marked, degree, comm)
+        return marked, shrink, comm.allreduce(float(np.sum(shrink ** -2.0))) / cells
+
+    best = trial(DORFLER)
+    if best[2] < MIN_GROWTH:
+        for fraction in (0.99, 0.999, 0.9999, 1.0):
+            best = trial(fraction)
+            if best[2] >= MIN_GROWTH:
+                break
+    elif best[2] > MAX_GROWTH:
+        for fraction in (0.8, 0.6, 0.4, 0.2, 0.1):
+            best = trial(fraction)
+            if best[2] <= MAX_GROWTH:
+                break
+    return best
+
+
+def cell_triangles(msh: Any) -> np.ndarray:
+    """Vertex coordinates (cells, 3, 2) of this rank's owned cells."""
+    n_owned = msh.topology.index_map(msh.topology.dim).size_local
+    nodes = _compat.cell_vertices(msh)[:n_owned, :3]
+    return msh.geometry.x[:, :2][nodes]
+
+
+def refine_cells(msh: Any, cells: np.ndarray) -> Any:
+    """The mesh with the edges of ``cells`` (local indices) bisected, plus
+    the closure that keeps it conforming (DOLFINx plaza refinement; nested,
+    but not mirror-symmetric, see the module docstring)."""
+    return _compat.refine(msh, _compat.incident_edges(msh, cells))
+
+
+def remesh(msh: Any, shrink: np.ndarray, sizes: Any) -> Any:
+    """A new gmsh disk (``sizes``: radius, centre, bounds of the size) whose
+    size field is each cell's mean edge length times ``shrink`` (per owned
+    cell, :func:`shrink_factors`), piecewise constant on the old mesh.  The gmsh
+    disk is meshed as two mirror-image halves when centred on θ1 = 0, so
+    the new mesh keeps the θ1 → −θ1 symmetry (DOLFINx's edge-bisection
+    refine breaks it where an isosceles cell's longest edge is a tie).
+    Collective; gmsh runs on rank 0."""
+
+    comm = msh.comm
+    tri = cell_triangles(msh)
+    edges = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1], tri[:, 0] - tri[:, 2]], axis=1)
+    h = np.linalg.norm(edges, axis=2).mean(axis=1)
+    h *= shrink
+    h = np.clip(h, sizes.h_min, sizes.h_max)
+    if comm.size > 1:
+        tris, hs = comm.gather(tri, root=0), comm.gather(h, root=0)
+        if comm.rank == 0:
+            tri, h = np.concatenate(tris), np.concatenate(hs)
+    background = None
+    if comm.rank == 0:
+        background = (tri, np.repeat(h[:, None], 3, axis=1))
+    new, _ = fmesh.create_disk(sizes, comm, background)
+    return new
+
+
+# --------------------------------------------------------------------------
+# Error estimate
+# --------------------------------------------------------------------------
+
+def quantity_errors(new: Dict[str, float], old: Dict[str, float]) -> Dict[str, float]:
+    """Relative changes of the watched moments between two cycles
+    (module docstring)."""
+    out = {}
+    for key in RELATIVE_KEYS:
+        if key in new and key in old and new[key] != 0:
+            out[key] = abs(new[key] - old[key]) / abs(new[key])
+    for key, var in MEAN_KEYS:
+        if key in new and key in old and new.get(var, 0) > 0:
+            out[key] = abs(new[key] - old[key]) / math.sqrt(new[var])
+    lam_new, lam_old = new.get(WATCHED_RATE), old.get(WATCHED_RATE)
+    if lam_new is not None and lam_old is not None:
+        out["escape_rate"] = abs(lam_new - lam_old) / abs(lam_new)
+    return out
+
+
+def resolved_escape_rate(sol: Any) -> float | None:
+    """λ0 where it is above round-off (more than ``ROUNDOFF_FACTOR`` times
+    ``info["eigenvalue_roundoff"]``), else None: a confined density's λ0 is
+    noise (1e-13 ... 1e-8) and is not watched."""
+    lam = sol.eigenvalue.real
+    noise = sol.info.get("eigenvalue_roundoff", math.inf)
+    return lam if abs(lam) > ROUNDOFF_FACTOR * noise else None
+
+
+def l1_change(new: Any, old: Any) -> float:
+    """``∫ |φ_new − I φ_old|`` on the mesh of ``new``, with ``I φ_old`` the
+    interpolant of the old density at new's dof points (the interpolation
+    error is of the order of φ_old's own error, so this errs on the safe
+    side).  Collective."""
+    import ufl
+    from dolfinx import fem
+
+    V = new.density.function_space
+    n_owned = V.dofmap.index_map.size_local
+    pts = V.tabulate_dof_coordinates()[:, :2]
+    comm = new.comm
+    if comm.size > 1:
+        counts = comm.allgather(len(pts))
+        allpts = np.concatenate(comm.allgather(pts))
+        start = sum(counts[:comm.rank])
+        vals = old.evaluate(allpts)[start:start + len(pts)]
+    else:
+        vals = old.evaluate(pts)
+    diff = fem.Function(V)
+    diff.x.array[:] = new.density.x.array - vals
+    diff.x.scatter_forward()
+    del n_owned
+    md = {"quadrature_degree": 2 * new.info.get("degree", 2) + 2}
+    return comm.allreduce(fem.assemble_scalar(fem.form(abs(diff) * ufl.dx(metadata=md))))
+
+
+def extrapolation_factor(dofs_new: int, dofs_old: int, degree: int) -> float:
+    """``1 / (r^p − 1)`` with ``r`` the dof ratio and ``p = (degree + 1)/2``
+    (error ∝ h^(k+1) = N^(−(k+1)/2) in 2-D)."""
+    r = dofs_new / dofs_old
+    p = 0.5 * (degree + 1)
+    return 1.0 / max(r ** p - 1.0, 1e-3)
+
+
+# --------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------
+
+def adapt(msh: Any, sizes: Any, solve_on: Callable[[Any], Any], indicator: Callable[[Any], np.ndarray],
+          moments: Callable[[Any], Dict[str, float]], *, tol: float = DEFAULT_TOL,
+          max_dofs: int = DEFAULT_MAX_DOFS, max_cycles: int = 40,
+          progress: Callable[[str], None] | None = None) -> Tuple[Any, dict]:
+    """Refine from ``msh`` until the estimate is below ``tol`` (relative)
+    or the next mesh would exceed ``max_dofs``.  ``sizes``
+    (:class:`fpsolve.fem.mesh.MeshSizes`): the disk and the bounds of the size
+    field of every remesh.
+
+    ``solve_on(mesh) -> Solution``; ``indicator(Solution) -> η²`` per owned
+    cell; ``moments(Solution) -> dict`` (keys of RELATIVE_KEYS / MEAN_KEYS).
+    Returns (the last Solution, record) with record keys ``error_estimate``,
+    ``error_estimate_method``, ``cycles`` (list of :class:`Cycle` dicts),
+    ``converged`` and ``warnings`` (list of one-line strings).  Collective.
+    """
+    say = progress or (lambda message: None)
+    cycles: List[Cycle] = []
+    warnings: List[str] = []
+    previous = None
+    estimate = math.inf
+    converged = False
+    for k in range(max_cycles):
+        start = time.perf_counter()
+        sol = solve_on(msh)
+        mom = dict(moments(sol))
+        mom[WATCHED_RATE] = resolved_escape_rate(sol)
+        dofs = sol.info["dofs"]
+        errors: Dict[str, float] = {}
+        if previous is not None:
+            factor = extrapolation_factor(dofs, previous.info["dofs"], sol.info.get("degree", 2))
+            raw = quantity_errors(mom, cycles[-1].moments)
+            raw["l1_density"] = l1_change(sol, previous)
+            errors = {key: factor * value for key, value in raw.items()}
+            estimate = max(errors.values())
+        cells = msh.comm.allreduce(msh.topology.index_map(2).size_local)
+        cycle = Cycle(k, dofs, cells, None if previous is None else estimate, errors, mom,
+                      sol.eigenvalue.real, 0.0)
+        # two differences at least: the first one (coarse mesh) can be small by chance
+        if k >= MIN_CYCLES - 1 and estimate < tol:
+            converged = True
+            cycle.seconds = time.perf_counter() - start
+            cycles.append(cycle)
+            _say_cycle(say, cycle)
+            break
+        eta2 = combined_indicator(sol, indicator(sol), mom[WATCHED_RATE] is not None)
+        eta2, _ = symmetrise_indicator(msh, eta2)
+        marked, shrink, growth = mark(eta2, msh.comm, cells, sol.info.get("degree", 2))
+        predicted = int(dofs * growth)
+        if predicted > max_dofs:
+            cycle.seconds = time.perf_counter() - start
+            cycles.append(cycle)
+            _say_cycle(say, cycle)
+            warnings.append(f"tolerance {tol:g} not reached within --max-dofs {max_dofs}: estimate "
+                            f"{estimate:.2g} at {dofs} dofs (next mesh would have about {predicted})")
+            break
+        msh = remesh(msh, shrink, sizes)
+        cycle.seconds = time.perf_counter() - start
+        cycles.append(cycle)
+        _say_cycle(say, cycle)
+        previous = sol
+    else:
+        warnings.append(f"tolerance {tol:g} not reached in {max_cycles} cycles: estimate {estimate:.2g}")
+    record = {
+        "error_estimate": estimate if math.isfinite(estimate) else None,
+        "error_estimate_method": ESTIMATE_METHOD,
+        "tol": tol, "max_dofs": max_dofs, "converged": converged,
+        "cycles": [c.as_dict() for c in cycles],
+        "warnings": warnings,
+    }
+    return sol, record
+
+
+def _say_cycle(say: Callable[[str], None], c: Cycle) -> None:
+    est = "-" if c.estimate is None else f"{c.estimate:.2e}"
+    say(f"cycle {c.cycle}: {c.dofs} dofs, estimate {est}, lambda0 {c.eigenvalue:.6g}, {c.seconds:.2f}s")
+
+
+def solve_adaptive(msh: Any, sizes: Any, coefficients: Callable[[Any], Tuple[Any, Any, Any]], *, degree: int = 2,
+                   boundary: str = "dirichlet", eigensolver: str = "slepc", tol: float = DEFAULT_TOL,
+                   max_dofs: int = DEFAULT_MAX_DOFS, progress: Callable[[str], None] | None = None,
+                   solver_options: Dict[str, Any] | None = None) -> Tuple[Any, dict]:
+    """Adaptive principal eigenpair of MODEL.md §4's weak form from the
+    coarse mesh ``msh`` of the disk ``sizes`` (bounds of every remesh).  ``coefficients(mesh) -> (drift, D, divD)`` (UFL on
+    that mesh; divD may be None); ``solver_options`` go to
+    :func:`fpsolve.fem.eigenproblem.solve_operator` (options_prefix, petsc_options,
+    symmetrise).  Returns (Solution, record of :func:`adapt`)."""
+
+    current: Dict[str, Any] = {}
+
+    def solve_on(m: Any) -> Any:
+        drift, D, divD = coefficients(m)
+        current["coefficients"] = (drift, D, divD)
+        sol, timing = eigenproblem.solve_operator(m, drift, D, divD, degree=degree, boundary=boundary,
+                                            eigensolver=eigensolver, adjoint=boundary == "dirichlet",
+                                            **(solver_options or {}))
+        sol.info.update(timing)
+        return sol
+
+    def indicator(sol: Any) -> np.ndarray:
+        return residual_indicator(sol, *current["coefficients"])
+
+    return adapt(msh, sizes, solve_on, indicator, lambda sol: sol.moments(), tol=tol, max_dofs=max_dofs,
+                 progress=progress)

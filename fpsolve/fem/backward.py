@@ -1,0 +1,525 @@
+"""The backward (Kolmogorov) equation: mean first-passage times and
+committors (MODEL.md §8).
+
+The generator of ``dθ = F dt + sqrt(2D) dW`` (the model has F = −∇L) is
+``𝓛f = F·∇f + Σ_ij D_ij ∂i∂j f``; its weak form is the transpose of the
+Fokker-Planck form of MODEL.md §4 (:func:`fpsolve.fem.forms.weak_form`)::
+
+    a*(τ, v) = a(v, τ) = ∫_Ω (D ∇τ)·∇v + v (∇·D − F)·∇τ dθ = −∫ v 𝓛τ
+
+with the natural boundary condition ``(D∇τ)·n = 0`` (a reflecting wall).
+
+- mean first-passage time into a target A: ``𝓛τ = −1`` in Ω∖A, ``τ = 0`` on
+  A; on ∂Ω reflecting (default) or ``τ = 0`` (absorbing: leaving the disk
+  also ends the search).  Time units; τ/alpha SGD steps.
+- committor: ``𝓛q = 0``, ``q = 1`` on A, ``q = 0`` on ∂Ω (absorbing).
+
+The target is a set of dofs: those whose coordinates a predicate accepts
+(:func:`box_target`, :func:`disk_target`).  A mesh that conforms to the
+target's boundary gives the exact set; otherwise its boundary is resolved to
+the mesh size.  Direct LU solve (MUMPS).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Callable, Sequence, Tuple
+
+import numpy as np
+
+from fpsolve import _compat
+from fpsolve import theory
+from fpsolve.fem import eigenproblem, forms, model_mesh
+from fpsolve.fem import mesh as fmesh
+from fpsolve.fem.forms import check_degree, weak_form
+from fpsolve.fem.linalg import factorise
+from fpsolve.fem.mesh import local_mesh_size
+from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
+from fpsolve.fem.solution import evaluate_function
+from fpsolve.model.valley import check_start, ModelError
+
+
+#: Boundary options of the disk for the backward problems.
+WALLS = ("reflecting", "absorbing")
+
+Target = Callable[[np.ndarray], np.ndarray]
+
+
+def refine_near_box(msh: Any, box: Sequence[float], width: float, times: int = 2) -> Any:
+    """``msh`` bisected ``times`` times near the edges of the box (C1, C2, W1,
+    W2): each pass refines the edges within ``width`` (halved per pass) of the
+    box's boundary, so a target that does not conform to the mesh is
+    resolved to a quarter (times = 2) of the local size.  Collective."""
+    from dolfinx import mesh as dmesh
+
+    c1, c2, w1, w2 = (float(v) for v in box)
+    for k in range(times):
+        d = width / 2 ** k
+
+        def near(x: np.ndarray) -> np.ndarray:
+            inner = (np.abs(x[0] - c1) <= w1 - d) & (np.abs(x[1] - c2) <= w2 - d)
+            outer = (np.abs(x[0] - c1) <= w1 + d) & (np.abs(x[1] - c2) <= w2 + d)
+            return outer & ~inner
+
+        msh.topology.create_entities(1)
+        edges = dmesh.locate_entities(msh, 1, near)
+        msh = _compat.refine(msh, edges)
+    return msh
+
+
+def box_target(c1: float, c2: float, w1: float, w2: float, mirror: bool = False) -> Target:
+    """The box ``|θ1 − c1| ≤ w1, |θ2 − c2| ≤ w2`` (θ units) as a predicate on
+    coordinates of shape (3, n); with ``mirror`` also its image under
+    θ1 → −θ1 (the model is even in θ1: the folded target of the 1-D search
+    time).  Raises ModelError on non-finite values or a non-positive
+    half-width."""
+    vals = (c1, c2, w1, w2)
+    if not all(math.isfinite(float(v)) for v in vals):
+        raise ModelError(f"target must be four finite numbers (got {' '.join(map(str, vals))})")
+    if not (w1 > 0 and w2 > 0):
+        raise ModelError(f"target half-widths must be > 0 (got {w1!r} {w2!r})")
+    tol = 1e-10 * max(1.0, abs(c1), abs(c2), w1, w2)
+
+    def inside(x: np.ndarray) -> np.ndarray:
+        hit = (np.abs(x[0] - c1) <= w1 + tol) & (np.abs(x[1] - c2) <= w2 + tol)
+        if mirror:
+            hit |= (np.abs(x[0] + c1) <= w1 + tol) & (np.abs(x[1] - c2) <= w2 + tol)
+        return hit
+
+    return inside
+
+
+def disk_target(center: Sequence[float], radius: float) -> Target:
+    """The disk ``|θ − center| ≤ radius`` as a predicate on coordinates (3, n)."""
+    if not (math.isfinite(radius) and radius > 0):
+        raise ModelError(f"target radius must be a finite number > 0 (got {radius!r})")
+    c = np.asarray(center, dtype=float)
+    tol = 1e-10 * max(1.0, radius)
+
+    def inside(x: np.ndarray) -> np.ndarray:
+        return np.hypot(x[0] - c[0], x[1] - c[1]) <= radius + tol
+
+    return inside
+
+
+@dataclasses.dataclass
+class BackwardSolution:
+    """A solved backward problem: ``field`` (``fem.Function``: τ in time
+    units, or q), ``kind`` (``mfpt`` / ``committor``), ``wall``, target dof
+    count, dofs and seconds."""
+
+    field: Any
+    kind: str
+    wall: str
+    target_dofs: int
+    dofs: int
+    assemble_seconds: float
+    solve_seconds: float
+
+    def evaluate(self, points: np.ndarray) -> np.ndarray:
+        """Values at points of shape (n, 2), 0 outside the mesh; collective,
+        the same on every rank."""
+        return evaluate_function(self.field, points)
+
+    def summary(self) -> dict:
+        return {"kind": self.kind, "wall": self.wall, "target_dofs": self.target_dofs, "dofs": self.dofs,
+                "assemble_seconds": self.assemble_seconds, "solve_seconds": self.solve_seconds}
+
+
+def backward_form(u: Any, v: Any, drift: Any, D: Any, divD: Any | None = None,
+                  quadrature_degree: int | None = None) -> Any:
+    """``a*(u, v) = a(v, u)``: the Fokker-Planck form of MODEL.md §4 with
+    trial and test swapped (``u`` trial, ``v`` test), i.e. ``−∫ v 𝓛u``."""
+    return weak_form(v, u, drift, D, divD, quadrature_degree)
+
+
+def _solve(msh: Any, drift: Any, D: Any, divD: Any | None, target: Target, *, degree: int,
+           wall: str, kind: str) -> BackwardSolution:
+    import ufl
+    from dolfinx import fem
+    from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
+    from petsc4py import PETSc
+
+    check_degree(degree)
+    if wall not in WALLS:
+        raise ModelError(f"boundary must be one of {', '.join(WALLS)} (got {wall!r})")
+    comm = msh.comm
+    t0 = time.perf_counter()
+    V = _compat.functionspace(msh, "Lagrange", degree)
+    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+    a = fem.form(backward_form(u, v, drift, D, divD, 2 * degree + 2))
+    target_dofs = fem.locate_dofs_geometrical(V, target)
+    n_target = comm.allreduce(int(np.sum(target_dofs < V.dofmap.index_map.size_local)))
+    if n_target == 0:
+        raise ModelError("the target contains no mesh node: it is smaller than the mesh there or outside the "
+                         "domain (make it larger, refine with --h-max, or move it)")
+    on_target = fem.Function(V)
+    on_target.x.array[:] = 0.0 if kind == "mfpt" else 1.0
+    bcs = [fem.dirichletbc(on_target, target_dofs)]
+    if wall == "absorbing" or kind == "committor":
+        zero = fem.Function(V)
+        wall_dofs = np.setdiff1d(_compat.locate_boundary_dofs(V), target_dofs)
+        bcs.append(fem.dirichletbc(zero, wall_dofs))
+    rhs = fem.Constant(msh, PETSc.ScalarType(1.0 if kind == "mfpt" else 0.0))
+    L = fem.form(rhs * v * ufl.dx)
+    A = assemble_matrix(a, bcs=bcs)
+    A.assemble()
+    b = assemble_vector(L)
+    apply_lifting(b, [a], bcs=[bcs])
+    b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
+    set_bc(b, bcs)
+    t1 = time.perf_counter()
+    ksp = PETSc.KSP().create(comm)
+    ksp.setOperators(A)
+    factorise(ksp, comm)
+    field = fem.Function(V, name="mean_first_passage_time" if kind == "mfpt" else "committor")
+    ksp.solve(b, _compat.petsc_vec(field))
+    field.x.scatter_forward()
+    t2 = time.perf_counter()
+    for obj in (ksp, A, b):
+        obj.destroy()
+    return BackwardSolution(field, kind, "absorbing" if kind == "committor" else wall, n_target,
+                            V.dofmap.index_map.size_global, t1 - t0, t2 - t1)
+
+
+def mean_first_passage_time(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, target: Target,
+                            degree: int = 2, wall: str = "reflecting") -> BackwardSolution:
+    """τ(θ) with ``𝓛τ = −1`` off the target, ``τ = 0`` on it (MODEL.md §8).
+
+    ``drift`` (F, UFL 2-vector), ``D`` (UFL 2×2), ``divD`` (UFL's div of D
+    when None) on ``msh``; ``target``: a predicate on coordinates (3, n)
+    (:func:`box_target`); ``wall``: ``reflecting`` or ``absorbing``.  τ is in
+    time units (SGD steps: τ/alpha).  Collective.  Raises ModelError on a bad
+    degree or wall, or a target holding no mesh node.
+    """
+    return _solve(msh, drift, D, divD, target, degree=degree, wall=wall, kind="mfpt")
+
+
+def committor(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, target: Target,
+              degree: int = 2) -> BackwardSolution:
+    """q(θ): the probability of reaching the target before the disk's wall;
+    ``𝓛q = 0``, ``q = 1`` on the target, ``q = 0`` on ∂Ω (MODEL.md §8).
+    Arguments and errors as :func:`mean_first_passage_time`."""
+    return _solve(msh, drift, D, divD, target, degree=degree, wall="absorbing", kind="committor")
+
+
+# --------------------------------------------------------------------------
+# A case of the model: what scripts/search_time.py writes
+# --------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class SearchRun:
+    """The search time of a model case: ``summary`` (summary.json), the τ
+    solution, the committor (or None), and both on the grid ``xs``, ``ys``
+    (NaN outside the disk; the same on every rank)."""
+
+    summary: dict
+    tau: BackwardSolution
+    committor: BackwardSolution | None
+    xs: np.ndarray
+    ys: np.ndarray
+    tau_grid: np.ndarray
+    committor_grid: np.ndarray | None
+
+
+#: The default target of a custom model (MODEL.md §7-8), stated once (docstrings, summary.json).
+CUSTOM_TARGET_RULE = ("box centred on the most probable point θ* of the stationary FEM density (one eigen-solve, "
+                      "reflecting wall, on the search's mesh) with half-widths the peak's widths W_i = "
+                      "sqrt((H⁻¹)_ii), H = −∇²ln P at θ* (the standard deviations of its Gaussian, Laplace, "
+                      "approximation: the 2-D θ1* ± σ*, |θ2| ≤ sqrt(T g/2) of the valley); start θ* + (3 W1, 0)")
+
+
+def check_target(box: Sequence[float], radius: float, center: Sequence[float]) -> Tuple[float, float, float, float]:
+    """The target box (C1, C2, W1, W2: centre and half-widths, θ units) when
+    valid and meeting the disk ``|θ − center| < radius``; else ModelError
+    naming it (before any meshing)."""
+    c1, c2, w1, w2 = (float(v) for v in box)
+    box_target(c1, c2, w1, w2)  # finite, positive half-widths
+    gap = math.hypot(max(abs(c1 - center[0]) - w1, 0.0), max(abs(c2 - center[1]) - w2, 0.0))
+    if gap >= radius:
+        raise ModelError(f"target {c1:g} {c2:g} {w1:g} {w2:g} lies outside the disk of radius {radius:g} "
+                         f"around ({center[0]:g}, {center[1]:g})")
+    return c1, c2, w1, w2
+
+
+def stationary_peak(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
+                    radius: float = 2.0, center: Sequence[float] = (0.0, 0.0),
+                    grid: int = 241) -> Tuple[Tuple[float, float], Tuple[float, float], float]:
+    """((θ1*, θ2*), (W1, W2), seconds): the most probable point of the
+    stationary density on ``msh`` (MODEL.md §4 with a reflecting wall, one
+    eigen-solve) and the peak's widths, by :data:`CUSTOM_TARGET_RULE`.
+
+    The maximum over a ``grid``² lattice of the disk, then twice a
+    least-squares quadratic fit of ln P on a 5 × 5 stencil of the local mesh
+    size around the current point and a Newton step to the fit's maximum
+    (exact for a Gaussian peak up to the FEM error).  Collective.  Raises
+    ModelError when the density has no peak there (H not positive definite)."""
+
+    t0 = time.perf_counter()
+    sol, _ = eigenproblem.solve_operator(msh, drift, D, divD, degree=degree, boundary="reflecting")
+    c = np.asarray(center, dtype=float)
+    g = np.linspace(-radius, radius, grid)
+    X, Y = np.meshgrid(c[0] + g, c[1] + g)
+    inside = np.hypot(X - c[0], Y - c[1]) < radius * (1 - 1e-9)
+    pts = np.column_stack([X[inside], Y[inside]])
+    vals = sol.evaluate(pts)
+    mode = pts[int(np.argmax(vals))]
+    u, w = np.meshgrid(np.arange(-2, 3), np.arange(-2, 3))
+    u, w = u.ravel().astype(float), w.ravel().astype(float)
+    basis = np.column_stack([np.ones_like(u), u, w, 0.5 * u * u, u * w, 0.5 * w * w])
+    for _ in range(2):
+        h = local_mesh_size(msh, mode)
+        if not math.isfinite(h):
+            h = radius / 40
+        p = sol.evaluate(mode + h * np.column_stack([u, w]))
+        if not np.all(p > 0):
+            raise ModelError(f"the stationary density is not positive around its maximum ({mode[0]:.3g}, "
+                             f"{mode[1]:.3g}); give --target C1 C2 W1 W2")
+        coef = np.linalg.lstsq(basis, np.log(p), rcond=None)[0]
+        grad = coef[1:3] / h
+        H = -np.array([[coef[3], coef[4]], [coef[4], coef[5]]]) / (h * h)  # −∇² ln P
+        if not (H[0, 0] > 0 and np.linalg.det(H) > 0):
+            raise ModelError(f"the stationary density has no peak at ({mode[0]:.3g}, {mode[1]:.3g}) "
+                             "(−∇²ln P not positive definite); give --target C1 C2 W1 W2")
+        step = np.linalg.solve(H, grad)
+        if np.hypot(*step) > 2 * h:  # stay within the fitted stencil
+            step *= 2 * h / np.hypot(*step)
+        mode = mode + step
+    cov = np.linalg.inv(H)
+    return ((float(mode[0]), float(mode[1])), (float(math.sqrt(cov[0, 0])), float(math.sqrt(cov[1, 1]))),
+            time.perf_counter() - t0)
+
+
+def default_target(landscape: Any, noise: Any, radius: float = 2.0) -> Tuple[Tuple[float, float, float, float],
+                                                                          Tuple[float, float], dict]:
+    """((C1, C2, W1, W2), start, 1-D result): the box θ1* ± σ*, |θ2| ≤ sqrt(T g(θ1*)/2)
+    around the most probable point of the slow marginal (MODEL.md §5, S44;
+    :func:`search_case` adds its mirror image at −θ1*, as the 1-D |θ1| folds),
+    and the start (θ1* + 3σ*, 0), as :func:`fpsolve.theory.search_time` sets
+    them in 1-D (its result, reflecting at θ1 = ``radius``, is returned too)."""
+
+    st = theory.search_time(landscape, noise, half_width=radius)
+    xs = st["mode_theta1"]
+    w2 = math.sqrt(0.5 * noise.T * float(landscape.g(xs)))
+    return (xs, 0.0, st["window"], w2), (st["start"], 0.0), st
+
+
+def search_mesh_sizes(landscape: Any, noise: Any, radius: float, center: Tuple[float, float],
+                      start: Sequence[float], box: Sequence[float], h_min: float | None = None,
+                      h_max: float | None = None) -> Any:
+    """The case's graded sizes (:func:`fpsolve.fem.mesh.graded_sizes`) with the
+    fine box stretched to hold the start and the target in θ1, and in θ2
+    the start and 2.2 fast widths sqrt(T g/2) (their largest over the θ1
+    range) around the valley floor: the search's path is resolved as finely
+    as the stationary density."""
+    import dataclasses
+
+
+    sizes = fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max)
+    c1, c2, w1, w2 = (float(v) for v in box)
+    lo = min(sizes.box_x0 - sizes.box_hx, float(start[0]), c1 - w1)
+    hi = max(sizes.box_x0 + sizes.box_hx, float(start[0]), c1 + w1)
+    xs = np.linspace(lo, hi, 101)
+    fast = float(np.max(np.sqrt(0.5 * noise.T * np.asarray(landscape.g(xs), dtype=float))))
+    hy = max(sizes.box_hy, abs(float(start[1]) - sizes.box_y0) + fast, 2.2 * fast)
+    if sizes.structured:
+        # the grid stays the density's core; the box around it (size h_min,
+        # the grid's row height) widens to the path, centred on the mirror axis
+        return dataclasses.replace(sizes, grid_hx=sizes.box_hx, grid_hy=sizes.box_hy,
+                                   box_hx=min(max(-lo, hi, sizes.box_hx), radius),
+                                   box_hy=min(max(hy, sizes.box_hy), radius), rule=sizes.rule + "+search")
+    return dataclasses.replace(sizes, box_x0=0.5 * (lo + hi), box_hx=min(0.5 * (hi - lo), radius),
+                               box_hy=min(hy, radius), rule=sizes.rule + "+search")
+
+
+#: Fewest grid columns across the target's θ1 half-width on a structured core
+#: (:func:`aligned_core`): τ(r = 0.1, ε = 1e-3, below T_c) 9101 / 9109 / 9130
+#: with 4 / 8 / 16 (formula 9173).
+TARGET_COLUMNS = 4
+
+
+def aligned_core(sizes: Any, start: Sequence[float], box: Sequence[float]) -> Any:
+    """``sizes`` of a phase-I core (:func:`fpsolve.fem.mesh.graded_sizes`) made
+    a structured grid of axis-parallel right triangles
+    (``MeshSizes.structured``) whose lines run along the target's edges:
+    ``TARGET_COLUMNS`` or more columns across its θ1 half-width (columns no
+    wider than the core's θ1 size), a whole number of rows of at most the
+    core's θ2 size across its θ2 half-width.  The grid spans the density's
+    core and the target; a start beyond it lies in the box of the grid's
+    row height around it.  None where that is not possible: a band (phase
+    II), a disk or target off the mirror axis θ1 = 0, or a grid that does
+    not fit in the disk.
+
+    Why: below T_c at small ε, D22/D11 ~ 1e6.  On an unstructured mesh the
+    P2 interpolant of a function of θ1 alone has a θ2-gradient of order
+    h1³ |∂1³τ| / h2, which D22 weighs as much as the true θ1-gradient: τ
+    came out 30 % short (6577 against the formula's 9173 and the SDE's
+    9150 ± 550 at ε = 1e-3, r = 0.1) and moved ±5 % between meshes.  On the
+    aligned grid every P2 node of a column has the same θ1 (9101, within
+    1e-4 over 4-16 columns and 2× finer rows)."""
+    import dataclasses
+
+
+    c1, c2, w1, w2 = (float(v) for v in box)
+    if "core" not in sizes.rule or sizes.center[0] != 0.0 or sizes.box_x0 != 0.0 or c1 != 0.0:
+        return None
+    if sizes.structured:  # θ units
+        core_x, core_y = (sizes.box_hx, sizes.box_hy) if sizes.grid_hx is None else (sizes.grid_hx, sizes.grid_hy)
+    else:
+        core_x, core_y = sizes.box_hx * sizes.stretch, sizes.box_hy
+    h = sizes.h_min
+    if abs(c2 - sizes.box_y0) + w2 < core_y:  # the target's θ2 edges lie in the grid
+        if c2 != sizes.box_y0:
+            return None
+        h = w2 / math.ceil(w2 / h * (1 - 1e-12))  # grid lines on θ2 = c2 ± w2
+    s = min(sizes.stretch * sizes.h_min, w1 / TARGET_COLUMNS)
+    s = w1 / math.ceil(w1 / s * (1 - 1e-12))  # grid lines on θ1 = ±w1
+    a = math.ceil(max(core_x, 1.5 * w1) / s) * s
+    b = math.ceil(core_y / h) * h
+    box_x = max(a, sizes.box_hx if sizes.structured else a, 1.5 * abs(float(start[0])))
+    box_y = max(b, sizes.box_hy, abs(float(start[1]) - sizes.box_y0) + h)
+    aligned = dataclasses.replace(sizes, h_min=h, stretch=s / h, structured=True, grid_hx=a, grid_hy=b,
+                                  box_hx=min(box_x, sizes.radius), box_hy=min(box_y, sizes.radius),
+                                  rule=sizes.rule + "+aligned")
+    return aligned if fmesh.grid_fits(aligned) else None
+
+
+def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | None = None,
+                start: Sequence[float] | None = None, wall: str = "reflecting", with_committor: bool = False,
+                cross: bool = True, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
+                degree: int = 2, mesh: Any = None, h_min: float | None = None, h_max: float | None = None,
+                comm: Any = None, grid: Tuple[int, int] | None = (241, 241), refine_target: int = 2,
+                refine: float = 1.0,
+                progress: Callable[[str], None] | None = None) -> SearchRun:
+    """Mean first-passage time of a model case (MODEL.md §8) into ``target``
+    (C1, C2, W1, W2: box centre and half-widths, θ units; default
+    :func:`default_target`) on the case's graded mesh, τ at ``start``
+    (default :func:`default_target`'s) in time units and SGD steps, next to
+    the 1-D adiabatic formula (S44) for the same θ1-window when the target
+    is the default; with ``with_committor`` also q (target before the wall).
+    ``grid`` None skips the fields on a grid (sweeps); ``refine`` divides
+    every mesh size; ``refine_target`` bisections near the target's edges (none where
+    :func:`aligned_core` puts grid lines on them).
+
+    The case is ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), or a
+    :class:`~fpsolve.model.expression.Model` with ``noise`` None (MODEL.md §7): the
+    valley with SGD noise takes the preset's path (same mesh and numbers);
+    any other model has no 1-D θ1*: its default target and start follow
+    :data:`CUSTOM_TARGET_RULE` (:func:`stationary_peak`, on the uniform disk
+    of :func:`fpsolve.fem.model_mesh.model_mesh_sizes`, ``h_min``, default
+    radius/40, on which it runs).  Collective.  Raises ModelError on bad
+    input (a target outside the disk before any meshing)."""
+    from mpi4py import MPI
+
+
+    comm = MPI.COMM_WORLD if comm is None else comm
+    say = progress or (lambda message: None)
+    if wall not in WALLS:
+        raise ModelError(f"boundary must be one of {', '.join(WALLS)} (got {wall!r})")
+    user_model, landscape, noise, cross = forms.split_model(landscape, noise, cross)
+    if target is not None:
+        target = check_target(target, radius, center)
+    if start is not None:
+
+        start = check_start(start, radius, center)
+    peak, aligned = None, None
+    if user_model is not None:
+        user_model.check_formulas(radius, center)
+        noise.require_positive_T()
+        msh, mesh_info, t_mesh = model_mesh.model_mesh(user_model, radius=radius, center=center, mesh=mesh,
+                                                   h_min=h_min, h_max=h_max, comm=comm)
+        box, default_start, st = target, start, None
+        if target is None or start is None:
+            drift, D, divD = forms.case_coefficients(msh, user_model, landscape, noise, cross)
+            mode, widths, seconds = stationary_peak(msh, drift, D, divD, degree=degree, radius=radius,
+                                                    center=center)
+            peak = {"rule": CUSTOM_TARGET_RULE, "mode": list(mode), "widths": list(widths),
+                    "solve_seconds": seconds}
+            say(f"stationary peak at ({mode[0]:.4g}, {mode[1]:.4g}), widths ({widths[0]:.3g}, {widths[1]:.3g})")
+            box = box or (mode[0], mode[1], widths[0], widths[1])
+            default_start = default_start or (mode[0] + 3.0 * widths[0], mode[1])
+    else:
+        box, default_start, st = default_target(landscape, noise, radius)
+    if target is not None:
+        box = target
+    # the valley's default target is folded like the 1-D search time's |θ1| (both wells)
+    mirror = target is None and user_model is None and box[0] != 0.0
+    pred = box_target(*box, mirror=mirror)
+    x0 = tuple(float(v) for v in (default_start if start is None else start))
+    if not all(math.isfinite(v) for v in x0) or math.hypot(x0[0] - center[0], x0[1] - center[1]) >= radius:
+        raise ModelError(f"start ({x0[0]:g}, {x0[1]:g}) must lie inside the disk of radius {radius:g}"
+                         + (" (the default θ* + 3 W1; give --start X Y)" if start is None else ""))
+    if user_model is None and mesh is None:
+        # the graded mesh of the case with its fine box stretched over the
+        # search's path (start, target), or a start outside it is unresolved
+        t0 = time.perf_counter()
+        sizes = search_mesh_sizes(landscape, noise, radius, center, x0, box, h_min, h_max)
+        if refine != 1.0:
+            sizes = sizes.refined(refine)
+        aligned = aligned_core(sizes, x0, box)
+        sizes = aligned or sizes
+        if sizes.structured and not fmesh.grid_fits(sizes):
+            sizes = fmesh.unstructured(sizes)
+
+        model_mesh.check_budget(sizes, degree, DEFAULT_MAX_DOFS)
+        msh, _ = fmesh.create_disk(sizes, comm)
+        mesh_info = {"source": "gmsh", **sizes.as_dict(), "refine": refine,
+                     "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
+        t_mesh = time.perf_counter() - t0
+    elif user_model is None:
+        msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
+                                                h_min=h_min, h_max=h_max, comm=comm, refine=refine)
+    if refine_target and not aligned:  # an aligned core has grid lines on the target's edges
+
+        h = local_mesh_size(msh, (box[0], box[1]))
+        msh = refine_near_box(msh, box, 2.0 * h, refine_target)
+        if mirror:
+            msh = refine_near_box(msh, (-box[0], *box[1:]), 2.0 * h, refine_target)
+        mesh_info = {**mesh_info, "refined_near_target": refine_target,
+                     "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
+    say(f"mesh: {mesh_info['cells']} triangles in {t_mesh:.2f}s")
+    drift, D, divD = forms.case_coefficients(msh, user_model, landscape, noise, cross)
+    tau = mean_first_passage_time(msh, drift, D, divD, target=pred, degree=degree, wall=wall)
+    say(f"mean first-passage time: {tau.dofs} dofs, {tau.target_dofs} target dofs, "
+        f"solve {tau.solve_seconds:.2f}s")
+    q = committor(msh, drift, D, divD, target=pred, degree=degree) if with_committor else None
+    xs = np.linspace(center[0] - radius, center[0] + radius, grid[0] if grid else 2)
+    ys = np.linspace(center[1] - radius, center[1] + radius, grid[1] if grid else 2)
+    X, Y = np.meshgrid(xs, ys)
+    pts = np.column_stack([X.ravel(), Y.ravel()])
+    outside = np.hypot(pts[:, 0] - center[0], pts[:, 1] - center[1]) > radius
+
+    def on_grid(sol: BackwardSolution) -> np.ndarray | None:
+        if not grid:
+            return None
+        v = sol.evaluate(pts)
+        v[outside] = np.nan
+        return v.reshape(len(ys), len(xs))
+
+    tau_start = float(tau.evaluate(np.array([x0]))[0])
+    case = forms.case_record(user_model, landscape, noise)
+    summary = {
+        "case": case,
+        "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
+        "boundary": wall, "mesh": mesh_info, "target": list(box), "target_default": target is None, "target_mirrored": mirror,
+        "start": list(x0), "start_default": start is None,
+        **({"target_rule": peak["rule"], "stationary_peak": peak} if peak is not None else {}),
+        "search_time": tau_start, "search_time_steps": tau_start / noise.alpha,
+        **{f"mfpt_{k}": v for k, v in tau.summary().items() if k != "kind"},
+        "mesh_seconds": t_mesh,
+    }
+    tau_grid = on_grid(tau)
+    if tau_grid is not None:
+        summary["search_time_max"] = float(np.nanmax(tau_grid))
+    if st is not None and target is None and start is None:
+        summary["search_time_1d"] = st["search_time"]
+        summary["search_time_1d_steps"] = st["search_time"] / noise.alpha
+        summary["search_1d"] = {k: st[k] for k in ("start", "target", "reflect", "window", "mode_theta1")}
+    q_grid = None
+    if q is not None:
+        summary["committor_at_start"] = float(q.evaluate(np.array([x0]))[0])
+        summary["committor_solve_seconds"] = q.solve_seconds
+        q_grid = on_grid(q)
+    return SearchRun(summary, tau, q, xs, ys, tau_grid, q_grid)

@@ -1,0 +1,187 @@
+"""Finite-element solve of the stationary Fokker-Planck equation (MODEL.md §4).
+
+The weak form is :mod:`fpsolve.fem.forms`'s.  The solve returns the principal eigenpair ``a(φ0, v) = λ0 ∫ φ0 v`` with the
+least real part: ``λ0`` is the escape rate per unit time (time unit = alpha
+SGD steps, t = alpha k) and ``φ0 ≥ 0``, ``∫ φ0 = 1`` the quasi-stationary
+density.  Dirichlet ``P = 0`` on ∂Ω (absorbing) is the default; a reflecting
+(zero-flux) boundary is the natural condition of the same form, whose null
+vector is the stationary density.
+
+Discretisation: P2 (or P1) Lagrange, plain Galerkin on a mesh graded from
+the model's widths (``fpsolve.fem.mesh``).  NUMERICS.md found SUPG no help; P1
+fails at T = 0.01 (a negative lobe next to the peak), so P2 is the default.
+Eigen-solve: SLEPc shift-and-invert at target 0 with a direct LU (MUMPS), or
+inverse iteration with the same LU.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, Callable, Dict, Tuple
+
+from fpsolve import _compat
+from fpsolve.fem import adapt, diagnostics
+from fpsolve.fem import mesh as fmesh
+from fpsolve.fem.eigenproblem import solve_operator
+from fpsolve.fem.forms import BOUNDARIES, case_coefficients, case_record, check_degree
+from fpsolve.fem.linalg import OPTIONS_PREFIX
+from fpsolve.fem.model_mesh import (
+    check_budget, DEFAULT_MAX_DOFS, default_mesh_rule, MESH_RULES, model_mesh_sizes)
+from fpsolve.fem.solution import Solution
+from fpsolve.model.expression import Model
+from fpsolve.model.valley import ModelError, Noise
+from fpsolve.tools import parallel
+
+
+def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = None,
+          center: Tuple[float, float] | None = None,
+          degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: Any = None,
+          h_min: float | None = None, h_max: float | None = None, comm: Any = None,
+          progress: Callable[[str], None] | None = None, refine: float = 1.0,
+          eigensolver: str = "slepc", mesh_rule: str | None = None, tol: float | None = None,
+          max_dofs: int | None = None, options_prefix: str = OPTIONS_PREFIX,
+          petsc_options: Dict[str, Any] | None = None, symmetrise: bool = True) -> Solution:
+    """Quasi-stationary density of the model (MODEL.md §4) on the disk.
+
+    ``landscape`` is a :class:`~fpsolve.model.valley.Landscape` (with ``noise`` and
+    ``cross``: the valley of MODEL.md §1-3) or a
+    :class:`~fpsolve.model.expression.Model` (MODEL.md §7; ``noise`` None, ``cross``
+    ignored: the model's noise decides).
+
+    ``mesh_rule`` (default :func:`default_mesh_rule`): ``"graded"`` (one
+    mesh: graded from the valley's widths, :mod:`fpsolve.fem.mesh`, or a custom
+    model's uniform disk of size ``h_min``, default R/40; refused before
+    meshing when its predicted size is above ``max_dofs``) or ``"adaptive"``
+    (:mod:`fpsolve.fem.adapt`: refine from a coarse disk until the error
+    estimate is below ``tol``, relative, or the next mesh would pass
+    ``max_dofs``).  ``mesh`` takes precedence over both: any 2-D triangle
+    mesh file meshio reads, or a ``meshfile.MeshData`` (:mod:`fpsolve.fem.meshfile`);
+    its domain (``domain`` "disk" with the fitted ``radius``/``center``, or
+    "mesh") comes from the file, so ``radius``/``center`` (θ units, default
+    2 and (0, 0)) go with the generated disk only.  ``comm``: mpi4py
+    communicator, default MPI.COMM_WORLD (:mod:`fpsolve.tools.parallel`); the call
+    is collective and every rank gets the same Solution.  Needs T = α Δ > 0
+    (:meth:`~fpsolve.model.valley.Noise.require_positive_T`).
+    ``petsc_options`` / ``options_prefix`` reach the eigen-solve
+    (:func:`principal_eigenpair`); ``symmetrise``: :func:`solve_operator`.
+
+    ``Solution.summary`` holds what summary.json records: parameters, T,
+    escape rates (eigenvalue and boundary flux, per unit time t = alpha k),
+    mass, negativity, moments, mode, dofs, ranks, timings (seconds), the
+    eigenpair residual and gap, ``warnings`` (:mod:`fpsolve.fem.diagnostics`)
+    and, when adaptive, ``error_estimate`` and ``adaptivity`` (cycles).
+    Raises ModelError for bad values (one line naming them).
+    """
+
+    if mesh is not None and (radius is not None or center is not None):
+        raise ModelError("radius and center describe the generated disk; a mesh file brings its own domain")
+    radius = fmesh.DEFAULT_RADIUS if radius is None else radius
+    center = (0.0, 0.0) if center is None else tuple(center)
+    comm = parallel.world(comm)
+    say = progress or (lambda message: None)
+    check_degree(degree)
+    if boundary not in BOUNDARIES:
+        raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
+    user_model = landscape if isinstance(landscape, Model) else None
+    mesh_rule = default_mesh_rule(landscape, h_min) if mesh_rule is None else mesh_rule
+    if mesh_rule not in MESH_RULES:
+        raise ModelError(f"mesh rule must be one of {', '.join(MESH_RULES)} (got {mesh_rule!r})")
+    tol = adapt.DEFAULT_TOL if tol is None else tol
+    max_dofs = DEFAULT_MAX_DOFS if max_dofs is None else max_dofs
+    if not (math.isfinite(tol) and tol > 0):
+        raise ModelError(f"tol must be a finite number > 0 (got {tol!r})")
+    if not max_dofs > 0:
+        raise ModelError(f"max-dofs must be > 0 (got {max_dofs!r})")
+    wall = time.perf_counter()
+    if user_model is not None:
+        if noise is not None:
+            raise ModelError("solve(model) takes the noise from the model (drop the noise argument)")
+        user_model.check_formulas(radius, center)
+        noise, cross = user_model.noise_level, user_model.cross
+        landscape = user_model.valley
+    noise.require_positive_T()
+    options = {"options_prefix": options_prefix, "petsc_options": petsc_options, "symmetrise": symmetrise}
+
+    def coefficients(m: Any) -> Tuple[Any, Any, Any]:
+        return case_coefficients(m, user_model, landscape, noise, cross)
+
+    record = None
+    if mesh is None and mesh_rule == "adaptive":
+        t0 = time.perf_counter()
+        msh, sizes = fmesh.adaptive_start(radius, center, comm)
+        t_mesh = time.perf_counter() - t0
+        sol, record = adapt.solve_adaptive(msh, sizes, coefficients, degree=degree, boundary=boundary,
+                                           eigensolver=eigensolver, tol=tol, max_dofs=max_dofs, progress=say,
+                                           solver_options=options)
+        timing = {k: sol.info[k] for k in ("assemble_seconds", "solve_seconds", "dofs")}
+        mesh_info = {"source": "adaptive", "rule": "adaptive", "bounds": sizes.as_dict(),
+                     "domain": "disk", "radius": radius, "center": list(center),
+                     "cells": record["cycles"][-1]["cells"]}
+        mom = {k: v for k, v in record["cycles"][-1]["moments"].items() if k != adapt.WATCHED_RATE}
+    else:
+        if mesh is None:
+            sizes = (model_mesh_sizes(user_model, radius, center, h_min, h_max) if user_model is not None
+                     else fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max))
+            sizes = sizes.refined(refine) if refine != 1.0 else sizes
+            dofs = check_budget(sizes, degree, max_dofs)
+            _compat.import_gmsh()  # loading libgmsh and DOLFINx (0.1-0.4 s) is start-up, not meshing
+            say(f"meshing ({sizes.rule}): about {dofs} dofs predicted")
+            t_mesh = time.perf_counter()
+            msh, _ = fmesh.create_disk(sizes, comm)
+            mesh_info = {"source": "gmsh", "domain": "disk", **sizes.as_dict(), "refine": refine,
+                         "center": list(sizes.center),
+                         "cells": comm.allreduce(msh.topology.index_map(2).size_local, op=fmesh._sum())}
+            t_mesh = time.perf_counter() - t_mesh
+        else:
+            msh, mesh_info, t_mesh = fmesh.mesh_for(None, None, radius=radius, center=center, mesh=mesh,
+                                                    h_min=None, h_max=None, comm=comm)
+        say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
+        sol, timing = solve_operator(msh, *coefficients(msh), degree=degree, boundary=boundary,
+                                     eigensolver=eigensolver, progress=say, **options)
+        mom = sol.moments()
+    t2 = time.perf_counter()
+    neg = sol.negativity()
+    mode = sol.mode_theta1()
+    lam = sol.eigenvalue
+    eigen = {k: v for k, v in sol.info.items()
+             if k not in ("dofs", "degree", "boundary", "assemble_seconds", "solve_seconds")}
+    case = case_record(user_model, landscape, noise)
+    summary = {
+        "case": case,
+        "T": noise.T,
+        "domain": mesh_info["domain"], "radius": mesh_info["radius"], "center": mesh_info["center"],
+        "degree": degree, "cross_diffusion": cross,
+        "boundary": boundary, "mesh": mesh_info, "mesh_rule": "file" if mesh is not None else mesh_rule,
+        "escape_rate": lam.real,
+        "escape_rate_imag": lam.imag,
+        "escape_rate_flux": sol.boundary_escape_rate(),
+        "escape_rate_flux_method": "weak-form residual against the wall's basis functions (solver.wall_flux)",
+        "escape_rate_per_step": noise.alpha * lam.real,
+        "eigen_residual": sol.info["residual"],
+        "eigen_residual_relative_to_Kphi": sol.info["residual_relative_to_Kphi"],
+        "eigen_gap": sol.info["gap"],
+        **mom,
+        **neg,
+        "mode_theta1": mode,
+        "flatness_at_mode": float(landscape.flatness(mode)) if landscape is not None else None,
+        "dofs": timing["dofs"],
+        "ranks": comm.size,
+        "eigen": eigen,
+        "mesh_seconds": t_mesh,
+        "assemble_seconds": timing["assemble_seconds"],
+        "solve_seconds": timing["solve_seconds"],
+    }
+    if record is not None:
+        summary["error_estimate"] = record["error_estimate"]
+        summary["error_estimate_method"] = record["error_estimate_method"]
+        summary["adaptivity"] = {k: v for k, v in record.items() if k != "warnings"}
+        summary["adapt_seconds"] = sum(c["seconds"] for c in record["cycles"])
+    summary["warnings"] = (record["warnings"] if record is not None else []) + diagnostics.warnings_for(summary)
+    summary["postprocess_seconds"] = time.perf_counter() - t2
+    summary["wall_seconds"] = time.perf_counter() - wall
+    sol.summary = summary
+    say(f"moments: mean|theta1| = {mom['mean_abs_theta1']:.6g}, std|theta1| = {mom['std_abs_theta1']:.6g}, "
+        f"Var theta2 = {mom['var_theta2']:.6g}; min density {neg['min_density']:.3g}, "
+        f"negative mass {neg['negative_mass']:.3g}")
+    return sol

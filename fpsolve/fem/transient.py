@@ -1,0 +1,557 @@
+"""The density in time: transient Fokker-Planck equation (MODEL.md §8).
+
+    ∂t P = ∇·(D ∇P + P (∇·D − F)),    P(·, 0) = P0,
+
+in the weak form of MODEL.md §4 (:func:`fpsolve.fem.forms.weak_form`):
+``M dP/dt = −K P`` with the mass matrix M and the Fokker-Planck matrix K.
+The drift F (``dθ = F dt + ...``, the model has F = −∇L) and D are any UFL
+expressions, so a model plugs in as it does for :func:`eigenproblem.solve_operator`.
+Time is in units of alpha SGD steps (t = alpha k).
+
+Time stepping: TR-BDF2 with γ = 2 − √2 (L-stable, second order, one step):
+a trapezoidal stage to t + γh and a BDF2 stage to t + h share the matrix
+``A = M + (γ/2) h K``, so one LU factorisation (a PETSc KSP of type preonly:
+MUMPS in parallel, PETSc's own LU with nested dissection on one rank, whose
+triangular solves are faster) serves both stages and the error estimate.
+The local error is estimated as in Hosea & Shampine (1996), filtered through A⁻¹ so that
+stiff components (the fast θ2 relaxation) do not shrink the step; the step
+is kept on a grid of half-octaves h₀·2^(k/2) so that factorisations are
+reused while the step is unchanged (a few of them are cached); it shrinks
+as the estimate asks and grows only by a factor of 4 or more at once (a new
+LU costs as much as ~50 steps: on the default case 8 factorisations and 132
+steps to t = 100 instead of 24 and 75 with growth by every half-octave).
+
+Boundaries: ``reflecting`` (zero flux, the natural condition: 1ᵀK = 0, so
+the scheme conserves ∫P to the LU's round-off) or ``dirichlet`` (absorbing,
+P = 0 on ∂Ω: the survival S(t) = ∫P decays as c e^{−λ0 t} at late times).
+
+Observables are linear functionals ``∫ f P`` computed as dot products with
+vectors ``b_f = ∫ f v`` assembled once (the same quadrature as a direct
+integral), so recording them every step costs a few dot products.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+import numpy as np
+
+from fpsolve import _compat
+from fpsolve.fem import eigenproblem, forms, model_mesh, solution
+from fpsolve.fem import mesh as fmesh
+from fpsolve.fem.forms import BOUNDARIES, check_degree, to_ufl, weak_form
+from fpsolve.fem.linalg import factorise
+from fpsolve.model import valley as model
+from fpsolve.model.valley import check_start, Landscape, ModelError
+
+
+#: TR-BDF2 constants (γ = 2 − √2: both stages share one matrix).
+GAMMA = 2.0 - math.sqrt(2.0)
+D_COEF = GAMMA / 2.0                                   # = (1 − γ)/(2 − γ)
+BDF_U_GAMMA = 1.0 / (GAMMA * (2.0 - GAMMA))
+BDF_U_N = (1.0 - GAMMA) ** 2 / (GAMMA * (2.0 - GAMMA))
+ERR_K = (-3.0 * GAMMA ** 2 + 4.0 * GAMMA - 2.0) / (12.0 * (2.0 - GAMMA))
+#: The step grid: h = h_ref · 2^(level / LEVELS_PER_OCTAVE).
+LEVELS_PER_OCTAVE = 2
+#: Step growth: at least GROW_MIN_LEVELS and at most MAX_GROW_LEVELS half-octaves at once.
+GROW_MIN_LEVELS = 4
+MAX_GROW_LEVELS = 6
+#: Factorisations kept (least recently used dropped).
+LU_CACHE = 4
+#: Columns of evolution.csv after t (names of :meth:`Transient.observe`).
+OBSERVABLES = ("survival", "mean_loss", "mean_abs_theta1", "mean_theta1", "var_theta1",
+               "mean_theta2", "var_theta2", "mean_flatness")
+
+
+@dataclasses.dataclass
+class Evolution:
+    """What a run recorded: one row per accepted step (and t = 0).
+
+    ``rows``: dicts with ``t`` (time units), ``dt`` (the step that led there),
+    and the observables of :data:`OBSERVABLES` (moments are of the normalised
+    density P/S); ``steps``, ``rejected``, ``factorisations`` (LU count),
+    ``seconds``; ``info`` records the settings.
+    """
+
+    rows: List[dict]
+    steps: int
+    rejected: int
+    factorisations: int
+    seconds: float
+    info: dict
+
+    def column(self, name: str) -> np.ndarray:
+        """One column of the rows as an array."""
+        return np.array([r[name] for r in self.rows], dtype=float)
+
+    def decay_rate(self, fraction: float = 0.5) -> float:
+        """Late-time decay rate of the survival, −d ln S/dt fitted (least
+        squares) over the last ``fraction`` of the run's time span (time
+        units⁻¹; compare with the eigen-solve's λ0, MODEL.md §8)."""
+        t, s = self.column("t"), self.column("survival")
+        sel = (t >= t[-1] - fraction * (t[-1] - t[0])) & (s > 0)
+        if sel.sum() < 2:
+            raise ValueError("too few positive survival values to fit a rate")
+        slope = np.polyfit(t[sel], np.log(s[sel]), 1)[0]
+        return float(-slope)
+
+
+def model_observables(msh: Any, landscape: Landscape) -> Dict[str, Any]:
+    """UFL loss L and flatness F(θ1) of a preset model (MODEL.md §1), for
+    :class:`Transient`'s ``loss`` and ``flatness`` observables."""
+    import ufl
+
+    x = ufl.SpatialCoordinate(msh)
+    a0, a2, a4, eps = landscape.coefficients
+    return {"loss": model.loss(x[0], x[1], a0, a2, a4, eps),
+            "flatness": model.flatness(x[0], a0, a2, a4)}
+
+
+def user_model_observables(msh: Any, user_model: Any) -> Dict[str, Any]:
+    """UFL loss L of a custom :class:`~fpsolve.model.expression.Model` (MODEL.md §7)
+    for :class:`Transient`'s ``loss`` observable; no flatness (F(θ1) is the
+    valley's, MODEL.md §1: its mean is recorded as NaN)."""
+    import ufl
+
+
+    d = user_model.derivation
+    x = ufl.SpatialCoordinate(msh)
+    mapping = {d.symbols[0]: x[0], d.symbols[1]: x[1]}
+    mapping.update({sym: float(v) for sym, v in zip(d.symbols[2:], user_model.arguments)})
+    return {"loss": to_ufl(d.loss, mapping), "flatness": None}
+
+
+class Transient:
+    """TR-BDF2 integrator of ``M dP/dt = −K P`` on ``msh`` (module docstring).
+
+    ``drift`` (F, UFL 2-vector), ``D`` (UFL 2×2), ``divD`` (row divergence,
+    UFL's when None); ``degree`` 1 or 2; ``boundary`` ``reflecting`` or
+    ``dirichlet``; ``loss``/``flatness``: UFL expressions whose means are
+    recorded (``loss`` 0 and ``flatness`` NaN when None).  Collective: construct and run on every rank.
+    Raises :class:`ModelError` on a bad degree or boundary.
+    """
+
+    def __init__(self, msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
+                 boundary: str = "reflecting", loss: Any = None, flatness: Any = None) -> None:
+        import ufl
+        from dolfinx import fem
+        from dolfinx.fem.petsc import assemble_matrix, assemble_vector
+
+        check_degree(degree)
+        if boundary not in BOUNDARIES:
+            raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
+        self.mesh, self.comm, self.boundary, self.degree = msh, msh.comm, boundary, degree
+        self.has_flatness = flatness is not None
+        t0 = time.perf_counter()
+        V = self.V = _compat.functionspace(msh, "Lagrange", degree)
+        u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
+        qdeg = 2 * degree + 2
+        self.K = assemble_matrix(fem.form(weak_form(u, v, drift, D, divD, qdeg)))
+        self.K.assemble()
+        self.M = assemble_matrix(fem.form(ufl.inner(u, v) * ufl.dx))
+        self.M.assemble()
+        self.bc_rows = (_compat.locate_boundary_dofs(V) if boundary == "dirichlet"
+                        else np.zeros(0, dtype=np.int32))
+        # owned rows only, in the global numbering PETSc's zeroRows wants
+        imap = V.dofmap.index_map
+        owned = self.bc_rows[self.bc_rows < imap.size_local]
+        self._bc_global = (owned + imap.local_range[0]).astype(np.int32)
+        self._bc_local = owned
+        x = ufl.SpatialCoordinate(msh)
+        md = {"quadrature_degree": qdeg + 2}
+        zero = fem.Constant(msh, 0.0)
+        integrands = {
+            "one": 1.0 + 0 * x[0], "x": x[0], "xx": x[0] * x[0], "absx": abs(x[0]),
+            "y": x[1], "yy": x[1] * x[1],
+            "loss": zero if loss is None else loss, "flatness": zero if flatness is None else flatness,
+        }
+        self._b = {}
+        for name, f in integrands.items():
+            b = assemble_vector(fem.form(f * v * ufl.dx(metadata=md)))
+            b.ghostUpdate(addv=_add(), mode=_reverse())
+            self._b[name] = b
+        self._lus: Dict[Any, Any] = {}
+        self.grow_min_levels = GROW_MIN_LEVELS
+        self.factorisations = 0
+        self.assemble_seconds = time.perf_counter() - t0
+
+    # ---- start densities --------------------------------------------------
+    def gaussian(self, mean: Sequence[float], width: Sequence[float] | None = None,
+                 covariance: np.ndarray | None = None) -> Any:
+        """P0: a Gaussian of ``mean`` (θ) with standard deviations ``width``
+        (W1, W2; or a full 2×2 ``covariance``) interpolated into the space
+        (zero on an absorbing wall) and scaled to ∫P0 = 1.  Raises ModelError
+        on a non-positive width or covariance."""
+        from dolfinx import fem
+
+        m = np.asarray(mean, dtype=float)
+        if covariance is None:
+            w = np.asarray(width, dtype=float)
+            if w.shape != (2,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+                raise ModelError(f"start width must be two finite numbers > 0 (got {width!r})")
+            S = np.diag(w * w)
+        else:
+            S = np.asarray(covariance, dtype=float)
+        if not np.all(np.isfinite(m)) or m.shape != (2,):
+            raise ModelError(f"start must be two finite numbers (got {mean!r})")
+        if not np.all(np.linalg.eigvalsh(0.5 * (S + S.T)) > 0):
+            raise ModelError("start covariance must be positive definite")
+        P = np.linalg.inv(S)
+        norm = 1.0 / (2.0 * math.pi * math.sqrt(np.linalg.det(S)))
+
+        def density(xx: np.ndarray) -> np.ndarray:
+            dx, dy = xx[0] - m[0], xx[1] - m[1]
+            return norm * np.exp(-0.5 * (P[0, 0] * dx * dx + 2 * P[0, 1] * dx * dy + P[1, 1] * dy * dy))
+
+        p0 = fem.Function(self.V, name="density")
+        p0.interpolate(density)
+        p0.x.array[self.bc_rows] = 0.0
+        p0.x.scatter_forward()
+        mass = self.integral(_compat.petsc_vec(p0), "one")
+        if not mass > 0:
+            raise ModelError(f"the start density has no mass on the mesh (start {mean!r})")
+        p0.x.array[:] /= mass
+        return p0
+
+    # ---- measurements ------------------------------------------------------
+    def integral(self, vec: Any, name: str) -> float:
+        """``∫ f P`` for one of the assembled integrands (global)."""
+        return float(self._b[name].dot(vec))
+
+    def observe(self, vec: Any) -> dict:
+        """The observables of :data:`OBSERVABLES` for the density ``vec``:
+        survival ∫P, and E[L], E|θ1|, E θ1, Var θ1, E θ2, Var θ2, E[F(θ1)]
+        of P/∫P (E[F(θ1)] NaN when the model has no flatness)."""
+        s = self.integral(vec, "one")
+        e = {k: self.integral(vec, k) / s for k in ("x", "xx", "absx", "y", "yy", "loss", "flatness")}
+        return {"survival": s, "mean_loss": e["loss"], "mean_abs_theta1": e["absx"],
+                "mean_theta1": e["x"], "var_theta1": e["xx"] - e["x"] ** 2,
+                "mean_theta2": e["y"], "var_theta2": e["yy"] - e["y"] ** 2,
+                "mean_flatness": e["flatness"] if self.has_flatness else math.nan}
+
+    # ---- time stepping -----------------------------------------------------
+    def _solver(self, h: float) -> Any:
+        """KSP with the LU of ``A = M + (γ/2) h K`` (identity rows on an
+        absorbing wall), cached by h."""
+        from petsc4py import PETSc
+
+        key = float(h)
+        if key in self._lus:
+            ksp = self._lus.pop(key)
+            self._lus[key] = ksp  # most recently used last
+            return ksp
+        A = self.M.copy()
+        A.axpy(D_COEF * h, self.K)
+        if self.boundary == "dirichlet":  # collective, also where a rank owns none
+            A.zeroRows(self._bc_global, diag=1.0)
+        ksp = PETSc.KSP().create(self.comm)
+        ksp.setOperators(A)
+        factorise(ksp, self.comm)  # PETSc's LU in serial (faster solves), MUMPS in parallel or on a zero pivot
+        self.factorisations += 1
+        self._lus[key] = ksp
+        while len(self._lus) > LU_CACHE:
+            old = self._lus.pop(next(iter(self._lus)))
+            old.getOperators()[0].destroy()
+            old.destroy()
+        return ksp
+
+    def _zero_bc(self, vec: Any) -> None:
+        if self._bc_local.size:
+            vec.getArray()[self._bc_local] = 0.0
+
+    def step(self, u: Any, h: float, estimate: bool = True) -> Tuple[Any, float]:
+        """One TR-BDF2 step of size ``h`` from the vector ``u``: (new vector,
+        error estimate ‖e‖_M / ‖u_new‖_M; 0 when ``estimate`` is False)."""
+        ksp = self._solver(h)
+        M, K = self.M, self.K
+        w, r, ug, un = u.duplicate(), u.duplicate(), u.duplicate(), u.duplicate()
+        # stage 1 (trapezoid to t + γh): A u_γ = (M − (γ/2) h K) u
+        M.mult(u, r)
+        K.mult(u, w)
+        r.axpy(-D_COEF * h, w)
+        self._zero_bc(r)
+        ksp.solve(r, ug)
+        # stage 2 (BDF2 to t + h): A u_new = M (c1 u_γ − c0 u)
+        w.set(0.0)
+        w.axpy(BDF_U_GAMMA, ug)
+        w.axpy(-BDF_U_N, u)
+        M.mult(w, r)
+        self._zero_bc(r)
+        ksp.solve(r, un)
+        err = 0.0
+        if estimate:
+            # Hosea-Shampine: e = A⁻¹ · 2k h (−K)(u/γ − u_γ/(γ(1−γ)) + u_new/(1−γ))
+            w.set(0.0)
+            w.axpy(1.0 / GAMMA, u)
+            w.axpy(-1.0 / (GAMMA * (1.0 - GAMMA)), ug)
+            w.axpy(1.0 / (1.0 - GAMMA), un)
+            K.mult(w, r)
+            r.scale(-2.0 * ERR_K * h)
+            self._zero_bc(r)
+            ksp.solve(r, w)
+            err = math.sqrt(max(_m_dot(M, w, r), 0.0) / max(_m_dot(M, un, r), 1e-300))
+        for vec in (w, r, ug):
+            vec.destroy()
+        return un, err
+
+    def run(self, p0: Any, t_end: float, *, tol: float = 1e-4, dt: float | None = None,
+            dt0: float | None = None, stops: Sequence[float] = (), max_steps: int = 1_000_000,
+            on_step: Callable[[float, Any, dict], None] | None = None) -> Evolution:
+        """Integrate from ``p0`` (a ``fem.Function``, overwritten with the
+        final density) to ``t_end`` (time units).
+
+        Adaptive (``dt`` None): accept a step when the local error estimate
+        is ≤ ``tol`` (relative, M-norm), steps on the half-octave grid from
+        ``dt0`` (default ``1e-4 · t_end``·tol^(1/3)); ``stops``: times the
+        steps land on exactly (for snapshots).  Fixed (``dt``): constant
+        steps, the last one shortened to land on ``t_end``.  ``on_step(t,
+        function, row)`` is called at t = 0 and after every accepted step
+        (the function holds the density at t).  Raises ModelError on a bad
+        ``t_end``, ``tol``, ``dt``."""
+        if not (math.isfinite(t_end) and t_end > 0):
+            raise ModelError(f"t-end must be a finite number > 0 (got {t_end!r})")
+        if dt is not None and not (math.isfinite(dt) and dt > 0):
+            raise ModelError(f"dt must be a finite number > 0 (got {dt!r})")
+        if not (math.isfinite(tol) and tol > 0):
+            raise ModelError(f"tol must be a finite number > 0 (got {tol!r})")
+        wall = time.perf_counter()
+        lu_before = self.factorisations
+        u = _compat.petsc_vec(p0).copy()
+        targets = sorted({float(s) for s in stops if 0 < s < t_end} | {float(t_end)})
+        t, steps, rejected = 0.0, 0, 0
+        rows = [{"t": 0.0, "dt": 0.0, **self.observe(u)}]
+        if on_step:
+            on_step(0.0, p0, rows[0])
+        adaptive = dt is None
+        h_ref = float(dt) if dt is not None else float(dt0 if dt0 is not None else 1e-4 * t_end * tol ** (1 / 3))
+        level = 0
+        while t < t_end * (1 - 1e-14) and steps < max_steps:
+            h_grid = h_ref * 2.0 ** (level / LEVELS_PER_OCTAVE)
+            nxt = next(s for s in targets if s > t * (1 + 1e-14))
+            # land on the next stop when it is within this step (a step within
+            # round-off of the grid size keeps that size and its factorisation)
+            land = nxt - t <= h_grid * (1 + 1e-9)
+            h = h_grid if (not land or abs(nxt - t - h_grid) <= 1e-9 * h_grid) else nxt - t
+            un, err = self.step(u, h, estimate=adaptive)
+            if adaptive and err > tol:
+                rejected += 1
+                un.destroy()
+                level += min(-1, _levels(0.9 * (tol / err) ** (1 / 3)))
+                continue
+            u.destroy()
+            u, t, steps = un, (nxt if land else t + h), steps + 1
+            row = {"t": t, "dt": h, **self.observe(u)}
+            rows.append(row)
+            if on_step:
+                u.copy(_compat.petsc_vec(p0))
+                p0.x.scatter_forward()
+                on_step(t, p0, row)
+            if adaptive and h == h_grid:
+                # grow only by GROW_MIN_LEVELS or more at once: a new LU costs
+                # as much as tens of steps
+                up = MAX_GROW_LEVELS if err == 0 else min(MAX_GROW_LEVELS, _levels(0.9 * (tol / err) ** (1 / 3)))
+                level += up if up >= self.grow_min_levels else 0
+        u.copy(_compat.petsc_vec(p0))
+        p0.x.scatter_forward()
+        u.destroy()
+        info = {"scheme": "TR-BDF2", "gamma": GAMMA, "adaptive": adaptive, "tol": tol if adaptive else None,
+                "dt": dt, "t_end": t_end, "boundary": self.boundary, "degree": self.degree,
+                "dofs": self.V.dofmap.index_map.size_global, "ranks": self.comm.size,
+                "assemble_seconds": self.assemble_seconds}
+        return Evolution(rows, steps, rejected, self.factorisations - lu_before, time.perf_counter() - wall, info)
+
+    def destroy(self) -> None:
+        """Free the PETSc objects (matrices, factorisations, vectors)."""
+        for ksp in self._lus.values():
+            ksp.getOperators()[0].destroy()
+            ksp.destroy()
+        self._lus.clear()
+        for obj in (self.K, self.M, *self._b.values()):
+            obj.destroy()
+
+
+def _levels(factor: float) -> int:
+    """Whole half-octaves in a step factor (rounded towards −∞)."""
+    return int(math.floor(LEVELS_PER_OCTAVE * math.log2(factor)))
+
+
+def _m_dot(M: Any, x: Any, work: Any) -> float:
+    """xᵀ M x (uses ``work``)."""
+    M.mult(x, work)
+    return float(x.dot(work))
+
+
+def _add() -> Any:
+    from petsc4py import PETSc
+
+    return PETSc.InsertMode.ADD
+
+
+def _reverse() -> Any:
+    from petsc4py import PETSc
+
+    return PETSc.ScatterMode.REVERSE
+
+
+# --------------------------------------------------------------------------
+# A case of the model: what scripts/evolve_fp.py writes
+# --------------------------------------------------------------------------
+
+#: Frames (XDMF time steps, GIF frames) of a case run, log-spaced in t.
+FRAMES = 40
+#: Default start width in units of the local mesh size at the start.
+START_WIDTH_CELLS = 2.0
+
+
+@dataclasses.dataclass
+class CaseRun:
+    """A transient of a model case: the :class:`Evolution`, the summary
+    (summary.json), and the GIF frames (``frame_times``, ``frames`` of shape
+    (n, ny, nx) on the grid ``xs``, ``ys``; the same on every rank)."""
+
+    evolution: Evolution
+    summary: dict
+    xs: np.ndarray
+    ys: np.ndarray
+    frame_times: List[float]
+    frames: List[np.ndarray]
+
+
+def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_end: float,
+                start_width: Sequence[float] | None = None, boundary: str = "dirichlet",
+                tol: float = 1e-4, dt: float | None = None, cross: bool = True, radius: float = 2.0,
+                center: Tuple[float, float] = (0.0, 0.0), degree: int = 2, mesh: Any = None,
+                h_min: float | None = None, h_max: float | None = None, comm: Any = None,
+                xdmf_path: str | None = None, frames: int = FRAMES, grid: Tuple[int, int] = (160, 160),
+                stops: Sequence[float] = (),
+                progress: Callable[[str], None] | None = None,
+                on_time: Callable[[float], None] | None = None) -> CaseRun:
+    """The density of a model case in time (MODEL.md §8) from a Gaussian
+    start at ``start`` (θ) of standard deviations ``start_width`` (default
+    :data:`START_WIDTH_CELLS` local mesh sizes), to ``t_end`` (time units),
+    on the case's graded mesh (or ``mesh``, a .msh path).
+
+    The case is ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), or a
+    :class:`~fpsolve.model.expression.Model` with ``noise`` None (MODEL.md §7; its
+    noise decides, ``cross`` is ignored): the valley with SGD noise takes the
+    preset's path (same mesh and numbers), any other model the uniform disk
+    of :func:`fpsolve.fem.model_mesh.model_mesh_sizes` (size ``h_min``, default
+    radius/40) and records E[F(θ1)] as NaN (the flatness is the valley's).
+
+    Writes ``frames`` log-spaced snapshots to ``xdmf_path`` (collective),
+    keeps them on a ``grid`` (nx, ny) over the disk for an animation, and
+    fits the late-time decay rate of the survival (last half of the run)
+    next to the eigen-solve's λ0 on the same mesh and boundary.
+    ``on_time(t)`` is called after every accepted step (progress bars);
+    ``stops``: times the steps land on exactly (rows at those t, e.g. for a
+    Monte-Carlo comparison).  Raises ModelError on bad input (before any
+    computation).
+    """
+    from mpi4py import MPI
+
+
+    comm = MPI.COMM_WORLD if comm is None else comm
+    say = progress or (lambda message: None)
+    user_model, landscape, noise, cross = forms.split_model(landscape, noise, cross)
+    x0 = check_start(start, radius, center)
+    if start_width is not None:
+        w = [float(v) for v in start_width]
+        if not all(math.isfinite(v) and v > 0 for v in w):
+            raise ModelError(f"start width must be two finite numbers > 0 (got {start_width!r})")
+    if not (math.isfinite(t_end) and t_end > 0):
+        raise ModelError(f"t-end must be a finite number > 0 (got {t_end!r})")
+    if user_model is not None:
+        user_model.check_formulas(radius, center)
+        noise.require_positive_T()
+        msh, mesh_info, t_mesh = model_mesh.model_mesh(user_model, radius=radius, center=center, mesh=mesh,
+                                                   h_min=h_min, h_max=h_max, comm=comm)
+        observables = user_model_observables(msh, user_model)
+    else:
+        msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
+                                                h_min=h_min, h_max=h_max, comm=comm)
+        observables = model_observables(msh, landscape)
+    say(f"mesh: {mesh_info['cells']} triangles in {t_mesh:.2f}s")
+    drift, D, divD = forms.case_coefficients(msh, user_model, landscape, noise, cross)
+    tr = Transient(msh, drift, D, divD, degree=degree, boundary=boundary, **observables)
+    if start_width is None:
+        h = fmesh.local_mesh_size(msh, x0)
+        start_width = (START_WIDTH_CELLS * h, START_WIDTH_CELLS * h)
+    p0 = tr.gaussian(x0, start_width)
+    xs = np.linspace(center[0] - radius, center[0] + radius, grid[0])
+    ys = np.linspace(center[1] - radius, center[1] + radius, grid[1])
+    X, Y = np.meshgrid(xs, ys)
+    points = np.column_stack([X.ravel(), Y.ravel()])
+    first = min(t_end * 1e-3, 1.0)
+    wanted = list(np.geomspace(first, t_end, max(frames - 1, 1)))
+    frame_times: List[float] = []
+    frame_values: List[np.ndarray] = []
+    series = _compat.XdmfSeries(xdmf_path, msh) if xdmf_path else None
+
+    def on_step(t: float, function: Any, row: dict) -> None:
+        # a frame at t = 0 and at the first step at or after each wanted time
+        if t == 0.0 or (wanted and t >= wanted[0] * (1 - 1e-12)):
+            while wanted and wanted[0] <= t * (1 + 1e-12):
+                wanted.pop(0)
+            frame_times.append(t)
+            frame_values.append(solution.evaluate_function(function, points).reshape(len(ys), len(xs)))
+            if series:
+                series.write(function, t)
+        if on_time:
+            on_time(t)
+
+    say(f"transient: {tr.V.dofmap.index_map.size_global} dofs, P{degree}, {boundary} wall, "
+        f"start {x0} width {tuple(float(v) for v in start_width)}, t_end {t_end:g}")
+    try:
+        ev = tr.run(p0, t_end, tol=tol, dt=dt, on_step=on_step, stops=stops)
+    finally:
+        if series:
+            series.file.close()
+    say(f"{ev.steps} steps ({ev.rejected} rejected), {ev.factorisations} LU factorisations, {ev.seconds:.2f}s")
+    sol, timing = eigenproblem.solve_operator(msh, drift, D, divD, degree=degree, boundary=boundary)
+    lam = float(sol.eigenvalue.real)
+    try:
+        rate = ev.decay_rate(0.5)
+    except ValueError:  # S(t) not positive late on: an unresolved density (mesh too coarse for it)
+        rate = math.nan
+    survival = ev.column("survival")
+    last = ev.rows[-1]
+    stationary = sol.moments()
+    case = forms.case_record(user_model, landscape, noise)
+    summary = {
+        "case": case,
+        "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
+        "boundary": boundary, "mesh": mesh_info, "start": list(x0),
+        "start_width": [float(v) for v in start_width], "t_end": t_end,
+        "t_end_steps": t_end / noise.alpha,
+        **{k: v for k, v in ev.info.items() if k not in ("boundary", "degree", "t_end")},
+        "steps": ev.steps, "rejected_steps": ev.rejected, "factorisations": ev.factorisations,
+        "min_dt": float(min(r["dt"] for r in ev.rows[1:])), "max_dt": float(max(r["dt"] for r in ev.rows[1:])),
+        "survival_final": last["survival"],
+        "mass_error_max": float(np.max(np.abs(survival - 1.0))) if boundary == "reflecting" else None,
+        "decay_rate_fit": rate,
+        "decay_rate_fit_window": [ev.rows[0]["t"] + 0.5 * t_end, t_end],
+        "escape_rate_eigen": lam,
+        "decay_rate_relative_difference": (rate / lam - 1.0) if lam != 0 and math.isfinite(rate) else None,
+        "final": {k: last[k] for k in OBSERVABLES},
+        "stationary": {k: stationary[k] for k in ("mean_abs_theta1", "var_theta1", "var_theta2")},
+        "frames": len(frame_times),
+        "transient_seconds": ev.seconds, "mesh_seconds": t_mesh,
+        "eigen_solve_seconds": timing["solve_seconds"],
+    }
+    say(f"late-time decay rate {rate:.6g} (fit) vs lambda0 {lam:.6g} (eigen-solve)")
+    tr.destroy()
+    return CaseRun(ev, summary, xs, ys, frame_times, frame_values)
+
+
+def csv_text(evolution: Evolution, alpha: float | None = None) -> str:
+    """evolution.csv: ``t`` (time units), ``step`` (t/alpha SGD steps when
+    ``alpha`` is given), ``dt`` and the observables of :data:`OBSERVABLES`."""
+    cols = ["t"] + (["sgd_steps"] if alpha else []) + ["dt", *OBSERVABLES]
+    lines = [",".join(cols)]
+    for r in evolution.rows:
+        vals = [r["t"]] + ([r["t"] / alpha] if alpha else []) + [r["dt"]] + [r[k] for k in OBSERVABLES]
+        lines.append(",".join(f"{v:.12g}" for v in vals))
+    return "\n".join(lines) + "\n"
