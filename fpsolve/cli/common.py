@@ -40,7 +40,7 @@ def _script_hook(exc_type, exc, tb) -> None:
     """sys.excepthook of the scripts, for what goes wrong while a script
     imports its modules (before main_guard runs): Ctrl-C is one line and
     exit status 130, a ModelError (e.g. no writable cache) one line and 2."""
-    prog = sys.argv[0].rsplit("/", 1)[-1]
+    prog = _PROG or sys.argv[0].rsplit("/", 1)[-1]
     model = sys.modules.get(__package__ + ".model")
     if exc is not None and interrupted(exc):
         sys.stderr.write(f"{prog}: {INTERRUPTED}\n")
@@ -83,8 +83,21 @@ class UsageError(ValueError):
     """A bad command-line value; the message is the one line the user sees."""
 
 
+#: The program name in messages when a tool runs as ``fpsolve TOOL`` (None: the script's own).
+_PROG: str | None = None
+
+
+def set_prog(prog: str | None) -> None:
+    """Name the running tool ``prog`` in its usage and error lines (``fpsolve solve``)."""
+    global _PROG
+    _PROG = prog
+
+
 class Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line and exit status 2."""
+
+    def __init__(self, *args: Any, prog: str | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, prog=_PROG or prog, **kwargs)
 
     def error(self, message: str) -> NoReturn:  # noqa: D102
         self.exit(2, f"{self.prog}: error: {message}\n")
@@ -316,7 +329,7 @@ def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] 
     collective forever.
     """
 
-    prog = sys.argv[0].rsplit("/", 1)[-1]
+    prog = _PROG or sys.argv[0].rsplit("/", 1)[-1]
     try:
         with keep_sigint_handler():  # e.g. io.versions() imports gmsh
             code = main(argv)
@@ -363,7 +376,7 @@ class Progress:
     """One line per stage on stderr, with elapsed seconds (rank 0 only)."""
 
     def __init__(self, prog: str, enabled: bool = True) -> None:
-        self.prog = prog
+        self.prog = _PROG or prog
         self.enabled = enabled
         self.start = time.perf_counter()
 

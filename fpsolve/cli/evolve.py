@@ -1,0 +1,170 @@
+"""The density of SGD in time: the transient Fokker-Planck equation (MODEL.md §8).
+
+From a Gaussian start (``--start X Y``, ``--start-width W1 W2``; default a
+narrow one, two local mesh sizes wide) to ``--t-end`` (time units, t = alpha k),
+TR-BDF2 with adaptive steps (``--tol``) or fixed steps (``--dt``).  Writes,
+into ``--out`` (default ``results/<case-name>[_nocross]/evolve``), atomically:
+
+    evolution.csv   t, SGD steps, dt, survival S(t) = ∫P, E[L], E|θ1|, E θ1,
+                    Var θ1, E θ2, Var θ2, E[F(θ1)] (NaN for a custom --loss:
+                    the flatness is the valley's)
+    evolution.png   those against t (log axis)
+    density.xdmf/.h5  the density at log-spaced times (ParaView)
+    evolution.gif   an animation of the density
+    summary.json    parameters, versions, steps, LU count, the late-time decay
+                    rate of S(t) next to the eigen-solve's λ0, final moments;
+                    with --compare-mc N the SDE and the SGD ensembles'
+                    curves and, for each, the largest FEM − MC
+                    deviation in standard errors
+
+A custom model (``--loss EXPR --param N=V --noise ...``, MODEL.md §7) runs
+on the uniform disk of size ``--h-min`` (default radius/40), as solve_fp.py
+meshes it with --mesh-rule graded; the valley written as an expression with
+SGD noise is the preset (same mesh, same numbers).
+
+``--compare-mc N``: two Monte-Carlo twins from the same Gaussian start
+density (the start positions drawn from it): the SDE (Euler–Maruyama, step
+``--mc-dt``, Brownian-bridge exit test) and SGD itself (step α; SGD step k
+is at t = k α), with the valley's kernels or a custom model's generated
+ones (fpsolve.mc.codegen); each compared at 20 log-spaced times on its own
+step grid, where the FEM steps land.
+
+Runs under ``mpirun -n N python -m mpi4py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Sequence
+
+from fpsolve.tools import signals as _signals
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
+
+
+def build_parser() -> cli.Parser:
+    parser = cli.Parser(prog="evolve_fp.py", description=__doc__.splitlines()[0])
+    cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
+    cli.add_domain_arguments(parser)
+    g = parser.add_argument_group("transient (MODEL.md §8)")
+    g.add_argument("--start", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
+                   help="centre of the Gaussian start density (default 0 0, the global minimum)")
+    g.add_argument("--start-width", type=float, nargs=2, default=None, metavar=("W1", "W2"),
+                   help="its standard deviations (default: two local mesh sizes)")
+    g.add_argument("--t-end", type=float, default=1000.0, help="final time, time units (default 1000)")
+    g.add_argument("--boundary", choices=("dirichlet", "reflecting"), default="dirichlet",
+                   help="absorbing P=0 (default; S(t) decays at λ0) or reflecting (mass conserved)")
+    steps = g.add_mutually_exclusive_group()
+    steps.add_argument("--tol", type=float, default=1e-4,
+                       help="local error tolerance of the adaptive steps (default 1e-4)")
+    steps.add_argument("--dt", type=float, default=None, help="fixed time step instead of --tol")
+    mc = parser.add_argument_group("Monte-Carlo twin")
+    mc.add_argument("--compare-mc", type=int, default=None, metavar="N",
+                    help="also run N SDE walkers and N SGD walkers from the same start density; curves "
+                         "with ±2 s.e. bands, the largest deviation of each in standard errors in summary.json")
+    mc.add_argument("--mc-dt", type=float, default=0.01, help="SDE step of --compare-mc (default 0.01)")
+    mc.add_argument("--seed", type=int, default=0, help="random seed of --compare-mc (default 0)")
+    cli.add_mesh_arguments(parser)
+    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/evolve")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from mpi4py import MPI
+
+    logging.getLogger().setLevel(logging.WARNING)
+    wall = time.perf_counter()
+    args = build_parser().parse_args(argv)
+    model, radius, center = cli.model_and_domain(args)
+    from fpsolve.fem import transient as dynamics
+    from fpsolve.fem import forms
+
+    user_model, landscape, noise, cross = forms.split_model(model)
+
+    dynamics.check_start(args.start, radius, center)
+    for name, value in (("--t-end", args.t_end), ("--tol", args.tol), ("--dt", args.dt)):
+        if value is not None and not (value == value and 0 < value < float("inf")):
+            raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
+    if args.start_width is not None and not all(0 < w < float("inf") for w in args.start_width):
+        raise cli.UsageError(f"--start-width must be two finite numbers > 0 (got {args.start_width!r})")
+    cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)
+    if args.compare_mc is not None and args.compare_mc < 2:
+        raise cli.UsageError(f"--compare-mc needs at least 2 walkers (got {args.compare_mc})")
+    if not (0 < args.mc_dt < float("inf")):
+        raise cli.UsageError(f"--mc-dt must be a finite number > 0 (got {args.mc_dt!r})")
+
+    import numpy as np
+
+    from fpsolve.mc import dynamics as dynamics_mc
+    from fpsolve.plots import dynamics as plotting_dynamics
+
+    comm = MPI.COMM_WORLD
+    mesh = cli.read_mesh_option(args, comm)  # a bad file: exit 2 here, before any computation
+    progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
+    name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
+    out = io.claim_output(args.out or io.default_out(name, "evolve"), "evolve", args.overwrite, comm)
+    _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
+    bar = None
+    if comm.rank == 0 and not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=args.t_end, unit="t", file=sys.stderr, desc="evolving", mininterval=0.5,
+                   bar_format="{l_bar}{bar}| t={n:.4g}/{total:g} [{elapsed}<{remaining}]")
+
+    def on_time(t: float) -> None:
+        if bar is not None:
+            bar.update(t - bar.n)
+
+    times = {} if args.compare_mc is None else dynamics_mc.stop_times(args.t_end, args.mc_dt, noise.alpha)
+    with io.atomic_output_dir(out, comm, "evolve", args.overwrite) as tmp:
+        run = dynamics.evolve_case(
+            model, start=args.start, start_width=args.start_width, t_end=args.t_end,
+            boundary=args.boundary, tol=args.tol, dt=args.dt,
+            radius=radius, center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
+            h_max=args.h_max, comm=comm, xdmf_path=str(tmp / "density.xdmf"), progress=progress,
+            on_time=on_time, stops=sorted({float(t) for tt in times.values() for t in tt}))
+        if bar is not None:
+            bar.close()
+        bands = None
+        if args.compare_mc is not None:
+            progress(f"Monte-Carlo twins: {args.compare_mc} SDE walkers (dt {args.mc_dt:g}) and "
+                     f"{args.compare_mc} SGD walkers (step alpha {noise.alpha:g})")
+            records = dynamics_mc.compare_with_fem(
+                model if user_model is not None else landscape, None if user_model is not None else noise,
+                run.evolution, times, walkers=args.compare_mc, dt=args.mc_dt, seed=args.seed,
+                start=args.start, start_width=run.summary["start_width"], cross=cross,
+                radius=radius, center=center, absorbing=args.boundary == "dirichlet", comm=comm)
+            bands = {m: r.pop("band") for m, r in records.items()}
+            run.summary["compare_mc"] = {"walkers": args.compare_mc, "seed": args.seed, **records}
+            progress("largest FEM - MC deviation: " + ", ".join(
+                f"{m.upper()} {r['max_deviation_in_standard_errors']['all']:.2f}" for m, r in records.items())
+                + " standard errors")
+        if comm.rank == 0:
+            s = run.summary
+            title = (f"{name}: T={noise.T:g}, start {tuple(args.start)}, {args.boundary} wall; "
+                     f"decay rate {s['decay_rate_fit']:.4g} (λ0 {s['escape_rate_eigen']:.4g})")
+            io.write_text_atomic(tmp / "evolution.csv", dynamics.csv_text(run.evolution, noise.alpha))
+            cols = {k: run.evolution.column(k) for k in ("t", *dynamics.OBSERVABLES)}
+            plotting_dynamics.plot_evolution(tmp / "evolution.png", cols, title, bands)
+            plotting_dynamics.write_gif(tmp / "evolution.gif", run.xs, run.ys, run.frame_times, run.frames, name)
+            s["versions"] = io.versions()
+            s["command"] = {"argv": list(argv) if argv is not None else sys.argv[1:], **vars(args)}
+            s["wall_seconds"] = time.perf_counter() - wall
+            io.write_json(tmp / "summary.json", s)
+        progress("outputs written")
+    if comm.rank == 0:
+        s = run.summary
+        print(f"{s['steps']} steps, S(t_end) = {s['survival_final']:.6g}; late-time decay rate "
+              f"{s['decay_rate_fit']:.6g} vs lambda0 {s['escape_rate_eigen']:.6g} (eigen-solve)")
+        if "compare_mc" in s:
+            c = s["compare_mc"]
+            print(f"Monte Carlo ({args.compare_mc} walkers each): largest FEM deviation " + ", ".join(
+                f"{m.upper()} {c[m]['max_deviation_in_standard_errors']['all']:.2f}" for m in dynamics_mc.METHODS)
+                + " standard errors")
+        print(f"results written to {out}")
+    return 0
+

@@ -1,0 +1,206 @@
+"""Monte Carlo of SGD (or of its SDE) on the loss landscape (MODEL.md §2-3).
+
+Runs ``--walkers`` independent trajectories for ``--steps`` (or ``--time`` in
+units of alpha SGD steps), absorbing at the disk ``--radius``/``--center``, and
+writes to ``--out`` (default ``results/<case-name>/montecarlo-<method>[-nocross]``):
+
+- ``summary.json``: every parameter, versions, moments over the stationary
+  window with standard errors (``mean_abs_theta1``, ``std_abs_theta1``,
+  ``var_theta2``, ...), ``survival_fraction``, ``walker_steps_per_second``,
+  ``wall_seconds``;
+- ``hist.npz``: the 2-D histogram and its edges, the θ1 and |θ1| marginals,
+  the survival curve (and first-passage times with ``--target``);
+- ``marginals.png``: the θ1 and |θ1| densities, the 2-D histogram, survival.
+
+Under MPI (``mpirun -n N python -m mpi4py scripts/sample_sgd.py``) the walkers
+are split across ranks; the numbers are the same as in a serial run.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
+from fpsolve.mc import ensemble as montecarlo
+from fpsolve.model import valley as model
+from fpsolve.plots.stationary import pyplot, save_figure
+
+
+def build_parser() -> cli.Parser:
+    parser = cli.Parser(prog="sample_sgd.py", description=__doc__.splitlines()[0])
+    cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
+    cli.add_domain_arguments(parser)
+    mc = parser.add_argument_group("Monte Carlo")
+    mc.add_argument("--method", choices=montecarlo.METHODS, default="sgd",
+                    help="sgd: the algorithm itself; sde: Euler-Maruyama of its SDE (default sgd)")
+    mc.add_argument("--shift", choices=montecarlo.SHIFTS, default="linear",
+                    help="minibatch loss of SGD: linear L - xi.grad L, or exact L(theta - xi) (default linear)")
+    cli.add_cross_diffusion_argument(mc)
+    mc.add_argument("--dt", type=float, default=None, help="SDE time step (default alpha)")
+    mc.add_argument("--no-bridge", action="store_true",
+                    help="SDE: drop the Brownian-bridge exit test (MODEL.md §8; on by default)")
+    mc.add_argument("--walkers", type=int, default=4000, help="independent walkers (default 4000)")
+    length = mc.add_mutually_exclusive_group()
+    length.add_argument("--steps", type=int, default=None, help="number of steps")
+    length.add_argument("--time", type=float, default=None,
+                        help="run length in time units t = alpha*k (default 3000)")
+    mc.add_argument("--burn-in", type=float, default=None,
+                    help="start of the stationary window, time units (default a third of the run)")
+    mc.add_argument("--sample-interval", type=float, default=None,
+                    help="time between samples in the window (default 1, at least one step)")
+    mc.add_argument("--start", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
+                    help="start point of every walker (default 0 0)")
+    mc.add_argument("--target", type=float, nargs=4, default=None, metavar=("C1", "C2", "W1", "W2"),
+                    help="first-passage target |theta1-C1| < W1 and |theta2-C2| < W2")
+    mc.add_argument("--bins", type=int, nargs=2, default=(400, 400), metavar=("NX", "NY"),
+                    help="histogram bins (default 400 400)")
+    mc.add_argument("--hist-range", type=float, nargs=4, default=None,
+                    metavar=("XMIN", "XMAX", "YMIN", "YMAX"),
+                    help="histogram range (default the disk's bounding box)")
+    mc.add_argument("--no-absorption", action="store_true",
+                    help="walkers do not stop at the disk, only when they diverge (non-finite or |theta - center| >= 1e10)")
+    mc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    mc.add_argument("--threads", type=int, default=None, help="numba threads (default all cores)")
+    cli.add_output_arguments(parser, "results/<case-name>/montecarlo-<method>[-nocross]")
+    return parser
+
+
+def _check(args, noise: model.Noise, radius: float, center: tuple[float, float]) -> montecarlo.RunPlan:
+    """The run's rules (``montecarlo.check_run`` and ``check_start``, stated
+    there once), then the command-line checks they cannot see; raise
+    ModelError/UsageError naming the value; return the run's plan."""
+    plan = montecarlo.check_run(noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
+                                walkers=args.walkers, dt=args.dt, radius=radius, burn_in=args.burn_in,
+                                sample_interval=args.sample_interval, **_length(args))
+    montecarlo.check_start(args.start, math.inf if args.no_absorption else radius, center)
+    if args.method == "sgd" and args.no_bridge:
+        raise cli.UsageError("--no-bridge applies to --method sde")
+    if min(args.bins) < 1:
+        raise cli.UsageError(f"--bins must be >= 1 (got {args.bins[0]} {args.bins[1]})")
+    if args.hist_range is not None:
+        x0, x1, y0, y1 = args.hist_range
+        if not all(map(math.isfinite, args.hist_range)) or x1 <= x0 or y1 <= y0:
+            raise cli.UsageError("--hist-range needs finite XMIN < XMAX and YMIN < YMAX")
+    if args.target is not None and not (all(map(math.isfinite, args.target))
+                                        and args.target[2] > 0 and args.target[3] > 0):
+        raise cli.UsageError("--target needs finite C1 C2 and widths W1 W2 > 0")
+    if args.threads is not None and args.threads < 1:
+        raise cli.UsageError(f"--threads must be >= 1 (got {args.threads})")
+    return plan
+
+
+def _length(args) -> dict:
+    """``steps`` or ``time`` of the run (default time 3000)."""
+    return {"steps": args.steps} if args.steps is not None else {"time": 3000.0 if args.time is None else args.time}
+
+
+def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
+    plt = pyplot()
+
+    xedges, yedges = result.edges
+    fig, ax = plt.subplots(2, 2, figsize=(10, 8))
+    for a, counts, edges, label in ((ax[0, 0], result.hist_theta1, xedges, "θ1"),
+                                    (ax[0, 1], result.hist_abs_theta1, result.abs_edges, "|θ1|")):
+        total = max(counts.sum(), 1)
+        a.stairs(counts / (total * np.diff(edges)), edges)
+        a.set_xlabel(label)
+        a.set_ylabel("density (window samples)")
+    h = ax[1, 0].pcolormesh(xedges, yedges, result.hist.T, shading="flat")
+    fig.colorbar(h, ax=ax[1, 0], label="counts")
+    ax[1, 0].set_xlabel("θ1")
+    ax[1, 0].set_ylabel("θ2")
+    times, fraction = result.survival
+    ax[1, 1].plot(times, fraction)
+    ax[1, 1].set_xlabel("time (alpha steps)")
+    ax[1, 1].set_ylabel("surviving fraction")
+    ax[1, 1].set_ylim(0, 1.02)
+    fig.suptitle(title)
+    save_figure(fig, path, dpi=90)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    model, radius, center = cli.model_and_domain(args)
+    plan = _check(args, model.noise_level, radius, center)
+    if args.shift == "exact" and model.noise != "sgd":
+        raise cli.UsageError(f"--shift exact is the random shift of --noise sgd (got noise {model.noise})")
+    # the valley's own kernels where they apply (the preset path), else kernels generated from the model
+    preset_path = args.loss is None and (model.noise == "sgd" or (model.noise == "sgd-diagonal" and args.method == "sde"))
+    landscape, noise = model.valley, model.noise_level
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
+    rank = 0 if comm is None else comm.rank
+    import numba
+
+    if args.threads is not None:
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    # a run larger than the machine: one line now, not a MemoryError later
+    montecarlo.check_memory(plan, args.walkers, tuple(args.bins), comm=comm, threads=numba.get_num_threads())
+    if args.hist_range is None:
+        x0, x1, y0, y1 = center[0] - radius, center[0] + radius, center[1] - radius, center[1] + radius
+    else:
+        x0, x1, y0, y1 = args.hist_range
+    edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
+    target = None if args.target is None else montecarlo.Box(tuple(args.target[:2]), tuple(args.target[2:]))
+    length = _length(args)
+    name = cli.case_folder_name(cli.case_name(landscape, noise) if preset_path else model.case_name(), args)
+    tool = f"montecarlo-{args.method}" + ("-nocross" if args.no_cross_diffusion else "")
+    out = io.claim_output(args.out or io.default_out(name, tool), tool, args.overwrite, comm)
+    say = cli.Progress("sample_sgd.py", enabled=rank == 0)
+    say(f"{args.method} ({args.shift if args.method == 'sgd' else 'SDE'}), {model.describe()}, "
+        f"{args.walkers} walkers, {length}")
+
+    bar = None
+    if rank == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=None, unit="step", file=sys.stderr, desc="sampling", mininterval=0.5)
+
+    def progress(done: int, total: int) -> None:
+        if bar.total is None:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    sampled = (landscape, noise) if preset_path else (model,)
+    try:
+        result = montecarlo.run(
+            *sampled, method=args.method, shift=args.shift, cross=model.cross if preset_path else True,
+            walkers=args.walkers, dt=args.dt, seed=args.seed, center=center,
+            bridge=False if args.no_bridge else None,
+            radius=math.inf if args.no_absorption else radius,
+            hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
+            sample_interval=args.sample_interval, comm=comm, progress=progress if bar is not None else None,
+            **length)
+    finally:  # also on Ctrl-C: the bar's line ends before the message
+        if bar is not None:
+            bar.close()
+    s = result.summary
+    summary = {**s, "model": model.as_dict(), "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
+               "versions": io.versions()}
+    with io.atomic_output_dir(out, comm, tool, args.overwrite) as tmp:
+        if rank == 0:
+            io.write_json(tmp / "summary.json", summary)
+            extra = {} if target is None else {"first_passage_times": result.first_passage}
+            np.savez_compressed(tmp / "hist.npz", hist=result.hist, xedges=result.edges[0],
+                                yedges=result.edges[1], hist_theta1=result.hist_theta1,
+                                hist_abs_theta1=result.hist_abs_theta1, abs_edges=result.abs_edges,
+                                survival_times=result.survival[0], survival_fraction=result.survival[1],
+                                **extra)
+            plot(tmp / "marginals.png", result, f"{args.method}: {model.describe()}")
+    if rank == 0:
+        num = {k: float("nan") if s[k] is None else s[k] for k in
+               ("mean_abs_theta1", "mean_abs_theta1_se", "std_abs_theta1", "var_theta2")}
+        say(f"mean|θ1| = {num['mean_abs_theta1']:.6g} ± {num['mean_abs_theta1_se']:.2g}, "
+            f"std|θ1| = {num['std_abs_theta1']:.6g}, Var θ2 = {num['var_theta2']:.6g}, "
+            f"survival {s['survival_fraction']:.4g}, {s['walker_steps_per_second']:.3g} walker-steps/s")
+        print(out)
+    return 0
+

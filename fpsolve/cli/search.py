@@ -1,0 +1,121 @@
+"""Search time of SGD in 2-D: the mean first-passage time from the backward equation (MODEL.md §8).
+
+Solves 𝓛τ = −1 off a target box (``--target C1 C2 W1 W2``: centre and
+half-widths; default the window θ1* ± σ*, |θ2| ≤ sqrt(T g(θ1*)/2) around the
+most probable point, as theory.search_time sets it in 1-D) with the disk's
+wall reflecting (default) or absorbing, and with ``--committor`` the
+probability q of reaching the target before the wall.  Writes, into ``--out``
+(default ``results/<case-name>[_nocross]/search-time``), atomically:
+
+    summary.json    parameters, versions, τ at ``--start`` in time units and
+                    SGD steps (τ/alpha), the 1-D formula's value for the
+                    default target and start, q at the start, the LU's
+                    ``mfpt_dofs`` and ``mfpt_target_dofs``, timings
+    tau.xdmf/.h5, tau.png   the field τ(θ) (heat map, target and start marked)
+    committor.xdmf/.h5, committor.png   with --committor
+
+A custom model (``--loss EXPR --param N=V --noise ...``, MODEL.md §7) runs
+on the uniform disk of size ``--h-min`` (default radius/40), as solve_fp.py
+meshes it with --mesh-rule graded; it has no 1-D θ1*, so its default target
+is a window of the stationary peak's width around the most probable point
+of the case: one stationary solve on the same mesh gives the maximum θ* of
+the density P and H = −∇²ln P there; the box is θ* ± (W1, W2) with
+W_i = sqrt((H⁻¹)_ii), the standard deviations of the peak's Gaussian
+(Laplace) approximation, and the default start θ* + (3 W1, 0)
+(summary.json: ``target_rule``, ``stationary_peak``).  The valley written
+as an expression with SGD noise is the preset (same mesh, same numbers).
+
+Runs under ``mpirun -n N python -m mpi4py``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Sequence
+
+from fpsolve.tools import signals as _signals
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
+
+
+def build_parser() -> cli.Parser:
+    parser = cli.Parser(prog="search_time.py", description=__doc__.splitlines()[0])
+    cli.add_model_arguments(parser)
+    cli.add_expression_arguments(parser)
+    cli.add_domain_arguments(parser)
+    g = parser.add_argument_group("search (MODEL.md §8)")
+    g.add_argument("--target", type=float, nargs=4, default=None, metavar=("C1", "C2", "W1", "W2"),
+                   help="target box: centre (C1, C2) and half-widths (W1, W2) (default: around θ1*; custom "
+                        "model: the stationary peak θ* ± its widths)")
+    g.add_argument("--start", type=float, nargs=2, default=None, metavar=("X", "Y"),
+                   help="where τ is reported (default (θ1* + 3σ*, 0), as theory.search_time; custom model: "
+                        "θ* + (3 W1, 0))")
+    g.add_argument("--boundary", choices=("reflecting", "absorbing"), default="reflecting",
+                   help="the disk's wall: reflecting (default) or absorbing (leaving also ends the search)")
+    g.add_argument("--committor", action="store_true", help="also the committor q (target before the wall)")
+    cli.add_mesh_arguments(parser)
+    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/search-time")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from mpi4py import MPI
+
+    logging.getLogger().setLevel(logging.WARNING)
+    wall = time.perf_counter()
+    args = build_parser().parse_args(argv)
+    model, radius, center = cli.model_and_domain(args)
+    from fpsolve import _compat
+    from fpsolve.fem import backward as passage
+    from fpsolve.plots import dynamics as plotting_dynamics
+    from fpsolve.fem import forms
+
+    user_model, landscape, noise, _ = forms.split_model(model)
+    if args.target is not None:
+        passage.check_target(args.target, radius, center)  # inside the disk, before any meshing
+    if args.start is not None:
+        from fpsolve.fem.transient import check_start
+
+        check_start(args.start, radius, center)
+    cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)
+
+    comm = MPI.COMM_WORLD
+    mesh = cli.read_mesh_option(args, comm)  # a bad file: exit 2 here, before any computation
+    progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
+    name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
+    out = io.claim_output(args.out or io.default_out(name, "search-time"), "search-time", args.overwrite, comm)
+    _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
+    run = passage.search_case(model, target=args.target, start=args.start, wall=args.boundary,
+                              with_committor=args.committor, radius=radius,
+                              center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
+                              h_max=args.h_max, comm=comm, progress=progress)
+    s = run.summary
+    with io.atomic_output_dir(out, comm, "search-time", args.overwrite) as tmp:
+        _compat.write_xdmf(str(tmp / "tau.xdmf"), run.tau.field.function_space.mesh, run.tau.field)
+        if run.committor is not None:
+            _compat.write_xdmf(str(tmp / "committor.xdmf"), run.committor.field.function_space.mesh,
+                               run.committor.field)
+        if comm.rank == 0:
+            title = (f"{name}: T={noise.T:g}, {args.boundary} wall; τ(start) = {s['search_time']:.4g} "
+                     f"({s['search_time_steps']:.4g} SGD steps)")
+            plotting_dynamics.plot_field(tmp / "tau.png", run.xs, run.ys, run.tau_grid, log=True,
+                                         label="mean first-passage time τ (time units)", title=title,
+                                         target=s["target"], start=s["start"])
+            if run.committor_grid is not None:
+                plotting_dynamics.plot_field(tmp / "committor.png", run.xs, run.ys, run.committor_grid,
+                                             label="committor q (target before wall)", title=title,
+                                             target=s["target"], start=s["start"])
+            s["versions"] = io.versions()
+            s["command"] = {"argv": list(argv) if argv is not None else sys.argv[1:], **vars(args)}
+            s["wall_seconds"] = time.perf_counter() - wall
+            io.write_json(tmp / "summary.json", s)
+        progress("outputs written")
+    if comm.rank == 0:
+        extra = (f"; 1-D formula {s['search_time_1d']:.6g}" if "search_time_1d" in s else "")
+        print(f"search time at {tuple(s['start'])}: {s['search_time']:.6g} time units = "
+              f"{s['search_time_steps']:.6g} SGD steps{extra}")
+        print(f"results written to {out}")
+    return 0
+
