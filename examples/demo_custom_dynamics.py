@@ -38,7 +38,7 @@ ou = Model.from_expression("0.5*(theta1**2 + 2*theta2**2)", {}, "isotropic", alp
 # direction relaxes as e^{−2t} in variance, so t = 20 is stationary to
 # round-off.  The flatness E[F(θ1)] is the valley's: NaN here.
 
-run = dynamics.evolve_case(ou, start=(0.5, 0.3), start_width=(0.2, 0.2), t_end=20.0, boundary="reflecting",
+run = dynamics.evolve_case(ou, start=(0.5, 0.3), start_width=(0.2, 0.2), t_end=20.0, wall="reflecting",
                            tol=1e-5, h_min=0.1, comm=MPI.COMM_WORLD)
 final = run.summary["final"]
 print(f"Var θ1 {final['var_theta1']:.8f} (Gibbs {T / 2}), Var θ2 {final['var_theta2']:.8f} (Gibbs {T / 4}), "

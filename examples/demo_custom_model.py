@@ -30,7 +30,7 @@ print(model.describe())
 # A custom model is solved on a uniform mesh (`h_min`, default radius/40);
 # h = 0.1 is enough here.
 
-sol = solver.solve(model, boundary="reflecting", h_min=0.1)
+sol = solver.solve(model, wall="reflecting", h_min=0.1)
 fem = sol.summary
 
 # ## The exact answer: exp(−2L/T) integrated on the disk

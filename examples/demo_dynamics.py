@@ -41,7 +41,7 @@ D = ufl.as_matrix(((d, 0.0), (0.0, d)))
 # TR-BDF2 with adaptive steps (local error ≤ tol); the LU factorisation of
 # `M + (γ/2) h K` is reused while the step is unchanged.
 
-transient = dynamics.Transient(msh, drift, D, boundary="dirichlet")
+transient = dynamics.Transient(msh, drift, D, wall="absorbing")
 p0 = transient.gaussian((0.0, 0.0), (0.2, 0.2))      # a Gaussian start at the centre
 evolution = transient.run(p0, 3.0, tol=1e-5)
 rate = evolution.decay_rate(0.5)                     # −d ln S/dt over t in [1.5, 3]

@@ -11,7 +11,7 @@ module on first use, PEP 562)::
     pred = fpsolve.predictions(landscape, noise)                # closed forms, §5
 
 Units: θ for lengths, time t = α k (k SGD steps).  Bad arguments raise
-:class:`ModelError` naming the value.  ``comm`` everywhere is an mpi4py
+:class:`InputError` (also known as ``ModelError``) naming the value.  ``comm`` everywhere is an mpi4py
 communicator, default ``MPI.COMM_WORLD`` (:mod:`fpsolve.tools.parallel`).
 
 Any model of MODEL.md §7 (loss and noise as expressions) is
@@ -44,6 +44,7 @@ _EXPORTS = {
     "Landscape": ("model.valley", "Landscape"),
     "Noise": ("model.valley", "Noise"),
     "ModelError": ("model.valley", "ModelError"),
+    "InputError": ("tools.errors", "InputError"),
     "PRESETS": ("model.valley", "PRESETS"),
     "DEFAULT_PRESET": ("model.valley", "DEFAULT_PRESET"),
     "describe": ("model.valley", "describe"),
@@ -57,7 +58,7 @@ _EXPORTS = {
     "run_monte_carlo": ("mc.ensemble", "run"),
     "check_run": ("mc.ensemble", "check_run"),
     "MonteCarloResult": ("mc.ensemble", "MonteCarloResult"),
-    "Box": ("mc.ensemble", "Box"),
+    "Box": ("model.target", "Box"),
     # closed forms of adiabatic elimination (§5)
     "predictions": ("theory", "predictions"),
     "marginal_theta1": ("theory", "marginal_theta1"),

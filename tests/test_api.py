@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import fpsolve
@@ -48,3 +49,21 @@ def test_front_door_numbers():
     assert plan.steps == 200 and plan.step_time == 0.05  # time 10 in units of α = 0.05 steps
     with pytest.raises(fpsolve.ModelError, match="walkers must be an integer >= 1"):
         fpsolve.check_run(noise, walkers=0, steps=10)
+
+
+def test_one_input_error_and_one_wall_vocabulary():
+    """Issue 17.5: every bad input is an InputError (ModelError, UsageError, OutputError are InputErrors);
+    walls are absorbing/reflecting with dirichlet as the older name; one Box for FEM and Monte Carlo."""
+    from fpsolve.cli.common import UsageError
+    from fpsolve.fem.forms import check_wall
+    from fpsolve.tools.io import OutputError
+
+    assert fpsolve.ModelError is fpsolve.InputError
+    assert issubclass(UsageError, fpsolve.InputError) and issubclass(OutputError, fpsolve.InputError)
+    assert check_wall("dirichlet") == "absorbing" and check_wall("reflecting") == "reflecting"
+    with pytest.raises(fpsolve.InputError, match="wall must be one of absorbing, reflecting \\(got 'open'\\)"):
+        check_wall("open")
+    box = fpsolve.Box((0.5, 0.0), (0.1, 0.2), mirror=True)
+    assert box.contains(np.array([[0.55, -0.55, 0.0], [0.1, 0.1, 0.0]])).tolist() == [True, True, False]
+    with pytest.raises(fpsolve.InputError, match="half-widths must be > 0"):
+        fpsolve.Box((0.0, 0.0), (0.0, 1.0))

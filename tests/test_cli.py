@@ -15,7 +15,7 @@ from fpsolve.tools import io
 SUMMARY_KEYS = {
     "T", "escape_rate", "mass", "min_density", "negative_mass", "mode_theta1", "mean_abs_theta1",
     "std_abs_theta1", "var_theta2", "flatness_at_mode", "dofs", "ranks", "mesh_seconds", "assemble_seconds",
-    "solve_seconds", "wall_seconds", "versions", "case", "mesh", "degree", "cross_diffusion", "boundary",
+    "solve_seconds", "wall_seconds", "versions", "case", "mesh", "degree", "cross_diffusion", "wall",
     "radius", "center", "escape_rate_flux", "warnings", "eigen_residual", "eigen_gap", "mesh_rule",
 }
 
@@ -67,7 +67,8 @@ def test_solve_writes_every_output(tmp_path):
         (["--alpha", "abc"], "invalid float value: 'abc'"),
         (["--T", "0.1", "--Delta", "1"], "not allowed with argument"),
         (["--degree", "3"], "argument --degree: invalid choice"),
-        (["--boundary", "open"], "argument --boundary: invalid choice"),
+        (["--boundary", "open"], "argument --wall/--boundary: invalid choice: 'open'"),
+        (["--wall", "dirichlett"], "argument --wall/--boundary: invalid choice: 'dirichlett'"),
         (["--h-min", "-0.1"], "h-min must be a finite number > 0"),
         (["--h-min", "0.5", "--h-max", "0.1"], "h-min must be <= h-max"),
         (["--mesh", "/nonexistent.msh"], "--mesh file not found"),

@@ -60,7 +60,7 @@ def test_isotropic_curved_valley_fem_equals_gibbs_density():
     m = Model.from_expression(CURVED, noise="isotropic", T=0.1)
     exact = gibbs.moments(m)
     assert exact["mean_theta2"] == pytest.approx(-0.4000, abs=1e-3)  # the valley floor y = x² - 0.5
-    s = solver.solve(m, boundary="reflecting", h_min=0.1).summary
+    s = solver.solve(m, wall="reflecting", h_min=0.1).summary
     for key in MOMENT_KEYS:
         assert abs(s[key] - exact[key]) < 1e-3, (key, s[key], exact[key])
     assert s["negative_mass"] < 1e-4 and s["warnings"] == []
@@ -170,7 +170,7 @@ def test_state_dependent_noise_with_a_potential_fem_equals_exp_minus_u():
     m = Model.from_expression("0.5*(x**2 + y**2)", noise=("Delta*(2 + x**2)", "0", "Delta*(1 + y**2)"), T=0.1)
     assert gibbs.closed_forms(m) == {"adiabatic": False, "exact_density": True}
     exact = gibbs.moments(m)
-    s = solver.solve(m, boundary="reflecting", h_min=0.1).summary
+    s = solver.solve(m, wall="reflecting", h_min=0.1).summary
     for key in ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2"):
         assert abs(s[key] - exact[key]) < 1e-3, (key, s[key], exact[key])
     # a coupled loss with the same anisotropic noise has no potential

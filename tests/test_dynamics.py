@@ -46,7 +46,7 @@ def _ou_transient(comm=MPI.COMM_SELF):
     msh, _ = fmesh.create_disk(sizes, comm)
     x = ufl.SpatialCoordinate(msh)
     drift = -ufl.dot(ufl.as_matrix(K_OU.tolist()), ufl.as_vector((x[0], x[1])))
-    return dynamics.Transient(msh, drift, ufl.as_matrix(D_OU.tolist()), boundary="reflecting")
+    return dynamics.Transient(msh, drift, ufl.as_matrix(D_OU.tolist()), wall="reflecting")
 
 
 def test_ou_mean_and_covariance_follow_their_odes_and_mass_is_conserved():
@@ -83,7 +83,7 @@ def test_pure_diffusion_in_an_absorbing_disk_decays_at_the_bessel_rate():
     msh, _ = fmesh.create_disk(sizes, MPI.COMM_SELF)
     zero = 0.0 * ufl.SpatialCoordinate(msh)[0]
     tr = dynamics.Transient(msh, ufl.as_vector((zero, zero)), ufl.as_matrix(((d, 0.0), (0.0, d))),
-                            boundary="dirichlet")
+                            wall="absorbing")
     ev = tr.run(tr.gaussian((0.0, 0.0), (0.2, 0.2)), 3.0, tol=1e-5)
     assert ev.decay_rate(0.5) == pytest.approx(d * J01 ** 2 / R ** 2, rel=1e-3)
 
@@ -99,7 +99,7 @@ def test_single_well_late_decay_is_the_eigenvalue():
     # converged λ0: 1.59704e-3 (adaptive, tol 1e-4; graded x3 1.59717e-3); the
     # 1.5996e-3 of NUMERICS / the issue was an older mesh's, 1.6e-3 high
     assert lam == pytest.approx(SINGLE_WELL_LAMBDA0[True], rel=1e-3)
-    tr = dynamics.Transient(msh, c.drift, c.D, c.divD, boundary="dirichlet", **dynamics.model_observables(msh, land))
+    tr = dynamics.Transient(msh, c.drift, c.D, c.divD, wall="absorbing", **dynamics.model_observables(msh, land))
     ev = tr.run(tr.gaussian((0.5, 0.2), (0.1, 0.1)), 300.0, tol=1e-4)
     assert ev.decay_rate(0.5) == pytest.approx(lam, rel=1e-3)
     # the normalised density has relaxed: its moments are the eigenfunction's
@@ -112,5 +112,5 @@ def test_bad_input_raises_model_error():
         tr.gaussian(M0, (0.1, -1.0))
     with pytest.raises(ModelError, match="t-end"):
         tr.run(tr.gaussian(M0, (0.1, 0.1)), -1.0)
-    with pytest.raises(ModelError, match="boundary"):
-        dynamics.Transient(tr.mesh, ufl.as_vector((0.0, 0.0)), ufl.Identity(2), boundary="open")
+    with pytest.raises(ModelError, match="wall must be one of absorbing, reflecting \\(got 'open'\\)"):
+        dynamics.Transient(tr.mesh, ufl.as_vector((0.0, 0.0)), ufl.Identity(2), wall="open")

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
+from fpsolve.model.target import Box
 from mpi4py import MPI
 
 from fpsolve.fem import transient as dynamics
@@ -22,9 +24,9 @@ def _run(comm):
     msh, _, _ = fmesh.mesh_for(LAND, NOISE, radius=2.0, center=(0.0, 0.0), mesh=None, h_min=None, h_max=0.3,
                                comm=comm)
     c = forms.model_coefficients(msh, LAND, NOISE, True)
-    tr = dynamics.Transient(msh, c.drift, c.D, c.divD, boundary="dirichlet", **dynamics.model_observables(msh, LAND))
+    tr = dynamics.Transient(msh, c.drift, c.D, c.divD, wall="absorbing", **dynamics.model_observables(msh, LAND))
     ev = tr.run(tr.gaussian((0.5, 0.2), (0.1, 0.1)), 20.0, dt=0.5)
-    tau = passage.mean_first_passage_time(msh, c.drift, c.D, c.divD, target=passage.box_target(0.0, 0.0, 0.1, 0.2))
+    tau = passage.mean_first_passage_time(msh, c.drift, c.D, c.divD, target=Box.from_numbers((0.0, 0.0, 0.1, 0.2)))
     return ev.rows[-1], tau.evaluate(np.array([[0.8, 0.1], [-0.5, -0.3]]))
 
 

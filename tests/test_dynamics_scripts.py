@@ -36,7 +36,7 @@ def test_evolve_fp_writes_its_outputs(tmp_path):
     assert np.all(np.diff(data["survival"]) <= 1e-12)
     assert s["escape_rate_eigen"] == pytest.approx(SINGLE_WELL_LAMBDA0[True], rel=2e-3)
     assert s["decay_rate_fit"] > 0 and s["frames"] >= 10 and s["factorisations"] <= s["steps"]
-    assert s["boundary"] == "dirichlet" and s["start"] == [0.5, 0.2] and "versions" in s
+    assert s["wall"] == "absorbing" and s["start"] == [0.5, 0.2] and "versions" in s
     assert (out / "evolution.gif").read_bytes()[:6] in (b"GIF89a", b"GIF87a")
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
@@ -71,7 +71,7 @@ def test_evolve_fp_compare_mc_custom_model_sgd_follows_its_exact_recursion(tmp_p
     out = tmp_path / "ev"
     alpha, T = 0.05, 0.25
     res = run_script("evolve_fp.py", "--loss", "0.5*(theta1**2 + 2*theta2**2)", "--noise", "isotropic",
-                     "--T", str(T), "--boundary", "reflecting", "--start", "0.5", "0.3", "--start-width", "0.2", "0.2",
+                     "--T", str(T), "--wall", "reflecting", "--start", "0.5", "0.3", "--start-width", "0.2", "0.2",
                      "--t-end", "10", "--h-min", "0.1", "--compare-mc", "20000", "--no-progress", "--out", str(out))
     assert res.returncode == 0, res.stderr
     c = json.loads((out / "summary.json").read_text())["compare_mc"]
@@ -138,7 +138,7 @@ def test_evolve_fp_custom_isotropic_ou_reaches_the_gibbs_variances(tmp_path):
     out = tmp_path / "ev"
     T = 0.25
     res = run_script("evolve_fp.py", "--loss", "0.5*(theta1**2 + 2*theta2**2)", "--noise", "isotropic",
-                     "--T", str(T), "--boundary", "reflecting", "--start", "0.5", "0.3", "--start-width", "0.2", "0.2",
+                     "--T", str(T), "--wall", "reflecting", "--start", "0.5", "0.3", "--start-width", "0.2", "0.2",
                      "--t-end", "20", "--tol", "1e-5", "--h-min", "0.1", "--no-progress", "--out", str(out))
     assert res.returncode == 0, res.stderr
     s = json.loads((out / "summary.json").read_text())
@@ -221,7 +221,7 @@ CUSTOM = ["--loss", "theta1**2 + theta2**2", "--noise", "isotropic"]
     ("evolve_fp.py", ["--compare-mc", "1"], "--compare-mc needs at least 2 walkers"),
     ("search_time.py", ["--target", "0", "0", "-1", "1"], "half-widths must be > 0"),
     ("search_time.py", ["--start", "3", "0"], "must lie inside the disk"),
-    ("search_time.py", ["--boundary", "dirichlet"], "invalid choice: 'dirichlet'"),
+    ("search_time.py", ["--wall", "open"], "invalid choice: 'open'"),
 ])
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path, script, args, words):
     res = run_script(script, *args, "--out", str(tmp_path / "x"))

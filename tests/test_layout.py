@@ -67,7 +67,10 @@ GRAPH = {name: _imports(path) for name, path in MODULES.items()}
 
 
 def test_package_internal_imports_are_absolute_and_at_module_level():
-    bad = [(m, t) for m, imports in GRAPH.items() for t, top in imports if t == "<relative>" or not top]
+    """The tools' mains (``fpsolve.cli``) are the exception: they import the FEM or Monte Carlo stack
+    after checking the input, so that bad input exits 2 in a fraction of a second."""
+    bad = [(m, t) for m, imports in GRAPH.items() for t, top in imports
+           if t == "<relative>" or (not top and _wing(m) != "cli")]
     assert bad == []
 
 

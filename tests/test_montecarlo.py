@@ -20,6 +20,7 @@ from fpsolve.mc import ensemble as mc
 from fpsolve.mc import kernels
 from fpsolve.mc import rng
 from fpsolve.model.valley import Landscape, ModelError, Noise
+from fpsolve.model.target import Box
 
 DOUBLE_WELL = Landscape.from_preset("double-well")
 
@@ -184,7 +185,7 @@ def test_first_passage_of_1d_ou_against_exact_mean():
     k, T, dt, y0, w = 1.0, 0.1, 0.002, 0.6, 0.1
     sigma = math.sqrt(T) * k
     kw = dict(method="sde", dt=dt, walkers=4000, time=10.0, seed=12, sample_from=(0.0, y0),
-              target=mc.Box((0.0, 0.0), (1e3, w)))
+              target=Box((0.0, 0.0), (1e3, w)))
     exact = ou_mean_first_passage(k, sigma, y0, w)
     # without the Brownian bridge a discretely monitored crossing is seen
     # late: the exact value at the level shifted by 0.5826 σ sqrt(dt)
@@ -207,7 +208,7 @@ def test_first_passage_of_1d_ou_against_exact_mean():
 def test_same_seed_same_numbers_with_1_and_2_threads():
     assert numba.config.NUMBA_NUM_THREADS >= 2  # tests/conftest.py asks for two
     kw = dict(method="sgd", walkers=1001, steps=500, seed=5, burn_in=5.0, sample_interval=0.5,
-              target=mc.Box((0.63, 0.0), (0.05, 0.05)))
+              target=Box((0.63, 0.0), (0.05, 0.05)))
     before = numba.get_num_threads()
     try:
         numba.set_num_threads(1)

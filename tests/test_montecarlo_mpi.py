@@ -10,6 +10,7 @@ from mpi4py import MPI
 
 from fpsolve.mc import ensemble as mc
 from fpsolve.model.valley import Landscape, Noise
+from fpsolve.model.target import Box
 
 TIMING = {"walker_steps_per_second", "wall_seconds", "mpi_ranks", "numba_threads"}
 
@@ -20,7 +21,7 @@ def test_mpi_run_equals_serial_run(method, radius):
     comm = MPI.COMM_WORLD
     assert comm.size >= 2, "run under mpirun -n 2"
     kw = dict(method=method, walkers=1003, steps=600, seed=17, radius=radius, burn_in=5.0,
-              sample_interval=0.5, target=mc.Box((0.6, 0.0), (0.05, 0.05)), snapshot_times=(10.0,),
+              sample_interval=0.5, target=Box((0.6, 0.0), (0.05, 0.05)), snapshot_times=(10.0,),
               sample_from=lambda i: np.column_stack([0.01 * (i % 7), np.zeros(len(i))]))
     noise = Noise(0.1, 3.0) if method == "sde" else Noise(0.05, 1.0)
     landscape = Landscape.from_preset("double-well")

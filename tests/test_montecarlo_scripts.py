@@ -11,6 +11,7 @@ from conftest import run_script
 from fpsolve.tools import io
 from fpsolve.mc import ensemble as mc
 from fpsolve.model.valley import Landscape, Noise
+from fpsolve.model.target import Box
 
 
 def test_sample_sgd_writes_what_run_computes(tmp_path):
@@ -24,7 +25,7 @@ def test_sample_sgd_writes_what_run_computes(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     # the same numbers as the API with the same seed and options
     ref = mc.run(Landscape.from_preset("double-well"), Noise.from_temperature(0.01, 0.05), walkers=300,
-                 time=100.0, seed=3, target=mc.Box((0.0, 0.0), (0.002, 0.05)),
+                 time=100.0, seed=3, target=Box((0.0, 0.0), (0.002, 0.05)),
                  hist_edges=(np.linspace(-0.05, 0.05, 51), np.linspace(-0.2, 0.2, 41)))
     for key in ("mean_abs_theta1", "mean_abs_theta1_se", "std_abs_theta1", "std_abs_theta1_se",
                 "var_theta2", "var_theta2_se", "survival_fraction", "first_passage_mean_time"):

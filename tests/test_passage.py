@@ -12,6 +12,8 @@ from pathlib import Path
 import gmsh
 import numpy as np
 import pytest
+
+from fpsolve.model.target import Box
 import scipy.integrate
 import ufl
 from dolfinx import mesh as dmesh
@@ -100,7 +102,7 @@ def test_separable_model_reduces_to_the_1d_formula():
     x = ufl.SpatialCoordinate(msh)
     A, B = theory._drift(land, T, x[0]), theory._diffusion(land, T, x[0])
     sol = passage.mean_first_passage_time(msh, ufl.as_vector((A, -x[1])), ufl.as_matrix(((B, 0.0), (0.0, 0.1))),
-                                          target=passage.box_target(tgt - 1.0, 0.0, 1.0, 1.0))
+                                          target=Box.from_numbers((tgt - 1.0, 0.0, 1.0, 1.0)))
     np.testing.assert_allclose(sol.evaluate(np.array([[x0, 0.0], [x0, 0.4]])), want, rtol=1e-5)
 
 
@@ -140,14 +142,14 @@ def test_bad_targets_raise():
         passage.check_target((1.9, 1.9, 0.4, 0.4), 2.0, (0.0, 0.0))  # corner gap hypot(1.5, 1.5) > 2
     assert passage.check_target((2.3, 0.0, 0.5, 0.5), 2.0, (0.0, 0.0)) == (2.3, 0.0, 0.5, 0.5)
     with pytest.raises(ModelError, match="half-widths"):
-        passage.box_target(0.0, 0.0, -1.0, 1.0)
+        Box.from_numbers((0.0, 0.0, -1.0, 1.0))
     with pytest.raises(ModelError, match="finite"):
-        passage.box_target(float("nan"), 0.0, 1.0, 1.0)
+        Box.from_numbers((float("nan"), 0.0, 1.0, 1.0))
     msh = dmesh.create_unit_square(MPI.COMM_SELF, 4, 4)
     x = ufl.SpatialCoordinate(msh)
     with pytest.raises(ModelError, match="no mesh node"):
         passage.mean_first_passage_time(msh, ufl.as_vector((0 * x[0], 0 * x[0])), ufl.Identity(2),
-                                        target=passage.box_target(5.0, 5.0, 0.1, 0.1))
+                                        target=Box.from_numbers((5.0, 5.0, 0.1, 0.1)))
 
 
 def _below_tc_case(eps: float, r: float):

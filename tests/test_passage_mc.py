@@ -18,6 +18,7 @@ from fpsolve.mc import ensemble as mc
 from fpsolve.fem import backward as passage
 from fpsolve import theory
 from fpsolve.model.valley import Landscape, Noise
+from fpsolve.model.target import Box
 
 
 @pytest.mark.parametrize("preset, T", [("single-well", 0.1), ("double-well", 0.05)])
@@ -29,7 +30,7 @@ def test_fem_search_time_matches_sde_first_passage(preset, T):
     fem = passage.search_case(land, noise, target=(center, 0.0, window, 2.0), start=(start, 0.0),
                               comm=MPI.COMM_SELF, grid=None, refine=2.0).summary["search_time"]
     res = mc.run(land, noise, method="sde", dt=0.005, walkers=3000, time=8 * fem, seed=11,
-                 sample_from=(start, 0.0), target=mc.Box((center, 0.0), (window, 1e6)),
+                 sample_from=(start, 0.0), target=Box((center, 0.0), (window, 1e6)),
                  hist_edges=(np.linspace(-2, 2, 3), np.linspace(-2, 2, 3)))
     s = res.summary
     assert s["brownian_bridge"] and s["first_passage_hit_fraction"] >= 0.995  # a few leave the disk

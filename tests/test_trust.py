@@ -46,9 +46,9 @@ def kummer_exit_rate(d: float, R: float = 1.0) -> float:
     return scipy.optimize.brentq(f, grid[i], grid[i + 1], xtol=1e-16, rtol=1e-14)
 
 
-def _adaptive(R, center, coefficients, tol=adapt.DEFAULT_TOL, boundary="dirichlet"):
+def _adaptive(R, center, coefficients, tol=adapt.DEFAULT_TOL, wall="absorbing"):
     msh, sizes = fmesh.adaptive_start(R, center, COMM)
-    return adapt.solve_adaptive(msh, sizes, coefficients, tol=tol, boundary=boundary)
+    return adapt.solve_adaptive(msh, sizes, coefficients, tol=tol, wall=wall)
 
 
 def _ou(d):
@@ -92,7 +92,7 @@ def test_high_barrier_double_well_split_exact_or_warned(center):
     msh, _ = fmesh.create_disk(sizes, COMM)
     sol, _ = eigenproblem.solve_operator(msh, *_double_well(msh))
     mean1 = sol.moments()["mean_theta1"]
-    warnings = diagnostics.warnings_for({"eigen": sol.info, "boundary": "dirichlet"})
+    warnings = diagnostics.warnings_for({"eigen": sol.info, "wall": "absorbing"})
     print(f"{center}: mean theta1 {mean1:.3g}, gap {sol.info['gap']:.3g}, "
           f"symmetrised {sol.info['mirror_symmetrised']}, warnings {warnings}")
     assert abs(mean1) < 1e-6 or any("not determined" in w for w in warnings)
@@ -123,7 +123,7 @@ GIBBS_D = 0.1
 
 @pytest.mark.parametrize("tol", [1e-2, 3e-3, 1e-3])
 def test_estimate_is_honest_on_a_gibbs_density(tol):
-    sol, record = _adaptive(2.5, (0.0, 0.0), _gibbs, tol=tol, boundary="reflecting")
+    sol, record = _adaptive(2.5, (0.0, 0.0), _gibbs, tol=tol, wall="reflecting")
     msh = sol.mesh
     x = ufl.SpatialCoordinate(msh)
     gibbs = ufl.exp(-(x[0] ** 4 / 4 - x[0] ** 2 / 2 + x[1] ** 2 / 2) / GIBBS_D)

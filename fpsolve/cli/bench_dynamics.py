@@ -17,6 +17,7 @@ import time
 from typing import Sequence
 
 from fpsolve.cli import common as cli
+from fpsolve.model.target import Box
 from fpsolve.tools import io
 
 
@@ -56,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     c = forms.model_coefficients(msh, landscape, noise, True)
     rows = []
     t0 = time.perf_counter()
-    tr = dynamics.Transient(msh, c.drift, c.D, c.divD, boundary="dirichlet",
+    tr = dynamics.Transient(msh, c.drift, c.D, c.divD, wall="absorbing",
                             **dynamics.model_observables(msh, landscape))
     assemble = time.perf_counter() - t0
     for label, kw in ((f"transient, {steps} fixed steps dt={args.dt:g}", dict(t_end=steps * args.dt, dt=args.dt)),
@@ -72,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stationary = time.perf_counter() - t0
     box, start, _ = passage.default_target(landscape, noise, radius)
     t0 = time.perf_counter()
-    tau = passage.mean_first_passage_time(msh, c.drift, c.D, c.divD, target=passage.box_target(*box, mirror=True))
+    tau = passage.mean_first_passage_time(msh, c.drift, c.D, c.divD, target=Box.from_numbers(box, mirror=True))
     search = time.perf_counter() - t0
     rows.append({"what": "stationary eigen-solve (assemble + SLEPc)", "dofs": timing["dofs"], "seconds": stationary,
                  "escape_rate": sol.eigenvalue.real})

@@ -18,7 +18,7 @@ import math
 import os
 import sys
 import time
-from typing import Callable, NoReturn, Sequence
+from typing import Any, Callable, NoReturn, Sequence
 
 
 #: The one line of an interrupted command (exit status 130).
@@ -60,7 +60,9 @@ if sys.excepthook is sys.__excepthook__:
 
 
 # after the hook, so that Ctrl-C while numpy loads is one line too
+from fpsolve.tools.errors import InputError
 from fpsolve.tools.io import OutputError  # noqa: E402
+from fpsolve.fem.forms import WALLS, check_wall
 from fpsolve.fem.mesh import DEFAULT_RADIUS  # noqa: E402
 from fpsolve.model.valley import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise  # noqa: E402
 from fpsolve.model.expression import FUNCTIONS, NOISES
@@ -79,7 +81,7 @@ DEFAULT_ALPHA = 0.05
 DEFAULT_DELTA = 1.0
 
 
-class UsageError(ValueError):
+class UsageError(InputError):
     """A bad command-line value; the message is the one line the user sees."""
 
 
@@ -333,7 +335,7 @@ def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] 
     try:
         with keep_sigint_handler():  # e.g. io.versions() imports gmsh
             code = main(argv)
-    except (ModelError, UsageError, OutputError) as exc:
+    except InputError as exc:  # ModelError, UsageError and OutputError are InputErrors
         if _world_rank() == 0:
             sys.stderr.write(f"{prog}: error: {exc}\n")
         code = 2
@@ -370,6 +372,18 @@ def _world_if_parallel():
 def _world_rank() -> int:
     comm = _world_if_parallel()
     return 0 if comm is None else comm.rank
+
+
+def add_wall_argument(group: Any, default: str, help: str) -> None:
+    """``--wall absorbing|reflecting`` (``--boundary`` and ``dirichlet`` are accepted as the older names)."""
+    def wall(value: str) -> str:
+        try:
+            return check_wall(value)
+        except ModelError:
+            raise argparse.ArgumentTypeError(f"invalid choice: {value!r} (choose from {', '.join(WALLS)})") from None
+
+    group.add_argument("--wall", "--boundary", dest="wall", type=wall, default=default,
+                       metavar="{absorbing,reflecting}", help=help)
 
 
 class Progress:

@@ -55,8 +55,7 @@ def build_parser() -> cli.Parser:
     g.add_argument("--start-width", type=float, nargs=2, default=None, metavar=("W1", "W2"),
                    help="its standard deviations (default: two local mesh sizes)")
     g.add_argument("--t-end", type=float, default=1000.0, help="final time, time units (default 1000)")
-    g.add_argument("--boundary", choices=("dirichlet", "reflecting"), default="dirichlet",
-                   help="absorbing P=0 (default; S(t) decays at λ0) or reflecting (mass conserved)")
+    cli.add_wall_argument(g, "absorbing", "absorbing P=0 (default; S(t) decays at λ0) or reflecting (mass conserved)")
     steps = g.add_mutually_exclusive_group()
     steps.add_argument("--tol", type=float, default=1e-4,
                        help="local error tolerance of the adaptive steps (default 1e-4)")
@@ -123,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with io.atomic_output_dir(out, comm, "evolve", args.overwrite) as tmp:
         run = dynamics.evolve_case(
             model, start=args.start, start_width=args.start_width, t_end=args.t_end,
-            boundary=args.boundary, tol=args.tol, dt=args.dt,
+            wall=args.wall, tol=args.tol, dt=args.dt,
             radius=radius, center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
             h_max=args.h_max, comm=comm, xdmf_path=str(tmp / "density.xdmf"), progress=progress,
             on_time=on_time, stops=sorted({float(t) for tt in times.values() for t in tt}))
@@ -137,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 model if user_model is not None else landscape, None if user_model is not None else noise,
                 run.evolution, times, walkers=args.compare_mc, dt=args.mc_dt, seed=args.seed,
                 start=args.start, start_width=run.summary["start_width"], cross=cross,
-                radius=radius, center=center, absorbing=args.boundary == "dirichlet", comm=comm)
+                radius=radius, center=center, absorbing=args.wall == "absorbing", comm=comm)
             bands = {m: r.pop("band") for m, r in records.items()}
             run.summary["compare_mc"] = {"walkers": args.compare_mc, "seed": args.seed, **records}
             progress("largest FEM - MC deviation: " + ", ".join(
@@ -145,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 + " standard errors")
         if comm.rank == 0:
             s = run.summary
-            title = (f"{name}: T={noise.T:g}, start {tuple(args.start)}, {args.boundary} wall; "
+            title = (f"{name}: T={noise.T:g}, start {tuple(args.start)}, {args.wall} wall; "
                      f"decay rate {s['decay_rate_fit']:.4g} (λ0 {s['escape_rate_eigen']:.4g})")
             io.write_text_atomic(tmp / "evolution.csv", dynamics.csv_text(run.evolution, noise.alpha))
             cols = {k: run.evolution.column(k) for k in ("t", *dynamics.OBSERVABLES)}

@@ -30,6 +30,7 @@ from fpsolve.tools import io
 from fpsolve.mc import ensemble as montecarlo
 from fpsolve.model import valley as model
 from fpsolve.plots.stationary import pyplot, save_figure
+from fpsolve.model.target import Box
 
 
 def build_parser() -> cli.Parser:
@@ -149,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         x0, x1, y0, y1 = args.hist_range
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
-    target = None if args.target is None else montecarlo.Box(tuple(args.target[:2]), tuple(args.target[2:]))
+    target = None if args.target is None else Box.from_numbers(args.target)
     length = _length(args)
     name = cli.case_folder_name(cli.case_name(landscape, noise) if preset_path else model.case_name(), args)
     tool = f"montecarlo-{args.method}" + ("-nocross" if args.no_cross_diffusion else "")

@@ -52,8 +52,7 @@ def build_parser() -> cli.Parser:
     g.add_argument("--start", type=float, nargs=2, default=None, metavar=("X", "Y"),
                    help="where τ is reported (default (θ1* + 3σ*, 0), as theory.search_time; custom model: "
                         "θ* + (3 W1, 0))")
-    g.add_argument("--boundary", choices=("reflecting", "absorbing"), default="reflecting",
-                   help="the disk's wall: reflecting (default) or absorbing (leaving also ends the search)")
+    cli.add_wall_argument(g, "reflecting", "the disk's wall: reflecting (default) or absorbing (leaving also ends the search)")
     g.add_argument("--committor", action="store_true", help="also the committor q (target before the wall)")
     cli.add_mesh_arguments(parser)
     cli.add_output_arguments(parser, "results/<case-name>[_nocross]/search-time")
@@ -87,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "search-time"), "search-time", args.overwrite, comm)
     _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
-    run = passage.search_case(model, target=args.target, start=args.start, wall=args.boundary,
+    run = passage.search_case(model, target=args.target, start=args.start, wall=args.wall,
                               with_committor=args.committor, radius=radius,
                               center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
                               h_max=args.h_max, comm=comm, progress=progress)
@@ -98,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _compat.write_xdmf(str(tmp / "committor.xdmf"), run.committor.field.function_space.mesh,
                                run.committor.field)
         if comm.rank == 0:
-            title = (f"{name}: T={noise.T:g}, {args.boundary} wall; τ(start) = {s['search_time']:.4g} "
+            title = (f"{name}: T={noise.T:g}, {args.wall} wall; τ(start) = {s['search_time']:.4g} "
                      f"({s['search_time_steps']:.4g} SGD steps)")
             plotting_dynamics.plot_field(tmp / "tau.png", run.xs, run.ys, run.tau_grid, log=True,
                                          label="mean first-passage time τ (time units)", title=title,

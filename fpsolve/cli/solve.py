@@ -58,8 +58,7 @@ def build_parser() -> cli.Parser:
                           "graded disk; its domain comes from the file")
     cli.add_mesh_size_arguments(fem)
     cli.add_cross_diffusion_argument(fem)
-    fem.add_argument("--boundary", choices=("dirichlet", "reflecting"), default="dirichlet",
-                     help="absorbing P=0 (default) or reflecting zero flux")
+    cli.add_wall_argument(fem, "absorbing", "the disk's wall: absorbing P=0 (default) or reflecting zero flux")
     fem.add_argument("--eigensolver", choices=("slepc", "inverse"), default="slepc",
                      help="shift-invert SLEPc (default) or inverse iteration, both with LU")
     fem.add_argument("--mesh-rule", choices=MESH_RULES, default=None,
@@ -124,10 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     name = cli.case_folder_name(model.case_name(), args)
     out = io.claim_output(args.out or io.default_out(name, "fem"), "fem", args.overwrite, comm)
     _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
-    progress(f"case {name}: {model.describe()}, P{args.degree}, {args.boundary} boundary, {comm.size} rank(s)")
+    progress(f"case {name}: {model.describe()}, P{args.degree}, {args.wall} wall, {comm.size} rank(s)")
     domain = {"radius": radius, "center": center} if mesh is None else {}
     sol = solver.solve(model, **domain, degree=args.degree,
-                       boundary=args.boundary, mesh=mesh, h_min=args.h_min, h_max=args.h_max,
+                       wall=args.wall, mesh=mesh, h_min=args.h_min, h_max=args.h_max,
                        comm=comm, progress=progress, eigensolver=args.eigensolver, mesh_rule=mesh_rule,
                        tol=args.tol, max_dofs=args.max_dofs, petsc_options=options)
     summary = sol.summary

@@ -457,7 +457,7 @@ def _say_cycle(say: Callable[[str], None], c: Cycle) -> None:
 
 
 def solve_adaptive(msh: Any, sizes: Any, coefficients: Callable[[Any], Tuple[Any, Any, Any]], *, degree: int = 2,
-                   boundary: str = "dirichlet", eigensolver: str = "slepc", tol: float = DEFAULT_TOL,
+                   wall: str = "absorbing", eigensolver: str = "slepc", tol: float = DEFAULT_TOL,
                    max_dofs: int = DEFAULT_MAX_DOFS, progress: Callable[[str], None] | None = None,
                    solver_options: Dict[str, Any] | None = None) -> Tuple[Any, dict]:
     """Adaptive principal eigenpair of MODEL.md §4's weak form from the
@@ -471,8 +471,8 @@ def solve_adaptive(msh: Any, sizes: Any, coefficients: Callable[[Any], Tuple[Any
     def solve_on(m: Any) -> Any:
         drift, D, divD = coefficients(m)
         current["coefficients"] = (drift, D, divD)
-        sol, timing = eigenproblem.solve_operator(m, drift, D, divD, degree=degree, boundary=boundary,
-                                            eigensolver=eigensolver, adjoint=boundary == "dirichlet",
+        sol, timing = eigenproblem.solve_operator(m, drift, D, divD, degree=degree, wall=wall,
+                                            eigensolver=eigensolver, adjoint=wall == "absorbing",
                                             **(solver_options or {}))
         sol.info.update(timing)
         return sol

@@ -15,7 +15,7 @@ with the natural boundary condition ``(D∇τ)·n = 0`` (a reflecting wall).
 - committor: ``𝓛q = 0``, ``q = 1`` on A, ``q = 0`` on ∂Ω (absorbing).
 
 The target is a set of dofs: those whose coordinates a predicate accepts
-(:func:`box_target`, :func:`disk_target`).  A mesh that conforms to the
+(:class:`~fpsolve.model.target.Box`, :func:`disk_target`).  A mesh that conforms to the
 target's boundary gives the exact set; otherwise its boundary is resolved to
 the mesh size.  Direct LU solve (MUMPS).
 """
@@ -33,17 +33,18 @@ from fpsolve import _compat
 from fpsolve import theory
 from fpsolve.fem import eigenproblem, forms, model_mesh
 from fpsolve.fem import mesh as fmesh
-from fpsolve.fem.forms import check_degree, weak_form
+from fpsolve.fem.forms import check_degree, check_wall, weak_form
 from fpsolve.fem.linalg import factorise
 from fpsolve.fem.mesh import local_mesh_size
 from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 from fpsolve.fem.solution import evaluate_function
+from fpsolve.model.target import Box
 from fpsolve.model.valley import check_start, ModelError
 
 
 #: Boundary options of the disk for the backward problems.
-WALLS = ("reflecting", "absorbing")
 
+#: A target set: a :class:`~fpsolve.model.target.Box`, or any predicate on coordinates (3, n).
 Target = Callable[[np.ndarray], np.ndarray]
 
 
@@ -67,28 +68,6 @@ def refine_near_box(msh: Any, box: Sequence[float], width: float, times: int = 2
         edges = dmesh.locate_entities(msh, 1, near)
         msh = _compat.refine(msh, edges)
     return msh
-
-
-def box_target(c1: float, c2: float, w1: float, w2: float, mirror: bool = False) -> Target:
-    """The box ``|θ1 − c1| ≤ w1, |θ2 − c2| ≤ w2`` (θ units) as a predicate on
-    coordinates of shape (3, n); with ``mirror`` also its image under
-    θ1 → −θ1 (the model is even in θ1: the folded target of the 1-D search
-    time).  Raises ModelError on non-finite values or a non-positive
-    half-width."""
-    vals = (c1, c2, w1, w2)
-    if not all(math.isfinite(float(v)) for v in vals):
-        raise ModelError(f"target must be four finite numbers (got {' '.join(map(str, vals))})")
-    if not (w1 > 0 and w2 > 0):
-        raise ModelError(f"target half-widths must be > 0 (got {w1!r} {w2!r})")
-    tol = 1e-10 * max(1.0, abs(c1), abs(c2), w1, w2)
-
-    def inside(x: np.ndarray) -> np.ndarray:
-        hit = (np.abs(x[0] - c1) <= w1 + tol) & (np.abs(x[1] - c2) <= w2 + tol)
-        if mirror:
-            hit |= (np.abs(x[0] + c1) <= w1 + tol) & (np.abs(x[1] - c2) <= w2 + tol)
-        return hit
-
-    return inside
 
 
 def disk_target(center: Sequence[float], radius: float) -> Target:
@@ -143,8 +122,7 @@ def _solve(msh: Any, drift: Any, D: Any, divD: Any | None, target: Target, *, de
     from petsc4py import PETSc
 
     check_degree(degree)
-    if wall not in WALLS:
-        raise ModelError(f"boundary must be one of {', '.join(WALLS)} (got {wall!r})")
+    wall = check_wall(wall)
     comm = msh.comm
     t0 = time.perf_counter()
     V = _compat.functionspace(msh, "Lagrange", degree)
@@ -190,7 +168,7 @@ def mean_first_passage_time(msh: Any, drift: Any, D: Any, divD: Any | None = Non
 
     ``drift`` (F, UFL 2-vector), ``D`` (UFL 2×2), ``divD`` (UFL's div of D
     when None) on ``msh``; ``target``: a predicate on coordinates (3, n)
-    (:func:`box_target`); ``wall``: ``reflecting`` or ``absorbing``.  τ is in
+    (:class:`~fpsolve.model.target.Box`); ``wall``: ``reflecting`` or ``absorbing``.  τ is in
     time units (SGD steps: τ/alpha).  Collective.  Raises ModelError on a bad
     degree or wall, or a target holding no mesh node.
     """
@@ -236,7 +214,7 @@ def check_target(box: Sequence[float], radius: float, center: Sequence[float]) -
     valid and meeting the disk ``|θ − center| < radius``; else ModelError
     naming it (before any meshing)."""
     c1, c2, w1, w2 = (float(v) for v in box)
-    box_target(c1, c2, w1, w2)  # finite, positive half-widths
+    Box((c1, c2), (w1, w2))  # finite, positive half-widths
     gap = math.hypot(max(abs(c1 - center[0]) - w1, 0.0), max(abs(c2 - center[1]) - w2, 0.0))
     if gap >= radius:
         raise ModelError(f"target {c1:g} {c2:g} {w1:g} {w2:g} lies outside the disk of radius {radius:g} "
@@ -258,7 +236,7 @@ def stationary_peak(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, de
     ModelError when the density has no peak there (H not positive definite)."""
 
     t0 = time.perf_counter()
-    sol, _ = eigenproblem.solve_operator(msh, drift, D, divD, degree=degree, boundary="reflecting")
+    sol, _ = eigenproblem.solve_operator(msh, drift, D, divD, degree=degree, wall="reflecting")
     c = np.asarray(center, dtype=float)
     g = np.linspace(-radius, radius, grid)
     X, Y = np.meshgrid(c[0] + g, c[1] + g)
@@ -416,8 +394,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
 
     comm = MPI.COMM_WORLD if comm is None else comm
     say = progress or (lambda message: None)
-    if wall not in WALLS:
-        raise ModelError(f"boundary must be one of {', '.join(WALLS)} (got {wall!r})")
+    wall = check_wall(wall)
     user_model, landscape, noise, cross = forms.split_model(landscape, noise, cross)
     if target is not None:
         target = check_target(target, radius, center)
@@ -446,7 +423,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
         box = target
     # the valley's default target is folded like the 1-D search time's |θ1| (both wells)
     mirror = target is None and user_model is None and box[0] != 0.0
-    pred = box_target(*box, mirror=mirror)
+    pred = Box.from_numbers(box, mirror=mirror)
     x0 = tuple(float(v) for v in (default_start if start is None else start))
     if not all(math.isfinite(v) for v in x0) or math.hypot(x0[0] - center[0], x0[1] - center[1]) >= radius:
         raise ModelError(f"start ({x0[0]:g}, {x0[1]:g}) must lie inside the disk of radius {radius:g}"
@@ -503,7 +480,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
     summary = {
         "case": case,
         "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
-        "boundary": wall, "mesh": mesh_info, "target": list(box), "target_default": target is None, "target_mirrored": mirror,
+        "wall": wall, "mesh": mesh_info, "target": list(box), "target_default": target is None, "target_mirrored": mirror,
         "start": list(x0), "start_default": start is None,
         **({"target_rule": peak["rule"], "stationary_peak": peak} if peak is not None else {}),
         "search_time": tau_start, "search_time_steps": tau_start / noise.alpha,

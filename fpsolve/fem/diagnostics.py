@@ -44,7 +44,7 @@ def warnings_for(summary: Mapping) -> List[str]:
         out.append(f"near-degenerate principal eigenvalue, gap (lambda1-lambda0)/|lambda1| = {gap:.2g}: "
                    "the split of mass between the regions is not determined at this precision")
     wall = eigen.get("wall_density_relative")
-    if summary.get("boundary") == "reflecting" and wall is not None and wall > WALL_DENSITY_LIMIT:
+    if summary.get("wall") == "reflecting" and wall is not None and wall > WALL_DENSITY_LIMIT:
         out.append(f"density at the reflecting wall is {wall:.2g} of its peak (> {WALL_DENSITY_LIMIT:g}): "
                    "the wall shapes the result; enlarge --radius")
     res = eigen.get("residual")

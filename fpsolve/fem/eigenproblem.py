@@ -16,14 +16,13 @@ import numpy as np
 
 from fpsolve import _compat
 from fpsolve.fem import symmetry
-from fpsolve.fem.forms import BOUNDARIES, check_degree, weak_form
+from fpsolve.fem.forms import check_wall, check_degree, weak_form
 from fpsolve.fem.linalg import OPTIONS_PREFIX, principal_eigenpair, spectral_gap
 from fpsolve.fem.solution import Solution
-from fpsolve.model.valley import ModelError
 
 
 def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
-                   boundary: str = "dirichlet", eigensolver: str = "slepc",
+                   wall: str = "absorbing", eigensolver: str = "slepc",
                    progress: Callable[[str], None] | None = None, symmetrise: bool = True,
                    options_prefix: str = OPTIONS_PREFIX,
                    petsc_options: Dict[str, Any] | None = None, adjoint: bool = False) -> Tuple[Solution, dict]:
@@ -41,7 +40,7 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     the solution τ of the backward equation ``a(v, τ) = ∫ v`` (mean
     first-passage time, ``Solution.adjoint``), the adaptive loop's dual
     weight for the escape rate.  Raises ModelError
-    for a bad degree, boundary or eigensolver.
+    for a bad degree, wall or eigensolver.
     """
     import ufl
     from dolfinx import fem
@@ -49,8 +48,7 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
 
     say = progress or (lambda message: None)
     check_degree(degree)
-    if boundary not in BOUNDARIES:
-        raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
+    wall = check_wall(wall)
     comm = msh.comm
     t0 = time.perf_counter()
     V = _compat.functionspace(msh, "Lagrange", degree)
@@ -62,7 +60,7 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     m = fem.form(ufl.inner(u, v) * ufl.dx)
     wall_dofs = _compat.locate_boundary_dofs(V)
     bcs = []
-    if boundary == "dirichlet":
+    if wall == "absorbing":
         zero = fem.Function(V)
         bcs = [fem.dirichletbc(zero, wall_dofs)]
     K = assemble_matrix(a, bcs=bcs, diagonal=1.0)
@@ -71,7 +69,7 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     M.assemble()
     t_assemble = time.perf_counter() - t0
     dofs = V.dofmap.index_map.size_global
-    say(f"assembled K and M: {dofs} dofs (P{degree}, {boundary}) in {t_assemble:.2f}s")
+    say(f"assembled K and M: {dofs} dofs (P{degree}, {wall} wall) in {t_assemble:.2f}s")
     t1 = time.perf_counter()
     mirror = None
     if symmetrise:
@@ -81,7 +79,7 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
             mirror = None
     # reflecting: K is singular (its null vector is the answer), so the shift
     # sits just below 0 to keep the LU regular
-    target = 0.0 if boundary == "dirichlet" else -1e-9
+    target = 0.0 if wall == "absorbing" else -1e-9
     lam, vec, info = principal_eigenpair(K, M, comm, target=target, method=eigensolver, mirror=mirror,
                                          options_prefix=options_prefix, petsc_options=petsc_options,
                                          adjoint=adjoint)
@@ -97,7 +95,7 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     info["gap"] = spectral_gap(lam, info["eigenvalues"])
     info["wall_density_relative"] = _wall_density(phi, wall_dofs)
     flux = wall_flux(phi, lam, drift, D, divD, wall_dofs, qdeg)
-    sol = Solution(phi, lam, flux, qdeg + 2, {**info, "dofs": dofs, "degree": degree, "boundary": boundary})
+    sol = Solution(phi, lam, flux, qdeg + 2, {**info, "dofs": dofs, "degree": degree, "wall": wall})
     if tau is not None:
         sol.adjoint = fem.Function(V, name="mean_first_passage_time")
         tau.copy(_compat.petsc_vec(sol.adjoint))

@@ -21,7 +21,20 @@ from fpsolve.model.expression import Model
 from fpsolve.model.valley import Landscape, ModelError, Noise
 
 
-BOUNDARIES = ("dirichlet", "reflecting")
+#: The two walls of the disk (or mesh) and the name each goes by elsewhere:
+#: ``absorbing`` (P = 0, Dirichlet; the density leaks out at the escape rate)
+#: or ``reflecting`` (zero normal flux, the natural condition of the form).
+WALLS = ("absorbing", "reflecting")
+WALL_ALIASES = {"dirichlet": "absorbing"}
+
+
+def check_wall(wall: Any) -> str:
+    """The canonical name of a wall (``dirichlet`` is ``absorbing``); raises
+    InputError naming a value that is neither."""
+    name = WALL_ALIASES.get(wall, wall) if isinstance(wall, str) else wall
+    if name not in WALLS:
+        raise ModelError(f"wall must be one of {', '.join(WALLS)} (got {wall!r})")
+    return name
 
 
 # --------------------------------------------------------------------------

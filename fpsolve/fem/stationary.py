@@ -24,7 +24,7 @@ from fpsolve import _compat
 from fpsolve.fem import adapt, diagnostics
 from fpsolve.fem import mesh as fmesh
 from fpsolve.fem.eigenproblem import solve_operator
-from fpsolve.fem.forms import BOUNDARIES, case_coefficients, case_record, check_degree
+from fpsolve.fem.forms import check_wall, case_coefficients, case_record, check_degree
 from fpsolve.fem.linalg import OPTIONS_PREFIX
 from fpsolve.fem.model_mesh import (
     check_budget, DEFAULT_MAX_DOFS, default_mesh_rule, MESH_RULES, model_mesh_sizes)
@@ -36,7 +36,7 @@ from fpsolve.tools import parallel
 
 def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = None,
           center: Tuple[float, float] | None = None,
-          degree: int = 2, cross: bool = True, boundary: str = "dirichlet", mesh: Any = None,
+          degree: int = 2, cross: bool = True, wall: str = "absorbing", mesh: Any = None,
           h_min: float | None = None, h_max: float | None = None, comm: Any = None,
           progress: Callable[[str], None] | None = None, refine: float = 1.0,
           eigensolver: str = "slepc", mesh_rule: str | None = None, tol: float | None = None,
@@ -81,8 +81,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
     comm = parallel.world(comm)
     say = progress or (lambda message: None)
     check_degree(degree)
-    if boundary not in BOUNDARIES:
-        raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
+    wall = check_wall(wall)
     user_model = landscape if isinstance(landscape, Model) else None
     mesh_rule = default_mesh_rule(landscape, h_min) if mesh_rule is None else mesh_rule
     if mesh_rule not in MESH_RULES:
@@ -111,7 +110,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
         t0 = time.perf_counter()
         msh, sizes = fmesh.adaptive_start(radius, center, comm)
         t_mesh = time.perf_counter() - t0
-        sol, record = adapt.solve_adaptive(msh, sizes, coefficients, degree=degree, boundary=boundary,
+        sol, record = adapt.solve_adaptive(msh, sizes, coefficients, degree=degree, wall=wall,
                                            eigensolver=eigensolver, tol=tol, max_dofs=max_dofs, progress=say,
                                            solver_options=options)
         timing = {k: sol.info[k] for k in ("assemble_seconds", "solve_seconds", "dofs")}
@@ -137,7 +136,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
             msh, mesh_info, t_mesh = fmesh.mesh_for(None, None, radius=radius, center=center, mesh=mesh,
                                                     h_min=None, h_max=None, comm=comm)
         say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
-        sol, timing = solve_operator(msh, *coefficients(msh), degree=degree, boundary=boundary,
+        sol, timing = solve_operator(msh, *coefficients(msh), degree=degree, wall=wall,
                                      eigensolver=eigensolver, progress=say, **options)
         mom = sol.moments()
     t2 = time.perf_counter()
@@ -145,14 +144,14 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
     mode = sol.mode_theta1()
     lam = sol.eigenvalue
     eigen = {k: v for k, v in sol.info.items()
-             if k not in ("dofs", "degree", "boundary", "assemble_seconds", "solve_seconds")}
+             if k not in ("dofs", "degree", "wall", "assemble_seconds", "solve_seconds")}
     case = case_record(user_model, landscape, noise)
     summary = {
         "case": case,
         "T": noise.T,
         "domain": mesh_info["domain"], "radius": mesh_info["radius"], "center": mesh_info["center"],
         "degree": degree, "cross_diffusion": cross,
-        "boundary": boundary, "mesh": mesh_info, "mesh_rule": "file" if mesh is not None else mesh_rule,
+        "wall": wall, "mesh": mesh_info, "mesh_rule": "file" if mesh is not None else mesh_rule,
         "escape_rate": lam.real,
         "escape_rate_imag": lam.imag,
         "escape_rate_flux": sol.boundary_escape_rate(),

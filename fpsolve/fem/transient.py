@@ -22,7 +22,7 @@ LU costs as much as ~50 steps: on the default case 8 factorisations and 132
 steps to t = 100 instead of 24 and 75 with growth by every half-octave).
 
 Boundaries: ``reflecting`` (zero flux, the natural condition: 1ᵀK = 0, so
-the scheme conserves ∫P to the LU's round-off) or ``dirichlet`` (absorbing,
+the scheme conserves ∫P to the LU's round-off) or ``absorbing`` (``dirichlet``,
 P = 0 on ∂Ω: the survival S(t) = ∫P decays as c e^{−λ0 t} at late times).
 
 Observables are linear functionals ``∫ f P`` computed as dot products with
@@ -42,7 +42,7 @@ import numpy as np
 from fpsolve import _compat
 from fpsolve.fem import eigenproblem, forms, model_mesh, solution
 from fpsolve.fem import mesh as fmesh
-from fpsolve.fem.forms import BOUNDARIES, check_degree, to_ufl, weak_form
+from fpsolve.fem.forms import check_wall, check_degree, to_ufl, weak_form
 from fpsolve.fem.linalg import factorise
 from fpsolve.model import valley as model
 from fpsolve.model.valley import check_start, Landscape, ModelError
@@ -128,22 +128,21 @@ class Transient:
     """TR-BDF2 integrator of ``M dP/dt = −K P`` on ``msh`` (module docstring).
 
     ``drift`` (F, UFL 2-vector), ``D`` (UFL 2×2), ``divD`` (row divergence,
-    UFL's when None); ``degree`` 1 or 2; ``boundary`` ``reflecting`` or
-    ``dirichlet``; ``loss``/``flatness``: UFL expressions whose means are
+    UFL's when None); ``degree`` 1 or 2; ``wall`` ``reflecting`` or
+    ``absorbing`` (``dirichlet`` accepted); ``loss``/``flatness``: UFL expressions whose means are
     recorded (``loss`` 0 and ``flatness`` NaN when None).  Collective: construct and run on every rank.
-    Raises :class:`ModelError` on a bad degree or boundary.
+    Raises :class:`ModelError` on a bad degree or wall.
     """
 
     def __init__(self, msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
-                 boundary: str = "reflecting", loss: Any = None, flatness: Any = None) -> None:
+                 wall: str = "reflecting", loss: Any = None, flatness: Any = None) -> None:
         import ufl
         from dolfinx import fem
         from dolfinx.fem.petsc import assemble_matrix, assemble_vector
 
         check_degree(degree)
-        if boundary not in BOUNDARIES:
-            raise ModelError(f"boundary must be one of {', '.join(BOUNDARIES)} (got {boundary!r})")
-        self.mesh, self.comm, self.boundary, self.degree = msh, msh.comm, boundary, degree
+        wall = check_wall(wall)
+        self.mesh, self.comm, self.wall, self.degree = msh, msh.comm, wall, degree
         self.has_flatness = flatness is not None
         t0 = time.perf_counter()
         V = self.V = _compat.functionspace(msh, "Lagrange", degree)
@@ -153,7 +152,7 @@ class Transient:
         self.K.assemble()
         self.M = assemble_matrix(fem.form(ufl.inner(u, v) * ufl.dx))
         self.M.assemble()
-        self.bc_rows = (_compat.locate_boundary_dofs(V) if boundary == "dirichlet"
+        self.bc_rows = (_compat.locate_boundary_dofs(V) if wall == "absorbing"
                         else np.zeros(0, dtype=np.int32))
         # owned rows only, in the global numbering PETSc's zeroRows wants
         imap = V.dofmap.index_map
@@ -245,7 +244,7 @@ class Transient:
             return ksp
         A = self.M.copy()
         A.axpy(D_COEF * h, self.K)
-        if self.boundary == "dirichlet":  # collective, also where a rank owns none
+        if self.wall == "absorbing":  # collective, also where a rank owns none
             A.zeroRows(self._bc_global, diag=1.0)
         ksp = PETSc.KSP().create(self.comm)
         ksp.setOperators(A)
@@ -358,7 +357,7 @@ class Transient:
         p0.x.scatter_forward()
         u.destroy()
         info = {"scheme": "TR-BDF2", "gamma": GAMMA, "adaptive": adaptive, "tol": tol if adaptive else None,
-                "dt": dt, "t_end": t_end, "boundary": self.boundary, "degree": self.degree,
+                "dt": dt, "t_end": t_end, "wall": self.wall, "degree": self.degree,
                 "dofs": self.V.dofmap.index_map.size_global, "ranks": self.comm.size,
                 "assemble_seconds": self.assemble_seconds}
         return Evolution(rows, steps, rejected, self.factorisations - lu_before, time.perf_counter() - wall, info)
@@ -421,7 +420,7 @@ class CaseRun:
 
 
 def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_end: float,
-                start_width: Sequence[float] | None = None, boundary: str = "dirichlet",
+                start_width: Sequence[float] | None = None, wall: str = "absorbing",
                 tol: float = 1e-4, dt: float | None = None, cross: bool = True, radius: float = 2.0,
                 center: Tuple[float, float] = (0.0, 0.0), degree: int = 2, mesh: Any = None,
                 h_min: float | None = None, h_max: float | None = None, comm: Any = None,
@@ -444,7 +443,7 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
     Writes ``frames`` log-spaced snapshots to ``xdmf_path`` (collective),
     keeps them on a ``grid`` (nx, ny) over the disk for an animation, and
     fits the late-time decay rate of the survival (last half of the run)
-    next to the eigen-solve's λ0 on the same mesh and boundary.
+    next to the eigen-solve's λ0 on the same mesh and wall.
     ``on_time(t)`` is called after every accepted step (progress bars);
     ``stops``: times the steps land on exactly (rows at those t, e.g. for a
     Monte-Carlo comparison).  Raises ModelError on bad input (before any
@@ -475,7 +474,7 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
         observables = model_observables(msh, landscape)
     say(f"mesh: {mesh_info['cells']} triangles in {t_mesh:.2f}s")
     drift, D, divD = forms.case_coefficients(msh, user_model, landscape, noise, cross)
-    tr = Transient(msh, drift, D, divD, degree=degree, boundary=boundary, **observables)
+    tr = Transient(msh, drift, D, divD, degree=degree, wall=wall, **observables)
     if start_width is None:
         h = fmesh.local_mesh_size(msh, x0)
         start_width = (START_WIDTH_CELLS * h, START_WIDTH_CELLS * h)
@@ -502,7 +501,7 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
         if on_time:
             on_time(t)
 
-    say(f"transient: {tr.V.dofmap.index_map.size_global} dofs, P{degree}, {boundary} wall, "
+    say(f"transient: {tr.V.dofmap.index_map.size_global} dofs, P{degree}, {wall} wall, "
         f"start {x0} width {tuple(float(v) for v in start_width)}, t_end {t_end:g}")
     try:
         ev = tr.run(p0, t_end, tol=tol, dt=dt, on_step=on_step, stops=stops)
@@ -510,7 +509,7 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
         if series:
             series.file.close()
     say(f"{ev.steps} steps ({ev.rejected} rejected), {ev.factorisations} LU factorisations, {ev.seconds:.2f}s")
-    sol, timing = eigenproblem.solve_operator(msh, drift, D, divD, degree=degree, boundary=boundary)
+    sol, timing = eigenproblem.solve_operator(msh, drift, D, divD, degree=degree, wall=wall)
     lam = float(sol.eigenvalue.real)
     try:
         rate = ev.decay_rate(0.5)
@@ -523,14 +522,14 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
     summary = {
         "case": case,
         "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
-        "boundary": boundary, "mesh": mesh_info, "start": list(x0),
+        "wall": wall, "mesh": mesh_info, "start": list(x0),
         "start_width": [float(v) for v in start_width], "t_end": t_end,
         "t_end_steps": t_end / noise.alpha,
-        **{k: v for k, v in ev.info.items() if k not in ("boundary", "degree", "t_end")},
+        **{k: v for k, v in ev.info.items() if k not in ("wall", "degree", "t_end")},
         "steps": ev.steps, "rejected_steps": ev.rejected, "factorisations": ev.factorisations,
         "min_dt": float(min(r["dt"] for r in ev.rows[1:])), "max_dt": float(max(r["dt"] for r in ev.rows[1:])),
         "survival_final": last["survival"],
-        "mass_error_max": float(np.max(np.abs(survival - 1.0))) if boundary == "reflecting" else None,
+        "mass_error_max": float(np.max(np.abs(survival - 1.0))) if wall == "reflecting" else None,
         "decay_rate_fit": rate,
         "decay_rate_fit_window": [ev.rows[0]["t"] + 0.5 * t_end, t_end],
         "escape_rate_eigen": lam,

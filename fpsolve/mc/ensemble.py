@@ -61,6 +61,7 @@ from fpsolve.mc.kernels import (
 from fpsolve.mc.rng import walker_keys
 from fpsolve.model import valley as model
 from fpsolve.model.expression import COVARIANCE, Model
+from fpsolve.model.target import Box
 from fpsolve.model.valley import check_start, ModelError, Noise
 from fpsolve.tools import parallel
 
@@ -74,14 +75,6 @@ ENGINES = ("numba", "numpy")
 # --------------------------------------------------------------------------
 # Public API
 # --------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class Box:
-    """Target set ``|θ1 − c1| < w1 and |θ2 − c2| < w2`` for first passage."""
-
-    center: Tuple[float, float]
-    half_width: Tuple[float, float]
 
 
 @dataclasses.dataclass
@@ -401,6 +394,8 @@ def run(landscape: Any, noise: Optional[Noise] = None, *, method: str = "sgd", s
     if any(s < 0 or s > steps for s in snap_steps):
         raise ModelError("snapshot_times must lie in [0, run length]")
     if target is not None:
+        if not isinstance(target, Box) or target.mirror:
+            raise ModelError(f"target must be a Box without a mirror image (got {target!r})")
         tx, ty = map(float, target.center)
         twx, twy = map(float, target.half_width)
     else:

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from fpsolve import __version__
+from fpsolve.tools.errors import InputError
 
 
 #: Marker file inside every result folder an fpsolve command writes.
@@ -53,7 +54,7 @@ RESULTS_ROOT = Path("results")
 _TMP_TAG = ".fpsolve-tmp-"
 
 
-class OutputError(ValueError):
+class OutputError(InputError):
     """An output path that must not or cannot be written; the message is one line."""
 
 

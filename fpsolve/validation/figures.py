@@ -37,6 +37,7 @@ from fpsolve.plots.stationary import pyplot, save_figure
 from fpsolve.validation import metrics as compare
 from fpsolve.validation import three_way as validation
 from fpsolve.validation.report import map_points, Report
+from fpsolve.model.target import Box
 
 
 __all__ = ["ReproSettings", "QUICK", "FULL", "Figure", "FIGURES", "fem_point", "sgd_point",
@@ -194,7 +195,7 @@ def first_passage_point(landscape: Landscape, alpha: float, Delta: float, start:
     noise = Noise(alpha, Delta)
     r = montecarlo.run(landscape, noise, method=method, cross=cross, dt=dt, walkers=walkers, time=time, seed=seed,
                        sample_from=(start, 0.0), comm=_self_comm(),
-                       target=montecarlo.Box((center, 0.0), (half_width, 1e6)))
+                       target=Box((center, 0.0), (half_width, 1e6)))
     s = r.summary
     return {"alpha": alpha, "Delta": Delta, "T": noise.T, "start": start, "target_center": center,
             "target_half_width": half_width, "walkers": walkers, "time": time,

@@ -2,7 +2,7 @@
 
 For a :class:`~fpsolve.model.expression.Model`:
 
-* FEM (``fpsolve.fem.stationary``) with the model's noise and the chosen boundary;
+* FEM (``fpsolve.fem.stationary``) with the model's noise and the chosen wall;
 * its stochastic twin: Euler–Maruyama of ``dθ = −∇L dt + B dW``,
   ``B Bᵀ = 2D`` (``fpsolve.mc.ensemble`` with kernels generated from the
   model), walkers in independent groups (for the effective sample size),
@@ -87,13 +87,13 @@ def _fem_mode(sol: Any) -> tuple:
 
 
 def run_model(model: Any, *, settings: ModelSettings = QUICK, radius: float = 2.0,
-              center: tuple = (0.0, 0.0), boundary: str = "dirichlet", comm: Any = None,
+              center: tuple = (0.0, 0.0), wall: str = "absorbing", comm: Any = None,
               progress: Optional[Callable[[str], None]] = None) -> dict:
     """FEM, SDE twin and (where it applies) the exact density of ``model``;
     returns a dict of the numbers (see :func:`add_model_to_report`)."""
     say = progress or (lambda message: None)
     s = settings
-    sol = solver.solve(model, radius=radius, center=center, degree=s.degree, boundary=boundary,
+    sol = solver.solve(model, radius=radius, center=center, degree=s.degree, wall=wall,
                        h_min=s.h_min, comm=comm)
     fem = dict(sol.summary)
     fem["mode"] = _fem_mode(sol)
@@ -137,7 +137,7 @@ def run_model(model: Any, *, settings: ModelSettings = QUICK, radius: float = 2.
     if gibbs.applies(model, radius, center):
         exact = gibbs.moments(model, radius, center)
     return {"model": model.as_dict(), "settings": s.as_dict(), "radius": radius, "center": list(center),
-            "boundary": boundary, "fem": fem, "mc": mc, "tv": tv, "tv_floor": floor, "n_eff": n_eff,
+            "wall": wall, "fem": fem, "mc": mc, "tv": tv, "tv_floor": floor, "n_eff": n_eff,
             "design_effect": deff, "samples": samples, "xedges": xedges.tolist(), "yedges": yedges.tolist(),
             "exact": exact,
             "mc_walker_steps_per_second": float(np.mean([r.summary["walker_steps_per_second"] for r in results]))}
