@@ -23,6 +23,7 @@ from mpi4py import MPI
 from fpsolve.fem import transient as dynamics
 from fpsolve.fem import mesh
 from fpsolve.fem import backward as passage
+from fpsolve.fem.operator import Operator
 
 # -
 
@@ -41,7 +42,7 @@ D = ufl.as_matrix(((d, 0.0), (0.0, d)))
 # TR-BDF2 with adaptive steps (local error ≤ tol); the LU factorisation of
 # `M + (γ/2) h K` is reused while the step is unchanged.
 
-transient = dynamics.Transient(msh, drift, D, wall="absorbing")
+transient = dynamics.Transient(Operator.build(msh, drift, D, wall="absorbing"))
 p0 = transient.gaussian((0.0, 0.0), (0.2, 0.2))      # a Gaussian start at the centre
 evolution = transient.run(p0, 3.0, tol=1e-5)
 rate = evolution.decay_rate(0.5)                     # −d ln S/dt over t in [1.5, 3]
@@ -56,7 +57,7 @@ if msh.comm.rank == 0:
 # which adds nothing to it, and the wall condition makes the problem exact.
 
 ring = lambda x: np.hypot(x[0], x[1]) >= R * (1 - 1e-9)  # noqa: E731  (the wall's nodes)
-tau = passage.mean_first_passage_time(msh, drift, D, target=ring, wall="absorbing")
+tau = passage.mean_first_passage_time(Operator.build(msh, drift, D, wall="absorbing"), target=ring)
 r = np.array([0.0, 0.3, 0.6, 0.9])
 got = tau.evaluate(np.column_stack([r, 0.0 * r]))
 exact = (R ** 2 - r ** 2) / (4 * d)

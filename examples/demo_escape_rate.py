@@ -15,6 +15,7 @@ import ufl
 import fpsolve
 from fpsolve.fem import mesh as fmesh
 from fpsolve.fem import eigenproblem
+from fpsolve.fem.operator import Operator
 
 # ## Exact: free diffusion in a disk
 #
@@ -29,7 +30,7 @@ from mpi4py import MPI  # noqa: E402
 d = 0.3
 sizes = fmesh.MeshSizes(radius=1.0, center=(0.0, 0.0), h_min=0.04, h_max=0.04, box_hx=1.0, box_hy=1.0)
 msh, _ = fmesh.create_disk(sizes, MPI.COMM_SELF)
-free, _ = eigenproblem.solve_operator(msh, ufl.as_vector((0.0, 0.0)), d * ufl.Identity(2), degree=2)
+free, _ = eigenproblem.solve_operator(Operator.build(msh, ufl.as_vector((0.0, 0.0)), d * ufl.Identity(2), degree=2))
 exact = d * 2.404825557695773 ** 2
 print(f"free diffusion: lambda0 = {free.eigenvalue.real:.6f}, exact d j01^2 = {exact:.6f}")
 

@@ -64,9 +64,9 @@ def test_default_folders_of_a_non_default_disk_leave_the_default_case_alone(tmp_
     ("solve_fp.py", ["--center", "100", "0"], "(--radius 2, --center 100 0) does not contain the loss's minimum"),
     ("sample_sgd.py", ["--radius", "0.5", "--center", "1", "0"],
      "(--radius 0.5, --center 1 0) does not contain the loss's minimum"),
-    ("solve_fp.py", ["--petsc-option", "eps_type=nonexistent"], "-fpsolve_eps_type nonexistent: Unknown EPS type"),
-    ("solve_fp.py", ["--petsc-option", "eps_nev=abc"], "-fpsolve_eps_nev abc"),
-    ("solve_fp.py", ["--eigensolver", "inverse", "--petsc-option", "ksp_type=zzz"], "-fpsolve_ksp_type zzz"),
+    ("solve_fp.py", ["--petsc-option", "eps_type=nonexistent"], "-fpsolve_eig_eps_type nonexistent: Unknown EPS type"),
+    ("solve_fp.py", ["--petsc-option", "eps_nev=abc"], "-fpsolve_eig_eps_nev abc"),
+    ("solve_fp.py", ["--eigensolver", "inverse", "--petsc-option", "ksp_type=zzz"], "-fpsolve_eig_ksp_type zzz"),
     # 2e13 steps (MemoryError in the list of progress blocks before)
     ("sample_sgd.py", ["--time", "1e12"], "(4000 walkers, 20000000000000 steps"),
     ("sample_sgd.py", ["--walkers", "100000000000"], "(100000000000 walkers"),

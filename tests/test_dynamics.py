@@ -20,6 +20,7 @@ from fpsolve.model import valley as model
 from fpsolve.fem import forms
 from fpsolve.fem import eigenproblem
 from fpsolve.model.valley import ModelError
+from fpsolve.fem.operator import Operator
 
 J01 = 2.404825557695773  # first zero of the Bessel function J0
 
@@ -46,7 +47,7 @@ def _ou_transient(comm=MPI.COMM_SELF):
     msh, _ = fmesh.create_disk(sizes, comm)
     x = ufl.SpatialCoordinate(msh)
     drift = -ufl.dot(ufl.as_matrix(K_OU.tolist()), ufl.as_vector((x[0], x[1])))
-    return dynamics.Transient(msh, drift, ufl.as_matrix(D_OU.tolist()), wall="reflecting")
+    return dynamics.Transient(Operator.build(msh, drift, ufl.as_matrix(D_OU.tolist()), wall="reflecting"))
 
 
 def test_ou_mean_and_covariance_follow_their_odes_and_mass_is_conserved():
@@ -82,8 +83,7 @@ def test_pure_diffusion_in_an_absorbing_disk_decays_at_the_bessel_rate():
                             geometry_order=2)
     msh, _ = fmesh.create_disk(sizes, MPI.COMM_SELF)
     zero = 0.0 * ufl.SpatialCoordinate(msh)[0]
-    tr = dynamics.Transient(msh, ufl.as_vector((zero, zero)), ufl.as_matrix(((d, 0.0), (0.0, d))),
-                            wall="absorbing")
+    tr = dynamics.Transient(Operator.build(msh, ufl.as_vector((zero, zero)), ufl.as_matrix(((d, 0.0), (0.0, d))), wall="absorbing"))
     ev = tr.run(tr.gaussian((0.0, 0.0), (0.2, 0.2)), 3.0, tol=1e-5)
     assert ev.decay_rate(0.5) == pytest.approx(d * J01 ** 2 / R ** 2, rel=1e-3)
 
@@ -94,12 +94,12 @@ def test_single_well_late_decay_is_the_eigenvalue():
     msh, _, _ = fmesh.mesh_for(land, noise, radius=2.0, center=(0.0, 0.0), mesh=None, h_min=None,
                                h_max=None, comm=MPI.COMM_SELF)
     c = forms.model_coefficients(msh, land, noise, True)
-    sol, _ = eigenproblem.solve_operator(msh, c.drift, c.D, c.divD)
+    sol, _ = eigenproblem.solve_operator(Operator.build(msh, c.drift, c.D, c.divD))
     lam = sol.eigenvalue.real
     # converged λ0: 1.59704e-3 (adaptive, tol 1e-4; graded x3 1.59717e-3); the
     # 1.5996e-3 of NUMERICS / the issue was an older mesh's, 1.6e-3 high
     assert lam == pytest.approx(SINGLE_WELL_LAMBDA0[True], rel=1e-3)
-    tr = dynamics.Transient(msh, c.drift, c.D, c.divD, wall="absorbing", **dynamics.model_observables(msh, land))
+    tr = dynamics.Transient(Operator.build(msh, c.drift, c.D, c.divD, wall="absorbing"), **dynamics.model_observables(msh, land))
     ev = tr.run(tr.gaussian((0.5, 0.2), (0.1, 0.1)), 300.0, tol=1e-4)
     assert ev.decay_rate(0.5) == pytest.approx(lam, rel=1e-3)
     # the normalised density has relaxed: its moments are the eigenfunction's
@@ -113,4 +113,4 @@ def test_bad_input_raises_model_error():
     with pytest.raises(ModelError, match="t-end"):
         tr.run(tr.gaussian(M0, (0.1, 0.1)), -1.0)
     with pytest.raises(ModelError, match="wall must be one of absorbing, reflecting \\(got 'open'\\)"):
-        dynamics.Transient(tr.mesh, ufl.as_vector((0.0, 0.0)), ufl.Identity(2), wall="open")
+        dynamics.Transient(Operator.build(tr.mesh, ufl.as_vector((0.0, 0.0)), ufl.Identity(2), wall="open"))

@@ -15,6 +15,7 @@ from fpsolve.fem import mesh as fmesh
 from fpsolve.fem import backward as passage
 from fpsolve.fem import forms
 from fpsolve.model.valley import Landscape, Noise
+from fpsolve.fem.operator import Operator
 
 LAND = Landscape.from_preset("single-well")
 NOISE = Noise.from_temperature(0.2, 0.05)
@@ -24,9 +25,9 @@ def _run(comm):
     msh, _, _ = fmesh.mesh_for(LAND, NOISE, radius=2.0, center=(0.0, 0.0), mesh=None, h_min=None, h_max=0.3,
                                comm=comm)
     c = forms.model_coefficients(msh, LAND, NOISE, True)
-    tr = dynamics.Transient(msh, c.drift, c.D, c.divD, wall="absorbing", **dynamics.model_observables(msh, LAND))
+    tr = dynamics.Transient(Operator.build(msh, c.drift, c.D, c.divD, wall="absorbing"), **dynamics.model_observables(msh, LAND))
     ev = tr.run(tr.gaussian((0.5, 0.2), (0.1, 0.1)), 20.0, dt=0.5)
-    tau = passage.mean_first_passage_time(msh, c.drift, c.D, c.divD, target=Box.from_numbers((0.0, 0.0, 0.1, 0.2)))
+    tau = passage.mean_first_passage_time(Operator.build(msh, c.drift, c.D, c.divD, wall="reflecting"), target=Box.from_numbers((0.0, 0.0, 0.1, 0.2)))
     return ev.rows[-1], tau.evaluate(np.array([[0.8, 0.1], [-0.5, -0.3]]))
 
 

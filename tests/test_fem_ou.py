@@ -23,6 +23,7 @@ from dolfinx import fem
 
 from fpsolve.fem import mesh as fmesh
 from fpsolve.fem import eigenproblem
+from fpsolve.fem.operator import Operator
 
 MEAN = np.array([0.1, -0.05])           # off-centre, well inside the disk
 RADIUS = 0.75
@@ -52,7 +53,7 @@ def _solve_ou(K: np.ndarray, h: float, degree: int, comm=MPI.COMM_SELF, wall="ab
     r = ufl.as_vector((x[0] - MEAN[0], x[1] - MEAN[1]))
     drift = -ufl.dot(ufl.as_matrix(K.tolist()), r)
     D = ufl.as_matrix(D_ANISO.tolist())
-    sol, timing = eigenproblem.solve_operator(msh, drift, D, degree=degree, wall=wall, eigensolver=eigensolver)
+    sol, timing = eigenproblem.solve_operator(Operator.build(msh, drift, D, degree=degree, wall=wall), eigensolver=eigensolver)
     S = gaussian_covariance(K, D_ANISO)
     P = np.linalg.inv(S)
     quad = r[0] * (P[0, 0] * r[0] + 2 * P[0, 1] * r[1]) + P[1, 1] * r[1] * r[1]

@@ -24,6 +24,7 @@ from fpsolve.model import valley as model
 from fpsolve.fem import backward as passage
 from fpsolve import theory
 from fpsolve.model.valley import ModelError
+from fpsolve.fem.operator import Operator
 
 R_OUT, R_IN = 1.5, 0.1
 
@@ -67,8 +68,7 @@ def test_isotropic_ou_mfpt_into_a_central_disk(annulus):
     exact = scipy.integrate.quad(lambda r: (1 - math.exp(k * (r * r - R_OUT ** 2) / (2 * d))) / (k * r),
                                  R_IN, r0, epsabs=1e-14, epsrel=1e-13)[0]
     x = ufl.SpatialCoordinate(annulus)
-    sol = passage.mean_first_passage_time(annulus, -k * ufl.as_vector((x[0], x[1])), d * ufl.Identity(2),
-                                          target=passage.disk_target((0.0, 0.0), R_IN))
+    sol = passage.mean_first_passage_time(Operator.build(annulus, -k * ufl.as_vector((x[0], x[1])), d * ufl.Identity(2), wall="reflecting"), target=passage.disk_target((0.0, 0.0), R_IN))
     angles = np.linspace(0, 2 * np.pi, 5, endpoint=False)
     got = sol.evaluate(r0 * np.column_stack([np.cos(angles), np.sin(angles)]))
     np.testing.assert_allclose(got, exact, rtol=1e-3)
@@ -81,9 +81,9 @@ def test_diffusion_in_an_annulus_committor_and_absorbing_exit_time(annulus):
     r = np.array([0.2, 0.5, 1.0, 1.4])
     pts = np.column_stack([r * math.cos(0.3), r * math.sin(0.3)])
     target = passage.disk_target((0.0, 0.0), R_IN)
-    q = passage.committor(annulus, zero, d * ufl.Identity(2), target=target)
+    q = passage.committor(Operator.build(annulus, zero, d * ufl.Identity(2)), target=target)
     np.testing.assert_allclose(q.evaluate(pts), np.log(R_OUT / r) / math.log(R_OUT / R_IN), atol=1e-4)
-    tau = passage.mean_first_passage_time(annulus, zero, d * ufl.Identity(2), target=target, wall="absorbing")
+    tau = passage.mean_first_passage_time(Operator.build(annulus, zero, d * ufl.Identity(2), wall="absorbing"), target=target)
     want = (R_OUT ** 2 - r * r) / (4 * d) - (R_OUT ** 2 - R_IN ** 2) / (4 * d) * np.log(R_OUT / r) / math.log(R_OUT / R_IN)
     # discretisation error at r = 0.2 (next to the hole): 1.0e-4 with gmsh 4.8's
     # mesh (Debian 12), 1.24e-4 with gmsh 4.13's (Debian 13)
@@ -101,8 +101,7 @@ def test_separable_model_reduces_to_the_1d_formula():
     msh = dmesh.create_rectangle(MPI.COMM_SELF, [np.array([tgt, -0.5]), np.array([refl, 0.5])], [400, 2])
     x = ufl.SpatialCoordinate(msh)
     A, B = theory._drift(land, T, x[0]), theory._diffusion(land, T, x[0])
-    sol = passage.mean_first_passage_time(msh, ufl.as_vector((A, -x[1])), ufl.as_matrix(((B, 0.0), (0.0, 0.1))),
-                                          target=Box.from_numbers((tgt - 1.0, 0.0, 1.0, 1.0)))
+    sol = passage.mean_first_passage_time(Operator.build(msh, ufl.as_vector((A, -x[1])), ufl.as_matrix(((B, 0.0), (0.0, 0.1))), wall="reflecting"), target=Box.from_numbers((tgt - 1.0, 0.0, 1.0, 1.0)))
     np.testing.assert_allclose(sol.evaluate(np.array([[x0, 0.0], [x0, 0.4]])), want, rtol=1e-5)
 
 
@@ -148,8 +147,7 @@ def test_bad_targets_raise():
     msh = dmesh.create_unit_square(MPI.COMM_SELF, 4, 4)
     x = ufl.SpatialCoordinate(msh)
     with pytest.raises(ModelError, match="no mesh node"):
-        passage.mean_first_passage_time(msh, ufl.as_vector((0 * x[0], 0 * x[0])), ufl.Identity(2),
-                                        target=Box.from_numbers((5.0, 5.0, 0.1, 0.1)))
+        passage.mean_first_passage_time(Operator.build(msh, ufl.as_vector((0 * x[0], 0 * x[0])), ufl.Identity(2), wall="reflecting"), target=Box.from_numbers((5.0, 5.0, 0.1, 0.1)))
 
 
 def _below_tc_case(eps: float, r: float):

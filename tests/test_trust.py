@@ -31,6 +31,7 @@ from fpsolve.fem import adapt
 from fpsolve.fem import diagnostics
 from fpsolve.fem import mesh as fmesh
 from fpsolve.fem import eigenproblem
+from fpsolve.fem.operator import Operator
 
 COMM = MPI.COMM_SELF
 ZERO = ufl.as_vector((0.0, 0.0))
@@ -90,7 +91,7 @@ def _double_well(m):
 def test_high_barrier_double_well_split_exact_or_warned(center):
     sizes = fmesh.MeshSizes(radius=5.0, center=center, h_min=0.1, h_max=0.1, box_hx=5.0, box_hy=5.0)
     msh, _ = fmesh.create_disk(sizes, COMM)
-    sol, _ = eigenproblem.solve_operator(msh, *_double_well(msh))
+    sol, _ = eigenproblem.solve_operator(Operator.build(msh, *_double_well(msh)))
     mean1 = sol.moments()["mean_theta1"]
     warnings = diagnostics.warnings_for({"eigen": sol.info, "wall": "absorbing"})
     print(f"{center}: mean theta1 {mean1:.3g}, gap {sol.info['gap']:.3g}, "

@@ -19,6 +19,7 @@ from typing import Sequence
 from fpsolve.cli import common as cli
 from fpsolve.model.target import Box
 from fpsolve.tools import io
+from fpsolve.fem.operator import Operator
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,8 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     c = forms.model_coefficients(msh, landscape, noise, True)
     rows = []
     t0 = time.perf_counter()
-    tr = dynamics.Transient(msh, c.drift, c.D, c.divD, wall="absorbing",
-                            **dynamics.model_observables(msh, landscape))
+    tr = dynamics.Transient(Operator.build(msh, c.drift, c.D, c.divD, wall="absorbing"), **dynamics.model_observables(msh, landscape))
     assemble = time.perf_counter() - t0
     for label, kw in ((f"transient, {steps} fixed steps dt={args.dt:g}", dict(t_end=steps * args.dt, dt=args.dt)),
                       (f"transient, adaptive tol 1e-4 to t={t_end:g}", dict(t_end=t_end, tol=1e-4))):
@@ -69,11 +69,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress(f"{label}: {ev.steps} steps in {ev.seconds:.2f}s")
     tr.destroy()
     t0 = time.perf_counter()
-    sol, timing = eigenproblem.solve_operator(msh, c.drift, c.D, c.divD)
+    sol, timing = eigenproblem.solve_operator(Operator.build(msh, c.drift, c.D, c.divD))
     stationary = time.perf_counter() - t0
     box, start, _ = passage.default_target(landscape, noise, radius)
     t0 = time.perf_counter()
-    tau = passage.mean_first_passage_time(msh, c.drift, c.D, c.divD, target=Box.from_numbers(box, mirror=True))
+    tau = passage.mean_first_passage_time(Operator.build(msh, c.drift, c.D, c.divD, wall="reflecting"), target=Box.from_numbers(box, mirror=True))
     search = time.perf_counter() - t0
     rows.append({"what": "stationary eigen-solve (assemble + SLEPc)", "dofs": timing["dofs"], "seconds": stationary,
                  "escape_rate": sol.eigenvalue.real})

@@ -60,18 +60,14 @@ if sys.excepthook is sys.__excepthook__:
 
 
 # after the hook, so that Ctrl-C while numpy loads is one line too
-from fpsolve.tools.errors import InputError
-from fpsolve.tools.io import OutputError  # noqa: E402
-from fpsolve.fem.forms import WALLS, check_wall
+from fpsolve.fem.forms import WALLS, check_wall  # noqa: E402
 from fpsolve.fem.mesh import DEFAULT_RADIUS  # noqa: E402
+from fpsolve.model.expression import FUNCTIONS, NOISES, Model, check_constant_name  # noqa: E402
 from fpsolve.model.valley import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise  # noqa: E402
-from fpsolve.model.expression import FUNCTIONS, NOISES
-from fpsolve.model.expression import check_constant_name
-from fpsolve.model.expression import Model
-from fpsolve.tools.signals import keep_sigint_handler
-from fpsolve.fem import meshfile
-from fpsolve.fem import mesh as fmesh
-from fpsolve.fem.model_mesh import model_mesh_sizes
+from fpsolve.tools.errors import InputError  # noqa: E402
+from fpsolve.tools.signals import keep_sigint_handler  # noqa: E402
+from fpsolve.fem import meshfile  # noqa: E402
+from fpsolve.fem.model_mesh import model_mesh_sizes  # noqa: E402
 
 #: Valley coefficient options (MODEL.md §1).
 VALLEY_OPTIONS = ("a0", "a2", "a4", "eps")
@@ -424,24 +420,20 @@ def read_mesh_option(args: argparse.Namespace, comm):
     return meshfile.read_on_root(args.mesh, comm)
 
 
-def check_mesh_arguments(args: argparse.Namespace, landscape: Landscape | None, noise: Noise, radius: float,
-                         center: tuple[float, float], user_model=None) -> None:
+def check_mesh_arguments(args: argparse.Namespace, model: Model, radius: float,
+                         center: tuple[float, float]) -> None:
     """Validate :func:`add_mesh_arguments`' options before anything is
-    written (UsageError / ModelError naming the bad value).  With a custom
-    ``user_model`` (MODEL.md §7) the mesh is the uniform disk of
+    written (UsageError / ModelError naming the bad value): the valley's
+    graded disk, or a custom model's (MODEL.md §7) uniform disk of
     :func:`fpsolve.fem.model_mesh.model_mesh_sizes` (``--h-min``; ``--h-max`` refused)."""
     from pathlib import Path
-
 
     if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
         raise UsageError("--mesh cannot be combined with --h-min/--h-max")
     if args.mesh is not None and not Path(args.mesh).is_file():
         raise UsageError(f"--mesh file not found: {args.mesh}")
-    if args.mesh is None and user_model is not None:
-
-        model_mesh_sizes(user_model, radius, center, args.h_min, args.h_max)
-    elif args.mesh is None:
-        fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
+    if args.mesh is None:
+        model_mesh_sizes(model, radius, center, args.h_min, args.h_max)
     else:
-        noise.require_positive_T()
+        model.noise_level.require_positive_T()
 

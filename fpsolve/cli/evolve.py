@@ -80,9 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     model, radius, center = cli.model_and_domain(args)
     from fpsolve.fem import transient as dynamics
-    from fpsolve.fem import forms
 
-    user_model, landscape, noise, cross = forms.split_model(model)
+    noise = model.noise_level
 
     dynamics.check_start(args.start, radius, center)
     for name, value in (("--t-end", args.t_end), ("--tol", args.tol), ("--dt", args.dt)):
@@ -90,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
     if args.start_width is not None and not all(0 < w < float("inf") for w in args.start_width):
         raise cli.UsageError(f"--start-width must be two finite numbers > 0 (got {args.start_width!r})")
-    cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)
+    cli.check_mesh_arguments(args, model, radius, center)
     if args.compare_mc is not None and args.compare_mc < 2:
         raise cli.UsageError(f"--compare-mc needs at least 2 walkers (got {args.compare_mc})")
     if not (0 < args.mc_dt < float("inf")):
@@ -133,9 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress(f"Monte-Carlo twins: {args.compare_mc} SDE walkers (dt {args.mc_dt:g}) and "
                      f"{args.compare_mc} SGD walkers (step alpha {noise.alpha:g})")
             records = dynamics_mc.compare_with_fem(
-                model if user_model is not None else landscape, None if user_model is not None else noise,
-                run.evolution, times, walkers=args.compare_mc, dt=args.mc_dt, seed=args.seed,
-                start=args.start, start_width=run.summary["start_width"], cross=cross,
+                model, run.evolution, times, walkers=args.compare_mc, dt=args.mc_dt, seed=args.seed,
+                start=args.start, start_width=run.summary["start_width"],
                 radius=radius, center=center, absorbing=args.wall == "absorbing", comm=comm)
             bands = {m: r.pop("band") for m, r in records.items()}
             run.summary["compare_mc"] = {"walkers": args.compare_mc, "seed": args.seed, **records}

@@ -69,16 +69,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fpsolve import _compat
     from fpsolve.fem import backward as passage
     from fpsolve.plots import dynamics as plotting_dynamics
-    from fpsolve.fem import forms
 
-    user_model, landscape, noise, _ = forms.split_model(model)
+    noise = model.noise_level
     if args.target is not None:
         passage.check_target(args.target, radius, center)  # inside the disk, before any meshing
     if args.start is not None:
-        from fpsolve.fem.transient import check_start
+        from fpsolve.model.valley import check_start
 
         check_start(args.start, radius, center)
-    cli.check_mesh_arguments(args, landscape, noise, radius, center, user_model)
+    cli.check_mesh_arguments(args, model, radius, center)
 
     comm = MPI.COMM_WORLD
     mesh = cli.read_mesh_option(args, comm)  # a bad file: exit 2 here, before any computation

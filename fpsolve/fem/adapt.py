@@ -46,6 +46,7 @@ import numpy as np
 
 from fpsolve import _compat
 from fpsolve.fem import eigenproblem
+from fpsolve.fem.operator import Operator
 from fpsolve.fem import mesh as fmesh
 from fpsolve.fem.forms import probability_flux
 from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
@@ -469,11 +470,10 @@ def solve_adaptive(msh: Any, sizes: Any, coefficients: Callable[[Any], Tuple[Any
     current: Dict[str, Any] = {}
 
     def solve_on(m: Any) -> Any:
-        drift, D, divD = coefficients(m)
-        current["coefficients"] = (drift, D, divD)
-        sol, timing = eigenproblem.solve_operator(m, drift, D, divD, degree=degree, wall=wall,
-                                            eigensolver=eigensolver, adjoint=wall == "absorbing",
-                                            **(solver_options or {}))
+        op = Operator.build(m, *coefficients(m), degree=degree, wall=wall)
+        current["coefficients"] = (op.drift, op.D, op.divD)
+        sol, timing = eigenproblem.solve_operator(op, eigensolver=eigensolver, adjoint=op.wall == "absorbing",
+                                                  **(solver_options or {}))
         sol.info.update(timing)
         return sol
 

@@ -25,19 +25,21 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Callable, Sequence, Tuple
+from typing import Any, Callable, Dict, Sequence, Tuple
 
 import numpy as np
 
 from fpsolve import _compat
 from fpsolve import theory
-from fpsolve.fem import eigenproblem, forms, model_mesh
+from fpsolve.fem import eigenproblem, model_mesh
 from fpsolve.fem import mesh as fmesh
-from fpsolve.fem.forms import check_degree, check_wall, weak_form
-from fpsolve.fem.linalg import factorise
+from fpsolve.fem.forms import check_degree, check_wall
+from fpsolve.fem.linalg import PREFIXES, configure_lu, options_in_effect
+from fpsolve.fem.operator import Operator
 from fpsolve.fem.mesh import local_mesh_size
 from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 from fpsolve.fem.solution import evaluate_function
+from fpsolve.model.expression import as_model
 from fpsolve.model.target import Box
 from fpsolve.model.valley import check_start, ModelError
 
@@ -96,6 +98,7 @@ class BackwardSolution:
     dofs: int
     assemble_seconds: float
     solve_seconds: float
+    options_in_effect: dict = dataclasses.field(default_factory=dict)
 
     def evaluate(self, points: np.ndarray) -> np.ndarray:
         """Values at points of shape (n, 2), 0 outside the mesh; collective,
@@ -104,30 +107,22 @@ class BackwardSolution:
 
     def summary(self) -> dict:
         return {"kind": self.kind, "wall": self.wall, "target_dofs": self.target_dofs, "dofs": self.dofs,
-                "assemble_seconds": self.assemble_seconds, "solve_seconds": self.solve_seconds}
+                "assemble_seconds": self.assemble_seconds, "solve_seconds": self.solve_seconds,
+                "options_in_effect": self.options_in_effect}
 
 
-def backward_form(u: Any, v: Any, drift: Any, D: Any, divD: Any | None = None,
-                  quadrature_degree: int | None = None) -> Any:
-    """``a*(u, v) = a(v, u)``: the Fokker-Planck form of MODEL.md §4 with
-    trial and test swapped (``u`` trial, ``v`` test), i.e. ``−∫ v 𝓛u``."""
-    return weak_form(v, u, drift, D, divD, quadrature_degree)
-
-
-def _solve(msh: Any, drift: Any, D: Any, divD: Any | None, target: Target, *, degree: int,
-           wall: str, kind: str) -> BackwardSolution:
+def _solve(op: Operator, target: Target, *, kind: str, options_prefix: str,
+           petsc_options: Dict[str, Any] | None) -> BackwardSolution:
     import ufl
     from dolfinx import fem
     from dolfinx.fem.petsc import apply_lifting, assemble_matrix, assemble_vector, set_bc
     from petsc4py import PETSc
 
-    check_degree(degree)
-    wall = check_wall(wall)
-    comm = msh.comm
+    comm, V, msh = op.comm, op.V, op.mesh
+    wall = "absorbing" if kind == "committor" else op.wall
     t0 = time.perf_counter()
-    V = _compat.functionspace(msh, "Lagrange", degree)
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    a = fem.form(backward_form(u, v, drift, D, divD, 2 * degree + 2))
+    a = fem.form(op.backward_form(u, v))
     target_dofs = fem.locate_dofs_geometrical(V, target)
     n_target = comm.allreduce(int(np.sum(target_dofs < V.dofmap.index_map.size_local)))
     if n_target == 0:
@@ -136,9 +131,9 @@ def _solve(msh: Any, drift: Any, D: Any, divD: Any | None, target: Target, *, de
     on_target = fem.Function(V)
     on_target.x.array[:] = 0.0 if kind == "mfpt" else 1.0
     bcs = [fem.dirichletbc(on_target, target_dofs)]
-    if wall == "absorbing" or kind == "committor":
+    if wall == "absorbing":
         zero = fem.Function(V)
-        wall_dofs = np.setdiff1d(_compat.locate_boundary_dofs(V), target_dofs)
+        wall_dofs = np.setdiff1d(op.wall_dofs, target_dofs)
         bcs.append(fem.dirichletbc(zero, wall_dofs))
     rhs = fem.Constant(msh, PETSc.ScalarType(1.0 if kind == "mfpt" else 0.0))
     L = fem.form(rhs * v * ufl.dx)
@@ -151,36 +146,38 @@ def _solve(msh: Any, drift: Any, D: Any, divD: Any | None, target: Target, *, de
     t1 = time.perf_counter()
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
-    factorise(ksp, comm)
+    configure_lu(ksp, comm, options_prefix, petsc_options)
+    in_effect = options_in_effect(ksp)
     field = fem.Function(V, name="mean_first_passage_time" if kind == "mfpt" else "committor")
     ksp.solve(b, _compat.petsc_vec(field))
     field.x.scatter_forward()
     t2 = time.perf_counter()
     for obj in (ksp, A, b):
         obj.destroy()
-    return BackwardSolution(field, kind, "absorbing" if kind == "committor" else wall, n_target,
-                            V.dofmap.index_map.size_global, t1 - t0, t2 - t1)
+    return BackwardSolution(field, kind, wall, n_target, V.dofmap.index_map.size_global, t1 - t0, t2 - t1,
+                            in_effect)
 
 
-def mean_first_passage_time(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, target: Target,
-                            degree: int = 2, wall: str = "reflecting") -> BackwardSolution:
+def mean_first_passage_time(op: Operator, *, target: Target, options_prefix: str = PREFIXES["backward"],
+                            petsc_options: Dict[str, Any] | None = None) -> BackwardSolution:
     """τ(θ) with ``𝓛τ = −1`` off the target, ``τ = 0`` on it (MODEL.md §8).
 
-    ``drift`` (F, UFL 2-vector), ``D`` (UFL 2×2), ``divD`` (UFL's div of D
-    when None) on ``msh``; ``target``: a predicate on coordinates (3, n)
-    (:class:`~fpsolve.model.target.Box`); ``wall``: ``reflecting`` or ``absorbing``.  τ is in
-    time units (SGD steps: τ/alpha).  Collective.  Raises ModelError on a bad
-    degree or wall, or a target holding no mesh node.
+    ``op``: the :class:`~fpsolve.fem.operator.Operator` (mesh, coefficients,
+    degree; its wall, ``reflecting`` or ``absorbing``, is the disk's);
+    ``target``: a :class:`~fpsolve.model.target.Box` or any predicate on
+    coordinates (3, n).  The LU reads PETSc options under ``options_prefix``
+    (``fpsolve_bw_``).  τ is in time units (SGD steps: τ/alpha).  Collective.
+    Raises InputError on a target holding no mesh node.
     """
-    return _solve(msh, drift, D, divD, target, degree=degree, wall=wall, kind="mfpt")
+    return _solve(op, target, kind="mfpt", options_prefix=options_prefix, petsc_options=petsc_options)
 
 
-def committor(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, target: Target,
-              degree: int = 2) -> BackwardSolution:
+def committor(op: Operator, *, target: Target, options_prefix: str = PREFIXES["backward"],
+              petsc_options: Dict[str, Any] | None = None) -> BackwardSolution:
     """q(θ): the probability of reaching the target before the disk's wall;
     ``𝓛q = 0``, ``q = 1`` on the target, ``q = 0`` on ∂Ω (MODEL.md §8).
-    Arguments and errors as :func:`mean_first_passage_time`."""
-    return _solve(msh, drift, D, divD, target, degree=degree, wall="absorbing", kind="committor")
+    Arguments and errors as :func:`mean_first_passage_time` (the wall is absorbing whatever ``op.wall``)."""
+    return _solve(op, target, kind="committor", options_prefix=options_prefix, petsc_options=petsc_options)
 
 
 # --------------------------------------------------------------------------
@@ -222,11 +219,10 @@ def check_target(box: Sequence[float], radius: float, center: Sequence[float]) -
     return c1, c2, w1, w2
 
 
-def stationary_peak(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
-                    radius: float = 2.0, center: Sequence[float] = (0.0, 0.0),
+def stationary_peak(op: Operator, *, radius: float = 2.0, center: Sequence[float] = (0.0, 0.0),
                     grid: int = 241) -> Tuple[Tuple[float, float], Tuple[float, float], float]:
     """((θ1*, θ2*), (W1, W2), seconds): the most probable point of the
-    stationary density on ``msh`` (MODEL.md §4 with a reflecting wall, one
+    stationary density of ``op`` (MODEL.md §4 with a reflecting wall, one
     eigen-solve) and the peak's widths, by :data:`CUSTOM_TARGET_RULE`.
 
     The maximum over a ``grid``² lattice of the disk, then twice a
@@ -236,7 +232,8 @@ def stationary_peak(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, de
     ModelError when the density has no peak there (H not positive definite)."""
 
     t0 = time.perf_counter()
-    sol, _ = eigenproblem.solve_operator(msh, drift, D, divD, degree=degree, wall="reflecting")
+    sol, _ = eigenproblem.solve_operator(op.with_wall("reflecting"))
+    msh = op.mesh
     c = np.asarray(center, dtype=float)
     g = np.linspace(-radius, radius, grid)
     X, Y = np.meshgrid(c[0] + g, c[1] + g)
@@ -364,7 +361,7 @@ def aligned_core(sizes: Any, start: Sequence[float], box: Sequence[float]) -> An
     return aligned if fmesh.grid_fits(aligned) else None
 
 
-def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | None = None,
+def search_case(model: Any, noise: Any = None, *, target: Sequence[float] | None = None,
                 start: Sequence[float] | None = None, wall: str = "reflecting", with_committor: bool = False,
                 cross: bool = True, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
                 degree: int = 2, mesh: Any = None, h_min: float | None = None, h_max: float | None = None,
@@ -381,9 +378,10 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
     every mesh size; ``refine_target`` bisections near the target's edges (none where
     :func:`aligned_core` puts grid lines on them).
 
-    The case is ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), or a
-    :class:`~fpsolve.model.expression.Model` with ``noise`` None (MODEL.md §7): the
-    valley with SGD noise takes the preset's path (same mesh and numbers);
+    ``model``: a :class:`~fpsolve.model.expression.Model` (MODEL.md §7), or
+    ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), converted once
+    (:func:`~fpsolve.model.expression.as_model`): the valley with SGD noise
+    takes the preset's path (same mesh and numbers);
     any other model has no 1-D θ1*: its default target and start follow
     :data:`CUSTOM_TARGET_RULE` (:func:`stationary_peak`, on the uniform disk
     of :func:`fpsolve.fem.model_mesh.model_mesh_sizes`, ``h_min``, default
@@ -395,22 +393,24 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
     comm = MPI.COMM_WORLD if comm is None else comm
     say = progress or (lambda message: None)
     wall = check_wall(wall)
-    user_model, landscape, noise, cross = forms.split_model(landscape, noise, cross)
+    check_degree(degree)
+    model = as_model(model, noise, cross)
+    noise, cross, landscape = model.noise_level, model.cross, model.valley
+    valley_path = model.is_valley()
     if target is not None:
         target = check_target(target, radius, center)
     if start is not None:
 
         start = check_start(start, radius, center)
     peak, aligned = None, None
-    if user_model is not None:
-        user_model.check_formulas(radius, center)
+    if not valley_path:
+        model.check_formulas(radius, center)
         noise.require_positive_T()
-        msh, mesh_info, t_mesh = model_mesh.model_mesh(user_model, radius=radius, center=center, mesh=mesh,
+        msh, mesh_info, t_mesh = model_mesh.model_mesh(model, radius=radius, center=center, mesh=mesh,
                                                    h_min=h_min, h_max=h_max, comm=comm)
         box, default_start, st = target, start, None
         if target is None or start is None:
-            drift, D, divD = forms.case_coefficients(msh, user_model, landscape, noise, cross)
-            mode, widths, seconds = stationary_peak(msh, drift, D, divD, degree=degree, radius=radius,
+            mode, widths, seconds = stationary_peak(Operator.of_model(msh, model, degree=degree), radius=radius,
                                                     center=center)
             peak = {"rule": CUSTOM_TARGET_RULE, "mode": list(mode), "widths": list(widths),
                     "solve_seconds": seconds}
@@ -422,13 +422,13 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
     if target is not None:
         box = target
     # the valley's default target is folded like the 1-D search time's |θ1| (both wells)
-    mirror = target is None and user_model is None and box[0] != 0.0
+    mirror = target is None and valley_path and box[0] != 0.0
     pred = Box.from_numbers(box, mirror=mirror)
     x0 = tuple(float(v) for v in (default_start if start is None else start))
     if not all(math.isfinite(v) for v in x0) or math.hypot(x0[0] - center[0], x0[1] - center[1]) >= radius:
         raise ModelError(f"start ({x0[0]:g}, {x0[1]:g}) must lie inside the disk of radius {radius:g}"
                          + (" (the default θ* + 3 W1; give --start X Y)" if start is None else ""))
-    if user_model is None and mesh is None:
+    if valley_path and mesh is None:
         # the graded mesh of the case with its fine box stretched over the
         # search's path (start, target), or a start outside it is unresolved
         t0 = time.perf_counter()
@@ -445,7 +445,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
         mesh_info = {"source": "gmsh", **sizes.as_dict(), "refine": refine,
                      "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
         t_mesh = time.perf_counter() - t0
-    elif user_model is None:
+    elif valley_path:
         msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
                                                 h_min=h_min, h_max=h_max, comm=comm, refine=refine)
     if refine_target and not aligned:  # an aligned core has grid lines on the target's edges
@@ -457,11 +457,11 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
         mesh_info = {**mesh_info, "refined_near_target": refine_target,
                      "cells": comm.allreduce(msh.topology.index_map(2).size_local)}
     say(f"mesh: {mesh_info['cells']} triangles in {t_mesh:.2f}s")
-    drift, D, divD = forms.case_coefficients(msh, user_model, landscape, noise, cross)
-    tau = mean_first_passage_time(msh, drift, D, divD, target=pred, degree=degree, wall=wall)
+    op = Operator.of_model(msh, model, degree=degree, wall=wall)
+    tau = mean_first_passage_time(op, target=pred)
     say(f"mean first-passage time: {tau.dofs} dofs, {tau.target_dofs} target dofs, "
         f"solve {tau.solve_seconds:.2f}s")
-    q = committor(msh, drift, D, divD, target=pred, degree=degree) if with_committor else None
+    q = committor(op, target=pred) if with_committor else None
     xs = np.linspace(center[0] - radius, center[0] + radius, grid[0] if grid else 2)
     ys = np.linspace(center[1] - radius, center[1] + radius, grid[1] if grid else 2)
     X, Y = np.meshgrid(xs, ys)
@@ -476,7 +476,7 @@ def search_case(landscape: Any, noise: Any = None, *, target: Sequence[float] | 
         return v.reshape(len(ys), len(xs))
 
     tau_start = float(tau.evaluate(np.array([x0]))[0])
-    case = forms.case_record(user_model, landscape, noise)
+    case = model.record()
     summary = {
         "case": case,
         "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,

@@ -16,18 +16,19 @@ import numpy as np
 
 from fpsolve import _compat
 from fpsolve.fem import symmetry
-from fpsolve.fem.forms import check_wall, check_degree, weak_form
-from fpsolve.fem.linalg import OPTIONS_PREFIX, principal_eigenpair, spectral_gap
+from fpsolve.fem.forms import weak_form
+from fpsolve.fem.linalg import PREFIXES, principal_eigenpair, spectral_gap
+from fpsolve.fem.operator import Operator
 from fpsolve.fem.solution import Solution
 
 
-def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
-                   wall: str = "absorbing", eigensolver: str = "slepc",
+def solve_operator(op: Operator, *, eigensolver: str = "slepc",
                    progress: Callable[[str], None] | None = None, symmetrise: bool = True,
-                   options_prefix: str = OPTIONS_PREFIX,
+                   options_prefix: str = PREFIXES["eigen"],
                    petsc_options: Dict[str, Any] | None = None, adjoint: bool = False) -> Tuple[Solution, dict]:
-    """Principal eigenpair of the weak form on ``msh`` for any drift and D
-    (UFL); returns the normalised :class:`Solution` and timings.
+    """Principal eigenpair of the :class:`~fpsolve.fem.operator.Operator` ``op``
+    (its mesh, coefficients, degree and wall); returns the normalised
+    :class:`Solution` and timings.
 
     ``symmetrise``: where the mesh is its own mirror image under θ1 → −θ1
     and the assembled operator commutes with the mirror (both checked
@@ -39,26 +40,22 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
     consistently with the weak form (:func:`wall_flux`).  ``adjoint``: also
     the solution τ of the backward equation ``a(v, τ) = ∫ v`` (mean
     first-passage time, ``Solution.adjoint``), the adaptive loop's dual
-    weight for the escape rate.  Raises ModelError
-    for a bad degree, wall or eigensolver.
+    weight for the escape rate.  PETSc/SLEPc options are read under
+    ``options_prefix`` (``fpsolve_eig_``); those in effect go to
+    ``Solution.info["options_in_effect"]``.  Raises InputError for a bad
+    eigensolver or option.
     """
     import ufl
     from dolfinx import fem
     from dolfinx.fem.petsc import assemble_matrix
 
     say = progress or (lambda message: None)
-    check_degree(degree)
-    wall = check_wall(wall)
-    comm = msh.comm
+    comm, V, wall, degree, wall_dofs = op.comm, op.V, op.wall, op.degree, op.wall_dofs
+    qdeg = op.quadrature_degree
     t0 = time.perf_counter()
-    V = _compat.functionspace(msh, "Lagrange", degree)
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    # quadrature: the coefficients are polynomials of high degree in θ; this
-    # is exact for the mass term and ample for the stiffness on a fine mesh
-    qdeg = 2 * degree + 2
-    a = fem.form(weak_form(u, v, drift, D, divD, qdeg))
+    a = fem.form(op.forward_form(u, v))
     m = fem.form(ufl.inner(u, v) * ufl.dx)
-    wall_dofs = _compat.locate_boundary_dofs(V)
     bcs = []
     if wall == "absorbing":
         zero = fem.Function(V)
@@ -94,7 +91,7 @@ def solve_operator(msh: Any, drift: Any, D: Any, divD: Any | None = None, *, deg
         f"residual {info['residual']:.1e} in {t_solve:.2f}s")
     info["gap"] = spectral_gap(lam, info["eigenvalues"])
     info["wall_density_relative"] = _wall_density(phi, wall_dofs)
-    flux = wall_flux(phi, lam, drift, D, divD, wall_dofs, qdeg)
+    flux = wall_flux(phi, lam, op.drift, op.D, op.divD, wall_dofs, qdeg)
     sol = Solution(phi, lam, flux, qdeg + 2, {**info, "dofs": dofs, "degree": degree, "wall": wall})
     if tau is not None:
         sol.adjoint = fem.Function(V, name="mean_first_passage_time")

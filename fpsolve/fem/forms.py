@@ -17,7 +17,6 @@ import dataclasses
 from typing import Any, Dict, Mapping, Tuple
 
 from fpsolve.model import valley as model
-from fpsolve.model.expression import Model
 from fpsolve.model.valley import Landscape, ModelError, Noise
 
 
@@ -109,16 +108,15 @@ def model_coefficients(msh: Any, landscape: Landscape, noise: Noise, cross: bool
     )
 
 
-def case_coefficients(msh: Any, user_model: Any, landscape: Landscape | None, noise: Noise,
-                      cross: bool = True) -> Tuple[Any, Any, Any]:
-    """(drift, D, ∇·D) in UFL on ``msh``: of ``user_model`` (MODEL.md §7)
-    when it is not None, else of the valley (MODEL.md §1-3).  A Model that
-    is the valley with SGD noise gets the valley's hand-written forms
-    (equal to the derived ones to 1e-15, without importing sympy)."""
-    if user_model is not None and not user_model.is_valley():
-        drift, D, divD, _ = ufl_coefficients(user_model, msh)
+def case_coefficients(msh: Any, model: Any) -> Tuple[Any, Any, Any]:
+    """(drift, D, ∇·D) in UFL on ``msh`` of a :class:`~fpsolve.model.expression.Model`:
+    the valley's hand-written forms (MODEL.md §1-3; equal to the derived ones
+    to 1e-15, without importing sympy) when the model is the valley with its
+    SGD noise, else the forms converted from its derivation (MODEL.md §7)."""
+    if not model.is_valley():
+        drift, D, divD, _ = ufl_coefficients(model, msh)
         return drift, D, divD
-    c = model_coefficients(msh, landscape, noise, cross)
+    c = model_coefficients(msh, model.valley, model.noise_level, model.cross)
     return c.drift, c.D, c.divD
 
 
@@ -186,30 +184,3 @@ def ufl_coefficients(model: Any, msh: Any) -> Tuple[Any, Any, Any, Dict[str, Any
     d11, d12, d22 = (to_ufl(e, mapping) for e in d.diffusion)
     v1, v2 = (to_ufl(e, mapping) for e in d.divergence)
     return (ufl.as_vector((-g1, -g2)), ufl.as_matrix(((d11, d12), (d12, d22))), ufl.as_vector((v1, v2)), consts)
-
-
-def split_model(landscape: Any, noise: Noise | None = None, cross: bool = True) -> Tuple[Any, Any, Noise, bool]:
-    """(custom Model or None, Landscape or None, Noise, cross) of a case given
-    as ``(Landscape, Noise, cross)`` or as a :class:`~fpsolve.model.expression.Model`
-    (``noise`` None).  A Model that is the valley of MODEL.md §1 with SGD
-    noise (a preset, or its expression) comes back as its Landscape, so it
-    takes the preset's path and numbers; any other Model (MODEL.md §7) comes
-    back first.  Raises ModelError when a Model is given a noise too."""
-
-    if not isinstance(landscape, Model):
-        return None, landscape, noise, cross
-    if noise is not None:
-        raise ModelError("a Model carries its noise (drop the noise argument)")
-    if landscape.valley is not None and landscape.noise in ("sgd", "sgd-diagonal"):
-        return None, landscape.valley, landscape.noise_level, landscape.cross
-    return landscape, landscape.valley, landscape.noise_level, landscape.cross
-
-
-def case_record(user_model: Any, landscape: Landscape | None, noise: Noise) -> dict:
-    """The ``case`` entry of a summary.json: the valley's coefficients (when
-    it is one), the noise level and, for a custom Model, its expression."""
-    case = {"landscape": landscape.as_dict()} if landscape is not None else {}
-    case["noise"] = noise.as_dict()
-    if user_model is not None:
-        case["model"] = user_model.as_dict()
-    return case

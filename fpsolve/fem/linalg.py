@@ -92,10 +92,57 @@ def _positivity(vec: Any, lumped: Any) -> Tuple[float, float]:
     return s, t
 
 
-#: Prefix of the PETSc/SLEPc options database entries the eigen-solve reads
-#: (``-fpsolve_eps_nev 6``, ``-fpsolve_st_ksp_type ...``; scripts pass them
-#: with ``--petsc-option KEY=VALUE``).
-OPTIONS_PREFIX = "fpsolve_"
+#: The options prefix of each FEM problem: its PETSc/SLEPc objects read the
+#: options database under it (``-fpsolve_eig_eps_nev 6``,
+#: ``-fpsolve_ts_pc_factor_mat_solver_type mumps``; the scripts pass options
+#: without the prefix, ``--petsc-option KEY=VALUE``).
+PREFIXES = {"eigen": "fpsolve_eig_", "transient": "fpsolve_ts_", "backward": "fpsolve_bw_"}
+#: The eigen-solve's prefix (the one ``solve_fp.py --petsc-option`` reaches).
+OPTIONS_PREFIX = PREFIXES["eigen"]
+#: The eigen-solve's settings before the user's options are read (which may
+#: override any of them): SLEPc shift-and-invert about the target, the two
+#: pairs λ0 and λ1, a tolerance near round-off, and a direct LU of K − σM.
+EIGEN_DEFAULTS = {"eps_nev": 2, "eps_tol": 1e-12, "eps_max_it": 200, "st_type": "sinvert",
+                  "st_ksp_type": "preonly", "st_pc_type": "lu"}
+#: The transient's and backward problems' settings: a direct LU, kept as long
+#: as the matrix is (:func:`factorise`).
+LU_DEFAULTS = {"ksp_type": "preonly", "pc_type": "lu"}
+
+
+def options_in_effect(obj: Any) -> Dict[str, Any]:
+    """The settings a set-up SLEPc EPS or PETSc KSP actually uses (its
+    prefix, types, tolerances, LU package), for summary.json."""
+    from slepc4py import SLEPc
+
+    out: Dict[str, Any] = {"prefix": obj.getOptionsPrefix()}
+    if isinstance(obj, SLEPc.EPS):
+        tol, max_it = obj.getTolerances()
+        st = obj.getST()
+        out.update({"eps_type": obj.getType(), "eps_nev": obj.getDimensions()[0], "eps_tol": tol,
+                    "eps_max_it": max_it, "eps_target": obj.getTarget(), "st_type": st.getType()})
+        ksp, lead = st.getKSP(), "st_"
+    else:
+        ksp, lead = obj, ""
+    pc = ksp.getPC()
+    out.update({f"{lead}ksp_type": ksp.getType(), f"{lead}pc_type": pc.getType()})
+    if pc.getType() in ("lu", "cholesky"):
+        out[f"{lead}pc_factor_mat_solver_type"] = pc.getFactorSolverType()
+    return out
+
+
+def configure_lu(ksp: Any, comm: Any, prefix: str, petsc_options: Dict[str, Any] | None = None) -> str:
+    """A direct LU on ``ksp`` (operators set) under ``prefix``, the user's
+    ``petsc_options`` (keys without the prefix) read over the defaults, then
+    factorised (:func:`factorise`); returns the LU package.  Raises InputError
+    naming options PETSc refuses."""
+    pushed = _push_options(prefix, petsc_options)
+    try:
+        _lu(ksp, comm)
+        ksp.setOptionsPrefix(prefix)
+        _set_from_options(ksp, pushed)
+        return factorise(ksp, comm, configured=True)
+    finally:
+        _pop_options(pushed)
 
 
 def _push_options(prefix: str, options: Dict[str, Any] | None) -> list:
@@ -193,7 +240,7 @@ def eigenvalue_roundoff(K: Any, M: Any, vec: Any) -> float:
 
 
 def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, method: str = "slepc",
-                        nev: int = 2, polish: int = 2, options_prefix: str = OPTIONS_PREFIX,
+                        nev: int | None = None, polish: int = 2, options_prefix: str = OPTIONS_PREFIX,
                         petsc_options: Dict[str, Any] | None = None,
                         mirror: Any = None, adjoint: bool = False) -> Tuple[complex, Any, dict]:
     """(λ0, vector, info) of ``K φ = λ M φ`` with the least real part near
@@ -201,7 +248,7 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
     (``|∫φ| / ∫|φ| > 0.9``) are kept and the least real part wins.
 
     K, M: assembled PETSc matrices (n × n).  ``nev``: pairs asked of SLEPc
-    (2: λ0 and λ1, whose gap :func:`spectral_gap` reports).  ``petsc_options`` (keys without
+    (default :data:`EIGEN_DEFAULTS`: λ0 and λ1, whose gap :func:`spectral_gap` reports).  ``petsc_options`` (keys without
     dash, e.g. ``{"eps_nev": 6, "st_pc_factor_mat_solver_type": "mumps"}``)
     are read under ``options_prefix`` after the defaults are set, so they
     override them.  ``mirror`` (:class:`fpsolve.fem.symmetry.Mirror`, or None):
@@ -230,19 +277,20 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
                 evp = SLEPc.EPS().create(comm)
                 evp.setOperators(K, M)
                 evp.setProblemType(SLEPc.EPS.ProblemType.GNHEP)
-                evp.setDimensions(nev)
+                evp.setDimensions(nev if nev is not None else EIGEN_DEFAULTS["eps_nev"])
                 evp.setTarget(target)
                 evp.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
                 st = evp.getST()
                 st.setType(SLEPc.ST.Type.SINVERT)
                 st.setShift(target)
                 info["lu"] = _lu(st.getKSP(), comm, package)
-                evp.setTolerances(1e-12, 200)
+                evp.setTolerances(EIGEN_DEFAULTS["eps_tol"], EIGEN_DEFAULTS["eps_max_it"])
                 evp.setOptionsPrefix(options_prefix)
                 _set_from_options(evp, pushed)
                 try:
                     evp.setUp()  # factorises K − σM: PETSc's LU fails on a zero pivot, MUMPS pivots
                     info["lu"] = st.getKSP().getPC().getFactorSolverType()  # as options left it
+                    info["options_in_effect"] = options_in_effect(evp)
                     break
                 except PETSc.Error:
                     evp.destroy()
@@ -338,6 +386,7 @@ def _inverse_iteration(K: Any, M: Any, comm: Any, target: float, lumped: Any, in
     ksp.setOptionsPrefix(options_prefix)
     _set_from_options(ksp, pushed)
     info["lu"] = factorise(ksp, comm, configured=True)
+    info["options_in_effect"] = options_in_effect(ksp)
     x = K.createVecRight()
     x.set(1.0)
     y, Mx = x.duplicate(), x.duplicate()

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Tuple
 
 from fpsolve.fem import mesh as fmesh
-from fpsolve.model.expression import Model
 from fpsolve.model.valley import ModelError
 
 
@@ -60,7 +59,7 @@ def default_mesh_rule(model: Any, h_min: float | None = None) -> str:
     and for a custom model given ``--h-min`` (its uniform disk); ``adaptive``
     for any other custom model (no closed-form widths)."""
 
-    return "adaptive" if isinstance(model, Model) and model.valley is None and h_min is None else "graded"
+    return "adaptive" if model.valley is None and h_min is None else "graded"
 
 
 def check_budget(sizes: fmesh.MeshSizes, degree: int, max_dofs: int) -> int:

@@ -24,17 +24,18 @@ from fpsolve import _compat
 from fpsolve.fem import adapt, diagnostics
 from fpsolve.fem import mesh as fmesh
 from fpsolve.fem.eigenproblem import solve_operator
-from fpsolve.fem.forms import check_wall, case_coefficients, case_record, check_degree
+from fpsolve.fem.operator import Operator
+from fpsolve.fem.forms import check_wall, case_coefficients, check_degree
 from fpsolve.fem.linalg import OPTIONS_PREFIX
 from fpsolve.fem.model_mesh import (
     check_budget, DEFAULT_MAX_DOFS, default_mesh_rule, MESH_RULES, model_mesh_sizes)
 from fpsolve.fem.solution import Solution
-from fpsolve.model.expression import Model
+from fpsolve.model.expression import as_model
 from fpsolve.model.valley import ModelError, Noise
 from fpsolve.tools import parallel
 
 
-def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = None,
+def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None,
           center: Tuple[float, float] | None = None,
           degree: int = 2, cross: bool = True, wall: str = "absorbing", mesh: Any = None,
           h_min: float | None = None, h_max: float | None = None, comm: Any = None,
@@ -44,10 +45,10 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
           petsc_options: Dict[str, Any] | None = None, symmetrise: bool = True) -> Solution:
     """Quasi-stationary density of the model (MODEL.md §4) on the disk.
 
-    ``landscape`` is a :class:`~fpsolve.model.valley.Landscape` (with ``noise`` and
-    ``cross``: the valley of MODEL.md §1-3) or a
-    :class:`~fpsolve.model.expression.Model` (MODEL.md §7; ``noise`` None, ``cross``
-    ignored: the model's noise decides).
+    ``model``: a :class:`~fpsolve.model.expression.Model` (MODEL.md §7; the
+    preset is ``Model.preset(...)``), or a :class:`~fpsolve.model.valley.Landscape`
+    with ``noise`` and ``cross`` (the valley of MODEL.md §1-3), converted once
+    (:func:`~fpsolve.model.expression.as_model`).
 
     ``mesh_rule`` (default :func:`default_mesh_rule`): ``"graded"`` (one
     mesh: graded from the valley's widths, :mod:`fpsolve.fem.mesh`, or a custom
@@ -82,8 +83,8 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
     say = progress or (lambda message: None)
     check_degree(degree)
     wall = check_wall(wall)
-    user_model = landscape if isinstance(landscape, Model) else None
-    mesh_rule = default_mesh_rule(landscape, h_min) if mesh_rule is None else mesh_rule
+    model = as_model(model, noise, cross)
+    mesh_rule = default_mesh_rule(model, h_min) if mesh_rule is None else mesh_rule
     if mesh_rule not in MESH_RULES:
         raise ModelError(f"mesh rule must be one of {', '.join(MESH_RULES)} (got {mesh_rule!r})")
     tol = adapt.DEFAULT_TOL if tol is None else tol
@@ -92,18 +93,14 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
         raise ModelError(f"tol must be a finite number > 0 (got {tol!r})")
     if not max_dofs > 0:
         raise ModelError(f"max-dofs must be > 0 (got {max_dofs!r})")
-    wall = time.perf_counter()
-    if user_model is not None:
-        if noise is not None:
-            raise ModelError("solve(model) takes the noise from the model (drop the noise argument)")
-        user_model.check_formulas(radius, center)
-        noise, cross = user_model.noise_level, user_model.cross
-        landscape = user_model.valley
+    t_wall = time.perf_counter()
+    model.check_formulas(radius, center)
+    noise, cross, landscape = model.noise_level, model.cross, model.valley
     noise.require_positive_T()
     options = {"options_prefix": options_prefix, "petsc_options": petsc_options, "symmetrise": symmetrise}
 
     def coefficients(m: Any) -> Tuple[Any, Any, Any]:
-        return case_coefficients(m, user_model, landscape, noise, cross)
+        return case_coefficients(m, model)
 
     record = None
     if mesh is None and mesh_rule == "adaptive":
@@ -120,8 +117,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
         mom = {k: v for k, v in record["cycles"][-1]["moments"].items() if k != adapt.WATCHED_RATE}
     else:
         if mesh is None:
-            sizes = (model_mesh_sizes(user_model, radius, center, h_min, h_max) if user_model is not None
-                     else fmesh.graded_sizes(landscape, noise, radius, center, h_min, h_max))
+            sizes = model_mesh_sizes(model, radius, center, h_min, h_max)
             sizes = sizes.refined(refine) if refine != 1.0 else sizes
             dofs = check_budget(sizes, degree, max_dofs)
             _compat.import_gmsh()  # loading libgmsh and DOLFINx (0.1-0.4 s) is start-up, not meshing
@@ -136,7 +132,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
             msh, mesh_info, t_mesh = fmesh.mesh_for(None, None, radius=radius, center=center, mesh=mesh,
                                                     h_min=None, h_max=None, comm=comm)
         say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
-        sol, timing = solve_operator(msh, *coefficients(msh), degree=degree, wall=wall,
+        sol, timing = solve_operator(Operator.of_model(msh, model, degree=degree, wall=wall),
                                      eigensolver=eigensolver, progress=say, **options)
         mom = sol.moments()
     t2 = time.perf_counter()
@@ -145,7 +141,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
     lam = sol.eigenvalue
     eigen = {k: v for k, v in sol.info.items()
              if k not in ("dofs", "degree", "wall", "assemble_seconds", "solve_seconds")}
-    case = case_record(user_model, landscape, noise)
+    case = model.record()
     summary = {
         "case": case,
         "T": noise.T,
@@ -178,7 +174,7 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
         summary["adapt_seconds"] = sum(c["seconds"] for c in record["cycles"])
     summary["warnings"] = (record["warnings"] if record is not None else []) + diagnostics.warnings_for(summary)
     summary["postprocess_seconds"] = time.perf_counter() - t2
-    summary["wall_seconds"] = time.perf_counter() - wall
+    summary["wall_seconds"] = time.perf_counter() - t_wall
     sol.summary = summary
     say(f"moments: mean|theta1| = {mom['mean_abs_theta1']:.6g}, std|theta1| = {mom['std_abs_theta1']:.6g}, "
         f"Var theta2 = {mom['var_theta2']:.6g}; min density {neg['min_density']:.3g}, "

@@ -40,11 +40,14 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 import numpy as np
 
 from fpsolve import _compat
-from fpsolve.fem import eigenproblem, forms, model_mesh, solution
+from fpsolve.fem import eigenproblem, model_mesh, solution
+from fpsolve.fem.forms import check_degree, check_wall
 from fpsolve.fem import mesh as fmesh
-from fpsolve.fem.forms import check_wall, check_degree, to_ufl, weak_form
-from fpsolve.fem.linalg import factorise
-from fpsolve.model import valley as model
+from fpsolve.fem.forms import to_ufl
+from fpsolve.fem.linalg import PREFIXES, configure_lu, options_in_effect
+from fpsolve.fem.operator import Operator
+from fpsolve.model import valley
+from fpsolve.model.expression import as_model
 from fpsolve.model.valley import check_start, Landscape, ModelError
 
 
@@ -106,8 +109,8 @@ def model_observables(msh: Any, landscape: Landscape) -> Dict[str, Any]:
 
     x = ufl.SpatialCoordinate(msh)
     a0, a2, a4, eps = landscape.coefficients
-    return {"loss": model.loss(x[0], x[1], a0, a2, a4, eps),
-            "flatness": model.flatness(x[0], a0, a2, a4)}
+    return {"loss": valley.loss(x[0], x[1], a0, a2, a4, eps),
+            "flatness": valley.flatness(x[0], a0, a2, a4)}
 
 
 def user_model_observables(msh: Any, user_model: Any) -> Dict[str, Any]:
@@ -127,33 +130,36 @@ def user_model_observables(msh: Any, user_model: Any) -> Dict[str, Any]:
 class Transient:
     """TR-BDF2 integrator of ``M dP/dt = −K P`` on ``msh`` (module docstring).
 
-    ``drift`` (F, UFL 2-vector), ``D`` (UFL 2×2), ``divD`` (row divergence,
-    UFL's when None); ``degree`` 1 or 2; ``wall`` ``reflecting`` or
-    ``absorbing`` (``dirichlet`` accepted); ``loss``/``flatness``: UFL expressions whose means are
-    recorded (``loss`` 0 and ``flatness`` NaN when None).  Collective: construct and run on every rank.
-    Raises :class:`ModelError` on a bad degree or wall.
+    ``op``: the :class:`~fpsolve.fem.operator.Operator` (mesh, coefficients,
+    degree, wall: ``reflecting`` or ``absorbing``); ``loss``/``flatness``:
+    UFL expressions whose means are recorded (``loss`` 0 and ``flatness``
+    NaN when None).  The LUs read PETSc options under ``options_prefix``
+    (``fpsolve_ts_``, with ``petsc_options`` over the defaults; those in
+    effect in ``options_in_effect``).  Collective: construct and run on
+    every rank.
     """
 
-    def __init__(self, msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
-                 wall: str = "reflecting", loss: Any = None, flatness: Any = None) -> None:
+    def __init__(self, op: Operator, *, loss: Any = None, flatness: Any = None,
+                 options_prefix: str = PREFIXES["transient"], petsc_options: Dict[str, Any] | None = None) -> None:
         import ufl
         from dolfinx import fem
         from dolfinx.fem.petsc import assemble_matrix, assemble_vector
 
-        check_degree(degree)
-        wall = check_wall(wall)
-        self.mesh, self.comm, self.wall, self.degree = msh, msh.comm, wall, degree
+        msh, V = op.mesh, op.V
+        self.op = op
+        self.mesh, self.comm, self.wall, self.degree = msh, msh.comm, op.wall, op.degree
+        self.options_prefix, self.petsc_options = options_prefix, dict(petsc_options or {})
+        self.options_in_effect: Dict[str, Any] = {}
         self.has_flatness = flatness is not None
         t0 = time.perf_counter()
-        V = self.V = _compat.functionspace(msh, "Lagrange", degree)
+        self.V = V
         u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-        qdeg = 2 * degree + 2
-        self.K = assemble_matrix(fem.form(weak_form(u, v, drift, D, divD, qdeg)))
+        qdeg = op.quadrature_degree
+        self.K = assemble_matrix(fem.form(op.forward_form(u, v)))
         self.K.assemble()
         self.M = assemble_matrix(fem.form(ufl.inner(u, v) * ufl.dx))
         self.M.assemble()
-        self.bc_rows = (_compat.locate_boundary_dofs(V) if wall == "absorbing"
-                        else np.zeros(0, dtype=np.int32))
+        self.bc_rows = op.wall_dofs if op.wall == "absorbing" else np.zeros(0, dtype=np.int32)
         # owned rows only, in the global numbering PETSc's zeroRows wants
         imap = V.dofmap.index_map
         owned = self.bc_rows[self.bc_rows < imap.size_local]
@@ -248,7 +254,9 @@ class Transient:
             A.zeroRows(self._bc_global, diag=1.0)
         ksp = PETSc.KSP().create(self.comm)
         ksp.setOperators(A)
-        factorise(ksp, self.comm)  # PETSc's LU in serial (faster solves), MUMPS in parallel or on a zero pivot
+        # PETSc's LU in serial (faster solves), MUMPS in parallel or on a zero pivot
+        configure_lu(ksp, self.comm, self.options_prefix, self.petsc_options)
+        self.options_in_effect = options_in_effect(ksp)
         self.factorisations += 1
         self._lus[key] = ksp
         while len(self._lus) > LU_CACHE:
@@ -359,7 +367,7 @@ class Transient:
         info = {"scheme": "TR-BDF2", "gamma": GAMMA, "adaptive": adaptive, "tol": tol if adaptive else None,
                 "dt": dt, "t_end": t_end, "wall": self.wall, "degree": self.degree,
                 "dofs": self.V.dofmap.index_map.size_global, "ranks": self.comm.size,
-                "assemble_seconds": self.assemble_seconds}
+                "assemble_seconds": self.assemble_seconds, "options_in_effect": self.options_in_effect}
         return Evolution(rows, steps, rejected, self.factorisations - lu_before, time.perf_counter() - wall, info)
 
     def destroy(self) -> None:
@@ -419,7 +427,7 @@ class CaseRun:
     frames: List[np.ndarray]
 
 
-def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_end: float,
+def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end: float,
                 start_width: Sequence[float] | None = None, wall: str = "absorbing",
                 tol: float = 1e-4, dt: float | None = None, cross: bool = True, radius: float = 2.0,
                 center: Tuple[float, float] = (0.0, 0.0), degree: int = 2, mesh: Any = None,
@@ -433,9 +441,9 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
     :data:`START_WIDTH_CELLS` local mesh sizes), to ``t_end`` (time units),
     on the case's graded mesh (or ``mesh``, a .msh path).
 
-    The case is ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), or a
-    :class:`~fpsolve.model.expression.Model` with ``noise`` None (MODEL.md §7; its
-    noise decides, ``cross`` is ignored): the valley with SGD noise takes the
+    ``model``: a :class:`~fpsolve.model.expression.Model` (MODEL.md §7), or
+    ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), converted once
+    (:func:`~fpsolve.model.expression.as_model`): the valley with SGD noise takes the
     preset's path (same mesh and numbers), any other model the uniform disk
     of :func:`fpsolve.fem.model_mesh.model_mesh_sizes` (size ``h_min``, default
     radius/40) and records E[F(θ1)] as NaN (the flatness is the valley's).
@@ -454,7 +462,10 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
 
     comm = MPI.COMM_WORLD if comm is None else comm
     say = progress or (lambda message: None)
-    user_model, landscape, noise, cross = forms.split_model(landscape, noise, cross)
+    model = as_model(model, noise, cross)
+    noise, cross, landscape = model.noise_level, model.cross, model.valley
+    wall = check_wall(wall)
+    check_degree(degree)
     x0 = check_start(start, radius, center)
     if start_width is not None:
         w = [float(v) for v in start_width]
@@ -462,19 +473,19 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
             raise ModelError(f"start width must be two finite numbers > 0 (got {start_width!r})")
     if not (math.isfinite(t_end) and t_end > 0):
         raise ModelError(f"t-end must be a finite number > 0 (got {t_end!r})")
-    if user_model is not None:
-        user_model.check_formulas(radius, center)
+    if not model.is_valley():
+        model.check_formulas(radius, center)
         noise.require_positive_T()
-        msh, mesh_info, t_mesh = model_mesh.model_mesh(user_model, radius=radius, center=center, mesh=mesh,
+        msh, mesh_info, t_mesh = model_mesh.model_mesh(model, radius=radius, center=center, mesh=mesh,
                                                    h_min=h_min, h_max=h_max, comm=comm)
-        observables = user_model_observables(msh, user_model)
+        observables = user_model_observables(msh, model)
     else:
         msh, mesh_info, t_mesh = fmesh.mesh_for(landscape, noise, radius=radius, center=center, mesh=mesh,
                                                 h_min=h_min, h_max=h_max, comm=comm)
         observables = model_observables(msh, landscape)
     say(f"mesh: {mesh_info['cells']} triangles in {t_mesh:.2f}s")
-    drift, D, divD = forms.case_coefficients(msh, user_model, landscape, noise, cross)
-    tr = Transient(msh, drift, D, divD, degree=degree, wall=wall, **observables)
+    op = Operator.of_model(msh, model, degree=degree, wall=wall)
+    tr = Transient(op, **observables)
     if start_width is None:
         h = fmesh.local_mesh_size(msh, x0)
         start_width = (START_WIDTH_CELLS * h, START_WIDTH_CELLS * h)
@@ -509,7 +520,7 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
         if series:
             series.file.close()
     say(f"{ev.steps} steps ({ev.rejected} rejected), {ev.factorisations} LU factorisations, {ev.seconds:.2f}s")
-    sol, timing = eigenproblem.solve_operator(msh, drift, D, divD, degree=degree, wall=wall)
+    sol, timing = eigenproblem.solve_operator(op)
     lam = float(sol.eigenvalue.real)
     try:
         rate = ev.decay_rate(0.5)
@@ -518,7 +529,7 @@ def evolve_case(landscape: Any, noise: Any = None, *, start: Sequence[float], t_
     survival = ev.column("survival")
     last = ev.rows[-1]
     stationary = sol.moments()
-    case = forms.case_record(user_model, landscape, noise)
+    case = model.record()
     summary = {
         "case": case,
         "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,

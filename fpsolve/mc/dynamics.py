@@ -25,8 +25,8 @@ import numpy as np
 
 from fpsolve.mc import ensemble as mc
 from fpsolve.mc import rng
-from fpsolve.model import valley as model
-from fpsolve.model.expression import Model
+from fpsolve.model import valley
+from fpsolve.model.expression import as_model
 from fpsolve.model.valley import ModelError, Noise
 
 
@@ -52,9 +52,9 @@ def ensemble_curves(case: Any, noise: Noise | None = None, *, start: Sequence[fl
     """Monte-Carlo ensemble of ``walkers`` from the Gaussian start (centre
     ``start``, standard deviations ``start_width``, θ units).
 
-    ``case``: a :class:`~fpsolve.model.valley.Landscape` with ``noise`` and
-    ``cross``, or a :class:`~fpsolve.model.expression.Model` (``noise`` None: its
-    noise decides; generated kernels).  ``method``: ``"sde"`` (step ``dt``,
+    ``case``: a :class:`~fpsolve.model.expression.Model` (``noise`` None: its
+    noise decides), or a :class:`~fpsolve.model.valley.Landscape` with ``noise``
+    and ``cross``, converted once (:func:`~fpsolve.model.expression.as_model`).  ``method``: ``"sde"`` (step ``dt``,
     Brownian bridge on) or ``"sgd"`` (step α; ``dt`` unused; SGD noise
     without cross-diffusion is the valley's ``sgd-diagonal`` Model).
     ``times``: time units, whole multiples of the method's step.  At each
@@ -71,10 +71,7 @@ def ensemble_curves(case: Any, noise: Noise | None = None, *, start: Sequence[fl
         raise ModelError(f"--compare-mc needs at least 2 walkers (got {walkers!r})")
     if method not in METHODS:
         raise ModelError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
-    user = case if isinstance(case, Model) else None
-    if user is None and method == "sgd" and not cross:
-        # SGD noise without its cross terms: the valley with the sgd-diagonal noise
-        user, noise = Model.from_landscape(case, noise, cross=False), None
+    model = as_model(case, noise, cross)  # SGD noise without cross terms: the sgd-diagonal Model
     times = np.asarray(times, dtype=float)
     m = np.asarray(start, dtype=float)
     w = np.asarray(start_width, dtype=float)
@@ -83,8 +80,7 @@ def ensemble_curves(case: Any, noise: Noise | None = None, *, start: Sequence[fl
         z1, z2 = rng.normals(seed + 1, index, 0)
         return np.column_stack([m[0] + w[0] * z1, m[1] + w[1] * z2])
 
-    kind = dict(landscape=user) if user is not None else dict(landscape=case, noise=noise, cross=cross)
-    res = mc.run(**kind, method=method, dt=dt if method == "sde" else None, walkers=int(walkers),
+    res = mc.run(model, method=method, dt=dt if method == "sde" else None, walkers=int(walkers),
                  time=float(times.max()), seed=seed, radius=radius if absorbing else math.inf, center=center,
                  sample_from=starts, snapshot_times=list(times), burn_in=0.0,
                  hist_edges=(np.linspace(-1, 1, 2), np.linspace(-1, 1, 2)), comm=comm)
@@ -98,11 +94,11 @@ def ensemble_curves(case: Any, noise: Noise | None = None, *, start: Sequence[fl
         S = n / walkers
         out["survival"][0][j], out["survival"][1][j] = S, math.sqrt(max(S * (1 - S), 0.0) / walkers)
         x, y = pos[alive, 0], pos[alive, 1]
-        if user is not None and user.valley is None:
-            loss, flat = user.evaluate("loss", x, y), np.full(x.shape, np.nan)
+        if model.valley is None:
+            loss, flat = model.evaluate("loss", x, y), np.full(x.shape, np.nan)
         else:
-            a0, a2, a4, eps = (user.valley if user is not None else case).coefficients
-            loss, flat = model.loss(x, y, a0, a2, a4, eps), model.flatness(x, a0, a2, a4)
+            a0, a2, a4, eps = model.valley.coefficients
+            loss, flat = valley.loss(x, y, a0, a2, a4, eps), valley.flatness(x, a0, a2, a4)
         for name, v in (("mean_loss", loss), ("mean_abs_theta1", np.abs(x)), ("mean_flatness", flat)):
             out[name][0][j], out[name][1][j] = _mean_se(v)
         for name, v in (("var_theta1", x), ("var_theta2", y)):
@@ -150,10 +146,11 @@ def stop_times(t_end: float, dt: float, alpha: float, methods: Sequence[str] = M
     return {m: compare_times(t_end, dt if m == "sde" else alpha) for m in methods}
 
 
-def compare_with_fem(case: Any, noise: Noise | None, evolution: Any, times: Dict[str, np.ndarray], *,
+def compare_with_fem(model: Any, evolution: Any, times: Dict[str, np.ndarray], *,
                      walkers: int, dt: float, seed: int, **kw: Any) -> Dict[str, Dict[str, Any]]:
-    """Run each ensemble of ``times`` ({method: times}, :func:`stop_times`)
-    with :func:`ensemble_curves` (``kw``: start, start_width, cross, radius,
+    """Run each ensemble of ``times`` ({method: times}, :func:`stop_times`) of
+    the :class:`~fpsolve.model.expression.Model` ``model``
+    with :func:`ensemble_curves` (``kw``: start, start_width, radius,
     center, absorbing, comm) and compare it with the FEM ``evolution`` (a
     :class:`fpsolve.fem.transient.Evolution` whose rows include those times).
     Returns {method: record}: the summary.json entry (walkers, step, seed,
@@ -163,7 +160,7 @@ def compare_with_fem(case: Any, noise: Noise | None, evolution: Any, times: Dict
     t_fem = evolution.column("t")
     out: Dict[str, Dict[str, Any]] = {}
     for method, tt in times.items():
-        curves = ensemble_curves(case, noise, times=tt, walkers=walkers, method=method, dt=dt, seed=seed, **kw)
+        curves = ensemble_curves(model, times=tt, walkers=walkers, method=method, dt=dt, seed=seed, **kw)
         at = [int(np.flatnonzero(np.isclose(t_fem, t, rtol=1e-12, atol=0))[0]) for t in tt]
         fem = {k: evolution.column(k)[at] for k in COMPARED}
         out[method] = {

@@ -47,7 +47,7 @@ import numpy as np
 from fpsolve.model.valley import PRESETS, DEFAULT_PRESET, Landscape, ModelError, Noise
 
 
-__all__ = ["Model", "Derivation", "NOISES", "FUNCTIONS", "parse", "derivation"]
+__all__ = ["Model", "Derivation", "NOISES", "FUNCTIONS", "parse", "derivation", "as_model"]
 
 #: Noise models of MODEL.md §7 (names are the contract of the CLI and the API);
 #: a user covariance is ``noise="covariance"`` with ``covariance=(S11, S12, S22)``.
@@ -505,22 +505,28 @@ class Model:
         about 0.5 s of a 3 s run), and its derivation is made only when
         something asks for it (tests check it equals the recognised valley)."""
         land = Landscape.from_preset(preset, **overrides)  # validates (incl. a frozen θ1)
-        params = {"a0": land.a0, "a2": land.a2, "a4": land.a4, "eps": land.eps}
         if noise not in ("sgd", "sgd-diagonal"):
+            params = {"a0": land.a0, "a2": land.a2, "a4": land.a4, "eps": land.eps}
             return cls.from_expression(VALLEY_EXPRESSION, params, noise, alpha=alpha, Delta=Delta, T=T,
                                        name=land.name)
-        nz = _noise_level(alpha, Delta, T)
-        model = cls(loss=VALLEY_EXPRESSION, params=tuple(sorted((k, float(v)) for k, v in params.items())),
-                    noise=noise, covariance=None, alpha=nz.alpha, Delta=nz.Delta, name=land.name)
-        object.__setattr__(model, "valley", _with_preset_name(land))
-        return model
+        return cls._valley(land, noise, _noise_level(alpha, Delta, T))
 
     @classmethod
     def from_landscape(cls, landscape: Landscape, noise: Noise, cross: bool = True) -> "Model":
-        """The Model of the valley (Landscape, Noise) of MODEL.md §1-3."""
-        return cls.from_expression(VALLEY_EXPRESSION, dict(zip(("a0", "a2", "a4", "eps"), landscape.coefficients)),
-                                   "sgd" if cross else "sgd-diagonal", alpha=noise.alpha, Delta=noise.Delta,
-                                   name=landscape.name)
+        """The Model of the valley (Landscape, Noise) of MODEL.md §1-3 (``cross``
+        False: the ``sgd-diagonal`` noise); built without sympy, like :meth:`preset`."""
+        if not isinstance(landscape, Landscape) or not isinstance(noise, Noise):
+            raise ModelError(f"a valley is a Landscape and a Noise (got {type(landscape).__name__}, "
+                             f"{type(noise).__name__})")
+        return cls._valley(landscape, "sgd" if cross else "sgd-diagonal", noise)
+
+    @classmethod
+    def _valley(cls, land: Landscape, noise: str, level: Noise) -> "Model":
+        params = {"a0": land.a0, "a2": land.a2, "a4": land.a4, "eps": land.eps}
+        model = cls(loss=VALLEY_EXPRESSION, params=tuple(sorted((k, float(v)) for k, v in params.items())),
+                    noise=noise, covariance=None, alpha=level.alpha, Delta=level.Delta, name=land.name)
+        object.__setattr__(model, "valley", _with_preset_name(land))
+        return model
 
     def with_noise_level(self, *, alpha: Optional[float] = None, Delta: Optional[float] = None,
                          T: Optional[float] = None) -> "Model":
@@ -541,6 +547,11 @@ class Model:
     @property
     def noise_level(self) -> Noise:
         return Noise(self.alpha, self.Delta)
+
+    @property
+    def n_variables(self) -> int:
+        """The number of coordinates θ1 … θN of the model (2 today)."""
+        return 2
 
     @property
     def cross(self) -> bool:
@@ -654,6 +665,12 @@ class Model:
             return VALLEY_CANONICAL
         return str(self.derivation.loss)
 
+    def record(self) -> dict:
+        """The ``case`` entry of a summary.json: the valley's coefficients (when
+        it is one), the noise level and the model's expression."""
+        case = {"landscape": self.valley.as_dict()} if self.valley is not None else {}
+        return {**case, "noise": self.noise_level.as_dict(), "model": self.as_dict()}
+
     def as_dict(self) -> dict:
         """What summaries record: expression, constants, noise, alpha, Delta, T."""
         d = {"loss": self.loss, "loss_canonical": self.canonical_loss(), "constants": dict(self.params),
@@ -680,3 +697,32 @@ class Model:
         slug = re.sub(r"[^A-Za-z0-9]+", "-", self.loss).strip("-")[:32]
         digest = hashlib.sha1(repr((self.derivation.key, self.params)).encode()).hexdigest()[:8]
         return f"loss-{slug}-{digest}_{self.noise}{suffix}"
+
+
+def as_model(case: Any, noise: Optional[Noise] = None, cross: bool = True) -> Model:
+    """The one door of every solver: ``case`` as a :class:`Model`.
+
+    A Model passes as it is (``noise`` must be None: the model carries its
+    noise); a :class:`~fpsolve.model.valley.Landscape` with a
+    :class:`~fpsolve.model.valley.Noise` (and ``cross``) is converted once
+    (:meth:`Model.from_landscape`, no sympy).  Anything else raises
+    :class:`~fpsolve.tools.errors.InputError` naming what was given (a preset
+    name is ``Model.preset(name)``).
+    """
+    if isinstance(case, Model):
+        if noise is not None:
+            raise ModelError("a Model carries its noise (drop the noise argument)")
+        if not cross:
+            raise ModelError("cross=False goes with a Landscape; a Model's noise decides (noise 'sgd-diagonal' "
+                             "drops D12)")
+        return case
+    if isinstance(case, Landscape):
+        if noise is None:
+            raise ModelError("a Landscape needs a Noise (or give a Model: Model.from_landscape(landscape, noise))")
+        if not isinstance(noise, Noise):
+            raise ModelError(f"noise must be a Noise (got {type(noise).__name__} {noise!r}; e.g. Noise(alpha=0.05, "
+                             "Delta=1.0))")
+        return Model.from_landscape(case, noise, cross)
+    hint = f" (a preset: Model.preset({case!r}))" if isinstance(case, str) else ""
+    raise ModelError(f"the model must be a Model or a Landscape with a Noise (got {type(case).__name__} "
+                     f"{case!r}){hint}")

@@ -28,7 +28,7 @@ import numpy as np
 from fpsolve import theory
 from fpsolve.fem import stationary as solver
 from fpsolve.mc import ensemble as montecarlo
-from fpsolve.model.expression import Model
+from fpsolve.model.expression import as_model
 from fpsolve.model.valley import Landscape, ModelError, Noise
 from fpsolve.plots.stationary import pyplot, save_figure
 from fpsolve.validation import metrics as compare
@@ -224,23 +224,25 @@ def _fem_quantile(sol: Any, axis: int, q: float, top: float) -> float:
     return float(np.interp(q * cdf[-1], cdf, half))
 
 
-def run_case(landscape: Any, noise: Optional[Noise] = None, *, settings: Settings = QUICK, radius: float = 2.0,
+def run_case(model: Any, noise: Optional[Noise] = None, *, settings: Settings = QUICK, radius: float = 2.0,
              center: tuple = (0.0, 0.0), comm: Any = None,
              progress: Optional[Callable[[str], None]] = None,
              mc_progress: Optional[Callable[[int, int], None]] = None,
              keep_solutions: bool = False) -> CaseResult:
-    """Solve, sample and evaluate the closed forms for one case.
+    """Solve, sample and evaluate the closed forms for one case: ``model``, the
+    valley with sgd noise as a :class:`~fpsolve.model.expression.Model` or as
+    a Landscape with ``noise`` (:func:`~fpsolve.model.expression.as_model`).
 
     ``comm``: the communicator of the FEM solves (MC walkers are split over
     it too).  Deterministic for a given ``settings.seed``.  ``keep_solutions``
     keeps the FEM :class:`~fpsolve.fem.solution.Solution` objects in ``.solutions``.
     """
 
-    if isinstance(landscape, Model):  # the valley with sgd noise, given as a Model (MODEL.md §7)
-        if landscape.valley is None or landscape.noise != "sgd" or noise is not None:
-            raise ModelError("run_case validates the valley of MODEL.md §1 with sgd noise (both noise variants "
-                             "and the closed forms); use fpsolve.validation.models.run_model for this model")
-        landscape, noise = landscape.valley, landscape.noise_level
+    model = as_model(model, noise)
+    if model.valley is None or model.noise != "sgd":
+        raise ModelError("run_case validates the valley of MODEL.md §1 with sgd noise (both noise variants "
+                         "and the closed forms); use fpsolve.validation.models.run_model for this model")
+    landscape, noise = model.valley, model.noise_level
     say = progress or (lambda message: None)
     s = settings
     fem_sol = {}
