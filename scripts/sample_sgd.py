@@ -27,7 +27,7 @@ from typing import Sequence
 import numpy as np
 
 from fpsolve import cli, io, montecarlo, model
-from fpsolve.plotting import pyplot, save_figure
+from fpsolve.plotting import fit_title, pyplot, save_figure
 
 
 def build_parser() -> cli.Parser:
@@ -119,7 +119,7 @@ def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
     ax[1, 1].set_xlabel("time (alpha steps)")
     ax[1, 1].set_ylabel("surviving fraction")
     ax[1, 1].set_ylim(0, 1.02)
-    fig.suptitle(title)
+    fig.suptitle(fit_title(title, fig.get_figwidth()))
     save_figure(fig, path, dpi=90)
 
 
