@@ -217,19 +217,48 @@ def domain_tag(radius: float | None = None, center: Sequence[float] | None = Non
         return f"_mesh-{Path(mesh).stem}{digest}"
     tag = ""
     if radius is not None and float(radius) != DEFAULT_RADIUS:
-        tag += f"_R{float(radius):.10g}"
+        tag += f"_R{_tag_value(float(radius))}"
     if center is not None and any(float(c) != 0.0 for c in center):
-        tag += "_c" + ",".join(f"{float(c) + 0.0:.10g}" for c in center)
+        tag += "_c" + _tag_value([float(c) for c in center])
     return tag
 
 
-def case_folder_name(name: str, args: argparse.Namespace) -> str:
+#: Options that change a result, and how a value other than the script's
+#: default shows in the case folder name (:func:`run_tag`).
+RUN_TAGS = {"boundary": "_{}", "degree": "_P{}", "h_min": "_hmin{}", "h_max": "_hmax{}", "start": "_start{}",
+            "start_width": "_width{}", "target": "_target{}", "t_end": "_t{}"}
+
+
+def _tag_value(value) -> str:
+    """A number or list of numbers as ``1.2`` / ``0.66,0,0.1,0.1``; anything else as text."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(_tag_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value + 0.0:.10g}"
+    return str(value)
+
+
+def run_tag(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """``_<value>`` for each :data:`RUN_TAGS` option of ``parser`` that
+    ``args`` sets to other than its default, in that order (e.g.
+    ``_absorbing``, ``_start1.2,0.3_target0.66,0,0.1,0.1``): two experiments of one
+    case must not share (and so replace) one folder; the default run adds nothing."""
+    tag = ""
+    for dest, form in RUN_TAGS.items():
+        value = getattr(args, dest, None)
+        if value is not None and _tag_value(value) != _tag_value(parser.get_default(dest)):
+            tag += form.format(_tag_value(value))
+    return tag
+
+
+def case_folder_name(name: str, args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> str:
     """``name`` (``Model.case_name()`` or :func:`case_name`) with the
     :func:`domain_tag` of the options ``--radius``, ``--center``, ``--mesh``
-    (those a script does not have count as not given): the ``<case>`` of
+    (those a script does not have count as not given) and, given the script's
+    ``parser``, its :func:`run_tag`: the ``<case>`` of
     ``results/<case>/<tool>/`` for every script."""
-    return name + domain_tag(getattr(args, "radius", None), getattr(args, "center", None),
-                             getattr(args, "mesh", None))
+    tag = domain_tag(getattr(args, "radius", None), getattr(args, "center", None), getattr(args, "mesh", None))
+    return name + tag + (run_tag(args, parser) if parser is not None else "")
 
 
 def add_domain_arguments(parser: argparse.ArgumentParser) -> None:

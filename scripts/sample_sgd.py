@@ -124,7 +124,8 @@ def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     model, radius, center = cli.model_and_domain(args)
     plan = _check(args, model.noise_level, radius, center)
     if args.shift == "exact" and model.noise != "sgd":
@@ -149,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
     target = None if args.target is None else montecarlo.Box(tuple(args.target[:2]), tuple(args.target[2:]))
     length = _length(args)
-    name = cli.case_folder_name(cli.case_name(landscape, noise) if preset_path else model.case_name(), args)
+    name = cli.case_folder_name(cli.case_name(landscape, noise) if preset_path else model.case_name(), args, parser)
     tool = f"montecarlo-{args.method}" + ("-nocross" if args.no_cross_diffusion else "")
     out = io.claim_output(args.out or io.default_out(name, tool), tool, args.overwrite, comm)
     say = cli.Progress("sample_sgd.py", enabled=rank == 0)

@@ -165,3 +165,45 @@ def test_solution_write_is_the_scripts_output(tmp_path):
     with pytest.raises(io.OutputError, match="did not write"):
         sol.write(model, tmp_path / "mine")
     assert (tmp_path / "mine" / "x").read_text() == "x"
+
+
+def readme_commands(*scripts: str) -> list[list[str]]:
+    """The README's example commands of ``scripts`` as written (an indented
+    code line ``.venv/bin/python scripts/<script> ...``, continued over lines
+    ending in a backslash, without its trailing comment): argument lists."""
+    import shlex
+
+    lines = (ROOT / "README.md").read_text().splitlines()
+    commands = []
+    for i, line in enumerate(lines):
+        words = line.split()
+        if line.startswith("    ") and words[:2] and words[0] == ".venv/bin/python" \
+                and words[1] in [f"scripts/{s}" for s in scripts]:
+            text, j = line, i
+            while text.rstrip().endswith("\\"):
+                j += 1
+                text = text.rstrip()[:-1] + " " + lines[j]
+            commands.append(shlex.split(text, comments=True)[1:])
+    return commands
+
+
+def test_readme_dynamics_examples_keep_each_others_results(tmp_path):
+    """Issue 21.8: the case folder named neither --boundary, --start, --target,
+    --t-end nor --h-min, so three of the README's search_time.py examples wrote
+    one folder and only the last survived. Each README example of
+    search_time.py and evolve_fp.py, run as written in one folder (about 75 s),
+    gets its own folder, and all are there at the end."""
+    commands = readme_commands("search_time.py", "evolve_fp.py")
+    assert len(commands) == 8, commands
+    folders = []
+    for script, *args in commands:
+        res = run_script(Path(script).name, *args, cwd=tmp_path, timeout=300)
+        assert res.returncode == 0, (args, res.stderr[-2000:])
+        folders.append(res.stdout.strip().splitlines()[-1].removeprefix("results written to ").strip())
+    assert len(set(folders)) == len(folders), folders
+    tools = {"search_time.py": "search-time", "evolve_fp.py": "evolve"}
+    for (script, *_), folder in zip(commands, folders):
+        assert io.read_marker(folder)["tool"] == tools[Path(script).name] and (Path(folder) / "summary.json").is_file()
+    # the default runs keep the names tests and the README rely on
+    assert str(tmp_path / "results" / CASE / "search-time") in folders
+    assert str(tmp_path / "results" / CASE / "evolve") in folders
