@@ -59,7 +59,7 @@ if sys.excepthook is sys.__excepthook__:
 
 
 # after the hook, so that Ctrl-C while numpy loads is one line too
-from .io import OutputError  # noqa: E402
+from .io import DISK_FULL, OutputError  # noqa: E402
 from .mesh import DEFAULT_RADIUS  # noqa: E402
 from .model import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise  # noqa: E402
 
@@ -288,9 +288,17 @@ def add_cross_diffusion_argument(parser: argparse.ArgumentParser) -> None:
                              "noises sqrt(2 D11), sqrt(2 D22)")
 
 
+def _output_path(text: str) -> str:
+    """``--out``'s value: an empty one is refused (the scripts took it for "not given")."""
+    if not text:
+        raise argparse.ArgumentTypeError(f"{text!r} is an empty path; give a folder, or leave --out out "
+                                         "for the default")
+    return text
+
+
 def add_output_arguments(parser: argparse.ArgumentParser, default: str) -> None:
     """``--out DIR`` and ``--overwrite`` (README, *Where results go*); ``default`` is for the help."""
-    parser.add_argument("--out", default=None, metavar="DIR",
+    parser.add_argument("--out", default=None, metavar="DIR", type=_output_path,
                         help=f"output folder (default {default}); refused if it holds anything this tool did not write")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace --out even if it holds files this tool did not write")
@@ -339,6 +347,8 @@ def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] 
     that raised alone would otherwise leave the others waiting in a
     collective forever.
     """
+    from pathlib import Path
+
     from ._signals import keep_sigint_handler
 
     prog = sys.argv[0].rsplit("/", 1)[-1]
@@ -360,6 +370,17 @@ def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] 
             if comm is not None:
                 comm.Abort(130)  # a rank interrupted alone must not leave the others waiting
             sys.exit(130)
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            # an environment failure, not bad input: one line (HDF5's error stack is
+            # held back by io.hdf5_errors) and exit 1; the unfinished result is removed
+            where = f" on rank {comm.rank}" if comm is not None else ""
+            what = Path(exc.filename).name if exc.filename else "the results"
+            sys.stderr.write(f"{prog}: error{where}: disk full (no space left on device) while writing "
+                             f"{what}; no result was written\n")
+            sys.stderr.flush()
+            if comm is not None:
+                comm.Abort(1)
+            sys.exit(1)
         if comm is None or isinstance(exc, SystemExit):
             raise
         import traceback
