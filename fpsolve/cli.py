@@ -305,15 +305,12 @@ def add_output_arguments(parser: argparse.ArgumentParser, default: str) -> None:
 
 
 def domain_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float]]:
-    """(radius, (cx, cy)), validated, defaults filled in; raises UsageError
+    """(radius, (cx, cy)), validated, defaults filled in; raises ModelError
     naming the bad value."""
+    from .mesh import check_disk
+
     radius = DEFAULT_RADIUS if args.radius is None else args.radius
-    if not (math.isfinite(radius) and radius > 0):
-        raise UsageError(f"--radius must be a finite number > 0 (got {radius!r})")
-    cx, cy = (0.0, 0.0) if args.center is None else args.center
-    if not (math.isfinite(cx) and math.isfinite(cy)):
-        raise UsageError(f"--center must be finite (got {cx!r} {cy!r})")
-    return float(radius), (float(cx), float(cy))
+    return check_disk(radius, (0.0, 0.0) if args.center is None else args.center, "--")
 
 
 def model_from_args(args: argparse.Namespace) -> tuple[Landscape, Noise]:

@@ -961,8 +961,15 @@ def solve(landscape: Any, noise: Noise | None = None, *, radius: float | None = 
 
     if mesh is not None and (radius is not None or center is not None):
         raise ModelError("radius and center describe the generated disk; a mesh file brings its own domain")
-    radius = fmesh.DEFAULT_RADIUS if radius is None else radius
-    center = (0.0, 0.0) if center is None else tuple(center)
+    radius, center = fmesh.check_disk(fmesh.DEFAULT_RADIUS if radius is None else radius,
+                                      (0.0, 0.0) if center is None else center)
+    # a wrong type would end in an AttributeError deep inside (solve("double-well"), solve(landscape, 0.05))
+    if not isinstance(landscape, (Landscape, Model)):
+        raise ModelError(f"solve needs a Landscape with a Noise, or a Model (got {landscape!r}; e.g. "
+                         "Landscape.from_preset(name) or Model.preset(name, T=...))")
+    if not isinstance(landscape, Model) and not isinstance(noise, Noise):
+        raise ModelError(f"solve(landscape, noise) needs noise as a Noise (got {noise!r}; e.g. "
+                         "Noise(alpha, Delta) or Noise.from_temperature(T, alpha))")
     comm = parallel.world(comm)
     say = progress or (lambda message: None)
     check_degree(degree)
