@@ -147,7 +147,8 @@ def run_model(model: Any, *, settings: ModelSettings = QUICK, radius: float = 2.
     if gibbs.applies(model, radius, center):
         exact = gibbs.moments(model, radius, center)
     return {"model": model.as_dict(), "settings": s.as_dict(), "radius": radius, "center": list(center),
-            "boundary": boundary, "burn_in": burn_in, "window": window, "fem": fem, "mc": mc, "tv": tv, "tv_floor": floor, "n_eff": n_eff,
+            "boundary": boundary, "burn_in": burn_in, "window": window, "fem": fem, "mc": mc, "tv": tv,
+            "tv_floor": floor, "n_eff": n_eff,
             "design_effect": deff, "samples": samples, "xedges": xedges.tolist(), "yedges": yedges.tolist(),
             "exact": exact,
             "mc_walker_steps_per_second": float(np.mean([r.summary["walker_steps_per_second"] for r in results]))}

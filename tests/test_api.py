@@ -53,8 +53,10 @@ def test_front_door_numbers():
 @pytest.mark.parametrize("call, words", [
     (lambda f: f.solve(f.Landscape.from_preset("double-well"), 0.05), "needs noise as a Noise (got 0.05;"),
     (lambda f: f.solve("double-well"), "needs a Landscape with a Noise, or a Model (got 'double-well';"),
-    (lambda f: f.solve(f.Model.preset("double-well", T=0.05), radius=-1), "radius must be a finite number > 0 (got -1)"),
-    (lambda f: f.solve(f.Model.preset("double-well", T=0.05), center=(1,)), "center must be two finite numbers (got (1,))"),
+    (lambda f: f.solve(f.Model.preset("double-well", T=0.05), radius=-1),
+     "radius must be a finite number > 0 (got -1)"),
+    (lambda f: f.solve(f.Model.preset("double-well", T=0.05), center=(1,)),
+     "center must be two finite numbers (got (1,))"),
 ])
 def test_solve_names_a_bad_argument(call, words):
     """Issue 21.9: these raised a raw AttributeError (wrong types) or blamed h-min (radius=-1)."""
