@@ -14,6 +14,7 @@ import numpy as np
 
 from fpsolve.tools import caches as _caches
 from fpsolve.tools.signals import deferred_sigint, keep_sigint_handler
+from fpsolve.tools.io import hdf5_errors
 
 
 def dolfinx_version() -> Tuple[int, int]:
@@ -228,7 +229,7 @@ def write_xdmf(path: str, mesh: Any, function: Any, time: float = 0.0) -> None:
         W = functionspace(mesh, "Lagrange", mesh_degree)
         out = fem.Function(W, name=function.name)
         out.interpolate(function)
-    with io.XDMFFile(mesh.comm, str(path), "w") as xdmf:
+    with hdf5_errors(path), io.XDMFFile(mesh.comm, str(path), "w") as xdmf:
         xdmf.write_mesh(mesh)
         xdmf.write_function(out, time)
 
@@ -322,8 +323,10 @@ class XdmfSeries:
         from dolfinx import io
 
         self.mesh = mesh
-        self.file = io.XDMFFile(mesh.comm, str(path), "w")
-        self.file.write_mesh(mesh)
+        self.path = path
+        with hdf5_errors(path):
+            self.file = io.XDMFFile(mesh.comm, str(path), "w")
+            self.file.write_mesh(mesh)
         self._out = None
 
     def write(self, function: Any, t: float) -> None:
@@ -336,13 +339,15 @@ class XdmfSeries:
                 self._out = fem.Function(W, name=function.name)
             self._out.interpolate(function)
             out = self._out
-        self.file.write_function(out, t)
+        with hdf5_errors(self.path):
+            self.file.write_function(out, t)
 
     def __enter__(self) -> "XdmfSeries":
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.file.close()
+        with hdf5_errors(self.path):
+            self.file.close()
 
 
 def refine(mesh: Any, edges: np.ndarray) -> Any:

@@ -67,3 +67,20 @@ def test_one_input_error_and_one_wall_vocabulary():
     assert box.contains(np.array([[0.55, -0.55, 0.0], [0.1, 0.1, 0.0]])).tolist() == [True, True, False]
     with pytest.raises(fpsolve.InputError, match="half-widths must be > 0"):
         fpsolve.Box((0.0, 0.0), (0.0, 1.0))
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda f: f.solve(f.Landscape.from_preset("double-well"), 0.05), "noise must be a Noise (got float 0.05;"),
+    (lambda f: f.solve("double-well"),
+     "the model must be a Model or a Landscape with a Noise (got str 'double-well') (a preset: Model.preset("),
+    (lambda f: f.run_monte_carlo("double-well"), "the model must be a Model or a Landscape with a Noise"),
+    (lambda f: f.solve(f.Model.preset("double-well", T=0.05), radius=-1),
+     "radius must be a finite number > 0 (got -1)"),
+    (lambda f: f.solve(f.Model.preset("double-well", T=0.05), center=(1,)),
+     "center must be two finite numbers (got (1,))"),
+])
+def test_solve_names_a_bad_argument(call, words):
+    """Issue 21.9: these raised a raw AttributeError (wrong types) or blamed h-min (radius=-1)."""
+    with pytest.raises(fpsolve.ModelError) as exc:
+        call(fpsolve)
+    assert words in str(exc.value) and isinstance(exc.value, ValueError)

@@ -56,7 +56,8 @@ def test_default_folders_of_a_non_default_disk_leave_the_default_case_alone(tmp_
     made = sorted(str(p.relative_to(tmp_path / "results")) for p in (tmp_path / "results").glob("*/*"))
     assert made == ["double-well_alpha0.05_Delta1_R1.5/montecarlo-sgd",
                     "double-well_alpha0.05_Delta1_c0.3,0/theory",
-                    "double-well_alpha0.05_Delta4_R1.5/fem"]
+                    # issue 21.8: the mesh options name the folder too
+                    "double-well_alpha0.05_Delta4_R1.5_P1_hmin0.08_hmax0.3/fem"]
 
 
 @pytest.mark.parametrize("script, args, words", [
@@ -135,3 +136,18 @@ def test_under_mpirun_bad_input_is_exit_2_and_one_line_with_quiet_mpirun(tmp_pat
         assert res.returncode == 2, res.stderr[-3000:]
         assert res.stderr.strip().splitlines() == [line]
         assert list(tmp_path.iterdir()) == []
+
+
+def test_run_tag_names_each_non_default_result_option():
+    """Issue 21.8: options that change a result name the folder; defaults add nothing."""
+    parser = cli.Parser()
+    parser.add_argument("--boundary", default="reflecting")
+    parser.add_argument("--start", type=float, nargs=2, default=(0.0, 0.0))
+    parser.add_argument("--t-end", type=float, default=1000.0)
+    cli.add_mesh_arguments(parser)
+    base = "double-well_alpha0.05_Delta1"
+    assert cli.case_folder_name(base, parser.parse_args([]), parser) == base
+    assert cli.case_folder_name(base, parser.parse_args(["--start", "0", "-0", "--t-end", "1e3"]), parser) == base
+    args = parser.parse_args(["--boundary", "absorbing", "--degree", "1", "--h-min", "0.2", "--start", "1.2", "0.3",
+                              "--t-end", "20", "--h-max", "0.5"])
+    assert cli.case_folder_name(base, args, parser) == base + "_absorbing_P1_hmin0.2_hmax0.5_start1.2,0.3_t20"

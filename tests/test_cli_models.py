@@ -36,6 +36,8 @@ BAD = [
     (["--loss", "x**2 + y**2 + 1" + "0" * 400], "is beyond double precision"),
     (["--loss", "+".join(["x**2"] * 1500) + "+y**2"], "characters; at most 4000 are read"),
     (["--loss", "x**2 + y**2" + "+x/y" * 900], "more than 3000 nodes"),
+    # issue 21.9: finite, but Σ ~ 1e187 overflowed the eigen-solve (ZeroDivisionError traceback)
+    (["--loss", "(x+y)**200"], "noise S11 reaches 3.01e+155 at theta = (1.32, 1.01)"),
 ]
 
 

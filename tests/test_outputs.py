@@ -91,6 +91,11 @@ BAD_OUTS = {
     "notes.txt/x": "is not a folder",
     ".": "working directory",
     "mine": "files fpsolve did not write",
+    # issue 21.9: an empty --out was taken for "not given"; a 300-byte name ended in
+    # an ENAMETOOLONG traceback (theory.py at the claim; others after computing)
+    "": "argument --out: '' is an empty path",
+    "a" * 300: "its last name has 300 bytes; at most 221",
+    "c" * 300 + "/x": "a folder name of 300 bytes, above the file system's 255",
 }
 SCRIPTS = [("solve_fp.py", ()), ("theory.py", ()), ("sample_sgd.py", MC), ("validate.py", ("--quick",)),
            ("reproduce.py", ("--quick", "--figures", "S5")), ("bench_solver.py", ("--quick",)),
@@ -145,6 +150,39 @@ def test_a_failure_on_one_rank_ends_all_ranks(tmp_path):
     assert res.stdout.splitlines()[-1].startswith("rc=") or "x" not in res.stdout.splitlines()[-1].split()
 
 
+def test_mount_point_and_full_disk_end_with_one_line(tmp_path):
+    """Issue 21.9: a mount point as --out is refused before computing (it failed
+    with EBUSY on the final rename and left the result hidden beside it); a full
+    disk is one line saying so, exit 1, nothing left (63 lines of HDF5 errors
+    and a traceback before), for the HDF5 writer and for a plain Python write."""
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-m", "true"]).returncode != 0:
+        pytest.skip("needs a private mount namespace (unshare -m, as root) for a tmpfs")
+    mnt, full, small = tmp_path / "mnt", tmp_path / "full", tmp_path / "small"
+    for folder in (mnt, full, small):
+        folder.mkdir()
+    py = f"{sys.executable} {ROOT / 'scripts'}"
+    res = _mpirun_in_mount_namespace(
+        f"mount -t tmpfs -o size=10m tmpfs {mnt} && mount -t tmpfs -o size=100k tmpfs {full} && "
+        f"mount -t tmpfs -o size=12k tmpfs {small} && "
+        f"{py}/solve_fp.py --out {mnt} 2>{tmp_path}/err1; echo rc=$?; "
+        f"{py}/solve_fp.py --out {full}/x 2>{tmp_path}/err2; echo rc=$?; "
+        f"{py}/sample_sgd.py --walkers 64 --time 5 --out {small}/y 2>{tmp_path}/err3; echo rc=$?; "
+        f"ls -A {mnt} {full} {small} {tmp_path}", tmp_path)
+    codes = [line for line in res.stdout.splitlines() if line.startswith("rc=")]
+    assert codes == ["rc=2", "rc=1", "rc=1"], res.stdout + res.stderr
+    # the one line, among progress lines ("[solve_fp.py  0.52s] ...") and the bar
+    errors = [[line for line in (tmp_path / f"err{i}").read_text().replace("\r", "\n").splitlines()
+               if line.strip() and not line.startswith(("[", "sampling"))] for i in (1, 2, 3)]
+    assert errors[0] == [f"solve_fp.py: error: --out {mnt} is a mount point; give a folder inside it"]
+    assert errors[1] == ["solve_fp.py: error: disk full (no space left on device) while writing density.xdmf; "
+                         "no result was written"]
+    assert len(errors[2]) == 1 and "disk full (no space left on device)" in errors[2][0], errors[2]
+    # every mount is empty, and nothing (a hidden result) was left beside them
+    listing = res.stdout.split("rc=1\n")[-1]
+    assert sorted(listing.split()) == sorted([f"{d}:" for d in (mnt, full, small, tmp_path)]
+                                             + ["err1", "err2", "err3", "full", "mnt", "small"])
+
+
 def test_solution_write_is_the_scripts_output(tmp_path):
     """A library user writes the same folder as solve_fp.py, under the same rules."""
     import json
@@ -165,3 +203,45 @@ def test_solution_write_is_the_scripts_output(tmp_path):
     with pytest.raises(io.OutputError, match="did not write"):
         sol.write(model, tmp_path / "mine")
     assert (tmp_path / "mine" / "x").read_text() == "x"
+
+
+def readme_commands(*scripts: str) -> list[list[str]]:
+    """The README's example commands of ``scripts`` as written (an indented
+    code line ``.venv/bin/python scripts/<script> ...``, continued over lines
+    ending in a backslash, without its trailing comment): argument lists."""
+    import shlex
+
+    lines = (ROOT / "README.md").read_text().splitlines()
+    commands = []
+    for i, line in enumerate(lines):
+        words = line.split()
+        if line.startswith("    ") and words[:2] and words[0] == ".venv/bin/python" \
+                and words[1] in [f"scripts/{s}" for s in scripts]:
+            text, j = line, i
+            while text.rstrip().endswith("\\"):
+                j += 1
+                text = text.rstrip()[:-1] + " " + lines[j]
+            commands.append(shlex.split(text, comments=True)[1:])
+    return commands
+
+
+def test_readme_dynamics_examples_keep_each_others_results(tmp_path):
+    """Issue 21.8: the case folder named neither --boundary, --start, --target,
+    --t-end nor --h-min, so three of the README's search_time.py examples wrote
+    one folder and only the last survived. Each README example of
+    search_time.py and evolve_fp.py, run as written in one folder (about 75 s),
+    gets its own folder, and all are there at the end."""
+    commands = readme_commands("search_time.py", "evolve_fp.py")
+    assert len(commands) == 8, commands
+    folders = []
+    for script, *args in commands:
+        res = run_script(Path(script).name, *args, cwd=tmp_path, timeout=300)
+        assert res.returncode == 0, (args, res.stderr[-2000:])
+        folders.append(res.stdout.strip().splitlines()[-1].removeprefix("results written to ").strip())
+    assert len(set(folders)) == len(folders), folders
+    tools = {"search_time.py": "search-time", "evolve_fp.py": "evolve"}
+    for (script, *_), folder in zip(commands, folders):
+        assert io.read_marker(folder)["tool"] == tools[Path(script).name] and (Path(folder) / "summary.json").is_file()
+    # the default runs keep the names tests and the README rely on
+    assert str(tmp_path / "results" / CASE / "search-time") in folders
+    assert str(tmp_path / "results" / CASE / "evolve") in folders

@@ -99,9 +99,9 @@ def test_preset_built_without_sympy_equals_the_parsed_expression():
 
 def test_preset_run_does_not_import_sympy_or_numba(tmp_path):
     """A default FEM solve of a preset needs neither (0.5 s of imports)."""
-    code = ("import sys; from fpsolve import solver; from fpsolve.model.expression import Model; "
+    code = ("import sys; from fpsolve.fem import stationary; from fpsolve.model.expression import Model; "
             "m = Model.preset('double-well', T=0.05); m.check_formulas(); m.as_dict(); "
-            "from fpsolve import io; io.versions(); "
+            "from fpsolve.tools import io; io.versions(); "
             "print(sorted(k for k in ('sympy', 'numba') if k in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

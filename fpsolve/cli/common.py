@@ -18,6 +18,7 @@ import math
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
 
@@ -61,13 +62,14 @@ if sys.excepthook is sys.__excepthook__:
 
 # after the hook, so that Ctrl-C while numpy loads is one line too
 from fpsolve.fem.forms import WALLS, check_wall  # noqa: E402
-from fpsolve.fem.mesh import DEFAULT_RADIUS  # noqa: E402
+from fpsolve.fem.mesh import DEFAULT_RADIUS, check_disk  # noqa: E402
 from fpsolve.model.expression import FUNCTIONS, NOISES, Model, check_constant_name  # noqa: E402
 from fpsolve.model.valley import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise  # noqa: E402
 from fpsolve.tools.errors import InputError  # noqa: E402
 from fpsolve.tools.signals import keep_sigint_handler  # noqa: E402
 from fpsolve.fem import meshfile  # noqa: E402
 from fpsolve.fem.model_mesh import model_mesh_sizes  # noqa: E402
+from fpsolve.tools.io import DISK_FULL  # noqa: E402
 
 #: Valley coefficient options (MODEL.md §1).
 VALLEY_OPTIONS = ("a0", "a2", "a4", "eps")
@@ -219,7 +221,7 @@ def domain_tag(radius: float | None = None, center: Sequence[float] | None = Non
     ``""`` for the default disk, else ``_R<radius>``, ``_c<cx>,<cy>`` (each
     only where it differs from the default) or ``_mesh-<file stem>-<8 hex
     of its SHA-1>``."""
-    from pathlib import Path
+
 
     if mesh is not None:
         import hashlib
@@ -233,19 +235,48 @@ def domain_tag(radius: float | None = None, center: Sequence[float] | None = Non
         return f"_mesh-{Path(mesh).stem}{digest}"
     tag = ""
     if radius is not None and float(radius) != DEFAULT_RADIUS:
-        tag += f"_R{float(radius):.10g}"
+        tag += f"_R{_tag_value(float(radius))}"
     if center is not None and any(float(c) != 0.0 for c in center):
-        tag += "_c" + ",".join(f"{float(c) + 0.0:.10g}" for c in center)
+        tag += "_c" + _tag_value([float(c) for c in center])
     return tag
 
 
-def case_folder_name(name: str, args: argparse.Namespace) -> str:
+#: Options that change a result, and how a value other than the script's
+#: default shows in the case folder name (:func:`run_tag`).
+RUN_TAGS = {"wall": "_{}", "degree": "_P{}", "h_min": "_hmin{}", "h_max": "_hmax{}", "start": "_start{}",
+            "start_width": "_width{}", "target": "_target{}", "t_end": "_t{}"}
+
+
+def _tag_value(value) -> str:
+    """A number or list of numbers as ``1.2`` / ``0.66,0,0.1,0.1``; anything else as text."""
+    if isinstance(value, (list, tuple)):
+        return ",".join(_tag_value(v) for v in value)
+    if isinstance(value, float):
+        return f"{value + 0.0:.10g}"
+    return str(value)
+
+
+def run_tag(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """``_<value>`` for each :data:`RUN_TAGS` option of ``parser`` that
+    ``args`` sets to other than its default, in that order (e.g.
+    ``_absorbing``, ``_start1.2,0.3_target0.66,0,0.1,0.1``): two experiments of one
+    case must not share (and so replace) one folder; the default run adds nothing."""
+    tag = ""
+    for dest, form in RUN_TAGS.items():
+        value = getattr(args, dest, None)
+        if value is not None and _tag_value(value) != _tag_value(parser.get_default(dest)):
+            tag += form.format(_tag_value(value))
+    return tag
+
+
+def case_folder_name(name: str, args: argparse.Namespace, parser: argparse.ArgumentParser | None = None) -> str:
     """``name`` (``Model.case_name()`` or :func:`case_name`) with the
     :func:`domain_tag` of the options ``--radius``, ``--center``, ``--mesh``
-    (those a script does not have count as not given): the ``<case>`` of
+    (those a script does not have count as not given) and, given the script's
+    ``parser``, its :func:`run_tag`: the ``<case>`` of
     ``results/<case>/<tool>/`` for every script."""
-    return name + domain_tag(getattr(args, "radius", None), getattr(args, "center", None),
-                             getattr(args, "mesh", None))
+    tag = domain_tag(getattr(args, "radius", None), getattr(args, "center", None), getattr(args, "mesh", None))
+    return name + tag + (run_tag(args, parser) if parser is not None else "")
 
 
 def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
@@ -275,24 +306,28 @@ def add_cross_diffusion_argument(parser: argparse.ArgumentParser) -> None:
                              "noises sqrt(2 D11), sqrt(2 D22)")
 
 
+def _output_path(text: str) -> str:
+    """``--out``'s value: an empty one is refused (the scripts took it for "not given")."""
+    if not text:
+        raise argparse.ArgumentTypeError(f"{text!r} is an empty path; give a folder, or leave --out out "
+                                         "for the default")
+    return text
+
+
 def add_output_arguments(parser: argparse.ArgumentParser, default: str) -> None:
     """``--out DIR`` and ``--overwrite`` (README, *Where results go*); ``default`` is for the help."""
-    parser.add_argument("--out", default=None, metavar="DIR",
+    parser.add_argument("--out", default=None, metavar="DIR", type=_output_path,
                         help=f"output folder (default {default}); refused if it holds anything this tool did not write")
     parser.add_argument("--overwrite", action="store_true",
-                        help="replace --out even if it holds files this tool did not write")
+                        help="let this tool replace another fpsolve tool's unchanged result at --out "
+                             "(a file fpsolve did not write is never replaced)")
 
 
 def domain_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float]]:
-    """(radius, (cx, cy)), validated, defaults filled in; raises UsageError
+    """(radius, (cx, cy)), validated, defaults filled in; raises ModelError
     naming the bad value."""
     radius = DEFAULT_RADIUS if args.radius is None else args.radius
-    if not (math.isfinite(radius) and radius > 0):
-        raise UsageError(f"--radius must be a finite number > 0 (got {radius!r})")
-    cx, cy = (0.0, 0.0) if args.center is None else args.center
-    if not (math.isfinite(cx) and math.isfinite(cy)):
-        raise UsageError(f"--center must be finite (got {cx!r} {cy!r})")
-    return float(radius), (float(cx), float(cy))
+    return check_disk(radius, (0.0, 0.0) if args.center is None else args.center, "--")
 
 
 def model_from_args(args: argparse.Namespace) -> tuple[Landscape, Noise]:
@@ -346,6 +381,17 @@ def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] 
             if comm is not None:
                 comm.Abort(130)  # a rank interrupted alone must not leave the others waiting
             sys.exit(130)
+        if isinstance(exc, OSError) and exc.errno in DISK_FULL:
+            # an environment failure, not bad input: one line (HDF5's error stack is
+            # held back by io.hdf5_errors) and exit 1; the unfinished result is removed
+            where = f" on rank {comm.rank}" if comm is not None else ""
+            what = Path(exc.filename).name if exc.filename else "the results"
+            sys.stderr.write(f"{prog}: error{where}: disk full (no space left on device) while writing "
+                             f"{what}; no result was written\n")
+            sys.stderr.flush()
+            if comm is not None:
+                comm.Abort(1)
+            sys.exit(1)
         if comm is None or isinstance(exc, SystemExit):
             raise
         import traceback
@@ -426,7 +472,7 @@ def check_mesh_arguments(args: argparse.Namespace, model: Model, radius: float,
     written (UsageError / ModelError naming the bad value): the valley's
     graded disk, or a custom model's (MODEL.md §7) uniform disk of
     :func:`fpsolve.fem.model_mesh.model_mesh_sizes` (``--h-min``; ``--h-max`` refused)."""
-    from pathlib import Path
+
 
     if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
         raise UsageError("--mesh cannot be combined with --h-min/--h-max")

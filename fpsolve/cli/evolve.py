@@ -77,7 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.getLogger().setLevel(logging.WARNING)
     wall = time.perf_counter()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     model, radius, center = cli.model_and_domain(args)
     from fpsolve.fem import transient as dynamics
 
@@ -103,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     comm = MPI.COMM_WORLD
     mesh = cli.read_mesh_option(args, comm)  # a bad file: exit 2 here, before any computation
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
-    name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
+    name = cli.case_folder_name(model.case_name(), args, parser)  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "evolve"), "evolve", args.overwrite, comm)
     _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     bar = None

@@ -29,7 +29,7 @@ from fpsolve.cli import common as cli
 from fpsolve.tools import io
 from fpsolve.mc import ensemble as montecarlo
 from fpsolve.model import valley as model
-from fpsolve.plots.stationary import pyplot, save_figure
+from fpsolve.plots.stationary import fit_title, pyplot, save_figure
 from fpsolve.model.target import Box
 
 
@@ -122,12 +122,13 @@ def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
     ax[1, 1].set_xlabel("time (alpha steps)")
     ax[1, 1].set_ylabel("surviving fraction")
     ax[1, 1].set_ylim(0, 1.02)
-    fig.suptitle(title)
+    fig.suptitle(fit_title(title, fig.get_figwidth()))
     save_figure(fig, path, dpi=90)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     model, radius, center = cli.model_and_domain(args)
     plan = _check(args, model.noise_level, radius, center)
     if args.shift == "exact" and model.noise != "sgd":
@@ -152,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
     target = None if args.target is None else Box.from_numbers(args.target)
     length = _length(args)
-    name = cli.case_folder_name(cli.case_name(landscape, noise) if preset_path else model.case_name(), args)
+    name = cli.case_folder_name(cli.case_name(landscape, noise) if preset_path else model.case_name(), args, parser)
     tool = f"montecarlo-{args.method}" + ("-nocross" if args.no_cross_diffusion else "")
     out = io.claim_output(args.out or io.default_out(name, tool), tool, args.overwrite, comm)
     say = cli.Progress("sample_sgd.py", enabled=rank == 0)

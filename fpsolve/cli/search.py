@@ -64,7 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.getLogger().setLevel(logging.WARNING)
     wall = time.perf_counter()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     model, radius, center = cli.model_and_domain(args)
     from fpsolve import _compat
     from fpsolve.fem import backward as passage
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     comm = MPI.COMM_WORLD
     mesh = cli.read_mesh_option(args, comm)  # a bad file: exit 2 here, before any computation
     progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
-    name = cli.case_folder_name(model.case_name(), args)  # the case folder solve_fp.py uses too
+    name = cli.case_folder_name(model.case_name(), args, parser)  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "search-time"), "search-time", args.overwrite, comm)
     _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     run = passage.search_case(model, target=args.target, start=args.start, wall=args.wall,

@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _preload.start()  # gmsh's library maps while mpi4py and DOLFINx import
     from mpi4py import MPI
 
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     # validate everything before anything is written
     model, radius, center = cli.model_and_domain(args)
     noise = model.noise_level
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD
     progress = cli.Progress("solve_fp.py", enabled=comm.rank == 0)
-    name = cli.case_folder_name(model.case_name(), args)
+    name = cli.case_folder_name(model.case_name(), args, parser)
     out = io.claim_output(args.out or io.default_out(name, "fem"), "fem", args.overwrite, comm)
     _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     progress(f"case {name}: {model.describe()}, P{args.degree}, {args.wall} wall, {comm.size} rank(s)")

@@ -52,6 +52,26 @@ from fpsolve.model.valley import Landscape, ModelError, Noise
 #: Default disk radius (MODEL.md §4), centred at the origin.
 DEFAULT_RADIUS = 2.0
 
+
+def check_disk(radius: Any, center: Any, prefix: str = "") -> Tuple[float, Tuple[float, float]]:
+    """(radius, (cx, cy)) as floats, or ModelError naming the bad value: a
+    radius that is not a finite number > 0 (radius=-1 was blamed on h-min),
+    a centre that is not two finite numbers.  ``prefix`` is ``"--"`` for the
+    command-line options."""
+    try:
+        r = float(radius)
+    except (TypeError, ValueError):
+        r = math.nan
+    if not (math.isfinite(r) and r > 0):
+        raise ModelError(f"{prefix}radius must be a finite number > 0 (got {radius!r})")
+    try:
+        cx, cy = (float(c) for c in center)
+    except (TypeError, ValueError):
+        cx = cy = math.nan
+    if not (math.isfinite(cx) and math.isfinite(cy)):
+        raise ModelError(f"{prefix}center must be two finite numbers (got {center!r})")
+    return r, (cx, cy)
+
 #: Physical tags written into every mesh.
 DOMAIN_TAG = 1
 BOUNDARY_TAG = 2

@@ -77,8 +77,8 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
 
     if mesh is not None and (radius is not None or center is not None):
         raise ModelError("radius and center describe the generated disk; a mesh file brings its own domain")
-    radius = fmesh.DEFAULT_RADIUS if radius is None else radius
-    center = (0.0, 0.0) if center is None else tuple(center)
+    radius, center = fmesh.check_disk(fmesh.DEFAULT_RADIUS if radius is None else radius,
+                                      (0.0, 0.0) if center is None else center)
     comm = parallel.world(comm)
     say = progress or (lambda message: None)
     check_degree(degree)

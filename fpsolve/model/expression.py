@@ -62,6 +62,11 @@ MAX_TEXT = 4000
 MAX_NODES = 3000
 MAX_EXPONENT = 256
 SYMBOLIC_SECONDS = 10.0
+#: Largest |loss|, |gradient|, |Σ|, |∇·D| on the disk's sample points: the
+#: solvers multiply two coefficients (LU pivots, D ∇φ · ∇w), and beyond about
+#: 1e154 the product overflows ((x+y)**200 on the default disk: Σ 1e187, the
+#: eigen-solve divided by a zero norm).
+MAX_MAGNITUDE = 1e150
 
 #: Coordinates and their aliases.
 COORDINATES = {"theta1": 0, "theta2": 1, "x": 0, "y": 1}
@@ -641,6 +646,12 @@ class Model:
             if bad.any():
                 i = int(np.argmax(bad))
                 raise ModelError(f"{label} is not finite at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}")
+            big = np.abs(values) > MAX_MAGNITUDE
+            if big.any():
+                i = int(np.argmax(big))
+                raise ModelError(f"{label} reaches {values[i]:.3g} at theta = ({x[i]:.3g}, {y[i]:.3g}) {where}: "
+                                 f"beyond {MAX_MAGNITUDE:.0e}, products of two such numbers overflow double "
+                                 "precision in the solvers")
         scale = max(float(np.max(np.abs(s11))), float(np.max(np.abs(s22))), 1e-300)
         tol = 1e-12 * scale
         with np.errstate(all="ignore"):

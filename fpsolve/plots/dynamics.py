@@ -12,7 +12,7 @@ from typing import Dict, Sequence
 
 import numpy as np
 
-from fpsolve.plots.stationary import pyplot, save_figure
+from fpsolve.plots.stationary import fit_title, pyplot, save_figure
 
 
 #: Panels of evolution.png: (column, axis label).
@@ -54,7 +54,7 @@ def plot_evolution(path: str | Path, columns: Dict[str, np.ndarray], title: str,
         ax.set_xlabel("t (time units = α SGD steps)")
     if bands:
         axes[0, 0].legend(fontsize=8)
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(fit_title(title, fig.get_figwidth(), 9), fontsize=9)
     save_figure(fig, path, dpi=110)
 
 
@@ -70,7 +70,8 @@ def write_gif(path: str | Path, xs: np.ndarray, ys: np.ndarray, times: Sequence[
     ax.set_aspect("equal")
     ax.set_xlabel("θ1")
     ax.set_ylabel("θ2")
-    label = ax.set_title("")
+    label = ax.set_title("", fontsize=9)
+    title = fit_title(title, fig.get_figwidth(), 9)
 
     def draw(i: int):
         f = np.maximum(frames[i], 0.0)
@@ -111,5 +112,6 @@ def plot_field(path: str | Path, xs: np.ndarray, ys: np.ndarray, values: np.ndar
     ax.set_xlabel("θ1")
     ax.set_ylabel("θ2")
     ax.legend(loc="upper right", fontsize=8, framealpha=0.6)
-    ax.set_title(title, fontsize=9)
+    # the colour bar takes a fifth of the width
+    ax.set_title(fit_title(title, 0.8 * fig.get_figwidth(), 9), fontsize=9)
     save_figure(fig, path, dpi=120)

@@ -38,6 +38,17 @@ def pyplot():
     return plt
 
 
+def fit_title(title: str, width_inches: float, fontsize: float = 12.0) -> str:
+    """``title`` wrapped into lines that fit ``width_inches`` at ``fontsize``
+    points (about 0.65 em a character in DejaVu Sans, digits and symbols
+    included): a preset's loss or a custom model's case name in one line ran
+    past both edges of the figure."""
+    import textwrap
+
+    chars = max(16, int(width_inches * 72 / (0.65 * fontsize)))
+    return "\n".join(textwrap.fill(line, chars) for line in title.splitlines())
+
+
 def save_figure(fig: Any, path: str | Path, dpi: int = 100, tight: bool = True) -> None:
     """Lay out ``fig`` (``tight``: matplotlib's tight layout, about 0.2 s;
     else the figure keeps the margins it was given), write it to ``path``

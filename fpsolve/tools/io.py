@@ -132,13 +132,50 @@ def foreign_entries(folder: str | os.PathLike, marker: dict | None = None) -> li
     return sorted(foreign)
 
 
+def _name_refusal(path: Path) -> str | None:
+    """Why the names a run makes at ``path`` would be too long for the file
+    system (ENAMETOOLONG after the whole computation), or None.  The
+    temporary sibling ``.<name>.fpsolve-tmp-<pid>-<random>-old`` is the longest."""
+    anchor = path.parent
+    while True:  # the nearest folder that exists (a too-long part raises)
+        try:
+            if anchor.is_dir():
+                break
+        except OSError:
+            pass
+        anchor = anchor.parent
+    try:
+        name_max, path_max = os.pathconf(anchor, "PC_NAME_MAX"), os.pathconf(anchor, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    extra = len(f".{_TMP_TAG}4194304-12345678-old")
+    short = str(path) if len(str(path)) <= 80 else f"{str(path)[:60]}...{str(path)[-15:]}"
+    for part in path.parts[:-1]:
+        if len(os.fsencode(part)) > name_max:
+            return f"--out {short}: a folder name of {len(os.fsencode(part))} bytes, above the file system's {name_max}"
+    size = len(os.fsencode(path.name))
+    if size + extra > name_max:
+        return (f"--out {short}: its last name has {size} bytes; at most {name_max - extra} (the file system's "
+                f"{name_max} less {extra} for the temporary folder a run writes first)")
+    if len(os.fsencode(str(path))) + extra > path_max:
+        return f"--out {short}: the path is longer than the file system's {path_max} bytes allow"
+    return None
+
+
 def _refusal(path: Path, tool: str, overwrite: bool) -> str | None:
     """Why ``tool`` may not write ``path`` (None: it may), checked on one rank."""
+    too_long = _name_refusal(path)
+    if too_long is not None:
+        return too_long
     if path.is_symlink():
         return f"--out {path} is a symbolic link; give a folder path"
     if path.exists():
         if not path.is_dir():
             return f"--out {path} is an existing file, not a result folder of {tool}"
+        if os.path.ismount(path):
+            # the result is swapped in by renaming, which a mount point refuses
+            # (EBUSY after the whole computation, the result left hidden beside it)
+            return f"--out {path} is a mount point; give a folder inside it"
         cwd = Path.cwd().resolve()
         real = path.resolve()
         if real == cwd or real in cwd.parents or real == Path.home().resolve():
@@ -430,6 +467,45 @@ def _abort(comm: Any, exc: BaseException) -> None:
                      "ending all ranks\n")
     sys.stderr.flush()
     comm.Abort(1)
+
+
+#: errno values of a file system that has no room left (one line, not a traceback).
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+@contextlib.contextmanager
+def hdf5_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Hold stderr (file descriptor 2) in memory while HDF5 writes ``path``.
+
+    On a full disk HDF5 prints its error stack (63 lines) before DOLFINx
+    raises a RuntimeError that does not say why; the held text names the
+    errno, so that failure becomes ``OSError(ENOSPC)`` (one line from
+    :func:`fpsolve.cli.main_guard`).  Any other outcome passes the held text
+    on to stderr unchanged.
+    """
+    import sys
+
+    sys.stderr.flush()
+    held = os.memfd_create("fpsolve-stderr")  # in memory: the disk may be full
+    saved = os.dup(2)
+    os.dup2(held, 2)
+    failed = None
+    try:
+        yield
+    except RuntimeError as exc:
+        failed = exc
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.lseek(held, 0, os.SEEK_SET)
+        with os.fdopen(held, "rb") as f:
+            text = f.read()
+    if failed is not None and re.search(rb"errno = (%d|%d)\b" % DISK_FULL, text):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from None
+    if text:
+        os.write(2, text)
+    if failed is not None:
+        raise failed
 
 
 @contextlib.contextmanager

@@ -499,7 +499,8 @@ def plot_case(res: CaseResult, path: Any) -> None:
     for kind, style in (("landscape", "k--"), ("constant", "k:")):
         c = res.closed.get(kind, {})
         if "density" in c:
-            ax.plot(c["density_grid"], 2 * c["density"], style, lw=1, label=f"closed form ({kind})")
+            # already the density of |θ1| (normalised on [0, x_max], as the bins above)
+            ax.plot(c["density_grid"], c["density"], style, lw=1, label=f"closed form ({kind})")
     # the constant-D form can be far narrower (T = 0.05): keep the methods readable
     top = max(float(np.max(res.fem[name]["abs_bins"] / w)) for name, _ in VARIANTS)
     ax.set_ylim(0, 1.3 * top)
