@@ -18,7 +18,7 @@ export PRTE_MCA_rmaps_default_mapping_policy := :oversubscribe
 # a hung rank must not hang CI: the MPI pass is capped at 30 minutes
 MPIRUN := timeout 1800 mpirun -n $(NP)
 
-.PHONY: help setup solve test test-serial test-mpi meshes bench clean
+.PHONY: help setup solve test test-serial test-mpi meshes bench docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -39,6 +39,10 @@ meshes: $(STAMP) ## regenerate the committed default meshes in meshes/
 bench: $(STAMP) ## solver benchmark table (P1/P2 x two mesh levels, default case)
 	$(PY) scripts/bench_solver.py $(ARGS)
 
+docs: $(STAMP) ## build the HTML documentation into docs/_build/html (warnings are errors)
+	$(PY) -m sphinx -b html -W --keep-going -q docs docs/_build/html
+	@echo "docs: open docs/_build/html/index.html"
+
 test: test-serial test-mpi ## the whole test suite: serial, then MPI with NP ranks
 
 test-serial: $(STAMP) ## serial tests (pytest -m "not mpi")
@@ -47,5 +51,5 @@ test-serial: $(STAMP) ## serial tests (pytest -m "not mpi")
 test-mpi: $(STAMP) ## MPI tests under mpirun -n $(NP) (pytest -m mpi)
 	$(MPIRUN) tests/rank0-output.sh $(PY) -m mpi4py -m pytest $(PYTEST) -p no:cacheprovider --color=no -m mpi tests
 
-clean: ## remove .venv and results/
-	rm -rf $(VENV) results .pytest_cache *.egg-info
+clean: ## remove .venv, results/ and docs/_build
+	rm -rf $(VENV) results .pytest_cache *.egg-info docs/_build

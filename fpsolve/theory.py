@@ -16,7 +16,7 @@ Slow marginal, lowest order (MODEL.md §5, S16, S29–S31)::
     P1(θ1) ∝ (1/B) exp(∫ A/B)
 
 with Gaussian moments of θ2 (``s2 = T g/2``): this is the form whose
-moments MODEL.md §6 lists (mean |θ1| 0.619 and std 0.118 at T = 0.05); the
+moments MODEL.md §6 lists (mean ``|θ1|`` 0.619 and std 0.118 at T = 0.05); the
 exact heavy-tailed ``s2`` is offered for the fast conditional only.
 
 The names ``mean_abs_theta1``, ``std_abs_theta1``, ``var_theta2``,
@@ -105,10 +105,10 @@ def _check_kind(kind: str) -> None:
 # --------------------------------------------------------------------------
 
 def time_scales(landscape: Landscape, noise: NoiseLike, x: Any) -> Tuple[Any, Any]:
-    """(τ2, τ1) = (1/g, 1/|ε + ½ g'' s2|) in time units (S14), s2 = T g/2.
+    """(τ2, τ1) = (1/g, 1/``|ε + ½ g'' s2|``) in time units (S14), s2 = T g/2.
 
     τ1 is the relaxation time of θ1 along the valley; where ε + ½ g'' s2 < 0
-    (the top of the double well) it is the time of departure, hence |·|.
+    (the top of the double well) it is the time of departure, hence ``|·|``.
     """
     T = temperature(noise)
     x = np.asarray(x, dtype=float)
@@ -167,7 +167,7 @@ def log_conditional_density(landscape: Landscape, noise: NoiseLike, x: Any, y: A
     """ln P(θ2 = y | θ1 = x), normalised over y ∈ ℝ (S15, S25, S19, S26).
 
     Exact (``exact=True``, S25): P ∝ (g² + g'² y²)^(−1 − g/(T g'²)), a
-    Student-like density with scale c = g/|g'| and exponent ν = 1 + g/(T g'²):
+    Student-like density with scale c = g/``|g'|`` and exponent ν = 1 + g/(T g'²):
     P = (1 + y²/c²)^(−ν) Γ(ν) / (c √π Γ(ν − ½)).  Where g' = 0 it is the
     Gaussian N(0, T g/2) (its limit).  Gaussian (``exact=False``, S26):
     N(0, T g/2), valid for T g'²/g ≪ 1.  Requires T > 0.
@@ -383,7 +383,7 @@ def anisotropy(landscape: Landscape, noise: NoiseLike, x: Any, kind: str = "land
 # --------------------------------------------------------------------------
 
 def critical_temperature_constant(landscape: Landscape) -> float:
-    """T_c = 2ε/(a0 |a2|) in the constant-D limit (S35); ``inf`` unless a2 < 0."""
+    """T_c = 2ε/(a0 ``|a2|``) in the constant-D limit (S35); ``inf`` unless a2 < 0."""
     return landscape.critical_temperature()
 
 
@@ -485,9 +485,9 @@ def marginal_moments(landscape: Landscape, noise: NoiseLike, kind: str = "landsc
                      interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH) -> Dict[str, float]:
     """Moments of P1 on θ1 ∈ ``interval`` (a half-width, or (lo, hi) around 0).
 
-    The marginal is even in θ1, so the moments of |θ1| are taken on the
-    folded density over [0, max(|lo|, hi)] with multiplicity 2 where both
-    ±|θ1| lie inside the interval.  Returns ``mean_abs_theta1``,
+    The marginal is even in θ1, so the moments of ``|θ1|`` are taken on the
+    folded density over [0, max(``|lo|``, hi)] with multiplicity 2 where both
+    ±``|θ1|`` lie inside the interval.  Returns ``mean_abs_theta1``,
     ``std_abs_theta1``, ``var_theta1`` (= ⟨θ1²⟩ for a symmetric interval),
     ``var_theta2`` = E[T g/2] and ``var_theta2_exact`` = E[s2 exact] (inf if
     any mass sits where T g'² ≥ 2g), ``mean_g``, ``mean_dg2`` (⟨g'²⟩),
@@ -527,7 +527,7 @@ def marginal_moments(landscape: Landscape, noise: NoiseLike, kind: str = "landsc
 
 def mode_theta1(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
                 half_width: float = DEFAULT_HALF_WIDTH) -> float:
-    """θ1* ≥ 0, the most probable |θ1| of P1 on [0, half_width] (S41, S42).
+    """θ1* ≥ 0, the most probable ``|θ1|`` of P1 on [0, half_width] (S41, S42).
 
     Landscape-dependent: a root of A = B' (or 0); constant D: a root of
     L_eff' = 0 (or 0).  0 below T_c, ±θ1* above it (double well).  Found as
@@ -567,7 +567,7 @@ def mean_abs_theta1(landscape: Landscape, noise: NoiseLike, kind: str = "landsca
 
 def std_abs_theta1(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
                    interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH) -> float:
-    """Standard deviation of |θ1| under P1 (MODEL.md §6); see :func:`marginal_moments`."""
+    """Standard deviation of ``|θ1|`` under P1 (MODEL.md §6); see :func:`marginal_moments`."""
     return marginal_moments(landscape, noise, kind, interval)["std_abs_theta1"]
 
 
@@ -686,7 +686,7 @@ def search_time(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
     The target is θ1* ± ``window`` (default: the peak width σ*, see
     :func:`peak_width`).  Default start: θ1* + 3σ*, on the outer side,
     reflecting at θ1 = ``half_width`` (the far side); this is the
-    near-critical relaxation of S45, which diverges as |T − T_c|^(−1) on both
+    near-critical relaxation of S45, which diverges as ``|T − T_c|``^(−1) on both
     sides (γ = 1) where the peak is harmonic.  A start below θ1* − window
     (e.g. 0, the global minimum, for the search of seed II.1) reflects at
     θ1 = 0 (the symmetry plane of the even marginal).  A start inside the
@@ -725,7 +725,7 @@ def search_time(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
 # --------------------------------------------------------------------------
 
 def adiabatic_ratio(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
-    """τ2/τ1 = |ε + ½ g'' s2| / g with s2 = T g/2 (S14, S47); elimination needs ≪ 1."""
+    """τ2/τ1 = ``|ε + ½ g'' s2|`` / g with s2 = T g/2 (S14, S47); elimination needs ≪ 1."""
     tau2, tau1 = time_scales(landscape, noise, x)
     return tau2 / tau1
 

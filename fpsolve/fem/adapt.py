@@ -25,7 +25,7 @@ Solution`` (:mod:`fpsolve.fem.stationary`), so it meshes the presets, user model
   between consecutive cycles, extrapolated with the nominal convergence
   rate of P_k in the dof count N: ``e_k ≈ |Q_k − Q_{k−1}| / (r^p − 1)``,
   ``r = N_k / N_{k−1}``, ``p = (k + 1)/2``.  The watched quantities are the
-  moments (mean |θ1|, std |θ1|, Var θ1, Var θ2 relative to themselves, the
+  moments (mean ``|θ1|``, std ``|θ1|``, Var θ1, Var θ2 relative to themselves, the
   means relative to the width) and the L1 distance of the densities
   ``∫|φ_k − φ_{k−1}|`` (φ_{k−1} interpolated into the new space).  The estimate is the largest of them; its
   effectivity (estimate / true error) is measured by the tests and
@@ -70,7 +70,7 @@ MIN_GROWTH = 1.8
 MAX_GROWTH = 4.0
 #: Fewest solves before the loop may stop.
 MIN_CYCLES = 3
-#: Cells whose mean |φ| is below this fraction of the largest cell mean are
+#: Cells whose mean ``|φ|`` is below this fraction of the largest cell mean are
 #: at round-off: their residual is not marked.
 NOISE_LEVEL = 1e-12
 ESTIMATE_METHOD = ("change between consecutive adaptive cycles of the moments (relative), of the "

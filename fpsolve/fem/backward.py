@@ -225,7 +225,7 @@ def stationary_peak(op: Operator, *, radius: float = 2.0, center: Sequence[float
     stationary density of ``op`` (MODEL.md §4 with a reflecting wall, one
     eigen-solve) and the peak's widths, by :data:`CUSTOM_TARGET_RULE`.
 
-    The maximum over a ``grid``² lattice of the disk, then twice a
+    The maximum over a ``grid × grid`` lattice of the disk, then twice a
     least-squares quadratic fit of ln P on a 5 × 5 stencil of the local mesh
     size around the current point and a Newton step to the fit's maximum
     (exact for a Gaussian peak up to the FEM error).  Collective.  Raises
@@ -269,9 +269,9 @@ def stationary_peak(op: Operator, *, radius: float = 2.0, center: Sequence[float
 
 def default_target(landscape: Any, noise: Any, radius: float = 2.0) -> Tuple[Tuple[float, float, float, float],
                                                                           Tuple[float, float], dict]:
-    """((C1, C2, W1, W2), start, 1-D result): the box θ1* ± σ*, |θ2| ≤ sqrt(T g(θ1*)/2)
+    """((C1, C2, W1, W2), start, 1-D result): the box θ1* ± σ*, ``|θ2|`` ≤ sqrt(T g(θ1*)/2)
     around the most probable point of the slow marginal (MODEL.md §5, S44;
-    :func:`search_case` adds its mirror image at −θ1*, as the 1-D |θ1| folds),
+    :func:`search_case` adds its mirror image at −θ1*, as the 1-D ``|θ1|`` folds),
     and the start (θ1* + 3σ*, 0), as :func:`fpsolve.theory.search_time` sets
     them in 1-D (its result, reflecting at θ1 = ``radius``, is returned too)."""
 
@@ -329,7 +329,7 @@ def aligned_core(sizes: Any, start: Sequence[float], box: Sequence[float]) -> An
 
     Why: below T_c at small ε, D22/D11 ~ 1e6.  On an unstructured mesh the
     P2 interpolant of a function of θ1 alone has a θ2-gradient of order
-    h1³ |∂1³τ| / h2, which D22 weighs as much as the true θ1-gradient: τ
+    h1³ ``|∂1³τ|`` / h2, which D22 weighs as much as the true θ1-gradient: τ
     came out 30 % short (6577 against the formula's 9173 and the SDE's
     9150 ± 550 at ε = 1e-3, r = 0.1) and moved ±5 % between meshes.  On the
     aligned grid every P2 node of a column has the same θ1 (9101, within

@@ -35,7 +35,7 @@ def solve_operator(op: Operator, *, eigensolver: str = "slepc",
     numerically, :mod:`fpsolve.fem.symmetry`), the density is the symmetric
     eigenvector, so the split of mass between mirror-image wells is exact.
     ``Solution.info`` records the eigenpair residual, the spectral gap
-    (λ1 − λ0)/|λ1| (:func:`spectral_gap`), the density on the wall relative
+    (λ1 − λ0)/``|λ1|`` (:func:`spectral_gap`), the density on the wall relative
     to its peak, and the escape rate from the boundary flux computed
     consistently with the weak form (:func:`wall_flux`).  ``adjoint``: also
     the solution τ of the backward equation ``a(v, τ) = ∫ v`` (mean
@@ -135,7 +135,7 @@ def wall_flux(phi: Any, lam: complex, drift: Any, D: Any, divD: Any, wall_dofs: 
 
 
 def _wall_density(phi: Any, wall_dofs: np.ndarray) -> float:
-    """max |φ| over the wall dofs relative to max φ (global)."""
+    """max ``|φ|`` over the wall dofs relative to max φ (global)."""
     from mpi4py import MPI
 
     comm = phi.function_space.mesh.comm

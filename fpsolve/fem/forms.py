@@ -126,7 +126,7 @@ def case_coefficients(msh: Any, model: Any) -> Tuple[Any, Any, Any]:
 
 def to_ufl(expr: Any, mapping: Mapping[Any, Any]) -> Any:
     """The UFL twin of a sympy expression; ``mapping`` sends each sympy
-    Symbol to a UFL object (coordinates, ``fem.Constant``s)."""
+    Symbol to a UFL object (coordinates, ``fem.Constant`` objects)."""
     import sympy
     import ufl
 

@@ -83,7 +83,7 @@ def _solver_packages() -> set:
 
 
 def _positivity(vec: Any, lumped: Any) -> Tuple[float, float]:
-    """(∫φ, ∫|φ|) with a lumped mass vector, global."""
+    """(``∫φ``, ``∫|φ|``) with a lumped mass vector, global."""
     a = vec.getArray(readonly=True)
     m = lumped.getArray(readonly=True)
     comm = vec.getComm().tompi4py()
@@ -227,7 +227,7 @@ def eigen_residual(K: Any, M: Any, lam: complex, vec: Any) -> Tuple[float, float
 def eigenvalue_roundoff(K: Any, M: Any, vec: Any) -> float:
     """The size of λ0 that round-off alone produces, ``u ‖K‖∞ ‖φ‖₁ / |Σ (Mφ)|``
     (u = 2.2e-16; the left eigenvector of the principal eigenvalue of a
-    Fokker-Planck operator is about constant, hence the sums).  A |λ0| below
+    Fokker-Planck operator is about constant, hence the sums).  A ``|λ0|`` below
     a few hundred times this is not an escape rate but noise (NUMERICS.md:
     λ0 ~ 1e-13 ... 1e-8 on confined cases, changing with the mesh)."""
     from petsc4py import PETSc
@@ -354,7 +354,7 @@ def spectral_gap(lam: complex, eigenvalues: Sequence[Sequence[float]]) -> float 
 
 
 def _choose(candidates: list) -> tuple:
-    """The one-signed pair (|∫φ|/∫|φ| > 0.9) of least real part, else the
+    """The one-signed pair (``|∫φ| / ∫|φ| > 0.9``) of least real part, else the
     most one-signed pair."""
     one_signed = [c for c in candidates if c[2] > 0.9]
     return min(one_signed, key=lambda c: c[0].real) if one_signed else max(candidates, key=lambda c: c[2])

@@ -21,16 +21,16 @@ MODEL.md §5-6 instead of per-case constants (lengths in θ units):
   to 7e-6 on 24 k dofs; the unstructured anisotropic core of the same sizes
   (gmsh in coordinates ξ stretched by ``1 / c`` along θ1, ``c = h1 / h2``,
   nodes mapped back by :func:`stretch_map`, still used off the axis) left
-  2e-4 on 28 k, and at ε = 1e-3, T = 0.9 T_c it left std |θ1| 27 % low
+  2e-4 on 28 k, and at ε = 1e-3, T = 0.9 T_c it left std ``|θ1|`` 27 % low
   (0.00175 against 0.0024135);
 * phase II (``κ ≤ 0``): a *band* ``|θ1| < x_flat``, ``|θ2| < 2.2 max w2`` with
   ``h = min w2 / 7.5``: uniform, because with cross-diffusion the density's
   outer edge in θ1 is steep wherever it lies in the band (NUMERICS.md);
 * outside the box the size grows linearly (slope 0.3) to ``h_max = R / 13``.
 
-For MODEL.md §6 this gives 0.0022 × 0.0094 over |θ1| < 0.052 (T = 0.01) and
-h = 0.015 over |θ1| < 1, |θ2| < 0.35 (T = 0.05).  The mesh conforms to the
-chord θ1 = 0, so moments of |θ1| are integrated without a kink inside a cell,
+For MODEL.md §6 this gives 0.0022 × 0.0094 over ``|θ1|`` < 0.052 (T = 0.01) and
+h = 0.015 over ``|θ1|`` < 1, ``|θ2|`` < 0.35 (T = 0.05).  The mesh conforms to the
+chord θ1 = 0, so moments of ``|θ1|`` are integrated without a kink inside a cell,
 and, for a disk centred on θ1 = 0, it is mirror-symmetric under θ1 → −θ1.
 """
 
@@ -219,8 +219,8 @@ def _structured_fits(radius: float, center: Tuple[float, float], box_hx: float, 
 
 
 def _stretch_fits(radius: float, center: Tuple[float, float], box_hx: float, box_hy: float) -> bool:
-    """Whether the region the θ1 map moves (:func:`stretch_map`: |ξ1| <
-    STRETCH_REACH box_hx, |θ2| < STRETCH_BLEND[1] box_hy, about 0) lies well
+    """Whether the region the θ1 map moves (:func:`stretch_map`: ``|ξ1|`` <
+    STRETCH_REACH box_hx, ``|θ2|`` < STRETCH_BLEND[1] box_hy, about 0) lies well
     inside the disk, so the wall's nodes stay on the circle."""
     cx, cy = center
     x = STRETCH_REACH * box_hx + abs(cx)
@@ -231,10 +231,10 @@ def _stretch_fits(radius: float, center: Tuple[float, float], box_hx: float, box
 def stretch_map(sizes: MeshSizes, x: Any, y: Any) -> Any:
     """θ1 of the nodes (ξ1 = x, θ2 = y; arrays) of a mesh made with
     ``sizes.stretch`` = c < 1 (:class:`MeshSizes`): with u = ξ1 − x0,
-    a = box_hx, b = STRETCH_REACH a, ``f(u) = c u`` for |u| ≤ a, linear from
-    c a to b on a ≤ |u| ≤ b, ``u`` beyond; blended to the identity by a
-    smoothstep in |θ2 − y0| between STRETCH_BLEND × box_hy (the density
-    is still 1e-4 of its peak at |θ2| = box_hy, and needs c there).  Odd
+    a = box_hx, b = STRETCH_REACH a, ``f(u) = c u`` for ``|u|`` ≤ a, linear from
+    c a to b on a ≤ ``|u|`` ≤ b, ``u`` beyond; blended to the identity by a
+    smoothstep in ``|θ2 − y0|`` between STRETCH_BLEND × box_hy (the density
+    is still 1e-4 of its peak at ``|θ2|`` = box_hy, and needs c there).  Odd
     in u (keeps the mirror symmetry and the chord θ1 = x0), monotone in ξ1
     for every θ2 (no cell turns over), the identity near the wall."""
     import numpy as np

@@ -19,7 +19,7 @@ from fpsolve.fem import results as fem_results
 #: Trapezoid points across the support for a marginal: the conditional
 #: density across it is a smooth bump (Gaussian in θ2, MODEL.md §5), on which
 #: the trapezoid rule converges fast: with 151 points the θ1-marginal's mass
-#: and |θ1| moment are within 4e-6 of the quadrature's at T = 0.05 (301:
+#: and ``|θ1|`` moment are within 4e-6 of the quadrature's at T = 0.05 (301:
 #: 2e-7), at half the point evaluations, which dominate post-processing.
 MARGINAL_LINE_POINTS = 151
 #: ... and for the mode's marginal, whose argmax alone counts: 61 points move
@@ -82,7 +82,7 @@ class Solution:
 
     def moments(self) -> dict:
         """Mass and moments of the density by quadrature (``∫ φ`` = mass;
-        the others divide by it): mean |θ1|, std |θ1|, mean θ1, θ2, Var θ2."""
+        the others divide by it): mean ``|θ1|``, std ``|θ1|``, mean θ1, θ2, Var θ2."""
         mass = self._integral(lambda x, y: np.ones_like(x))
         m_abs = self._integral(lambda x, y: np.abs(x)) / mass
         m_x = self._integral(lambda x, y: x) / mass
@@ -185,7 +185,7 @@ class Solution:
         return lo, hi
 
     def mode_theta1(self, n: int = 401) -> float:
-        """|θ1| of the maximum of the θ1-marginal (grid over the support, then
+        """``|θ1|`` of the maximum of the θ1-marginal (grid over the support, then
         a parabola through the best three points)."""
         lo, hi = self.support(0)
         grid = np.linspace(lo, hi, n)

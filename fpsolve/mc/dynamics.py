@@ -59,7 +59,7 @@ def ensemble_curves(case: Any, noise: Noise | None = None, *, start: Sequence[fl
     without cross-diffusion is the valley's ``sgd-diagonal`` Model).
     ``times``: time units, whole multiples of the method's step.  At each
     time: the survival fraction and the means over surviving walkers of L,
-    |θ1|, F(θ1) (the valley's flatness; NaN for a custom Model) and the
+    ``|θ1|``, F(θ1) (the valley's flatness; NaN for a custom Model) and the
     variances of θ1, θ2, each as (values, standard errors).
     ``absorbing=False`` switches absorption at the wall off (the twin of a
     reflecting FEM wall for a confined density).  Returns {"t": times,
@@ -125,7 +125,7 @@ def _var_se(v: np.ndarray) -> Tuple[float, float]:
 
 
 def max_deviation(fem: Dict[str, np.ndarray], mc: Dict[str, Any]) -> Dict[str, float]:
-    """Largest |FEM − MC| / se over the compared times, per observable and
+    """Largest ``|FEM − MC|`` / se over the compared times, per observable and
     overall (``all``); ``fem``: {name: values at mc["t"]}.  Times where the
     standard error is zero or undefined are skipped."""
     out: Dict[str, float] = {}

@@ -354,7 +354,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
     the SDE of §3 (seed S12-S13), see the module doc.  Returns a
     :class:`MonteCarloResult`: ``summary`` (moments with standard errors,
     survival fraction, timings), the 2-D histogram ``hist`` (shape
-    (len(hist_edges[0]) - 1, len(hist_edges[1]) - 1)), the θ1 and |θ1|
+    (len(hist_edges[0]) - 1, len(hist_edges[1]) - 1)), the θ1 and ``|θ1|``
     histograms, ``survival`` (times, surviving fraction), first-passage
     times (time units, NaN for walkers that never hit ``target``), final
     positions (walkers, 2) and status.  Raises ModelError for any argument

@@ -31,7 +31,7 @@ _caches.prepare_numba_cache(__file__)  # before the cache=True kernels below
 
 #: Walker status codes.
 ALIVE, ABSORBED, DIVERGED = 0, 1, 2
-#: Default divergence bound on |θ − c| (only reached when the disk is infinite).
+#: Default divergence bound on ``|θ − c|`` (only reached when the disk is infinite).
 DEFAULT_BOUND = 1e10
 #: Columns of the per-walker accumulator: count, Σx, Σy, Σx², Σy², Σxy, Σ|x|.
 _N, _SX, _SY, _SXX, _SYY, _SXY, _SAX = range(7)
@@ -231,7 +231,7 @@ def _near_wall(xo, yo, xi, yi, p):
 
 @numba.njit
 def _wall_crossed(key, k, xo, yo, xi, yi, D, p):
-    """Did the path cross the wall |θ − c| = sqrt(p.stop2) during step k?"""
+    """Did the path cross the wall ``|θ − c|`` = sqrt(p.stop2) during step k?"""
     r = math.sqrt(p.stop2)
     ro = math.sqrt((xo - p.cx) ** 2 + (yo - p.cy) ** 2)
     rn = math.sqrt((xi - p.cx) ** 2 + (yi - p.cy) ** 2)

@@ -120,7 +120,7 @@ def moments(model: Any, radius: float = 2.0, center: Tuple[float, float] = (0.0,
             n_r: int = 600, n_a: int = 1440) -> dict:
     """Moments of the exact density on the disk by 2-D quadrature (``n_r``
     Gauss–Legendre radii × ``n_a`` angles): the keys of the FEM summary
-    (mean/std |θ1|, mean and Var θ1, θ2) plus ``mass`` (= 1)."""
+    (mean/std ``|θ1|``, mean and Var θ1, θ2) plus ``mass`` (= 1)."""
     U = potential(model, radius, center)
     if U is None:
         raise ModelError("D^-1 (grad L + div D) is not a gradient on the disk: no exact density exp(-U) (MODEL.md §7)")

@@ -4,7 +4,7 @@ seconds, estimate, true error against a fine reference, negative mass and
 peak memory, next to the graded mesh's row.  ``scripts/bench_solver.py
 --adaptive`` prints and writes the table.
 
-True error: the largest relative error of mean |θ1|, std |θ1| and Var θ2
+True error: the largest relative error of mean ``|θ1|``, std ``|θ1|`` and Var θ2
 against the reference (the graded mesh refined REFERENCE_LEVEL times).
 Each row runs in its own process (:func:`run_isolated`), so its peak
 memory is its own; core seconds are the solve's wall times of mesh,
@@ -28,7 +28,7 @@ MOMENTS = ("mean_abs_theta1", "std_abs_theta1", "var_theta2")
 
 
 def true_error(summary: Dict[str, Any], reference: Dict[str, Any]) -> float:
-    """max over MOMENTS of |x − x_ref| / |x_ref|."""
+    """max over MOMENTS of ``|x − x_ref|`` / ``|x_ref|``."""
     return max(abs(summary[k] - reference[k]) / abs(reference[k]) for k in MOMENTS)
 
 

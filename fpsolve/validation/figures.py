@@ -7,7 +7,7 @@ plot (written as CSV), the checks it supports, and a one-line finding.
 
 * Fig. S5 — cross-diffusion: FEM and MC twins with and without D12, below
   and above T_c (peak location and width).
-* Fig. S3 — fluctuations against T at fixed α: Var θ2 and Var |θ1|
+* Fig. S3 — fluctuations against T at fixed α: Var θ2 and Var ``|θ1|``
   (FEM full noise, SGD Monte Carlo, closed form).
 * Fig. S4 — critical exponents: β from F(θ1*) − F(0) (FEM), γ from SGD
   first-passage search times on both sides of T_c (with the 1-D formula).
@@ -184,7 +184,7 @@ def sgd_point(landscape: Landscape, T: float, alpha: float, walkers: int, max_ti
 def first_passage_point(landscape: Landscape, alpha: float, Delta: float, start: float,
                         center: float, half_width: float, walkers: int, time: float, seed: int,
                         method: str = "sgd", cross: bool = True, dt: Optional[float] = None) -> dict:
-    """Mean first passage time of SGD into |θ1 − center| < half_width (any θ2).
+    """Mean first passage time of SGD into ``|θ1 − center|`` < half_width (any θ2).
 
     Walkers start at (start, 0); time units (search time = steps × α, seed
     II.1).  ``hit_fraction`` < 1 means the run was cut (the mean is then a
@@ -206,7 +206,7 @@ def first_passage_point(landscape: Landscape, alpha: float, Delta: float, start:
 def fem_search_point(landscape: Landscape, alpha: float, Delta: float, start: float, center: float,
                      half_width: float, refine: float, h_max: Optional[float] = None) -> dict:
     """The 2-D FEM search time (MODEL.md §8, backward equation) from
-    (start, 0) into the strip |θ1 − center| ≤ half_width (any θ2, the Monte
+    (start, 0) into the strip ``|θ1 − center|`` ≤ half_width (any θ2, the Monte
     Carlo target of :func:`first_passage_point`), full D, reflecting wall;
     on this rank alone.  A deterministic solve: no sampling noise.
     ``h_max``: far mesh size (default the case's, R/13) before ``refine``."""
@@ -222,7 +222,7 @@ def phase_point(landscape: Landscape, alpha: float, Delta: float, walkers: int, 
     """Phase of SGD at (α, Δ) from Monte Carlo without a boundary.
 
     Walkers start spread over θ1 ∈ [−1.2, 1.2] (θ2 = 0) and run ``time``.
-    III: more than half diverge; else II if the median final |θ1| is past
+    III: more than half diverge; else II if the median final ``|θ1|`` is past
     half the flattest point, else I (MODEL.md §5).
     """
     rng = np.random.default_rng([seed, 11])

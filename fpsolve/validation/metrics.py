@@ -61,7 +61,7 @@ def _as_probability(values: np.ndarray, name: str) -> np.ndarray:
 
 
 def total_variation(p: np.ndarray, q: np.ndarray) -> float:
-    """Total-variation distance ½ Σ |p_i − q_i| of two binned distributions.
+    """Total-variation distance ½ Σ ``|p_i − q_i|`` of two binned distributions.
 
     Both are normalised to sum 1 first (pass counts or probabilities).  Small
     negative entries of a FEM bin integral (discretisation undershoot) are
@@ -163,12 +163,12 @@ def _check_symmetric_edges(edges: np.ndarray) -> int:
 
 
 def fold_symmetric(hist: np.ndarray, edges: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Fold a histogram (counts or bin probabilities) onto |coordinate|.
+    """Fold a histogram (counts or bin probabilities) onto ``|coordinate|``.
 
     ``edges`` must be symmetric about 0 and contain 0; returns
     ``(folded, edges[mid:])``.  The model is symmetric under θ1 → −θ1 and
     θ2 → −θ2, and above T_c a trajectory rarely changes well, so Monte Carlo
-    and FEM are compared on |θ1| (MODEL.md §6).
+    and FEM are compared on ``|θ1|`` (MODEL.md §6).
     """
     mid = _check_symmetric_edges(edges)
     h = np.moveaxis(np.asarray(hist, dtype=float), axis, 0)
@@ -240,7 +240,7 @@ def compare_values(value: float, reference: float, *, err: float = 0.0, ref_err:
                    n_sigma: float = 3.0, rel_tol: float = 0.0, abs_tol: float = 0.0) -> Verdict:
     """Do ``value ± err`` and ``reference ± ref_err`` agree?
 
-    Tolerance = max(n_sigma·sqrt(err² + ref_err²), rel_tol·|reference|,
+    Tolerance = max(n_sigma·sqrt(err² + ref_err²), rel_tol·``|reference|``,
     abs_tol): statistical error where there is one, otherwise a stated
     relative or absolute tolerance (discretisation, approximation order).
     A non-finite value never agrees.
@@ -262,7 +262,7 @@ def compare_values(value: float, reference: float, *, err: float = 0.0, ref_err:
 
 @dataclasses.dataclass(frozen=True)
 class PowerLaw:
-    """y = prefactor · |x − x0|^exponent, fitted in log-log space."""
+    """``y = prefactor · |x − x0| ** exponent``, fitted in log-log space."""
 
     exponent: float
     exponent_err: float

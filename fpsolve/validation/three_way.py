@@ -9,7 +9,7 @@ For one landscape and noise level (MODEL.md §1–2):
 * the closed forms (``fpsolve.theory``): landscape-dependent and constant-D
   θ1 marginals and their moments, and the adiabatic ratio τ2/τ1.
 
-Everything is compared on the folded coordinates (|θ1|, |θ2|): the model is
+Everything is compared on the folded coordinates (``|θ1|``, ``|θ2|``): the model is
 symmetric under both reflections and above T_c a trajectory rarely changes
 well (MODEL.md §6).  Each number carries its error (MC) or a stated
 tolerance (FEM discretisation, Euler–Maruyama bias, approximation order).
@@ -211,7 +211,7 @@ def _fold2(h: np.ndarray, xedges: np.ndarray, yedges: np.ndarray) -> np.ndarray:
 
 
 def _fem_quantile(sol: Any, axis: int, q: float, top: float) -> float:
-    """|θ| below which a fraction q of the FEM marginal lies (bins on [0, top]).
+    """``|θ|`` below which a fraction q of the FEM marginal lies (bins on [0, top]).
 
     Bin integrals by the mesh's quadrature: exact for the discrete density
     and far cheaper than point evaluation.
@@ -479,8 +479,8 @@ def case_json(res: CaseResult) -> dict:
 
 
 def plot_case(res: CaseResult, path: Any) -> None:
-    """Figure of one case: |θ1| marginals of the three methods (bin densities),
-    and per-bin z-scores (MC − FEM)/sqrt(FEM p (1−p)/n_eff) on (|θ1|, |θ2|)."""
+    """Figure of one case: ``|θ1|`` marginals of the three methods (bin densities),
+    and per-bin z-scores (MC − FEM)/sqrt(FEM p (1−p)/n_eff) on (``|θ1|``, ``|θ2|``)."""
     plt = pyplot()
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
