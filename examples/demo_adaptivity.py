@@ -3,7 +3,7 @@
 # A particle follows the isotropic Ornstein-Uhlenbeck process
 # dθ = −θ dt + sqrt(2d) dW and is absorbed on the circle |θ| = R.  Its escape
 # rate λ0 is the principal eigenvalue of the Fokker-Planck operator with
-# P = 0 on the wall (MODEL.md §4).  The radial eigenproblem has the exact
+# P = 0 on the wall (docs/model.md §4).  The radial eigenproblem has the exact
 # answer: λ0 is the smallest root of Kummer's function
 # M(−λ/2, 1, R²/(2d)) = 0.  For d = 0.05, R = 1 the particle must climb
 # R²/(2d) = 10 units of the potential: λ0 ≈ 8.04e−4, decided in a thin layer

@@ -1,6 +1,6 @@
 # # Cross-diffusion below and above $T_c$
 #
-# SGD's noise has covariance $D = \tfrac{T}{2}H^2$ (MODEL.md §3, seed S13):
+# SGD's noise has covariance $D = \tfrac{T}{2}H^2$ (docs/model.md §3, seed S13):
 # because the Hessian $H$ has an off-diagonal entry $g'(\theta_1)\theta_2$,
 # the noise on $\theta_1$ and $\theta_2$ is correlated (the cross-diffusion
 # $D_{12}$).  The seed's solver dropped $D_{12}$ and concluded it matters
@@ -31,7 +31,7 @@ for T in (0.01, 0.05):
 #
 # ## Check
 #
-# Against the converged Monte Carlo rows of MODEL.md §6 (SDE with and without
+# Against the converged Monte Carlo rows of docs/model.md §6 (SDE with and without
 # cross-diffusion): std $|\theta_1|$ within 3 %, mean $|\theta_1|$ within 2 %.
 
 MODEL_MD = {(0.01, True): (0.00692, 0.00526), (0.01, False): (0.00703, 0.00548),

@@ -1,7 +1,7 @@
 # # Dynamics of a custom model: a loss written as an expression, in time
 #
 # `dynamics.evolve_case` and `passage.search_case` take a
-# `fpsolve.Model` (MODEL.md §7) as well as the valley presets: the drift
+# `fpsolve.Model` (docs/model.md §7) as well as the valley presets: the drift
 # `−∇L` and the diffusion `D = (α/2) Σ` are derived from the expression
 # (sympy, once) and handed to the solvers as UFL.  A custom model runs on
 # the uniform disk of `solver.model_mesh_sizes` (size `h_min`).

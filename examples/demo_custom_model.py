@@ -1,7 +1,7 @@
 # # Any two-variable model: a loss written as an expression
 #
 # fpsolve takes any smooth loss `L(θ1, θ2)` and a gradient-noise model
-# (MODEL.md §7). Here: a curved ("banana") valley
+# (docs/model.md §7). Here: a curved ("banana") valley
 #
 #     L = 2.5 (θ2 − θ1² + 0.5)² + 0.25 θ1²
 #

@@ -1,6 +1,6 @@
 # # The default case, end to end
 #
-# The seed's double well (MODEL.md §6): a valley of curvature
+# The seed's double well (docs/model.md §6): a valley of curvature
 # $g(\theta_1) = a_0 + a_2\theta_1^2 + a_4\theta_1^4$ in $\theta_2$ with a
 # weak pull $\tfrac12\varepsilon\theta_1^2$ along it, trained by SGD with
 # learning rate $\alpha = 0.05$ and minibatch shift variance $\Delta = 1$,
@@ -29,7 +29,7 @@ print(f"T = {noise.T:g}, T_c = {fpsolve.critical_temperature_constant(landscape)
 # ## The Fokker-Planck solve
 #
 # `fpsolve.solve` meshes the disk of radius 2 with sizes taken from the
-# density's widths, assembles the weak form of MODEL.md §4 with P2 elements
+# density's widths, assembles the weak form of docs/model.md §4 with P2 elements
 # and finds the principal eigenpair: the escape rate $\lambda_0$ (per time
 # unit $t = \alpha k$) and the quasi-stationary density $\varphi_0$, $\int\varphi_0 = 1$.
 # It is collective: under `mpirun` every rank gets the same numbers.
@@ -46,7 +46,7 @@ if rank == 0:
 #
 # `Solution.marginal_theta1` integrates the density over $\theta_2$ at any
 # $\theta_1$ (collective); `fpsolve.marginal_theta1` is the landscape-dependent
-# closed form of adiabatic elimination (MODEL.md §5, seed S29-S31), which
+# closed form of adiabatic elimination (docs/model.md §5, seed S29-S31), which
 # ignores cross-diffusion and so is wider than the FEM peak.
 
 import numpy as np  # noqa: E402
@@ -61,7 +61,7 @@ if rank == 0:
 
 # ## Check
 #
-# The converged Monte Carlo value of MODEL.md §6 (Euler-Maruyama of the SDE,
+# The converged Monte Carlo value of docs/model.md §6 (Euler-Maruyama of the SDE,
 # 4000 walkers, dt → 0): mean $|\theta_1|$ = 0.6320 ± 0.0004.  The FEM value
 # agrees within 1 %, and the density is normalised.
 

@@ -1,6 +1,6 @@
 # # Dynamics by PDE: the density in time and a mean first-passage time
 #
-# This demo shows the two solvers of MODEL.md §8 on problems whose answers
+# This demo shows the two solvers of docs/model.md §8 on problems whose answers
 # are known exactly:
 #
 # 1. the transient Fokker-Planck equation `∂t P = ∇·(D∇P + P(∇·D − F))`

@@ -4,7 +4,7 @@
 # principal eigenvalue $\lambda_0$ of the Fokker-Planck operator is the
 # **escape rate** (per time unit $t = \alpha k$), and $1/\lambda_0$ the mean
 # first-passage time out of the disk from the quasi-stationary density
-# (MODEL.md §4).  Two checks: a case with an exact answer, then the model
+# (docs/model.md §4).  Two checks: a case with an exact answer, then the model
 # against Monte Carlo walkers that are absorbed at the disk.
 
 import math
@@ -41,7 +41,7 @@ print(f"free diffusion: lambda0 = {free.eigenvalue.real:.6f}, exact d j01^2 = {e
 # exits per walker-time after a burn-in.  A walker that crosses the circle
 # and comes back within one Euler-Maruyama step would be missed, so the
 # plain discrete rate is low by $O(\sqrt{dt})$; the Brownian-bridge exit test
-# (MODEL.md §8, on by default for the SDE) counts those crossings with their
+# (docs/model.md §8, on by default for the SDE) counts those crossings with their
 # probability, and the rate converges at $O(dt)$.
 
 landscape = fpsolve.Landscape.from_preset("single-well")

@@ -3,7 +3,7 @@
 # `scripts/evolve_fp.py --compare-mc N` overlays two Monte-Carlo ensembles
 # on the FEM curves, both started from the Gaussian start density: the SDE
 # twin (Euler–Maruyama with the Brownian-bridge exit test) and SGD itself
-# (discrete steps of α; SGD step k is at time t = k α, MODEL.md §8).  Both
+# (discrete steps of α; SGD step k is at time t = k α, docs/model.md §8).  Both
 # come from `fpsolve.mc.dynamics.ensemble_curves`, which takes the valley
 # presets and custom models (`fpsolve.Model`, generated numba kernels) alike.
 #

@@ -1,15 +1,15 @@
 # # Three methods on one case
 #
 # The density of SGD's iterates three ways, on the default double well at
-# $T = 0.05$ (MODEL.md §6):
+# $T = 0.05$ (docs/model.md §6):
 #
-# 1. **FEM**: the Fokker-Planck equation of the SDE (MODEL.md §4), solved by
+# 1. **FEM**: the Fokker-Planck equation of the SDE (docs/model.md §4), solved by
 #    `fpsolve.solve`;
 # 2. **Monte Carlo**: many independent walkers of the SDE itself,
 #    Euler-Maruyama with step dt (`fpsolve.run_monte_carlo`, method "sde"), or
 #    of SGD (method "sgd");
 # 3. **closed forms**: adiabatic elimination of the fast $\theta_2$
-#    (MODEL.md §5, `fpsolve.predictions`), a lowest-order approximation that
+#    (docs/model.md §5, `fpsolve.predictions`), a lowest-order approximation that
 #    drops cross-diffusion.
 #
 # Monte Carlo walkers are split over MPI ranks when run under `mpirun`, with

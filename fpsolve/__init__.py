@@ -4,7 +4,7 @@ The front door (``import fpsolve`` is cheap: each name below loads its
 module on first use, PEP 562)::
 
     import fpsolve
-    landscape = fpsolve.Landscape.from_preset("double-well")   # MODEL.md §1
+    landscape = fpsolve.Landscape.from_preset("double-well")   # docs/model.md §1
     noise = fpsolve.Noise(alpha=0.05, Delta=1.0)                # §2, T = α Δ
     sol = fpsolve.solve(landscape, noise)                       # FEM, §4
     mc = fpsolve.run_monte_carlo(landscape, noise, time=300.0)  # SGD itself, §2-3
@@ -14,7 +14,7 @@ Units: θ for lengths, time t = α k (k SGD steps).  Bad arguments raise
 :class:`InputError` (also known as ``ModelError``) naming the value.  ``comm`` everywhere is an mpi4py
 communicator, default ``MPI.COMM_WORLD`` (:mod:`fpsolve.tools.parallel`).
 
-Any model of MODEL.md §7 (loss and noise as expressions) is
+Any model of docs/model.md §7 (loss and noise as expressions) is
 ``fpsolve.Model`` (``symbolic``); ``solve``, ``run_monte_carlo`` and
 ``validate_case`` take it in place of the (landscape, noise) pair where
 their docstrings say so.
@@ -40,7 +40,7 @@ __version__ = "0.1.0"
 
 #: Public name -> (module, attribute) it lives in.
 _EXPORTS = {
-    # the model (MODEL.md §1-3)
+    # the model (docs/model.md §1-3)
     "Landscape": ("model.valley", "Landscape"),
     "Noise": ("model.valley", "Noise"),
     "ModelError": ("model.valley", "ModelError"),

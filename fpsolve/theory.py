@@ -1,4 +1,4 @@
-"""Closed forms of adiabatic elimination (MODEL.md §5, seed S14–S48).
+"""Closed forms of adiabatic elimination (docs/model.md §5, seed S14–S48).
 
 Every function takes a :class:`~fpsolve.model.valley.Landscape` and a noise level,
 either a :class:`~fpsolve.model.valley.Noise` or the number ``T = alpha * Delta``;
@@ -9,14 +9,14 @@ units of ``alpha`` SGD steps (``t = alpha * k``), so a time ``τ`` is
 ``τ / alpha`` SGD steps.  Densities are computed in log space, so that
 ``T = 1e-4 … 1`` and ``eps = 0 … 0.1`` neither overflow nor underflow.
 
-Slow marginal, lowest order (MODEL.md §5, S16, S29–S31)::
+Slow marginal, lowest order (docs/model.md §5, S16, S29–S31)::
 
     A(θ1) = −(½ g' s2 + ε θ1)
     B(θ1) = (T/2) [ε² + (ε g'' + g'²) s2 + ¾ g''² s2²],   s2 = T g / 2
     P1(θ1) ∝ (1/B) exp(∫ A/B)
 
 with Gaussian moments of θ2 (``s2 = T g/2``): this is the form whose
-moments MODEL.md §6 lists (mean ``|θ1|`` 0.619 and std 0.118 at T = 0.05); the
+moments docs/model.md §6 lists (mean ``|θ1|`` 0.619 and std 0.118 at T = 0.05); the
 exact heavy-tailed ``s2`` is offered for the fast conditional only.
 
 The names ``mean_abs_theta1``, ``std_abs_theta1``, ``var_theta2``,
@@ -79,7 +79,7 @@ MARGINAL_KINDS = ("landscape", "constant")
 LOG_CUTOFF = 50.0
 #: Points per refined grid used for moments (per contiguous support interval).
 MOMENT_POINTS = 4001
-#: Default half-width of the θ1 interval of the moments: the disk radius of MODEL.md §4.
+#: Default half-width of the θ1 interval of the moments: the disk radius of docs/model.md §4.
 DEFAULT_HALF_WIDTH = 2.0
 
 NoiseLike = Union[Noise, float]
@@ -121,7 +121,7 @@ def heavy_tail_index(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
     """u(θ1) = T g'² / (2 g) (S25): ⟨θ2² | θ1⟩ is finite only where u < 1.
 
     u ≪ 1 is the Gaussian regime (S26); u ≥ 1 is the continuous model's
-    precursor of divergence (phase III, MODEL.md §5).
+    precursor of divergence (phase III, docs/model.md §5).
     """
     T = temperature(noise)
     x = np.asarray(x, dtype=float)
@@ -561,13 +561,13 @@ def flatness_at_mode(landscape: Landscape, noise: NoiseLike, kind: str = "landsc
 
 def mean_abs_theta1(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
                     interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH) -> float:
-    """E|θ1| under P1 (MODEL.md §6); see :func:`marginal_moments`."""
+    """E|θ1| under P1 (docs/model.md §6); see :func:`marginal_moments`."""
     return marginal_moments(landscape, noise, kind, interval)["mean_abs_theta1"]
 
 
 def std_abs_theta1(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
                    interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH) -> float:
-    """Standard deviation of ``|θ1|`` under P1 (MODEL.md §6); see :func:`marginal_moments`."""
+    """Standard deviation of ``|θ1|`` under P1 (docs/model.md §6); see :func:`marginal_moments`."""
     return marginal_moments(landscape, noise, kind, interval)["std_abs_theta1"]
 
 
@@ -730,7 +730,7 @@ def adiabatic_ratio(landscape: Landscape, noise: NoiseLike, x: Any) -> Any:
     return tau2 / tau1
 
 
-#: Divergence conditions of MODEL.md §5: discrete first/second order, continuous heavy tail.
+#: Divergence conditions of docs/model.md §5: discrete first/second order, continuous heavy tail.
 STABILITY_CONDITIONS = ("first-order", "second-order", "heavy-tail")
 
 

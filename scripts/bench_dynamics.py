@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark of the dynamics (MODEL.md §8): a fixed-step transient of N steps
+"""Benchmark of the dynamics (docs/model.md §8): a fixed-step transient of N steps
 
 A thin entry point: the tool is :mod:`fpsolve.cli.bench_dynamics` (also ``fpsolve bench-dynamics``).
 """

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The density of SGD in time: the transient Fokker-Planck equation (MODEL.md §8).
+"""The density of SGD in time: the transient Fokker-Planck equation (docs/model.md §8).
 
 A thin entry point: the tool is :mod:`fpsolve.cli.evolve` (also ``fpsolve evolve``).
 """

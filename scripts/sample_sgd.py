@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Monte Carlo of SGD (or of its SDE) on the loss landscape (MODEL.md §2-3).
+"""Monte Carlo of SGD (or of its SDE) on the loss landscape (docs/model.md §2-3).
 
 A thin entry point: the tool is :mod:`fpsolve.cli.sample` (also ``fpsolve sample``).
 """

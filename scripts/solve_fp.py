@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Stationary Fokker-Planck density of SGD on the disk (MODEL.md §4), by FEM.
+"""Stationary Fokker-Planck density of SGD on the disk (docs/model.md §4), by FEM.
 
 A thin entry point: the tool is :mod:`fpsolve.cli.solve` (also ``fpsolve solve``).
 """

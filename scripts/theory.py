@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Closed-form predictions of adiabatic elimination for one case (MODEL.md §5).
+"""Closed-form predictions of adiabatic elimination for one case (docs/model.md §5).
 
 A thin entry point: the tool is :mod:`fpsolve.cli.theory` (also ``fpsolve theory``).
 """

@@ -32,14 +32,14 @@ def test_solve_writes_every_output(tmp_path):
     assert s["T"] == pytest.approx(0.05, rel=1e-14) and s["case"]["noise"]["Delta"] == 1.0
     assert s["mesh"]["h_min"] == 0.04 and s["cross_diffusion"] is False and s["degree"] == 2
     assert s["mass"] == pytest.approx(1.0, abs=1e-12)
-    # even this coarse mesh is within 3 % of MODEL.md §6 (no cross-diffusion row)
+    # even this coarse mesh is within 3 % of docs/model.md §6 (no cross-diffusion row)
     assert s["mean_abs_theta1"] == pytest.approx(0.6231, rel=0.03)
     rows = list(csv.reader((out / "marginals.csv").open()))
     assert rows[0][:2] == ["theta1", "fem_marginal"]
     data = np.array(rows[1:], dtype=float)
     integral = float(np.sum(0.5 * (data[1:, 1] + data[:-1, 1]) * np.diff(data[:, 0])))
     assert integral == pytest.approx(1.0, abs=5e-3)
-    # the closed-form columns (MODEL.md §5): the landscape-dependent P1 follows
+    # the closed-form columns (docs/model.md §5): the landscape-dependent P1 follows
     # the no-cross-diffusion density (L1 0.103 measured on the default mesh)
     assert rows[0][2:] == ["closed_form_landscape", "closed_form_constant_D"]
     dx = np.diff(data[:, 0])
@@ -105,7 +105,7 @@ def test_adaptive_run_writes_estimate_cycles_and_figure(tmp_path):
     assert s["eigen"]["petsc_options"] == {"eps_nev": "3"} and s["eigen"]["converged"] >= 3
     assert s["warnings"] == [] and "warning" not in res.stderr
     assert sum("cycle" in line for line in res.stderr.splitlines()) == len(cycles)
-    # MODEL.md §6 no-cross row within the tolerance asked for
+    # docs/model.md §6 no-cross row within the tolerance asked for
     assert s["mean_abs_theta1"] == pytest.approx(0.6211, rel=1e-2)
 
 

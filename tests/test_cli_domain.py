@@ -141,13 +141,14 @@ def test_under_mpirun_bad_input_is_exit_2_and_one_line_with_quiet_mpirun(tmp_pat
 def test_run_tag_names_each_non_default_result_option():
     """Issue 21.8: options that change a result name the folder; defaults add nothing."""
     parser = cli.Parser()
-    parser.add_argument("--boundary", default="reflecting")
+    cli.add_wall_argument(parser, "reflecting", "the wall")
     parser.add_argument("--start", type=float, nargs=2, default=(0.0, 0.0))
+    parser.add_argument("--committor", action="store_true")
     parser.add_argument("--t-end", type=float, default=1000.0)
     cli.add_mesh_arguments(parser)
     base = "double-well_alpha0.05_Delta1"
     assert cli.case_folder_name(base, parser.parse_args([]), parser) == base
     assert cli.case_folder_name(base, parser.parse_args(["--start", "0", "-0", "--t-end", "1e3"]), parser) == base
-    args = parser.parse_args(["--boundary", "absorbing", "--degree", "1", "--h-min", "0.2", "--start", "1.2", "0.3",
-                              "--t-end", "20", "--h-max", "0.5"])
-    assert cli.case_folder_name(base, args, parser) == base + "_absorbing_P1_hmin0.2_hmax0.5_start1.2,0.3_t20"
+    args = parser.parse_args(["--boundary", "dirichlet", "--degree", "1", "--h-min", "0.2", "--start", "1.2", "0.3",
+                              "--t-end", "20", "--h-max", "0.5", "--committor"])
+    assert cli.case_folder_name(base, args, parser) == base + "_absorbing_P1_hmin0.2_hmax0.5_start1.2,0.3_t20_committor"

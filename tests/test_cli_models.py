@@ -1,4 +1,4 @@
-"""Any model through every script that takes model options (MODEL.md §7):
+"""Any model through every script that takes model options (docs/model.md §7):
 bad input = exit 2, one line naming the problem, nothing written."""
 
 from __future__ import annotations

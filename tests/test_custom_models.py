@@ -1,4 +1,4 @@
-"""Any two-variable model (MODEL.md §7) checked against exact answers:
+"""Any two-variable model (docs/model.md §7) checked against exact answers:
 the preset written as an expression, the Gibbs density of isotropic noise,
 a rotated valley, a constant-Σ Ornstein-Uhlenbeck process and the two-layer
 linear net (FEM vs SDE twin)."""
@@ -17,7 +17,7 @@ from fpsolve.model.valley import Landscape, Noise
 from fpsolve.model.expression import Model
 from fpsolve.validation.report import Report
 
-#: MODEL.md §6 / NUMERICS.md converged FEM values of the default preset at T = 0.05 (full D).
+#: docs/model.md §6 / docs/numerics.md converged FEM values of the default preset at T = 0.05 (full D).
 PRESET_T005 = {"mean_abs_theta1": 0.6318, "std_abs_theta1": 0.06508, "var_theta2": 0.01686}
 CURVED = "2.5*(theta2 - theta1**2 + 0.5)**2 + 0.25*theta1**2"
 MOMENT_KEYS = ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2", "mean_theta2")
@@ -57,7 +57,7 @@ def test_preset_as_expression_gives_the_preset_monte_carlo_numbers(method, kw, n
 
 
 def test_isotropic_curved_valley_fem_equals_gibbs_density():
-    """Reflecting disk: the FEM null vector is exp(-2L/T) (MODEL.md §7); moments within 1e-3
+    """Reflecting disk: the FEM null vector is exp(-2L/T) (docs/model.md §7); moments within 1e-3
     (measured within 3e-6 on this h = 0.1 mesh)."""
     m = Model.from_expression(CURVED, noise="isotropic", T=0.1)
     exact = gibbs.moments(m)
@@ -173,7 +173,7 @@ def test_two_layer_net_fem_vs_sde_twin_and_balanced_mode():
 
 def test_state_dependent_noise_with_a_potential_fem_equals_exp_minus_u():
     """Σ = Δ diag(2 + θ1², 1 + θ2²) on L = ½|θ|²: D⁻¹(∇L + ∇·D) is a gradient ∇U
-    (separable), so P ∝ exp(−U) exactly (MODEL.md §7); U by line integration.
+    (separable), so P ∝ exp(−U) exactly (docs/model.md §7); U by line integration.
     FEM (reflecting) within 1e-3 of its moments (measured 2e-6)."""
     m = Model.from_expression("0.5*(x**2 + y**2)", noise=("Delta*(2 + x**2)", "0", "Delta*(1 + y**2)"), T=0.1)
     assert gibbs.closed_forms(m) == {"adiabatic": False, "exact_density": True}

@@ -1,4 +1,4 @@
-"""A custom model (MODEL.md §7) under MPI: the FEM solve equals the serial
+"""A custom model (docs/model.md §7) under MPI: the FEM solve equals the serial
 one on the same mesh and the Monte Carlo gives the same numbers for any rank
 count (run by ``make test``'s parallel pass under ``mpirun -n 2``)."""
 

@@ -1,4 +1,4 @@
-"""The transient Fokker-Planck solver (MODEL.md §8) against exact answers:
+"""The transient Fokker-Planck solver (docs/model.md §8) against exact answers:
 an OU process with a non-symmetric linear drift (mean and covariance obey
 linear ODEs), pure diffusion in an absorbing disk (survival decays at
 D j0,1²/R²), and the late-time decay of the single well at T = 0.2 against

@@ -120,7 +120,7 @@ def test_search_time_writes_its_outputs(tmp_path):
     assert io.read_marker(out)["tool"] == "search-time"
     s = json.loads((out / "summary.json").read_text())
     assert s["search_time"] > 0 and s["search_time_steps"] == pytest.approx(s["search_time"] / 0.05)
-    # the 2-D search time is of the order of the 1-D adiabatic formula's (MODEL.md §8)
+    # the 2-D search time is of the order of the 1-D adiabatic formula's (docs/model.md §8)
     assert 0.5 < s["search_time"] / s["search_time_1d"] < 2.0
     assert 0.0 <= s["committor_at_start"] <= 1.0 + 1e-9 and s["target_mirrored"]
     # leaving the disk also ends the search: no longer than with a reflecting wall
@@ -133,7 +133,7 @@ def test_search_time_writes_its_outputs(tmp_path):
 
 def test_evolve_fp_custom_isotropic_ou_reaches_the_gibbs_variances(tmp_path):
     # L = (θ1² + 2θ2²)/2 with D = (T/2) I: the stationary density is the Gibbs
-    # exp(−2L/T), Var θ1 = T/2, Var θ2 = T/4, E[L] = T/2 (MODEL.md §7-8); at
+    # exp(−2L/T), Var θ1 = T/2, Var θ2 = T/4, E[L] = T/2 (docs/model.md §7-8); at
     # T = 0.25 the wall at r = 2 holds exp(−16) of it, negligible
     out = tmp_path / "ev"
     T = 0.25

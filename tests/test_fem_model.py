@@ -1,4 +1,4 @@
-"""The default double well (MODEL.md §6) by FEM against the Monte Carlo rows
+"""The default double well (docs/model.md §6) by FEM against the Monte Carlo rows
 of the same SDE: mean |θ1| within 2 %, std |θ1| within 3 %, Var θ2 within
 3 %, with and without cross-diffusion, at T = 0.01 and 0.05 (α = 0.05,
 Δ = 0.2 and 1).  A miss is a solver error, not a modelling one."""
@@ -13,9 +13,9 @@ from fpsolve.fem import stationary as solver
 from fpsolve.fem import linalg
 from fpsolve.model.valley import Landscape, Noise
 
-#: MODEL.md §6, 'SDE, full noise' and 'SDE, no cross-diffusion' rows:
+#: docs/model.md §6, 'SDE, full noise' and 'SDE, no cross-diffusion' rows:
 #: (mean |θ1|, std |θ1|, Var θ2).  Var θ2 carries the +0.5 % Euler-Maruyama
-#: bias of the Monte Carlo (NUMERICS.md); the 3 % tolerance covers it.
+#: bias of the Monte Carlo (docs/numerics.md); the 3 % tolerance covers it.
 MODEL_MD_ROWS = {
     (0.01, True): (0.00692, 0.00526, 0.00503),
     (0.01, False): (0.00703, 0.00548, 0.00503),
@@ -47,7 +47,7 @@ def test_reference_cases_match_model_md(solutions, T, cross):
     assert s["mean_abs_theta1"] == pytest.approx(mean, rel=0.02)
     assert s["std_abs_theta1"] == pytest.approx(std, rel=0.03)
     assert s["var_theta2"] == pytest.approx(var2, rel=0.03)
-    # the exact conditional variance at T = 0.01 is T g(0)/2 (NUMERICS.md): the FEM
+    # the exact conditional variance at T = 0.01 is T g(0)/2 (docs/numerics.md): the FEM
     # must be far closer to it than the Monte Carlo is
     if T == 0.01:
         assert s["var_theta2"] == pytest.approx(0.005, rel=2e-3)
@@ -107,7 +107,7 @@ def test_committed_mesh_gives_the_graded_answer(solutions):
 
 
 def test_p1_at_low_noise_structured_core_and_failure_reported(tmp_path):
-    """P1 at T = 0.01 (NUMERICS.md: it fails on isotropic meshes).  On the
+    """P1 at T = 0.01 (docs/numerics.md: it fails on isotropic meshes).  On the
     default structured core (fpsolve.fem.mesh) P1's mean |θ1| is 0.6 % from the
     converged P2 0.0068912 with negative mass 1.8e-6; on an unstructured
     isotropic core of the same θ1-size it fails (negative mass 0.2, mean

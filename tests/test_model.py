@@ -1,4 +1,4 @@
-"""MODEL.md §1-3 on numpy: derivatives against finite differences, D's
+"""docs/model.md §1-3 on numpy: derivatives against finite differences, D's
 structure, presets and every invalid-input rule."""
 
 from __future__ import annotations

@@ -124,8 +124,8 @@ def test_linear_shift_sgd_is_euler_maruyama_with_dt_alpha():
 
 
 @pytest.mark.parametrize("cross, ref_mean, ref_se, ref_std", [
-    (True, 0.00692, 0.00003, 0.00526),    # MODEL.md §6, SDE full noise
-    (False, 0.00703, 0.00004, 0.00548),   # MODEL.md §6, SDE without cross-diffusion
+    (True, 0.00692, 0.00003, 0.00526),    # docs/model.md §6, SDE full noise
+    (False, 0.00703, 0.00004, 0.00548),   # docs/model.md §6, SDE without cross-diffusion
 ])
 def test_double_well_T001_against_model_table(cross, ref_mean, ref_se, ref_std):
     T, dt = 0.01, 0.02
@@ -144,7 +144,7 @@ def test_double_well_T001_against_model_table(cross, ref_mean, ref_se, ref_std):
     assert z(s["mean_abs_theta1"], ref_mean, math.hypot(s["mean_abs_theta1_se"], ref_se)) < 3
     ref_std_se = ref_se * ref_std / ref_mean
     assert z(s["std_abs_theta1"], ref_std, math.hypot(s["std_abs_theta1_se"], ref_std_se)) < 3
-    # Var θ2 = T g(0)/2 with the Euler–Maruyama factor 2/(2 − g dt) (NUMERICS.md)
+    # Var θ2 = T g(0)/2 with the Euler–Maruyama factor 2/(2 − g dt) (docs/numerics.md)
     assert z(s["var_theta2"], T / (2 - dt), s["var_theta2_se"]) < 3
     assert s["survival_fraction"] == 1.0
 
@@ -196,7 +196,7 @@ def test_first_passage_of_1d_ou_against_exact_mean():
     shifted = ou_mean_first_passage(k, sigma, y0, w - 0.5826 * sigma * math.sqrt(dt))
     assert z(s["first_passage_mean_time"], shifted, s["first_passage_mean_time_se"]) < 3
     assert s["first_passage_mean_time"] == pytest.approx(np.mean(res.first_passage), rel=1e-12)
-    # with the bridge (the SDE's default, MODEL.md §8) the exact value itself;
+    # with the bridge (the SDE's default, docs/model.md §8) the exact value itself;
     # the same walkers arrive no later
     bridged = mc.run(ou_landscape(1.0, k), Noise.from_temperature(T, 0.05), **kw)
     b = bridged.summary

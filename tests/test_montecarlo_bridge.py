@@ -1,4 +1,4 @@
-"""The Brownian-bridge exit test of the SDE sampler (MODEL.md §8): Monte
+"""The Brownian-bridge exit test of the SDE sampler (docs/model.md §8): Monte
 Carlo escape rates converge to the FEM eigenvalue λ0 (single well, T = 0.2)
 instead of carrying the O(√dt) bias of missed crossings."""
 
@@ -26,7 +26,7 @@ BURN, TIME = 30.0, 230.0   # burn-in: > 3 relaxation times 1/(ε + a2 T a0/2) = 
 
 #: The single well written as an expression of its own (not the preset's
 #: VALLEY_EXPRESSION): Monte Carlo runs it with the generated kernels of
-#: fpsolve.mc.codegen, MODEL.md §7.
+#: fpsolve.mc.codegen, docs/model.md §7.
 SINGLE_TEXT = "0.5*(1 + theta1**2)*theta2**2 + 0.005*theta1**2"
 
 

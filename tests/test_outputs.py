@@ -196,7 +196,7 @@ def test_solution_write_is_the_scripts_output(tmp_path):
         [io.MARKER, "density.h5", "density.png", "density.xdmf", "marginals.csv", "marginals.png", "summary.json"])
     summary = json.loads((out / "summary.json").read_text())
     assert summary["note"] == "library" and summary["mean_abs_theta1"] == sol.summary["mean_abs_theta1"]
-    # within 3 % of MODEL.md §6 (no cross-diffusion, T = 0.05) on this coarse mesh
+    # within 3 % of docs/model.md §6 (no cross-diffusion, T = 0.05) on this coarse mesh
     assert abs(summary["mean_abs_theta1"] - 0.6231) < 0.03 * 0.6231
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "x").write_text("x")
@@ -206,12 +206,13 @@ def test_solution_write_is_the_scripts_output(tmp_path):
 
 
 def readme_commands(*scripts: str) -> list[list[str]]:
-    """The README's example commands of ``scripts`` as written (an indented
-    code line ``.venv/bin/python scripts/<script> ...``, continued over lines
-    ending in a backslash, without its trailing comment): argument lists."""
+    """The example commands of ``scripts`` as written in the README and the
+    command reference (an indented code line ``.venv/bin/python scripts/<script> ...``,
+    continued over lines ending in a backslash, without its trailing
+    comment): argument lists, each once."""
     import shlex
 
-    lines = (ROOT / "README.md").read_text().splitlines()
+    lines = [line for doc in ("README.md", "docs/commands.md") for line in (ROOT / doc).read_text().splitlines()]
     commands = []
     for i, line in enumerate(lines):
         words = line.split()
@@ -221,18 +222,20 @@ def readme_commands(*scripts: str) -> list[list[str]]:
             while text.rstrip().endswith("\\"):
                 j += 1
                 text = text.rstrip()[:-1] + " " + lines[j]
-            commands.append(shlex.split(text, comments=True)[1:])
+            command = shlex.split(text, comments=True)[1:]
+            if command not in commands:
+                commands.append(command)
     return commands
 
 
 def test_readme_dynamics_examples_keep_each_others_results(tmp_path):
     """Issue 21.8: the case folder named neither --boundary, --start, --target,
     --t-end nor --h-min, so three of the README's search_time.py examples wrote
-    one folder and only the last survived. Each README example of
+    one folder and only the last survived. Each documented example of
     search_time.py and evolve_fp.py, run as written in one folder (about 75 s),
     gets its own folder, and all are there at the end."""
     commands = readme_commands("search_time.py", "evolve_fp.py")
-    assert len(commands) == 8, commands
+    assert len(commands) == 9, commands
     folders = []
     for script, *args in commands:
         res = run_script(Path(script).name, *args, cwd=tmp_path, timeout=300)

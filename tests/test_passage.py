@@ -1,4 +1,4 @@
-"""The backward equation (MODEL.md §8) against exact answers: the mean
+"""The backward equation (docs/model.md §8) against exact answers: the mean
 first-passage time of an isotropic OU process into a small central disk
 (radial, exact by 1-D quadrature), the 1-D reduction of a separable model
 (= theory.mean_first_passage_time, Gardiner 5.2.7), and the harmonic
@@ -107,7 +107,7 @@ def test_separable_model_reduces_to_the_1d_formula():
 
 def test_search_case_on_a_custom_model_equals_the_preset():
     # the valley with Σ = Δ H² given as a covariance expression is a custom
-    # model (MODEL.md §7: sympy's ∇L, D, ∇·D, not the preset's formulas) with
+    # model (docs/model.md §7: sympy's ∇L, D, ∇·D, not the preset's formulas) with
     # the preset's equation: same mesh, target and start, same τ
     import sympy as sp
 

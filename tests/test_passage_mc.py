@@ -1,4 +1,4 @@
-"""The 2-D FEM search time (backward equation, MODEL.md §8) against the SDE
+"""The 2-D FEM search time (backward equation, docs/model.md §8) against the SDE
 Monte Carlo first passage with the Brownian bridge, on the single well and on
 the default double well above T_c: the same start, the strip target
 |θ1 − θ1*| < σ* (any θ2) and a reflecting (FEM) / absorbing (MC, rarely

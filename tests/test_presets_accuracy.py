@@ -1,12 +1,12 @@
 """The preset model at the edges the graded rule used to miss (issue 11)
-and the MODEL.md §6 cases with the adaptive loop at its default tolerance
+and the docs/model.md §6 cases with the adaptive loop at its default tolerance
 (the default mesh, a structured core at T = 0.01, is within 5e-6: benchmark in
 README), and a case near T_c at ε = 1e-3 where D22/D11 ~ 1e6.
 
-Right values: at T = 1e-4 the small-noise widths of MODEL.md §5 (Var θ1 =
+Right values: at T = 1e-4 the small-noise widths of docs/model.md §5 (Var θ1 =
 B(0)/κ, Var θ2 = T a0 / 2, ``mesh.model_widths``); at R = 50 the same case
 at R = 2 (the density reaches neither wall); the §6 converged FEM values of
-NUMERICS.md (T = 0.05) and adaptive references (T = 0.01, see CONVERGED)."""
+docs/numerics.md (T = 0.05) and adaptive references (T = 0.01, see CONVERGED)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_large_disk_gives_the_small_disk_moments():
 
 
 #: (T, cross) → converged (mean |θ1|, std |θ1|, Var θ2): T = 0.05 from
-#: NUMERICS.md; T = 0.01 from adaptive references at tol 1e-4 (1.6e6 and
+#: docs/numerics.md; T = 0.01 from adaptive references at tol 1e-4 (1.6e6 and
 #: 1.0e6 dofs, estimates 3.1e-5 and 3.7e-5; scripts/bench_solver.py
 #: --adaptive; the issue's 267k-dof no-cross values 0.006973615 / 0.005405271
 #: are 1.8e-4 / 3.0e-4 from them); Var θ2 = T ⟨g(θ1)⟩ / 2 =
@@ -58,7 +58,7 @@ CONVERGED = {
 
 @pytest.mark.parametrize("T, cross", list(CONVERGED), ids=lambda v: str(v))
 def test_section6_cases_default_graded_mesh(T, cross):
-    """The default mesh within 1e-3 (T = 0.05; NUMERICS.md's values have 4
+    """The default mesh within 1e-3 (T = 0.05; docs/numerics.md's values have 4
     digits) and within 2e-5 at T = 0.01 (structured core: measured 3e-6)."""
     s = solver.solve(LAND, Noise.from_temperature(T, 0.05), cross=cross).summary
     print(f"T={T} cross={cross}: {s['mean_abs_theta1']:.7g} {s['std_abs_theta1']:.7g} {s['var_theta2']:.7g}, "

@@ -78,7 +78,7 @@ def test_critical_exponents_beta_and_gamma(quick_run):
 def test_figure_findings(quick_run):
     _, rec = quick_run
     s5 = {round(float(r["T"]), 4): r for r in rec["figures"]["figS5"]["rows"]}
-    # cross-diffusion halves the width at T = 0.05 (MODEL.md §6), barely matters at T = 0.01
+    # cross-diffusion halves the width at T = 0.05 (docs/model.md §6), barely matters at T = 0.01
     assert float(s5[0.05]["width_ratio_fem"]) == pytest.approx(0.5, abs=0.05)
     assert float(s5[0.05]["width_ratio_mc"]) == pytest.approx(0.5, abs=0.08)
     assert float(s5[0.01]["width_ratio_fem"]) > 0.9

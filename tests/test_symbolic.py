@@ -1,4 +1,4 @@
-"""fpsolve.model.expression (MODEL.md §7): the restricted parser, the derivation
+"""fpsolve.model.expression (docs/model.md §7): the restricted parser, the derivation
 against the hand-written valley formulas of model.py, the cache by canonical
 form, valley recognition and the checks on the disk."""
 
@@ -48,7 +48,7 @@ def test_parser_accepts_elementary_functions_aliases_and_xor():
 
 @pytest.mark.parametrize("noise, cross", [("sgd", True), ("sgd-diagonal", False)])
 def test_derivation_equals_the_valley_formulas(noise, cross):
-    """∇L, H, D and ∇·D derived by sympy = the hand-written ones of model.py (MODEL.md §1-4)."""
+    """∇L, H, D and ∇·D derived by sympy = the hand-written ones of model.py (docs/model.md §1-4)."""
     land = Landscape(1.3, -0.7, 0.4, 0.02)
     m = Model.preset("double-well", noise=noise, alpha=0.07, Delta=1.9, a0=1.3, a2=-0.7, a4=0.4, eps=0.02)
     rng = np.random.default_rng(1)

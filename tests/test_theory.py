@@ -1,4 +1,4 @@
-"""fpsolve.theory (MODEL.md §5) against quadrature, exact limits, MODEL.md §6
+"""fpsolve.theory (docs/model.md §5) against quadrature, exact limits, docs/model.md §6
 and a direct simulation of the 1-D slow SDE."""
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def test_one_case_json_and_table(tmp_path):
     assert data["landscape"]["preset"] == "double-well"
     assert data["domain"]["theta1_interval"] == [-2.0, 2.0]
     assert "numpy" in data["versions"]
-    # MODEL.md §6 closed-form row at T = 0.05 and the two T_c
+    # docs/model.md §6 closed-form row at T = 0.05 and the two T_c
     assert data["mean_abs_theta1"] == pytest.approx(0.619, rel=0.02)
     assert data["std_abs_theta1"] == pytest.approx(0.118, rel=0.02)
     assert data["T_c_constant"] == pytest.approx(0.02, rel=1e-14)

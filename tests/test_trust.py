@@ -83,7 +83,7 @@ def test_saddle_escape_rate_and_flux():
 
 def _double_well(m):
     x = ufl.SpatialCoordinate(m)
-    # U = −9 θ1²/2 + θ1⁴/4 + θ2²/2, drift −∇U (MODEL.md §4 sign: dθ = F dt + ...)
+    # U = −9 θ1²/2 + θ1⁴/4 + θ2²/2, drift −∇U (docs/model.md §4 sign: dθ = F dt + ...)
     return ufl.as_vector((9 * x[0] - x[0] ** 3, -x[1])), 0.18 * ufl.Identity(2), ZERO
 
 

@@ -36,7 +36,7 @@ def test_validate_quick_default_case(tmp_path, T):
     assert case["adiabatic_ratio"] < 0.1
     for key in ("mean_abs_theta1", "std_abs_theta1", "mode_theta1", "var_theta2"):
         assert checks[f"closed {key}"]["verdict"] == "agree"
-    # the closed-form mean |θ1| reproduces MODEL.md §6 (landscape-dependent rows)
+    # the closed-form mean |θ1| reproduces docs/model.md §6 (landscape-dependent rows)
     expected = {0.01: 0.00694, 0.05: 0.619}[T]
     assert case["closed_form"]["landscape"]["mean_abs_theta1"] == pytest.approx(expected, rel=0.01)
     # the FEM's |θ1| peak bins are recomputable from the written bin masses

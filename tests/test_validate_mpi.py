@@ -42,5 +42,5 @@ def test_validate_case_under_mpi_equals_serial():
         assert par.mc[name].moments.keys() == ser.mc[name].moments.keys()
         for key, value in ser.mc[name].moments.items():
             assert par.mc[name].moments[key] == pytest.approx(value, rel=1e-12, abs=1e-300), key
-    # and the case itself is the default one: FEM full noise near MODEL.md §6 on this coarse mesh
+    # and the case itself is the default one: FEM full noise near docs/model.md §6 on this coarse mesh
     assert par.fem["full noise"]["mean_abs_theta1"] == pytest.approx(0.6320, rel=0.03)

@@ -1,4 +1,4 @@
-"""Benchmark of the dynamics (MODEL.md §8): a fixed-step transient of N steps
+"""Benchmark of the dynamics (docs/model.md §8): a fixed-step transient of N steps
 and an adaptive one, and a search-time (backward) solve beside the
 stationary eigen-solve, on the default case's default mesh.
 

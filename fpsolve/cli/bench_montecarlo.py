@@ -11,7 +11,7 @@ per-walker state (O(walkers)) plus the histograms, independent of the number
 of steps.  ``--memory-walkers 1000000 --memory-steps 10000`` (and its 1e5-step
 partner) is the full-size check; ``--quick`` is the test's small version.
 
-Custom models (MODEL.md §7): the same SGD rate (all threads) on models
+Custom models (docs/model.md §7): the same SGD rate (all threads) on models
 given as expressions, whose kernels fpsolve.mc.codegen generates, against the
 preset kernel; and the time of a new expression's first run (sympy
 derivation + numba compilation) in a fresh kernel cache, then in a new

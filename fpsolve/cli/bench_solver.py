@@ -8,7 +8,7 @@ points; "L1 sym." compares the θ1 → −θ1 symmetric averages (the split of
 mass between the wells, also listed, is a mesh-asymmetry effect).  Writes ``bench.json`` and ``bench.md`` (the table) into ``--out``
 atomically and prints the table; ``--quick`` uses coarse levels (for tests).
 
-``--adaptive``: the four MODEL.md §6 cases instead, graded meshes (x0.65,
+``--adaptive``: the four docs/model.md §6 cases instead, graded meshes (x0.65,
 x1 = default, x1.5) and the adaptive loop at ``--tols``, each row in its own
 process, against the graded mesh x2.5 (cycles, dofs, core and CPU seconds,
 true error, estimate, negative mass, peak memory; fpsolve.validation.benchmark), and
@@ -63,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="coarse levels 0.3 0.45, reference 0.7 (for tests)")
     cli.add_output_arguments(parser, "results/bench")
     parser.add_argument("--adaptive", action="store_true",
-                        help="instead: the four MODEL.md §6 cases, graded meshes and the adaptive loop at --tols, "
+                        help="instead: the four docs/model.md §6 cases, graded meshes and the adaptive loop at --tols, "
                              "each row in its own process, against the graded mesh x2.5; and a default "
                              "solve_fp.py run's wall time (issue 11)")
     parser.add_argument("--tols", type=float, nargs="+", default=(1e-2, 1e-3, 1e-4),

@@ -2,7 +2,7 @@
 
 The model options (names are a contract between the scripts): ``--preset``,
 ``--a0 --a2 --a4 --eps``, ``--alpha``, ``--Delta`` or ``--T`` (with a fixed
-``--alpha``); in the scripts that take any model (MODEL.md §7) also
+``--alpha``); in the scripts that take any model (docs/model.md §7) also
 ``--loss EXPR``, ``--param NAME=VALUE`` (repeatable), ``--noise
 {sgd,sgd-diagonal,isotropic}`` or ``--noise-covariance S11 S12 S22``.  Bad
 input ends the program with exit status 2 and one line on stderr naming the
@@ -71,7 +71,7 @@ from fpsolve.fem import meshfile  # noqa: E402
 from fpsolve.fem.model_mesh import model_mesh_sizes  # noqa: E402
 from fpsolve.tools.io import DISK_FULL  # noqa: E402
 
-#: Valley coefficient options (MODEL.md §1).
+#: Valley coefficient options (docs/model.md §1).
 VALLEY_OPTIONS = ("a0", "a2", "a4", "eps")
 
 #: Default noise of the default case: alpha = 0.05, Delta = 1 (T = 0.05 > T_c).
@@ -104,8 +104,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Landscape and noise options (MODEL.md §1–2)."""
-    group = parser.add_argument_group("model (MODEL.md §1-2)")
+    """Landscape and noise options (docs/model.md §1–2)."""
+    group = parser.add_argument_group("model (docs/model.md §1-2)")
     group.add_argument("--preset", default=None,
                        help=f"landscape preset: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
     for name in ("a0", "a2", "a4", "eps"):
@@ -121,10 +121,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_expression_arguments(parser: argparse.ArgumentParser) -> None:
-    """Any model (MODEL.md §7): ``--loss``, ``--param``, ``--noise``,
+    """Any model (docs/model.md §7): ``--loss``, ``--param``, ``--noise``,
     ``--noise-covariance``; read them with :func:`user_model_from_args`."""
 
-    group = parser.add_argument_group("any model (MODEL.md §7)")
+    group = parser.add_argument_group("any model (docs/model.md §7)")
     group.add_argument("--loss", default=None, metavar="EXPR",
                        help="loss in theta1, theta2 (aliases x, y), the --param constants and "
                             f"{', '.join(FUNCTIONS)}; instead of --preset/--a0...")
@@ -200,8 +200,8 @@ def model_and_domain(args: argparse.Namespace):
 
 
 def check_minimum_inside(model, radius: float, center: tuple[float, float]) -> None:
-    """Refuse (ModelError) a valley model (MODEL.md §1) whose disk Ω
-    (MODEL.md §4) misses the loss's minimum θ = (0, 0): the density lives
+    """Refuse (ModelError) a valley model (docs/model.md §1) whose disk Ω
+    (docs/model.md §4) misses the loss's minimum θ = (0, 0): the density lives
     around that minimum, so on such a disk every solver returns the
     quasi-stationary density of a walk swept into the wall (e.g. ``--center
     100 0``: λ0 ≈ 5e13, negative mass 6.8, eigen-solve not converged).
@@ -217,7 +217,7 @@ def check_minimum_inside(model, radius: float, center: tuple[float, float]) -> N
 
 def domain_tag(radius: float | None = None, center: Sequence[float] | None = None,
                mesh: str | os.PathLike | None = None) -> str:
-    """The part of a case name that tells a non-default domain (MODEL.md §4):
+    """The part of a case name that tells a non-default domain (docs/model.md §4):
     ``""`` for the default disk, else ``_R<radius>``, ``_c<cx>,<cy>`` (each
     only where it differs from the default) or ``_mesh-<file stem>-<8 hex
     of its SHA-1>``."""
@@ -244,7 +244,7 @@ def domain_tag(radius: float | None = None, center: Sequence[float] | None = Non
 #: Options that change a result, and how a value other than the script's
 #: default shows in the case folder name (:func:`run_tag`).
 RUN_TAGS = {"wall": "_{}", "degree": "_P{}", "h_min": "_hmin{}", "h_max": "_hmax{}", "start": "_start{}",
-            "start_width": "_width{}", "target": "_target{}", "t_end": "_t{}"}
+            "start_width": "_width{}", "target": "_target{}", "t_end": "_t{}", "committor": "_committor"}
 
 
 def _tag_value(value) -> str:
@@ -280,8 +280,8 @@ def case_folder_name(name: str, args: argparse.Namespace, parser: argparse.Argum
 
 
 def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
-    """The disk Ω (MODEL.md §4): ``--radius`` and ``--center CX CY``."""
-    group = parser.add_argument_group("domain (MODEL.md §4)")
+    """The disk Ω (docs/model.md §4): ``--radius`` and ``--center CX CY``."""
+    group = parser.add_argument_group("domain (docs/model.md §4)")
     # default None: "not given" (a --mesh file brings its own domain)
     group.add_argument("--radius", type=float, default=None,
                        help=f"radius R of the disk (default {DEFAULT_RADIUS:g})")
@@ -299,7 +299,7 @@ def add_mesh_size_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_cross_diffusion_argument(parser: argparse.ArgumentParser) -> None:
-    """``--no-cross-diffusion``: drop D12 of D = (T/2) H² (MODEL.md §3)."""
+    """``--no-cross-diffusion``: drop D12 of D = (T/2) H² (docs/model.md §3)."""
     parser.add_argument("--no-cross-diffusion", action="store_true",
                         help="drop the cross-diffusion D12 (what the seed's MATLAB solve did; "
                              "= --noise sgd-diagonal); for the Monte Carlo: the SDE with independent "
@@ -444,7 +444,7 @@ class Progress:
 
 
 def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
-    """Discretisation options of the FEM scripts on a model case (MODEL.md
+    """Discretisation options of the FEM scripts on a model case (docs/model.md
     §4): ``--degree``, ``--mesh``, ``--h-min``, ``--h-max`` and
     ``--no-cross-diffusion``; check them with :func:`check_mesh_arguments`."""
     fem = parser.add_argument_group("discretisation")
@@ -470,7 +470,7 @@ def check_mesh_arguments(args: argparse.Namespace, model: Model, radius: float,
                          center: tuple[float, float]) -> None:
     """Validate :func:`add_mesh_arguments`' options before anything is
     written (UsageError / ModelError naming the bad value): the valley's
-    graded disk, or a custom model's (MODEL.md §7) uniform disk of
+    graded disk, or a custom model's (docs/model.md §7) uniform disk of
     :func:`fpsolve.fem.model_mesh.model_mesh_sizes` (``--h-min``; ``--h-max`` refused)."""
 
 

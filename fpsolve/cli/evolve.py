@@ -1,4 +1,4 @@
-"""The density of SGD in time: the transient Fokker-Planck equation (MODEL.md §8).
+"""The density of SGD in time: the transient Fokker-Planck equation (docs/model.md §8).
 
 From a Gaussian start (``--start X Y``, ``--start-width W1 W2``; default a
 narrow one, two local mesh sizes wide) to ``--t-end`` (time units, t = alpha k),
@@ -17,7 +17,7 @@ into ``--out`` (default ``results/<case-name>[_nocross]/evolve``), atomically:
                     curves and, for each, the largest FEM − MC
                     deviation in standard errors
 
-A custom model (``--loss EXPR --param N=V --noise ...``, MODEL.md §7) runs
+A custom model (``--loss EXPR --param N=V --noise ...``, docs/model.md §7) runs
 on the uniform disk of size ``--h-min`` (default radius/40), as solve_fp.py
 meshes it with --mesh-rule graded; the valley written as an expression with
 SGD noise is the preset (same mesh, same numbers).
@@ -49,7 +49,7 @@ def build_parser() -> cli.Parser:
     cli.add_model_arguments(parser)
     cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
-    g = parser.add_argument_group("transient (MODEL.md §8)")
+    g = parser.add_argument_group("transient (docs/model.md §8)")
     g.add_argument("--start", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
                    help="centre of the Gaussian start density (default 0 0, the global minimum)")
     g.add_argument("--start-width", type=float, nargs=2, default=None, metavar=("W1", "W2"),

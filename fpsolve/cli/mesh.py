@@ -1,6 +1,6 @@
 """Write the graded disk mesh of a case as a gmsh ``.msh`` (binary).
 
-Sizes follow from the model's widths (``fpsolve.fem.mesh``, MODEL.md §5-6) unless
+Sizes follow from the model's widths (``fpsolve.fem.mesh``, docs/model.md §5-6) unless
 ``--h-min``/``--h-max`` are given; ``--order 2`` curves the boundary.  The
 committed meshes in ``meshes/`` are made by ``make meshes``.  The file is
 written atomically; its sizes are recorded in ``<out>.json``.

@@ -1,4 +1,4 @@
-"""Monte Carlo of SGD (or of its SDE) on the loss landscape (MODEL.md §2-3).
+"""Monte Carlo of SGD (or of its SDE) on the loss landscape (docs/model.md §2-3).
 
 Runs ``--walkers`` independent trajectories for ``--steps`` (or ``--time`` in
 units of alpha SGD steps), absorbing at the disk ``--radius``/``--center``, and
@@ -46,7 +46,7 @@ def build_parser() -> cli.Parser:
     cli.add_cross_diffusion_argument(mc)
     mc.add_argument("--dt", type=float, default=None, help="SDE time step (default alpha)")
     mc.add_argument("--no-bridge", action="store_true",
-                    help="SDE: drop the Brownian-bridge exit test (MODEL.md §8; on by default)")
+                    help="SDE: drop the Brownian-bridge exit test (docs/model.md §8; on by default)")
     mc.add_argument("--walkers", type=int, default=4000, help="independent walkers (default 4000)")
     length = mc.add_mutually_exclusive_group()
     length.add_argument("--steps", type=int, default=None, help="number of steps")

@@ -1,4 +1,4 @@
-"""Search time of SGD in 2-D: the mean first-passage time from the backward equation (MODEL.md §8).
+"""Search time of SGD in 2-D: the mean first-passage time from the backward equation (docs/model.md §8).
 
 Solves 𝓛τ = −1 off a target box (``--target C1 C2 W1 W2``: centre and
 half-widths; default the window θ1* ± σ*, |θ2| ≤ sqrt(T g(θ1*)/2) around the
@@ -14,7 +14,7 @@ probability q of reaching the target before the wall.  Writes, into ``--out``
     tau.xdmf/.h5, tau.png   the field τ(θ) (heat map, target and start marked)
     committor.xdmf/.h5, committor.png   with --committor
 
-A custom model (``--loss EXPR --param N=V --noise ...``, MODEL.md §7) runs
+A custom model (``--loss EXPR --param N=V --noise ...``, docs/model.md §7) runs
 on the uniform disk of size ``--h-min`` (default radius/40), as solve_fp.py
 meshes it with --mesh-rule graded; it has no 1-D θ1*, so its default target
 is a window of the stationary peak's width around the most probable point
@@ -45,7 +45,7 @@ def build_parser() -> cli.Parser:
     cli.add_model_arguments(parser)
     cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
-    g = parser.add_argument_group("search (MODEL.md §8)")
+    g = parser.add_argument_group("search (docs/model.md §8)")
     g.add_argument("--target", type=float, nargs=4, default=None, metavar=("C1", "C2", "W1", "W2"),
                    help="target box: centre (C1, C2) and half-widths (W1, W2) (default: around θ1*; custom "
                         "model: the stationary peak θ* ± its widths)")

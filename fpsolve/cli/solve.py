@@ -1,4 +1,4 @@
-"""Stationary Fokker-Planck density of SGD on the disk (MODEL.md §4), by FEM.
+"""Stationary Fokker-Planck density of SGD on the disk (docs/model.md §4), by FEM.
 
 Solves for the principal eigenpair (escape rate λ0, density φ0 ≥ 0 with
 ∫ φ0 = 1) on a disk mesh graded from the model's widths and writes, into
@@ -52,7 +52,7 @@ def build_parser() -> cli.Parser:
     cli.add_domain_arguments(parser)
     fem = parser.add_argument_group("discretisation")
     fem.add_argument("--degree", type=int, choices=(1, 2), default=2,
-                     help="Lagrange degree (default 2; P1 fails at T=0.01, see README)")
+                     help="Lagrange degree (default 2; P1 fails at T=0.01, see docs/numerics.md)")
     fem.add_argument("--mesh", default=None, metavar="FILE",
                      help="a 2-D triangle mesh file meshio reads (.msh, .xdmf, .vtu, .med, ...) instead of the "
                           "graded disk; its domain comes from the file")

@@ -1,4 +1,4 @@
-"""Closed-form predictions of adiabatic elimination for one case (MODEL.md §5).
+"""Closed-form predictions of adiabatic elimination for one case (docs/model.md §5).
 
 Prints a table and writes ``theory.json`` in ``--out`` (default
 ``results/<case-name>/theory``): T_c both ways, the most probable |θ1| and its
@@ -138,7 +138,7 @@ def write_sweep(tmp: Path, rows: list[dict], tcs: dict) -> None:
 
 
 def exact_density_main(args, model, radius: float, center: tuple[float, float]) -> int:
-    """A model with an exact density P ∝ exp(−U) (MODEL.md §7): its moments
+    """A model with an exact density P ∝ exp(−U) (docs/model.md §7): its moments
     on the disk by 2-D quadrature, in theory.json."""
     name = cli.case_folder_name(model.case_name(), args)
     out = io.claim_output(args.out or io.default_out(name, "theory"), "theory", args.overwrite)
@@ -148,7 +148,7 @@ def exact_density_main(args, model, radius: float, center: tuple[float, float]) 
     result = {"closed_forms": {"adiabatic": False, "exact_density": True}, "exact_density": mom,
               "model": model.as_dict(), "T": model.T,
               "domain": {"radius": radius, "center": list(center)},
-              "conventions": {"exact_density": "P ∝ exp(-U), D^-1 (grad L + div D) = grad U (MODEL.md §7); "
+              "conventions": {"exact_density": "P ∝ exp(-U), D^-1 (grad L + div D) = grad U (docs/model.md §7); "
                                                "stationary density of the reflecting disk"},
               "versions": io.versions()}
     print(f"case {name}: {model.describe()}")
@@ -179,7 +179,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not forms["exact_density"]:
             raise ModelError(gibbs.refusal(model))
         if args.sweep_T is not None:
-            raise cli.UsageError("--sweep-T applies to the valley's closed forms (MODEL.md §5)")
+            raise cli.UsageError("--sweep-T applies to the valley's closed forms (docs/model.md §5)")
         return exact_density_main(args, model, radius, center)
     landscape, noise = model.valley, model.noise_level
     interval = theta1_interval(radius, center)
@@ -198,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "noise": noise.as_dict(),
         "domain": {"radius": radius, "center": list(center), "theta1_interval": list(interval)},
         "conventions": {"time_unit": "alpha SGD steps (t = alpha k)",
-                        "marginal": "landscape-dependent P1 with Gaussian theta2 moments (MODEL.md §5)",
+                        "marginal": "landscape-dependent P1 with Gaussian theta2 moments (docs/model.md §5)",
                         "search": "mean first passage from search_start to search_target, reflecting at search_reflect"},
         "versions": io.versions(),
     }

@@ -91,7 +91,7 @@ def finish(checks: dict, out: Path, progress, rank: int) -> int:
 
 
 def validate_model(args, user_model, radius: float, center: tuple, comm) -> int:
-    """Any model (MODEL.md §7): FEM vs SDE twin vs the exact density where it applies."""
+    """Any model (docs/model.md §7): FEM vs SDE twin vs the exact density where it applies."""
     from fpsolve.validation import models as validation_model
 
     settings = validation_model.QUICK if args.quick else validation_model.FULL

@@ -8,7 +8,7 @@ Solution`` (:mod:`fpsolve.fem.stationary`), so it meshes the presets, user model
     mesh_0 (coarse disk) → solve → indicator per cell → mark → refine → ...
 
 * **Indicator** (where to refine): the residual of the stationary equation
-  ``∇·J = λ φ`` with ``J = φ (F − ∇·D) − D ∇φ`` (MODEL.md §4),
+  ``∇·J = λ φ`` with ``J = φ (F − ∇·D) − D ∇φ`` (docs/model.md §4),
   ``η_K² = h_K² ‖λφ − ∇·J_h‖²_K + ½ Σ_e h_e ‖[J_h·n]‖²_e``
   (interior strong residual plus flux jumps across edges).
 * **Marking**: Dörfler (bulk) marking, the fewest cells holding the fraction
@@ -155,7 +155,7 @@ def dual_weight(sol: Any) -> np.ndarray | None:
     first-passage time of the backward equation (``Solution.adjoint``): the
     size of τ's interpolation error, which weights the residual in the
     dual-weighted estimate of the escape rate λ0 (δλ ≈ (R, τ − I_h τ),
-    MODEL.md §4, §8).  None when the solve computed no τ."""
+    docs/model.md §4, §8).  None when the solve computed no τ."""
     if getattr(sol, "adjoint", None) is None:
         return None
     import ufl
@@ -461,7 +461,7 @@ def solve_adaptive(msh: Any, sizes: Any, coefficients: Callable[[Any], Tuple[Any
                    wall: str = "absorbing", eigensolver: str = "slepc", tol: float = DEFAULT_TOL,
                    max_dofs: int = DEFAULT_MAX_DOFS, progress: Callable[[str], None] | None = None,
                    solver_options: Dict[str, Any] | None = None) -> Tuple[Any, dict]:
-    """Adaptive principal eigenpair of MODEL.md §4's weak form from the
+    """Adaptive principal eigenpair of docs/model.md §4's weak form from the
     coarse mesh ``msh`` of the disk ``sizes`` (bounds of every remesh).  ``coefficients(mesh) -> (drift, D, divD)`` (UFL on
     that mesh; divD may be None); ``solver_options`` go to
     :func:`fpsolve.fem.eigenproblem.solve_operator` (options_prefix, petsc_options,

@@ -1,9 +1,9 @@
 """The backward (Kolmogorov) equation: mean first-passage times and
-committors (MODEL.md §8).
+committors (docs/model.md §8).
 
 The generator of ``dθ = F dt + sqrt(2D) dW`` (the model has F = −∇L) is
 ``𝓛f = F·∇f + Σ_ij D_ij ∂i∂j f``; its weak form is the transpose of the
-Fokker-Planck form of MODEL.md §4 (:func:`fpsolve.fem.forms.weak_form`)::
+Fokker-Planck form of docs/model.md §4 (:func:`fpsolve.fem.forms.weak_form`)::
 
     a*(τ, v) = a(v, τ) = ∫_Ω (D ∇τ)·∇v + v (∇·D − F)·∇τ dθ = −∫ v 𝓛τ
 
@@ -160,7 +160,7 @@ def _solve(op: Operator, target: Target, *, kind: str, options_prefix: str,
 
 def mean_first_passage_time(op: Operator, *, target: Target, options_prefix: str = PREFIXES["backward"],
                             petsc_options: Dict[str, Any] | None = None) -> BackwardSolution:
-    """τ(θ) with ``𝓛τ = −1`` off the target, ``τ = 0`` on it (MODEL.md §8).
+    """τ(θ) with ``𝓛τ = −1`` off the target, ``τ = 0`` on it (docs/model.md §8).
 
     ``op``: the :class:`~fpsolve.fem.operator.Operator` (mesh, coefficients,
     degree; its wall, ``reflecting`` or ``absorbing``, is the disk's);
@@ -175,7 +175,7 @@ def mean_first_passage_time(op: Operator, *, target: Target, options_prefix: str
 def committor(op: Operator, *, target: Target, options_prefix: str = PREFIXES["backward"],
               petsc_options: Dict[str, Any] | None = None) -> BackwardSolution:
     """q(θ): the probability of reaching the target before the disk's wall;
-    ``𝓛q = 0``, ``q = 1`` on the target, ``q = 0`` on ∂Ω (MODEL.md §8).
+    ``𝓛q = 0``, ``q = 1`` on the target, ``q = 0`` on ∂Ω (docs/model.md §8).
     Arguments and errors as :func:`mean_first_passage_time` (the wall is absorbing whatever ``op.wall``)."""
     return _solve(op, target, kind="committor", options_prefix=options_prefix, petsc_options=petsc_options)
 
@@ -199,7 +199,7 @@ class SearchRun:
     committor_grid: np.ndarray | None
 
 
-#: The default target of a custom model (MODEL.md §7-8), stated once (docstrings, summary.json).
+#: The default target of a custom model (docs/model.md §7-8), stated once (docstrings, summary.json).
 CUSTOM_TARGET_RULE = ("box centred on the most probable point θ* of the stationary FEM density (one eigen-solve, "
                       "reflecting wall, on the search's mesh) with half-widths the peak's widths W_i = "
                       "sqrt((H⁻¹)_ii), H = −∇²ln P at θ* (the standard deviations of its Gaussian, Laplace, "
@@ -222,7 +222,7 @@ def check_target(box: Sequence[float], radius: float, center: Sequence[float]) -
 def stationary_peak(op: Operator, *, radius: float = 2.0, center: Sequence[float] = (0.0, 0.0),
                     grid: int = 241) -> Tuple[Tuple[float, float], Tuple[float, float], float]:
     """((θ1*, θ2*), (W1, W2), seconds): the most probable point of the
-    stationary density of ``op`` (MODEL.md §4 with a reflecting wall, one
+    stationary density of ``op`` (docs/model.md §4 with a reflecting wall, one
     eigen-solve) and the peak's widths, by :data:`CUSTOM_TARGET_RULE`.
 
     The maximum over a ``grid × grid`` lattice of the disk, then twice a
@@ -270,7 +270,7 @@ def stationary_peak(op: Operator, *, radius: float = 2.0, center: Sequence[float
 def default_target(landscape: Any, noise: Any, radius: float = 2.0) -> Tuple[Tuple[float, float, float, float],
                                                                           Tuple[float, float], dict]:
     """((C1, C2, W1, W2), start, 1-D result): the box θ1* ± σ*, ``|θ2|`` ≤ sqrt(T g(θ1*)/2)
-    around the most probable point of the slow marginal (MODEL.md §5, S44;
+    around the most probable point of the slow marginal (docs/model.md §5, S44;
     :func:`search_case` adds its mirror image at −θ1*, as the 1-D ``|θ1|`` folds),
     and the start (θ1* + 3σ*, 0), as :func:`fpsolve.theory.search_time` sets
     them in 1-D (its result, reflecting at θ1 = ``radius``, is returned too)."""
@@ -368,7 +368,7 @@ def search_case(model: Any, noise: Any = None, *, target: Sequence[float] | None
                 comm: Any = None, grid: Tuple[int, int] | None = (241, 241), refine_target: int = 2,
                 refine: float = 1.0,
                 progress: Callable[[str], None] | None = None) -> SearchRun:
-    """Mean first-passage time of a model case (MODEL.md §8) into ``target``
+    """Mean first-passage time of a model case (docs/model.md §8) into ``target``
     (C1, C2, W1, W2: box centre and half-widths, θ units; default
     :func:`default_target`) on the case's graded mesh, τ at ``start``
     (default :func:`default_target`'s) in time units and SGD steps, next to
@@ -378,8 +378,8 @@ def search_case(model: Any, noise: Any = None, *, target: Sequence[float] | None
     every mesh size; ``refine_target`` bisections near the target's edges (none where
     :func:`aligned_core` puts grid lines on them).
 
-    ``model``: a :class:`~fpsolve.model.expression.Model` (MODEL.md §7), or
-    ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), converted once
+    ``model``: a :class:`~fpsolve.model.expression.Model` (docs/model.md §7), or
+    ``(Landscape, Noise)`` with ``cross`` (docs/model.md §1-3), converted once
     (:func:`~fpsolve.model.expression.as_model`): the valley with SGD noise
     takes the preset's path (same mesh and numbers);
     any other model has no 1-D θ1*: its default target and start follow

@@ -1,4 +1,4 @@
-"""The principal eigenpair of the Fokker-Planck operator on one mesh (MODEL.md §4).
+"""The principal eigenpair of the Fokker-Planck operator on one mesh (docs/model.md §4).
 
 :func:`solve_operator` assembles the weak form of :mod:`fpsolve.fem.forms`,
 solves for the eigenpair with least real part (:mod:`fpsolve.fem.linalg`),
@@ -108,7 +108,7 @@ def wall_flux(phi: Any, lam: complex, drift: Any, D: Any, divD: Any, wall_dofs: 
     computed as the weak-form residual against the wall's basis functions
     (the function ``w`` that is 1 at every wall dof and 0 at interior dofs):
 
-        ∮ J·n w ds = λ ∫ φ w − a(φ, w)          (MODEL.md §4, with ∇·J = λφ)
+        ∮ J·n w ds = λ ∫ φ w − a(φ, w)          (docs/model.md §4, with ∇·J = λφ)
 
     Since ``a(φ, v) = λ ∫ φ v`` for every interior ``v`` (discrete
     conservation), this agrees with λ0 to the eigenpair residual, yet it is computed from the density next to the wall, so it

@@ -1,4 +1,4 @@
-"""The weak forms of the Fokker-Planck operator and their coefficients in UFL (MODEL.md §4, §7).
+"""The weak forms of the Fokker-Planck operator and their coefficients in UFL (docs/model.md §4, §7).
 
 Weak form, for a drift ``F`` (``dθ = F dt + ...``; the model has ``F = −∇L``)
 and diffusion matrix ``D``::
@@ -6,7 +6,7 @@ and diffusion matrix ``D``::
     a(P, v) = ∫_Ω (D ∇P + P (∇·D − F)) · ∇v dθ,      J = F P − ∇·(D P)
 
 Dirichlet ``P = 0`` on ∂Ω (absorbing) or the natural zero-flux condition of
-the same form (reflecting).  The coefficients of the valley (MODEL.md §1-3)
+the same form (reflecting).  The coefficients of the valley (docs/model.md §1-3)
 are written by hand; those of any other model are converted from its sympy
 derivation (:func:`ufl_coefficients`).
 """
@@ -47,7 +47,7 @@ def check_degree(degree: Any) -> None:
 
 
 def weak_form(u: Any, v: Any, drift: Any, D: Any, divD: Any | None = None, quadrature_degree: int | None = None) -> Any:
-    """Bilinear form ``a(u, v) = ∫ (D ∇u + u (∇·D − F)) · ∇v`` (MODEL.md §4).
+    """Bilinear form ``a(u, v) = ∫ (D ∇u + u (∇·D − F)) · ∇v`` (docs/model.md §4).
 
     ``drift`` (F) is a UFL 2-vector, ``D`` a UFL 2×2 tensor, ``divD`` its row
     divergence ``(∇·D)_i = Σ_j ∂_j D_ij`` (UFL's ``div`` of D when None).
@@ -61,7 +61,7 @@ def weak_form(u: Any, v: Any, drift: Any, D: Any, divD: Any | None = None, quadr
 
 
 def probability_flux(p: Any, drift: Any, D: Any, divD: Any | None = None) -> Any:
-    """UFL flux ``J = F p − p ∇·D − D ∇p`` (MODEL.md §4)."""
+    """UFL flux ``J = F p − p ∇·D − D ∇p`` (docs/model.md §4)."""
     import ufl
 
     if divD is None:
@@ -86,7 +86,7 @@ class ModelCoefficients:
 
 
 def model_coefficients(msh: Any, landscape: Landscape, noise: Noise, cross: bool = True) -> ModelCoefficients:
-    """Drift ``−∇L``, ``D = (T/2) H²`` and ``∇·D`` of MODEL.md §1-3 in UFL,
+    """Drift ``−∇L``, ``D = (T/2) H²`` and ``∇·D`` of docs/model.md §1-3 in UFL,
     built from the formula functions of :mod:`fpsolve.model.valley`."""
     import ufl
     from dolfinx import fem
@@ -110,9 +110,9 @@ def model_coefficients(msh: Any, landscape: Landscape, noise: Noise, cross: bool
 
 def case_coefficients(msh: Any, model: Any) -> Tuple[Any, Any, Any]:
     """(drift, D, ∇·D) in UFL on ``msh`` of a :class:`~fpsolve.model.expression.Model`:
-    the valley's hand-written forms (MODEL.md §1-3; equal to the derived ones
+    the valley's hand-written forms (docs/model.md §1-3; equal to the derived ones
     to 1e-15, without importing sympy) when the model is the valley with its
-    SGD noise, else the forms converted from its derivation (MODEL.md §7)."""
+    SGD noise, else the forms converted from its derivation (docs/model.md §7)."""
     if not model.is_valley():
         drift, D, divD, _ = ufl_coefficients(model, msh)
         return drift, D, divD
@@ -169,7 +169,7 @@ def to_ufl(expr: Any, mapping: Mapping[Any, Any]) -> Any:
 def ufl_coefficients(model: Any, msh: Any) -> Tuple[Any, Any, Any, Dict[str, Any]]:
     """(drift −∇L, D, ∇·D, constants) of ``model`` as UFL on ``msh``: every
     number (the constants, alpha, Delta) a ``fem.Constant`` keyed by name, so
-    new values need no new form (MODEL.md §4, §7)."""
+    new values need no new form (docs/model.md §4, §7)."""
     import ufl
     from dolfinx import fem
     from petsc4py import PETSc

@@ -228,7 +228,7 @@ def eigenvalue_roundoff(K: Any, M: Any, vec: Any) -> float:
     """The size of λ0 that round-off alone produces, ``u ‖K‖∞ ‖φ‖₁ / |Σ (Mφ)|``
     (u = 2.2e-16; the left eigenvector of the principal eigenvalue of a
     Fokker-Planck operator is about constant, hence the sums).  A ``|λ0|`` below
-    a few hundred times this is not an escape rate but noise (NUMERICS.md:
+    a few hundred times this is not an escape rate but noise (docs/numerics.md:
     λ0 ~ 1e-13 ... 1e-8 on confined cases, changing with the mesh)."""
     from petsc4py import PETSc
 
@@ -363,7 +363,7 @@ def _choose(candidates: list) -> tuple:
 def _adjoint_solve(ksp: Any, lumped: Any) -> Any:
     """τ with ``(K − σM)ᵀ τ = M 1`` by the factorised ``ksp``: the weak
     backward equation ``a(v, τ) = ∫ v`` (τ = mean first-passage time at
-    σ = 0, MODEL.md §8), the dual weight of the escape rate
+    σ = 0, docs/model.md §8), the dual weight of the escape rate
     (:func:`fpsolve.fem.adapt.residual_indicator`)."""
     tau = lumped.duplicate()
     ksp.solveTranspose(lumped, tau)

@@ -1,9 +1,9 @@
-"""Disk meshes for the Fokker-Planck solve (MODEL.md §4), graded from the model.
+"""Disk meshes for the Fokker-Planck solve (docs/model.md §4), graded from the model.
 
 The density lives in a thin sheet along the valley floor θ2 = 0 and, in θ1,
 either in one peak at the global minimum (phase I) or between it and the
 flattest points (phase II).  The mesh sizes follow from the widths of
-MODEL.md §5-6 instead of per-case constants (lengths in θ units):
+docs/model.md §5-6 instead of per-case constants (lengths in θ units):
 
 * fast width   ``w2(θ1) = sqrt(T g(θ1) / 2)``  (Gaussian conditional of θ2, §5);
 * slow width at θ1 = 0 from the averaged drift and diffusion of §5 there
@@ -25,10 +25,10 @@ MODEL.md §5-6 instead of per-case constants (lengths in θ units):
   (0.00175 against 0.0024135);
 * phase II (``κ ≤ 0``): a *band* ``|θ1| < x_flat``, ``|θ2| < 2.2 max w2`` with
   ``h = min w2 / 7.5``: uniform, because with cross-diffusion the density's
-  outer edge in θ1 is steep wherever it lies in the band (NUMERICS.md);
+  outer edge in θ1 is steep wherever it lies in the band (docs/numerics.md);
 * outside the box the size grows linearly (slope 0.3) to ``h_max = R / 13``.
 
-For MODEL.md §6 this gives 0.0022 × 0.0094 over ``|θ1|`` < 0.052 (T = 0.01) and
+For docs/model.md §6 this gives 0.0022 × 0.0094 over ``|θ1|`` < 0.052 (T = 0.01) and
 h = 0.015 over ``|θ1|`` < 1, ``|θ2|`` < 0.35 (T = 0.05).  The mesh conforms to the
 chord θ1 = 0, so moments of ``|θ1|`` are integrated without a kink inside a cell,
 and, for a disk centred on θ1 = 0, it is mirror-symmetric under θ1 → −θ1.
@@ -49,7 +49,7 @@ from fpsolve.fem import meshfile
 from fpsolve.model.valley import Landscape, ModelError, Noise
 
 
-#: Default disk radius (MODEL.md §4), centred at the origin.
+#: Default disk radius (docs/model.md §4), centred at the origin.
 DEFAULT_RADIUS = 2.0
 
 
@@ -134,7 +134,7 @@ class MeshSizes:
 
 
 def model_widths(landscape: Landscape, noise: Noise) -> dict:
-    """Widths of the density from MODEL.md §5 (θ units): see module docstring."""
+    """Widths of the density from docs/model.md §5 (θ units): see module docstring."""
     a0, a2, a4, eps = landscape.coefficients
     T = noise.T
     x_flat = max(abs(x) for x in landscape.flattest_points())
@@ -262,7 +262,7 @@ def _apply_stretch(gmsh: Any, sizes: MeshSizes) -> None:
         gmsh.model.mesh.setNode(int(tags[i]), [float(moved[i]), float(xyz[i, 1]), 0.0], [])
 
 
-#: Default size of the uniform mesh of a custom model (MODEL.md §7): R / 40.
+#: Default size of the uniform mesh of a custom model (docs/model.md §7): R / 40.
 UNIFORM_DIVISOR = 40.0
 
 

@@ -7,7 +7,7 @@ file raises instead of crashing the process, as gmsh's reader can); every
 problem is a :class:`~fpsolve.model.valley.ModelError` naming the file, which the
 scripts turn into exit status 2 and one line.
 
-The domain comes from the mesh itself (MODEL.md §4): the boundary is the set
+The domain comes from the mesh itself (docs/model.md §4): the boundary is the set
 of edges that belong to one triangle only; when its vertices lie on one
 circle (a least-squares fit, relative deviation below :data:`DISK_TOLERANCE`)
 and it has at least :data:`DISK_MIN_EDGES` edges per turn, the domain is

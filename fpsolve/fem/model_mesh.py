@@ -1,6 +1,6 @@
 """The mesh of a model: sizes from its widths, the disk, the dof budget.
 
-The valley (MODEL.md §1) gets the graded disk of :mod:`fpsolve.fem.mesh`;
+The valley (docs/model.md §1) gets the graded disk of :mod:`fpsolve.fem.mesh`;
 any other model (§7) a uniform disk of size ``h_min`` (default R/40), or the
 adaptive loop where no size is given (:mod:`fpsolve.fem.adapt`).  A predicted
 size above the dof budget is refused before any meshing.
@@ -26,7 +26,7 @@ MESH_RULES = ("graded", "adaptive")
 def model_mesh_sizes(model: Any, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
                      h_min: float | None = None, h_max: float | None = None) -> fmesh.MeshSizes:
     """Mesh sizes of a :class:`~fpsolve.model.expression.Model`: the graded mesh of
-    the valley when the model is one (MODEL.md §1), else a uniform disk of
+    the valley when the model is one (docs/model.md §1), else a uniform disk of
     size ``h_min`` (default radius/40; ``h_max`` is then refused)."""
     if model.valley is not None:
         return fmesh.graded_sizes(model.valley, model.noise_level, radius, center, h_min, h_max)

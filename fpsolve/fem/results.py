@@ -1,8 +1,8 @@
-"""The FEM result folder of one solve (README, *Solving*; tool ``fem``).
+"""The FEM result folder of one solve (docs/commands.md, *solve_fp.py*; tool ``fem``).
 
 :func:`write` is what ``scripts/solve_fp.py`` writes, callable from Python:
 ``summary.json``, ``density.xdmf``/``.h5``, ``density.png``, ``marginals.png``,
-``marginals.csv`` (the FEM θ1-marginal beside the closed forms of MODEL.md §5
+``marginals.csv`` (the FEM θ1-marginal beside the closed forms of docs/model.md §5
 where they apply) and, for an adaptive solve, ``adaptivity.png``.
 """
 
@@ -93,7 +93,7 @@ def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = 
 
 
 def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.ndarray) -> Dict[str, np.ndarray]:
-    """Closed-form slow marginals P1(θ1) of MODEL.md §5 (``fpsolve.theory``),
+    """Closed-form slow marginals P1(θ1) of docs/model.md §5 (``fpsolve.theory``),
     each normalised on ``grid``, keyed by their column name in marginals.csv:
     ``closed_form_landscape`` (S29-S31) and ``closed_form_constant_D``
     (S17-S24).  A form that does not exist for the case (the constant-D form

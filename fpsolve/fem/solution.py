@@ -1,4 +1,4 @@
-"""The quasi-stationary density on its mesh and what is measured on it (MODEL.md §4-6).
+"""The quasi-stationary density on its mesh and what is measured on it (docs/model.md §4-6).
 
 :class:`Solution`: the normalised density φ0 ≥ 0, ∫ φ0 = 1, with its escape
 rate λ0 (per unit time t = α k); its moments, negative mass, marginals,
@@ -17,7 +17,7 @@ from fpsolve.fem import results as fem_results
 
 
 #: Trapezoid points across the support for a marginal: the conditional
-#: density across it is a smooth bump (Gaussian in θ2, MODEL.md §5), on which
+#: density across it is a smooth bump (Gaussian in θ2, docs/model.md §5), on which
 #: the trapezoid rule converges fast: with 151 points the θ1-marginal's mass
 #: and ``|θ1|`` moment are within 4e-6 of the quadrature's at T = 0.05 (301:
 #: 2e-7), at half the point evaluations, which dominate post-processing.

@@ -1,4 +1,4 @@
-"""Finite-element solve of the stationary Fokker-Planck equation (MODEL.md §4).
+"""Finite-element solve of the stationary Fokker-Planck equation (docs/model.md §4).
 
 The weak form is :mod:`fpsolve.fem.forms`'s.  The solve returns the principal eigenpair ``a(φ0, v) = λ0 ∫ φ0 v`` with the
 least real part: ``λ0`` is the escape rate per unit time (time unit = alpha
@@ -8,7 +8,7 @@ density.  Dirichlet ``P = 0`` on ∂Ω (absorbing) is the default; a reflecting
 vector is the stationary density.
 
 Discretisation: P2 (or P1) Lagrange, plain Galerkin on a mesh graded from
-the model's widths (``fpsolve.fem.mesh``).  NUMERICS.md found SUPG no help; P1
+the model's widths (``fpsolve.fem.mesh``).  docs/numerics.md found SUPG no help; P1
 fails at T = 0.01 (a negative lobe next to the peak), so P2 is the default.
 Eigen-solve: SLEPc shift-and-invert at target 0 with a direct LU (MUMPS), or
 inverse iteration with the same LU.
@@ -43,11 +43,11 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
           eigensolver: str = "slepc", mesh_rule: str | None = None, tol: float | None = None,
           max_dofs: int | None = None, options_prefix: str = OPTIONS_PREFIX,
           petsc_options: Dict[str, Any] | None = None, symmetrise: bool = True) -> Solution:
-    """Quasi-stationary density of the model (MODEL.md §4) on the disk.
+    """Quasi-stationary density of the model (docs/model.md §4) on the disk.
 
-    ``model``: a :class:`~fpsolve.model.expression.Model` (MODEL.md §7; the
+    ``model``: a :class:`~fpsolve.model.expression.Model` (docs/model.md §7; the
     preset is ``Model.preset(...)``), or a :class:`~fpsolve.model.valley.Landscape`
-    with ``noise`` and ``cross`` (the valley of MODEL.md §1-3), converted once
+    with ``noise`` and ``cross`` (the valley of docs/model.md §1-3), converted once
     (:func:`~fpsolve.model.expression.as_model`).
 
     ``mesh_rule`` (default :func:`default_mesh_rule`): ``"graded"`` (one

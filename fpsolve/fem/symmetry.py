@@ -1,5 +1,5 @@
 """The mirror θ1 → −θ1 on a finite-element space, and the symmetric part of
-a vector (MODEL.md §1: L, g and the diagonal of D are even in θ1, D12 odd,
+a vector (docs/model.md §1: L, g and the diagonal of D are even in θ1, D12 odd,
 so on a disk centred on θ1 = 0 the Fokker-Planck operator commutes with the
 mirror).
 

@@ -1,8 +1,8 @@
-"""The density in time: transient Fokker-Planck equation (MODEL.md §8).
+"""The density in time: transient Fokker-Planck equation (docs/model.md §8).
 
     ∂t P = ∇·(D ∇P + P (∇·D − F)),    P(·, 0) = P0,
 
-in the weak form of MODEL.md §4 (:func:`fpsolve.fem.forms.weak_form`):
+in the weak form of docs/model.md §4 (:func:`fpsolve.fem.forms.weak_form`):
 ``M dP/dt = −K P`` with the mass matrix M and the Fokker-Planck matrix K.
 The drift F (``dθ = F dt + ...``, the model has F = −∇L) and D are any UFL
 expressions, so a model plugs in as it does for :func:`eigenproblem.solve_operator`.
@@ -93,7 +93,7 @@ class Evolution:
     def decay_rate(self, fraction: float = 0.5) -> float:
         """Late-time decay rate of the survival, −d ln S/dt fitted (least
         squares) over the last ``fraction`` of the run's time span (time
-        units⁻¹; compare with the eigen-solve's λ0, MODEL.md §8)."""
+        units⁻¹; compare with the eigen-solve's λ0, docs/model.md §8)."""
         t, s = self.column("t"), self.column("survival")
         sel = (t >= t[-1] - fraction * (t[-1] - t[0])) & (s > 0)
         if sel.sum() < 2:
@@ -103,7 +103,7 @@ class Evolution:
 
 
 def model_observables(msh: Any, landscape: Landscape) -> Dict[str, Any]:
-    """UFL loss L and flatness F(θ1) of a preset model (MODEL.md §1), for
+    """UFL loss L and flatness F(θ1) of a preset model (docs/model.md §1), for
     :class:`Transient`'s ``loss`` and ``flatness`` observables."""
     import ufl
 
@@ -114,9 +114,9 @@ def model_observables(msh: Any, landscape: Landscape) -> Dict[str, Any]:
 
 
 def user_model_observables(msh: Any, user_model: Any) -> Dict[str, Any]:
-    """UFL loss L of a custom :class:`~fpsolve.model.expression.Model` (MODEL.md §7)
+    """UFL loss L of a custom :class:`~fpsolve.model.expression.Model` (docs/model.md §7)
     for :class:`Transient`'s ``loss`` observable; no flatness (F(θ1) is the
-    valley's, MODEL.md §1: its mean is recorded as NaN)."""
+    valley's, docs/model.md §1: its mean is recorded as NaN)."""
     import ufl
 
 
@@ -436,13 +436,13 @@ def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end:
                 stops: Sequence[float] = (),
                 progress: Callable[[str], None] | None = None,
                 on_time: Callable[[float], None] | None = None) -> CaseRun:
-    """The density of a model case in time (MODEL.md §8) from a Gaussian
+    """The density of a model case in time (docs/model.md §8) from a Gaussian
     start at ``start`` (θ) of standard deviations ``start_width`` (default
     :data:`START_WIDTH_CELLS` local mesh sizes), to ``t_end`` (time units),
     on the case's graded mesh (or ``mesh``, a .msh path).
 
-    ``model``: a :class:`~fpsolve.model.expression.Model` (MODEL.md §7), or
-    ``(Landscape, Noise)`` with ``cross`` (MODEL.md §1-3), converted once
+    ``model``: a :class:`~fpsolve.model.expression.Model` (docs/model.md §7), or
+    ``(Landscape, Noise)`` with ``cross`` (docs/model.md §1-3), converted once
     (:func:`~fpsolve.model.expression.as_model`): the valley with SGD noise takes the
     preset's path (same mesh and numbers), any other model the uniform disk
     of :func:`fpsolve.fem.model_mesh.model_mesh_sizes` (size ``h_min``, default

@@ -1,5 +1,5 @@
 """numba Monte Carlo kernels of a :class:`~fpsolve.model.expression.Model`, generated
-from its symbolic derivation (MODEL.md §7).
+from its symbolic derivation (docs/model.md §7).
 
 From the sympy expressions of ∇L and of the noise factor R (Σ = Δ R Rᵀ for
 the built-in noises; for a user Σ the symmetric square root, taken in the
@@ -11,7 +11,7 @@ updates
     SDE (Euler–Maruyama): θ ← θ − ∇L dt + sde_scale · R z
 
 and the diffusion tensor D = (α/2) Σ for the SDE's Brownian-bridge exit test
-(MODEL.md §8; the step's noise covariance sde_scale² R Rᵀ is 2 D dt for
+(docs/model.md §8; the step's noise covariance sde_scale² R Rᵀ is 2 D dt for
 every noise model)
 
 plugged into the same group stepper as the valley's kernels
@@ -132,7 +132,7 @@ def update_sde(x, y, z1, z2, p):
 
 @numba.njit
 def diffusion(x, y, p):
-    """D = (alpha/2) Σ at (x, y): the Brownian-bridge exit test's (MODEL.md §8)."""
+    """D = (alpha/2) Σ at (x, y): the Brownian-bridge exit test's (docs/model.md §8)."""
     return diffusion_tensor(x, y, p.coef)
 
 
@@ -195,7 +195,7 @@ class Kernels:
         return chunk
 
     def numpy_diffusion(self, x: np.ndarray, y: np.ndarray, p: Any) -> tuple:
-        """(D11, D12, D22) = (α/2) Σ at arrays x, y (MODEL.md §7), from the
+        """(D11, D12, D22) = (α/2) Σ at arrays x, y (docs/model.md §7), from the
         kernel parameters ``p`` (its ``coef``: constants, alpha, Delta)."""
         return self._model.derivation.numpy("diffusion")(x, y, *p.coef)
 

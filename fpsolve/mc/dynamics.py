@@ -1,8 +1,8 @@
-"""The Monte-Carlo twins of a transient (MODEL.md §8): the same start
+"""The Monte-Carlo twins of a transient (docs/model.md §8): the same start
 density and model sampled by the SDE (Euler–Maruyama, with the
 Brownian-bridge exit test) and by SGD itself (discrete steps of α, the
-linear-shift sampler of MODEL.md §2), both from ``fpsolve.mc.ensemble`` (the
-valley's kernels, or a Model's generated ones, MODEL.md §7); their ensemble
+linear-shift sampler of docs/model.md §2), both from ``fpsolve.mc.ensemble`` (the
+valley's kernels, or a Model's generated ones, docs/model.md §7); their ensemble
 curves of the observables of :data:`COMPARED` with standard errors, and
 their largest deviation from the FEM curves in units of the standard error.
 

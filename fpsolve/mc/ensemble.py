@@ -1,13 +1,13 @@
-"""Monte Carlo of SGD and of its SDE (MODEL.md §2–3): the referee of the FEM solver.
+"""Monte Carlo of SGD and of its SDE (docs/model.md §2–3): the referee of the FEM solver.
 
 Samplers (``method``/``shift``/``cross``):
 
-- ``sgd``/``linear``: ``θ ← θ − α (∇L − H ξ)``, ``ξ ~ N(0, Δ I)`` (MODEL.md §2, S3);
+- ``sgd``/``linear``: ``θ ← θ − α (∇L − H ξ)``, ``ξ ~ N(0, Δ I)`` (docs/model.md §2, S3);
 - ``sgd``/``exact``:  ``θ ← θ − α ∇L(θ − ξ)`` (the loss of the shifted minibatch);
 - ``sde``, ``cross=True``: Euler–Maruyama of ``dθ = −∇L dt + sqrt(T) H dW``;
 - ``sde``, ``cross=False``: independent noises ``sqrt(2 D11) dW1``, ``sqrt(2 D22) dW2``.
 
-Any model of MODEL.md §7 (a :class:`~fpsolve.model.expression.Model`) is sampled by
+Any model of docs/model.md §7 (a :class:`~fpsolve.model.expression.Model`) is sampled by
 kernels that :mod:`fpsolve.mc.codegen` generates from its symbolic
 derivation (SGD ``θ ← θ − α (∇L + Σ^{1/2} z)``, the exact shift for ``sgd``
 noise, and the SDE with ``B Bᵀ = 2D``), through the same group stepper.
@@ -183,7 +183,7 @@ def _check_edges(name: str, edges: Any) -> np.ndarray:
 class RunPlan(NamedTuple):
     """Checked length of a run: ``step_time`` (time units), ``steps``, the
     burn-in ``burn_steps``, the sampling stride ``every`` (steps) and whether
-    the Brownian-bridge exit test is on (``bridge``, MODEL.md §8)."""
+    the Brownian-bridge exit test is on (``bridge``, docs/model.md §8)."""
 
     step_time: float
     steps: int
@@ -346,11 +346,11 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
     ``progress(steps_done, steps_total)`` is called between blocks (rank 0).
     ``bridge`` (default on for the SDE, the valley's and a Model's generated
     kernels alike; off for SGD, whose steps are the process itself): the
-    Brownian-bridge exit test of MODEL.md §8 in the absorption and
+    Brownian-bridge exit test of docs/model.md §8 in the absorption and
     first-passage checks, so SDE exit rates and first-passage times converge
     at O(dt) instead of O(√dt).
 
-    Samplers: the SGD update of MODEL.md §2 (seed S3) or Euler-Maruyama of
+    Samplers: the SGD update of docs/model.md §2 (seed S3) or Euler-Maruyama of
     the SDE of §3 (seed S12-S13), see the module doc.  Returns a
     :class:`MonteCarloResult`: ``summary`` (moments with standard errors,
     survival fraction, timings), the 2-D histogram ``hist`` (shape

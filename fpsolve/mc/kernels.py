@@ -1,4 +1,4 @@
-"""The compiled Monte Carlo kernels of the valley (MODEL.md §1-3, §8).
+"""The compiled Monte Carlo kernels of the valley (docs/model.md §1-3, §8).
 
 Named records passed to every kernel (:class:`Walkers`, :class:`Tallies`,
 :class:`KernelParams`), the valley's updates (SGD with the linear or exact
@@ -117,7 +117,7 @@ class Tallies(NamedTuple):
 
 
 class KernelParams(NamedTuple):
-    """Every number a kernel reads, by name (MODEL.md §2-3, §7).
+    """Every number a kernel reads, by name (docs/model.md §2-3, §7).
 
     ``alpha``: SGD step; ``sgd_scale``: the factor of z in the SGD noise
     (sqrt(Δ) for the built-in noises, 1 for a user Σ); ``dt``: SDE step;
@@ -126,7 +126,7 @@ class KernelParams(NamedTuple):
     a0, a2, a4, eps, T; a Model: its constants, alpha, Delta); disk centre,
     stop radius² (min(R², bound²)) and divergence bound²; first sampled step
     and sampling interval; first-passage target box; ``bridge``: the reach
-    of the Brownian-bridge exit test (MODEL.md §8; 0 = off).
+    of the Brownian-bridge exit test (docs/model.md §8; 0 = off).
     """
 
     alpha: float
@@ -149,7 +149,7 @@ class KernelParams(NamedTuple):
 
 
 # --------------------------------------------------------------------------
-# The updates of the valley (MODEL.md §1-3), one compiled function each.
+# The updates of the valley (docs/model.md §1-3), one compiled function each.
 # --------------------------------------------------------------------------
 
 _SGD_LINEAR, _SGD_EXACT, _SDE_CROSS, _SDE_NOCROSS = 0, 1, 2, 3
@@ -157,7 +157,7 @@ _SGD_LINEAR, _SGD_EXACT, _SDE_CROSS, _SDE_NOCROSS = 0, 1, 2, 3
 
 @numba.njit
 def _update_sgd_linear(x, y, z1, z2, p):
-    # ∇L_μ = ∇L − H ξ exactly (MODEL.md §2, S3)
+    # ∇L_μ = ∇L − H ξ exactly (docs/model.md §2, S3)
     c = p.coef
     gx, gy = _gradient(x, y, c[0], c[1], c[2], c[3])
     h11, h12, h22 = _hessian(x, y, c[0], c[1], c[2], c[3])
@@ -212,7 +212,7 @@ def _bin(edges, v):
 def bridge_probability(d_old, d_new, d11, d12, d22, nx, ny, dt):
     """exp(−2 d d' / (σ_n² dt)) with σ_n² = 2 n·D n: the probability that a
     Brownian bridge between distances d, d' > 0 from a flat boundary with unit
-    normal n touched it (MODEL.md §8).  Floats or arrays; compiled below."""
+    normal n touched it (docs/model.md §8).  Floats or arrays; compiled below."""
     s2dt = 2.0 * (d11 * nx * nx + 2.0 * d12 * nx * ny + d22 * ny * ny) * dt
     return np.exp(-2.0 * d_old * d_new / np.maximum(s2dt, 1e-300))
 

@@ -216,7 +216,7 @@ def _normals_numba(keys, step):
 
 
 # --------------------------------------------------------------------------
-# Brownian-bridge exit test (MODEL.md §8): after a step from x to x' that
+# Brownian-bridge exit test (docs/model.md §8): after a step from x to x' that
 # stays on this side of a (locally flat) boundary, the path crossed it in
 # between with probability exp(−2 d d' / (σ_n² dt)), σ_n² = 2 n·D n (D at x,
 # as the Euler-Maruyama step used it).  The uniform of walker i at step k is

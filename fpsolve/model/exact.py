@@ -1,4 +1,4 @@
-"""Exact stationary densities of a general model (MODEL.md §7): ``P ∝ exp(−U)``.
+"""Exact stationary densities of a general model (docs/model.md §7): ``P ∝ exp(−U)``.
 
 The zero-flux condition ``J = −P (∇L + ∇·D) − D ∇P = 0`` holds for
 ``P ∝ exp(−U)`` exactly when ``D⁻¹ (∇L + ∇·D) = ∇U`` is a gradient:
@@ -49,7 +49,7 @@ def _field(model: Any):
 def potential(model: Any, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0)) -> Optional[Callable]:
     """``U(θ1, θ2)`` (numpy, up to a constant) with P ∝ exp(−U) the exact
     stationary density, or None when ``D⁻¹(∇L + ∇·D)`` is not a gradient on
-    the disk (MODEL.md §7)."""
+    the disk (docs/model.md §7)."""
     import sympy
 
     if model.noise == "isotropic":
@@ -108,7 +108,7 @@ def density(model: Any, radius: float = 2.0, center: Tuple[float, float] = (0.0,
     ModelError when no potential exists."""
     U = potential(model, radius, center)
     if U is None:
-        raise ModelError("D^-1 (grad L + div D) is not a gradient on the disk: no exact density exp(-U) (MODEL.md §7)")
+        raise ModelError("D^-1 (grad L + div D) is not a gradient on the disk: no exact density exp(-U) (docs/model.md §7)")
     x, y, w = _polar_rule(radius, center, 400, 720)
     u = U(x, y)
     shift = float(np.min(u))
@@ -123,7 +123,7 @@ def moments(model: Any, radius: float = 2.0, center: Tuple[float, float] = (0.0,
     (mean/std ``|θ1|``, mean and Var θ1, θ2) plus ``mass`` (= 1)."""
     U = potential(model, radius, center)
     if U is None:
-        raise ModelError("D^-1 (grad L + div D) is not a gradient on the disk: no exact density exp(-U) (MODEL.md §7)")
+        raise ModelError("D^-1 (grad L + div D) is not a gradient on the disk: no exact density exp(-U) (docs/model.md §7)")
     x, y, w = _polar_rule(radius, center, n_r, n_a)
     u = U(x, y)
     p = w * np.exp(-(u - np.min(u)))
@@ -137,13 +137,13 @@ def moments(model: Any, radius: float = 2.0, center: Tuple[float, float] = (0.0,
 
 def closed_forms(model: Any, radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0)) -> dict:
     """Which closed forms apply to ``model`` on the disk:
-    ``adiabatic`` (the valley family of MODEL.md §1 with sgd / sgd-diagonal
-    noise: all of §5) and ``exact_density`` (P ∝ exp(−U), MODEL.md §7)."""
+    ``adiabatic`` (the valley family of docs/model.md §1 with sgd / sgd-diagonal
+    noise: all of §5) and ``exact_density`` (P ∝ exp(−U), docs/model.md §7)."""
     return {"adiabatic": model.valley is not None and model.noise in ("sgd", "sgd-diagonal"),
             "exact_density": applies(model, radius, center)}
 
 
 def refusal(model: Any) -> str:
     """The one line said when no closed form applies."""
-    return (f"no closed form applies to {model.describe()}: it is not the valley of MODEL.md §1 with sgd noise, "
+    return (f"no closed form applies to {model.describe()}: it is not the valley of docs/model.md §1 with sgd noise, "
             "and D^-1 (grad L + div D) is not a gradient (use solve_fp.py or sample_sgd.py)")

@@ -1,4 +1,4 @@
-"""Any two-variable model (MODEL.md §7): a loss and a noise written as expressions.
+"""Any two-variable model (docs/model.md §7): a loss and a noise written as expressions.
 
 A :class:`Model` is a loss ``L(θ1, θ2)`` written as text, named constants with
 values, a noise model (``sgd``, ``sgd-diagonal``, ``isotropic`` or a user
@@ -49,7 +49,7 @@ from fpsolve.model.valley import PRESETS, DEFAULT_PRESET, Landscape, ModelError,
 
 __all__ = ["Model", "Derivation", "NOISES", "FUNCTIONS", "parse", "derivation", "as_model"]
 
-#: Noise models of MODEL.md §7 (names are the contract of the CLI and the API);
+#: Noise models of docs/model.md §7 (names are the contract of the CLI and the API);
 #: a user covariance is ``noise="covariance"`` with ``covariance=(S11, S12, S22)``.
 NOISES = ("sgd", "sgd-diagonal", "isotropic")
 COVARIANCE = "covariance"
@@ -298,7 +298,7 @@ def polynomial_degree_bound(expr: Any, symbols: Sequence[Any]) -> Optional[int]:
 @dataclasses.dataclass
 class Derivation:
     """∇L, H, Σ-factor, D and ∇·D of a model as sympy expressions in the
-    symbols ``(θ1, θ2, *constants, alpha, Delta)`` (MODEL.md §7).
+    symbols ``(θ1, θ2, *constants, alpha, Delta)`` (docs/model.md §7).
 
     ``factor`` is R (2×2, row-major) with Σ = Δ R Rᵀ for the built-in noises;
     ``None`` for a user covariance (its square root is taken numerically).
@@ -400,7 +400,7 @@ def derivation(loss: Any, constants: Sequence[str], noise: str,
 # The model
 # --------------------------------------------------------------------------
 
-#: The valley of MODEL.md §1 written as an expression in its coefficients.
+#: The valley of docs/model.md §1 written as an expression in its coefficients.
 VALLEY_EXPRESSION = "0.5*(a0 + a2*theta1**2 + a4*theta1**4)*theta2**2 + 0.5*eps*theta1**2"
 #: How sympy prints the parsed VALLEY_EXPRESSION (tests/test_symbolic.py checks it).
 VALLEY_CANONICAL = "0.5*eps*theta1**2 + theta2**2*(0.5*a0 + 0.5*a2*theta1**2 + 0.5*a4*theta1**4)"
@@ -434,11 +434,11 @@ def _disk_points(radius: float, center: Tuple[float, float], n_r: int = 12, n_a:
 
 @dataclasses.dataclass(frozen=True)
 class Model:
-    """A two-variable model of MODEL.md §7: loss, constants, noise, alpha, Delta.
+    """A two-variable model of docs/model.md §7: loss, constants, noise, alpha, Delta.
 
     Build it with :meth:`from_expression` or :meth:`preset` (which validate);
     ``valley`` is the :class:`~fpsolve.model.valley.Landscape` when the loss is the
-    valley family of MODEL.md §1 (recognised from the expression), else None.
+    valley family of docs/model.md §1 (recognised from the expression), else None.
     Time is in units of alpha SGD steps; θ in the loss's units.
     """
 
@@ -456,7 +456,7 @@ class Model:
     def from_expression(cls, loss: str, params: Optional[Mapping[str, Any]] = None, noise: Any = "sgd", *,
                         alpha: float = 0.05, Delta: Optional[float] = None, T: Optional[float] = None,
                         name: str = "custom") -> "Model":
-        """A model from the loss text (MODEL.md §7).
+        """A model from the loss text (docs/model.md §7).
 
         ``params``: {name: value} of the constants the text uses (a value of
         None is refused as "constant without value"); ``noise``: one of
@@ -502,7 +502,7 @@ class Model:
     @classmethod
     def preset(cls, preset: str = DEFAULT_PRESET, *, noise: str = "sgd", alpha: float = 0.05,
                Delta: Optional[float] = None, T: Optional[float] = None, **overrides: Optional[float]) -> "Model":
-        """A preset of MODEL.md §1 (coefficients overridable, None = keep) as
+        """A preset of docs/model.md §1 (coefficients overridable, None = keep) as
         the expression :data:`VALLEY_EXPRESSION`; refused like a Landscape.
 
         With noise ``sgd`` / ``sgd-diagonal`` the model is the valley by
@@ -518,7 +518,7 @@ class Model:
 
     @classmethod
     def from_landscape(cls, landscape: Landscape, noise: Noise, cross: bool = True) -> "Model":
-        """The Model of the valley (Landscape, Noise) of MODEL.md §1-3 (``cross``
+        """The Model of the valley (Landscape, Noise) of docs/model.md §1-3 (``cross``
         False: the ``sgd-diagonal`` noise); built without sympy, like :meth:`preset`."""
         if not isinstance(landscape, Landscape) or not isinstance(noise, Noise):
             raise ModelError(f"a valley is a Landscape and a Noise (got {type(landscape).__name__}, "
@@ -618,7 +618,7 @@ class Model:
         return _with_preset_name(land)
 
     def is_valley(self) -> bool:
-        """The valley of MODEL.md §1-3 with its SGD noise: everything about
+        """The valley of docs/model.md §1-3 with its SGD noise: everything about
         it is known without sympy (model.py's formulas, Landscape's rules)."""
         return self.valley is not None and self.noise in ("sgd", "sgd-diagonal") and self.covariance is None
 
@@ -665,7 +665,7 @@ class Model:
             diag = s11 if i == 0 else s22
             if np.all(grad[i] == 0) and np.all(diag == 0):
                 raise ModelError(f"coordinate {label} is frozen: neither drift nor diffusion anywhere {where} "
-                                 "(no unique stationary density, MODEL.md §7)")
+                                 "(no unique stationary density, docs/model.md §7)")
 
     # ---- records ------------------------------------------------------------
     def canonical_loss(self) -> str:

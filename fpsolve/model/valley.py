@@ -1,6 +1,6 @@
-"""The model of MODEL.md §1–3, written once.
+"""The model of docs/model.md §1–3, written once.
 
-Loss landscape (MODEL.md §1)::
+Loss landscape (docs/model.md §1)::
 
     L(θ1, θ2) = ½ g(θ1) θ2² + ½ ε θ1²,     g(θ1) = a0 + a2 θ1² + a4 θ1⁴
 
@@ -59,7 +59,7 @@ ModelError = InputError
 # --------------------------------------------------------------------------
 
 def g(x: Any, a0: Any, a2: Any, a4: Any) -> Any:
-    """Valley curvature g(θ1) = a0 + a2 θ1² + a4 θ1⁴ (MODEL.md §1)."""
+    """Valley curvature g(θ1) = a0 + a2 θ1² + a4 θ1⁴ (docs/model.md §1)."""
     x2 = x * x
     return a0 + a2 * x2 + a4 * x2 * x2
 
@@ -80,7 +80,7 @@ def d3g(x: Any, a0: Any, a2: Any, a4: Any) -> Any:
 
 
 def flatness(x: Any, a0: Any, a2: Any, a4: Any) -> Any:
-    """Flatness F(θ1) = g(θ1)^(-1/2): larger is flatter (MODEL.md §1)."""
+    """Flatness F(θ1) = g(θ1)^(-1/2): larger is flatter (docs/model.md §1)."""
     return g(x, a0, a2, a4) ** -0.5
 
 
@@ -90,7 +90,7 @@ def loss(x: Any, y: Any, a0: Any, a2: Any, a4: Any, eps: Any) -> Any:
 
 
 def gradient(x: Any, y: Any, a0: Any, a2: Any, a4: Any, eps: Any) -> Tuple[Any, Any]:
-    """∇L = (½ g' θ2² + ε θ1, g θ2) (MODEL.md §1, S6)."""
+    """∇L = (½ g' θ2² + ε θ1, g θ2) (docs/model.md §1, S6)."""
     return (0.5 * dg(x, a0, a2, a4) * y * y + eps * x, g(x, a0, a2, a4) * y)
 
 
@@ -106,7 +106,7 @@ def hessian(x: Any, y: Any, a0: Any, a2: Any, a4: Any, eps: Any) -> Tuple[Any, A
 def diffusion(
     x: Any, y: Any, T: Any, a0: Any, a2: Any, a4: Any, eps: Any, cross: bool = True
 ) -> Tuple[Any, Any, Any]:
-    """Diffusion entries (D11, D12, D22) of D = (T/2) H² (MODEL.md §3, S13).
+    """Diffusion entries (D11, D12, D22) of D = (T/2) H² (docs/model.md §3, S13).
 
     With ``cross=False`` the off-diagonal D12 is dropped (returned as 0.0),
     which is the SDE with independent noises sqrt(2 D11), sqrt(2 D22).
@@ -144,7 +144,7 @@ def diffusion_divergence(
 # Validated parameter sets.
 # --------------------------------------------------------------------------
 
-#: Presets of MODEL.md §1; names are public API.
+#: Presets of docs/model.md §1; names are public API.
 PRESETS = {
     "double-well": dict(a0=1.0, a2=-1.0, a4=0.5, eps=0.01),
     "single-well": dict(a0=1.0, a2=1.0, a4=0.0, eps=0.01),
@@ -165,11 +165,11 @@ def _require_finite(**values: float) -> None:
 
 @dataclasses.dataclass(frozen=True)
 class Landscape:
-    """Valley coefficients of g and the degeneracy-breaking ε (MODEL.md §1).
+    """Valley coefficients of g and the degeneracy-breaking ε (docs/model.md §1).
 
     Validity: a0 > 0, a4 ≥ 0, ε ≥ 0, and if a2 < 0 then a4 > 0 and
     a2² < 4 a0 a4, so that g > 0 for every θ1; not ε = a2 = a4 = 0 (θ1
-    frozen, MODEL.md §7).
+    frozen, docs/model.md §7).
     """
 
     a0: float
@@ -196,12 +196,12 @@ class Landscape:
         if self.eps == 0 and self.a2 == 0 and self.a4 == 0:
             raise ModelError(
                 "eps = a2 = a4 = 0 freezes theta1 (neither drift nor diffusion: "
-                "no unique stationary density, MODEL.md §7); give eps > 0 or a2, a4"
+                "no unique stationary density, docs/model.md §7); give eps > 0 or a2, a4"
             )
 
     @classmethod
     def from_preset(cls, preset: str = DEFAULT_PRESET, **overrides: float | None) -> "Landscape":
-        """A preset of MODEL.md §1, with any coefficient overridden (None = keep)."""
+        """A preset of docs/model.md §1, with any coefficient overridden (None = keep)."""
         if preset not in PRESETS:
             raise ModelError(
                 f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})"
@@ -256,7 +256,7 @@ class Landscape:
         return (0.0,)
 
     def critical_temperature(self) -> float:
-        """Constant-D phase I→II transition T_c = 2ε/(a0|a2|) (MODEL.md §5).
+        """Constant-D phase I→II transition T_c = 2ε/(a0|a2|) (docs/model.md §5).
 
         Only a double well (a2 < 0) has a transition; otherwise ``inf``.
         """
@@ -269,7 +269,7 @@ class Landscape:
 class Noise:
     """SGD hyper-parameters: learning rate ``alpha`` and shift variance ``Delta``.
 
-    ``T = alpha * Delta`` is the effective noise level (MODEL.md §2).
+    ``T = alpha * Delta`` is the effective noise level (docs/model.md §2).
     """
 
     alpha: float
@@ -303,7 +303,7 @@ class Noise:
 
         The one statement of the rule that the Fokker-Planck solve, the
         closed forms and the validation need noise (at T = 0 the density is
-        a point mass, MODEL.md §4-5); returns self so calls can chain.
+        a point mass, docs/model.md §4-5); returns self so calls can chain.
         """
         if not self.T > 0:
             raise ModelError(f"T = alpha*Delta must be > 0 (got T={self.T:g}, Delta={self.Delta:g}; at T = 0 the density is a point)")

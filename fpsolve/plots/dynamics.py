@@ -1,4 +1,4 @@
-"""Figures of the dynamics (MODEL.md §8): observables against time, the
+"""Figures of the dynamics (docs/model.md §8): observables against time, the
 density as an animation, and fields of the backward equation as heat maps.
 
 Drawing only, on rank 0; the arrays come from the collective functions of

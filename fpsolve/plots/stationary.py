@@ -89,7 +89,7 @@ def plot_density(path: str | Path, xs: np.ndarray, ys: np.ndarray, values: np.nd
                  landscape: Landscape | None, title: str) -> None:
     """Heat map of φ with the valley floor θ2 = 0, the global minimum and the
     flattest points marked (nothing marked when ``landscape`` is None: a
-    custom model of MODEL.md §7)."""
+    custom model of docs/model.md §7)."""
     plt = pyplot()
     # fixed margins for the two-line title and the colour bar (tight layout doubles the cost)
     fig, ax = plt.subplots(figsize=(7.5, 4.8), gridspec_kw={"left": 0.09, "right": 0.99, "bottom": 0.1, "top": 0.89})

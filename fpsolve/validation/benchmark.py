@@ -1,4 +1,4 @@
-"""Accuracy per cost of the solve on the MODEL.md §6 reference cases
+"""Accuracy per cost of the solve on the docs/model.md §6 reference cases
 (issue 11): for each case and tolerance, the adaptive loop's cycles, dofs,
 seconds, estimate, true error against a fine reference, negative mass and
 peak memory, next to the graded mesh's row.  ``scripts/bench_solver.py

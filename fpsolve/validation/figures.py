@@ -144,7 +144,7 @@ FEM_KEYS = ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2", "mo
 
 
 def fem_point(landscape: Landscape, T: float, alpha: float, cross: bool, refine: float) -> dict:
-    """FEM moments at noise level T (MODEL.md §4), on this rank alone."""
+    """FEM moments at noise level T (docs/model.md §4), on this rank alone."""
 
     sol = solver.solve(landscape, Noise.from_temperature(T, alpha), cross=cross, refine=refine,
                        comm=_self_comm())
@@ -155,7 +155,7 @@ def fem_point(landscape: Landscape, T: float, alpha: float, cross: bool, refine:
 
 def sgd_point(landscape: Landscape, T: float, alpha: float, walkers: int, max_time: float,
               seed: int, method: str = "sgd", dt: Optional[float] = None) -> dict:
-    """Stationary moments of linear-shift SGD (MODEL.md §2) at T = αΔ.
+    """Stationary moments of linear-shift SGD (docs/model.md §2) at T = αΔ.
 
     Walkers start from the closed form and run 2.5 τ1 of burn-in and 2 τ1 of
     window (capped at ``max_time``); ``relaxed`` says whether the cap bit.
@@ -205,7 +205,7 @@ def first_passage_point(landscape: Landscape, alpha: float, Delta: float, start:
 
 def fem_search_point(landscape: Landscape, alpha: float, Delta: float, start: float, center: float,
                      half_width: float, refine: float, h_max: Optional[float] = None) -> dict:
-    """The 2-D FEM search time (MODEL.md §8, backward equation) from
+    """The 2-D FEM search time (docs/model.md §8, backward equation) from
     (start, 0) into the strip ``|θ1 − center|`` ≤ half_width (any θ2, the Monte
     Carlo target of :func:`first_passage_point`), full D, reflecting wall;
     on this rank alone.  A deterministic solve: no sampling noise.
@@ -223,7 +223,7 @@ def phase_point(landscape: Landscape, alpha: float, Delta: float, walkers: int, 
 
     Walkers start spread over θ1 ∈ [−1.2, 1.2] (θ2 = 0) and run ``time``.
     III: more than half diverge; else II if the median final ``|θ1|`` is past
-    half the flattest point, else I (MODEL.md §5).
+    half the flattest point, else I (docs/model.md §5).
     """
     rng = np.random.default_rng([seed, 11])
     start = np.column_stack([rng.uniform(-1.2, 1.2, walkers), np.zeros(walkers)])
@@ -322,7 +322,7 @@ def figure_s5(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
                                                        ("value", "reference", "difference", "tolerance", "agree", "rule")})
     hi = rows[-1]
     lo = rows[0]
-    # MODEL.md §6: the width halves at T = 0.05 (ratio 0.5); judged at 10 %
+    # docs/model.md §6: the width halves at T = 0.05 (ratio 0.5); judged at 10 %
     checks["width halves at T=0.05 (FEM)"] = _within(hi["width_ratio_fem"], 0.5, 0.1)
     checks["width halves at T=0.05 (MC)"] = _within(hi["width_ratio_mc"], 0.5, 0.1, hi["width_ratio_mc_se"])
     finding = (f"Cross-diffusion moves the |θ1| peak by {hi['fem_mode_full'] - hi['fem_mode_nocross']:+.3f} "
@@ -330,7 +330,7 @@ def figure_s5(landscape: Landscape, s: ReproSettings, comm: Any, progress: Calla
                f"{lo['fem_mode_full'] - lo['fem_mode_nocross']:+.1e} at T = 0.01, but scales the width std|θ1| by "
                f"{hi['width_ratio_fem']:.3f} (FEM) / {hi['width_ratio_mc']:.3f} ± {hi['width_ratio_mc_se']:.3f} (MC) "
                f"at T = 0.05 and by {lo['width_ratio_fem']:.3f} / {lo['width_ratio_mc']:.3f} at T = 0.01: "
-               "the seed's 'little effect' holds below T_c, not above (MODEL.md §6 'halves' confirmed).")
+               "the seed's 'little effect' holds below T_c, not above (docs/model.md §6 'halves' confirmed).")
 
     def plot(path: Path) -> None:
         plt = pyplot()

@@ -168,7 +168,7 @@ def fold_symmetric(hist: np.ndarray, edges: np.ndarray, axis: int = 0) -> tuple[
     ``edges`` must be symmetric about 0 and contain 0; returns
     ``(folded, edges[mid:])``.  The model is symmetric under θ1 → −θ1 and
     θ2 → −θ2, and above T_c a trajectory rarely changes well, so Monte Carlo
-    and FEM are compared on ``|θ1|`` (MODEL.md §6).
+    and FEM are compared on ``|θ1|`` (docs/model.md §6).
     """
     mid = _check_symmetric_edges(edges)
     h = np.moveaxis(np.asarray(hist, dtype=float), axis, 0)

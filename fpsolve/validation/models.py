@@ -1,4 +1,4 @@
-"""Validation of any model (MODEL.md §7): FEM vs its SDE twin vs the exact density.
+"""Validation of any model (docs/model.md §7): FEM vs its SDE twin vs the exact density.
 
 For a :class:`~fpsolve.model.expression.Model`:
 

@@ -1,6 +1,6 @@
 """Three-way validation of one case: FEM vs closed forms vs Monte Carlo.
 
-For one landscape and noise level (MODEL.md §1–2):
+For one landscape and noise level (docs/model.md §1–2):
 
 * FEM (``fpsolve.fem.stationary``), with and without cross-diffusion;
 * their stochastic twins (``fpsolve.mc.ensemble``, Euler–Maruyama of the SDE
@@ -11,7 +11,7 @@ For one landscape and noise level (MODEL.md §1–2):
 
 Everything is compared on the folded coordinates (``|θ1|``, ``|θ2|``): the model is
 symmetric under both reflections and above T_c a trajectory rarely changes
-well (MODEL.md §6).  Each number carries its error (MC) or a stated
+well (docs/model.md §6).  Each number carries its error (MC) or a stated
 tolerance (FEM discretisation, Euler–Maruyama bias, approximation order).
 
 Units: time in α SGD steps (t = α k); rates per unit time.
@@ -39,11 +39,11 @@ from fpsolve.validation.report import Report, Row
 __all__ = ["Settings", "QUICK", "FULL", "CaseResult", "run_case", "add_case_to_report",
            "start_sampler", "relaxation_time", "VARIANTS"]
 
-#: FEM variant -> its stochastic twin: name, cross-diffusion flag (MODEL.md §3).
+#: FEM variant -> its stochastic twin: name, cross-diffusion flag (docs/model.md §3).
 VARIANTS = (("full noise", True), ("no cross-diffusion", False))
 
 #: Tolerances (stated once, used by the verdicts and quoted in the reports).
-#: FEM vs MC moments: FEM discretisation (NUMERICS.md: P2 within 2-3 %) plus the
+#: FEM vs MC moments: FEM discretisation (docs/numerics.md: P2 within 2-3 %) plus the
 #: Euler–Maruyama bias (≈ g dt/2 relative on Var θ2), on top of 3 sigma.
 TOL_FEM_MC = 0.03
 #: TV between FEM bin masses and the twin MC histogram: at most this many times
@@ -89,7 +89,7 @@ FULL = Settings(walkers=8000, groups=16, dt=0.0025, burn_in=2.5, window=2.5, max
 
 
 def relaxation_time(landscape: Landscape, noise: Noise) -> float:
-    """τ1 at the closed-form mode θ1* (MODEL.md §5, S14), in time units.
+    """τ1 at the closed-form mode θ1* (docs/model.md §5, S14), in time units.
 
     The time the slow coordinate needs to relax; at T_c it diverges (critical
     slowing down), so callers cap what they derive from it.
@@ -101,7 +101,7 @@ def relaxation_time(landscape: Landscape, noise: Noise) -> float:
 
 def start_sampler(landscape: Landscape, noise: Noise, walkers: int, seed: int,
                   half_width: float) -> np.ndarray:
-    """(walkers, 2) start points drawn from the closed form (MODEL.md §5).
+    """(walkers, 2) start points drawn from the closed form (docs/model.md §5).
 
     θ1 from the landscape-dependent marginal P1 (inverse CDF on a fine grid,
     both signs equally), θ2 from the Gaussian fast conditional N(0, T g/2).
@@ -240,7 +240,7 @@ def run_case(model: Any, noise: Optional[Noise] = None, *, settings: Settings = 
 
     model = as_model(model, noise)
     if model.valley is None or model.noise != "sgd":
-        raise ModelError("run_case validates the valley of MODEL.md §1 with sgd noise (both noise variants "
+        raise ModelError("run_case validates the valley of docs/model.md §1 with sgd noise (both noise variants "
                          "and the closed forms); use fpsolve.validation.models.run_model for this model")
     landscape, noise = model.valley, model.noise_level
     say = progress or (lambda message: None)
