@@ -65,6 +65,13 @@ def test_default_folders_of_a_non_default_disk_leave_the_default_case_alone(tmp_
     ("solve_fp.py", ["--center", "100", "0"], "(--radius 2, --center 100 0) does not contain the loss's minimum"),
     ("sample_sgd.py", ["--radius", "0.5", "--center", "1", "0"],
      "(--radius 0.5, --center 1 0) does not contain the loss's minimum"),
+    # issue 21.4: std |theta1| = 0 and negative mass 1.2 (R = 1e5), Var theta2 = -44 and a negative
+    # escape rate (R = 1e6), both exit 0 before: the graded mesh of such a disk cannot resolve the density
+    ("solve_fp.py", ["--radius", "1e5"], "the density's widths need a mesh size of 0.0149, but the graded mesh of "
+                                         "a disk of radius 100000 goes down to 2 only"),
+    ("solve_fp.py", ["--radius", "1e6"], "use a radius up to 1.49e+03"),
+    ("evolve_fp.py", ["--radius", "1e5", "--start", "0.1", "0"], "but the graded mesh of a disk of radius 100000 goes down to 2 only"),
+    ("search_time.py", ["--radius", "1e5"], "but the graded mesh of a disk of radius 100000 goes down to 2 only"),
     ("solve_fp.py", ["--petsc-option", "eps_type=nonexistent"], "-fpsolve_eig_eps_type nonexistent: Unknown EPS type"),
     ("solve_fp.py", ["--petsc-option", "eps_nev=abc"], "-fpsolve_eig_eps_nev abc"),
     ("solve_fp.py", ["--eigensolver", "inverse", "--petsc-option", "ksp_type=zzz"], "-fpsolve_eig_ksp_type zzz"),

@@ -275,7 +275,7 @@ def test_histogram_counts_every_window_sample_and_memory_does_not_grow():
     (dict(method="langevin"), "method must be one of"),
     (dict(shift="quadratic"), "shift must be one of"),
     (dict(dt=0.01), "dt is the SDE step"),
-    (dict(cross=False), "no cross-diffusion applies to the SDE only"),
+    (dict(kernels="fast"), "kernels must be 'valley' or 'generated'"),
     (dict(method="sde", shift="exact"), "shift exact applies to SGD only"),
     (dict(walkers=0), "walkers must be an integer >= 1"),
     (dict(steps=None), "give exactly one of steps and time"),

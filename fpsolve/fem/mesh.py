@@ -162,6 +162,7 @@ def graded_sizes(landscape: Landscape, noise: Noise, radius: float = 2.0,
     # meshing (solver.check_budget)
     floor = radius * FLOOR_FRACTION
     w = model_widths(landscape, noise)
+    check_resolvable(w, radius, floor, h_min)
     stretch, structured = 1.0, False
     if w["phase"] == "I" and (w["x_flat"] == 0.0 or CORE_HALF_WIDTHS[0] * w["w1"] < w["x_flat"]):
         w1 = max(w["w1"], 3.0 * floor)
@@ -191,6 +192,31 @@ def graded_sizes(landscape: Landscape, noise: Noise, radius: float = 2.0,
         sizes = unstructured(sizes)
     check_sizes(sizes)
     return sizes
+
+
+#: How far below the graded floor (R × FLOOR_FRACTION) the size the density
+#: needs may lie before the disk is refused as too large to resolve it.
+UNRESOLVED_FACTOR = 2.0
+
+
+def check_resolvable(widths: dict, radius: float, floor: float, h_min: float | None) -> None:
+    """Refuse (InputError, before any meshing) a disk so large that its finest
+    graded size, ``radius × FLOOR_FRACTION``, is over :data:`UNRESOLVED_FACTOR`
+    times the size the density's widths need (docs/model.md §5-6): the mesh
+    would not resolve the density, and the eigenvector would be no density
+    (``--radius 1e5``: negative mass 1.2).  A given ``h_min`` is the user's
+    choice and is not judged here."""
+    if h_min is not None:
+        return
+    if widths["phase"] == "I":
+        need = min(widths["w1"] / CORE_POINTS_PER_WIDTH, widths["w2_at_0"] / BAND_POINTS_PER_WIDTH)
+    else:
+        need = widths["w2_min"] / BAND_POINTS_PER_WIDTH
+    if need > 0 and floor > UNRESOLVED_FACTOR * need:
+        largest = UNRESOLVED_FACTOR * need / FLOOR_FRACTION
+        raise ModelError(f"the density's widths need a mesh size of {need:.3g}, but the graded mesh of a disk of "
+                         f"radius {radius:g} goes down to {floor:.3g} only (R x {FLOOR_FRACTION:g}): no density "
+                         f"would come out; use a radius up to {largest:.3g}")
 
 
 def grid_fits(sizes: MeshSizes) -> bool:
