@@ -112,3 +112,26 @@ def _nothing():
     import contextlib
 
     return contextlib.nullcontext()
+
+
+def test_ctrl_c_inside_a_failing_factorisation_is_not_swallowed():
+    """Debian 13: PETSc's LU fails on a zero pivot and the eigen-solve retries with MUMPS; a
+    KeyboardInterrupt that fired inside petsc4py's error path became the reported PETSc error
+    and the retry ran on (7 of 24 interrupts during the eigen-solve ended with exit 0).
+    linalg._set_up holds Ctrl-C while PETSc runs and raises it afterwards."""
+    from petsc4py import PETSc
+
+    from fpsolve.fem import linalg
+
+    def failing_setup():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # without the hold the KeyboardInterrupt is raised here ...
+        except KeyboardInterrupt:
+            pass  # ... and dies in the error path, as in petsc4py's
+        raise PETSc.Error(71)
+
+    with pytest.raises(KeyboardInterrupt):
+        linalg._set_up(failing_setup)
+    assert isinstance(linalg._set_up(lambda: (_ for _ in ()).throw(PETSc.Error(71))), PETSc.Error)
+    assert linalg._set_up(lambda: None) is None

@@ -13,6 +13,7 @@ from typing import Any, Dict, Sequence, Tuple
 import numpy as np
 
 from fpsolve.model.valley import ModelError
+from fpsolve.tools.signals import deferred_sigint
 
 
 EIGENSOLVERS = ("slepc", "inverse")
@@ -54,23 +55,37 @@ def factorise(ksp: Any, comm: Any, configured: bool = False) -> str:
     factorisation (PETSc error 71, zero pivot: PETSc's LU does not pivot) is
     retried with MUMPS, which does; raises petsc4py's Error when every
     package fails."""
-    from petsc4py import PETSc
-
     packages = lu_packages(comm)
     for i, package in enumerate(packages):
         if not (configured and i == 0):
             _lu(ksp, comm, package)
         ksp.setErrorIfNotConverged(True)  # a failed factorisation raises here, not at the first solve
-        try:
-            ksp.setUp()
+        error = _set_up(ksp.setUp)
+        if error is None:
             return ksp.getPC().getFactorSolverType()
-        except PETSc.Error:
-            if i + 1 == len(packages):
-                raise
-            A = ksp.getOperators()[0]
-            ksp.reset()
-            ksp.setOperators(A)
+        if i + 1 == len(packages):
+            raise error
+        A = ksp.getOperators()[0]
+        ksp.reset()
+        ksp.setOperators(A)
     raise AssertionError("unreachable")
+
+
+def _set_up(setup: Any) -> Any:
+    """Run a PETSc/SLEPc ``setUp`` (a factorisation); None on success, the
+    PETSc error (a zero pivot) otherwise.  Ctrl-C is held while it runs
+    (:func:`fpsolve.tools.signals.deferred_sigint`): a KeyboardInterrupt that
+    fired inside petsc4py's error path would be swallowed with the error it
+    reports, and the retry would run on (Debian 13: 7 of 24 interrupts during
+    the eigen-solve were lost, exit 0)."""
+    from petsc4py import PETSc
+
+    with deferred_sigint():
+        try:
+            setup()
+        except PETSc.Error as exc:
+            return exc
+    return None
 
 
 def _solver_packages() -> set:
@@ -268,7 +283,6 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
     pushed = _push_options(options_prefix, petsc_options)
     try:
         if method == "slepc":
-            from petsc4py import PETSc
             from slepc4py import SLEPc
 
             # the SLEPc object is the eigenvalue problem; "eps" is ε elsewhere
@@ -287,15 +301,15 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
                 evp.setTolerances(EIGEN_DEFAULTS["eps_tol"], EIGEN_DEFAULTS["eps_max_it"])
                 evp.setOptionsPrefix(options_prefix)
                 _set_from_options(evp, pushed)
-                try:
-                    evp.setUp()  # factorises K − σM: PETSc's LU fails on a zero pivot, MUMPS pivots
+                # factorises K − σM: PETSc's LU fails on a zero pivot, MUMPS pivots
+                error = _set_up(evp.setUp)
+                if error is None:
                     info["lu"] = st.getKSP().getPC().getFactorSolverType()  # as options left it
                     info["options_in_effect"] = options_in_effect(evp)
                     break
-                except PETSc.Error:
-                    evp.destroy()
-                    if i + 1 == len(packages):
-                        raise
+                evp.destroy()
+                if i + 1 == len(packages):
+                    raise error
             evp.solve()
             info["converged"] = evp.getConverged()
             for i in range(evp.getConverged()):
