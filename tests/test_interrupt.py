@@ -135,3 +135,18 @@ def test_ctrl_c_inside_a_failing_factorisation_is_not_swallowed():
         linalg._set_up(failing_setup)
     assert isinstance(linalg._set_up(lambda: (_ for _ in ()).throw(PETSc.Error(71))), PETSc.Error)
     assert linalg._set_up(lambda: None) is None
+
+
+@pytest.mark.parametrize("error, code, line", [
+    ("KeyboardInterrupt()", 130, "x.py: interrupted (Ctrl-C)"),
+    ("InputError('no writable numba cache')", 2, "x.py: error: no writable numba cache"),
+])
+def test_the_import_time_hook_says_one_line(error, code, line):
+    """A Ctrl-C or bad input while a script imports (before main_guard) is one line: the hook
+    runs while fpsolve.cli.common may be half imported (trixie: NameError '_PROG' in the hook,
+    a traceback instead of 'interrupted') and must find the input error of the new layout."""
+    prog = ("import sys; sys.argv[0] = 'x.py'; from fpsolve.cli import common; "
+            "from fpsolve.tools.errors import InputError; del common._PROG; "
+            f"e = {error}; common._script_hook(type(e), e, None)")
+    res = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=60)
+    assert res.returncode == code and res.stderr.strip().splitlines() == [line], res.stderr

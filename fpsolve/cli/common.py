@@ -40,13 +40,15 @@ def interrupted(exc: BaseException) -> bool:
 def _script_hook(exc_type, exc, tb) -> None:
     """sys.excepthook of the scripts, for what goes wrong while a script
     imports its modules (before main_guard runs): Ctrl-C is one line and
-    exit status 130, a ModelError (e.g. no writable cache) one line and 2."""
-    prog = _PROG or sys.argv[0].rsplit("/", 1)[-1]
-    model = sys.modules.get(__package__ + ".model")
+    exit status 130, an InputError (e.g. no writable cache) one line and 2.
+    It runs while this module may still be importing: it reads only what
+    exists by then."""
+    prog = globals().get("_PROG") or sys.argv[0].rsplit("/", 1)[-1]
+    errors = sys.modules.get("fpsolve.tools.errors")
     if exc is not None and interrupted(exc):
         sys.stderr.write(f"{prog}: {INTERRUPTED}\n")
         code = 130
-    elif model is not None and isinstance(exc, model.ModelError):
+    elif errors is not None and isinstance(exc, errors.InputError):
         sys.stderr.write(f"{prog}: error: {exc}\n")
         code = 2
     else:

@@ -48,6 +48,7 @@ from fpsolve import _compat
 from fpsolve.fem import eigenproblem
 from fpsolve.fem.operator import Operator
 from fpsolve.fem import mesh as fmesh
+from fpsolve.fem.diagnostics import NEGATIVE_MASS_LIMIT
 from fpsolve.fem.forms import probability_flux
 from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 
@@ -306,46 +307,56 @@ def refine_cells(msh: Any, cells: np.ndarray) -> Any:
     return _compat.refine(msh, _compat.incident_edges(msh, cells))
 
 
-def remesh(msh: Any, shrink: np.ndarray, sizes: Any) -> Any:
-    """A new gmsh disk (``sizes``: radius, centre, bounds of the size) whose
-    size field is each cell's mean edge length times ``shrink`` (per owned
-    cell, :func:`shrink_factors`), piecewise constant on the old mesh.  The gmsh
-    disk is meshed as two mirror-image halves when centred on θ1 = 0, so
-    the new mesh keeps the θ1 → −θ1 symmetry (DOLFINx's edge-bisection
-    refine breaks it where an isosceles cell's longest edge is a tie).
-    Collective; gmsh runs on rank 0."""
-
+def size_field(msh: Any, shrink: np.ndarray, sizes: Any) -> Tuple[Any, float]:
+    """(background, predicted cells) of the next mesh: each owned cell's mean
+    edge length times ``shrink`` (per owned cell, :func:`shrink_factors`),
+    clipped to the bounds of ``sizes``, piecewise constant over the old cells
+    in an order that does not depend on the partition
+    (:func:`canonical_order`); and the cell count that field asks for,
+    Σ (h_K / h_new,K)².  The background is
+    ``(triangles, vertex values)`` on rank 0 (None elsewhere); the count is
+    every rank's.  Collective."""
     comm = msh.comm
     tri = cell_triangles(msh)
     edges = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1], tri[:, 0] - tri[:, 2]], axis=1)
-    h = np.linalg.norm(edges, axis=2).mean(axis=1)
-    h *= shrink
-    h = np.clip(h, sizes.h_min, sizes.h_max)
+    h_old = np.linalg.norm(edges, axis=2).mean(axis=1)
+    h = np.clip(h_old * shrink, sizes.h_min, sizes.h_max)
     if comm.size > 1:
-        tris, hs = comm.gather(tri, root=0), comm.gather(h, root=0)
+        tris, hs, olds = comm.gather(tri, root=0), comm.gather(h, root=0), comm.gather(h_old, root=0)
         if comm.rank == 0:
-            tri, h = np.concatenate(tris), np.concatenate(hs)
-    background = None
+            tri, h, h_old = np.concatenate(tris), np.concatenate(hs), np.concatenate(olds)
+    background, predicted = None, 0.0
     if comm.rank == 0:
-        tri, h = canonical_order(tri, h)
+        order = canonical_order(tri, h)
+        tri, h, h_old = tri[order], h[order], h_old[order]
         background = (tri, np.repeat(h[:, None], 3, axis=1))
+        predicted = float(np.sum((h_old / h) ** 2))
+    return background, comm.bcast(predicted, root=0) if comm.size > 1 else predicted
+
+
+def remesh(sizes: Any, background: Any, comm: Any) -> Any:
+    """A new gmsh disk (``sizes``: radius, centre, bounds of the size) whose
+    size field is ``background`` (:func:`size_field`).  The gmsh disk is
+    meshed as two mirror-image halves when centred on θ1 = 0, so the new mesh
+    keeps the θ1 → −θ1 symmetry (DOLFINx's edge-bisection refine breaks it
+    where an isosceles cell's longest edge is a tie).  Collective; gmsh runs
+    on rank 0."""
     new, _ = fmesh.create_disk(sizes, comm, background)
     return new
 
 
-def canonical_order(tri: np.ndarray, values: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Triangles (n, 3, 2) and their values in an order that does not depend
-    on how the mesh was partitioned: each triangle's vertices sorted, the
-    triangles sorted by them.  gmsh's background size field takes a node
-    shared by cells of different size from the cell it finds first, so the
-    order decided the remesh: 1 and 2 ranks grew different adaptive meshes
-    (40 877 and 52 645 dofs on the default case, std |θ1| 5e-4 apart)."""
+def canonical_order(tri: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The permutation that puts triangles (n, 3, 2) and their values in an
+    order independent of how the mesh was partitioned: smallest value first,
+    ties by the triangles' sorted vertices.  gmsh's background field took a
+    node shared by cells of different size from the cell it found first, so
+    the order decided the remesh: 1 and 2 ranks grew different adaptive
+    meshes (40 877 and 52 645 dofs on the default case, std ``|θ1|`` 5e-4
+    apart)."""
     flat = tri.reshape(len(tri), 3, 2)
     inner = np.lexsort((flat[:, :, 1], flat[:, :, 0]), axis=1)
-    flat = np.take_along_axis(flat, inner[:, :, None], axis=1)
-    keys = flat.reshape(len(flat), 6)
-    order = np.lexsort(keys.T[::-1])
-    return flat[order], values[order]
+    keys = np.take_along_axis(flat, inner[:, :, None], axis=1).reshape(len(flat), 6)
+    return np.lexsort(tuple(keys.T[::-1]) + (values,))
 
 
 # --------------------------------------------------------------------------
@@ -453,8 +464,10 @@ def adapt(msh: Any, sizes: Any, solve_on: Callable[[Any], Any], indicator: Calla
         cells = msh.comm.allreduce(msh.topology.index_map(2).size_local)
         cycle = Cycle(k, dofs, cells, None if previous is None else estimate, errors, mom,
                       sol.eigenvalue.real, 0.0)
-        # two differences at least: the first one (coarse mesh) can be small by chance
-        if k >= MIN_CYCLES - 1 and estimate < tol:
+        # two differences at least: the first one (coarse mesh) can be small by chance;
+        # and no converged answer that is not a density (its negative mass warned of)
+        negative = sol.negativity()["negative_mass"]
+        if k >= MIN_CYCLES - 1 and estimate < tol and negative <= NEGATIVE_MASS_LIMIT:
             converged = True
             cycle.seconds = time.perf_counter() - start
             cycles.append(cycle)
@@ -462,16 +475,18 @@ def adapt(msh: Any, sizes: Any, solve_on: Callable[[Any], Any], indicator: Calla
             break
         eta2 = combined_indicator(sol, indicator(sol), mom[WATCHED_RATE] is not None)
         eta2, _ = symmetrise_indicator(msh, eta2)
-        marked, shrink, growth = mark(eta2, msh.comm, cells, sol.info.get("degree", 2))
-        predicted = int(dofs * growth)
+        marked, shrink, _ = mark(eta2, msh.comm, cells, sol.info.get("degree", 2))
+        background, new_cells = size_field(msh, shrink, sizes)
+        predicted = int(dofs * new_cells / cells)
         if predicted > max_dofs:
             cycle.seconds = time.perf_counter() - start
             cycles.append(cycle)
             _say_cycle(say, cycle)
-            warnings.append(f"tolerance {tol:g} not reached within --max-dofs {max_dofs}: estimate "
-                            f"{estimate:.2g} at {dofs} dofs (next mesh would have about {predicted})")
+            said = f"estimate {estimate:.2g}" if math.isfinite(estimate) else "no estimate (one mesh only)"
+            warnings.append(f"tolerance {tol:g} not reached within --max-dofs {max_dofs}: {said} at {dofs} dofs "
+                            f"(next mesh would have about {predicted})")
             break
-        msh = remesh(msh, shrink, sizes)
+        msh = remesh(sizes, background, msh.comm)
         cycle.seconds = time.perf_counter() - start
         cycles.append(cycle)
         _say_cycle(say, cycle)

@@ -159,5 +159,6 @@ def plot_adaptivity(path: str | Path, cycles: Sequence[Dict[str, Any]], title: s
     ax.set_xlabel("dofs")
     ax.set_ylabel("relative error estimate")
     ax.set_title(title, fontsize=8)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:  # a loop stopped after one cycle has no estimate to draw
+        ax.legend(fontsize=7)
     save_figure(fig, path)
