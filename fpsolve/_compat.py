@@ -165,7 +165,18 @@ def create_mesh(comm: Any, cells: np.ndarray, points: np.ndarray, degree: int = 
     perm = np.asarray(cpp.io.perm_gmsh(dmesh.CellType.triangle, nodes))
     cells = np.ascontiguousarray(np.asarray(cells, dtype=np.int64).reshape(-1, nodes)[:, perm])
     points = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+    if _new():  # from 0.6 a parallel mesh has no ghost cells unless asked: facet integrals need them
+        return dmesh.create_mesh(comm, cells, points, domain, partitioner=shared_facet_partitioner())
     return dmesh.create_mesh(comm, cells, points, domain)
+
+
+def shared_facet_partitioner() -> Any:
+    """The cell partitioner that ghosts the cells across every shared facet:
+    DOLFINx 0.5's default, 0.6+ must be asked (interior facet integrals, the
+    adaptive loop's jump terms, fail without it under MPI)."""
+    from dolfinx import mesh as dmesh
+
+    return dmesh.create_cell_partitioner(dmesh.GhostMode.shared_facet)
 
 
 def import_gmsh() -> Any:
@@ -186,7 +197,10 @@ def model_to_mesh(gmsh_model: Any, comm: Any, rank: int = 0, gdim: int = 2) -> T
     prepare_jit()
     from dolfinx.io import gmshio
 
-    result = gmshio.model_to_mesh(gmsh_model, comm, rank, gdim=gdim)
+    if _new():
+        result = gmshio.model_to_mesh(gmsh_model, comm, rank, gdim=gdim, partitioner=shared_facet_partitioner())
+    else:
+        result = gmshio.model_to_mesh(gmsh_model, comm, rank, gdim=gdim)
     if isinstance(result, tuple):
         return result[0], result[1], result[2]
     return result.mesh, result.cell_tags, result.facet_tags  # 0.10+: MeshData
