@@ -300,9 +300,43 @@ def test_overwrite_never_empties_a_folder_fpsolve_did_not_write(tmp_path, monkey
     assert (tmp_path / "scripts" / "solve_fp.py").read_text() == "print()"
 
 
+def test_a_file_dropped_into_a_result_before_the_writing_keeps_it_and_the_new_result(tmp_path):
+    """A fresh user's try: the tools claim --out before computing and write it after; a file dropped
+    into the old result in between made the write refuse at its start and lose the computed result.
+    Now the file stays, the result goes to DIR.new-<time> and the error names it."""
+    final = _result_with_notes(tmp_path)
+    io.claim_output(final, "fem")  # before the computation: fine
+    (final / "NOTES.txt").write_text("notes")  # during it
+    with pytest.raises(io.OutputError, match="holds 'NOTES.txt'.*new result is in") as info:
+        with io.atomic_output_dir(final, tool="fem") as tmp:
+            (tmp / "summary.json").write_text("new")
+    aside = Path(str(info.value).rsplit(" ", 1)[1])
+    assert (final / "NOTES.txt").read_text() == "notes" and (aside / "summary.json").read_text() == "new"
+
+
+def test_a_killed_run_of_any_tool_is_cleaned_by_the_next_run_beside_it(tmp_path):
+    dead = tmp_path / f".evolve{io._TMP_TAG}999999999-abc"
+    dead.mkdir()
+    (dead / io.MARKER).write_text('{"tool": "evolve"}')
+    with io.atomic_output_dir(tmp_path / "montecarlo-sgd", tool="montecarlo-sgd") as tmp:
+        (tmp / "a").write_text("a")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["montecarlo-sgd"]
+
+
+@pytest.mark.parametrize("out, words", [("/proc/fpsolve-x", "no such file or directory in /proc"),
+                                         ("/sys/kernel/fpsolve-x", "in /sys/kernel")])
+def test_a_place_nothing_can_be_made_in_is_refused_before_computing(out, words):
+    """Root may write /proc and /sys by the permission bits, yet nothing can be created there:
+    a traceback after the whole computation before."""
+    with pytest.raises(io.OutputError, match=f"cannot be written: .*{words}"):
+        io.claim_output(out, "theory")
+    with pytest.raises(io.OutputError, match="cannot be written"):
+        io.claim_file(out + ".msh", lambda path: False)
+
+
 def test_a_file_dropped_into_the_old_result_during_the_run_is_kept(tmp_path):
     final = _result_with_notes(tmp_path)
-    with pytest.raises(io.OutputError, match="changed during the run.*new result is in") as info:
+    with pytest.raises(io.OutputError, match="found when the result was written.*new result is in") as info:
         with io.atomic_output_dir(final, tool="fem") as tmp:
             (tmp / "summary.json").write_text("new")
             (final / "NOTES.txt").write_text("notes")

@@ -162,8 +162,11 @@ def _name_refusal(path: Path) -> str | None:
     return None
 
 
-def _refusal(path: Path, tool: str, overwrite: bool) -> str | None:
-    """Why ``tool`` may not write ``path`` (None: it may), checked on one rank."""
+def _refusal(path: Path, tool: str, overwrite: bool, contents: bool = True) -> str | None:
+    """Why ``tool`` may not write ``path`` (None: it may), checked on one rank.
+    ``contents=False`` leaves out what the folder holds (foreign files,
+    another tool's result): :func:`atomic_output_dir` judges that when the
+    result is complete, and keeps the result beside the folder then."""
     too_long = _name_refusal(path)
     if too_long is not None:
         return too_long
@@ -184,7 +187,7 @@ def _refusal(path: Path, tool: str, overwrite: bool) -> str | None:
             empty = not any(path.iterdir())
         except OSError as exc:
             return f"--out {path} cannot be read: {exc.strerror}"
-        if not empty:
+        if not empty and contents:
             marker = read_marker(path)
             foreign = foreign_entries(path, marker)
             if foreign:
@@ -203,8 +206,27 @@ def _refusal(path: Path, tool: str, overwrite: bool) -> str | None:
             parent = parent.parent
         if not parent.is_dir():
             return f"--out {path} cannot be created: {parent} is not a folder"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"--out {path} cannot be written: no write permission in {parent}"
+    problem = _cannot_write_in(parent)
+    if problem is not None:
+        return f"--out {path} cannot be written: {problem} in {parent}"
+    return None
+
+
+def _cannot_write_in(folder: Path) -> str | None:
+    """Why no folder can be made in ``folder`` (None: one can), by making and
+    removing one: permissions alone miss /proc and /sys, where root may
+    write by the bits yet nothing can be created (a traceback after the whole
+    computation before)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return "no write permission"
+    try:
+        # named like a temporary result folder: a kill between here and rmdir leaves
+        # one that the next run cleans (clean_stale)
+        probe = tempfile.mkdtemp(prefix=f".probe{_TMP_TAG}{os.getpid()}-", dir=folder)
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    with contextlib.suppress(OSError):
+        os.rmdir(probe)
     return None
 
 
@@ -250,8 +272,9 @@ def claim_file(path: str | os.PathLike, is_ours: Any) -> Path:
         parent = parent.parent
     if not parent.is_dir():
         raise OutputError(f"--out {path} cannot be created: {parent} is not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"--out {path} cannot be written: no write permission in {parent}")
+    problem = _cannot_write_in(parent)
+    if problem is not None:
+        raise OutputError(f"--out {path} cannot be written: {problem} in {parent}")
     return path
 
 
@@ -287,8 +310,9 @@ def _is_stale(entry: Path) -> bool:
     return bool(_pid_started_after(pid, made))
 
 
-def clean_stale(parent: str | os.PathLike, name: str) -> list[Path]:
-    """Remove temporary siblings of ``parent/name`` left by killed runs; return them.
+def clean_stale(parent: str | os.PathLike, name: str = "") -> list[Path]:
+    """Remove temporary folders in ``parent`` left by killed runs of any tool
+    (``name``, the folder being written, is kept for callers); return them.
 
     Only folders this module made count (:func:`_made_here`): a killed run's
     partial result (all its own), or an old result swapped out just before
@@ -296,10 +320,10 @@ def clean_stale(parent: str | os.PathLike, name: str) -> list[Path]:
     :func:`_remove_result`).
     """
     removed = []
-    prefix = f".{name}{_TMP_TAG}"
     with contextlib.suppress(OSError):
         for entry in Path(parent).iterdir():
-            if (entry.name.startswith(prefix) and entry.is_dir() and not entry.is_symlink()
+            # any tool's: a killed evolve run's leftover goes with the next sample run beside it
+            if (entry.name.startswith(".") and _TMP_TAG in entry.name and entry.is_dir() and not entry.is_symlink()
                     and _made_here(entry) and _is_stale(entry)):
                 _remove_result(entry)
                 removed.append(entry)
@@ -420,8 +444,12 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "f
 
     Raises :class:`OutputError` when ``final`` may not be written.
     """
-    final = claim_output(final, tool, overwrite, comm)
+    final = Path(final).absolute()
     rank = 0 if comm is None else comm.rank
+    reason = _refusal(final, tool, overwrite, contents=False) if rank == 0 else None
+    reason = _bcast(comm, reason)
+    if reason is not None:
+        raise OutputError(reason)
     tmp = None
     if rank == 0:
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -453,7 +481,7 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "f
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
             aside = final.with_name(f"{final.name}.new-{stamp}-{os.getpid()}")
             os.rename(tmp, aside)
-            late = f"{late.split(';')[0]} (it changed during the run); the new result is in {aside}"
+            late = f"{late.split(';')[0]}, found when the result was written; the new result is in {aside}"
     late = _bcast(comm, late)
     if late is not None:
         raise OutputError(late)
