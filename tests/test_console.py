@@ -54,6 +54,6 @@ def test_console_usage_and_bad_input(tmp_path, args, code, words):
     res = _fpsolve(*args, cwd=tmp_path)
     assert res.returncode == code, res.stderr
     assert words in res.stdout + res.stderr
-    if code == 2 and args:
+    if code == 2:
         assert len(res.stderr.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []

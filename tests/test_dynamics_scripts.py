@@ -217,6 +217,9 @@ CUSTOM = ["--loss", "theta1**2 + theta2**2", "--noise", "isotropic"]
     ("evolve_fp.py", ["--t-end", "-1"], "--t-end must be a finite number > 0"),
     ("evolve_fp.py", ["--tol", "nan"], "--tol must be a finite number > 0"),
     ("evolve_fp.py", ["--boundary", "open"], "invalid choice: 'open'"),
+    # a fresh user's try: 1e303 fixed steps ran on with an absurd ETA
+    ("evolve_fp.py", ["--dt", "1e-300"], "--dt 1e-300 to --t-end 1000 is 1e+303 fixed steps, more than 1e+06"),
+    ("evolve_fp.py", ["--dt", "1e-12", "--t-end", "1000"], "is 1e+15 fixed steps"),
     ("evolve_fp.py", ["--T", "-1"], "T must be >= 0"),
     ("evolve_fp.py", ["--compare-mc", "1"], "--compare-mc needs at least 2 walkers"),
     ("search_time.py", ["--target", "0", "0", "-1", "1"], "half-widths must be > 0"),

@@ -184,3 +184,9 @@ def test_an_expression_that_once_hung_is_refused_in_seconds():
             "Model.from_expression('x**(10**10) + y**2')\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 1 and "exponent 1e+10 is larger than 256" in res.stderr
+
+
+def test_a_loss_that_is_not_text_is_named():
+    """A fresh user's try: Model.from_expression(42) raised TypeError "object of type 'int' has no len()"."""
+    with pytest.raises(ModelError, match="loss must be text \\(got int 42\\)"):
+        Model.from_expression(42, T=0.05)

@@ -44,6 +44,11 @@ from fpsolve.cli import common as cli
 from fpsolve.tools import io
 
 
+#: Fixed steps (--t-end / --dt) a run may ask for: each is an LU solve (milliseconds), so 1e6 is
+#: already about an hour; --dt 1e-300 asked for 1e303 and ran on without a word.
+MAX_FIXED_STEPS = 1e6
+
+
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="evolve_fp.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
@@ -88,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in (("--t-end", args.t_end), ("--tol", args.tol), ("--dt", args.dt)):
         if value is not None and not (value == value and 0 < value < float("inf")):
             raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
+    if args.dt is not None and args.t_end / args.dt > MAX_FIXED_STEPS:
+        raise cli.UsageError(f"--dt {args.dt:g} to --t-end {args.t_end:g} is {args.t_end / args.dt:.3g} fixed steps, "
+                             f"more than {MAX_FIXED_STEPS:.0e} (each an LU solve): raise --dt or drop it (adaptive)")
     if args.start_width is not None and not all(0 < w < float("inf") for w in args.start_width):
         raise cli.UsageError(f"--start-width must be two finite numbers > 0 (got {args.start_width!r})")
     cli.check_mesh_arguments(args, model, radius, center)

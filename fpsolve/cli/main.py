@@ -41,9 +41,12 @@ def usage() -> str:
 def run(argv: Sequence[str] | None = None) -> None:
     """Dispatch ``fpsolve TOOL ARGS`` to ``fpsolve.cli.<tool>.main(ARGS)``; exit status as the script's."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
+    if not args:
+        sys.stderr.write(usage().splitlines()[0] + "\n")  # a missing tool is bad input: one line, exit 2
+        sys.exit(2)
+    if args[0] in ("-h", "--help"):
         sys.stdout.write(usage())
-        sys.exit(0 if args else 2)
+        sys.exit(0)
     name, rest = args[0], args[1:]
     if name not in TOOLS:
         sys.stderr.write(f"fpsolve: error: unknown tool {name!r} (one of {', '.join(TOOLS)})\n")

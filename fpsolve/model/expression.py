@@ -117,7 +117,9 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
     import sympy
     from sympy.parsing.sympy_parser import auto_number, convert_xor, parse_expr
 
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise ModelError(f"{what} must be text (got {type(text).__name__} {text!r})")
+    if not text.strip():
         raise ModelError(f"{what} is empty")
     if len(text) > MAX_TEXT:
         raise ModelError(f"{what} {_short(text)} has {len(text)} characters; at most {MAX_TEXT} are read")
@@ -166,7 +168,8 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
     return expr
 
 
-def _short(text: str, width: int = 60) -> str:
+def _short(text: Any, width: int = 60) -> str:
+    text = text if isinstance(text, str) else repr(text)  # a number passed as the loss is named, not len()-ed
     return repr(text if len(text) <= width else text[:width - 3] + "...")
 
 
