@@ -227,7 +227,7 @@ def test_stale_siblings_of_live_processes_are_kept(tmp_path):
     foreign = tmp_path / f".fem{io._TMP_TAG}999999998-abc"
     foreign.mkdir()
     (foreign / "mine.txt").write_text("mine")
-    assert io.clean_stale(tmp_path, "fem") == [dead]
+    assert io.clean_stale(tmp_path) == [dead]
     assert live.exists() and other.exists() and not dead.exists() and (foreign / "mine.txt").exists()
 
 

@@ -30,9 +30,9 @@ def _lu(ksp: Any, comm: Any, package: str | None = None) -> str:
     about 4x faster than MUMPS (37 805 dofs: 0.35 s and 4 ms against 0.45 s
     and 15 ms; the shift-invert eigen-solve makes about 20 solves), but it
     does not pivot: :func:`factorise` falls back to MUMPS on a zero pivot."""
-    ksp.setType("preonly")
+    ksp.setType(LU_DEFAULTS["ksp_type"])
     pc = ksp.getPC()
-    pc.setType("lu")
+    pc.setType(LU_DEFAULTS["pc_type"])
     package = package or ("petsc" if comm.size == 1 else "mumps")
     if package == "mumps" and "mumps" not in _solver_packages():
         if comm.size > 1:
@@ -116,11 +116,11 @@ PREFIXES = {"eigen": "fpsolve_eig_", "transient": "fpsolve_ts_", "backward": "fp
 OPTIONS_PREFIX = PREFIXES["eigen"]
 #: The eigen-solve's settings before the user's options are read (which may
 #: override any of them): SLEPc shift-and-invert about the target, the two
-#: pairs λ0 and λ1, a tolerance near round-off, and a direct LU of K − σM.
-EIGEN_DEFAULTS = {"eps_nev": 2, "eps_tol": 1e-12, "eps_max_it": 200, "st_type": "sinvert",
-                  "st_ksp_type": "preonly", "st_pc_type": "lu"}
-#: The transient's and backward problems' settings: a direct LU, kept as long
-#: as the matrix is (:func:`factorise`).
+#: pairs λ0 and λ1, a tolerance near round-off; K − σM is factorised by the
+#: direct LU of :data:`LU_DEFAULTS`.
+EIGEN_DEFAULTS = {"eps_nev": 2, "eps_tol": 1e-12, "eps_max_it": 200, "st_type": "sinvert"}
+#: Every LU of the FEM problems (the eigen-solve's K − σM, the transient's
+#: and the backward problems' matrices): a direct solve, :func:`_lu`.
 LU_DEFAULTS = {"ksp_type": "preonly", "pc_type": "lu"}
 
 
@@ -295,7 +295,7 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
                 evp.setTarget(target)
                 evp.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
                 st = evp.getST()
-                st.setType(SLEPc.ST.Type.SINVERT)
+                st.setType(EIGEN_DEFAULTS["st_type"])
                 st.setShift(target)
                 info["lu"] = _lu(st.getKSP(), comm, package)
                 evp.setTolerances(EIGEN_DEFAULTS["eps_tol"], EIGEN_DEFAULTS["eps_max_it"])

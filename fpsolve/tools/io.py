@@ -198,10 +198,14 @@ def _refusal(path: Path, tool: str, overwrite: bool, contents: bool = True) -> s
             if marker.get("tool") != tool and not overwrite:
                 return (f"--out {path} holds a {marker.get('tool')} result; choose a new folder, "
                         f"or pass --overwrite to replace it by this {tool} result")
-        parent = path.parent
-    else:
-        parent = path.parent
-        # the first ancestor that exists must be a folder we can write into
+    return _cannot_create(path)
+
+
+def _cannot_create(path: Path) -> str | None:
+    """Why ``path`` cannot be made or replaced in its folder (None: it can):
+    the first ancestor that exists must be a folder something can be made in."""
+    parent = path.parent
+    if not path.exists():
         while not parent.exists() and not parent.is_symlink():
             parent = parent.parent
         if not parent.is_dir():
@@ -267,14 +271,9 @@ def claim_file(path: str | os.PathLike, is_ours: Any) -> Path:
     if path.exists() and not is_ours(path):
         raise OutputError(f"--out {path} exists and was not written by this command; "
                           "fpsolve never replaces such a file: choose a new name")
-    parent = path.parent
-    while not parent.exists() and not parent.is_symlink():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise OutputError(f"--out {path} cannot be created: {parent} is not a folder")
-    problem = _cannot_write_in(parent)
-    if problem is not None:
-        raise OutputError(f"--out {path} cannot be written: {problem} in {parent}")
+    reason = _cannot_create(path)
+    if reason is not None:
+        raise OutputError(reason)
     return path
 
 
@@ -310,9 +309,8 @@ def _is_stale(entry: Path) -> bool:
     return bool(_pid_started_after(pid, made))
 
 
-def clean_stale(parent: str | os.PathLike, name: str = "") -> list[Path]:
-    """Remove temporary folders in ``parent`` left by killed runs of any tool
-    (``name``, the folder being written, is kept for callers); return them.
+def clean_stale(parent: str | os.PathLike) -> list[Path]:
+    """Remove temporary folders in ``parent`` left by killed runs of any tool; return them.
 
     Only folders this module made count (:func:`_made_here`): a killed run's
     partial result (all its own), or an old result swapped out just before
@@ -453,7 +451,7 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "f
     tmp = None
     if rank == 0:
         final.parent.mkdir(parents=True, exist_ok=True)
-        clean_stale(final.parent, final.name)
+        clean_stale(final.parent)
         tmp = tempfile.mkdtemp(prefix=f".{final.name}{_TMP_TAG}{os.getpid()}-", dir=final.parent)
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700 folders
         _write_marker(Path(tmp), tool)
