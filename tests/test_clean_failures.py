@@ -19,7 +19,7 @@ import pytest
 
 from conftest import ROOT, run_script
 from fpsolve.tools import caches as _caches
-from fpsolve import theory
+from fpsolve.theory import valley as theory
 from fpsolve.model.valley import Landscape, ModelError, Noise
 
 NOBODY = 65534

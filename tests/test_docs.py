@@ -30,6 +30,6 @@ def test_docs_build_without_warnings(tmp_path):
         assert (html / f"{page}.html").is_file(), page
     # the API reference holds the public functions, not only module docstrings
     api = (html / "api.html").read_text(encoding="utf-8")
-    for name in ("fpsolve.theory.predictions", "fpsolve.fem.stationary.solve", "fpsolve.mc.ensemble.run",
+    for name in ("fpsolve.theory.valley.predictions", "fpsolve.fem.stationary.solve", "fpsolve.mc.ensemble.run",
                  "fpsolve.model.expression.Model"):
         assert f'id="{name}"' in api, name

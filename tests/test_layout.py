@@ -77,7 +77,7 @@ def test_package_internal_imports_are_absolute_and_at_module_level():
 def test_every_module_belongs_to_a_wing():
     assert {_wing(m) for m in MODULES} <= set(RANK)
     # the flat modules of the old layout are gone (no re-export shims)
-    assert sorted(p.name for p in PACKAGE.glob("*.py")) == ["__init__.py", "_compat.py", "theory.py"]
+    assert sorted(p.name for p in PACKAGE.glob("*.py")) == ["__init__.py", "_compat.py"]
 
 
 def test_no_import_runs_up_a_wing_or_across_fem_and_mc():

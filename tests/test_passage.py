@@ -22,7 +22,7 @@ from mpi4py import MPI
 from fpsolve import _compat
 from fpsolve.model import valley as model
 from fpsolve.fem import backward as passage
-from fpsolve import theory
+from fpsolve.theory import valley as theory
 from fpsolve.model.valley import ModelError
 from fpsolve.fem.operator import Operator
 

@@ -16,7 +16,7 @@ from mpi4py import MPI
 
 from fpsolve.mc import ensemble as mc
 from fpsolve.fem import backward as passage
-from fpsolve import theory
+from fpsolve.theory import valley as theory
 from fpsolve.model.valley import Landscape, Noise
 from fpsolve.model.target import Box
 

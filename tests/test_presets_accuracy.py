@@ -73,7 +73,7 @@ def test_near_tc_at_small_eps_is_mesh_converged():
     structured core gives std |θ1| 0.0024135 within 3e-5 of the mesh twice
     as fine (the earlier unstructured anisotropic core gave 0.00175, 27 %
     low, with negative mass 7e-4)."""
-    from fpsolve import theory
+    from fpsolve.theory import valley as theory
 
     land = Landscape.from_preset("double-well", eps=1e-3)
     noise = Noise.from_temperature(0.9 * theory.critical_temperature_landscape(land), 0.05)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import integrate
 
-from fpsolve import theory as th
+from fpsolve.theory import valley as th
 from fpsolve.model.valley import Landscape, ModelError, Noise
 
 DW = Landscape.from_preset("double-well")

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from conftest import run_script
-from fpsolve import theory
+from fpsolve.theory import valley as theory
 from fpsolve.model.valley import Landscape, Noise
 
 KEYS = ("T", "T_c_constant", "T_c_landscape", "mode_theta1", "mean_abs_theta1", "std_abs_theta1",

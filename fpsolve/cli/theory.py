@@ -25,7 +25,7 @@ import numpy as np
 from fpsolve.cli import common as cli
 from fpsolve.model import exact as gibbs
 from fpsolve.tools import io
-from fpsolve import theory
+from fpsolve.theory import valley as theory
 from fpsolve.model.valley import Landscape, ModelError, Noise
 from fpsolve.plots.stationary import pyplot, save_figure
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, Sequence, Tuple
 import numpy as np
 
 from fpsolve import _compat
-from fpsolve import theory
+from fpsolve.theory import valley as theory
 from fpsolve.fem import eigenproblem, model_mesh
 from fpsolve.fem import mesh as fmesh
 from fpsolve.fem.forms import check_degree, check_wall
@@ -272,7 +272,7 @@ def default_target(landscape: Any, noise: Any, radius: float = 2.0) -> Tuple[Tup
     """((C1, C2, W1, W2), start, 1-D result): the box θ1* ± σ*, ``|θ2|`` ≤ sqrt(T g(θ1*)/2)
     around the most probable point of the slow marginal (docs/model.md §5, S44;
     :func:`search_case` adds its mirror image at −θ1*, as the 1-D ``|θ1|`` folds),
-    and the start (θ1* + 3σ*, 0), as :func:`fpsolve.theory.search_time` sets
+    and the start (θ1* + 3σ*, 0), as :func:`fpsolve.theory.valley.search_time` sets
     them in 1-D (its result, reflecting at θ1 = ``radius``, is returned too)."""
 
     st = theory.search_time(landscape, noise, half_width=radius)

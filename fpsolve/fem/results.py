@@ -16,7 +16,7 @@ from typing import Any, Callable, Dict
 import numpy as np
 
 from fpsolve import _compat
-from fpsolve import theory
+from fpsolve.theory import valley as theory
 from fpsolve.model.valley import Landscape, ModelError, Noise
 from fpsolve.plots import stationary as plotting
 from fpsolve.tools import io
@@ -93,7 +93,7 @@ def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = 
 
 
 def closed_form_marginals_theta1(landscape: Landscape, noise: Noise, grid: np.ndarray) -> Dict[str, np.ndarray]:
-    """Closed-form slow marginals P1(θ1) of docs/model.md §5 (``fpsolve.theory``),
+    """Closed-form slow marginals P1(θ1) of docs/model.md §5 (``fpsolve.theory.valley``),
     each normalised on ``grid``, keyed by their column name in marginals.csv:
     ``closed_form_landscape`` (S29-S31) and ``closed_form_constant_D``
     (S17-S24).  A form that does not exist for the case (the constant-D form

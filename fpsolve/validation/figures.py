@@ -28,7 +28,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from fpsolve import theory
+from fpsolve.theory import valley as theory
 from fpsolve.fem import backward as passage
 from fpsolve.fem import stationary as solver
 from fpsolve.mc import ensemble as montecarlo

@@ -6,7 +6,7 @@ For one landscape and noise level (docs/model.md §1–2):
 * their stochastic twins (``fpsolve.mc.ensemble``, Euler–Maruyama of the SDE
   with full noise ``sqrt(T) H dW`` and with independent noises), started from
   the closed-form marginal and run past their slow relaxation time;
-* the closed forms (``fpsolve.theory``): landscape-dependent and constant-D
+* the closed forms (``fpsolve.theory.valley``): landscape-dependent and constant-D
   θ1 marginals and their moments, and the adiabatic ratio τ2/τ1.
 
 Everything is compared on the folded coordinates (``|θ1|``, ``|θ2|``): the model is
@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from fpsolve import theory
+from fpsolve.theory import valley as theory
 from fpsolve.fem import stationary as solver
 from fpsolve.mc import ensemble as montecarlo
 from fpsolve.model.expression import as_model
