@@ -4,7 +4,9 @@ k = 2 reduced model against the k = 1 closed forms on its axis."""
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -152,3 +154,33 @@ def test_bad_inputs():
         tn.mode_x(nv, 0.05, "flat")
     with pytest.raises(InputError, match="eps > 0"):
         tn.marginal_moments(NValley.from_preset("degenerate", fast_directions=2), 0.05, "constant")
+
+
+def test_theory_script_with_fast_directions(tmp_path):
+    from conftest import run_script
+
+    out = tmp_path / "m3"
+    res = run_script("theory.py", "--fast-directions", "3", "--a0=1,1.2,0.8", "--a2=-1,0.3,-0.8",
+                     "--a4=0.5,0.1,0.4", "--T", "0.03", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    data = json.loads((out / "theory.json").read_text())
+    assert data["fast_directions"] == 3 and data["valley"]["a0"] == [1.0, 1.2, 0.8]
+    pred = tn.predictions(MIXED, Noise.from_temperature(0.03, 0.05), 2.0)
+    for key in ("T_c_constant", "T_c_landscape", "mode_theta1", "mean_abs_theta1", "search_time"):
+        assert data[key] == pytest.approx(pred[key], rel=1e-12), key
+    assert data["var_y"] == pytest.approx(pred["var_y"], rel=1e-12)
+    assert "mean |x|" in res.stdout
+    for args, message in (
+        (["--fast-directions", "0"], "--fast-directions must be an integer in"),
+        (["--fast-directions", "2.5"], "invalid int value"),
+        (["--fast-directions", "3", "--a0", "1,2"], "a0 has 2 values but there are 3"),
+        (["--fast-directions", "2", "--a2=-1,-3"], r"g_1\(x\) = -3.5 <= 0 at x = 1.73205"),
+        (["--fast-directions", "2", "--noise", "isotropic"], "need --noise sgd"),
+        (["--fast-directions", "2", "--loss", "x**2+y**2"], "does not take --loss"),
+        (["--a0", "1,2"], "a0 must be a finite number"),
+    ):
+        bad = tmp_path / "bad"
+        res = run_script("theory.py", *args, "--out", str(bad))
+        assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1, (args, res.stderr)
+        assert re.search(message, res.stderr), (message, res.stderr)
+        assert not bad.exists()

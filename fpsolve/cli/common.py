@@ -67,6 +67,7 @@ from fpsolve.fem.forms import WALLS, check_wall  # noqa: E402
 from fpsolve.fem.mesh import DEFAULT_RADIUS, check_disk  # noqa: E402
 from fpsolve.model.expression import FUNCTIONS, NOISES, Model, check_constant_name  # noqa: E402
 from fpsolve.model.valley import DEFAULT_PRESET, PRESETS, Landscape, ModelError, Noise  # noqa: E402
+from fpsolve.model.nvalley import NValley  # noqa: E402
 from fpsolve.tools.errors import InputError  # noqa: E402
 from fpsolve.tools.signals import keep_sigint_handler  # noqa: E402
 from fpsolve.fem import meshfile  # noqa: E402
@@ -110,9 +111,11 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model (docs/model.md §1-2)")
     group.add_argument("--preset", default=None,
                        help=f"landscape preset: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
-    for name in ("a0", "a2", "a4", "eps"):
-        group.add_argument(f"--{name}", type=float, default=None,
-                           help=f"override the preset's {name}")
+    for name in ("a0", "a2", "a4"):
+        group.add_argument(f"--{name}", type=coefficient_list, default=None,
+                           help=f"override the preset's {name}; with --fast-directions m also a comma list "
+                                f"of m values, one per fast direction (e.g. --{name} 1,1.2,0.8)")
+    group.add_argument("--eps", type=float, default=None, help="override the preset's eps")
     group.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                        help=f"learning rate alpha (default {DEFAULT_ALPHA:g})")
     noise = group.add_mutually_exclusive_group()
@@ -120,6 +123,35 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                        help=f"minibatch shift variance Delta (default {DEFAULT_DELTA:g})")
     noise.add_argument("--T", type=float, default=None,
                        help="effective noise level T = alpha*Delta, at fixed --alpha")
+
+
+def coefficient_list(text: str) -> float | tuple[float, ...]:
+    """``--a0`` style value: one number, or a comma list of numbers (one per
+    fast direction, docs/model.md §9); argparse reports a bad one in one line."""
+    parts = text.split(",")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or a comma list of numbers") from None
+    return values[0] if len(values) == 1 else values
+
+
+def add_fast_direction_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--fast-directions m``: the valley of docs/model.md §9 with m fast
+    directions (the ``--a0/--a2/--a4`` lists give each its own g_i); read
+    with :func:`nvalley_from_args`."""
+    parser.add_argument("--fast-directions", type=int, default=None, metavar="m",
+                        help="the valley in N = m+1 dimensions (docs/model.md §9): m fast directions, each with "
+                             "the preset's g or its own from --a0/--a2/--a4 comma lists")
+
+
+def nvalley_from_args(args: argparse.Namespace, radius: float):
+    """The :class:`~fpsolve.model.nvalley.NValley` of ``--preset``, ``--fast-directions``
+    and ``--a0 … --eps`` (numbers or lists of m), with every g_i > 0 on
+    ``|x| ≤ radius``; raises ModelError naming the bad value."""
+    nv = NValley.from_preset(args.preset or DEFAULT_PRESET, fast_directions=args.fast_directions,
+                             **{k: getattr(args, k) for k in VALLEY_OPTIONS})
+    return nv.check_positive(radius)
 
 
 def add_expression_arguments(parser: argparse.ArgumentParser) -> None:

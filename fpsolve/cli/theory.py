@@ -1,4 +1,4 @@
-"""Closed-form predictions of adiabatic elimination for one case (docs/model.md §5).
+"""Closed-form predictions of adiabatic elimination for one case (docs/model.md §5, §9).
 
 Prints a table and writes ``theory.json`` in ``--out`` (default
 ``results/<case-name>/theory``): T_c both ways, the most probable |θ1| and its
@@ -7,6 +7,11 @@ constant-D), Var θ2, the search time (time units and SGD steps), the
 adiabatic ratio and the divergence boundaries Δ_max(α).  With
 ``--sweep-T a:b:n`` it also writes ``sweep.csv`` and ``sweep.png`` (θ1*,
 F(θ1*), Var θ1, Var θ2 and the search time against T, T_c marked).
+
+With ``--fast-directions m`` the valley has m fast directions (docs/model.md
+§9; ``--a0 1,1.2,0.8`` style lists give each its own g_i) and theory.json holds
+its closed forms (T_c(m) both ways, mode, moments, Var y_i per direction, the
+search time and the divergence bounds per direction) on x ∈ [−R, R].
 
 The θ1 interval of the moments is the disk's chord on the valley floor
 θ2 = 0 (``--radius``, ``--center``).  Time unit: alpha SGD steps.
@@ -26,6 +31,7 @@ from fpsolve.cli import common as cli
 from fpsolve.model import exact as gibbs
 from fpsolve.tools import io
 from fpsolve.theory import valley as theory
+from fpsolve.theory import nvalley as ntheory
 from fpsolve.model.valley import Landscape, ModelError, Noise
 from fpsolve.plots.stationary import pyplot, save_figure
 
@@ -61,11 +67,6 @@ def theta1_interval(radius: float, center: tuple[float, float]) -> tuple[float, 
 
 def table(pred: dict) -> str:
     """The predictions of one case as an aligned text table."""
-    def fmt(value):
-        if value is None:
-            return "none"
-        return f"{value:.6g}" if isinstance(value, float) else str(value)
-
     rows = [
         ("T = alpha*Delta", pred["T"]),
         ("T_c constant D (2 eps/(a0|a2|))", pred["T_c_constant"]),
@@ -87,6 +88,16 @@ def table(pred: dict) -> str:
     ]
     for cond, value in pred.get("Delta_max", {}).items():
         rows.append((f"Delta range(alpha), {cond}", f"[{pred['Delta_min'][cond]:.6g}, {'inf' if value is None else f'{value:.6g}'}]"))
+    return aligned(rows)
+
+
+def aligned(rows: list) -> str:
+    """(name, value) rows as an aligned text table (numbers to 6 digits, None as 'none')."""
+    def fmt(value):
+        if value is None:
+            return "none"
+        return f"{value:.6g}" if isinstance(value, float) else str(value)
+
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"  {name:<{width}}  {fmt(value)}" for name, value in rows)
 
@@ -160,6 +171,80 @@ def exact_density_main(args, model, radius: float, center: tuple[float, float]) 
     return 0
 
 
+#: Largest m of the closed forms (theory.json lists m per-direction values; 1e6 is ~60 MB).
+MAX_FAST_DIRECTIONS = 1_000_000
+
+
+def nvalley_table(pred: dict) -> str:
+    """The closed forms for m fast directions as an aligned table (per-direction lists summarised)."""
+    div = pred["divergence"]
+    rows = [
+        ("T = alpha*Delta", pred["T"]),
+        ("fast directions m", pred["fast_directions"]),
+        ("T_c constant D (2 eps/(-sum a0 a2))", pred["T_c_constant"]),
+        ("T_c landscape (A'(0) = B''(0))", pred["T_c_landscape"]),
+        ("mode |x|*", pred["mode_theta1"]),
+        ("flatness (sum g_i(x*))^-1/2", pred["flatness_at_mode"]),
+        ("mean |x|", pred["mean_abs_theta1"]),
+        ("std |x|", pred["std_abs_theta1"]),
+        ("Var y_i, mean over i", pred["var_y_mean"]),
+        ("Var y_i, min .. max", f"{min(pred['var_y']):.6g} .. {max(pred['var_y']):.6g}"),
+        ("mean |x|, constant D", pred.get("mean_abs_theta1_constant")),
+        ("search time (time units)", pred.get("search_time")),
+        ("search time (SGD steps)", pred.get("search_time_steps")),
+        ("adiabatic ratio, largest over i", pred["adiabatic_ratio"]),
+        ("heavy-tail index, largest over i", pred["heavy_tail_index_at_mode"]),
+        ("first-order margin alpha<g_i>-2, worst", max(div["first_order"]) if "first_order" in div else None),
+    ]
+    return aligned(rows)
+
+
+def nvalley_main(args) -> int:
+    """``--fast-directions m``: the closed forms of docs/model.md §9 in theory.json."""
+    m = args.fast_directions
+    if not 1 <= m <= MAX_FAST_DIRECTIONS:
+        raise cli.UsageError(f"--fast-directions must be an integer in [1, {MAX_FAST_DIRECTIONS}] (got {m})")
+    for flag, given in (("--loss", args.loss is not None), ("--param", bool(args.param)),
+                        ("--noise-covariance", args.noise_covariance is not None),
+                        ("--sweep-T", args.sweep_T is not None)):
+        if given:
+            raise cli.UsageError(f"--fast-directions does not take {flag} (the closed forms of docs/model.md §9 "
+                                 "are for the valley presets with sgd noise)")
+    if args.noise not in (None, "sgd", "sgd-diagonal"):
+        raise cli.UsageError(f"--fast-directions closed forms need --noise sgd or sgd-diagonal (got {args.noise})")
+    radius, center = cli.domain_from_args(args)
+    if tuple(center) != (0.0, 0.0):
+        raise cli.UsageError(f"--fast-directions uses the ball of --radius around 0 (got --center {center[0]:g} {center[1]:g})")
+    valley = cli.nvalley_from_args(args, radius)
+    noise = (Noise.from_temperature(args.T, args.alpha) if args.T is not None
+             else Noise(args.alpha, cli.DEFAULT_DELTA if args.Delta is None else args.Delta)).require_positive_T()
+    name = cli.case_folder_name(f"{valley.name}_m{m}_alpha{noise.alpha:g}_Delta{noise.Delta:g}", args)
+    out = io.claim_output(args.out or io.default_out(name, "theory"), "theory", args.overwrite)
+    progress = cli.Progress("theory.py")
+    progress(f"case {name}: closed forms for {m} fast directions on x in [{-radius:g}, {radius:g}]")
+    pred = ntheory.predictions(valley, noise, radius)
+    result = {
+        **pred,
+        "closed_forms": {"adiabatic": True, "exact_density": False, "fast_directions": m},
+        "valley": valley.as_dict(),
+        "noise": noise.as_dict(),
+        "domain": {"radius": radius, "center": [0.0, 0.0], "x_interval": [-radius, radius]},
+        "conventions": {"time_unit": "alpha SGD steps (t = alpha k)",
+                        "marginal": "landscape-dependent P1 of x with Gaussian fast moments s_i = T g_i/2 "
+                                    "(docs/model.md §9); theta1 keys are the slow coordinate x",
+                        "var_y": "per fast direction, (T/2) <g_i(x)>"},
+        "versions": io.versions(),
+    }
+    print(f"case {name}: preset {valley.name}, {m} fast directions, eps={valley.eps:g}, "
+          f"alpha={noise.alpha:g} Delta={noise.Delta:g}")
+    print(nvalley_table(pred))
+    with io.atomic_output_dir(out, None, "theory", args.overwrite) as tmp:
+        io.write_json(tmp / "theory.json", result)
+    progress(f"wrote {out}")
+    print(f"written to {out / 'theory.json'}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.Parser(prog="theory.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
@@ -170,7 +255,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also sweep n values of T evenly in [a, b] at fixed --alpha: sweep.csv, sweep.png")
     parser.add_argument("--no-boundaries", action="store_true",
                         help="skip the divergence boundaries Delta_max(alpha) (three root-findings)")
+    cli.add_fast_direction_arguments(parser)
     args = parser.parse_args(argv)
+    if args.fast_directions is not None:
+        return nvalley_main(args)
     # every check before anything is computed or written
     model, radius, center = cli.model_and_domain(args)
     model.noise_level.require_positive_T()
