@@ -202,7 +202,7 @@ class NValley:
         return hash((self.eps, self.name) + tuple(getattr(self, k).tobytes() for k in _COEFFICIENTS))
 
     def check_positive(self, radius: float) -> "NValley":
-        """Check g_i(x) > 0 for |x| ≤ radius (inf: every x) and every i; return self.
+        """Check g_i(x) > 0 for ``|x| ≤ radius`` (inf: every x) and every i; return self.
 
         g_i is a quadratic in u = x² on [0, radius²]: its minimum is at an
         end or at the vertex u* = −a2_i/(2 a4_i).  Raises InputError naming
