@@ -372,3 +372,38 @@ def refine(mesh: Any, edges: np.ndarray) -> Any:
     mesh.topology.create_entities(1)
     out = dmesh.refine(mesh, np.ascontiguousarray(edges, dtype=np.int32))
     return out[0] if isinstance(out, tuple) else out
+
+
+def petsc_option_used(name: str) -> bool | None:
+    """Whether PETSc read the option ``name`` (full key, without the dash)
+    from its options database: PETSc's ``PetscOptionsUsed``, the mechanism of
+    ``-options_left``, which petsc4py does not wrap; called through the
+    already loaded libpetsc.  None where the library or symbol is not found
+    (then nothing is judged)."""
+    import ctypes
+
+    from petsc4py import PETSc  # noqa: F401  (loads libpetsc)
+
+    global _PETSC_LIB
+    if _PETSC_LIB is None:
+        path = None
+        try:
+            with open("/proc/self/maps") as maps:
+                for line in maps:
+                    file = line.split()[-1]
+                    if "/libpetsc" in file and ".so" in file:
+                        path = file
+                        break
+            _PETSC_LIB = ctypes.CDLL(path) if path else False
+            _PETSC_LIB.PetscOptionsUsed  # noqa: B018  (AttributeError when absent)
+        except (OSError, AttributeError):
+            _PETSC_LIB = False
+    if not _PETSC_LIB:
+        return None
+    used = ctypes.c_int(0)
+    if _PETSC_LIB.PetscOptionsUsed(None, name.encode(), ctypes.byref(used)) != 0:
+        return None
+    return bool(used.value)
+
+
+_PETSC_LIB: Any = None

@@ -19,6 +19,7 @@ are split across ranks; the numbers are the same as in a serial run.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -92,9 +93,15 @@ def _check(args, noise: model.Noise, radius: float, center: tuple[float, float])
     if args.target is not None and not (all(map(math.isfinite, args.target))
                                         and args.target[2] > 0 and args.target[3] > 0):
         raise cli.UsageError("--target needs finite C1 C2 and widths W1 W2 > 0")
-    if args.threads is not None and args.threads < 1:
-        raise cli.UsageError(f"--threads must be >= 1 (got {args.threads})")
+    if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
+        raise cli.UsageError(f"--threads must be in [1, {MAX_THREADS}] (the cores numba may use; got {args.threads})")
+    if not 0 <= args.seed < 2 ** 64:
+        raise cli.UsageError(f"--seed must be an integer in [0, 2**64) (got {args.seed})")
     return plan
+
+
+#: Most numba threads: NUMBA_NUM_THREADS, by default the number of cores (read without importing numba).
+MAX_THREADS = int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
 
 
 def _length(args) -> dict:

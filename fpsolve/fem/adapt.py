@@ -115,7 +115,7 @@ def residual_indicator(sol: Any, drift: Any, D: Any, divD: Any | None) -> np.nda
     phi = sol.density
     J = probability_flux(phi, drift, D, divD)
     lam = fem.Constant(msh, PETSc.ScalarType(sol.eigenvalue.real))
-    h = ufl.CellDiameter(msh)
+    h = cell_diameter(msh)
     n = ufl.FacetNormal(msh)
     R = lam * phi - ufl.div(J)
     jump = ufl.dot(J("+"), n("+")) + ufl.dot(J("-"), n("-"))
@@ -130,6 +130,66 @@ def residual_indicator(sol: Any, drift: Any, D: Any, divD: Any | None) -> np.nda
     top = msh.comm.allreduce(float(mean.max()) if mean.size else 0.0, op=_max())
     eta2[mean < NOISE_LEVEL * top] = 0.0
     return np.maximum(eta2, 0.0)
+
+
+#: Reliability constant of :func:`density_error_estimate`, calibrated on the
+#: exact densities of tests/test_error_estimate.py (effectivity against the
+#: L1 error 62-104 with the constant 1, so 1/60 puts the estimate just above
+#: there; 0.4-1.3 on the SGD-noise presets against a refined solve).
+L1_CONSTANT = 1.0 / 60.0
+RESIDUAL_ESTIMATE_METHOD = ("residual estimator of the L1 error of the density on the final mesh: "
+                            "(1/60) sqrt(sum_K h_K^2 eta_K^2 / d_K^2) / ||phi||_L2, d_K = sqrt(|D| sqrt(det D)), "
+                            "eta_K^2 = h^2|lambda phi - div J|^2 + h|[J.n]|^2 (docs/numerics.md: effectivity "
+                            "0.4-1.7)")
+
+
+def density_error_estimate(sol: Any, drift: Any, D: Any, divD: Any | None) -> float:
+    """Estimate of ``∫|φ_h − φ|`` (the density's L1 error; φ normalised to
+    ∫ φ = 1) on ``sol``'s own mesh, with no second solve: the residual
+    indicator η_K (:func:`residual_indicator`) times ``h_K / d_K`` (the L2
+    duality argument gains one power of h and divides by the diffusion; d_K
+    = ``sqrt(|D|_K sqrt(det D)_K)``, cell means, ``|D|`` the Frobenius norm
+    over √2: d for D = d I, and between the largest and the geometric-mean
+    eigenvalue for the SGD noise's anisotropic D, where ``|D|`` alone
+    underestimated 10-20 times and ``sqrt(det D)`` overestimated 5-30 times
+    against a refined solve), summed in squares,
+    relative to ``‖φ_h‖_L2`` and times :data:`L1_CONSTANT`.  ``drift``, ``D``,
+    ``divD``: the operator's UFL coefficients (docs/model.md §4).  Measured
+    effectivity (estimate / true L1 error) in docs/numerics.md.  Collective."""
+    import ufl
+    from dolfinx import fem
+
+    msh = sol.mesh
+    eta2 = residual_indicator(sol, drift, D, divD)
+    w = ufl.TestFunction(_compat.functionspace(msh, "DG", 0))
+    n_owned = msh.topology.index_map(2).size_local
+    area = _cell_vector(w * ufl.dx, n_owned)
+    h = _cell_vector(cell_diameter(msh) * w * ufl.dx, n_owned) / area
+    size = _cell_vector(ufl.sqrt(ufl.inner(D, D) / 2) * w * ufl.dx, n_owned) / area
+    det = _cell_vector(abs(ufl.det(D)) * w * ufl.dx, n_owned) / area
+    d = np.sqrt(size * np.sqrt(det))
+    scaled = np.where(d > 0, h * h * eta2 / np.maximum(d, 1e-300) ** 2, 0.0)
+    md = {"quadrature_degree": 2 * sol.info.get("degree", 2)}
+    norm2 = msh.comm.allreduce(fem.assemble_scalar(fem.form(sol.density * sol.density * ufl.dx(metadata=md))))
+    total = msh.comm.allreduce(float(scaled.sum()))
+    return L1_CONSTANT * math.sqrt(total / norm2) if norm2 > 0 else math.inf
+
+
+def cell_diameter(msh: Any) -> Any:
+    """DG0 function: each cell's largest vertex distance (θ units), owned
+    and ghost cells.  ``ufl.CellDiameter`` is the same on straight cells but
+    is not defined on curved ones (the wall of an exit-rate mesh,
+    :mod:`fpsolve.fem.mesh`)."""
+    from dolfinx import fem
+
+    nodes = _compat.cell_vertices(msh)[:, :3]
+    tri = msh.geometry.x[:, :2][nodes]
+    edges = np.stack([tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 1], tri[:, 0] - tri[:, 2]], axis=1)
+    h = fem.Function(_compat.functionspace(msh, "DG", 0))
+    dofmap = h.function_space.dofmap.list
+    cell_dofs = np.asarray(getattr(dofmap, "array", dofmap)).reshape(-1)
+    h.x.array[cell_dofs[:len(tri)]] = np.linalg.norm(edges, axis=2).max(axis=1)
+    return h
 
 
 def _cell_vector(form: Any, n_owned: int) -> np.ndarray:
@@ -167,7 +227,7 @@ def dual_weight(sol: Any) -> np.ndarray | None:
     msh = sol.mesh
     W = _compat.functionspace(msh, "DG", 0)
     w = ufl.TestFunction(W)
-    h = ufl.CellDiameter(msh)
+    h = cell_diameter(msh)
     grad = ufl.grad(sol.adjoint)
     n_owned = msh.topology.index_map(2).size_local
     return _cell_vector(h * h * ufl.inner(grad, grad) * w * ufl.dx, n_owned) / _cell_vector(w * ufl.dx, n_owned)

@@ -8,10 +8,11 @@ PETSc options reach the solvers through an options prefix.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 import numpy as np
 
+from fpsolve import _compat
 from fpsolve.model.valley import ModelError
 from fpsolve.tools.signals import deferred_sigint
 
@@ -185,10 +186,32 @@ def _set_from_options(obj: Any, pushed: list) -> None:
     except PETSc.Error as exc:
         if not pushed:
             raise
-        db = PETSc.Options()
-        given = ", ".join(f"-{k} {db.getString(k, '')}".rstrip() for k in pushed)
-        lines = [line.split("] ", 1)[-1].strip() for line in str(exc).splitlines() if line.strip()]
-        raise ModelError(f"PETSc/SLEPc refused the options {given}: {lines[-1] if lines else exc}") from None
+        raise refused(exc, pushed) from None
+
+
+def _given(pushed: list) -> str:
+    """The user's options as ``-key value, ...`` (keys with the prefix)."""
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    return ", ".join(f"-{k} {db.getString(k, '')}".rstrip() for k in pushed)
+
+
+def refused(exc: Exception, pushed: list, what: str = "refused") -> ModelError:
+    """The one-line ModelError for a PETSc error under the user's options
+    ``pushed``: the options and PETSc's last line (its reason)."""
+    lines = [line.split("] ", 1)[-1].strip() for line in str(exc).splitlines() if line.strip()]
+    return ModelError(f"PETSc/SLEPc {what} with the options {_given(pushed)}: {lines[-1] if lines else exc}")
+
+
+def unused_options(pushed: list) -> List[str]:
+    """The keys of ``pushed`` PETSc/SLEPc never read (a misspelt or
+    unknown option: PETSc ignores it silently; ``-options_left``'s check,
+    :func:`fpsolve._compat.petsc_option_used`), as ``-key value``."""
+    from petsc4py import PETSc
+
+    db = PETSc.Options()
+    return [f"-{k} {db.getString(k, '')}".rstrip() for k in pushed if _compat.petsc_option_used(k) is False]
 
 
 def check_petsc_options(options: Dict[str, Any] | None, prefix: str = OPTIONS_PREFIX) -> None:
@@ -280,6 +303,8 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
     info: dict = {"eigensolver": method, "target": target, "options_prefix": options_prefix,
                   "petsc_options": {str(k): str(v) for k, v in (petsc_options or {}).items()}}
     candidates = []
+    from petsc4py import PETSc
+
     pushed = _push_options(options_prefix, petsc_options)
     try:
         if method == "slepc":
@@ -337,6 +362,11 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
                                                  pushed=pushed))
         else:
             raise ModelError(f"eigensolver must be one of {', '.join(EIGENSOLVERS)} (got {method!r})")
+        info["unused_petsc_options"] = unused_options(pushed)
+    except PETSc.Error as exc:  # st_type=shift: MUMPS fails on the singular K
+        if not pushed:
+            raise
+        raise refused(exc, pushed, "failed") from None
     finally:
         _pop_options(pushed)
     if not candidates:

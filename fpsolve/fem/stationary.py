@@ -70,8 +70,11 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
     ``Solution.summary`` holds what summary.json records: parameters, T,
     escape rates (eigenvalue and boundary flux, per unit time t = alpha k),
     mass, negativity, moments, mode, dofs, ranks, timings (seconds), the
-    eigenpair residual and gap, ``warnings`` (:mod:`fpsolve.fem.diagnostics`)
-    and, when adaptive, ``error_estimate`` and ``adaptivity`` (cycles).
+    eigenpair residual and gap, ``warnings`` (:mod:`fpsolve.fem.diagnostics`),
+    ``error_estimate`` (relative; adaptive: the extrapolated change between
+    cycles, with ``adaptivity``, the cycles; one mesh: the residual estimate
+    of the density's L1 error, :func:`fpsolve.fem.adapt.density_error_estimate`)
+    and ``error_estimate_method``.
     Raises ModelError for bad values (one line naming them).
     """
 
@@ -102,7 +105,6 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
     def coefficients(m: Any) -> Tuple[Any, Any, Any]:
         return case_coefficients(m, model)
 
-    record = None
     if mesh is None and mesh_rule == "adaptive":
         t0 = time.perf_counter()
         msh, sizes = fmesh.adaptive_start(radius, center, comm)
@@ -132,9 +134,15 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
             msh, mesh_info, t_mesh = fmesh.mesh_for(None, None, radius=radius, center=center, mesh=mesh,
                                                     h_min=None, h_max=None, comm=comm)
         say(f"mesh: {mesh_info['cells']} triangles ({mesh_info['source']}) in {t_mesh:.2f}s")
-        sol, timing = solve_operator(Operator.of_model(msh, model, degree=degree, wall=wall),
-                                     eigensolver=eigensolver, progress=say, **options)
+        op = Operator.of_model(msh, model, degree=degree, wall=wall)
+        sol, timing = solve_operator(op, eigensolver=eigensolver, progress=say, **options)
         mom = sol.moments()
+        t0 = time.perf_counter()
+        record = {"error_estimate": adapt.density_error_estimate(sol, op.drift, op.D, op.divD),
+                  "error_estimate_method": adapt.RESIDUAL_ESTIMATE_METHOD,
+                  "error_estimate_seconds": time.perf_counter() - t0}
+        say(f"error estimate (L1 of the density, residual): {record['error_estimate']:.2g} "
+            f"in {record['error_estimate_seconds']:.2f}s")
     t2 = time.perf_counter()
     neg = sol.negativity()
     mode = sol.mode_theta1()
@@ -167,12 +175,14 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
         "assemble_seconds": timing["assemble_seconds"],
         "solve_seconds": timing["solve_seconds"],
     }
-    if record is not None:
-        summary["error_estimate"] = record["error_estimate"]
-        summary["error_estimate_method"] = record["error_estimate_method"]
+    summary["error_estimate"] = record["error_estimate"]
+    summary["error_estimate_method"] = record["error_estimate_method"]
+    if "cycles" in record:
         summary["adaptivity"] = {k: v for k, v in record.items() if k != "warnings"}
         summary["adapt_seconds"] = sum(c["seconds"] for c in record["cycles"])
-    summary["warnings"] = (record["warnings"] if record is not None else []) + diagnostics.warnings_for(summary)
+    else:
+        summary["error_estimate_seconds"] = record["error_estimate_seconds"]
+    summary["warnings"] = record.get("warnings", []) + diagnostics.warnings_for(summary)
     summary["postprocess_seconds"] = time.perf_counter() - t2
     summary["wall_seconds"] = time.perf_counter() - t_wall
     sol.summary = summary

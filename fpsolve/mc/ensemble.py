@@ -289,7 +289,9 @@ def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross
     if steps is None:
         if not (math.isfinite(time) and time > 0):
             raise ModelError(f"time must be a finite number > 0 (got {time!r})")
-        steps = max(1, int(round(time / step_time)))
+        steps = int(round(time / step_time))
+        if steps < 1:
+            raise ModelError(f"time must be at least half a step (got {time!r}; one step lasts {step_time:g})")
     if not (isinstance(steps, (int, np.integer)) and steps >= 1):
         raise ModelError(f"steps must be an integer >= 1 (got {steps!r})")
     steps = int(steps)

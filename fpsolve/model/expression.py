@@ -44,7 +44,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fpsolve.model.valley import PRESETS, DEFAULT_PRESET, Landscape, ModelError, Noise
+from fpsolve.model.valley import PRESETS, DEFAULT_PRESET, Landscape, ModelError, Noise, check_case
 
 
 __all__ = ["Model", "Derivation", "NOISES", "FUNCTIONS", "parse", "derivation", "as_model"]
@@ -733,9 +733,7 @@ def as_model(case: Any, noise: Optional[Noise] = None, cross: bool = True) -> Mo
     if isinstance(case, Landscape):
         if noise is None:
             raise ModelError("a Landscape needs a Noise (or give a Model: Model.from_landscape(landscape, noise))")
-        if not isinstance(noise, Noise):
-            raise ModelError(f"noise must be a Noise (got {type(noise).__name__} {noise!r}; e.g. Noise(alpha=0.05, "
-                             "Delta=1.0))")
+        check_case(case, noise)
         return Model.from_landscape(case, noise, cross)
     hint = f" (a preset: Model.preset({case!r}))" if isinstance(case, str) else ""
     raise ModelError(f"the model must be a Model or a Landscape with a Noise (got {type(case).__name__} "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from typing import Any, Tuple
 
 from fpsolve.tools.errors import InputError
@@ -283,6 +284,11 @@ class Noise:
             raise ModelError(f"alpha must be > 0 (got alpha={self.alpha:g})")
         if self.Delta < 0:
             raise ModelError(f"Delta must be >= 0 (got Delta={self.Delta:g})")
+        if self.alpha < sys.float_info.min:
+            raise ModelError(f"alpha must be at least {sys.float_info.min:.3g}, the smallest normal double "
+                             f"(got alpha={self.alpha:g})")
+        if not math.isfinite(self.T) or 0 < self.T < sys.float_info.min:
+            raise ModelError(f"T = alpha*Delta is out of double range (alpha={self.alpha:g}, Delta={self.Delta:g})")
 
     @classmethod
     def from_temperature(cls, T: float, alpha: float) -> "Noise":
@@ -292,6 +298,9 @@ class Noise:
             raise ModelError(f"T must be >= 0 (got T={T:g})")
         if alpha <= 0:
             raise ModelError(f"alpha must be > 0 (got alpha={alpha:g})")
+        if not math.isfinite(T / alpha):
+            raise ModelError(f"T must be at most {alpha * sys.float_info.max:.3g} at alpha={alpha:g} "
+                             f"(got T={T:g}: Delta = T/alpha overflows)")
         return cls(alpha=alpha, Delta=T / alpha)
 
     @property
@@ -319,6 +328,18 @@ class Noise:
     def diffusion_divergence(self, landscape: Landscape, x: Any, y: Any, cross: bool = True):
         """((∇·D)_1, (∇·D)_2) at (x, y); see :func:`diffusion_divergence`."""
         return diffusion_divergence(x, y, self.T, *landscape.coefficients, cross=cross)
+
+
+def check_case(landscape: Any, noise: Any) -> None:
+    """Raise ModelError naming the value unless ``landscape`` is a
+    :class:`Landscape` and ``noise`` a :class:`Noise` (docs/model.md §1-2;
+    ``predictions('x', 0.05)`` was an AttributeError)."""
+    if not isinstance(landscape, Landscape):
+        hint = f" (a preset: Landscape.from_preset({landscape!r}))" if isinstance(landscape, str) else ""
+        raise ModelError(f"landscape must be a Landscape (got {type(landscape).__name__} {landscape!r}){hint}")
+    if not isinstance(noise, Noise):
+        raise ModelError(f"noise must be a Noise (got {type(noise).__name__} {noise!r}; e.g. Noise(alpha=0.05, "
+                         "Delta=1.0))")
 
 
 def describe(landscape: Landscape, noise: Noise) -> dict:

@@ -32,7 +32,7 @@ from typing import Any, Callable, Dict, Tuple, Union
 import numpy as np
 from scipy import optimize, special
 
-from fpsolve.model.valley import Landscape, ModelError, Noise
+from fpsolve.model.valley import Landscape, ModelError, Noise, check_case
 from fpsolve.tools.quadrature import trapezoid
 
 
@@ -891,7 +891,9 @@ def predictions(landscape: Landscape, noise: Noise,
     Moments use the landscape-dependent marginal (the constant-D ones carry
     a ``_constant`` suffix; they need ε > 0).  ``with_boundaries`` adds
     Δ_max(α) of the three divergence conditions (a root-finding each).
+    Raises ModelError (InputError) naming a landscape or noise of the wrong type.
     """
+    check_case(landscape, noise)
     T = noise.T
     lo, hi = _fold_interval(interval)
     out: Dict[str, Any] = {
