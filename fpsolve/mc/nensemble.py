@@ -296,7 +296,9 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
                               sgd_scale=math.sqrt(noise.Delta), dt=step_time, sde_scale=math.sqrt(T * step_time),
                               T=T, eps=eps, a0=a0, a2=a2, a4=a4, coef=coef, center=c,
                               stop2=min(radius * radius, bound * bound), bound2=bound * bound,
-                              sample_start=int(max(burn_steps, 1)), sample_every=int(every), bridge=reach)
+                              sample_start=int(max(burn_steps, 1)), sample_every=int(every), bridge=reach,
+                              shared=bool(len(a0) > 0 and np.all(a0 == a0[0]) and np.all(a2 == a2[0])
+                                          and np.all(a4 == a4[0])))
 
     block = max(1, int(block_walker_steps // max(walkers * n, 1)))
     stops = sorted(set(range(block, steps, block)) | {steps})

@@ -83,7 +83,8 @@ class NParams(NamedTuple):
     ``a0, a2, a4`` (m,) (empty for a dense model); ``coef``: a dense model's
     numbers (constants, alpha, Delta; or A row-major); ``center`` (N,);
     stop radius² min(R², bound²), divergence bound²; first sampled step,
-    sampling stride; ``bridge``: the reach of the bridge test (0 = off)."""
+    sampling stride; ``bridge``: the reach of the bridge test (0 = off);
+    ``shared``: every fast direction has the same profile (computed once)."""
 
     method: int
     noise: int
@@ -103,6 +104,7 @@ class NParams(NamedTuple):
     sample_start: int
     sample_every: int
     bridge: float
+    shared: bool = False
 
 
 _g, _dg, _d2g = _nb.g, _nb.dg, _nb.d2g
@@ -184,12 +186,20 @@ def _valley_step(th, old, gs, hxy, zs, key, k, p):
     zx = _normal(key, base)
     gx = 0.0
     hxx = 0.0
+    # one shared profile (p.shared): g, g', g'' once per walker-step
+    g_s, d1_s, d2_s = _g(x, p.a0[0], p.a2[0], p.a4[0]), _dg(x, p.a0[0], p.a2[0], p.a4[0]), \
+        _d2g(x, p.a0[0], p.a2[0], p.a4[0])
     for i in range(m):
         y = th[1 + i]
-        gx += 0.5 * _dg(x, p.a0[i], p.a2[i], p.a4[i]) * y * y
-        hxx += 0.5 * _d2g(x, p.a0[i], p.a2[i], p.a4[i]) * y * y
-        gs[i] = _g(x, p.a0[i], p.a2[i], p.a4[i])
-        hxy[i] = _dg(x, p.a0[i], p.a2[i], p.a4[i]) * y
+        if p.shared:
+            gi, d1, d2 = g_s, d1_s, d2_s
+        else:
+            gi, d1, d2 = _g(x, p.a0[i], p.a2[i], p.a4[i]), _dg(x, p.a0[i], p.a2[i], p.a4[i]), \
+                _d2g(x, p.a0[i], p.a2[i], p.a4[i])
+        gx += 0.5 * d1 * y * y
+        hxx += 0.5 * d2 * y * y
+        gs[i] = gi
+        hxy[i] = d1 * y
         zs[i] = _normal(key, base + np.uint64(1 + i))
     gx = gx + p.eps * x
     hxx = hxx + p.eps
