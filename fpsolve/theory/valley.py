@@ -71,6 +71,13 @@ __all__ = [
     "stable_delta_range",
     "delta_max",
     "predictions",
+    "log_marginal_from",
+    "first_upward_crossing",
+    "folded_density",
+    "mode_from",
+    "mean_first_passage_time_from",
+    "peak_width_from",
+    "search_time_from",
 ]
 
 #: Kinds of slow marginal: landscape-dependent B(θ1) (S31) or constant D (S22).
@@ -297,8 +304,18 @@ def _log_marginal_sorted(landscape: Landscape, T: float, x: np.ndarray, kind: st
         raise ModelError("the slow marginal needs T > 0")
     if landscape.eps == 0 and landscape.a2 == 0 and landscape.a4 == 0:
         raise ModelError("the slow marginal needs eps > 0 or a non-constant g (B = 0 otherwise)")
-    ratio = lambda z: slow_drift(landscape, T, z) / slow_diffusion(landscape, T, z)  # noqa: E731
-    return _cumulative_integral(ratio, x) - np.log(slow_diffusion(landscape, T, x))
+    return log_marginal_from(lambda z: slow_drift(landscape, T, z), lambda z: slow_diffusion(landscape, T, z), x)
+
+
+def log_marginal_from(drift: Callable[[np.ndarray], np.ndarray], diffusion: Callable[[np.ndarray], np.ndarray],
+                      x: np.ndarray) -> np.ndarray:
+    """ln P1 = ∫_{x[0]}^x A/B − ln B on an increasing grid ``x``, up to a constant (S30, S31).
+
+    ``drift`` A and ``diffusion`` B > 0 of any 1-D slow process
+    dθ1 = A dt + sqrt(2B) dW, vectorised over arrays (the two-variable
+    valley here, m fast directions in :mod:`fpsolve.theory.nvalley`).
+    """
+    return _cumulative_integral(lambda z: drift(z) / diffusion(z), x) - np.log(diffusion(x))
 
 
 def log_marginal_theta1(landscape: Landscape, noise: NoiseLike, grid: Any, kind: str = "landscape") -> np.ndarray:
@@ -421,13 +438,22 @@ def critical_temperature_landscape(landscape: Landscape, T_max: float = 100.0) -
     nodes = np.array([0.0, 1.0, 2.0, 3.0])
     cubic = np.polynomial.Polynomial.fit(nodes, [_origin_condition(landscape, t) for t in nodes], 3,
                                          domain=[0.0, 3.0], window=[0.0, 3.0])
-    Ts = np.geomspace(1e-3 * critical_temperature_constant(landscape), T_max, 400)
-    values = cubic(Ts)
+    return first_upward_crossing(cubic, 1e-3 * critical_temperature_constant(landscape), T_max)
+
+
+def first_upward_crossing(f: Callable[[Any], Any], T_low: float, T_max: float) -> float:
+    """The first T in [T_low, T_max] where f (vectorised) turns from < 0 to ≥ 0, else ``inf``.
+
+    Scans 400 log-spaced points and polishes with Brent's method (rtol
+    1e-14): the root of A'(0) = B''(0) for the landscape-dependent T_c (S34, S35).
+    """
+    Ts = np.geomspace(T_low, T_max, 400)
+    values = f(Ts)
     up = np.flatnonzero((values[:-1] < 0) & (values[1:] >= 0))
     if up.size == 0:
         return math.inf
     i = int(up[0])
-    return float(optimize.brentq(cubic, Ts[i], Ts[i + 1], xtol=1e-300, rtol=1e-14))
+    return float(optimize.brentq(f, Ts[i], Ts[i + 1], xtol=1e-300, rtol=1e-14))
 
 
 def _mode_equation(landscape: Landscape, T: float, x: Any) -> Any:
@@ -494,18 +520,7 @@ def marginal_moments(landscape: Landscape, noise: NoiseLike, kind: str = "landsc
     ``mode_theta1`` and ``flatness_at_mode``.
     """
     T = temperature(noise)
-    lo, hi = _fold_interval(interval)
-    both = min(-lo, hi)
-    top = max(-lo, hi)
-    log_density = lambda u: _log_marginal_sorted(landscape, T, u, kind)  # noqa: E731
-    u, lp = _support_grid(log_density, 0.0, top)
-    if both < top and not np.any(u == both):
-        u = np.unique(np.append(u, [both, np.nextafter(both, math.inf)]))
-        lp = log_density(u)
-    weight = np.where(u <= both, 2.0, 1.0)
-    p = weight * np.exp(lp - lp.max())
-    Z = trapezoid(p, u)
-    mean = lambda f: trapezoid(f * p, u) / Z  # noqa: E731
+    u, p, mean, top = folded_density(lambda z: _log_marginal_sorted(landscape, T, z, kind), interval)
     m1 = mean(u)
     m2 = mean(u * u)
     s2_exact = conditional_variance(landscape, T, u, exact=True)
@@ -525,6 +540,31 @@ def marginal_moments(landscape: Landscape, noise: NoiseLike, kind: str = "landsc
     }
 
 
+def folded_density(log_density: Callable[[np.ndarray], np.ndarray],
+                   interval: float | Tuple[float, float] = DEFAULT_HALF_WIDTH
+                   ) -> Tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], float], float]:
+    """The even marginal folded onto ``|θ1|`` ∈ [0, top] of ``interval`` (a half-width or (lo, hi) around 0).
+
+    ``log_density(u)``: ln P1 on an increasing grid, up to a constant.
+    Returns (u, p, mean, top): the grid refined around the mass
+    (:func:`_support_grid`), the unnormalised folded density p on it, ``mean(f)`` = the expectation of the values
+    ``f`` on u (trapezoid rule, multiplicity 2 where both ±u lie inside the
+    interval), and top = max(``|lo|``, hi).  Shared by the two-variable and
+    the m-direction closed forms.
+    """
+    lo, hi = _fold_interval(interval)
+    both = min(-lo, hi)
+    top = max(-lo, hi)
+    u, lp = _support_grid(log_density, 0.0, top)
+    if both < top and not np.any(u == both):
+        u = np.unique(np.append(u, [both, np.nextafter(both, math.inf)]))
+        lp = log_density(u)
+    weight = np.where(u <= both, 2.0, 1.0)
+    p = weight * np.exp(lp - lp.max())
+    Z = trapezoid(p, u)
+    return u, p, (lambda f: trapezoid(f * p, u) / Z), top
+
+
 def mode_theta1(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
                 half_width: float = DEFAULT_HALF_WIDTH) -> float:
     """θ1* ≥ 0, the most probable ``|θ1|`` of P1 on [0, half_width] (S41, S42).
@@ -535,15 +575,25 @@ def mode_theta1(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
     """
     T = temperature(noise)
     _check_kind(kind)
-    log_density = lambda u: _log_marginal_sorted(landscape, T, u, kind)  # noqa: E731
+    slope = (lambda z: _mode_equation(landscape, T, z)) if kind == "landscape" else \
+        (lambda z: _drift(landscape, T, z) / effective_temperature(landscape, T))
+    return mode_from(lambda u: _log_marginal_sorted(landscape, T, u, kind), slope, half_width)
+
+
+def mode_from(log_density: Callable[[np.ndarray], np.ndarray], slope: Callable[[float], float],
+              half_width: float = DEFAULT_HALF_WIDTH) -> float:
+    """The most probable ``|θ1|`` ≥ 0 of an even marginal on [0, half_width] (S41, S42).
+
+    ``log_density``: ln P1 on an increasing grid; ``slope``: (ln P1)'
+    (= (A − B')/B).  The grid maximum, polished by Brent's method on the
+    slope where it changes sign; 0 when the maximum is at the origin.
+    """
     u, lp = _support_grid(log_density, 0.0, float(half_width))
     i = int(np.argmax(lp))
     if i == 0:
         return 0.0
     if i == u.size - 1:
         return float(u[-1])
-    slope = (lambda z: _mode_equation(landscape, T, z)) if kind == "landscape" else \
-        (lambda z: _drift(landscape, T, z) / effective_temperature(landscape, T))
     a, b = float(u[i - 1]), float(u[i + 1])
     if a == 0.0:
         # (ln P1)' vanishes at 0 by symmetry; bracket away from it
@@ -622,6 +672,17 @@ def mean_first_passage_time(landscape: Landscape, noise: NoiseLike, start: float
     Multiply by 1/alpha for SGD steps.
     """
     T = temperature(noise)
+    drift, diff = _slow_process(landscape, T, kind)
+    return mean_first_passage_time_from(drift, diff, start, target, reflect, points)
+
+
+def mean_first_passage_time_from(drift: Callable[[np.ndarray], np.ndarray],
+                                 diff: Callable[[np.ndarray], np.ndarray], start: float, target: float,
+                                 reflect: float, points: int = 20001) -> float:
+    """Gardiner 5.2.7 for any 1-D process dθ1 = A dt + sqrt(2B) dW (S44); see
+    :func:`mean_first_passage_time`.  ``drift`` A and ``diff`` B > 0 are
+    vectorised callables; time units; ``inf`` on overflow; ModelError for
+    reflect = target or a start outside [reflect, target]."""
     a, b, x0 = float(reflect), float(target), float(start)
     if not all(math.isfinite(v) for v in (a, b, x0)) or a == b:
         raise ModelError(f"first passage needs finite reflect != target (got {a:g}, {b:g})")
@@ -629,7 +690,6 @@ def mean_first_passage_time(landscape: Landscape, noise: NoiseLike, start: float
         raise ModelError(f"the start {x0:g} must lie between reflect {a:g} and target {b:g}")
     if x0 == b:
         return 0.0
-    drift, diff = _slow_process(landscape, T, kind)
     sign = 1.0 if b > a else -1.0
     # work in s = sign * θ1 so that the reflecting end is on the left
     # uniform over [a, b], plus dense over [x0, b] and graded from b towards a,
@@ -664,15 +724,24 @@ def peak_width(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
     """
     T = temperature(noise)
     xs = mode_theta1(landscape, T, kind) if mode is None else float(mode)
-    if xs == 0.0:
-        if kind == "landscape":
-            curv = log_marginal_curvature_at_origin(landscape, T)
-        else:
-            curv = -(landscape.eps + 0.25 * T * (landscape.d2g(0.0) * landscape.g(0.0))) \
-                / effective_temperature(landscape, T)
+    if kind == "landscape":
+        slope = lambda z: _mode_equation(landscape, T, z)  # noqa: E731
+        at_origin = lambda: log_marginal_curvature_at_origin(landscape, T)  # noqa: E731
     else:
-        slope = (lambda z: _mode_equation(landscape, T, z)) if kind == "landscape" else \
-            (lambda z: _drift(landscape, T, z) / effective_temperature(landscape, T))
+        slope = lambda z: _drift(landscape, T, z) / effective_temperature(landscape, T)  # noqa: E731
+        at_origin = lambda: -(landscape.eps + 0.25 * T * (landscape.d2g(0.0) * landscape.g(0.0))) \
+            / effective_temperature(landscape, T)  # noqa: E731
+    return peak_width_from(slope, at_origin, xs)
+
+
+def peak_width_from(slope: Callable[[float], float], curvature_at_origin: Callable[[], float], mode: float) -> float:
+    """σ* = (−(ln P1)''(θ1*))^(−1/2) from the slope (ln P1)' (central difference at
+    the mode) or, at a mode 0, ``curvature_at_origin()`` = (ln P1)''(0); ``inf``
+    where the curvature is not negative.  See :func:`peak_width`."""
+    xs = float(mode)
+    if xs == 0.0:
+        curv = curvature_at_origin()
+    else:
         h = 1e-5 * xs
         curv = (slope(xs + h) - slope(xs - h)) / (2.0 * h)
     return 1.0 / math.sqrt(-curv) if curv < 0 else math.inf
@@ -697,6 +766,22 @@ def search_time(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
     T = temperature(noise)
     xs = mode_theta1(landscape, T, kind, half_width)
     sigma = peak_width(landscape, T, kind, xs)
+    out = search_time_from(lambda x0, target, reflect: mean_first_passage_time(landscape, T, x0, target, reflect, kind),
+                           xs, sigma, start, window, half_width)
+    steps = out["search_time"] / noise.alpha if isinstance(noise, Noise) else None
+    return {"search_time": out.pop("search_time"), "search_time_steps": steps, **out}
+
+
+def search_time_from(passage: Callable[[float, float, float], float], mode: float, sigma: float,
+                     start: float | None = None, window: float | None = None,
+                     half_width: float = DEFAULT_HALF_WIDTH) -> Dict[str, Any]:
+    """Target, start and reflecting end of the search of :func:`search_time`, and its time.
+
+    ``passage(start, target, reflect)``: the 1-D mean first passage time;
+    ``mode`` θ1*, ``sigma`` the peak width σ*.  Returns ``search_time``,
+    ``start``, ``target``, ``reflect``, ``window``, ``mode_theta1``.
+    """
+    xs = float(mode)
     if window is None and not (math.isfinite(sigma) and sigma > 0):
         raise ModelError(f"no peak of P1 inside θ1 in [0, {float(half_width):g}] (it still rises at the end, "
                          f"θ1 = {xs:g}): the search time needs a wider interval")
@@ -712,10 +797,9 @@ def search_time(landscape: Landscape, noise: NoiseLike, kind: str = "landscape",
         target, reflect = xs - w, 0.0
     else:
         target, reflect = x0, x0
-    tau = 0.0 if target == x0 else mean_first_passage_time(landscape, T, x0, target, reflect, kind)
+    tau = 0.0 if target == x0 else passage(x0, target, reflect)
     return {
         "search_time": tau,
-        "search_time_steps": tau / noise.alpha if isinstance(noise, Noise) else None,
         "start": x0, "target": target, "reflect": reflect, "window": w, "mode_theta1": xs,
     }
 
