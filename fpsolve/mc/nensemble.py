@@ -103,6 +103,27 @@ class NMonteCarloResult:
     exit_time: np.ndarray
 
 
+def check_bounded_below(model: Any, radius: float, scale: float = 1e6) -> None:
+    """Refuse (ModelError) a model whose loss is visibly unbounded below
+    where walkers may go: with no absorbing wall (``radius`` inf), the loss
+    along each axis and the diagonal (both signs) at |θ| = 10, 100, 1000
+    falls monotonically below −``scale`` (e.g. −θ1²: every walker diverges).
+    A cheap test, not a proof; on a finite ball a finite loss is bounded."""
+    if math.isfinite(radius) or not isinstance(model, Model):
+        return
+    n = model.n_variables
+    dirs = np.concatenate([np.eye(n), -np.eye(n), np.ones((1, n)) / math.sqrt(n), -np.ones((1, n)) / math.sqrt(n)])
+    with np.errstate(all="ignore"):
+        L0 = float(model.evaluate("loss", np.zeros((1, n)))[0])
+        vals = np.stack([model.evaluate("loss", r * dirs) for r in (10.0, 100.0, 1000.0)])  # (3, directions)
+    falling = (vals[0] < L0) & (vals[1] < vals[0]) & (vals[2] < vals[1]) & (vals[2] < -scale)
+    if falling.any():
+        d = int(np.argmax(falling))
+        where = f"theta{d % n + 1}" if d < 2 * n else "the diagonal"
+        raise ModelError(f"loss {model.loss!r} is unbounded below along {where} (L = {vals[2, d]:.3g} at "
+                         "|theta| = 1000) and there is no absorbing wall: every walker diverges; give a finite radius")
+
+
 def _window_statistics(acc: np.ndarray, n: int, shape_name: str) -> dict:
     """Pooled window means of the columns of ``acc`` (walkers, 6 + 2N) with
     ratio-estimator standard errors (walkers the independent units; the
@@ -269,6 +290,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
         reach_var = _dense_reach_variance(lambda p: model.A, noise_model, T, radius, c) if bridge else 0.0
     else:
         model.check_formulas(radius, c)
+        check_bounded_below(model, radius)
         advance, observe, compile_seconds = ncodegen.chunk(model)
         coef = np.array(model.arguments, dtype=float)
         shape_name = "trace_hessian"
