@@ -103,7 +103,7 @@ class NMonteCarloResult:
     exit_time: np.ndarray
 
 
-def check_bounded_below(model: Any, radius: float, scale: float = 1e6) -> None:
+def check_bounded_below(model: Any, radius: float, scale: float = 1e3) -> None:
     """Refuse (ModelError) a model whose loss is visibly unbounded below
     where walkers may go: with no absorbing wall (``radius`` inf), the loss
     along each axis and the diagonal (both signs) at |θ| = 10, 100, 1000
@@ -355,6 +355,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     stopped = np.sort(exit_step[status != ALIVE])
     fraction = 1.0 - np.searchsorted(stopped, grid, side="right") / walkers
     stats = _window_statistics(acc, n, shape_name)
+    done = int(np.sum(np.where(status == ALIVE, steps, exit_step)))  # steps actually taken
     if kind == "valley" and "var_theta" in stats:
         stats["var_y"] = stats["var_theta"][1:]
         stats["var_y_se"] = stats["var_theta_se"][1:]
@@ -375,8 +376,9 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
         "absorbed_count": int(np.sum(status == ABSORBED)),
         "absorbed_fraction": float(np.mean(status == ABSORBED)),
         "diverged_fraction": float(np.mean(status == DIVERGED)),
-        "walker_steps_per_second": walkers * steps / wall if wall > 0 else None,
-        "coordinate_updates_per_second": walkers * steps * n / wall if wall > 0 else None,
+        "walker_steps_done": done,
+        "walker_steps_per_second": done / wall if wall > 0 else None,
+        "coordinate_updates_per_second": done * n / wall if wall > 0 else None,
         "wall_seconds": wall, "mpi_ranks": size, "numba_threads": threads,
     }
     times = np.array([s[0] for s in series])
