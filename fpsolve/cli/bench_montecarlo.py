@@ -17,6 +17,13 @@ preset kernel; and the time of a new expression's first run (sympy
 derivation + numba compilation) in a fresh kernel cache, then in a new
 process that finds the cache.
 
+N dimensions (docs/model.md §9): coordinate-updates per second (walkers ×
+steps × N / s) of the valley's O(N) SDE kernel (fpsolve.mc.nensemble: sgd
+noise, T = 0.01, dt = 0.01, no absorbing wall: every walker runs every step;
+the rate counts the steps taken) with m = 1, 10, 100, 1000
+fast directions, for each thread count; about ``--ndim-updates`` coordinate
+updates per run.  ``--ndim-only`` runs this table alone.
+
 Writes ``bench.json`` (all parameters, versions, the table) to ``--out``
 (default ``results/bench_montecarlo``) and prints the table.
 """
@@ -38,6 +45,8 @@ import numpy as np
 from fpsolve.cli import common as cli
 from fpsolve.tools import io
 from fpsolve.mc import ensemble as montecarlo
+from fpsolve.mc import nensemble
+from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import Landscape, Noise
 from fpsolve.model.expression import Model
 
@@ -168,6 +177,42 @@ def compile_times(expr: str) -> dict:
     return out
 
 
+#: Fast directions of the N-dimensional table.
+NDIM_FAST_DIRECTIONS = (1, 10, 100, 1000)
+
+
+def ndim_speed(updates: float, threads: Sequence[int], repeat: int) -> list:
+    """Rows (m, N, threads, walkers, steps, coordinate-updates/s, walker-steps/s)
+    of the valley's N-dimensional SDE kernel, the best of ``repeat`` runs."""
+    rows = []
+    noise = Noise(0.05, 0.2)
+    for m in NDIM_FAST_DIRECTIONS:
+        n = m + 1
+        walkers = max(64, min(20_000, int(updates ** 0.5 / n ** 0.5)))
+        steps = max(10, int(updates / (walkers * n)))
+        valley = NValley.from_preset("double-well", fast_directions=m)
+        nensemble.run(valley, noise, method="sde", dt=0.01, walkers=64, steps=2, seed=0)  # compile / load
+        for t in threads:
+            numba.set_num_threads(t)
+            best = 0.0
+            for r in range(repeat):
+                res = nensemble.run(valley, noise, method="sde", dt=0.01, walkers=walkers, steps=steps, seed=r,
+                                    radius=float("inf"))
+                best = max(best, res.summary["coordinate_updates_per_second"])
+            rows.append({"m": m, "N": n, "threads": t, "walkers": walkers, "steps": steps,
+                         "coordinate_updates_per_second": best, "walker_steps_per_second": best / n,
+                         "survival_fraction": res.summary["survival_fraction"]})
+    return rows
+
+
+def print_ndim(rows: list) -> None:
+    print(f"{'m':>5s} {'N':>5s} {'threads':>7s} {'walkers':>8s} {'steps':>7s} {'coord-updates/s':>16s} "
+          f"{'walker-steps/s':>15s}")
+    for r in rows:
+        print(f"{r['m']:5d} {r['N']:5d} {r['threads']:7d} {r['walkers']:8d} {r['steps']:7d} "
+              f"{r['coordinate_updates_per_second']:16.3e} {r['walker_steps_per_second']:15.3e}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.Parser(prog="bench_montecarlo.py", description=__doc__.splitlines()[0])
     parser.add_argument("--walkers", type=int, default=200_000, help="walkers of the speed runs")
@@ -180,12 +225,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="steps of the first memory run (the second has 10x)")
     parser.add_argument("--bins", type=int, default=400, help="histogram bins per axis")
     parser.add_argument("--quick", action="store_true",
-                        help="small sizes (the test): 20000 walkers x 100 steps, memory 100000 x 20/200")
+                        help="small sizes (the test): 20000 walkers x 100 steps, memory 100000 x 20/200, "
+                             "N-dimensional runs of 2e6 coordinate updates")
+    parser.add_argument("--ndim-updates", type=float, default=2e8,
+                        help="coordinate updates per N-dimensional run (default 2e8)")
+    parser.add_argument("--ndim-only", action="store_true", help="only the N-dimensional table")
     cli.add_output_arguments(parser, "results/bench_montecarlo")
     args = parser.parse_args(argv)
     if args.quick:
         args.walkers, args.steps, args.repeat = 20_000, 100, 2
         args.memory_walkers, args.memory_steps = 100_000, 20
+        args.ndim_updates = 2e6
+    if not args.ndim_updates >= 1e3:
+        raise cli.UsageError(f"--ndim-updates must be >= 1000 (got {args.ndim_updates})")
     for name in ("walkers", "steps", "repeat", "memory_walkers", "memory_steps", "bins"):
         if getattr(args, name) < 1:
             raise cli.UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
@@ -195,6 +247,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise cli.UsageError(f"--threads must lie in 1..{most} (got {threads})")
     out = io.claim_output(args.out or io.RESULTS_ROOT / "bench_montecarlo", "bench_montecarlo", args.overwrite)
     say = cli.Progress("bench_montecarlo.py")
+    say(f"N dimensions: the valley's SDE kernel, m = {', '.join(map(str, NDIM_FAST_DIRECTIONS))}")
+    ndim = ndim_speed(args.ndim_updates, threads, args.repeat)
+    numba.set_num_threads(most)
+    if args.ndim_only:
+        with open("/proc/loadavg") as f:
+            load = f.read().split()[:3]
+        with io.atomic_output_dir(out, None, "bench_montecarlo", args.overwrite) as tmp:
+            io.write_json(tmp / "bench.json", {"parameters": vars(args), "load_average_after": load,
+                                               "n_dimensional": ndim, "versions": io.versions()})
+        print_ndim(ndim)
+        return 0
 
     say("compiling / loading the kernels")
     speed("numba", 100, 10, 1)
@@ -220,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load = f.read().split()[:3]
     result = {"case": "double-well, alpha=0.05, Delta=1, SGD linear shift",
               "parameters": vars(args), "load_average_before": load, "speed": rows, "custom_models": custom,
-              "new_expression": compiled, "memory": mem,
+              "new_expression": compiled, "memory": mem, "n_dimensional": ndim,
               "versions": io.versions()}
     with io.atomic_output_dir(out, None, "bench_montecarlo", args.overwrite) as tmp:
         io.write_json(tmp / "bench.json", result)
@@ -236,6 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"memory: {mem['walkers']} walkers, state {mem['state_mib']:.1f} MiB + histograms "
           f"{mem['histograms_mib']:.1f} MiB; peak RSS +{mem['peak_increase_mib']:.1f} MiB over baseline "
           f"{mem['baseline_rss_mib']:.0f} MiB; 10x steps adds {mem['growth_with_10x_steps_mib']:.1f} MiB")
+    print_ndim(ndim)
     print(f"load average before: {' '.join(load)}; written to {out / 'bench.json'}")
     return 0
 

@@ -14,6 +14,15 @@ writes to ``--out`` (default ``results/<case-name>/montecarlo-<method>[-nocross]
 
 Under MPI (``mpirun -n N python -m mpi4py scripts/sample_sgd.py``) the walkers
 are split across ranks; the numbers are the same as in a serial run.
+
+In N dimensions (docs/model.md §9): ``--fast-directions m`` samples the valley
+with m fast directions (N = m + 1; the preset's g for each), and a ``--loss``
+in theta1 ... thetaN (N > 2) an N-variable model; the run is the
+N-dimensional Monte Carlo (:mod:`fpsolve.mc.nensemble`), absorbing at the
+sphere ``--radius`` around the origin, and writes ``summary.json`` (θ1's
+moments and histogram, every coordinate's variance ``var_theta``, for the
+valley ``var_y``, the mean loss and flatness or tr H, survival),
+``hist.npz`` and ``nmarginals.png``.
 """
 
 from __future__ import annotations
@@ -29,9 +38,11 @@ import numpy as np
 from fpsolve.cli import common as cli
 from fpsolve.tools import io
 from fpsolve.mc import ensemble as montecarlo
+from fpsolve.mc import nensemble
 from fpsolve.model import valley as model
 from fpsolve.plots.stationary import fit_title, pyplot, save_figure
 from fpsolve.model.target import Box
+from fpsolve.model.nvalley import NValley
 
 
 def build_parser() -> cli.Parser:
@@ -70,6 +81,9 @@ def build_parser() -> cli.Parser:
                     help="walkers do not stop at the disk, only when they diverge (non-finite or |theta - center| >= 1e10)")
     mc.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     mc.add_argument("--threads", type=int, default=None, help="numba threads (default all cores)")
+    mc.add_argument("--fast-directions", type=int, default=None, metavar="M",
+                    help="the valley with M fast directions, N = M + 1 (docs/model.md §9; default: 1, "
+                         "the two-variable run)")
     cli.add_output_arguments(parser, "results/<case-name>/montecarlo-<method>[-nocross]")
     return parser
 
@@ -133,9 +147,145 @@ def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
     save_figure(fig, path, dpi=90)
 
 
+def _n_dimensional(args) -> bool:
+    """Is this an N-dimensional run (``--fast-directions`` > 1 or a loss in theta3 ...)?"""
+    from fpsolve.model.expression import count_variables
+
+    return (args.fast_directions is not None and args.fast_directions != 1) or (
+        args.loss is not None and count_variables(args.loss) > 2)
+
+
+def _check_n(args, n: int) -> None:
+    """The command-line rules of the N-dimensional run (the run's own rules: nensemble.run)."""
+    two_d = [opt for opt, given in (("--target", args.target is not None), ("--hist-range", args.hist_range is not None),
+                                    ("--center", args.center is not None),
+                                    ("--start", tuple(args.start) != (0.0, 0.0))) if given]
+    if two_d:
+        raise cli.UsageError(f"{', '.join(two_d)} describe the two-variable run; in N = {n} dimensions walkers start "
+                             "at the origin, the centre of the sphere")
+    if args.method == "sgd" and args.no_bridge:
+        raise cli.UsageError("--no-bridge applies to --method sde")
+    if args.bins[0] < 1:
+        raise cli.UsageError(f"--bins must be >= 1 (got {args.bins[0]})")
+    if args.threads is not None and args.threads < 1:
+        raise cli.UsageError(f"--threads must be >= 1 (got {args.threads})")
+
+
+def plot_n(path: Path, result: nensemble.NMonteCarloResult, title: str) -> None:
+    """θ1 and |θ1| densities, every coordinate's variance, the loss and flatness (or tr H) along the run."""
+    plt = pyplot()
+    s = result.summary
+    fig, ax = plt.subplots(2, 2, figsize=(10, 8))
+    for counts, edges, label in ((result.hist_theta1, result.xedges, "θ1"),
+                                 (result.hist_abs_theta1, result.abs_edges, "|θ1|")):
+        ax[0, 0].stairs(counts / (max(counts.sum(), 1) * np.diff(edges)), edges, label=label)
+    ax[0, 0].set_xlabel("θ1 (slow coordinate)")
+    ax[0, 0].set_ylabel("density (window samples)")
+    ax[0, 0].legend()
+    if "var_theta" in s:
+        j = np.arange(1, s["N"] + 1)
+        ax[0, 1].errorbar(j, s["var_theta"], yerr=s["var_theta_se"], fmt=".", ms=3)
+        ax[0, 1].set_xscale("log" if s["N"] > 20 else "linear")
+    ax[0, 1].set_xlabel("coordinate j (1: θ1; valley: 2 ... N the fast y_i)")
+    ax[0, 1].set_ylabel("Var θ_j (window)")
+    times, loss, shape, alive = result.series
+    ax[1, 0].plot(times, loss, label="mean loss")
+    ax[1, 0].plot(times, shape, label="mean flatness F" if s["family"] == "valley" else "mean tr H")
+    ax[1, 0].set_xlabel("time (alpha steps)")
+    ax[1, 0].legend()
+    ax[1, 1].plot(*result.survival)
+    ax[1, 1].set_xlabel("time (alpha steps)")
+    ax[1, 1].set_ylabel("surviving fraction")
+    ax[1, 1].set_ylim(0, 1.02)
+    fig.suptitle(fit_title(title, fig.get_figwidth()))
+    save_figure(fig, path, dpi=90)
+
+
+def main_n(args, parser: cli.Parser) -> int:
+    """The N-dimensional run (docs/model.md §9): checks, run, outputs."""
+    radius, _ = cli.domain_from_args(args)
+    radius = math.inf if args.no_absorption else radius
+    if args.fast_directions is not None:
+        m = args.fast_directions
+        if m < 1:
+            raise cli.UsageError(f"--fast-directions must be >= 1 (got {m})")
+        if args.loss is not None:
+            raise cli.UsageError("--fast-directions samples the valley; a --loss brings its own theta1 ... thetaN")
+        if m + 1 > nensemble.MAX_DIMENSION:
+            raise cli.UsageError(f"--fast-directions {m}: N = {m + 1} is beyond the {nensemble.MAX_DIMENSION} "
+                                 "dimensions a run takes")
+        if args.noise_covariance is not None:
+            raise cli.UsageError("--noise-covariance needs N = 2 (the valley in N dimensions takes --noise)")
+        landscape, noise = cli.model_from_args(args)
+        case = NValley.from_landscape(landscape, m)
+        noise_model = "sgd-diagonal" if args.no_cross_diffusion else (args.noise or "sgd")
+        if args.no_cross_diffusion and args.noise not in (None, "sgd-diagonal"):
+            raise cli.UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
+        sampled, n = (case, noise), m + 1
+        name = f"{landscape.name}_m{m}_{noise_model}_alpha{noise.alpha:g}_Delta{noise.Delta:g}"
+        describe = f"valley m={m} ({landscape.name}), noise {noise_model}, T={noise.T:g}"
+    else:
+        case = cli.user_model_from_args(args)
+        n = case.n_variables
+        case.check_formulas(radius, np.zeros(n))
+        nensemble.check_bounded_below(case, radius)
+        sampled, noise_model, noise = (case,), case.noise, case.noise_level
+        name, describe = case.case_name(), f"N={n}: {case.describe()}"
+    _check_n(args, n)
+    plan = montecarlo.check_run(noise, method=args.method, shift=args.shift, walkers=args.walkers, dt=args.dt,
+                                radius=radius, burn_in=args.burn_in, sample_interval=args.sample_interval,
+                                **_length(args))
+    if args.shift == "exact" and noise_model != "sgd":
+        raise cli.UsageError(f"--shift exact is the random shift of --noise sgd (got noise {noise_model})")
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
+    rank = 0 if comm is None else comm.rank
+    import numba
+
+    if args.threads is not None:
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    # a run larger than the machine: one line with the predicted figure, before anything is written
+    montecarlo.check_memory(plan, args.walkers, (args.bins[0], 1), comm=comm, threads=numba.get_num_threads(),
+                            bytes_per_walker=nensemble.bytes_per_walker(n), what=f" in N = {n} dimensions")
+    tool = f"montecarlo-{args.method}-N{n}"
+    out = io.claim_output(args.out or io.default_out(cli.case_folder_name(name, args, parser), tool), tool,
+                          args.overwrite, comm)
+    say = cli.Progress("sample_sgd.py", enabled=rank == 0)
+    say(f"{args.method} ({args.shift if args.method == 'sgd' else 'SDE'}), {describe}, {args.walkers} walkers, "
+        f"{_length(args)}")
+    kw = {"noise_model": noise_model} if len(sampled) == 2 else {}
+    result = nensemble.run(*sampled, **kw, method=args.method, shift=args.shift, walkers=args.walkers, dt=args.dt,
+                           seed=args.seed, radius=radius, bins=args.bins[0], burn_in=args.burn_in,
+                           sample_interval=args.sample_interval, comm=comm,
+                           bridge=False if args.no_bridge else None, **_length(args))
+    s = result.summary
+    summary = {**s, "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
+               "versions": io.versions()}
+    with io.atomic_output_dir(out, comm, tool, args.overwrite) as tmp:
+        if rank == 0:
+            io.write_json(tmp / "summary.json", summary)
+            np.savez_compressed(tmp / "hist.npz", hist_theta1=result.hist_theta1, xedges=result.xedges,
+                                hist_abs_theta1=result.hist_abs_theta1, abs_edges=result.abs_edges,
+                                survival_times=result.survival[0], survival_fraction=result.survival[1],
+                                series_times=result.series[0], series_loss=result.series[1],
+                                series_shape=result.series[2], series_alive=result.series[3])
+            plot_n(tmp / "nmarginals.png", result, f"{args.method}: {describe}")
+    if rank == 0:
+        if s.get("mean_abs_theta1") is not None:
+            extra = f", mean Var y_i = {s['var_y_mean']:.6g}" if "var_y_mean" in s else ""
+            say(f"mean|θ1| = {s['mean_abs_theta1']:.6g} ± {s['mean_abs_theta1_se']:.2g}, "
+                f"std|θ1| = {s['std_abs_theta1']:.6g}{extra}")
+        say(f"survival {s['survival_fraction']:.4g}, {s['coordinate_updates_per_second']:.3g} coordinate-updates/s")
+        print(out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if _n_dimensional(args):
+        return main_n(args, parser)
     model, radius, center = cli.model_and_domain(args)
     plan = _check(args, model.noise_level, radius, center)
     if args.shift == "exact" and model.noise != "sgd":

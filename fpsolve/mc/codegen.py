@@ -246,16 +246,16 @@ class Kernels:
 _LOADED: Dict[str, Kernels] = {}
 
 
-def kernels(model: Any) -> Kernels:
-    """The compiled kernels of ``model``, cached in this process by canonical
-    form and on disk by the hash of the generated source."""
-    source = kernel_source(model)
+def load_source(source: str, prefix: str = "fpsolve_kernel") -> Any:
+    """Write ``source`` as ``<prefix>_<hash>.py`` into :func:`cache_dir` (once,
+    atomically) and import it; the module (one per source in this process).
+    Raises ModelError when the folder is not writable."""
     digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-    if digest in _LOADED:
-        return _LOADED[digest]
-    start = time.perf_counter()
+    name = f"{prefix}_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
     folder = cache_dir()
-    path = folder / f"fpsolve_kernel_{digest}.py"
+    path = folder / f"{name}.py"
     try:
         folder.mkdir(parents=True, exist_ok=True)
         if not path.exists() or path.read_text() != source:
@@ -264,10 +264,21 @@ def kernels(model: Any) -> Kernels:
             os.replace(tmp, path)  # atomic: ranks writing the same file agree
     except OSError as exc:
         raise ModelError(f"cannot write the Monte Carlo kernel cache {folder} ({exc}); set FPSOLVE_CACHE") from None
-    name = f"fpsolve_kernel_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)
+    return module
+
+
+def kernels(model: Any) -> Kernels:
+    """The compiled kernels of ``model``, cached in this process by canonical
+    form and on disk by the hash of the generated source."""
+    source = kernel_source(model)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    if digest in _LOADED:
+        return _LOADED[digest]
+    start = time.perf_counter()
+    module = load_source(source)
     _LOADED[digest] = Kernels(module, model, time.perf_counter() - start)
     return _LOADED[digest]

@@ -217,34 +217,39 @@ def available_memory() -> int | None:
 
 
 def predicted_memory(plan: "RunPlan", walkers: int, bins: Tuple[int, int] = (400, 400), *, ranks: int = 1,
-                     threads: int = 1, block_walker_steps: float = 2e7) -> int:
+                     threads: int = 1, block_walker_steps: float = 2e7,
+                     bytes_per_walker: int = BYTES_PER_WALKER) -> int:
     """Bytes a :func:`run` of ``walkers`` over ``plan`` (:func:`check_run`)
     with ``bins`` = (nx, ny) histogram bins needs on one machine running
     ``ranks`` MPI ranks of ``threads`` numba threads: per-walker arrays on
-    every rank, one histogram per thread, and the list of progress blocks
-    (``plan.steps`` over the block length)."""
+    every rank (``bytes_per_walker`` each; the N-dimensional run's are
+    larger, :func:`fpsolve.mc.nensemble.bytes_per_walker`), one histogram
+    per thread, and the list of progress blocks (``plan.steps`` over the
+    block length)."""
     nx, ny = (int(b) for b in bins)
     block = max(1, int(block_walker_steps // max(walkers, 1)))
     hist = (min(threads, walkers) + 2) * (nx * ny + 2 * nx + 2) * 8
-    return ranks * (walkers * BYTES_PER_WALKER + hist + (plan.steps // block + 1) * BYTES_PER_BLOCK)
+    return ranks * (walkers * bytes_per_walker + hist + (plan.steps // block + 1) * BYTES_PER_BLOCK)
 
 
 def check_memory(plan: "RunPlan", walkers: int, bins: Tuple[int, int] = (400, 400), *, comm: Any = None,
-                 threads: int = 1, block_walker_steps: float = 2e7) -> int:
+                 threads: int = 1, block_walker_steps: float = 2e7, bytes_per_walker: int = BYTES_PER_WALKER,
+                 what: str = "") -> int:
     """ModelError (naming walkers, steps and bins) when
     :func:`predicted_memory` (``comm.size`` ranks on one machine) exceeds
     :func:`available_memory` (rank 0's reading, so that every rank of
     ``comm`` decides alike); returns the prediction (bytes).  Called before
     any work, so that a run too large for the machine is one line instead
-    of a MemoryError."""
+    of a MemoryError.  ``bytes_per_walker``: see :func:`predicted_memory`;
+    ``what``: words added to the message after the walkers (e.g. the dimension)."""
     ranks = 1 if comm is None else comm.size
     need = predicted_memory(plan, walkers, bins, ranks=ranks, threads=threads,
-                            block_walker_steps=block_walker_steps)
+                            block_walker_steps=block_walker_steps, bytes_per_walker=bytes_per_walker)
     have = available_memory() if comm is None or comm.rank == 0 else None
     if comm is not None:
         have = comm.bcast(have, root=0)
     if have is not None and need > have:
-        raise ModelError(f"the run needs about {need / 2**30:.3g} GiB ({walkers} walkers, {plan.steps} steps, "
+        raise ModelError(f"the run needs about {need / 2**30:.3g} GiB ({walkers} walkers{what}, {plan.steps} steps, "
                          f"{bins[0]}x{bins[1]} bins, {ranks} rank(s)) but {have / 2**30:.3g} GiB are available; "
                          "use fewer walkers, a shorter run or fewer bins")
     return need

@@ -39,18 +39,20 @@ _NACC = 7
 
 
 def _drop_stale_kernel_cache(here: Path = Path(__file__).resolve().parent,
-                             formulas: Path = Path(model.__file__).resolve()) -> None:
-    """Delete this module's numba cache (in ``here/__pycache__``) when ``formulas`` changed.
+                             formulas: Path | Sequence[Path] = Path(model.__file__).resolve(),
+                             stem: str = Path(__file__).stem) -> None:
+    """Delete the numba cache of module ``stem`` (in ``here/__pycache__``)
+    when ``formulas`` (a file or several) changed.
 
     numba's cache checks only the timestamp of this module, but the kernels
     inline the formula functions of :mod:`fpsolve.model.valley`: a cached
     kernel would silently keep old formulas.  A hash of that file next to the
-    cache guards that.
+    cache guards that (:mod:`fpsolve.mc.nkernels` guards its own cache so).
     """
     cache = here / "__pycache__"
-    stem = Path(__file__).stem
+    files = [formulas] if isinstance(formulas, Path) else list(formulas)
     try:
-        digest = hashlib.sha256(formulas.read_bytes()).hexdigest()
+        digest = hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
         stamp = cache / f"{stem}.formulas-sha256"
         if stamp.exists() and stamp.read_text() == digest:
             return

@@ -68,8 +68,13 @@ SYMBOLIC_SECONDS = 10.0
 #: eigen-solve divided by a zero norm).
 MAX_MAGNITUDE = 1e150
 
-#: Coordinates and their aliases.
+#: Coordinates and their aliases (θ3 … θN too in an N-variable model, docs/model.md §9).
 COORDINATES = {"theta1": 0, "theta2": 1, "x": 0, "y": 1}
+#: A coordinate name θk of an N-variable model (k = 1 … N).
+_THETA = re.compile(r"^theta([1-9][0-9]*)$")
+#: Most variables an expression model may have: its Hessian is derived
+#: symbolically entry by entry (N² derivatives) and evaluated in O(N²) per step.
+MAX_VARIABLES = 256
 #: Names that are not constants: the noise symbols usable in a covariance.
 NOISE_SYMBOLS = ("alpha", "Delta")
 
@@ -97,22 +102,41 @@ def _symbols():
     return x, y, alpha, delta
 
 
+def _coordinates(n: int) -> tuple:
+    """The sympy symbols θ1 … θn (θ1, θ2 are those of :func:`_symbols`)."""
+    import sympy
+
+    return tuple(sympy.Symbol(f"theta{k}", real=True) for k in range(1, n + 1))
+
+
+def count_variables(text: Any) -> int:
+    """N of a loss text: the largest k of the names ``theta<k>`` it uses, at
+    least 2 (``x``, ``y`` are θ1, θ2).  Text that is not a string counts 2
+    (:func:`parse` names the problem)."""
+    if not isinstance(text, str):
+        return 2
+    found = [int(k) for k in re.findall(r"(?<![A-Za-z0-9_])theta([1-9][0-9]*)(?![A-Za-z0-9_])", text)]
+    return max([2] + found)
+
+
 def check_constant_name(name: str) -> None:
     """Refuse a constant name that is not an identifier or that is reserved."""
     if not _NAME.match(name or "") or keyword.iskeyword(name):
         raise ModelError(f"constant name {name!r} is not a name (letters, digits, _)")
-    if name in _RESERVED:
+    if name in _RESERVED or _THETA.match(name):
         raise ModelError(f"constant name {name!r} is reserved (coordinates, functions, alpha, Delta, T)")
 
 
-def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symbols: bool = False) -> Any:
+def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symbols: bool = False,
+          variables: int = 2) -> Any:
     """Parse ``text`` into a sympy expression in a restricted namespace.
 
     Allowed: numbers, ``+ - * / ** ^ ( ) ,``, ``theta1``/``theta2`` (``x``/``y``),
     the names in ``constants``, the functions of :data:`FUNCTIONS`, and, with
     ``noise_symbols``, ``alpha`` and ``Delta``.  Raises ModelError (one line
     naming the problem) on anything else: syntax errors, unknown names,
-    attribute access, strings, complex numbers.
+    attribute access, strings, complex numbers.  ``variables`` = N admits
+    ``theta3`` … ``thetaN`` as well (an N-variable model, docs/model.md §9).
     """
     import sympy
     from sympy.parsing.sympy_parser import auto_number, convert_xor, parse_expr
@@ -123,7 +147,7 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
         raise ModelError(f"{what} is empty")
     if len(text) > MAX_TEXT:
         raise ModelError(f"{what} {_short(text)} has {len(text)} characters; at most {MAX_TEXT} are read")
-    allowed = set(FUNCTIONS) | set(COORDINATES) | set(constants)
+    allowed = set(FUNCTIONS) | set(COORDINATES) | set(constants) | {f"theta{k}" for k in range(3, variables + 1)}
     if noise_symbols:
         allowed |= set(NOISE_SYMBOLS)
     try:
@@ -137,6 +161,8 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
         if kind == tokenize.NAME:
             if s not in allowed:
                 hint = "" if s in _RESERVED else f" (declare a constant with --param {s}=VALUE)"
+                if _THETA.match(s):
+                    hint = f" (the model has N = {variables} variables theta1 ... theta{variables})"
                 raise ModelError(f"{what} {text!r}: unknown name {s!r}{hint}")
         elif kind == tokenize.NUMBER:
             if not re.fullmatch(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", s):
@@ -149,6 +175,7 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
     x, y, alpha, delta = _symbols()
     local = dict(_functions())
     local.update({"theta1": x, "theta2": y, "x": x, "y": y})
+    local.update({f"theta{k + 1}": s for k, s in enumerate(_coordinates(variables)) if k >= 2})
     local.update({c: sympy.Symbol(c, real=True) for c in constants})
     if noise_symbols:
         local.update({"alpha": alpha, "Delta": delta})
@@ -399,6 +426,113 @@ def derivation(loss: Any, constants: Sequence[str], noise: str,
     return out
 
 
+@dataclasses.dataclass
+class NDerivation:
+    """∇L and H of an N-variable model (N > 2, docs/model.md §9) as sympy
+    expressions in ``(θ1 … θN, *constants, alpha, Delta)``, derived once.
+
+    ``hessian[i][j]`` (a full N × N nested tuple, symmetric: each entry is
+    derived once).  The diffusion tensor D = (α/2) Σ (for ``sgd``:
+    (T/2) H², N × N; ``sgd-diagonal`` its diagonal; ``isotropic`` (T/2) I) is
+    derived on request (:meth:`diffusion`, O(N³) symbolic work): the Monte
+    Carlo needs only the factor R (Σ = Δ R Rᵀ: H, diag sqrt((H²)_ii) or I),
+    which it takes from ``hessian`` in the compiled kernel.
+    """
+
+    key: str
+    constants: Tuple[str, ...]
+    noise: str
+    variables: int
+    symbols: tuple
+    loss: Any
+    gradient: Tuple[Any, ...]
+    hessian: Tuple[Tuple[Any, ...], ...]
+    seconds: float = 0.0
+    _numpy: Dict[str, Any] = dataclasses.field(default_factory=dict, repr=False)
+
+    def diffusion(self) -> Tuple[Tuple[Any, ...], ...]:
+        """D = (α/2) Σ as an N × N nested tuple of sympy expressions (docs/model.md §7, §9)."""
+        import sympy
+
+        n, h = self.variables, self.hessian
+        alpha, delta = self.symbols[-2:]
+        if self.noise == "isotropic":
+            return tuple(tuple(alpha * delta / 2 if i == j else sympy.Integer(0) for j in range(n)) for i in range(n))
+        h2 = [[sum(h[i][k] * h[k][j] for k in range(n)) for j in range(n)] for i in range(n)]
+        diagonal = self.noise == "sgd-diagonal"
+        return tuple(tuple(alpha * delta / 2 * h2[i][j] if (i == j or not diagonal) else sympy.Integer(0)
+                           for j in range(n)) for i in range(n))
+
+    def numpy(self, name: str):
+        """numpy callable ``f(theta, *constant values, alpha, Delta)`` with
+        ``theta`` of shape (..., N): ``loss`` → (...), ``gradient`` → (..., N),
+        ``hessian`` → (..., N, N); lambdify of the symbolic objects."""
+        if name not in self._numpy:
+            import sympy
+
+            exprs = {"loss": [self.loss], "gradient": list(self.gradient),
+                     "hessian": [e for row in self.hessian for e in row]}[name]
+            f = sympy.lambdify(self.symbols, exprs, modules="numpy", cse=True)
+            n = self.variables
+
+            def call(theta, *args, _f=f, _name=name):
+                theta = np.asarray(theta, dtype=float)
+                shape = theta.shape[:-1]
+                out = np.stack([np.broadcast_to(np.asarray(v, dtype=float), shape) + 0.0
+                                for v in _f(*np.moveaxis(theta, -1, 0), *args)], axis=-1)
+                return out[..., 0] if _name == "loss" else (out.reshape(shape + (n, n)) if _name == "hessian"
+                                                             else out)
+
+            self._numpy[name] = call
+        return self._numpy[name]
+
+
+def derivation_n(loss: Any, constants: Sequence[str], noise: str, variables: int) -> NDerivation:
+    """The :class:`NDerivation` of a parsed loss in θ1 … θN (N = ``variables``),
+    derived once per canonical form; the noise must be a built-in one
+    (a user covariance in N > 2 dimensions is refused, naming N)."""
+    import time
+
+    import sympy
+
+    if noise not in NOISES:
+        raise ModelError(f"noise for a model of N = {variables} variables must be one of {', '.join(NOISES)} "
+                         f"(got {noise!r}; a user covariance needs N = 2)")
+    constants = tuple(constants)
+    key = _key(loss, constants, noise, None) + f"|N={variables}"
+    if key in _DERIVATIONS:
+        return _DERIVATIONS[key]
+    start = time.perf_counter()
+    theta = _coordinates(variables)
+    _, _, alpha, delta = _symbols()
+    consts = tuple(sympy.Symbol(c, real=True) for c in constants)
+    grad = tuple(sympy.diff(loss, t) for t in theta)
+    rows = [[None] * variables for _ in range(variables)]
+    for i in range(variables):
+        for j in range(i, variables):
+            rows[i][j] = rows[j][i] = sympy.diff(grad[i], theta[j])
+    out = NDerivation(key=key, constants=constants, noise=noise, variables=variables,
+                      symbols=(*theta, *consts, alpha, delta), loss=loss, gradient=grad,
+                      hessian=tuple(tuple(r) for r in rows))
+    out.seconds = time.perf_counter() - start
+    _DERIVATIONS[key] = out
+    return out
+
+
+def ball_points(radius: float, center: Sequence[float], n_random: int = 64) -> np.ndarray:
+    """Sample points (P, N) of the closed ball ``|θ − center| ≤ radius`` in N
+    = len(center) dimensions: the centre, 4 radii along each axis (both
+    signs) and ``n_random`` fixed pseudo-random points (uniform in the ball,
+    seed 0: the same points every call)."""
+    c = np.asarray(center, dtype=float)
+    n = len(c)
+    axes = np.concatenate([s * r * np.eye(n) for r in radius * np.arange(1, 5) / 4 for s in (1.0, -1.0)])
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal((n_random, n))
+    u *= (radius * rng.random(n_random) ** (1.0 / n) / np.linalg.norm(u, axis=1))[:, None]
+    return c + np.concatenate([np.zeros((1, n)), axes, u])
+
+
 # --------------------------------------------------------------------------
 # The model
 # --------------------------------------------------------------------------
@@ -453,12 +587,13 @@ class Model:
     Delta: float
     name: str = "custom"
     valley: Optional[Landscape] = None
+    variables: int = 2
 
     # ---- construction -------------------------------------------------------
     @classmethod
     def from_expression(cls, loss: str, params: Optional[Mapping[str, Any]] = None, noise: Any = "sgd", *,
                         alpha: float = 0.05, Delta: Optional[float] = None, T: Optional[float] = None,
-                        name: str = "custom") -> "Model":
+                        name: str = "custom", variables: Optional[int] = None) -> "Model":
         """A model from the loss text (docs/model.md §7).
 
         ``params``: {name: value} of the constants the text uses (a value of
@@ -469,7 +604,26 @@ class Model:
         Raises ModelError naming the problem.  Finiteness, Σ ⪰ 0 and frozen
         coordinates depend on the domain: :meth:`check_formulas` (called by
         the solvers and the CLI with their disk).
+
+        ``variables`` = N (default: the largest k of the names ``theta<k>``
+        in the text, at least 2): N > 2 makes an N-variable model
+        (docs/model.md §9) whose ∇L and H sympy derives here, once, within
+        the symbolic bounds; its noise must be a built-in one, N at most
+        :data:`MAX_VARIABLES`.  Only the N-dimensional Monte Carlo
+        (:mod:`fpsolve.mc.nensemble`) samples it; the FEM and the
+        two-variable tools refuse it (:func:`as_model`).
         """
+        found = count_variables(loss)
+        if variables is None:
+            variables = found
+        if not (isinstance(variables, (int, np.integer)) and not isinstance(variables, bool) and variables >= 2):
+            raise ModelError(f"variables must be an integer N >= 2 (got {variables!r})")
+        variables = int(variables)
+        if found > variables:
+            raise ModelError(f"loss {_short(loss)} uses theta{found} but the model has N = {variables} variables")
+        if variables > MAX_VARIABLES:
+            raise ModelError(f"a loss of N = {variables} variables is beyond the {MAX_VARIABLES} an expression model "
+                             "may have (its Hessian is derived entry by entry: N^2 derivatives)")
         params = dict(params or {})
         for k, v in params.items():
             check_constant_name(k)
@@ -492,6 +646,15 @@ class Model:
                 raise ModelError(f"a noise covariance needs three expressions S11 S12 S22 (got {len(cov)})")
             kind = COVARIANCE
         consts = tuple(sorted(params))
+        if variables > 2:
+            if cov is not None:
+                raise ModelError(f"a user noise covariance needs N = 2 variables (the loss has N = {variables}); "
+                                 f"use noise {', '.join(NOISES)}")
+            with symbolic_budget(f"loss {_short(loss)}"):
+                model = cls(loss=loss, params=tuple((k, float(params[k])) for k in consts), noise=kind,
+                            covariance=None, alpha=nz.alpha, Delta=nz.Delta, name=name, variables=variables)
+                model.derivation  # derived once, here, within the budget
+            return model
         with symbolic_budget(f"loss {_short(loss)}"):
             parse(loss, consts, what="loss")  # raises on bad text
             if cov is not None:
@@ -558,8 +721,8 @@ class Model:
 
     @property
     def n_variables(self) -> int:
-        """The number of coordinates θ1 … θN of the model (2 today)."""
-        return 2
+        """The number of coordinates θ1 … θN of the model."""
+        return self.variables
 
     @property
     def cross(self) -> bool:
@@ -567,11 +730,16 @@ class Model:
         return self.noise != "sgd-diagonal"
 
     @property
-    def derivation(self) -> Derivation:
-        """The symbolic derivation (cached by canonical form)."""
+    def derivation(self) -> Any:
+        """The symbolic derivation (cached by canonical form): a
+        :class:`Derivation`, or an :class:`NDerivation` when N > 2."""
         names = tuple(k for k, _ in self.params)
-        text_key = (self.loss, names, self.noise, self.covariance)
+        text_key = (self.loss, names, self.noise, self.covariance, self.variables)
         if text_key in _BY_TEXT:
+            return _BY_TEXT[text_key]
+        if self.variables > 2:
+            loss = parse(self.loss, names, what="loss", variables=self.variables)
+            _BY_TEXT[text_key] = derivation_n(loss, names, self.noise, self.variables)
             return _BY_TEXT[text_key]
         loss = parse(self.loss, names, what="loss")
         cov = None
@@ -585,9 +753,13 @@ class Model:
         """Numbers after (θ1, θ2) in every generated callable: constants, alpha, Delta."""
         return tuple(v for _, v in self.params) + (self.alpha, self.Delta)
 
-    def evaluate(self, what: str, x: Any, y: Any):
+    def evaluate(self, what: str, x: Any, y: Any = None):
         """numpy values of ``loss``, ``gradient``, ``hessian``, ``sigma``,
-        ``diffusion`` (D11, D12, D22) or ``divergence`` at arrays x, y."""
+        ``diffusion`` (D11, D12, D22) or ``divergence`` at arrays x, y; for
+        an N-variable model ``x`` is θ of shape (..., N) (``y`` None) and
+        ``what`` one of ``loss``, ``gradient``, ``hessian`` (:meth:`NDerivation.numpy`)."""
+        if self.variables > 2:
+            return self.derivation.numpy(what)(x, *self.arguments)
         return self.derivation.numpy(what)(np.asarray(x, float), np.asarray(y, float), *self.arguments)
 
     # ---- recognition and checks ---------------------------------------------
@@ -596,7 +768,7 @@ class Model:
         and the noise is sgd / sgd-diagonal, else None."""
         import sympy
 
-        if self.noise not in ("sgd", "sgd-diagonal"):
+        if self.noise not in ("sgd", "sgd-diagonal") or self.variables > 2:
             return None
         d = self.derivation
         x, y = d.symbols[:2]
@@ -632,6 +804,9 @@ class Model:
         The valley with SGD noise passes by construction: polynomial (finite),
         Σ = H² or its diagonal (⪰ 0), and :class:`Landscape` refuses a frozen θ1."""
         if self.is_valley():
+            return
+        if self.variables > 2:
+            self._check_formulas_n(radius, center)
             return
         x, y = _disk_points(radius, center)
         with np.errstate(all="ignore"), symbolic_budget(f"loss {_short(self.loss)}"):
@@ -670,6 +845,28 @@ class Model:
                 raise ModelError(f"coordinate {label} is frozen: neither drift nor diffusion anywhere {where} "
                                  "(no unique stationary density, docs/model.md §7)")
 
+    def _check_formulas_n(self, radius: float, center: Any) -> None:
+        """N-variable twin of :meth:`check_formulas`: loss, ∇L and H finite
+        and below :data:`MAX_MAGNITUDE` at :func:`ball_points` of the ball
+        (``center`` a point of N numbers or a scalar for every coordinate;
+        ``radius`` inf: the ball of radius 2)."""
+        n = self.variables
+        c = np.broadcast_to(np.asarray(center, dtype=float), (n,)) if np.size(center) in (1, n) else None
+        if c is None:
+            raise ModelError(f"center must have N = {n} coordinates (got {np.size(center)})")
+        pts = ball_points(radius if math.isfinite(radius) else 2.0, c)
+        with np.errstate(all="ignore"), symbolic_budget(f"loss {_short(self.loss)}"):
+            checks = [(f"loss {self.loss!r}", self.evaluate("loss", pts)[:, None]),
+                      (f"the gradient of loss {self.loss!r}", self.evaluate("gradient", pts)),
+                      (f"the Hessian of loss {self.loss!r}", self.evaluate("hessian", pts).reshape(len(pts), -1))]
+        for label, values in checks:
+            bad = ~np.isfinite(values) | (np.abs(values) > MAX_MAGNITUDE)
+            if bad.any():
+                i = int(np.argmax(bad.any(axis=1)))
+                raise ModelError(f"{label} is not finite (or beyond {MAX_MAGNITUDE:.0e}) at theta = "
+                                 f"({', '.join(f'{v:.3g}' for v in pts[i][:6])}{', ...' if n > 6 else ''}) "
+                                 f"in the ball of radius {radius:g}")
+
     # ---- records ------------------------------------------------------------
     def canonical_loss(self) -> str:
         """The parsed loss as sympy prints it (the canonical form);
@@ -692,6 +889,8 @@ class Model:
         if self.covariance is not None:
             d["covariance"] = list(self.covariance)
         d["valley"] = None if self.valley is None else self.valley.as_dict()
+        if self.variables > 2:
+            d["variables"] = self.variables
         return d
 
     def describe(self) -> str:
@@ -721,9 +920,17 @@ def as_model(case: Any, noise: Optional[Noise] = None, cross: bool = True) -> Mo
     :class:`~fpsolve.model.valley.Noise` (and ``cross``) is converted once
     (:meth:`Model.from_landscape`, no sympy).  Anything else raises
     :class:`~fpsolve.tools.errors.InputError` naming what was given (a preset
-    name is ``Model.preset(name)``).
+    name is ``Model.preset(name)``), and so does a Model of N > 2 variables,
+    naming N (every caller is a two-variable solver: the FEM needs N <= 3 and
+    takes N = 2 until the 3-D FEM lands; N dimensions: :mod:`fpsolve.mc.nensemble`).
     """
     if isinstance(case, Model):
+        if case.variables > 2:
+            n = case.variables
+            why = "the FEM needs N <= 3" if n > 3 else "the 3-D FEM is not built yet"
+            raise ModelError(f"this model has N = {n} variables: the FEM and the two-variable tools take N = 2 "
+                             f"({why}); sample it with the N-dimensional Monte Carlo (fpsolve.mc.nensemble, "
+                             "sample_sgd.py --loss)")
         if noise is not None:
             raise ModelError("a Model carries its noise (drop the noise argument)")
         if not cross:
