@@ -3,7 +3,7 @@ the complex plane with their trust flags, and the relaxation rate against
 the noise level.
 
 Drawing only, on rank 0; the numbers come from :mod:`fpsolve.fem.spectrum`
-(its ``Spectrum.record()``) and :mod:`fpsolve.validation.spectrum_sweep`.
+(its ``Spectrum.record()``) and :mod:`fpsolve.validation.relaxation`.
 """
 
 from __future__ import annotations
@@ -40,23 +40,38 @@ def plot_spectrum(path: str | Path, record: dict, title: str) -> None:
     save_figure(fig, path)
 
 
-def plot_relaxation_sweep(path: str | Path, T: Sequence[float], rates: Sequence[float], T_c: Sequence[float],
-                          title: str, fit: dict | None = None) -> None:
-    """Relaxation rate Re(λ1 − λ0) against the noise level T (log scale),
-    with the critical noise levels ``T_c`` (vertical lines) and, when
-    given, the power law ``fit`` (``{"prefactor", "exponent", "T_c", "T"}``)."""
+def plot_relaxation_sweep(path: str | Path, rows: Sequence[dict], T_c: dict, fits: dict, title: str) -> None:
+    """Relaxation rates against the noise level T (rows of
+    :func:`fpsolve.validation.relaxation.relaxation_sweep`): Re(λ1 − λ0)
+    (hollow where not trusted), Re(λ2 − λ0) above T_c, the 1-D formula's
+    search rate 1/τ_s, the fitted power laws ``fits[side]`` (``exponent``,
+    ``prefactor``, ``T_x``, ``rate``) and vertical lines at ``T_c``
+    ({label: value})."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
-    T, rates = np.asarray(T, float), np.asarray(rates, float)
-    ax.semilogy(T, rates, "ko-", ms=4, label="FEM Re(λ1 − λ0)")
-    for tc in T_c:
-        ax.axvline(tc, color="0.6", ls="--", lw=0.9)
-    if fit:
-        tt = np.asarray(fit["T"], float)
-        ax.semilogy(tt, fit["prefactor"] * np.abs(tt - fit["T_c"]) ** fit["exponent"], "r-", lw=1,
-                    label=f"∝ |T − T_c|^{fit['exponent']:.2f}")
+    fig, ax = plt.subplots(figsize=(7.0, 4.8))
+    T = np.array([r["T"] for r in rows])
+    for key, label, colour in (("rate1", "Re(λ1 − λ0)", "k"), ("rate2", "Re(λ2 − λ0)", "tab:blue")):
+        y = np.array([r[key] for r in rows])
+        ok = np.array([bool(r[key.replace("rate", "trusted")]) for r in rows])
+        if key == "rate2":
+            above = T > min(T_c.values())
+            T_, y, ok = T[above], y[above], ok[above]
+        else:
+            T_ = T
+        ax.semilogy(T_[ok], y[ok], "o", color=colour, label=f"FEM {label}")
+        if (~ok).any():
+            ax.semilogy(T_[~ok], y[~ok], "o", mfc="none", mec=colour, label=f"{label}, not trusted")
+    ax.semilogy(T, [r["formula_search_rate"] for r in rows], "s--", color="tab:green", ms=3, lw=0.8,
+                label="1/τ_s, 1-D formula (§5)")
+    for side, fit in fits.items():
+        sel = T < fit["T_x"] if side == "below" else T > fit["T_x"]
+        tt = np.linspace(T[sel].min(), T[sel].max(), 60)
+        ax.semilogy(tt, fit["prefactor"] * np.abs(tt - fit["T_x"]) ** fit["exponent"], "r-", lw=1,
+                    label=f"{side}: ∝ |T − {fit['T_x']:.4f}|^{fit['exponent']:.2f}")
+    for (label, tc), style in zip(T_c.items(), ("--", ":")):
+        ax.axvline(tc, color="0.5", ls=style, lw=0.9, label=f"T_c = {tc:.4f} ({label})")
     ax.set_xlabel("noise level T = αΔ")
     ax.set_ylabel("relaxation rate (1/time unit)")
-    ax.legend(loc="best", fontsize=8)
-    ax.set_title(fit_title(title, 6.4, 9), fontsize=9)
+    ax.legend(loc="best", fontsize=7)
+    ax.set_title(fit_title(title, 7.0, 9), fontsize=9)
     save_figure(fig, path)
