@@ -108,3 +108,35 @@ def test_double_well_below_tc_lambda1_converged_and_is_the_decay_of_a_transient(
     fitted = spectrum.decay_rate(ev.column("t"), ev.column("mean_theta1"))
     print(f"lambda1 {lam[1]} fine {first.fine} transient decay {fitted}")
     assert fitted == pytest.approx(rate, rel=2e-3)  # measured 4e-4
+
+
+@pytest.mark.parametrize("value", ["0", "51", "2.5", "x", "-3", ""])
+def test_cli_bad_eigenpairs_exit_2_one_line_nothing_written(tmp_path, value):
+    from conftest import run_script
+
+    res = run_script("solve_fp.py", "--eigenpairs", value, "--out", str(tmp_path / "case"))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--eigenpairs must be an integer in 1..50" in lines[0], res.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_eigenpairs_writes_the_spectrum(tmp_path):
+    """solve_fp.py --eigenpairs on the OU loss: summary.json has the eigenvalues
+    n1 + 2 n2 with residuals, trust flags and relaxation times, and spectrum.png."""
+    import json
+
+    from conftest import run_script
+
+    out = tmp_path / "case"
+    res = run_script("solve_fp.py", "--loss", OU_LOSS, "--T", "0.04", "--h-min", "0.08", "--eigenpairs", "4",
+                     "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    rec = json.loads((out / "summary.json").read_text())["spectrum"]
+    rows = rec["eigenvalues"]
+    assert [r["n"] for r in rows] == [0, 1, 2, 3]
+    np.testing.assert_allclose([r["real"] for r in rows], OU_EXACT[:4], atol=1e-3)
+    assert all(r["trusted"] for r in rows) and all(r["residual"] < 1e-9 for r in rows)
+    assert rows[1]["relaxation_time"] == pytest.approx(1.0, rel=1e-3)
+    assert rec["requested"] == 4 and rec["fine_dofs"] > rec["dofs"]
+    assert (out / "spectrum.png").stat().st_size > 5000
