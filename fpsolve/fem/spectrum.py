@@ -86,7 +86,7 @@ def check_count(k: Any, what: str = "eigenpairs") -> int:
 @dataclasses.dataclass
 class Eigenvalue:
     """One eigenvalue λ (1/time units) with its backward error ``residual``
-    = ‖Kφ − λMφ‖ / ((‖K‖ + |λ| ‖M‖) ‖φ‖) (SLEPc's EPS_ERROR_BACKWARD, φ
+    = ``‖Kφ − λMφ‖ / ((‖K‖ + |λ| ‖M‖) ‖φ‖)`` (SLEPc's EPS_ERROR_BACKWARD, φ
     complex for a complex λ); ``fine``: the same eigenvalue on the finer
     mesh; ``trusted``: None until :func:`compare` judges it; ``reason``
     says why not."""
