@@ -25,6 +25,7 @@ from typing import Sequence
 import numpy as np
 
 from fpsolve.cli import common as cli
+from fpsolve.model.expression import Model
 from fpsolve.tools import io
 
 
@@ -47,6 +48,11 @@ def l1_distance(solution, reference, symmetrise: bool = False) -> float:
         vals = 0.5 * (vals + solution.evaluate(mirrored)[mine])
         p = 0.5 * (p + reference.evaluate(mirrored)[mine])
     return comm.allreduce(float(np.sum(np.abs(vals - p) * w)))
+
+
+def sol_model(landscape, noise, cross: bool) -> Model:
+    """The Model of a valley case (docs/model.md §7)."""
+    return Model.from_landscape(landscape, noise, cross)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,6 +115,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "min_density_relative": s["min_density_relative"],
             })
             progress(f"P{degree} level {level:g}: {s['dofs']} dofs, L1 {rows[-1]['l1_vs_reference']:.3g}")
+    # issue 20: the first 10 eigenpairs (fem.spectrum, one solve, no trust check) against the λ0 solve,
+    # on the finest P2 level's mesh (target: at most 3x)
+    from fpsolve.fem import spectrum
+    from fpsolve.fem.operator import Operator
+
+    spec = spectrum.eigenpairs(Operator.of_model(sol.mesh, sol_model(landscape, noise, cross), degree=2), 10)
+    spectrum_row = {"k": 10, "dofs": spec.dofs, "seconds": spec.seconds,
+                    "lambda0_solve_seconds": s["assemble_seconds"] + s["solve_seconds"],
+                    "ratio": spec.seconds / (s["assemble_seconds"] + s["solve_seconds"])}
+    progress(f"10 eigenpairs: {spec.seconds:.2f}s, {spectrum_row['ratio']:.2f}x the lambda0 assemble + solve")
     header = ("| P | level | h_min | dofs | mesh s | assemble s | solve s | L1 vs ref | L1 sym. vs ref | mass θ1>0 "
               "| mean abs θ1 | std abs θ1 | Var θ2 | negative mass |\n"
               "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
@@ -124,7 +140,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     note = (f"\nreference: P2, level {ref_level:g}, h_min {rs['mesh']['h_min']:.4g}, {rs['dofs']} dofs, "
             f"mean abs θ1 {rs['mean_abs_theta1']:.6g}, std abs θ1 {rs['std_abs_theta1']:.6g}, "
             f"Var θ2 {rs['var_theta2']:.6g}, mass θ1>0 {ref_right:.5f}; case T={noise.T:g}, {'full D' if cross else 'no cross-diffusion'}, "
-            f"{comm.size} rank(s)\n")
+            f"{comm.size} rank(s)\n"
+            f"spectrum: 10 eigenpairs on the P2 level {levels[-1]:g} mesh ({spectrum_row['dofs']} dofs) in "
+            f"{spectrum_row['seconds']:.2f} s, {spectrum_row['ratio']:.2f}x its lambda0 assemble + solve "
+            f"({spectrum_row['lambda0_solve_seconds']:.2f} s)\n")
     reference = {k: rs[k] for k in ("dofs", "mean_abs_theta1", "std_abs_theta1", "var_theta2", "negative_mass")}
     with io.atomic_output_dir(out, comm, "bench", args.overwrite) as tmp:
         if comm.rank == 0:
@@ -132,6 +151,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()}, "cross_diffusion": cross,
                 "radius": radius, "center": list(center), "levels": levels, "reference_level": ref_level,
                 "reference": {**reference, "h_min": rs["mesh"]["h_min"]}, "rows": rows, "ranks": comm.size,
+                "spectrum": spectrum_row,
                 "versions": io.versions()})
             io.write_text_atomic(tmp / "bench.md", table + note)
     if comm.rank == 0:

@@ -69,6 +69,10 @@ def build_parser() -> cli.Parser:
                      help=f"adaptive: relative accuracy of the moments and L1 of the density (default {DEFAULT_TOL:g})")
     fem.add_argument("--max-dofs", type=int, default=None,
                      help=f"dof budget, checked before meshing (default {DEFAULT_MAX_DOFS}, fits 24 GiB)")
+    fem.add_argument("--eigenpairs", default=None, metavar="K",
+                     help="also the first K eigenvalues of the generator (1..50), each with its residual, a trust "
+                          "flag (checked with the shift moved and on the mesh refined once) and relaxation time, "
+                          "into summary.json and spectrum.png (options: prefix fpsolve_spec_ in PETSC_OPTIONS)")
     fem.add_argument("--petsc-option", action="append", default=[], metavar="KEY=VALUE",
                      help=f"PETSc/SLEPc option for the eigen-solve, read with prefix '{OPTIONS_PREFIX}' "
                           "(e.g. eps_nev=6, st_pc_factor_mat_solver_type=mumps); repeatable")
@@ -99,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.mesh_rule == "adaptive" and (args.h_min is not None or args.h_max is not None):
         raise cli.UsageError("--mesh-rule adaptive cannot be combined with --h-min/--h-max")
     options = petsc_options(args.petsc_option)
+    if args.eigenpairs is not None:
+        from fpsolve.fem.spectrum import check_count
+
+        check_count(args.eigenpairs, "--eigenpairs")
     from fpsolve.fem.linalg import check_petsc_options
 
     check_petsc_options(options)  # a value PETSc/SLEPc refuses: one line, before any mesh
@@ -131,6 +139,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                        comm=comm, progress=progress, eigensolver=args.eigensolver, mesh_rule=mesh_rule,
                        tol=args.tol, max_dofs=args.max_dofs, petsc_options=options)
     summary = sol.summary
+    if args.eigenpairs is not None:
+        from fpsolve.fem import spectrum
+
+        spectrum.add_to_summary(sol, model, int(args.eigenpairs), degree=args.degree, wall=args.wall,
+                                progress=progress)
     diagnostics.report(summary["warnings"], "solve_fp.py", enabled=comm.rank == 0)
     summary.update(versions=io.versions(), command={"argv": list(argv) if argv is not None else None, **vars(args)})
 

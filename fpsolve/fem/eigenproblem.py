@@ -47,23 +47,12 @@ def solve_operator(op: Operator, *, eigensolver: str = "slepc",
     """
     import ufl
     from dolfinx import fem
-    from dolfinx.fem.petsc import assemble_matrix
 
     say = progress or (lambda message: None)
     comm, V, wall, degree, wall_dofs = op.comm, op.V, op.wall, op.degree, op.wall_dofs
     qdeg = op.quadrature_degree
     t0 = time.perf_counter()
-    u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
-    a = fem.form(op.forward_form(u, v))
-    m = fem.form(ufl.inner(u, v) * ufl.dx)
-    bcs = []
-    if wall == "absorbing":
-        zero = fem.Function(V)
-        bcs = [fem.dirichletbc(zero, wall_dofs)]
-    K = assemble_matrix(a, bcs=bcs, diagonal=1.0)
-    K.assemble()
-    M = assemble_matrix(m, bcs=bcs, diagonal=0.0)
-    M.assemble()
+    K, M = op.eigen_matrices()
     t_assemble = time.perf_counter() - t0
     dofs = V.dofmap.index_map.size_global
     say(f"assembled K and M: {dofs} dofs (P{degree}, {wall} wall) in {t_assemble:.2f}s")

@@ -112,7 +112,8 @@ def _positivity(vec: Any, lumped: Any) -> Tuple[float, float]:
 #: options database under it (``-fpsolve_eig_eps_nev 6``,
 #: ``-fpsolve_ts_pc_factor_mat_solver_type mumps``; the scripts pass options
 #: without the prefix, ``--petsc-option KEY=VALUE``).
-PREFIXES = {"eigen": "fpsolve_eig_", "transient": "fpsolve_ts_", "backward": "fpsolve_bw_"}
+PREFIXES = {"eigen": "fpsolve_eig_", "transient": "fpsolve_ts_", "backward": "fpsolve_bw_",
+            "spectrum": "fpsolve_spec_"}
 #: The eigen-solve's prefix (the one ``solve_fp.py --petsc-option`` reaches).
 OPTIONS_PREFIX = PREFIXES["eigen"]
 #: The eigen-solve's settings before the user's options are read (which may
@@ -310,31 +311,11 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
         if method == "slepc":
             from slepc4py import SLEPc
 
-            # the SLEPc object is the eigenvalue problem; "eps" is ε elsewhere
-            packages = lu_packages(comm)
-            for i, package in enumerate(packages):
-                evp = SLEPc.EPS().create(comm)
-                evp.setOperators(K, M)
-                evp.setProblemType(SLEPc.EPS.ProblemType.GNHEP)
-                evp.setDimensions(nev if nev is not None else EIGEN_DEFAULTS["eps_nev"])
-                evp.setTarget(target)
-                evp.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
-                st = evp.getST()
-                st.setType(EIGEN_DEFAULTS["st_type"])
-                st.setShift(target)
-                info["lu"] = _lu(st.getKSP(), comm, package)
-                evp.setTolerances(EIGEN_DEFAULTS["eps_tol"], EIGEN_DEFAULTS["eps_max_it"])
-                evp.setOptionsPrefix(options_prefix)
-                _set_from_options(evp, pushed)
-                # factorises K − σM: PETSc's LU fails on a zero pivot, MUMPS pivots
-                error = _set_up(evp.setUp)
-                if error is None:
-                    info["lu"] = st.getKSP().getPC().getFactorSolverType()  # as options left it
-                    info["options_in_effect"] = options_in_effect(evp)
-                    break
-                evp.destroy()
-                if i + 1 == len(packages):
-                    raise error
+            evp = shift_invert_eps(K, M, comm, target=target,
+                                   nev=nev if nev is not None else EIGEN_DEFAULTS["eps_nev"],
+                                   which=SLEPc.EPS.Which.TARGET_MAGNITUDE, options_prefix=options_prefix,
+                                   pushed=pushed, info=info)
+            st = evp.getST()
             evp.solve()
             info["converged"] = evp.getConverged()
             for i in range(evp.getConverged()):
@@ -382,6 +363,47 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
     info["residual"], info["residual_relative_to_Kphi"] = eigen_residual(K, M, lam, vec)
     info["eigenvalue_roundoff"] = eigenvalue_roundoff(K, M, vec)
     return lam, vec, info
+
+
+def shift_invert_eps(K: Any, M: Any, comm: Any, *, target: float, nev: int, which: Any,
+                     options_prefix: str, pushed: Sequence[str], info: dict) -> Any:
+    """A set-up SLEPc EPS for ``K φ = λ M φ`` (non-Hermitian, GNHEP):
+    shift-and-invert about the real ``target`` with the direct LU of
+    :func:`_lu` (PETSc's own LU first, MUMPS on a zero pivot), ``nev`` pairs,
+    ``which`` (a ``SLEPc.EPS.Which``), the tolerances of
+    :data:`EIGEN_DEFAULTS`, then the options database under
+    ``options_prefix`` (``pushed``: the user's keys, :func:`_push_options`),
+    which may override any of these.  K − σM is factorised here.  ``info``
+    receives ``lu`` and ``options_in_effect``.  Raises petsc4py's Error when
+    every LU package fails, ModelError for options PETSc refuses."""
+    from slepc4py import SLEPc
+
+    # the SLEPc object is the eigenvalue problem; "eps" is ε elsewhere
+    packages = lu_packages(comm)
+    for i, package in enumerate(packages):
+        evp = SLEPc.EPS().create(comm)
+        evp.setOperators(K, M)
+        evp.setProblemType(SLEPc.EPS.ProblemType.GNHEP)
+        evp.setDimensions(nev)
+        evp.setTarget(target)
+        evp.setWhichEigenpairs(which)
+        st = evp.getST()
+        st.setType(EIGEN_DEFAULTS["st_type"])
+        st.setShift(target)
+        info["lu"] = _lu(st.getKSP(), comm, package)
+        evp.setTolerances(EIGEN_DEFAULTS["eps_tol"], EIGEN_DEFAULTS["eps_max_it"])
+        evp.setOptionsPrefix(options_prefix)
+        _set_from_options(evp, pushed)
+        # factorises K − σM: PETSc's LU fails on a zero pivot, MUMPS pivots
+        error = _set_up(evp.setUp)
+        if error is None:
+            info["lu"] = st.getKSP().getPC().getFactorSolverType()  # as options left it
+            info["options_in_effect"] = options_in_effect(evp)
+            return evp
+        evp.destroy()
+        if i + 1 == len(packages):
+            raise error
+    raise AssertionError("unreachable")
 
 
 def spectral_gap(lam: complex, eigenvalues: Sequence[Sequence[float]]) -> float | None:

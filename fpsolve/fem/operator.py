@@ -13,7 +13,7 @@ its own PETSc options prefix (:data:`fpsolve.fem.linalg.PREFIXES`).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Tuple
 
 import numpy as np
 
@@ -83,3 +83,21 @@ class Operator:
     def backward_form(self, u: Any, v: Any) -> Any:
         """``a*(u, v) = a(v, u)``: the generator's form, ``−∫ v 𝓛u`` (docs/model.md §8)."""
         return weak_form(v, u, self.drift, self.D, self.divD, self.quadrature_degree)
+
+    def eigen_matrices(self) -> Tuple[Any, Any]:
+        """(K, M), the assembled PETSc matrices of ``a(u, v)`` and ``∫ u v``
+        for the eigenproblem ``K φ = λ M φ`` (docs/model.md §4, §10); with an
+        absorbing wall the wall rows are identity rows of K and zero rows of
+        M (so P = 0 there and no spurious eigenvalue near the spectrum's low
+        end).  Collective; the caller destroys them."""
+        import ufl
+        from dolfinx import fem
+        from dolfinx.fem.petsc import assemble_matrix
+
+        u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
+        bcs = [fem.dirichletbc(fem.Function(self.V), self.wall_dofs)] if self.wall == "absorbing" else []
+        K = assemble_matrix(fem.form(self.forward_form(u, v)), bcs=bcs, diagonal=1.0)
+        K.assemble()
+        M = assemble_matrix(fem.form(ufl.inner(u, v) * ufl.dx), bcs=bcs, diagonal=0.0)
+        M.assemble()
+        return K, M

@@ -3,7 +3,8 @@
 :func:`write` is what ``scripts/solve_fp.py`` writes, callable from Python:
 ``summary.json``, ``density.xdmf``/``.h5``, ``density.png``, ``marginals.png``,
 ``marginals.csv`` (the FEM θ1-marginal beside the closed forms of docs/model.md §5
-where they apply) and, for an adaptive solve, ``adaptivity.png``.
+where they apply), for an adaptive solve ``adaptivity.png``, and with the
+generator's eigenpairs (``summary["spectrum"]``, docs/model.md §10) ``spectrum.png``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fpsolve import _compat
 from fpsolve.theory import valley as theory
 from fpsolve.model.valley import Landscape, ModelError, Noise
 from fpsolve.plots import stationary as plotting
+from fpsolve.plots import spectrum as spectrum_plots
 from fpsolve.tools import io
 from fpsolve.tools.quadrature import trapezoid
 
@@ -88,6 +90,8 @@ def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = 
             io.write_json(tmp / "summary.json", summary)
             if "adaptivity" in summary:
                 plotting.plot_adaptivity(tmp / "adaptivity.png", summary["adaptivity"]["cycles"], title)
+            if "spectrum" in summary:
+                spectrum_plots.plot_spectrum(tmp / "spectrum.png", summary["spectrum"], model.describe())
         say("outputs written")
     return out
 
