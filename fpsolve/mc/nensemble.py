@@ -22,7 +22,7 @@ kernels' (same seed).
 Statistics over the stationary window, pooled over walkers with standard
 errors from per-walker time sums (walkers independent, ratio estimator, as
 in two dimensions): θ1's (the slow coordinate's) mean, variance, mean and
-std of |θ1| and histograms; every coordinate's mean and variance (the fast
+std of ``|θ1|`` and histograms; every coordinate's mean and variance (the fast
 directions' variances); the loss; the flatness ``F = (Σ g_i)^(-1/2)``
 (valley) or ``tr H`` (dense); the survival, absorbed and diverged counts;
 and the time series of the mean loss and flatness / tr H over the live
@@ -85,7 +85,7 @@ def family(model: Any) -> str:
 @dataclasses.dataclass
 class NMonteCarloResult:
     """What :func:`run` returns: ``summary`` (the dict written as
-    summary.json), histograms of θ1 (``hist_theta1`` on ``xedges``) and |θ1|
+    summary.json), histograms of θ1 (``hist_theta1`` on ``xedges``) and ``|θ1|``
     (``hist_abs_theta1`` on ``abs_edges``), ``survival`` (times, fraction
     alive), ``series`` (times, mean loss, mean flatness or tr H, fraction
     alive at block ends), ``final`` (walkers, N) last positions, ``status``
@@ -230,7 +230,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     SGD steps, as :func:`fpsolve.mc.ensemble.check_run` rules them.
     ``radius`` of the absorbing sphere around ``center`` (N numbers, default
     the origin; inf: no wall); ``bins`` of the θ1 histogram on [c1 − R,
-    c1 + R] (|θ1|: half as many on [0, |c1| + R]); ``sample_from``: start
+    c1 + R] (``|θ1|``: half as many on ``[0, |c1| + R]``); ``sample_from``: start
     point (N,), array (walkers, N) or callable(indices) -> (n, N), default
     the centre.  ``comm``: mpi4py communicator (default COMM_WORLD); every
     rank returns the full result, identical to a serial run.

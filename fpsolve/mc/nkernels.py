@@ -23,7 +23,7 @@ exact shift ``θ ← θ − α ∇L(θ − ξ)`` (``sgd`` noise); the SDE
 ``θ ← θ − ∇L dt + sqrt(T dt) R z`` with the Brownian-bridge exit test at the
 absorbing sphere (docs/model.md §8): after a step from θ to θ' inside, an
 exit with probability ``exp(−2 d d' / (σ_n² dt))``, σ_n² = 2 n·D n,
-n = (θ' − c)/|θ' − c|, D = (T/2) R Rᵀ at θ.
+``n = (θ' − c)/|θ' − c|``, D = (T/2) R Rᵀ at θ.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class NWalkers(NamedTuple):
 
 
 class NTallies(NamedTuple):
-    """Histogram counts per chunk of θ1 (hist (c, nx)) and |θ1| (hist_ax (c, na)), with edges."""
+    """Histogram counts per chunk of θ1 (hist (c, nx)) and ``|θ1|`` (hist_ax (c, na)), with edges."""
 
     hist: np.ndarray
     hist_ax: np.ndarray
