@@ -56,7 +56,7 @@ _EXPORTS = {
     "graded_sizes": ("fem.mesh", "graded_sizes"),
     # Monte Carlo of SGD and of its SDE (§2-3)
     "run_monte_carlo": ("mc.ensemble", "run"),
-    "check_run": ("mc.ensemble", "check_run"),
+    "check_run": ("mc.plan", "check_run"),
     "MonteCarloResult": ("mc.ensemble", "MonteCarloResult"),
     "Box": ("model.target", "Box"),
     # closed forms of adiabatic elimination (§5)

@@ -30,4 +30,6 @@ fi
 echo "setup: installing fpsolve into .venv (editable, --no-deps)" >&2
 .venv/bin/python -m pip install -q --no-deps --no-build-isolation -e .
 .venv/bin/python -c "import dolfinx, fpsolve; print('setup: fpsolve', fpsolve.__version__, 'with DOLFINx', dolfinx.__version__)" >&2
+# bytecode now, so that no later run (a refused one included) writes into the checkout
+.venv/bin/python -m compileall -q fpsolve
 touch .venv/.fpsolve-installed

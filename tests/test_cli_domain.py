@@ -16,6 +16,7 @@ import pytest
 from conftest import ROOT, run_script
 from fpsolve.cli import common as cli
 from fpsolve.mc import ensemble as montecarlo
+from fpsolve.mc import plan as mc_plan
 from fpsolve.model.valley import Noise
 
 
@@ -111,12 +112,12 @@ def test_memory_prediction_bounds_what_a_run_allocates():
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    plan = montecarlo.check_run(noise, walkers=kw["walkers"], steps=10)
+    plan = mc_plan.check_run(noise, walkers=kw["walkers"], steps=10)
     import numba
 
-    need = montecarlo.predicted_memory(plan, kw["walkers"], (50, 50), threads=numba.get_num_threads())
+    need = mc_plan.predicted_memory(plan, kw["walkers"], (50, 50), threads=numba.get_num_threads())
     assert peak <= need <= 3 * peak, (peak, need)
-    assert montecarlo.available_memory() > 0
+    assert mc_plan.available_memory() > 0
 
 
 def test_under_mpirun_bad_input_is_exit_2_and_one_line_with_quiet_mpirun(tmp_path):

@@ -39,13 +39,11 @@ import tempfile
 import time
 from typing import Sequence
 
-import numba
 import numpy as np
 
 from fpsolve.cli import common as cli
 from fpsolve.tools import io
-from fpsolve.mc import ensemble as montecarlo
-from fpsolve.mc import nensemble
+from fpsolve.mc import plan as mc_plan
 from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import Landscape, Noise
 from fpsolve.model.expression import Model
@@ -114,6 +112,8 @@ def speed(engine: str, walkers: int, steps: int, repeat: int) -> tuple[float, fl
     when it is not shared; times the number of free cores, it estimates a
     quiet machine's throughput.
     """
+    from fpsolve.mc import ensemble as montecarlo  # numba kernels: only once the input is checked
+
     landscape, noise = Landscape.from_preset("double-well"), Noise(0.05, 1.0)
     best = best_cpu = 0.0
     for r in range(repeat):
@@ -126,6 +126,11 @@ def speed(engine: str, walkers: int, steps: int, repeat: int) -> tuple[float, fl
 
 
 def memory(walkers: int, steps: int, bins: int) -> dict:
+    """Peak RSS of runs of ``steps`` and ``10 * steps`` steps (see the module doc)."""
+    import numba
+
+    from fpsolve.mc import ensemble as montecarlo
+
     landscape, noise = Landscape.from_preset("double-well"), Noise(0.05, 1.0)
     edges = (np.linspace(-2, 2, bins + 1), np.linspace(-2, 2, bins + 1))
     montecarlo.run(landscape, noise, walkers=10, steps=10, hist_edges=edges)  # load the kernel
@@ -151,6 +156,8 @@ def memory(walkers: int, steps: int, bins: int) -> dict:
 
 def custom_speed(walkers: int, steps: int, repeat: int, preset_rate: float) -> list:
     """SGD rate (linear shift, all threads) of each custom model vs the preset kernel."""
+    from fpsolve.mc import ensemble as montecarlo
+
     rows = []
     for name, expr, params, noise in CUSTOM_MODELS:
         m = Model.from_expression(expr, params, noise, alpha=0.05, Delta=1.0)
@@ -184,6 +191,10 @@ NDIM_FAST_DIRECTIONS = (1, 10, 100, 1000)
 def ndim_speed(updates: float, threads: Sequence[int], repeat: int) -> list:
     """Rows (m, N, threads, walkers, steps, coordinate-updates/s, walker-steps/s)
     of the valley's N-dimensional SDE kernel, the best of ``repeat`` runs."""
+    import numba
+
+    from fpsolve.mc import nensemble  # numba kernels: only once the input is checked
+
     rows = []
     noise = Noise(0.05, 0.2)
     for m in NDIM_FAST_DIRECTIONS:
@@ -241,11 +252,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in ("walkers", "steps", "repeat", "memory_walkers", "memory_steps", "bins"):
         if getattr(args, name) < 1:
             raise cli.UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
-    most = numba.config.NUMBA_NUM_THREADS
+    most = mc_plan.max_threads()  # numba's thread count, read without importing numba
     threads = args.threads or sorted({1, most})
     if any(t < 1 or t > most for t in threads):
         raise cli.UsageError(f"--threads must lie in 1..{most} (got {threads})")
     out = io.claim_output(args.out or io.RESULTS_ROOT / "bench_montecarlo", "bench_montecarlo", args.overwrite)
+    import numba  # after the input checks (a refused run loads no kernel)
+
     say = cli.Progress("bench_montecarlo.py")
     say(f"N dimensions: the valley's SDE kernel, m = {', '.join(map(str, NDIM_FAST_DIRECTIONS))}")
     ndim = ndim_speed(args.ndim_updates, threads, args.repeat)

@@ -42,6 +42,7 @@ from typing import Sequence
 from fpsolve.tools import signals as _signals
 from fpsolve.cli import common as cli
 from fpsolve.tools import io
+from fpsolve.mc import plan as mc_plan
 
 
 #: Fixed steps (--t-end / --dt) a run may ask for: each is an LU solve (milliseconds), so 1e6 is
@@ -103,17 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise cli.UsageError(f"--compare-mc needs at least 2 walkers (got {args.compare_mc})")
     if not (0 < args.mc_dt < float("inf")):
         raise cli.UsageError(f"--mc-dt must be a finite number > 0 (got {args.mc_dt!r})")
-
-    import numpy as np
-
-    from fpsolve.mc import dynamics as dynamics_mc
-    from fpsolve.plots import dynamics as plotting_dynamics
+    mc_plan.check_seed(args.seed, "--seed", mc_plan.DERIVED_SEED_LIMIT)
 
     comm = MPI.COMM_WORLD
     mesh = cli.read_mesh_option(args, comm)  # a bad file: exit 2 here, before any computation
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
     name = cli.case_folder_name(model.case_name(), args, parser)  # the case folder solve_fp.py uses too
     out = io.claim_output(args.out or io.default_out(name, "evolve"), "evolve", args.overwrite, comm)
+    # the Monte Carlo kernels after every input check: a refused run leaves their cache alone
+    from fpsolve.mc import dynamics as dynamics_mc
+    from fpsolve.plots import dynamics as plotting_dynamics
+
     _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     bar = None
     if comm.rank == 0 and not args.no_progress:

@@ -17,6 +17,7 @@ from typing import Sequence
 from fpsolve.tools import signals as _signals
 from fpsolve.cli import common as cli
 from fpsolve.tools import io
+from fpsolve.mc import plan as mc_plan
 from fpsolve.model.valley import Landscape
 
 NAMES = ("S5", "S3", "S4", "S2", "phase", "relaxation")
@@ -36,14 +37,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise cli.UsageError(f"--figures: unknown figure {bad[0] if bad else '(none)'!r} "
                              f"(choose from {','.join(NAMES)})")
 
+    if args.seed is not None:
+        mc_plan.check_seed(args.seed, "--seed", mc_plan.DERIVED_SEED_LIMIT)
+
     import dataclasses
 
     from mpi4py import MPI
 
-    from fpsolve.validation import figures as reproduction
-
     comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
     out = io.claim_output(args.out or io.RESULTS_ROOT / "reproduce", "reproduce", args.overwrite, comm)
+    from fpsolve.validation import figures as reproduction  # the FEM and MC stacks, after the input checks
+
     _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     # on every rank: io.versions() imports petsc4py/dolfinx, whose initialisation
     # is collective (a rank-0-only import would hang under mpirun)

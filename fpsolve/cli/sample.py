@@ -28,7 +28,6 @@ valley ``var_y``, the mean loss and flatness or tr H, survival),
 from __future__ import annotations
 
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -37,8 +36,7 @@ import numpy as np
 
 from fpsolve.cli import common as cli
 from fpsolve.tools import io
-from fpsolve.mc import ensemble as montecarlo
-from fpsolve.mc import nensemble
+from fpsolve.mc import plan as mc_plan
 from fpsolve.model import valley as model
 from fpsolve.plots.stationary import fit_title, pyplot, save_figure
 from fpsolve.model.target import Box
@@ -51,9 +49,9 @@ def build_parser() -> cli.Parser:
     cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     mc = parser.add_argument_group("Monte Carlo")
-    mc.add_argument("--method", choices=montecarlo.METHODS, default="sgd",
+    mc.add_argument("--method", choices=mc_plan.METHODS, default="sgd",
                     help="sgd: the algorithm itself; sde: Euler-Maruyama of its SDE (default sgd)")
-    mc.add_argument("--shift", choices=montecarlo.SHIFTS, default="linear",
+    mc.add_argument("--shift", choices=mc_plan.SHIFTS, default="linear",
                     help="minibatch loss of SGD: linear L - xi.grad L, or exact L(theta - xi) (default linear)")
     cli.add_cross_diffusion_argument(mc)
     mc.add_argument("--dt", type=float, default=None, help="SDE time step (default alpha)")
@@ -88,14 +86,14 @@ def build_parser() -> cli.Parser:
     return parser
 
 
-def _check(args, noise: model.Noise, radius: float, center: tuple[float, float]) -> montecarlo.RunPlan:
-    """The run's rules (``montecarlo.check_run`` and ``check_start``, stated
+def _check(args, noise: model.Noise, radius: float, center: tuple[float, float]) -> mc_plan.RunPlan:
+    """The run's rules (``mc_plan.check_run``, ``check_seed`` and ``check_start``, stated
     there once), then the command-line checks they cannot see; raise
     ModelError/UsageError naming the value; return the run's plan."""
-    plan = montecarlo.check_run(noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
+    plan = mc_plan.check_run(noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
                                 walkers=args.walkers, dt=args.dt, radius=radius, burn_in=args.burn_in,
                                 sample_interval=args.sample_interval, **_length(args))
-    montecarlo.check_start(args.start, math.inf if args.no_absorption else radius, center)
+    model.check_start(args.start, math.inf if args.no_absorption else radius, center)
     if args.method == "sgd" and args.no_bridge:
         raise cli.UsageError("--no-bridge applies to --method sde")
     if min(args.bins) < 1:
@@ -109,13 +107,12 @@ def _check(args, noise: model.Noise, radius: float, center: tuple[float, float])
         raise cli.UsageError("--target needs finite C1 C2 and widths W1 W2 > 0")
     if args.threads is not None and not 1 <= args.threads <= MAX_THREADS:
         raise cli.UsageError(f"--threads must be in [1, {MAX_THREADS}] (the cores numba may use; got {args.threads})")
-    if not 0 <= args.seed < 2 ** 64:
-        raise cli.UsageError(f"--seed must be an integer in [0, 2**64) (got {args.seed})")
+    mc_plan.check_seed(args.seed, "--seed")
     return plan
 
 
-#: Most numba threads: NUMBA_NUM_THREADS, by default the number of cores (read without importing numba).
-MAX_THREADS = int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
+#: Most numba threads (``mc_plan.max_threads``, read without importing numba).
+MAX_THREADS = mc_plan.max_threads()
 
 
 def _length(args) -> dict:
@@ -123,7 +120,7 @@ def _length(args) -> dict:
     return {"steps": args.steps} if args.steps is not None else {"time": 3000.0 if args.time is None else args.time}
 
 
-def plot(path: Path, result: montecarlo.MonteCarloResult, title: str) -> None:
+def plot(path: Path, result: "fpsolve.mc.ensemble.MonteCarloResult", title: str) -> None:
     plt = pyplot()
 
     xedges, yedges = result.edges
@@ -171,7 +168,7 @@ def _check_n(args, n: int) -> None:
         raise cli.UsageError(f"--threads must be >= 1 (got {args.threads})")
 
 
-def plot_n(path: Path, result: nensemble.NMonteCarloResult, title: str) -> None:
+def plot_n(path: Path, result: "fpsolve.mc.nensemble.NMonteCarloResult", title: str) -> None:
     """θ1 and |θ1| densities, every coordinate's variance, the loss and flatness (or tr H) along the run."""
     plt = pyplot()
     s = result.summary
@@ -211,8 +208,8 @@ def main_n(args, parser: cli.Parser) -> int:
             raise cli.UsageError(f"--fast-directions must be >= 1 (got {m})")
         if args.loss is not None:
             raise cli.UsageError("--fast-directions samples the valley; a --loss brings its own theta1 ... thetaN")
-        if m + 1 > nensemble.MAX_DIMENSION:
-            raise cli.UsageError(f"--fast-directions {m}: N = {m + 1} is beyond the {nensemble.MAX_DIMENSION} "
+        if m + 1 > mc_plan.MAX_DIMENSION:
+            raise cli.UsageError(f"--fast-directions {m}: N = {m + 1} is beyond the {mc_plan.MAX_DIMENSION} "
                                  "dimensions a run takes")
         if args.noise_covariance is not None:
             raise cli.UsageError("--noise-covariance needs N = 2 (the valley in N dimensions takes --noise)")
@@ -228,11 +225,11 @@ def main_n(args, parser: cli.Parser) -> int:
         case = cli.user_model_from_args(args)
         n = case.n_variables
         case.check_formulas(radius, np.zeros(n))
-        nensemble.check_bounded_below(case, radius)
+        mc_plan.check_bounded_below(case, radius)
         sampled, noise_model, noise = (case,), case.noise, case.noise_level
         name, describe = case.case_name(), f"N={n}: {case.describe()}"
     _check_n(args, n)
-    plan = montecarlo.check_run(noise, method=args.method, shift=args.shift, walkers=args.walkers, dt=args.dt,
+    plan = mc_plan.check_run(noise, method=args.method, shift=args.shift, walkers=args.walkers, dt=args.dt,
                                 radius=radius, burn_in=args.burn_in, sample_interval=args.sample_interval,
                                 **_length(args))
     if args.shift == "exact" and noise_model != "sgd":
@@ -246,8 +243,8 @@ def main_n(args, parser: cli.Parser) -> int:
     if args.threads is not None:
         numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     # a run larger than the machine: one line with the predicted figure, before anything is written
-    montecarlo.check_memory(plan, args.walkers, (args.bins[0], 1), comm=comm, threads=numba.get_num_threads(),
-                            bytes_per_walker=nensemble.bytes_per_walker(n), what=f" in N = {n} dimensions")
+    mc_plan.check_memory(plan, args.walkers, (args.bins[0], 1), comm=comm, threads=numba.get_num_threads(),
+                         bytes_per_walker=mc_plan.bytes_per_walker_n(n), what=f" in N = {n} dimensions")
     tool = f"montecarlo-{args.method}-N{n}"
     out = io.claim_output(args.out or io.default_out(cli.case_folder_name(name, args, parser), tool), tool,
                           args.overwrite, comm)
@@ -255,6 +252,8 @@ def main_n(args, parser: cli.Parser) -> int:
     say(f"{args.method} ({args.shift if args.method == 'sgd' else 'SDE'}), {describe}, {args.walkers} walkers, "
         f"{_length(args)}")
     kw = {"noise_model": noise_model} if len(sampled) == 2 else {}
+    from fpsolve.mc import nensemble  # the numba kernels, after every input check
+
     result = nensemble.run(*sampled, **kw, method=args.method, shift=args.shift, walkers=args.walkers, dt=args.dt,
                            seed=args.seed, radius=radius, bins=args.bins[0], burn_in=args.burn_in,
                            sample_interval=args.sample_interval, comm=comm,
@@ -297,12 +296,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     comm = MPI.COMM_WORLD if MPI.COMM_WORLD.size > 1 else None
     rank = 0 if comm is None else comm.rank
-    import numba
-
-    if args.threads is not None:
-        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
     # a run larger than the machine: one line now, not a MemoryError later
-    montecarlo.check_memory(plan, args.walkers, tuple(args.bins), comm=comm, threads=numba.get_num_threads())
+    mc_plan.check_memory(plan, args.walkers, tuple(args.bins), comm=comm, threads=args.threads or MAX_THREADS)
     if args.hist_range is None:
         x0, x1, y0, y1 = center[0] - radius, center[0] + radius, center[1] - radius, center[1] + radius
     else:
@@ -316,6 +311,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     say = cli.Progress("sample_sgd.py", enabled=rank == 0)
     say(f"{args.method} ({args.shift if args.method == 'sgd' else 'SDE'}), {model.describe()}, "
         f"{args.walkers} walkers, {length}")
+
+    import numba
+
+    from fpsolve.mc import ensemble as montecarlo  # the numba kernels, after every input check
+
+    if args.threads is not None:
+        numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
 
     bar = None
     if rank == 0:

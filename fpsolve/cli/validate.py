@@ -20,6 +20,7 @@ from typing import Sequence
 from fpsolve.tools import signals as _signals
 from fpsolve.cli import common as cli
 from fpsolve.tools import io
+from fpsolve.mc import plan as mc_plan
 from fpsolve.model import valley as model
 from fpsolve.validation.report import Report
 
@@ -43,22 +44,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.dt is not None and not (args.dt > 0 and args.dt < 1):
         raise cli.UsageError(f"--dt must lie in (0, 1) (got {args.dt!r})")
     noise.require_positive_T()
+    if args.seed is not None:
+        mc_plan.check_seed(args.seed, "--seed", mc_plan.DERIVED_SEED_LIMIT)
 
     from mpi4py import MPI
 
-    from fpsolve.validation import three_way as validation  # heavy imports after the input checks
-
     comm = MPI.COMM_WORLD
     rank = comm.rank
-    if landscape is None or user_model.noise != "sgd" or args.loss is not None:
-        return validate_model(args, user_model, radius, center, comm)
+    custom = landscape is None or user_model.noise != "sgd" or args.loss is not None
+    name = cli.case_folder_name(user_model.case_name() if custom else cli.case_name(landscape, noise), args)
+    out = io.claim_output(args.out or io.default_out(name, "validate"), "validate", args.overwrite, comm)
+    if custom:
+        return validate_model(args, user_model, radius, center, comm, name, out)
+
+    from fpsolve.validation import three_way as validation  # heavy imports after the input checks
 
     settings = validation.QUICK if args.quick else validation.FULL
     overrides = {k: v for k, v in (("walkers", args.walkers), ("dt", args.dt), ("seed", args.seed))
                  if v is not None}
     settings = dataclasses.replace(settings, **overrides)
-    name = cli.case_folder_name(cli.case_name(landscape, noise), args)
-    out = io.claim_output(args.out or io.default_out(name, "validate"), "validate", args.overwrite, comm)
     _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     progress = cli.Progress("validate.py", enabled=rank == 0)
     progress(f"case {name}: T = {noise.T:g}, "
@@ -90,16 +94,15 @@ def finish(checks: dict, out: Path, progress, rank: int) -> int:
     return 1 if failed else 0
 
 
-def validate_model(args, user_model, radius: float, center: tuple, comm) -> int:
-    """Any model (docs/model.md §7): FEM vs SDE twin vs the exact density where it applies."""
+def validate_model(args, user_model, radius: float, center: tuple, comm, name: str, out: Path) -> int:
+    """Any model (docs/model.md §7): FEM vs SDE twin vs the exact density where it applies,
+    into the claimed folder ``out`` of case ``name``."""
     from fpsolve.validation import models as validation_model
 
     settings = validation_model.QUICK if args.quick else validation_model.FULL
     overrides = {k: v for k, v in (("walkers", args.walkers), ("dt", args.dt), ("seed", args.seed))
                  if v is not None}
     settings = dataclasses.replace(settings, **overrides)
-    name = cli.case_folder_name(user_model.case_name(), args)
-    out = io.claim_output(args.out or io.default_out(name, "validate"), "validate", args.overwrite, comm)
     _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
     rank = comm.rank
     progress = cli.Progress("validate.py", enabled=rank == 0)

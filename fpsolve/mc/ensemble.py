@@ -46,9 +46,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
 import time as _time
-from typing import Any, Callable, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import numba
 import numpy as np
@@ -57,7 +56,9 @@ from fpsolve.mc import codegen as mc_codegen
 from fpsolve.mc.kernels import (
     _advance_chunk, _advance_numba, _advance_numpy, _bridge_reach, _diffusion_numpy, _N, _NACC, _SAX,
     _SDE_CROSS, _SDE_NOCROSS, _SGD_EXACT, _SGD_LINEAR, _SX, _SXX, _SXY, _SY, _SYY, _update_numpy, ABSORBED,
-    ALIVE, DEFAULT_BOUND, DIVERGED, KernelParams, Tallies, Walkers)
+    ALIVE, DIVERGED, KernelParams, Tallies, Walkers)
+from fpsolve.mc.plan import (
+    check_memory, check_run, check_seed, DEFAULT_BOUND, ENGINES, METHODS, RunPlan, SHIFTS)
 from fpsolve.mc.rng import walker_keys
 from fpsolve.model import valley
 from fpsolve.model.expression import COVARIANCE, as_model
@@ -66,11 +67,9 @@ from fpsolve.model.valley import check_start, ModelError, Noise
 from fpsolve.tools import parallel
 
 
-__all__ = ["Box", "MonteCarloResult", "RunPlan", "check_run", "run", "METHODS", "SHIFTS", "ENGINES"]
+# RunPlan, check_run, check_memory, check_seed, METHODS, SHIFTS, ENGINES: fpsolve.mc.plan (no numba), imported here
+__all__ = ["Box", "MonteCarloResult", "run"]
 
-METHODS = ("sgd", "sde")
-SHIFTS = ("linear", "exact")
-ENGINES = ("numba", "numpy")
 
 # --------------------------------------------------------------------------
 # Public API
@@ -180,142 +179,6 @@ def _check_edges(name: str, edges: Any) -> np.ndarray:
     return edges
 
 
-class RunPlan(NamedTuple):
-    """Checked length of a run: ``step_time`` (time units), ``steps``, the
-    burn-in ``burn_steps``, the sampling stride ``every`` (steps) and whether
-    the Brownian-bridge exit test is on (``bridge``, docs/model.md §8)."""
-
-    step_time: float
-    steps: int
-    burn_steps: int
-    every: int
-    bridge: bool = False
-
-
-#: Bytes a run holds per walker on each rank (every rank gathers all walkers
-#: at the end: start, state, accumulators, gathered copies, results and their
-#: temporaries; measured with tracemalloc: about 300 at 2e6 walkers).
-BYTES_PER_WALKER = 400
-#: Bytes per progress block of a run (the Python list and set of block ends).
-BYTES_PER_BLOCK = 120
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available now (``MemAvailable`` of /proc/meminfo, else
-    ``os.sysconf`` free pages × page size); None when neither says."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def predicted_memory(plan: "RunPlan", walkers: int, bins: Tuple[int, int] = (400, 400), *, ranks: int = 1,
-                     threads: int = 1, block_walker_steps: float = 2e7,
-                     bytes_per_walker: int = BYTES_PER_WALKER) -> int:
-    """Bytes a :func:`run` of ``walkers`` over ``plan`` (:func:`check_run`)
-    with ``bins`` = (nx, ny) histogram bins needs on one machine running
-    ``ranks`` MPI ranks of ``threads`` numba threads: per-walker arrays on
-    every rank (``bytes_per_walker`` each; the N-dimensional run's are
-    larger, :func:`fpsolve.mc.nensemble.bytes_per_walker`), one histogram
-    per thread, and the list of progress blocks (``plan.steps`` over the
-    block length)."""
-    nx, ny = (int(b) for b in bins)
-    block = max(1, int(block_walker_steps // max(walkers, 1)))
-    hist = (min(threads, walkers) + 2) * (nx * ny + 2 * nx + 2) * 8
-    return ranks * (walkers * bytes_per_walker + hist + (plan.steps // block + 1) * BYTES_PER_BLOCK)
-
-
-def check_memory(plan: "RunPlan", walkers: int, bins: Tuple[int, int] = (400, 400), *, comm: Any = None,
-                 threads: int = 1, block_walker_steps: float = 2e7, bytes_per_walker: int = BYTES_PER_WALKER,
-                 what: str = "") -> int:
-    """ModelError (naming walkers, steps and bins) when
-    :func:`predicted_memory` (``comm.size`` ranks on one machine) exceeds
-    :func:`available_memory` (rank 0's reading, so that every rank of
-    ``comm`` decides alike); returns the prediction (bytes).  Called before
-    any work, so that a run too large for the machine is one line instead
-    of a MemoryError.  ``bytes_per_walker``: see :func:`predicted_memory`;
-    ``what``: words added to the message after the walkers (e.g. the dimension)."""
-    ranks = 1 if comm is None else comm.size
-    need = predicted_memory(plan, walkers, bins, ranks=ranks, threads=threads,
-                            block_walker_steps=block_walker_steps, bytes_per_walker=bytes_per_walker)
-    have = available_memory() if comm is None or comm.rank == 0 else None
-    if comm is not None:
-        have = comm.bcast(have, root=0)
-    if have is not None and need > have:
-        raise ModelError(f"the run needs about {need / 2**30:.3g} GiB ({walkers} walkers{what}, {plan.steps} steps, "
-                         f"{bins[0]}x{bins[1]} bins, {ranks} rank(s)) but {have / 2**30:.3g} GiB are available; "
-                         "use fewer walkers, a shorter run or fewer bins")
-    return need
-
-
-def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross: bool = True,
-              walkers: int = 1000, steps: Optional[int] = None, time: Optional[float] = None,
-              dt: Optional[float] = None, radius: float = 2.0, bound: float = DEFAULT_BOUND,
-              burn_in: Optional[float] = None, sample_interval: Optional[float] = None,
-              engine: str = "numba", bridge: Optional[bool] = None) -> RunPlan:
-    """The validity rules of :func:`run`, stated once (``run`` and
-    ``scripts/sample_sgd.py`` call this before any work); arguments as in
-    :func:`run`, times in units of α SGD steps.  Raises ModelError naming
-    the bad argument; returns the :class:`RunPlan`.
-    """
-    if method not in METHODS:
-        raise ModelError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
-    if shift not in SHIFTS:
-        raise ModelError(f"shift must be one of {', '.join(SHIFTS)} (got {shift!r})")
-    if engine not in ENGINES:
-        raise ModelError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
-    if not (isinstance(walkers, (int, np.integer)) and walkers >= 1):
-        raise ModelError(f"walkers must be an integer >= 1 (got {walkers!r})")
-    if method == "sgd":
-        if dt is not None:
-            raise ModelError("dt is the SDE step; SGD steps last alpha (drop dt or use method sde)")
-        if not cross:
-            raise ModelError("no cross-diffusion applies to the SDE only (SGD noise always has cross terms)")
-        if bridge:
-            raise ModelError("the Brownian-bridge test applies to the SDE (SGD steps are the process itself)")
-        bridge = False
-        step_time = noise.alpha
-    else:
-        if shift != "linear":
-            raise ModelError("shift exact applies to SGD only (the SDE is the linear-shift limit)")
-        step_time = noise.alpha if dt is None else float(dt)
-        if not (math.isfinite(step_time) and step_time > 0):
-            raise ModelError(f"dt must be a finite number > 0 (got {dt!r})")
-        bridge = True if bridge is None else bool(bridge)
-    if (steps is None) == (time is None):
-        raise ModelError("give exactly one of steps and time")
-    if steps is None:
-        if not (math.isfinite(time) and time > 0):
-            raise ModelError(f"time must be a finite number > 0 (got {time!r})")
-        steps = int(round(time / step_time))
-        if steps < 1:
-            raise ModelError(f"time must be at least half a step (got {time!r}; one step lasts {step_time:g})")
-    if not (isinstance(steps, (int, np.integer)) and steps >= 1):
-        raise ModelError(f"steps must be an integer >= 1 (got {steps!r})")
-    steps = int(steps)
-    if not (radius > 0):
-        raise ModelError(f"radius must be > 0 (got {radius!r})")
-    if not (bound > 0):
-        raise ModelError(f"bound must be > 0 (got {bound!r})")
-    if burn_in is not None and not (math.isfinite(burn_in) and burn_in >= 0):
-        raise ModelError(f"burn_in must be a finite number >= 0 (got {burn_in!r})")
-    if sample_interval is not None and not (math.isfinite(sample_interval) and sample_interval > 0):
-        raise ModelError(f"sample_interval must be a finite number > 0 (got {sample_interval!r})")
-    burn_steps = steps // 3 if burn_in is None else int(round(burn_in / step_time))
-    if not 0 <= burn_steps <= steps:
-        raise ModelError(f"burn_in must lie in [0, run length] (got {burn_in!r})")
-    every = (max(1, int(round(1.0 / step_time))) if sample_interval is None
-             else max(1, int(round(sample_interval / step_time))))
-    return RunPlan(step_time, steps, burn_steps, every, bridge)
-
-
 def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift: str = "linear",
         cross: bool = True, walkers: int = 1000, steps: Optional[int] = None,
         time: Optional[float] = None, dt: Optional[float] = None, seed: int = 0,
@@ -365,9 +228,10 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
     histograms, ``survival`` (times, surviving fraction), first-passage
     times (time units, NaN for walkers that never hit ``target``), final
     positions (walkers, 2) and status.  Raises ModelError for any argument
-    that breaks :func:`check_run`'s rules, a bad ``sample_from``/edges, a
-    start point outside the absorbing disk (:func:`check_start`) or a run
-    larger than the machine's memory (:func:`check_memory`).
+    that breaks :func:`~fpsolve.mc.plan.check_run`'s rules, a bad ``sample_from``/edges, a
+    start point outside the absorbing disk (:func:`~fpsolve.model.valley.check_start`), a seed
+    outside [0, 2**64) (:func:`~fpsolve.mc.plan.check_seed`) or a run larger than the
+    machine's memory (:func:`~fpsolve.mc.plan.check_memory`).
     """
 
     model = as_model(model, noise, cross)
@@ -387,6 +251,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
                      dt=dt, radius=radius, bound=bound, burn_in=burn_in, sample_interval=sample_interval,
                      engine=engine, bridge=bridge)
     step_time, steps, burn_steps, every, bridge = plan
+    seed = check_seed(seed)
 
     comm = parallel.world(comm)
     if method == "sgd":

@@ -31,8 +31,6 @@ _caches.prepare_numba_cache(__file__)  # before the cache=True kernels below
 
 #: Walker status codes.
 ALIVE, ABSORBED, DIVERGED = 0, 1, 2
-#: Default divergence bound on ``|θ − c|`` (only reached when the disk is infinite).
-DEFAULT_BOUND = 1e10
 #: Columns of the per-walker accumulator: count, Σx, Σy, Σx², Σy², Σxy, Σ|x|.
 _N, _SX, _SY, _SXX, _SYY, _SXY, _SAX = range(7)
 _NACC = 7

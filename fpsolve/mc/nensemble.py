@@ -34,14 +34,15 @@ from __future__ import annotations
 import dataclasses
 import math
 import time as _time
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import numba
 import numpy as np
 
 from fpsolve.mc import ncodegen, nkernels
-from fpsolve.mc.ensemble import check_memory, check_run
-from fpsolve.mc.kernels import _advance_numba, ABSORBED, ALIVE, DEFAULT_BOUND, DIVERGED
+from fpsolve.mc.plan import (bytes_per_walker_n, check_bounded_below, check_memory, check_run, DEFAULT_BOUND,
+                             MAX_DIMENSION)
+from fpsolve.mc.kernels import _advance_numba, ABSORBED, ALIVE, DIVERGED
 from fpsolve.mc.rng import walker_keys
 from fpsolve.model import valley as _valley
 from fpsolve.model.expression import ball_points, Model
@@ -50,20 +51,10 @@ from fpsolve.model.valley import ModelError, Noise
 from fpsolve.tools import parallel
 
 
-__all__ = ["NMonteCarloResult", "run", "bytes_per_walker", "family", "MAX_DIMENSION"]
+__all__ = ["NMonteCarloResult", "run", "family"]
 
-#: Largest N a run takes (per-walker state and sums are O(N); the valley's
-#: cost per step is O(N), a dense model's O(N²)).
-MAX_DIMENSION = 1_000_001
 #: Largest N of a dense model (O(N²) work and an N × N Hessian per thread).
 MAX_DENSE_DIMENSION = 2000
-
-
-def bytes_per_walker(n: int) -> int:
-    """Bytes one walker costs a run in N = ``n`` dimensions: the 2-D run's
-    fixed part plus positions (N) and window sums (6 + 2N) of 8 bytes, each
-    held about three times (state, gathered copy, result)."""
-    return 400 + 3 * 8 * (3 * n + 6)
 
 
 def family(model: Any) -> str:
@@ -101,27 +92,6 @@ class NMonteCarloResult:
     final: np.ndarray
     status: np.ndarray
     exit_time: np.ndarray
-
-
-def check_bounded_below(model: Any, radius: float, scale: float = 1e3) -> None:
-    """Refuse (ModelError) a model whose loss is visibly unbounded below
-    where walkers may go: with no absorbing wall (``radius`` inf), the loss
-    along each axis and the diagonal (both signs) at |θ| = 10, 100, 1000
-    falls monotonically below −``scale`` (e.g. −θ1²: every walker diverges).
-    A cheap test, not a proof; on a finite ball a finite loss is bounded."""
-    if math.isfinite(radius) or not isinstance(model, Model):
-        return
-    n = model.n_variables
-    dirs = np.concatenate([np.eye(n), -np.eye(n), np.ones((1, n)) / math.sqrt(n), -np.ones((1, n)) / math.sqrt(n)])
-    with np.errstate(all="ignore"):
-        L0 = float(model.evaluate("loss", np.zeros((1, n)))[0])
-        vals = np.stack([model.evaluate("loss", r * dirs) for r in (10.0, 100.0, 1000.0)])  # (3, directions)
-    falling = (vals[0] < L0) & (vals[1] < vals[0]) & (vals[2] < vals[1]) & (vals[2] < -scale)
-    if falling.any():
-        d = int(np.argmax(falling))
-        where = f"theta{d % n + 1}" if d < 2 * n else "the diagonal"
-        raise ModelError(f"loss {model.loss!r} is unbounded below along {where} (L = {vals[2, d]:.3g} at "
-                         "|theta| = 1000) and there is no absorbing wall: every walker diverges; give a finite radius")
 
 
 def _window_statistics(acc: np.ndarray, n: int, shape_name: str) -> dict:
@@ -276,7 +246,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     comm = parallel.world(comm)
     threads = numba.get_num_threads()
     check_memory(plan, walkers, (bins, 1), comm=comm, threads=threads, block_walker_steps=block_walker_steps,
-                 bytes_per_walker=bytes_per_walker(n), what=f" in N = {n} dimensions")
+                 bytes_per_walker=bytes_per_walker_n(n), what=f" in N = {n} dimensions")
 
     T = noise.T
     compile_seconds = 0.0
