@@ -50,6 +50,7 @@ from fpsolve.fem.operator import Operator
 from fpsolve.fem import mesh as fmesh
 from fpsolve.fem.diagnostics import NEGATIVE_MASS_LIMIT
 from fpsolve.fem.forms import probability_flux
+from fpsolve.fem.linalg import ROUNDOFF_FACTOR
 from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 
 
@@ -60,10 +61,8 @@ DEFAULT_TOL = 1e-3
 #: Quantities the estimate watches, and what their error is relative to.
 RELATIVE_KEYS = ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2")
 MEAN_KEYS = (("mean_theta1", "var_theta1"), ("mean_theta2", "var_theta2"))
-#: λ0 is an escape rate (watched by the estimate) when above this many times
-#: its round-off size (linalg.eigenvalue_roundoff): 1e3 separates the OU
-#: exit rates (ratio 1e9) from the confined presets (ratio < 10).
-ROUNDOFF_FACTOR = 1e3
+# λ0 is an escape rate (watched by the estimate) when above ROUNDOFF_FACTOR
+# times its round-off size (fpsolve.fem.linalg.ROUNDOFF_FACTOR).
 #: Key of λ0 in a cycle's quantities (None where λ0 is at round-off).
 WATCHED_RATE = "escape_rate_above_roundoff"
 #: Smallest predicted growth of the mesh per cycle (cells, factor).
@@ -511,17 +510,19 @@ def _say_cycle(say: Callable[[str], None], c: Cycle) -> None:
 def solve_adaptive(msh: Any, sizes: Any, coefficients: Callable[[Any], Tuple[Any, Any, Any]], *, degree: int = 2,
                    wall: str = "absorbing", eigensolver: str = "slepc", tol: float = DEFAULT_TOL,
                    max_dofs: int = DEFAULT_MAX_DOFS, progress: Callable[[str], None] | None = None,
-                   solver_options: Dict[str, Any] | None = None) -> Tuple[Any, dict]:
+                   solver_options: Dict[str, Any] | None = None, model: Any = None) -> Tuple[Any, dict]:
     """Adaptive principal eigenpair of docs/model.md §4's weak form from the
     coarse mesh ``msh`` of the disk ``sizes`` (bounds of every remesh).  ``coefficients(mesh) -> (drift, D, divD)`` (UFL on
     that mesh; divD may be None); ``solver_options`` go to
     :func:`fpsolve.fem.eigenproblem.solve_operator` (options_prefix, petsc_options,
-    symmetrise).  Returns (Solution, record of :func:`adapt`)."""
+    symmetrise); ``model``: the :class:`~fpsolve.model.expression.Model` whose
+    symmetries the eigen-solve tries (:func:`fpsolve.fem.eigenproblem.candidate_maps`).
+    Returns (Solution, record of :func:`adapt`)."""
 
     current: Dict[str, Any] = {}
 
     def solve_on(m: Any) -> Any:
-        op = Operator.build(m, *coefficients(m), degree=degree, wall=wall)
+        op = Operator.build(m, *coefficients(m), degree=degree, wall=wall, model=model)
         current["coefficients"] = (op.drift, op.D, op.divD)
         sol, timing = eigenproblem.solve_operator(op, eigensolver=eigensolver, adjoint=op.wall == "absorbing",
                                                   **(solver_options or {}))

@@ -105,7 +105,12 @@ class MeshSizes:
     node of a column has the same θ1 and a function of θ1 alone has no
     spurious θ2-gradient (which D22/D11 ~ 1e6 would amplify).  The grid
     spans ``grid_hx`` × ``grid_hy`` about (0, box_y0) (None: the box); the
-    rest of the box has the isotropic size ``h_min``."""
+    rest of the box has the isotropic size ``h_min``.
+
+    ``symmetry``: ``"mirror"`` (a disk centred on θ1 = 0 is meshed as two
+    mirror-image halves, θ1 → −θ1) or ``"point"`` (a disk centred on the
+    origin is meshed as a half disk and its image under θ → −θ, for models
+    with the point symmetry but not the mirror, :data:`MESH_SYMMETRIES`)."""
 
     radius: float
     center: Tuple[float, float]
@@ -122,6 +127,7 @@ class MeshSizes:
     structured: bool = False
     grid_hx: float | None = None
     grid_hy: float | None = None
+    symmetry: str = "mirror"
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -292,6 +298,17 @@ def _apply_stretch(gmsh: Any, sizes: MeshSizes) -> None:
 UNIFORM_DIVISOR = 40.0
 
 
+#: The symmetries a generated disk can keep (:class:`MeshSizes`).
+MESH_SYMMETRIES = ("mirror", "point")
+
+
+def check_symmetry(symmetry: str) -> str:
+    """``symmetry`` if one of :data:`MESH_SYMMETRIES`, else InputError."""
+    if symmetry not in MESH_SYMMETRIES:
+        raise ModelError(f"mesh symmetry must be one of {', '.join(MESH_SYMMETRIES)} (got {symmetry!r})")
+    return symmetry
+
+
 def uniform_sizes(radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
                   h_min: float | None = None) -> MeshSizes:
     """A uniform disk mesh of size ``h_min`` (default ``radius / 40``): the
@@ -324,7 +341,22 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
 
     R, (cx, cy) = sizes.radius, sizes.center
     occ = gmsh.model.occ
-    if cx == 0.0 and sizes.box_x0 == 0.0:
+    if sizes.symmetry == "point" and cx == 0.0 and cy == 0.0 and not sizes.structured:
+        # the right half disk and its image under θ → −θ (the chord θ1 = 0
+        # split at the origin, its upper half the image of its lower half):
+        # a two-layer net's wells are images under the point reflection only
+        pc, pb, pt = occ.addPoint(0.0, 0.0, 0.0), occ.addPoint(0.0, -R, 0.0), occ.addPoint(0.0, R, 0.0)
+        pr, pl = occ.addPoint(R, 0.0, 0.0), occ.addPoint(-R, 0.0, 0.0)
+        lower, upper = occ.addLine(pb, pc), occ.addLine(pc, pt)
+        arcs_r = [occ.addCircleArc(pb, pc, pr), occ.addCircleArc(pr, pc, pt)]
+        arcs_l = [occ.addCircleArc(pt, pc, pl), occ.addCircleArc(pl, pc, pb)]
+        right = occ.addPlaneSurface([occ.addCurveLoop(arcs_r + [-upper, -lower])])
+        left = occ.addPlaneSurface([occ.addCurveLoop([lower, upper] + arcs_l)])
+        occ.synchronize()
+        point = [-1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+        gmsh.model.mesh.setPeriodic(1, [upper], [lower], point)
+        gmsh.model.mesh.setPeriodic(2, [left], [right], point)
+    elif cx == 0.0 and sizes.box_x0 == 0.0:
         # two half disks meeting on θ1 = 0, the left one meshed as the mirror
         # image of the right: the model is symmetric under θ1 → −θ1, and an
         # asymmetric mesh tilts the mass between the two wells of the double
@@ -517,12 +549,13 @@ def coarse_sizes(radius: float, center: Tuple[float, float] = (0.0, 0.0),
     return sizes
 
 
-def adaptive_start(radius: float, center: Tuple[float, float], comm: Any) -> Tuple[Any, MeshSizes]:
+def adaptive_start(radius: float, center: Tuple[float, float], comm: Any,
+                   symmetry: str = "mirror") -> Tuple[Any, MeshSizes]:
     """(first mesh, bounds of every remesh) of the adaptive loop
     (:func:`fpsolve.fem.adapt.solve_adaptive`): the uniform disk of
     :func:`coarse_sizes`, and sizes between ``radius * FLOOR_FRACTION`` and
-    its size."""
-    sizes = coarse_sizes(radius, center)
+    its size; ``symmetry``: :class:`MeshSizes`."""
+    sizes = dataclasses.replace(coarse_sizes(radius, center), symmetry=check_symmetry(symmetry))
     msh, _ = create_disk(sizes, comm)
     return msh, dataclasses.replace(sizes, h_min=radius * FLOOR_FRACTION)
 

@@ -8,11 +8,13 @@ size above the dof budget is refused before any meshing.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Tuple
 
 from fpsolve.fem import mesh as fmesh
+from fpsolve.model import symmetry as model_symmetry
 from fpsolve.model.valley import ModelError
 
 
@@ -34,7 +36,18 @@ def model_mesh_sizes(model: Any, radius: float = 2.0, center: Tuple[float, float
         raise ModelError("--h-max applies to the graded mesh of the valley presets; a custom model's mesh is "
                          "uniform (set its size with --h-min)")
     model.noise_level.require_positive_T()
-    return fmesh.uniform_sizes(radius, center, h_min)
+    sizes = fmesh.uniform_sizes(radius, center, h_min)
+    return dataclasses.replace(sizes, symmetry=mesh_symmetry(model, center, radius))
+
+
+def mesh_symmetry(model: Any, center: Tuple[float, float] = (0.0, 0.0), radius: float = 2.0) -> str:
+    """The symmetry a generated disk keeps for ``model``
+    (:class:`fpsolve.fem.mesh.MeshSizes`): ``"point"`` when the model has
+    the point reflection θ → −θ but not the mirror θ1 → −θ1 on this disk
+    (:func:`fpsolve.model.symmetry.find`: the two-layer nets), else
+    ``"mirror"`` (the disk as before)."""
+    names = model_symmetry.find(model, center, radius).names
+    return "point" if "point" in names and "mirror-theta1" not in names else "mirror"
 
 
 def model_mesh(model: Any, *, radius: float, center: Tuple[float, float], mesh: str | Path | None,

@@ -28,8 +28,9 @@ from fpsolve.fem.operator import Operator
 from fpsolve.fem.forms import check_wall, case_coefficients, check_degree
 from fpsolve.fem.linalg import OPTIONS_PREFIX
 from fpsolve.fem.model_mesh import (
-    check_budget, DEFAULT_MAX_DOFS, default_mesh_rule, MESH_RULES, model_mesh_sizes)
+    check_budget, DEFAULT_MAX_DOFS, default_mesh_rule, MESH_RULES, mesh_symmetry, model_mesh_sizes)
 from fpsolve.fem.solution import Solution
+from fpsolve.model import symmetry as model_symmetry
 from fpsolve.model.expression import as_model
 from fpsolve.model.valley import ModelError, Noise
 from fpsolve.tools import parallel
@@ -105,11 +106,11 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
     record = None
     if mesh is None and mesh_rule == "adaptive":
         t0 = time.perf_counter()
-        msh, sizes = fmesh.adaptive_start(radius, center, comm)
+        msh, sizes = fmesh.adaptive_start(radius, center, comm, mesh_symmetry(model, center, radius))
         t_mesh = time.perf_counter() - t0
         sol, record = adapt.solve_adaptive(msh, sizes, coefficients, degree=degree, wall=wall,
                                            eigensolver=eigensolver, tol=tol, max_dofs=max_dofs, progress=say,
-                                           solver_options=options)
+                                           solver_options=options, model=model)
         timing = {k: sol.info[k] for k in ("assemble_seconds", "solve_seconds", "dofs")}
         mesh_info = {"source": "adaptive", "rule": "adaptive", "bounds": sizes.as_dict(),
                      "domain": "disk", "radius": radius, "center": list(center),
@@ -167,6 +168,7 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
         "assemble_seconds": timing["assemble_seconds"],
         "solve_seconds": timing["solve_seconds"],
     }
+    summary["symmetry"] = symmetry_summary(model, sol, mesh_info, mom, record)
     if record is not None:
         summary["error_estimate"] = record["error_estimate"]
         summary["error_estimate_method"] = record["error_estimate_method"]
@@ -180,3 +182,25 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
         f"Var theta2 = {mom['var_theta2']:.6g}; min density {neg['min_density']:.3g}, "
         f"negative mass {neg['negative_mass']:.3g}")
     return sol
+
+
+def symmetry_summary(model: Any, sol: Solution, mesh_info: dict, moments: dict, record: dict | None) -> dict:
+    """summary.json's ``symmetry``: the model's symmetries on its domain
+    (:func:`fpsolve.model.symmetry.find`), those the solve used (mesh and
+    operator are their own images: ``used``), the means they make 0 with
+    their computed values, and the hopping rate λ1 − λ0 with its trust flag
+    (:func:`fpsolve.fem.eigenproblem.hopping_record`; the adaptive loop's
+    check against the previous mesh where there is one)."""
+    center = mesh_info.get("center") if mesh_info.get("domain") == "disk" else None
+    report = model_symmetry.find(model) if center is None else model_symmetry.find(model, center, mesh_info["radius"])
+    hop = sol.info.get("hopping")
+    if record is not None and record.get("hopping") is not None:
+        hop = record["hopping"]
+    out = {"model": report.as_dict(), "domain_checked": center is not None,
+           "mesh": mesh_info.get("symmetry", mesh_info.get("bounds", {}).get("symmetry")),
+           "used": sol.info.get("symmetrised", []),
+           "zero_by_symmetry": {k: moments.get(k) for k in sol.info.get("zero_by_symmetry", [])},
+           "hopping": hop}
+    out["hopping_rate"] = hop.get("rate") if hop else None
+    out["hopping_rate_trusted"] = bool(hop and hop.get("trusted"))
+    return out
