@@ -90,7 +90,7 @@ def solve_operator(op: Operator, *, eigensolver: str = "slepc",
     second = info.pop("_second", None)
     info["zero_by_symmetry"] = list(model_symmetry.zero_means(
         [model_symmetry.by_name(n) for n in info["symmetrised"]]))
-    info["hopping"] = hopping_record(K, M, lam, second, mirror, info)
+    info["hopping"] = hopping_record(K, M, lam, vec, second, mirror, info)
     phi = fem.Function(V, name="density")
     vec.copy(_compat.petsc_vec(phi))
     phi.x.scatter_forward()
@@ -125,16 +125,20 @@ def candidate_maps(model: Any) -> list:
 
 #: λ1's vector counts as antisymmetric under a map P when ‖Pφ1 + φ1‖ is below this of ‖φ1‖.
 ANTISYMMETRY_TOL = 1e-3
+#: The wells are separated when ``∫ | |φ1| − φ0 |`` (both of unit mass) is below this.
+WELLS_TOL = 0.1
 
 
-def hopping_record(K: Any, M: Any, lam: complex, second: Any, group: Any, info: dict) -> dict | None:
+def hopping_record(K: Any, M: Any, lam: complex, vec: Any, second: Any, group: Any, info: dict) -> dict | None:
     """λ1 − λ0 as the hopping rate between wells (1/time units), where the
     eigenvector of λ1 (``second`` = (λ1, vector)) is antisymmetric under a
-    map of ``group`` (:class:`fpsolve.fem.symmetry.Group`): the map sends one
-    well onto the other, φ0 ± φ1 are the two wells' densities and λ1 − λ0
-    is the slowest relaxation rate (docs/model.md §10).  None without a
-    group or a second pair.  The record: ``rate`` (None when no map is
-    found), ``lambda1``, ``map``, ``antisymmetry_residual``,
+    map of ``group`` (:class:`fpsolve.fem.symmetry.Group`) and either λ0
+    and λ1 are nearly degenerate or the wells are separated (``|φ1|`` is
+    φ0 (``vec``) to :data:`WELLS_TOL` in L1): the map sends one well onto
+    the other, φ0 ± φ1 are the two wells' densities and λ1 − λ0 is the
+    slowest relaxation rate (docs/model.md §10).  None without a group or
+    a second pair.  The record: ``rate`` (None otherwise), ``lambda1``,
+    ``map``, ``antisymmetry_residual``, ``wells_l1`` (``∫ | |φ1| − φ0 |``),
     ``near_degenerate`` (gap below :data:`fpsolve.fem.diagnostics.GAP_LIMIT`),
     ``lambda1_residual`` (backward error), ``above_roundoff`` (λ1 − λ0 above
     ``ROUNDOFF_FACTOR`` times the eigenvalue round-off) and ``trusted``
@@ -148,13 +152,33 @@ def hopping_record(K: Any, M: Any, lam: complex, second: Any, group: Any, info: 
     gap = spectral_gap(lam, [[lam1.real, lam1.imag]])
     residual1 = eigen_residual(K, M, lam1, vec1)[0]
     above = abs(rate) > ROUNDOFF_FACTOR * info.get("eigenvalue_roundoff", float("inf"))
+    near = gap is not None and gap < GAP_LIMIT
+    wells = _wells_l1(M, vec, vec1)
+    hop = name is not None and (near or wells < WELLS_TOL)
     reason = ("no map sends lambda1's eigenvector onto minus itself" if name is None else
+              "no separated wells: lambda1 is not near lambda0 and |phi1| is not phi0" if not hop else
               "lambda1 - lambda0 is at round-off" if not above else
               "one mesh: not checked against a finer mesh")
-    return {"rate": rate if name is not None else None, "lambda1": float(lam1.real),
-            "lambda1_imag": float(lam1.imag), "map": name, "antisymmetry_residual": anti,
-            "near_degenerate": gap is not None and gap < GAP_LIMIT, "lambda1_residual": residual1,
+    return {"rate": rate if hop else None, "lambda1": float(lam1.real),
+            "lambda1_imag": float(lam1.imag), "map": name, "antisymmetry_residual": anti, "wells_l1": wells,
+            "near_degenerate": near, "lambda1_residual": residual1,
             "above_roundoff": bool(above), "trusted": False, "trust_reason": reason}
+
+
+def _wells_l1(M: Any, phi0: Any, phi1: Any) -> float:
+    """``∫ | |φ1| − φ0 |`` with both scaled to unit mass (lumped mass
+    matrix): near 0 where φ1 is φ0 with its sign flipped on one well."""
+    lumped = M.createVecLeft()
+    ones = M.createVecRight()
+    ones.set(1.0)
+    M.mult(ones, lumped)
+    m = lumped.getArray(readonly=True)
+    a, b = np.abs(phi1.getArray(readonly=True)), phi0.getArray(readonly=True)
+    comm = phi0.getComm().tompi4py()
+    sa, sb = comm.allreduce(float(np.dot(m, a))), comm.allreduce(float(np.dot(m, b)))
+    if sa == 0 or sb == 0:
+        return float("inf")
+    return comm.allreduce(float(np.dot(m, np.abs(a / sa - b / sb))))
 
 
 def wall_flux(phi: Any, lam: complex, drift: Any, D: Any, divD: Any, wall_dofs: np.ndarray,
