@@ -71,7 +71,10 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
     ``Solution.summary`` holds what summary.json records: parameters, T,
     escape rates (eigenvalue and boundary flux, per unit time t = alpha k),
     mass, negativity, moments, mode, dofs, ranks, timings (seconds), the
-    eigenpair residual and gap, ``warnings`` (:mod:`fpsolve.fem.diagnostics`)
+    eigenpair residual and gap, ``warnings`` (:mod:`fpsolve.fem.diagnostics`),
+    ``symmetry`` (:func:`symmetry_summary`: the model's symmetries, those
+    used, the hopping rate λ1 − λ0; a model with θ → −θ but not θ1 → −θ1
+    gets a point-symmetric disk, :func:`~fpsolve.fem.model_mesh.mesh_symmetry`)
     and, when adaptive, ``error_estimate`` and ``adaptivity`` (cycles).
     Raises ModelError for bad values (one line naming them).
     """

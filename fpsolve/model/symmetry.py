@@ -60,16 +60,6 @@ class Symmetry:
         """S as a numpy (2, 2) array."""
         return np.array(self.matrix, dtype=float)
 
-    @property
-    def order(self) -> int:
-        """Smallest m ≥ 1 with S^m = I."""
-        S, P = self.array, np.eye(2)
-        for m in range(1, 25):
-            P = S @ P
-            if np.allclose(P, np.eye(2), atol=1e-12):
-                return m
-        raise ValueError(f"symmetry {self.name} has no finite order")
-
     def signed_permutation(self) -> bool:
         """Whether S permutes the axes with signs (entries 0, ±1)."""
         a = np.abs(self.array)
