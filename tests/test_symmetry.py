@@ -107,6 +107,29 @@ def test_point_symmetric_gibbs_density_by_quadrature():
     assert abs(plus - minus) < 1e-12
 
 
+@pytest.mark.parametrize("loss, found, side", [
+    # wells at (0.75, -0.25) and (-0.25, 0.75), images under the swap only
+    ("((theta1 - theta2)**2 - 1)**2 + (theta1 + theta2 - 0.5)**2", "swap", lambda x, y: x - y),
+    # wells at (0.5, ±1), images under θ2 → −θ2 only
+    ("(theta2**2 - 1)**2 + (theta1 - 0.5*theta2**2)**2", "mirror-theta2", lambda x, y: y),
+])
+def test_reflection_symmetric_gibbs_density(loss, found, side):
+    """A model whose wells are images under one reflection other than θ1 → −θ1 gets a disk meshed
+    as a half and its image; default (adaptive) rule, isotropic noise, reflecting wall: moments
+    of exp(-2L/T) to 1e-6 and the mass on each side of the fixed line ½ to 1e-12."""
+    m = Model.from_expression(loss, {}, "isotropic", T=0.1)
+    ref = gibbs.moments(m)
+    sol = solver.solve(m, wall="reflecting")
+    s = sol.summary
+    assert s["symmetry"]["model"]["found"] == [found] and s["symmetry"]["used"] == [found]
+    assert s["symmetry"]["mesh"] == ("mirror-theta2" if found == "mirror-theta2" else "swap")
+    for key in ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2", "mean_theta1", "mean_theta2"):
+        assert abs(s[key] - ref[key]) < 1e-6, (key, s[key], ref[key])
+    x, y, w, p = sol.quadrature_samples()
+    d = side(x, y)
+    assert abs(float(np.sum((w * p)[d > 0])) - 0.5) < 1e-12 and abs(float(np.sum((w * p)[d < 0])) - 0.5) < 1e-12
+
+
 def test_hopping_rate_trusted_where_resolved():
     """T = 0.2: λ1 − λ0 is far above round-off, λ1's eigenvector is odd under θ → −θ, and it changes
     by less than the tolerance between the last two adaptive meshes."""

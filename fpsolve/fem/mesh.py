@@ -107,10 +107,13 @@ class MeshSizes:
     spans ``grid_hx`` × ``grid_hy`` about (0, box_y0) (None: the box); the
     rest of the box has the isotropic size ``h_min``.
 
-    ``symmetry``: ``"mirror"`` (a disk centred on θ1 = 0 is meshed as two
-    mirror-image halves, θ1 → −θ1) or ``"point"`` (a disk centred on the
-    origin is meshed as a half disk and its image under θ → −θ, for models
-    with the point symmetry but not the mirror, :data:`MESH_SYMMETRIES`)."""
+    ``symmetry`` (:data:`MESH_SYMMETRIES`): ``"mirror"`` (a disk centred on
+    θ1 = 0 is meshed as two mirror-image halves, θ1 → −θ1), ``"point"`` (a
+    disk centred on the origin is meshed as a half disk and its image under
+    θ → −θ, for models with the point symmetry but not the mirror), or the
+    reflections ``"mirror-theta2"``, ``"swap"``, ``"anti-swap"`` (a disk
+    centred on the fixed line is meshed as a half and its image).  A disk
+    whose centre the map does not fix is meshed as before."""
 
     radius: float
     center: Tuple[float, float]
@@ -298,8 +301,18 @@ def _apply_stretch(gmsh: Any, sizes: MeshSizes) -> None:
 UNIFORM_DIVISOR = 40.0
 
 
+#: The fixed line (a direction through the centre) of the reflections a disk
+#: can keep besides θ1 → −θ1: θ2 → −θ2, the swap and the anti-swap.
+REFLECTION_AXES = {"mirror-theta2": (1.0, 0.0), "swap": (1.0, 1.0), "anti-swap": (1.0, -1.0)}
 #: The symmetries a generated disk can keep (:class:`MeshSizes`).
-MESH_SYMMETRIES = ("mirror", "point")
+MESH_SYMMETRIES = ("mirror", "point") + tuple(REFLECTION_AXES)
+
+
+def _on_axis(sizes: "MeshSizes") -> bool:
+    """Whether the disk's centre lies on the fixed line of ``sizes.symmetry``."""
+    ux, uy = REFLECTION_AXES[sizes.symmetry]
+    cx, cy = sizes.center
+    return abs(cx * uy - cy * ux) <= 1e-12 * max(sizes.radius, 1.0)
 
 
 def check_symmetry(symmetry: str) -> str:
@@ -356,6 +369,26 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
         point = [-1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
         gmsh.model.mesh.setPeriodic(1, [upper], [lower], point)
         gmsh.model.mesh.setPeriodic(2, [left], [right], point)
+    elif sizes.symmetry in REFLECTION_AXES and not sizes.structured and _on_axis(sizes):
+        # two halves meeting on the fixed line of the reflection (θ2 = 0, θ1 = θ2 or
+        # θ1 = −θ2), one meshed as the image of the other
+        ux, uy = REFLECTION_AXES[sizes.symmetry]
+        n = math.hypot(ux, uy)
+        ux, uy = ux / n, uy / n
+        pc = occ.addPoint(cx, cy, 0.0)
+        pa, pb = occ.addPoint(cx - R * ux, cy - R * uy, 0.0), occ.addPoint(cx + R * ux, cy + R * uy, 0.0)
+        pl, pr = occ.addPoint(cx - R * uy, cy + R * ux, 0.0), occ.addPoint(cx + R * uy, cy - R * ux, 0.0)
+        chord = occ.addLine(pa, pb)
+        arcs_r = [occ.addCircleArc(pa, pc, pr), occ.addCircleArc(pr, pc, pb)]
+        arcs_l = [occ.addCircleArc(pb, pc, pl), occ.addCircleArc(pl, pc, pa)]
+        right = occ.addPlaneSurface([occ.addCurveLoop(arcs_r + [-chord])])
+        left = occ.addPlaneSurface([occ.addCurveLoop([chord] + arcs_l)])
+        occ.remove([(0, pc)])
+        occ.synchronize()
+        S = [[ux * ux - uy * uy, 2 * ux * uy], [2 * ux * uy, uy * uy - ux * ux]]  # reflection across u
+        S = [[float(round(v)) if abs(v - round(v)) < 1e-15 else v for v in row] for row in S]
+        gmsh.model.mesh.setPeriodic(2, [left], [right], [S[0][0], S[0][1], 0, 0, S[1][0], S[1][1], 0, 0,
+                                                         0, 0, 1, 0, 0, 0, 0, 1])
     elif cx == 0.0 and sizes.box_x0 == 0.0:
         # two half disks meeting on θ1 = 0, the left one meshed as the mirror
         # image of the right: the model is symmetric under θ1 → −θ1, and an

@@ -42,12 +42,21 @@ def model_mesh_sizes(model: Any, radius: float = 2.0, center: Tuple[float, float
 
 def mesh_symmetry(model: Any, center: Tuple[float, float] = (0.0, 0.0), radius: float = 2.0) -> str:
     """The symmetry a generated disk keeps for ``model``
-    (:class:`fpsolve.fem.mesh.MeshSizes`): ``"point"`` when the model has
-    the point reflection θ → −θ but not the mirror θ1 → −θ1 on this disk
-    (:func:`fpsolve.model.symmetry.find`: the two-layer nets), else
-    ``"mirror"`` (the disk as before)."""
+    (:class:`fpsolve.fem.mesh.MeshSizes`), from the model's symmetries on
+    this disk (:func:`fpsolve.model.symmetry.find`) in the order of
+    preference θ1 → −θ1 (``"mirror"``, the disk as before), θ → −θ
+    (``"point"``: the two-layer nets), θ2 → −θ2, swap, anti-swap;
+    ``"mirror"`` when it has none of them."""
     names = model_symmetry.find(model, center, radius).names
-    return "point" if "point" in names and "mirror-theta1" not in names else "mirror"
+    for name, kind in MESH_PREFERENCE:
+        if name in names:
+            return kind
+    return "mirror"
+
+
+#: (model symmetry, mesh symmetry) in the order :func:`mesh_symmetry` prefers them.
+MESH_PREFERENCE = (("mirror-theta1", "mirror"), ("point", "point"), ("mirror-theta2", "mirror-theta2"),
+                   ("swap", "swap"), ("anti-swap", "anti-swap"))
 
 
 def model_mesh(model: Any, *, radius: float, center: Tuple[float, float], mesh: str | Path | None,
