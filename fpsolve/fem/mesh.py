@@ -345,6 +345,28 @@ def check_sizes(sizes: MeshSizes) -> None:
         raise ModelError(f"h-min={sizes.h_min:g} is too small for radius {sizes.radius:g}")
 
 
+def _half_disks(occ: Any, center: Tuple[float, float], R: float, u: Tuple[float, float],
+                split: bool = False) -> Tuple[int, int, list]:
+    """(right, left, chord curves): the disk of ``center`` and radius ``R``
+    cut along the chord through the centre in the unit direction ``u``
+    into the half on the right of ``u`` and the half on its left; with
+    ``split`` the chord is two lines meeting at the centre (for the point
+    reflection, which maps one onto the other)."""
+    cx, cy = center
+    ux, uy = u
+    pc = occ.addPoint(cx, cy, 0.0)
+    pa, pb = occ.addPoint(cx - R * ux, cy - R * uy, 0.0), occ.addPoint(cx + R * ux, cy + R * uy, 0.0)
+    pr, pl = occ.addPoint(cx + R * uy, cy - R * ux, 0.0), occ.addPoint(cx - R * uy, cy + R * ux, 0.0)
+    chords = [occ.addLine(pa, pc), occ.addLine(pc, pb)] if split else [occ.addLine(pa, pb)]
+    arcs_r = [occ.addCircleArc(pa, pc, pr), occ.addCircleArc(pr, pc, pb)]
+    arcs_l = [occ.addCircleArc(pb, pc, pl), occ.addCircleArc(pl, pc, pa)]
+    right = occ.addPlaneSurface([occ.addCurveLoop(arcs_r + [-c for c in reversed(chords)])])
+    left = occ.addPlaneSurface([occ.addCurveLoop(chords + arcs_l)])
+    if not split:
+        occ.remove([(0, pc)])
+    return right, left, chords
+
+
 def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None) -> None:
     """Create the disk (split along θ1 = 0 when it crosses it) in the
     current gmsh model, with the size field, and mesh it.  ``background``
@@ -358,13 +380,7 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
         # the right half disk and its image under θ → −θ (the chord θ1 = 0
         # split at the origin, its upper half the image of its lower half):
         # a two-layer net's wells are images under the point reflection only
-        pc, pb, pt = occ.addPoint(0.0, 0.0, 0.0), occ.addPoint(0.0, -R, 0.0), occ.addPoint(0.0, R, 0.0)
-        pr, pl = occ.addPoint(R, 0.0, 0.0), occ.addPoint(-R, 0.0, 0.0)
-        lower, upper = occ.addLine(pb, pc), occ.addLine(pc, pt)
-        arcs_r = [occ.addCircleArc(pb, pc, pr), occ.addCircleArc(pr, pc, pt)]
-        arcs_l = [occ.addCircleArc(pt, pc, pl), occ.addCircleArc(pl, pc, pb)]
-        right = occ.addPlaneSurface([occ.addCurveLoop(arcs_r + [-upper, -lower])])
-        left = occ.addPlaneSurface([occ.addCurveLoop([lower, upper] + arcs_l)])
+        right, left, (lower, upper) = _half_disks(occ, (0.0, 0.0), R, (0.0, 1.0), split=True)
         occ.synchronize()
         point = [-1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
         gmsh.model.mesh.setPeriodic(1, [upper], [lower], point)
@@ -375,15 +391,7 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
         ux, uy = REFLECTION_AXES[sizes.symmetry]
         n = math.hypot(ux, uy)
         ux, uy = ux / n, uy / n
-        pc = occ.addPoint(cx, cy, 0.0)
-        pa, pb = occ.addPoint(cx - R * ux, cy - R * uy, 0.0), occ.addPoint(cx + R * ux, cy + R * uy, 0.0)
-        pl, pr = occ.addPoint(cx - R * uy, cy + R * ux, 0.0), occ.addPoint(cx + R * uy, cy - R * ux, 0.0)
-        chord = occ.addLine(pa, pb)
-        arcs_r = [occ.addCircleArc(pa, pc, pr), occ.addCircleArc(pr, pc, pb)]
-        arcs_l = [occ.addCircleArc(pb, pc, pl), occ.addCircleArc(pl, pc, pa)]
-        right = occ.addPlaneSurface([occ.addCurveLoop(arcs_r + [-chord])])
-        left = occ.addPlaneSurface([occ.addCurveLoop([chord] + arcs_l)])
-        occ.remove([(0, pc)])
+        right, left, _ = _half_disks(occ, (cx, cy), R, (ux, uy))
         occ.synchronize()
         S = [[ux * ux - uy * uy, 2 * ux * uy], [2 * ux * uy, uy * uy - ux * ux]]  # reflection across u
         S = [[float(round(v)) if abs(v - round(v)) < 1e-15 else v for v in row] for row in S]
@@ -394,14 +402,7 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
         # image of the right: the model is symmetric under θ1 → −θ1, and an
         # asymmetric mesh tilts the mass between the two wells of the double
         # well by (mesh asymmetry) / (tunnelling gap ~ 1e-7)
-        pc, pb, pt = occ.addPoint(0.0, cy, 0.0), occ.addPoint(0.0, cy - R, 0.0), occ.addPoint(0.0, cy + R, 0.0)
-        pr, pl = occ.addPoint(R, cy, 0.0), occ.addPoint(-R, cy, 0.0)
-        chord = occ.addLine(pb, pt)
-        arcs_r = [occ.addCircleArc(pb, pc, pr), occ.addCircleArc(pr, pc, pt)]
-        arcs_l = [occ.addCircleArc(pt, pc, pl), occ.addCircleArc(pl, pc, pb)]
-        right = occ.addPlaneSurface([occ.addCurveLoop(arcs_r + [-chord])])
-        left = occ.addPlaneSurface([occ.addCurveLoop([chord] + arcs_l)])
-        occ.remove([(0, pc)])
+        right, left, _ = _half_disks(occ, (0.0, cy), R, (0.0, 1.0))
         mirror = [-1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
         if sizes.structured:
             _structured_core(gmsh, sizes, right, left, mirror)
