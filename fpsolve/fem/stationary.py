@@ -101,6 +101,7 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
     model.check_formulas(radius, center)
     noise, cross, landscape = model.noise_level, model.cross, model.valley
     noise.require_positive_T()
+    model_symmetry.agree(model, comm)  # every rank tries the maps rank 0 found
     options = {"options_prefix": options_prefix, "petsc_options": petsc_options, "symmetrise": symmetrise}
 
     def coefficients(m: Any) -> Tuple[Any, Any, Any]:

@@ -38,7 +38,7 @@ from fpsolve.model.expression import symbolic_budget, _short
 from fpsolve.model.valley import ModelError
 
 
-__all__ = ["Symmetry", "SymmetryReport", "CANDIDATES", "find", "zero_means"]
+__all__ = ["Symmetry", "SymmetryReport", "CANDIDATES", "find", "agree", "zero_means"]
 
 #: Rotation orders tried (by 2π/k); k = 2 is the point reflection.
 ROTATION_ORDERS = (3, 4, 6)
@@ -133,11 +133,27 @@ def find(model: Any, center: Optional[Sequence[float]] = None, radius: float = 1
     that keep the disk of that centre (θ units).  Cached per model; never
     raises for a model that was accepted (a search over the symbolic budget
     returns what it proved, ``complete`` False)."""
-    key = (model.loss, model.params, model.noise, model.covariance, model.alpha, model.Delta)
+    key = _key(model)
     if key not in _CACHE:
         _CACHE[key] = _search(model)
     report = _CACHE[key]
     return report if center is None else report.on_disk(center, radius)
+
+
+def agree(model: Any, comm: Any) -> SymmetryReport:
+    """:func:`find` on rank 0 of ``comm`` (an mpi4py communicator), taken
+    by every rank (and cached there): a search cut short by the time
+    budget on one rank only must not give the ranks different maps, which
+    the collective eigen-solve would then try in different numbers."""
+    report = find(model)
+    if comm is not None and comm.size > 1:
+        report = comm.bcast(report, root=0)
+        _CACHE[_key(model)] = report
+    return report
+
+
+def _key(model: Any) -> tuple:
+    return (model.loss, model.params, model.noise, model.covariance, model.alpha, model.Delta)
 
 
 def _search(model: Any) -> SymmetryReport:
