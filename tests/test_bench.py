@@ -74,3 +74,20 @@ def test_bench_adaptive_quick(tmp_path):
                                "postprocess_seconds", "imports_seconds", "other_seconds"))
     assert abs(parts - d["wall_seconds"]) < 1e-9 and min(d.values()) > 0
     assert "| 0.05 | no cross | graded | x1 |" in (out / "bench.md").read_text()
+
+
+def test_bench_symmetry_quick(tmp_path):
+    """scripts/bench_symmetry.py --quick: the two-layer nets' symmetries and point-symmetric
+    meshes, a converged default run, and the weight-decay net's moments from the default rule
+    within 1e-5 of the fixed 24 k-dof mesh's (the timing itself is reported, not asserted)."""
+    out = tmp_path / "bench"
+    res = run_script("bench_symmetry.py", "--quick", "--out", str(out))
+    assert res.returncode == 0, res.stderr
+    data = json.loads((out / "bench.json").read_text())
+    assert [r["model"] for r in data["rows"]] == ["two-layer net", "two-layer net + weight decay"]
+    for r in data["rows"]:
+        assert r["found"] == ["point", "swap", "anti-swap"] and r["used"] == ["point"] and r["converged"]
+        assert all(abs(v) < 1e-10 for v in r["zero_by_symmetry"].values())
+    cmp = data["weight_decay_vs_fixed"]
+    assert cmp["fixed_dofs"] > 20_000 and cmp["mean_abs_theta1_difference"] < 1e-5
+    assert "ratio" in (out / "bench.md").read_text()

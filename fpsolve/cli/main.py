@@ -28,6 +28,7 @@ TOOLS = {
     "bench-solver": ("bench_solver", "bench_solver.py", "benchmark of the FEM solve"),
     "bench-montecarlo": ("bench_montecarlo", "bench_montecarlo.py", "benchmark of the Monte Carlo engines"),
     "bench-dynamics": ("bench_dynamics", "bench_dynamics.py", "benchmark of the transient solve"),
+    "bench-symmetry": ("bench_symmetry", "bench_symmetry.py", "symmetries of the example models and their solve times"),
 }
 
 

@@ -12,12 +12,14 @@ Solution`` (:mod:`fpsolve.fem.stationary`), so it meshes the presets, user model
   ``η_K² = h_K² ‖λφ − ∇·J_h‖²_K + ½ Σ_e h_e ‖[J_h·n]‖²_e``
   (interior strong residual plus flux jumps across edges).
 * **Marking**: Dörfler (bulk) marking, the fewest cells holding the fraction
-  ``DORFLER`` of Σ η_K²; where the mesh is its own mirror image under
-  θ1 → −θ1 the indicator is symmetrised first, so the refined mesh keeps
-  the symmetry (and the mirror symmetrisation of the eigenvector applies).
+  ``DORFLER`` of Σ η_K²; where the mesh is its own image under θ1 → −θ1
+  (or under the symmetries the eigen-solve used) the indicator is
+  symmetrised first, so the refined mesh keeps the symmetry (and the
+  symmetrisation of the eigenvector applies).
 * **Refinement**: a gmsh remesh of the disk whose size field is each old
   cell's edge length, halved on the marked cells (:func:`remesh`); the disk
-  is meshed as mirror-image halves when centred on θ1 = 0, so the symmetry
+  is meshed as mirror-image halves when centred on θ1 = 0 (or as a half
+  disk and its point image, ``MeshSizes.symmetry``), so the symmetry
   survives every cycle.  (DOLFINx's edge-bisection refine, also available
   as :func:`refine_cells`, breaks it: plaza picks an isosceles cell's
   longest edge by vertex number.)
@@ -27,7 +29,13 @@ Solution`` (:mod:`fpsolve.fem.stationary`), so it meshes the presets, user model
   ``r = N_k / N_{k−1}``, ``p = (k + 1)/2``.  The watched quantities are the
   moments (mean ``|θ1|``, std ``|θ1|``, Var θ1, Var θ2 relative to themselves, the
   means relative to the width) and the L1 distance of the densities
-  ``∫|φ_k − φ_{k−1}|`` (φ_{k−1} interpolated into the new space).  The estimate is the largest of them; its
+  ``∫|φ_k − φ_{k−1}|`` (φ_{k−1} interpolated into the new space).  Means
+  that a symmetry of the model makes 0 (θ → −θ: both; the mirror: mean θ1)
+  are not watched but checked as 0 (:func:`zero_checks`, a warning
+  otherwise); the indicator, the estimate and the moments all come from
+  the symmetric solution (:mod:`fpsolve.fem.symmetry`), so an arbitrary
+  split of mass between wells that are images of each other no longer
+  drives the loop (issue 22).  The estimate is the largest of them; its
   effectivity (estimate / true error) is measured by the tests and
   ``scripts/bench_solver.py``.
 
@@ -40,7 +48,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -50,6 +58,8 @@ from fpsolve.fem.operator import Operator
 from fpsolve.fem import mesh as fmesh
 from fpsolve.fem.diagnostics import NEGATIVE_MASS_LIMIT
 from fpsolve.fem.forms import probability_flux
+from fpsolve.fem.linalg import ROUNDOFF_FACTOR
+from fpsolve.model import symmetry as model_symmetry
 from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 
 
@@ -60,10 +70,8 @@ DEFAULT_TOL = 1e-3
 #: Quantities the estimate watches, and what their error is relative to.
 RELATIVE_KEYS = ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2")
 MEAN_KEYS = (("mean_theta1", "var_theta1"), ("mean_theta2", "var_theta2"))
-#: λ0 is an escape rate (watched by the estimate) when above this many times
-#: its round-off size (linalg.eigenvalue_roundoff): 1e3 separates the OU
-#: exit rates (ratio 1e9) from the confined presets (ratio < 10).
-ROUNDOFF_FACTOR = 1e3
+# λ0 is an escape rate (watched by the estimate) when above ROUNDOFF_FACTOR
+# times its round-off size (fpsolve.fem.linalg.ROUNDOFF_FACTOR).
 #: Key of λ0 in a cycle's quantities (None where λ0 is at round-off).
 WATCHED_RATE = "escape_rate_above_roundoff"
 #: Smallest predicted growth of the mesh per cycle (cells, factor).
@@ -76,7 +84,8 @@ MIN_CYCLES = 3
 NOISE_LEVEL = 1e-12
 ESTIMATE_METHOD = ("change between consecutive adaptive cycles of the moments (relative), of the "
                    "density (L1) and of lambda0 where above round-off (relative), divided by r^p - 1 "
-                   "(r = dof ratio, p = (degree+1)/2); marking by the residual indicator "
+                   "(r = dof ratio, p = (degree+1)/2); means made 0 by a symmetry checked as 0, not "
+                   "watched; marking by the residual indicator "
                    "h^2|lambda phi - div J|^2 + h|[J.n]|^2, plus its dual weighting by the mean "
                    "first-passage time for lambda0 (Dorfler 0.95)")
 
@@ -93,6 +102,7 @@ class Cycle:
     moments: Dict[str, float]
     eigenvalue: float
     seconds: float
+    zero_by_symmetry: Dict[str, float] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -256,10 +266,12 @@ def _cell_midpoints(msh: Any) -> np.ndarray:
     return msh.geometry.x[:, :2][nodes].mean(axis=1)
 
 
-def symmetrise_indicator(msh: Any, eta2: np.ndarray) -> Tuple[np.ndarray, bool]:
-    """(η², symmetric?): η_K² replaced by max(η_K², η_K'²) with K' the mirror
-    image of K under θ1 → −θ1, where every cell has one; otherwise η²
-    unchanged and False.  Collective."""
+def symmetrise_indicator(msh: Any, eta2: np.ndarray,
+                         matrices: Sequence[Any] = (((-1.0, 0.0), (0.0, 1.0)),)) -> Tuple[np.ndarray, bool]:
+    """(η², symmetric?): η_K² replaced by the largest η² over the images of
+    K under the maps θ → S θ of ``matrices`` (2×2 each; default the mirror
+    θ1 → −θ1) where every cell has an image under each map (the others are
+    skipped); otherwise η² unchanged and False.  Collective."""
     from scipy.spatial import cKDTree
 
     comm = msh.comm
@@ -269,10 +281,17 @@ def symmetrise_indicator(msh: Any, eta2: np.ndarray) -> Tuple[np.ndarray, bool]:
     if all_mids.size == 0:
         return eta2, False
     scale = float(np.max(np.abs(all_mids)))
-    dist, image = cKDTree(all_mids).query(all_mids * np.array([-1.0, 1.0]))
-    if float(np.max(dist)) > 1e-9 * max(scale, 1e-300):
+    tree = cKDTree(all_mids)
+    sym, done = all_eta, False
+    for matrix in matrices:
+        S = np.asarray(matrix, dtype=float)
+        mirror = np.array_equal(S, np.array([[-1.0, 0.0], [0.0, 1.0]]))
+        dist, image = tree.query(all_mids * np.array([-1.0, 1.0]) if mirror else all_mids @ S.T)
+        if float(np.max(dist)) > 1e-9 * max(scale, 1e-300):
+            continue
+        sym, done = np.maximum(sym, all_eta[image]), True
+    if not done:
         return eta2, False
-    sym = np.maximum(all_eta, all_eta[image])
     start = sum(comm.allgather(len(eta2))[:comm.rank]) if comm.size > 1 else 0
     return sym[start:start + len(eta2)], True
 
@@ -423,19 +442,59 @@ def canonical_order(tri: np.ndarray, values: np.ndarray) -> np.ndarray:
 # Error estimate
 # --------------------------------------------------------------------------
 
-def quantity_errors(new: Dict[str, float], old: Dict[str, float]) -> Dict[str, float]:
+def quantity_errors(new: Dict[str, float], old: Dict[str, float], zero: Sequence[str] = ()) -> Dict[str, float]:
     """Relative changes of the watched moments between two cycles
-    (module docstring)."""
+    (module docstring); the means in ``zero`` (made 0 by a symmetry:
+    :func:`zero_checks`) are not watched."""
     out = {}
     for key in RELATIVE_KEYS:
         if key in new and key in old and new[key] != 0:
             out[key] = abs(new[key] - old[key]) / abs(new[key])
     for key, var in MEAN_KEYS:
+        if key in zero:
+            continue
         if key in new and key in old and new.get(var, 0) > 0:
             out[key] = abs(new[key] - old[key]) / math.sqrt(new[var])
     lam_new, lam_old = new.get(WATCHED_RATE), old.get(WATCHED_RATE)
     if lam_new is not None and lam_old is not None:
         out["escape_rate"] = abs(lam_new - lam_old) / abs(lam_new)
+    return out
+
+
+#: A mean that a symmetry makes 0 counts as 0 when below this many standard
+#: deviations (round-off of the symmetric quadrature is about 1e-16).
+ZERO_TOL = 1e-10
+
+
+def zero_checks(moments: Dict[str, float], zero: Sequence[str]) -> Tuple[Dict[str, float], List[str]]:
+    """({key: mean / std} for the means in ``zero``, one line per mean that
+    is not 0 to :data:`ZERO_TOL` standard deviations): the quantities a
+    symmetry makes 0 are checked as 0, not watched as converging."""
+    out, bad = {}, []
+    for key, var in MEAN_KEYS:
+        if key in zero and key in moments:
+            value = abs(moments[key]) / math.sqrt(moments[var]) if moments.get(var, 0) > 0 else abs(moments[key])
+            out[key] = value
+            if not value <= ZERO_TOL:
+                bad.append(f"{key} = {moments[key]:.3g} should be 0 by symmetry ({value:.2g} standard deviations)")
+    return out, bad
+
+
+def hopping_check(new: dict | None, old: dict | None, factor: float, tol: float) -> dict | None:
+    """The hopping record of the last cycle (:func:`fpsolve.fem.eigenproblem.hopping_record`)
+    with its change from the previous cycle, extrapolated like the moments
+    (``estimate``), and ``trusted`` where the rate is resolved (above
+    round-off, antisymmetric) and the estimate is below ``tol``."""
+    if new is None or new.get("rate") is None:
+        return new
+    out = dict(new)
+    if old is None or old.get("rate") is None or not new["above_roundoff"]:
+        return out
+    est = factor * abs(new["rate"] - old["rate"]) / abs(new["rate"]) if new["rate"] != 0 else math.inf
+    out["estimate"] = est
+    out["trusted"] = bool(est <= tol)
+    out["trust_reason"] = (f"change from the previous mesh {est:.2g} (extrapolated) <= tol {tol:g}" if out["trusted"]
+                           else f"change from the previous mesh {est:.2g} (extrapolated) > tol {tol:g}")
     return out
 
 
@@ -508,22 +567,27 @@ def adapt(msh: Any, sizes: Any, solve_on: Callable[[Any], Any], indicator: Calla
     previous = None
     estimate = math.inf
     converged = False
+    hopping = None
     for k in range(max_cycles):
         start = time.perf_counter()
         sol = solve_on(msh)
         mom = dict(moments(sol))
         mom[WATCHED_RATE] = resolved_escape_rate(sol)
         dofs = sol.info["dofs"]
+        zero = sol.info.get("zero_by_symmetry", [])
+        zeros, not_zero = zero_checks(mom, zero)
         errors: Dict[str, float] = {}
+        hopping = sol.info.get("hopping")
         if previous is not None:
             factor = extrapolation_factor(dofs, previous.info["dofs"], sol.info.get("degree", 2))
-            raw = quantity_errors(mom, cycles[-1].moments)
+            hopping = hopping_check(hopping, previous.info.get("hopping"), factor, tol)
+            raw = quantity_errors(mom, cycles[-1].moments, zero)
             raw["l1_density"] = l1_change(sol, previous)
             errors = {key: factor * value for key, value in raw.items()}
             estimate = max(errors.values())
         cells = msh.comm.allreduce(msh.topology.index_map(2).size_local)
         cycle = Cycle(k, dofs, cells, None if previous is None else estimate, errors, mom,
-                      sol.eigenvalue.real, 0.0)
+                      sol.eigenvalue.real, 0.0, zeros)
         # two differences at least: the first one (coarse mesh) can be small by chance;
         # and no converged answer that is not a density (its negative mass warned of)
         negative = sol.negativity()["negative_mass"]
@@ -534,7 +598,8 @@ def adapt(msh: Any, sizes: Any, solve_on: Callable[[Any], Any], indicator: Calla
             _say_cycle(say, cycle)
             break
         eta2 = combined_indicator(sol, indicator(sol), mom[WATCHED_RATE] is not None)
-        eta2, _ = symmetrise_indicator(msh, eta2)
+        used = sol.info.get("symmetrised") or ["mirror-theta1"]
+        eta2, _ = symmetrise_indicator(msh, eta2, [model_symmetry.by_name(n).matrix for n in used])
         marked, shrink, _ = mark(eta2, msh.comm, cells, sol.info.get("degree", 2))
         background, new_cells = size_field(msh, shrink, sizes)
         predicted = int(dofs * new_cells / cells)
@@ -553,11 +618,13 @@ def adapt(msh: Any, sizes: Any, solve_on: Callable[[Any], Any], indicator: Calla
         previous = sol
     else:
         warnings.append(f"tolerance {tol:g} not reached in {max_cycles} cycles: estimate {estimate:.2g}")
+    warnings.extend(not_zero)
     record = {
         "error_estimate": estimate if math.isfinite(estimate) else None,
         "error_estimate_method": ESTIMATE_METHOD,
         "tol": tol, "max_dofs": max_dofs, "converged": converged,
         "cycles": [c.as_dict() for c in cycles],
+        "hopping": hopping,
         "warnings": warnings,
     }
     return sol, record
@@ -571,17 +638,19 @@ def _say_cycle(say: Callable[[str], None], c: Cycle) -> None:
 def solve_adaptive(msh: Any, sizes: Any, coefficients: Callable[[Any], Tuple[Any, Any, Any]], *, degree: int = 2,
                    wall: str = "absorbing", eigensolver: str = "slepc", tol: float = DEFAULT_TOL,
                    max_dofs: int = DEFAULT_MAX_DOFS, progress: Callable[[str], None] | None = None,
-                   solver_options: Dict[str, Any] | None = None) -> Tuple[Any, dict]:
+                   solver_options: Dict[str, Any] | None = None, model: Any = None) -> Tuple[Any, dict]:
     """Adaptive principal eigenpair of docs/model.md §4's weak form from the
     coarse mesh ``msh`` of the disk ``sizes`` (bounds of every remesh).  ``coefficients(mesh) -> (drift, D, divD)`` (UFL on
     that mesh; divD may be None); ``solver_options`` go to
     :func:`fpsolve.fem.eigenproblem.solve_operator` (options_prefix, petsc_options,
-    symmetrise).  Returns (Solution, record of :func:`adapt`)."""
+    symmetrise); ``model``: the :class:`~fpsolve.model.expression.Model` whose
+    symmetries the eigen-solve tries (:func:`fpsolve.fem.eigenproblem.candidate_maps`).
+    Returns (Solution, record of :func:`adapt`)."""
 
     current: Dict[str, Any] = {}
 
     def solve_on(m: Any) -> Any:
-        op = Operator.build(m, *coefficients(m), degree=degree, wall=wall)
+        op = Operator.build(m, *coefficients(m), degree=degree, wall=wall, model=model)
         current["coefficients"] = (op.drift, op.D, op.divD)
         sol, timing = eigenproblem.solve_operator(op, eigensolver=eigensolver, adjoint=op.wall == "absorbing",
                                                   **(solver_options or {}))

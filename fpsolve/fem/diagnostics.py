@@ -7,7 +7,7 @@ thresholds are the package's single source for them:
 * negative mass ``∫ max(−φ, 0)`` above ``NEGATIVE_MASS_LIMIT``: the mesh
   does not resolve the density (oscillations at steep flanks);
 * principal eigenvalue nearly degenerate, ``(λ1 − λ0)/|λ1|`` below
-  ``GAP_LIMIT``, where the mirror symmetrisation did not apply: the split of
+  ``GAP_LIMIT``, where no symmetrisation applied (:mod:`fpsolve.fem.symmetry`): the split of
   mass between separated regions is not determined at this precision;
 * density at a reflecting wall above ``WALL_DENSITY_LIMIT`` of its peak: the
   wall, not the model, shapes the result (enlarge ``--radius``);

@@ -263,6 +263,12 @@ def eigen_residual(K: Any, M: Any, lam: complex, vec: Any) -> Tuple[float, float
             float(r / norm_k) if norm_k > 0 else float("nan"))
 
 
+#: λ0 (or a difference of eigenvalues) is resolved when above this many
+#: times its round-off size (:func:`eigenvalue_roundoff`): 1e3 separates
+#: the OU exit rates (ratio 1e9) from the confined presets (ratio < 10).
+ROUNDOFF_FACTOR = 1e3
+
+
 def eigenvalue_roundoff(K: Any, M: Any, vec: Any) -> float:
     """The size of λ0 that round-off alone produces, ``u ‖K‖∞ ‖φ‖₁ / |Σ (Mφ)|``
     (u = 2.2e-16; the left eigenvector of the principal eigenvalue of a
@@ -290,9 +296,12 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
     (default :data:`EIGEN_DEFAULTS`: λ0 and λ1, whose gap :func:`spectral_gap` reports).  ``petsc_options`` (keys without
     dash, e.g. ``{"eps_nev": 6, "st_pc_factor_mat_solver_type": "mumps"}``)
     are read under ``options_prefix`` after the defaults are set, so they
-    override them.  ``mirror`` (:class:`fpsolve.fem.symmetry.Mirror`, or None):
-    the chosen vector is replaced by its mirror-symmetric part (exact split
-    of mass between mirror-image wells).  ``adjoint``: ``info["_adjoint"]``
+    override them.  ``mirror`` (:class:`fpsolve.fem.symmetry.Mirror` or
+    :class:`~fpsolve.fem.symmetry.Group`, or None): the chosen vector is
+    replaced by its symmetric part (exact split of mass between wells that
+    are images of each other); ``info["symmetrised"]`` names the maps.
+    ``info["_second"]``: (λ1, its vector), the pair of least real part
+    above λ0's, when one was found.  ``adjoint``: ``info["_adjoint"]``
     is the vector τ of :func:`_adjoint_solve`.  ``info`` records the eigenvalues
     found, the positivity ratio and ``residual`` = ‖Kφ − λMφ‖/‖Kφ‖.
     Raises ModelError for an unknown method, RuntimeError when nothing converges.
@@ -353,11 +362,16 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
     if not candidates:
         raise RuntimeError("the eigen-solve converged to no eigenpair")
     lam, vec, ratio = _choose(candidates)
+    others = [c for c in candidates if c[1] is not vec and c[0].real >= lam.real]
+    if others:
+        second = min(others, key=lambda c: c[0].real)
+        info["_second"] = (second[0], second[1])
     if mirror is not None:
         vec = mirror.symmetric_part(vec)
         s, t = _positivity(vec, lumped)
         ratio = abs(s) / t if t > 0 else 0.0
     info["mirror_symmetrised"] = mirror is not None
+    info["symmetrised"] = list(getattr(mirror, "names", ["mirror-theta1"])) if mirror is not None else []
     info["eigenvalues"] = [[c[0].real, c[0].imag] for c in sorted(candidates, key=lambda c: c[0].real)]
     info["positivity_ratio"] = ratio
     info["residual"], info["residual_relative_to_Kphi"] = eigen_residual(K, M, lam, vec)

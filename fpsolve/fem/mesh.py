@@ -112,7 +112,15 @@ class MeshSizes:
     node of a column has the same θ1 and a function of θ1 alone has no
     spurious θ2-gradient (which D22/D11 ~ 1e6 would amplify).  The grid
     spans ``grid_hx`` × ``grid_hy`` about (0, box_y0) (None: the box); the
-    rest of the box has the isotropic size ``h_min``."""
+    rest of the box has the isotropic size ``h_min``.
+
+    ``symmetry`` (:data:`MESH_SYMMETRIES`): ``"mirror"`` (a disk centred on
+    θ1 = 0 is meshed as two mirror-image halves, θ1 → −θ1), ``"point"`` (a
+    disk centred on the origin is meshed as a half disk and its image under
+    θ → −θ, for models with the point symmetry but not the mirror), or the
+    reflections ``"mirror-theta2"``, ``"swap"``, ``"anti-swap"`` (a disk
+    centred on the fixed line is meshed as a half and its image).  A disk
+    whose centre the map does not fix is meshed as before."""
 
     radius: float
     center: Tuple[float, float]
@@ -129,6 +137,7 @@ class MeshSizes:
     structured: bool = False
     grid_hx: float | None = None
     grid_hy: float | None = None
+    symmetry: str = "mirror"
 
     def as_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -308,6 +317,27 @@ def _apply_stretch(gmsh: Any, sizes: MeshSizes) -> None:
 UNIFORM_DIVISOR = 40.0
 
 
+#: The fixed line (a direction through the centre) of the reflections a disk
+#: can keep besides θ1 → −θ1: θ2 → −θ2, the swap and the anti-swap.
+REFLECTION_AXES = {"mirror-theta2": (1.0, 0.0), "swap": (1.0, 1.0), "anti-swap": (1.0, -1.0)}
+#: The symmetries a generated disk can keep (:class:`MeshSizes`).
+MESH_SYMMETRIES = ("mirror", "point") + tuple(REFLECTION_AXES)
+
+
+def _on_axis(sizes: "MeshSizes") -> bool:
+    """Whether the disk's centre lies on the fixed line of ``sizes.symmetry``."""
+    ux, uy = REFLECTION_AXES[sizes.symmetry]
+    cx, cy = sizes.center
+    return abs(cx * uy - cy * ux) <= 1e-12 * max(sizes.radius, 1.0)
+
+
+def check_symmetry(symmetry: str) -> str:
+    """``symmetry`` if one of :data:`MESH_SYMMETRIES`, else InputError."""
+    if symmetry not in MESH_SYMMETRIES:
+        raise ModelError(f"mesh symmetry must be one of {', '.join(MESH_SYMMETRIES)} (got {symmetry!r})")
+    return symmetry
+
+
 def uniform_sizes(radius: float = 2.0, center: Tuple[float, float] = (0.0, 0.0),
                   h_min: float | None = None) -> MeshSizes:
     """A uniform disk mesh of size ``h_min`` (default ``radius / 40``): the
@@ -331,6 +361,28 @@ def check_sizes(sizes: MeshSizes) -> None:
         raise ModelError(f"h-min={sizes.h_min:g} is too small for radius {sizes.radius:g}")
 
 
+def _half_disks(occ: Any, center: Tuple[float, float], R: float, u: Tuple[float, float],
+                split: bool = False) -> Tuple[int, int, list]:
+    """(right, left, chord curves): the disk of ``center`` and radius ``R``
+    cut along the chord through the centre in the unit direction ``u``
+    into the half on the right of ``u`` and the half on its left; with
+    ``split`` the chord is two lines meeting at the centre (for the point
+    reflection, which maps one onto the other)."""
+    cx, cy = center
+    ux, uy = u
+    pc = occ.addPoint(cx, cy, 0.0)
+    pa, pb = occ.addPoint(cx - R * ux, cy - R * uy, 0.0), occ.addPoint(cx + R * ux, cy + R * uy, 0.0)
+    pr, pl = occ.addPoint(cx + R * uy, cy - R * ux, 0.0), occ.addPoint(cx - R * uy, cy + R * ux, 0.0)
+    chords = [occ.addLine(pa, pc), occ.addLine(pc, pb)] if split else [occ.addLine(pa, pb)]
+    arcs_r = [occ.addCircleArc(pa, pc, pr), occ.addCircleArc(pr, pc, pb)]
+    arcs_l = [occ.addCircleArc(pb, pc, pl), occ.addCircleArc(pl, pc, pa)]
+    right = occ.addPlaneSurface([occ.addCurveLoop(arcs_r + [-c for c in reversed(chords)])])
+    left = occ.addPlaneSurface([occ.addCurveLoop(chords + arcs_l)])
+    if not split:
+        occ.remove([(0, pc)])
+    return right, left, chords
+
+
 def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None) -> None:
     """Create the disk (split along θ1 = 0 when it crosses it) in the
     current gmsh model, with the size field, and mesh it.  ``background``
@@ -340,19 +392,33 @@ def _build_gmsh_disk(sizes: MeshSizes, background: Tuple[Any, Any] | None = None
 
     R, (cx, cy) = sizes.radius, sizes.center
     occ = gmsh.model.occ
-    if cx == 0.0 and sizes.box_x0 == 0.0:
+    if sizes.symmetry == "point" and cx == 0.0 and cy == 0.0 and not sizes.structured:
+        # the right half disk and its image under θ → −θ (the chord θ1 = 0
+        # split at the origin, its upper half the image of its lower half):
+        # a two-layer net's wells are images under the point reflection only
+        right, left, (lower, upper) = _half_disks(occ, (0.0, 0.0), R, (0.0, 1.0), split=True)
+        occ.synchronize()
+        point = [-1, 0, 0, 0, 0, -1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
+        gmsh.model.mesh.setPeriodic(1, [upper], [lower], point)
+        gmsh.model.mesh.setPeriodic(2, [left], [right], point)
+    elif sizes.symmetry in REFLECTION_AXES and not sizes.structured and _on_axis(sizes):
+        # two halves meeting on the fixed line of the reflection (θ2 = 0, θ1 = θ2 or
+        # θ1 = −θ2), one meshed as the image of the other
+        ux, uy = REFLECTION_AXES[sizes.symmetry]
+        n = math.hypot(ux, uy)
+        ux, uy = ux / n, uy / n
+        right, left, _ = _half_disks(occ, (cx, cy), R, (ux, uy))
+        occ.synchronize()
+        S = [[ux * ux - uy * uy, 2 * ux * uy], [2 * ux * uy, uy * uy - ux * ux]]  # reflection across u
+        S = [[float(round(v)) if abs(v - round(v)) < 1e-15 else v for v in row] for row in S]
+        gmsh.model.mesh.setPeriodic(2, [left], [right], [S[0][0], S[0][1], 0, 0, S[1][0], S[1][1], 0, 0,
+                                                         0, 0, 1, 0, 0, 0, 0, 1])
+    elif cx == 0.0 and sizes.box_x0 == 0.0:
         # two half disks meeting on θ1 = 0, the left one meshed as the mirror
         # image of the right: the model is symmetric under θ1 → −θ1, and an
         # asymmetric mesh tilts the mass between the two wells of the double
         # well by (mesh asymmetry) / (tunnelling gap ~ 1e-7)
-        pc, pb, pt = occ.addPoint(0.0, cy, 0.0), occ.addPoint(0.0, cy - R, 0.0), occ.addPoint(0.0, cy + R, 0.0)
-        pr, pl = occ.addPoint(R, cy, 0.0), occ.addPoint(-R, cy, 0.0)
-        chord = occ.addLine(pb, pt)
-        arcs_r = [occ.addCircleArc(pb, pc, pr), occ.addCircleArc(pr, pc, pt)]
-        arcs_l = [occ.addCircleArc(pt, pc, pl), occ.addCircleArc(pl, pc, pb)]
-        right = occ.addPlaneSurface([occ.addCurveLoop(arcs_r + [-chord])])
-        left = occ.addPlaneSurface([occ.addCurveLoop([chord] + arcs_l)])
-        occ.remove([(0, pc)])
+        right, left, _ = _half_disks(occ, (0.0, cy), R, (0.0, 1.0))
         mirror = [-1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1]
         if sizes.structured:
             _structured_core(gmsh, sizes, right, left, mirror)
@@ -533,12 +599,13 @@ def coarse_sizes(radius: float, center: Tuple[float, float] = (0.0, 0.0),
     return sizes
 
 
-def adaptive_start(radius: float, center: Tuple[float, float], comm: Any) -> Tuple[Any, MeshSizes]:
+def adaptive_start(radius: float, center: Tuple[float, float], comm: Any,
+                   symmetry: str = "mirror") -> Tuple[Any, MeshSizes]:
     """(first mesh, bounds of every remesh) of the adaptive loop
     (:func:`fpsolve.fem.adapt.solve_adaptive`): the uniform disk of
     :func:`coarse_sizes`, and sizes between ``radius * FLOOR_FRACTION`` and
-    its size."""
-    sizes = coarse_sizes(radius, center)
+    its size; ``symmetry``: :class:`MeshSizes`."""
+    sizes = dataclasses.replace(coarse_sizes(radius, center), symmetry=check_symmetry(symmetry))
     msh, _ = create_disk(sizes, comm)
     return msh, dataclasses.replace(sizes, h_min=radius * FLOOR_FRACTION)
 

@@ -8,11 +8,13 @@ size above the dof budget is refused before any meshing.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any, Tuple
 
 from fpsolve.fem import mesh as fmesh
+from fpsolve.model import symmetry as model_symmetry
 from fpsolve.model.valley import ModelError
 
 
@@ -34,7 +36,27 @@ def model_mesh_sizes(model: Any, radius: float = 2.0, center: Tuple[float, float
         raise ModelError("--h-max applies to the graded mesh of the valley presets; a custom model's mesh is "
                          "uniform (set its size with --h-min)")
     model.noise_level.require_positive_T()
-    return fmesh.uniform_sizes(radius, center, h_min)
+    sizes = fmesh.uniform_sizes(radius, center, h_min)
+    return dataclasses.replace(sizes, symmetry=mesh_symmetry(model, center, radius))
+
+
+def mesh_symmetry(model: Any, center: Tuple[float, float] = (0.0, 0.0), radius: float = 2.0) -> str:
+    """The symmetry a generated disk keeps for ``model``
+    (:class:`fpsolve.fem.mesh.MeshSizes`), from the model's symmetries on
+    this disk (:func:`fpsolve.model.symmetry.find`) in the order of
+    preference θ1 → −θ1 (``"mirror"``, the disk as before), θ → −θ
+    (``"point"``: the two-layer nets), θ2 → −θ2, swap, anti-swap;
+    ``"mirror"`` when it has none of them."""
+    names = model_symmetry.find(model, center, radius).names
+    for name, kind in MESH_PREFERENCE:
+        if name in names:
+            return kind
+    return "mirror"
+
+
+#: (model symmetry, mesh symmetry) in the order :func:`mesh_symmetry` prefers them.
+MESH_PREFERENCE = (("mirror-theta1", "mirror"), ("point", "point"), ("mirror-theta2", "mirror-theta2"),
+                   ("swap", "swap"), ("anti-swap", "anti-swap"))
 
 
 def model_mesh(model: Any, *, radius: float, center: Tuple[float, float], mesh: str | Path | None,

@@ -28,8 +28,9 @@ from fpsolve.fem.operator import Operator
 from fpsolve.fem.forms import check_wall, case_coefficients, check_degree
 from fpsolve.fem.linalg import OPTIONS_PREFIX
 from fpsolve.fem.model_mesh import (
-    check_budget, DEFAULT_MAX_DOFS, default_mesh_rule, MESH_RULES, model_mesh_sizes)
+    check_budget, DEFAULT_MAX_DOFS, default_mesh_rule, MESH_RULES, mesh_symmetry, model_mesh_sizes)
 from fpsolve.fem.solution import Solution
+from fpsolve.model import symmetry as model_symmetry
 from fpsolve.model.expression import as_model
 from fpsolve.model.valley import ModelError, Noise
 from fpsolve.tools import parallel
@@ -74,7 +75,10 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
     ``error_estimate`` (relative; adaptive: the extrapolated change between
     cycles, with ``adaptivity``, the cycles; one mesh: the residual estimate
     of the density's L1 error, :func:`fpsolve.fem.adapt.density_error_estimate`)
-    and ``error_estimate_method``.
+    and ``error_estimate_method``,
+    ``symmetry`` (:func:`symmetry_summary`: the model's symmetries, those
+    used, the hopping rate λ1 − λ0; a model with θ → −θ but not θ1 → −θ1
+    gets a point-symmetric disk, :func:`~fpsolve.fem.model_mesh.mesh_symmetry`).
     Raises ModelError for bad values (one line naming them).
     """
 
@@ -100,6 +104,7 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
     model.check_formulas(radius, center)
     noise, cross, landscape = model.noise_level, model.cross, model.valley
     noise.require_positive_T()
+    model_symmetry.agree(model, comm)  # every rank tries the maps rank 0 found
     options = {"options_prefix": options_prefix, "petsc_options": petsc_options, "symmetrise": symmetrise}
 
     def coefficients(m: Any) -> Tuple[Any, Any, Any]:
@@ -107,11 +112,11 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
 
     if mesh is None and mesh_rule == "adaptive":
         t0 = time.perf_counter()
-        msh, sizes = fmesh.adaptive_start(radius, center, comm)
+        msh, sizes = fmesh.adaptive_start(radius, center, comm, mesh_symmetry(model, center, radius))
         t_mesh = time.perf_counter() - t0
         sol, record = adapt.solve_adaptive(msh, sizes, coefficients, degree=degree, wall=wall,
                                            eigensolver=eigensolver, tol=tol, max_dofs=max_dofs, progress=say,
-                                           solver_options=options)
+                                           solver_options=options, model=model)
         timing = {k: sol.info[k] for k in ("assemble_seconds", "solve_seconds", "dofs")}
         mesh_info = {"source": "adaptive", "rule": "adaptive", "bounds": sizes.as_dict(),
                      "domain": "disk", "radius": radius, "center": list(center),
@@ -175,6 +180,7 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
         "assemble_seconds": timing["assemble_seconds"],
         "solve_seconds": timing["solve_seconds"],
     }
+    summary["symmetry"] = symmetry_summary(model, sol, mesh_info, mom, record)
     summary["error_estimate"] = record["error_estimate"]
     summary["error_estimate_method"] = record["error_estimate_method"]
     if "cycles" in record:
@@ -190,3 +196,25 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
         f"Var theta2 = {mom['var_theta2']:.6g}; min density {neg['min_density']:.3g}, "
         f"negative mass {neg['negative_mass']:.3g}")
     return sol
+
+
+def symmetry_summary(model: Any, sol: Solution, mesh_info: dict, moments: dict, record: dict | None) -> dict:
+    """summary.json's ``symmetry``: the model's symmetries on its domain
+    (:func:`fpsolve.model.symmetry.find`), those the solve used (mesh and
+    operator are their own images: ``used``), the means they make 0 with
+    their computed values, and the hopping rate λ1 − λ0 with its trust flag
+    (:func:`fpsolve.fem.eigenproblem.hopping_record`; the adaptive loop's
+    check against the previous mesh where there is one)."""
+    center = mesh_info.get("center") if mesh_info.get("domain") == "disk" else None
+    report = model_symmetry.find(model) if center is None else model_symmetry.find(model, center, mesh_info["radius"])
+    hop = sol.info.get("hopping")
+    if record is not None and record.get("hopping") is not None:
+        hop = record["hopping"]
+    out = {"model": report.as_dict(), "domain_checked": center is not None,
+           "mesh": mesh_info.get("symmetry", mesh_info.get("bounds", {}).get("symmetry")),
+           "used": sol.info.get("symmetrised", []),
+           "zero_by_symmetry": {k: moments.get(k) for k in sol.info.get("zero_by_symmetry", [])},
+           "hopping": hop}
+    out["hopping_rate"] = hop.get("rate") if hop else None
+    out["hopping_rate_trusted"] = bool(hop and hop.get("trusted"))
+    return out
