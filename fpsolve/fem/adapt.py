@@ -230,9 +230,6 @@ def dual_weight(sol: Any) -> np.ndarray | None:
     if getattr(sol, "adjoint", None) is None:
         return None
     import ufl
-    from dolfinx import fem
-    from dolfinx.fem.petsc import assemble_vector
-    from petsc4py import PETSc
 
     msh = sol.mesh
     W = _compat.functionspace(msh, "DG", 0)
