@@ -13,6 +13,9 @@ of ``burn_tau`` relaxation times and a window of ``window_tau`` more, both
 capped by ``max_time`` (``relaxed`` False where the cap bit).  The relaxation
 time is the closed form's ``τ = Var/B(x*)`` (:func:`relaxation_time`), which
 diverges at T_c (critical slowing down): the sweep avoids 0.9 < r < 1.1.
+Where the fast relaxation time ``1/g_i(x*)`` is longer (large m at fixed T,
+where the adiabatic ratio exceeds 1) it sets the run length instead; every
+run lasts at least :data:`MIN_TIME`.
 
 **T_c from the Monte Carlo** (:func:`onset_fit`).  Above T_c the mode of the
 constant-D marginal obeys ``1/T = −Σ g_i g_i'(x*)/(4 ε x*)``, so for small x*
@@ -50,6 +53,8 @@ __all__ = ["relaxation_time", "start_positions", "walkers_for", "theory_point", 
 
 #: Radius of the absorbing sphere of the Monte Carlo: far from the mass at every (m, T) swept here.
 RADIUS = 4.0
+#: Shortest Monte-Carlo run (burn-in + window), time units.
+MIN_TIME = 50.0
 
 
 def relaxation_time(valley: NValley, T: float) -> float:
@@ -117,9 +122,11 @@ def mc_point(preset: Landscape, m: int, T: float, *, dt: float, walkers: int, ma
 
     valley = NValley.from_landscape(preset, m)
     cf = theory_point(valley, T)
-    tau = cf["tau"]
-    burn = min(burn_tau * tau, max_time / 2)
-    total = min(burn + window_tau * tau, max_time)
+    # the slower of the slow relaxation time and the fast one, 1/g_i at the mode (which rules
+    # where the adiabatic ratio is large); at least MIN_TIME/2 of burn-in and of window
+    tau = max(cf["tau"], float(np.max(1.0 / valley.g(cf["cf_mode"]))))
+    burn = min(max(burn_tau * tau, MIN_TIME / 2), max_time / 2)
+    total = min(burn + max(window_tau * tau, MIN_TIME / 2), max_time)
     r = nensemble.run(valley, Noise.from_temperature(T, dt), method="sde", dt=dt, walkers=walkers, time=total,
                       seed=seed, radius=RADIUS, bins=int(4 * RADIUS / 0.005),
                       sample_from=start_positions(valley, T, walkers, seed), burn_in=burn,
@@ -128,7 +135,8 @@ def mc_point(preset: Landscape, m: int, T: float, *, dt: float, walkers: int, ma
     peak, _, _ = metrics.peak_location(r.hist_abs_theta1, r.abs_edges)
     f0 = float(valley.flatness(0.0))
     return {"m": m, "T": T, "r": T / theory.critical_temperature_constant(valley), **cf,
-            "walkers": walkers, "dt": dt, "burn_in": burn, "time": total, "relaxed": bool(burn >= 2.0 * tau),
+            "walkers": walkers, "dt": dt, "burn_in": burn, "time": total, "tau_run": tau,
+            "relaxed": bool(burn >= burn_tau * tau - 1e-9 and total >= burn + window_tau * tau - 1e-9),
             "mc_mean_abs": s.get("mean_abs_theta1", math.nan), "mc_mean_abs_se": s.get("mean_abs_theta1_se", math.nan),
             "mc_std_abs": s.get("std_abs_theta1", math.nan), "mc_std_abs_se": s.get("std_abs_theta1_se", math.nan),
             "mc_peak": peak, "mc_flatness_ratio": float(valley.flatness(peak)) / f0,
