@@ -1,6 +1,6 @@
-"""Reproduce the seed's figures (S2, S3, S4, S5, phase diagram, relaxation rate) with fpsolve's numbers.
+"""Reproduce the seed's figures (S2, S3, S4, S5, phase diagram, relaxation rate, dimension) with fpsolve's numbers.
 
-    python scripts/reproduce.py [--quick] [--figures S5,S3,S4,S2,phase,relaxation] [--out DIR]
+    python scripts/reproduce.py [--quick] [--figures S5,S3,S4,S2,phase,relaxation,dimension] [--out DIR]
     mpirun -n 4 python -m mpi4py scripts/reproduce.py [--quick]   # sweeps over ranks
 
 Each figure gets a PNG and the CSV of its numbers; ``summary.md`` has one
@@ -20,7 +20,7 @@ from fpsolve.tools import io
 from fpsolve.mc import plan as mc_plan
 from fpsolve.model.valley import Landscape
 
-NAMES = ("S5", "S3", "S4", "S2", "phase", "relaxation")
+NAMES = ("S5", "S3", "S4", "S2", "phase", "relaxation", "dimension")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,6 +16,10 @@ plot (written as CSV), the checks it supports, and a one-line finding.
   theoretical boundaries.
 * Relaxation — the generator's relaxation rate against T across T_c (its
   dip, critical slowing down), its exponent beside γ of Fig. S4.
+* Dimension — the flatness transition with m fast directions (docs/model.md
+  §9): the order parameter against T/T_c(m), T_c(m) from the Monte Carlo
+  against the closed forms, the search time against m
+  (:mod:`fpsolve.validation.dimension`).
 
 Units: time in α SGD steps (t = α k); search times in time units.
 """
@@ -36,7 +40,9 @@ from fpsolve.fem import stationary as solver
 from fpsolve.mc import ensemble as montecarlo
 from fpsolve.model.valley import Landscape, Noise
 from fpsolve.plots.stationary import pyplot, save_figure
+from fpsolve.plots.dimension import plot_dimension
 from fpsolve.plots.spectrum import plot_relaxation_sweep
+from fpsolve.validation import dimension
 from fpsolve.validation import relaxation
 from fpsolve.validation import metrics as compare
 from fpsolve.validation import three_way as validation
@@ -84,6 +90,15 @@ class ReproSettings:
     phase_time: float = 300.0
     relax_r: tuple = (0.1, 0.2, 0.3, 0.5)   # |T − T_c|/T_c of the relaxation sweep, each side
     s5: validation.Settings = validation.Settings(walkers=1000, groups=4, peak_bins=30)
+    # the dimension figure (docs/model.md §9): m fast directions, r = T/T_c(m)
+    dim_m: tuple = (1, 2, 5, 10, 100, 1000)
+    dim_r: tuple = (0.5, 1.2, 1.35, 1.5, 3.0)    # 1.2-1.5: the onset fit of T_c (fit window 1.15-1.65)
+    dim_dt: float = 0.05                          # Euler-Maruyama step: T_c bias about -a0 dt/2
+    dim_walkers: int = 160                        # walkers at m = 1; base/sqrt(m) beyond, at least dim_min_walkers
+    dim_min_walkers: int = 4
+    dim_max_time: float = 1500.0                  # cap of burn-in + window (2 + 2 relaxation times)
+    dim_fixed_T: float = 0.01                     # one MC point per m at this T (r = T m / T_c(1))
+    dim_search_m: tuple = (1, 10, 100, 1000)
     seed: int = 7
 
     def as_dict(self) -> dict:
@@ -105,6 +120,8 @@ FULL = ReproSettings(
     phase_Deltas=tuple(np.round(np.geomspace(0.03, 100.0, 12), 4)),
     phase_walkers=1000, phase_time=1000.0,
     relax_r=(0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5),
+    dim_r=(0.5, 0.8, 1.2, 1.35, 1.5, 2.0, 3.0), dim_dt=0.025, dim_walkers=400, dim_min_walkers=8,
+    dim_max_time=4000.0, dim_search_m=(1, 2, 5, 10, 100, 1000, 10000, 1000000),
     # validate.py's full settings (dt and walker groups: see validation.FULL)
     s5=validation.FULL,
 )
@@ -908,6 +925,59 @@ def figure_relaxation(landscape: Landscape, s: ReproSettings, comm: Any, progres
                   {"fits": fits, "T_c": tc, "T_c_constant": res["T_c_constant"]}, plot)
 
 
+def figure_dimension(landscape: Landscape, s: ReproSettings, comm: Any, progress: Callable) -> Figure:
+    """The flatness transition against the number of fast directions (:mod:`fpsolve.validation.dimension`)."""
+    res = dimension.dimension_sweep(landscape, s.dim_m, s.dim_r, dt=s.dim_dt, base_walkers=s.dim_walkers,
+                                    min_walkers=s.dim_min_walkers, max_time=s.dim_max_time,
+                                    fixed_T=s.dim_fixed_T, seed=s.seed, comm=comm)
+    rows, crit, fixed = res["rows"], res["critical"], res["fixed_T_rows"]
+    r_fine = [r for r in np.linspace(0.3, 3.2, 59) if abs(r - 1.0) > 1e-9]
+    lines = dimension.curves(landscape, s.dim_m, r_fine)
+    search = dimension.search_rows(landscape, s.dim_search_m, (0.5, 1.5, 3.0), s.dim_fixed_T)
+    ok = [c for c in crit if c["T_c_mc"] is not None]
+    mtc = [c["m_T_c_mc"] for c in ok]
+    bias = 0.5 * landscape.a0 * s.dim_dt   # Euler-Maruyama: each fast variance × 1/(1 − g dt/2)
+    checks = {
+        "spread of m·T_c(m) from the Monte Carlo (max/min − 1) within 10 %":
+            compare.compare_values(max(mtc) / min(mtc) - 1.0 if mtc else math.nan, 0.0, abs_tol=0.10),
+    }
+    for c in ok:
+        checks[f"m={c['m']}: Monte-Carlo T_c (estimator bias removed) vs landscape T_c"] = compare.compare_values(
+            c["T_c_mc_corrected"], c["T_c_landscape"], err=c["T_c_mc_corrected_err"], n_sigma=3.0,
+            rel_tol=bias + 0.02)
+
+    def dev(row: dict) -> float:
+        return row["mc_mean_abs"] / row["cf_mean_abs"] - 1.0
+
+    at = {(row["m"], round(row["r"], 6)): row for row in rows}
+    for m in s.dim_m:
+        row = at.get((m, 1.5))
+        if row is not None and m >= 10:
+            checks[f"m={m}, T = 1.5 T_c(m): MC mean |x| vs closed form"] = compare.compare_values(
+                row["mc_mean_abs"], row["cf_mean_abs"], err=row["mc_mean_abs_se"], rel_tol=0.03)
+    table = "; ".join(f"m={c['m']}: {c['T_c_mc']:.4g}±{c['T_c_mc_err']:.1g} (corrected {c['T_c_mc_corrected']:.4g}, "
+                      f"landscape {c['T_c_landscape']:.4g}, constant D {c['T_c_constant']:.4g})" for c in ok)
+    devs = "; ".join(f"m={m}: " + ", ".join(f"{100 * dev(at[(m, r)]):+.1f}%" for r in (0.5, 1.5, 3.0)
+                                            if (m, r) in at) for m in s.dim_m)
+    fx = "; ".join(f"m={f['m']} (T/T_c = {f['r']:.3g}, τ2/τ1 = {f['adiabatic_ratio']:.2g}): {100 * dev(f):+.1f}%"
+                   for f in fixed)
+    finding = (f"T_c(m) from the Monte Carlo (onset fit of mean |x|² in 1/T, r in 1.15-1.65; dt = {s.dim_dt:g}, "
+               f"expected bias −{100 * bias:.2g}%): {table}. m·T_c varies by "
+               f"{100 * (max(mtc) / min(mtc) - 1) if mtc else math.nan:.1f}% over m = "
+               f"{', '.join(str(c['m']) for c in ok)}, following the landscape-dependent closed form toward "
+               f"2ε/(a0|a2|). MC mean |x| over the closed form at T/T_c(m) = 0.5, 1.5, 3: {devs}. "
+               f"At fixed T = {s.dim_fixed_T:g}: {fx}.")
+
+    def plot(path: Path) -> None:
+        plot_dimension(path, rows, lines, crit, search,
+                       f"The flatness transition with m fast directions ({landscape.name}, ε = {landscape.eps:g}; "
+                       f"MC: SDE, dt = {s.dim_dt:g})")
+
+    return Figure("dimension", "Flatness transition against the number of fast directions", rows + fixed, finding,
+                  checks, {"critical": crit, "fixed_T_rows": fixed, "search": search, "curves": lines,
+                           "settings": res["settings"]}, plot)
+
+
 #: name -> (function, default landscape preset)
 FIGURES = {
     "S5": (figure_s5, "double-well"),
@@ -916,4 +986,5 @@ FIGURES = {
     "S2": (figure_s2, "single-well"),
     "phase": (figure_phase, "double-well"),
     "relaxation": (figure_relaxation, "double-well"),
+    "dimension": (figure_dimension, "double-well"),
 }
