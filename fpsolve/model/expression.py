@@ -105,12 +105,15 @@ def check_constant_name(name: str) -> None:
         raise ModelError(f"constant name {name!r} is reserved (coordinates, functions, alpha, Delta, T)")
 
 
-def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symbols: bool = False) -> Any:
+def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symbols: bool = False,
+          extra: Mapping[str, Any] | None = None) -> Any:
     """Parse ``text`` into a sympy expression in a restricted namespace.
 
     Allowed: numbers, ``+ - * / ** ^ ( ) ,``, ``theta1``/``theta2`` (``x``/``y``),
-    the names in ``constants``, the functions of :data:`FUNCTIONS`, and, with
-    ``noise_symbols``, ``alpha`` and ``Delta``.  Raises ModelError (one line
+    the names in ``constants``, the functions of :data:`FUNCTIONS`, with
+    ``noise_symbols`` ``alpha`` and ``Delta``, and the names of ``extra``
+    (name → sympy object, e.g. a schedule's ``t``, ``k`` and ``Heaviside``,
+    docs/model.md §10).  Raises ModelError (one line
     naming the problem) on anything else: syntax errors, unknown names,
     attribute access, strings, complex numbers.
     """
@@ -123,7 +126,7 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
         raise ModelError(f"{what} is empty")
     if len(text) > MAX_TEXT:
         raise ModelError(f"{what} {_short(text)} has {len(text)} characters; at most {MAX_TEXT} are read")
-    allowed = set(FUNCTIONS) | set(COORDINATES) | set(constants)
+    allowed = set(FUNCTIONS) | set(COORDINATES) | set(constants) | set(extra or {})
     if noise_symbols:
         allowed |= set(NOISE_SYMBOLS)
     try:
@@ -152,6 +155,7 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
     local.update({c: sympy.Symbol(c, real=True) for c in constants})
     if noise_symbols:
         local.update({"alpha": alpha, "Delta": delta})
+    local.update(extra or {})
     glob = {"__builtins__": {}, "Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational}
     try:
         _check_work(text, f"{what} {_short(text)}")  # before sympy computes 10**(10**10)
