@@ -598,7 +598,7 @@ def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end:
                 xdmf_path: str | None = None, frames: int = FRAMES, grid: Tuple[int, int] = (160, 160),
                 stops: Sequence[float] = (),
                 progress: Callable[[str], None] | None = None,
-                on_time: Callable[[float], None] | None = None) -> CaseRun:
+                on_time: Callable[[float], None] | None = None, schedule: Any = None) -> CaseRun:
     """The density of a model case in time (docs/model.md §8) from a Gaussian
     start at ``start`` (θ) of standard deviations ``start_width`` (default
     :data:`START_WIDTH_CELLS` local mesh sizes), to ``t_end`` (time units),
@@ -617,8 +617,10 @@ def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end:
     next to the eigen-solve's λ0 on the same mesh and wall.
     ``on_time(t)`` is called after every accepted step (progress bars);
     ``stops``: times the steps land on exactly (rows at those t, e.g. for a
-    Monte-Carlo comparison).  Raises ModelError on bad input (before any
-    computation).
+    Monte-Carlo comparison).  ``schedule``: a
+    :class:`~fpsolve.model.schedule.Schedule` (docs/model.md §10; T(t)
+    relative to the model's T; rows and summary gain T and α).  Raises
+    ModelError on bad input (before any computation).
     """
     from mpi4py import MPI
 
@@ -678,7 +680,7 @@ def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end:
     say(f"transient: {tr.V.dofmap.index_map.size_global} dofs, P{degree}, {wall} wall, "
         f"start {x0} width {tuple(float(v) for v in start_width)}, t_end {t_end:g}")
     try:
-        ev = tr.run(p0, t_end, tol=tol, dt=dt, on_step=on_step, stops=stops)
+        ev = tr.run(p0, t_end, tol=tol, dt=dt, on_step=on_step, stops=stops, schedule=schedule)
     finally:
         if series:
             series.file.close()
@@ -698,7 +700,7 @@ def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end:
         "T": noise.T, "radius": radius, "center": list(center), "degree": degree, "cross_diffusion": cross,
         "wall": wall, "mesh": mesh_info, "start": list(x0),
         "start_width": [float(v) for v in start_width], "t_end": t_end,
-        "t_end_steps": t_end / noise.alpha,
+        "t_end_steps": t_end / noise.alpha if schedule is None else len(schedule.table(t_end)["alpha"]),
         **{k: v for k, v in ev.info.items() if k not in ("wall", "degree", "t_end")},
         "steps": ev.steps, "rejected_steps": ev.rejected, "factorisations": ev.factorisations,
         "min_dt": float(min(r["dt"] for r in ev.rows[1:])), "max_dt": float(max(r["dt"] for r in ev.rows[1:])),
@@ -714,17 +716,26 @@ def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end:
         "transient_seconds": ev.seconds, "mesh_seconds": t_mesh,
         "eigen_solve_seconds": timing["solve_seconds"],
     }
+    if schedule is not None:  # the eigen-solve and its λ0 are at the model's own T
+        summary.update({"T_final": last["T"], "alpha_final": last["alpha"],
+                        "T_range": list(schedule.T_range(t_end)),
+                        "escape_rate_eigen_at": "the model's T (schedule start values)"})
     say(f"late-time decay rate {rate:.6g} (fit) vs lambda0 {lam:.6g} (eigen-solve)")
     tr.destroy()
     return CaseRun(ev, summary, xs, ys, frame_times, frame_values)
 
 
-def csv_text(evolution: Evolution, alpha: float | None = None) -> str:
+def csv_text(evolution: Evolution, alpha: float | None = None, schedule: Any = None) -> str:
     """evolution.csv: ``t`` (time units), ``step`` (t/alpha SGD steps when
-    ``alpha`` is given), ``dt`` and the observables of :data:`OBSERVABLES`."""
-    cols = ["t"] + (["sgd_steps"] if alpha else []) + ["dt", *OBSERVABLES]
+    ``alpha`` is given; under a ``schedule`` the SGD step k holding t,
+    t_k ≤ t < t_{k+1}), ``dt``, the observables of :data:`OBSERVABLES` and,
+    under a schedule, ``T`` and ``alpha`` (T(t), α(t), docs/model.md §10)."""
+    extra = ["T", "alpha"] if schedule is not None else []
+    cols = ["t"] + (["sgd_steps"] if alpha or schedule is not None else []) + ["dt", *OBSERVABLES, *extra]
     lines = [",".join(cols)]
     for r in evolution.rows:
-        vals = [r["t"]] + ([r["t"] / alpha] if alpha else []) + [r["dt"]] + [r[k] for k in OBSERVABLES]
+        step = ([r["t"] / alpha] if alpha and schedule is None else
+                [float(schedule.step_of(r["t"]))] if schedule is not None else [])
+        vals = [r["t"]] + step + [r["dt"]] + [r[k] for k in (*OBSERVABLES, *extra)]
         lines.append(",".join(f"{v:.12g}" for v in vals))
     return "\n".join(lines) + "\n"

@@ -276,6 +276,9 @@ class Schedule:
             while t_list[-1] < t_end:
                 a = float(f(np.float64(t_list[-1])))
                 self._check_value("alpha", a, t_list[-1], len(a_list))
+                if a < 1e-12 * max(t_end, self.alpha):  # Zeno: t_k creeps towards a limit short of t_end
+                    raise InputError(f"alpha schedule {self.alpha_law.text!r} falls to {a:g} at t = {t_list[-1]:g}: "
+                                     f"the steps do not reach t-end {t_end:g}")
                 a_list.append(a)
                 t_list.append(t_list[-1] + a)
                 if len(a_list) > MAX_STEPS:
