@@ -139,7 +139,7 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
             continue
         if kind == tokenize.NAME:
             if s not in allowed:
-                hint = "" if s in _RESERVED else f" (declare a constant with --param {s}=VALUE)"
+                hint = "" if s in _RESERVED or extra else f" (declare a constant with --param {s}=VALUE)"
                 raise ModelError(f"{what} {text!r}: unknown name {s!r}{hint}")
         elif kind == tokenize.NUMBER:
             if not re.fullmatch(r"(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", s):

@@ -292,6 +292,9 @@ class Schedule:
                 bad = np.flatnonzero(~(alpha > 0))
                 if bad.size and t[bad[0]] < t_end:
                     j = int(bad[0])
+                    if alpha[j] == 0 and j > 0 and alpha[j - 1] > 0:  # a decay that underflowed: its total time
+                        raise InputError(f"the alpha schedule {self.describe_law('alpha')} reaches only "
+                                         f"t = {t[j]:.6g} (t-end {t_end:g})")
                     self._check_value("alpha", float(alpha[j]), float(t[j]), j)
                 if t[-1] >= t_end or n >= MAX_STEPS:
                     break
@@ -346,8 +349,13 @@ class Schedule:
     def time_of(self, k: Any) -> np.ndarray:
         """t_k = Σ_{j<k} α_j of the SGD steps ``k``."""
         k = np.asarray(k, dtype=np.int64)
-        self._at_steps("alpha", np.max(k) if k.size else 0)
-        return self._table["t"][k] if not self.is_constant else k * self.alpha
+        if self.is_constant:
+            return k * self.alpha
+        n = int(np.max(k)) if k.size else 0
+        if not self.alpha_law.in_time:
+            return np.concatenate([[0.0], np.cumsum(self.alpha_k(np.arange(n)))])[k]
+        self._at_steps("alpha", n)
+        return self._table["t"][k]
 
     def alpha_t(self, t: Any) -> np.ndarray:
         """α(t): the law at time t (a law in t), or α_k of the step holding t."""
