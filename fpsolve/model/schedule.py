@@ -238,20 +238,23 @@ class Schedule:
         if Delta_expression is not None:
             d_law, _, funcs["Delta"] = _expression(Delta_expression, "Delta schedule")
         else:
-            d_law = Law("constant", (("alpha0", Delta),))
+            d_law = Law("constant", (("Delta0", Delta),))
         return cls(a_law, d_law, alpha, Delta, funcs)
 
     # ---- values ---------------------------------------------------------
     @property
     def is_constant(self) -> bool:
         """Both laws constant (α_k = α, Δ_k = Δ for every k)."""
-        return self.alpha_law.name == "constant" and self.Delta_law.name == "constant"
+        return (self.alpha_law.name == "constant" and self.Delta_law.name == "constant"
+                and dict(self.alpha_law.params)["alpha0"] == self.alpha)
 
     def _law_in_k(self, which: str, k: np.ndarray) -> np.ndarray:
         law = self.alpha_law if which == "alpha" else self.Delta_law
         if law.name == "expression":
             return np.broadcast_to(np.asarray(self._funcs[which](np.asarray(k, dtype=float)), dtype=float),
                                    np.shape(k)).astype(float)
+        if which == "Delta":  # a constant Δ
+            return np.full(np.shape(k), self.Delta)
         return named_value(law.name, dict(law.params), k)
 
     def _law_in_t(self, which: str, t: np.ndarray) -> np.ndarray:
@@ -362,7 +365,7 @@ class Schedule:
         if self.alpha_law.in_time:
             return self._law_in_t("alpha", t)
         if self.alpha_law.name == "constant":
-            return np.full(np.shape(t), self.alpha)
+            return np.full(np.shape(t), dict(self.alpha_law.params)["alpha0"])
         return self.alpha_k(self.step_of(t))
 
     def Delta_t(self, t: Any) -> np.ndarray:
