@@ -32,10 +32,16 @@ operator's model, ``α(t)/α`` for a user covariance, whose D = (α/2)Σ).
 TR-BDF2 reads K at its stage times (the left limit at a step's end, so a
 step that lands on a jump of T uses the value before it); the steps land on
 the schedule's jumps.  Each solve with ``A(s) = M + (γ/2) h K(s)`` reuses the
-LU of ``A(s_ref)`` for a nearby ``s_ref`` (|s/s_ref − 1| ≤
+LU of ``A(s_ref)`` for a nearby ``s_ref`` (abs(s/s_ref − 1) ≤
 :data:`REFACTOR_RELATIVE`) as the preconditioner of a defect correction
-(Richardson) iterated to :data:`SOLVE_RELATIVE` of the solution; a new LU is
-made when s is farther or the correction stalls.  A constant schedule takes
+(Richardson) iterated until the error left is :data:`SOLVE_RELATIVE` of the
+solution; a new LU is made when s is farther or the correction stalls.
+Measured (default case, 37805 dofs, 1000 fixed steps of 0.01, cosine
+T → T/4 over the run, CPU seconds on the shared 2-core machine): 13 LUs and
+1929 corrections (about one per solve), 2.5x the constant-T run; a
+correction tolerance of 1e-8 / 1e-9 took 3.2x / 3.4x, a reuse range of 0.3
+(4 LUs, more corrections) 3.7x, and a LU at every change of T costs about
+as much as 50 steps each.  A constant schedule takes
 s = 1 exactly: the LU is that of K itself, no correction runs.
 
 Observables are linear functionals ``∫ f P`` computed as dot products with
@@ -77,11 +83,12 @@ GROW_MIN_LEVELS = 4
 MAX_GROW_LEVELS = 6
 #: Factorisations kept (least recently used dropped).
 LU_CACHE = 4
-#: Schedules: a LU of A(s_ref) serves A(s) while |s/s_ref − 1| is at most this
+#: Schedules: a LU of A(s_ref) serves A(s) while abs(s/s_ref − 1) is at most this
 #: (measured, scripts/bench_dynamics.py: see docs/model.md §10).
 REFACTOR_RELATIVE = 0.1
-#: Defect corrections stop when the last one is below this (relative, 2-norm)...
-SOLVE_RELATIVE = 1e-9
+#: Defect corrections stop when the error left (the last correction times its
+#: ratio to the one before, 2-norm) is below this, relative to the solution...
+SOLVE_RELATIVE = 1e-7
 #: ... or, after this many, the LU is made anew at s.
 MAX_CORRECTIONS = 8
 #: Columns of evolution.csv after t (names of :meth:`Transient.observe`).
@@ -372,6 +379,7 @@ class Transient:
             return
         Kn = self._split()[1]
         r, dx = b.duplicate(), x.copy()
+        last = dx.norm()
         try:
             for _ in range(MAX_CORRECTIONS):
                 Kn.mult(dx, r)
@@ -380,8 +388,12 @@ class Transient:
                 ksp.solve(r, dx)
                 x.axpy(1.0, dx)
                 self.corrections += 1
-                if dx.norm() <= SOLVE_RELATIVE * max(x.norm(), 1e-300):
+                # the corrections shrink geometrically: what is left after this one is
+                # about |dx| times the ratio |dx| / |previous dx|
+                size = dx.norm()
+                if size * min(size / max(last, 1e-300), 1.0) <= SOLVE_RELATIVE * max(x.norm(), 1e-300):
                     return
+                last = size
             ksp, _ = self._scheduled_solver(h, s, fresh=True)  # stalled: a LU at s itself
             ksp.solve(b, x)
         finally:

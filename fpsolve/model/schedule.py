@@ -64,8 +64,9 @@ PARAMETERS: Dict[str, Tuple[str, ...]] = {
 DEFAULTS = {"then": "constant"}
 #: Parameters that count steps (whole numbers ≥ 1).
 STEP_COUNTS = ("ks", "kw", "K")
-#: A change of T by more than this (relative) from one SGD step to the next is a jump.
-JUMP_RELATIVE = 1e-2
+#: A change of α or Δ by more than this (relative) from one SGD step to the next is a jump
+#: (a step schedule's drops; a smooth law changes less per step unless it is a few steps long).
+JUMP_RELATIVE = 0.05
 #: Most SGD steps a schedule is tabulated for (a run longer than this is refused).
 MAX_STEPS = 20_000_000
 

@@ -5,7 +5,7 @@
   (:func:`fpsolve.theory.valley.stability_margin`), solved for α at the given Δ.
 - Any other model (docs/model.md §7): ``α λ_max(H(θ*)) < 2`` at the point θ*
   of least loss on the disk's sample points, the exact condition for a
-  quadratic loss ½θᵀAθ (|1 − α μ_i| < 1 for the eigenvalues μ_i of A).
+  quadratic loss ½θᵀAθ (abs(1 − α μ_i) < 1 for the eigenvalues μ_i of A).
 """
 
 from __future__ import annotations
