@@ -312,3 +312,27 @@ def test_bad_schedule_options_exit_2_one_line_nothing_written(tmp_path, script, 
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_anneal_script_at_tiny_size(tmp_path):
+    """scripts/anneal.py (docs/model.md §10) on an OU process with isotropic noise, where the stationary
+    density at any T is the Gibbs density: mean |θ1| = sqrt(T/π).  A one-step cosine leaves the hot
+    stationary density alone; one over 2000 steps (t = 60, the slow relaxation time is 1/2) ends at the
+    cold stationary value; SDE and SGD agree with the FEM within 3 standard errors."""
+    import json
+
+    res = run_script("anneal.py", "--loss", LOSS, "--noise", "isotropic", "--alpha", "0.05", "--Delta", "1",
+                     "--alpha-cold", "0.01", "--radius", "1", "--h-min", "0.05", "--K", "1", "2000",
+                     "--walkers", "400", "--hold", "20", "--out", str(tmp_path / "anneal"))
+    assert res.returncode == 0, res.stderr[-3000:]
+    s = json.loads((tmp_path / "anneal" / "anneal.json").read_text())
+    hot, cold = math.sqrt(0.05 / math.pi), math.sqrt(0.01 / math.pi)
+    assert s["start_mean_abs_theta1_fem"] == pytest.approx(hot, rel=1e-3)
+    quench, slow = s["rows"]
+    assert (quench["K"], slow["K"]) == (1, 2000)
+    assert quench["fem_mean_abs_theta1"] == pytest.approx(s["start_mean_abs_theta1_fem"], rel=1e-4)
+    assert slow["fem_mean_abs_theta1"] == pytest.approx(cold, rel=2e-2)
+    for row in (quench, slow):
+        for m in ("sde", "sgd"):
+            assert abs(row[f"{m}_mean_abs_theta1"] - row["fem_mean_abs_theta1"]) < 3 * row[f"{m}_mean_abs_theta1_se"]
+    assert (tmp_path / "anneal" / "anneal.png").stat().st_size > 0

@@ -751,3 +751,50 @@ def csv_text(evolution: Evolution, alpha: float | None = None, schedule: Any = N
         vals = [r["t"]] + step + [r["dt"]] + [r[k] for k in (*OBSERVABLES, *extra)]
         lines.append(",".join(f"{v:.12g}" for v in vals))
     return "\n".join(lines) + "\n"
+
+
+def from_stationary(model: Any, schedule: Any, t_ends: Sequence[float], *, mesh_T: float, radius: float = 2.0,
+                    center: Tuple[float, float] = (0.0, 0.0), tol: float = 1e-4, wall: str = "absorbing",
+                    h_min: float | None = None, comm: Any = None) -> Tuple[List[dict], dict]:
+    """Start from the model's quasi-stationary density (docs/model.md §4, at
+    its own T) and run under each schedule of ``schedule`` (a callable
+    ``t_end -> Schedule``, or one Schedule for every end) to each time of
+    ``t_ends`` (time units): the annealing experiment of docs/model.md §10.
+
+    One mesh for all runs: the valley's graded mesh at the noise level
+    ``mesh_T`` (the coldest T of the runs: it resolves the narrowest
+    density), or a custom model's uniform disk (``h_min``).  Returns (the
+    last row of each run, :meth:`Transient.observe` plus T and α; info: mesh,
+    dofs, λ0 and moments of the start density).  Collective; raises
+    ModelError on bad input."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD if comm is None else comm
+    cold = model.with_noise_level(T=mesh_T)
+    if model.is_valley():
+        msh, mesh_info, _ = fmesh.mesh_for(cold.valley, cold.noise_level, radius=radius, center=center, mesh=None,
+                                           h_min=None, h_max=None, comm=comm)
+        observables = model_observables(msh, model.valley)
+    else:
+        msh, mesh_info, _ = model_mesh.model_mesh(model, radius=radius, center=center, mesh=None,
+                                                  h_min=h_min, h_max=None, comm=comm)
+        observables = user_model_observables(msh, model)
+    op = Operator.of_model(msh, model, degree=2, wall=wall)
+    sol, _ = eigenproblem.solve_operator(op)
+    tr = Transient(op, **observables)
+    start = _compat.petsc_vec(sol.density).copy()
+    start.scale(1.0 / tr.integral(start, "one"))
+    rows = []
+    try:
+        for t_end in t_ends:
+            p0 = sol.density.copy()
+            start.copy(_compat.petsc_vec(p0))
+            p0.x.scatter_forward()
+            sched = schedule(t_end) if callable(schedule) else schedule
+            rows.append(tr.run(p0, float(t_end), tol=tol, schedule=sched).rows[-1])
+        info = {"mesh": mesh_info, "dofs": op.dofs, "lambda0_start": float(sol.eigenvalue.real),
+                "start": tr.observe(start)}
+    finally:
+        start.destroy()
+        tr.destroy()
+    return rows, info
