@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, NoReturn, Sequence
 
+import numpy as np
+
 
 #: The one line of an interrupted command (exit status 130).
 INTERRUPTED = "interrupted (Ctrl-C)"
@@ -73,6 +75,8 @@ from fpsolve.tools.signals import keep_sigint_handler  # noqa: E402
 from fpsolve.fem import meshfile  # noqa: E402
 from fpsolve.fem.model_mesh import model_mesh_sizes  # noqa: E402
 from fpsolve.tools.io import DISK_FULL  # noqa: E402
+from fpsolve.model.schedule import NAMES as SCHEDULES, Schedule, parse_params as schedule_params  # noqa: E402
+from fpsolve.theory.stability import alpha_bound  # noqa: E402
 
 #: Valley coefficient options (docs/model.md §1).
 VALLEY_OPTIONS = ("a0", "a2", "a4", "eps")
@@ -300,6 +304,12 @@ def run_tag(args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
         value = getattr(args, dest, None)
         if value is not None and _tag_value(value) != _tag_value(parser.get_default(dest)):
             tag += form.format(_tag_value(value))
+    spec = [getattr(args, k, None) for k in ("schedule", "schedule_param", "alpha_schedule", "Delta_schedule")]
+    if any(spec):  # a schedule (docs/model.md §10): its name and a hash of every schedule option
+        import hashlib
+
+        digest = hashlib.sha1(repr([spec[0], sorted(spec[1] or []), *spec[2:]]).encode()).hexdigest()[:8]
+        tag += f"_schedule-{spec[0] or 'expr'}-{digest}"
     return tag
 
 
@@ -517,3 +527,46 @@ def check_mesh_arguments(args: argparse.Namespace, model: Model, radius: float,
     else:
         model.noise_level.require_positive_T()
 
+
+
+def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
+    """Training schedules (docs/model.md §10): ``--schedule NAME``,
+    ``--schedule-param KEY=VALUE`` (repeatable), ``--alpha-schedule EXPR``,
+    ``--Delta-schedule EXPR``; read them with :func:`schedule_from_args`."""
+    g = parser.add_argument_group("training schedule (docs/model.md §10)")
+    g.add_argument("--schedule", default=None, metavar="NAME",
+                   help=f"step-size schedule alpha_k: {', '.join(SCHEDULES)} (parameters with --schedule-param)")
+    g.add_argument("--schedule-param", action="append", default=[], metavar="KEY=VALUE",
+                   help="a parameter of --schedule (repeatable): alpha0 (default --alpha), gamma, ks, k0, "
+                        "alpha_min, K, alpha_w, kw, then=NAME (the schedule after a warm-up)")
+    g.add_argument("--alpha-schedule", default=None, metavar="EXPR",
+                   help="alpha as an expression in t or k (and Heaviside), e.g. '0.1 - 0.09*Heaviside(t - 20)'")
+    g.add_argument("--Delta-schedule", default=None, metavar="EXPR",
+                   help="Delta as an expression in t or k (batch-size schedules)")
+
+
+def schedule_from_args(args: argparse.Namespace, model: Any, t_end: float | None, radius: float,
+                       center: Sequence[float], steps: int | None = None):
+    """The :class:`~fpsolve.model.schedule.Schedule` of the schedule options
+    (None when none is given), tabulated to ``t_end`` (or over ``steps`` SGD
+    steps when t_end is None) and checked: a
+    negative or NaN α_k or Δ_k, or an α_k above the model's SGD stability
+    bound (:func:`fpsolve.theory.stability.alpha_bound` at the largest Δ_k),
+    raise InputError naming the value."""
+    given = (args.schedule, args.alpha_schedule, args.Delta_schedule)
+    if all(v is None for v in given):
+        if args.schedule_param:
+            raise UsageError("--schedule-param needs --schedule NAME")
+        return None
+    if args.schedule is not None and args.alpha_schedule is not None:
+        raise UsageError("give --schedule or --alpha-schedule, not both")
+    sched = Schedule.build(model.alpha, model.Delta, name=args.schedule,
+                           params=schedule_params(args.schedule_param),
+                           alpha_expression=args.alpha_schedule, Delta_expression=args.Delta_schedule)
+    if t_end is None:
+        sched.alpha_k(np.arange(int(steps)))  # names a bad α_k over the run
+        t_end = float(sched.time_of(int(steps)))
+    tab = sched.table(t_end)
+    Delta_top = float(tab["Delta"].max()) if tab["Delta"].size else model.Delta
+    sched.check(t_end, alpha_bound(model, Delta_top, radius, tuple(center)))
+    return sched

@@ -22,6 +22,14 @@ on the uniform disk of size ``--h-min`` (default radius/40), as solve_fp.py
 meshes it with --mesh-rule graded; the valley written as an expression with
 SGD noise is the preset (same mesh, same numbers).
 
+A training schedule (docs/model.md §10): ``--schedule NAME`` with
+``--schedule-param KEY=VALUE`` (constant, step, exponential, inverse-time,
+cosine, warmup), or ``--alpha-schedule EXPR`` / ``--Delta-schedule EXPR``
+in t or k; the FEM runs with T(t) = α(t)Δ(t) (evolution.csv gains T and
+alpha columns, evolution.png T(t) dashed, summary.json the schedule), the
+Monte-Carlo twins with the same α_k, Δ_k.  A negative or NaN value, or an α
+above the SGD stability bound of §5, is refused (exit 2).
+
 ``--compare-mc N``: two Monte-Carlo twins from the same Gaussian start
 density (the start positions drawn from it): the SDE (Euler–Maruyama, step
 ``--mc-dt``, Brownian-bridge exit test) and SGD itself (step α; SGD step k
@@ -72,6 +80,7 @@ def build_parser() -> cli.Parser:
                          "with ±2 s.e. bands, the largest deviation of each in standard errors in summary.json")
     mc.add_argument("--mc-dt", type=float, default=0.01, help="SDE step of --compare-mc (default 0.01)")
     mc.add_argument("--seed", type=int, default=0, help="random seed of --compare-mc (default 0)")
+    cli.add_schedule_arguments(parser)
     cli.add_mesh_arguments(parser)
     cli.add_output_arguments(parser, "results/<case-name>[_nocross]/evolve")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -105,6 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not (0 < args.mc_dt < float("inf")):
         raise cli.UsageError(f"--mc-dt must be a finite number > 0 (got {args.mc_dt!r})")
     mc_plan.check_seed(args.seed, "--seed", mc_plan.DERIVED_SEED_LIMIT)
+    schedule = cli.schedule_from_args(args, model, args.t_end, radius, center)
 
     comm = MPI.COMM_WORLD
     mesh = cli.read_mesh_option(args, comm)  # a bad file: exit 2 here, before any computation
@@ -127,14 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bar is not None:
             bar.update(t - bar.n)
 
-    times = {} if args.compare_mc is None else dynamics_mc.stop_times(args.t_end, args.mc_dt, noise.alpha)
+    times = ({} if args.compare_mc is None else
+             dynamics_mc.stop_times(args.t_end, args.mc_dt, noise.alpha, schedule=schedule))
     with io.atomic_output_dir(out, comm, "evolve", args.overwrite) as tmp:
         run = dynamics.evolve_case(
             model, start=args.start, start_width=args.start_width, t_end=args.t_end,
             wall=args.wall, tol=args.tol, dt=args.dt,
             radius=radius, center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
             h_max=args.h_max, comm=comm, xdmf_path=str(tmp / "density.xdmf"), progress=progress,
-            on_time=on_time, stops=sorted({float(t) for tt in times.values() for t in tt}))
+            on_time=on_time, stops=sorted({float(t) for tt in times.values() for t in tt}), schedule=schedule)
         if bar is not None:
             bar.close()
         bands = None
@@ -144,7 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             records = dynamics_mc.compare_with_fem(
                 model, run.evolution, times, walkers=args.compare_mc, dt=args.mc_dt, seed=args.seed,
                 start=args.start, start_width=run.summary["start_width"],
-                radius=radius, center=center, absorbing=args.wall == "absorbing", comm=comm)
+                radius=radius, center=center, absorbing=args.wall == "absorbing", comm=comm, schedule=schedule)
             bands = {m: r.pop("band") for m, r in records.items()}
             run.summary["compare_mc"] = {"walkers": args.compare_mc, "seed": args.seed, **records}
             progress("largest FEM - MC deviation: " + ", ".join(
@@ -154,8 +165,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             s = run.summary
             title = (f"{name}: T={noise.T:g}, start {tuple(args.start)}, {args.wall} wall; "
                      f"decay rate {s['decay_rate_fit']:.4g} (λ0 {s['escape_rate_eigen']:.4g})")
-            io.write_text_atomic(tmp / "evolution.csv", dynamics.csv_text(run.evolution, noise.alpha))
-            cols = {k: run.evolution.column(k) for k in ("t", *dynamics.OBSERVABLES)}
+            if schedule is not None:
+                title += f"; schedule {schedule.describe()}"
+                s["schedule"] = schedule.as_dict()
+            io.write_text_atomic(tmp / "evolution.csv", dynamics.csv_text(run.evolution, noise.alpha, schedule))
+            cols = {k: run.evolution.column(k)
+                    for k in ("t", *dynamics.OBSERVABLES, *(("T",) if schedule is not None else ()))}
             plotting_dynamics.plot_evolution(tmp / "evolution.png", cols, title, bands)
             plotting_dynamics.write_gif(tmp / "evolution.gif", run.xs, run.ys, run.frame_times, run.frames, name)
             s["versions"] = io.versions()

@@ -23,6 +23,7 @@ TOOLS = {
     "validate": ("validate", "validate.py", "FEM against Monte Carlo against the closed forms"),
     "evolve": ("evolve", "evolve_fp.py", "the transient density from a start point (§8)"),
     "search": ("search", "search_time.py", "mean first-passage time and committor to a target (§8)"),
+    "anneal": ("anneal", "anneal.py", "cooling across T_c by schedules of several lengths (§10)"),
     "reproduce": ("reproduce", "reproduce.py", "the seed's figures S2-S5"),
     "mesh": ("mesh", "make_mesh.py", "write the graded disk mesh of a case (.msh)"),
     "bench-solver": ("bench_solver", "bench_solver.py", "benchmark of the FEM solve"),

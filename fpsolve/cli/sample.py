@@ -12,6 +12,11 @@ writes to ``--out`` (default ``results/<case-name>/montecarlo-<method>[-nocross]
   the survival curve (and first-passage times with ``--target``);
 - ``marginals.png``: the θ1 and |θ1| densities, the 2-D histogram, survival.
 
+A training schedule (docs/model.md §10: ``--schedule NAME`` with
+``--schedule-param KEY=VALUE``, ``--alpha-schedule EXPR``,
+``--Delta-schedule EXPR``): SGD step k takes α_k and Δ_k and ends at
+t_{k+1} = Σ_{j≤k} α_j; the SDE reads T(t) at each step.
+
 Under MPI (``mpirun -n N python -m mpi4py scripts/sample_sgd.py``) the walkers
 are split across ranks; the numbers are the same as in a serial run.
 
@@ -82,6 +87,7 @@ def build_parser() -> cli.Parser:
     mc.add_argument("--fast-directions", type=int, default=None, metavar="M",
                     help="the valley with M fast directions, N = M + 1 (docs/model.md §9; default: 1, "
                          "the two-variable run)")
+    cli.add_schedule_arguments(parser)
     cli.add_output_arguments(parser, "results/<case-name>/montecarlo-<method>[-nocross]")
     return parser
 
@@ -120,7 +126,7 @@ def _length(args) -> dict:
     return {"steps": args.steps} if args.steps is not None else {"time": 3000.0 if args.time is None else args.time}
 
 
-def plot(path: Path, result: "fpsolve.mc.ensemble.MonteCarloResult", title: str) -> None:
+def plot(path: Path, result: "fpsolve.mc.ensemble.MonteCarloResult", title: str, schedule=None) -> None:
     plt = pyplot()
 
     xedges, yedges = result.edges
@@ -140,6 +146,10 @@ def plot(path: Path, result: "fpsolve.mc.ensemble.MonteCarloResult", title: str)
     ax[1, 1].set_xlabel("time (alpha steps)")
     ax[1, 1].set_ylabel("surviving fraction")
     ax[1, 1].set_ylim(0, 1.02)
+    if schedule is not None:  # T(t) of the schedule (docs/model.md §10), dashed on a twin axis
+        twin = ax[1, 1].twinx()
+        twin.plot(times, schedule.T(times), "r--", lw=1.0)
+        twin.set_ylabel("T(t) = α(t)Δ(t) (dashed)", color="tab:red")
     fig.suptitle(fit_title(title, fig.get_figwidth()))
     save_figure(fig, path, dpi=90)
 
@@ -156,10 +166,13 @@ def _check_n(args, n: int) -> None:
     """The command-line rules of the N-dimensional run (the run's own rules: nensemble.run)."""
     two_d = [opt for opt, given in (("--target", args.target is not None), ("--hist-range", args.hist_range is not None),
                                     ("--center", args.center is not None),
-                                    ("--start", tuple(args.start) != (0.0, 0.0))) if given]
+                                    ("--start", tuple(args.start) != (0.0, 0.0)),
+                                    ("--schedule", args.schedule is not None or bool(args.schedule_param)),
+                                    ("--alpha-schedule", args.alpha_schedule is not None),
+                                    ("--Delta-schedule", args.Delta_schedule is not None)) if given]
     if two_d:
-        raise cli.UsageError(f"{', '.join(two_d)} describe the two-variable run; in N = {n} dimensions walkers start "
-                             "at the origin, the centre of the sphere")
+        raise cli.UsageError(f"{', '.join(two_d)} apply to the two-variable run only; in N = {n} dimensions walkers "
+                             "start at the origin, the centre of the sphere, under a constant noise level")
     if args.method == "sgd" and args.no_bridge:
         raise cli.UsageError("--no-bridge applies to --method sde")
     if args.bins[0] < 1:
@@ -289,6 +302,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan = _check(args, model.noise_level, radius, center)
     if args.shift == "exact" and model.noise != "sgd":
         raise cli.UsageError(f"--shift exact is the random shift of --noise sgd (got noise {model.noise})")
+    length = _length(args)
+    schedule = cli.schedule_from_args(args, model, length.get("time", None if args.method == "sgd" else
+                                                              length.get("steps", 0) * plan.step_time),
+                                      radius, center, steps=length.get("steps"))
     # the valley's own kernels where they apply (the preset path), else kernels generated from the model
     preset_path = args.loss is None and (model.noise == "sgd" or (model.noise == "sgd-diagonal" and args.method == "sde"))
     landscape, noise = model.valley, model.noise_level
@@ -304,7 +321,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         x0, x1, y0, y1 = args.hist_range
     edges = (np.linspace(x0, x1, args.bins[0] + 1), np.linspace(y0, y1, args.bins[1] + 1))
     target = None if args.target is None else Box.from_numbers(args.target)
-    length = _length(args)
     name = cli.case_folder_name(cli.case_name(landscape, noise) if preset_path else model.case_name(), args, parser)
     tool = f"montecarlo-{args.method}" + ("-nocross" if args.no_cross_diffusion else "")
     out = io.claim_output(args.out or io.default_out(name, tool), tool, args.overwrite, comm)
@@ -339,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             radius=math.inf if args.no_absorption else radius,
             hist_edges=edges, sample_from=tuple(args.start), target=target, burn_in=args.burn_in,
             sample_interval=args.sample_interval, comm=comm, progress=progress if bar is not None else None,
-            **length)
+            schedule=schedule, **length)
     finally:  # also on Ctrl-C: the bar's line ends before the message
         if bar is not None:
             bar.close()
@@ -355,7 +371,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 hist_abs_theta1=result.hist_abs_theta1, abs_edges=result.abs_edges,
                                 survival_times=result.survival[0], survival_fraction=result.survival[1],
                                 **extra)
-            plot(tmp / "marginals.png", result, f"{args.method}: {model.describe()}")
+            plot(tmp / "marginals.png", result, f"{args.method}: {model.describe()}"
+                 + ("" if schedule is None else f"; schedule {schedule.describe()}"), schedule)
     if rank == 0:
         num = {k: float("nan") if s[k] is None else s[k] for k in
                ("mean_abs_theta1", "mean_abs_theta1_se", "std_abs_theta1", "var_theta2")}

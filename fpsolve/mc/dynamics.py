@@ -48,7 +48,7 @@ def ensemble_curves(case: Any, noise: Noise | None = None, *, start: Sequence[fl
                     start_width: Sequence[float], times: Sequence[float], walkers: int, method: str = "sde",
                     dt: float = 0.01, seed: int = 0, cross: bool = True, radius: float = 2.0,
                     center: Tuple[float, float] = (0.0, 0.0), absorbing: bool = True,
-                    comm: Any = None) -> Dict[str, Any]:
+                    comm: Any = None, schedule: Any = None) -> Dict[str, Any]:
     """Monte-Carlo ensemble of ``walkers`` from the Gaussian start (centre
     ``start``, standard deviations ``start_width``, θ units).
 
@@ -64,7 +64,9 @@ def ensemble_curves(case: Any, noise: Noise | None = None, *, start: Sequence[fl
     ``absorbing=False`` switches absorption at the wall off (the twin of a
     reflecting FEM wall for a confined density).  Returns {"t": times,
     "method": method, name: (values, se), "summary": the Monte-Carlo
-    summary}.  Raises ModelError on bad input.
+    summary}.  ``schedule``: a :class:`~fpsolve.model.schedule.Schedule`
+    (docs/model.md §10; SGD times are then its t_k, :func:`stop_times`).
+    Raises ModelError on bad input.
     """
 
     if not (isinstance(walkers, (int, np.integer)) and walkers >= 2):
@@ -83,7 +85,7 @@ def ensemble_curves(case: Any, noise: Noise | None = None, *, start: Sequence[fl
     res = mc.run(model, method=method, dt=dt if method == "sde" else None, walkers=int(walkers),
                  time=float(times.max()), seed=seed, radius=radius if absorbing else math.inf, center=center,
                  sample_from=starts, snapshot_times=list(times), burn_in=0.0,
-                 hist_edges=(np.linspace(-1, 1, 2), np.linspace(-1, 1, 2)), comm=comm)
+                 hist_edges=(np.linspace(-1, 1, 2), np.linspace(-1, 1, 2)), comm=comm, schedule=schedule)
     gone = np.where(np.isnan(res.exit_time), np.inf, res.exit_time)
     out: Dict[str, Any] = {"t": times, "method": method,
                            **{k: (np.zeros(len(times)), np.zeros(len(times))) for k in COMPARED}}
@@ -127,23 +129,34 @@ def _var_se(v: np.ndarray) -> Tuple[float, float]:
 def max_deviation(fem: Dict[str, np.ndarray], mc: Dict[str, Any]) -> Dict[str, float]:
     """Largest ``|FEM − MC|`` / se over the compared times, per observable and
     overall (``all``); ``fem``: {name: values at mc["t"]}.  Times where the
-    standard error is zero or undefined are skipped."""
+    standard error is undefined, zero or at round-off of the value (below
+    1e-9 of it) are skipped."""
     out: Dict[str, float] = {}
     for name in COMPARED:
         val, se = mc[name]
         f = np.asarray(fem[name], dtype=float)
-        ok = np.isfinite(val) & np.isfinite(se) & (se > 0)
+        # a standard error at round-off of the value is an observable constant on the walkers (the
+        # flatness of a valley with a2 = a4 = 0): no statistical scale to measure a deviation in
+        ok = np.isfinite(val) & np.isfinite(se) & (se > 1e-9 * np.abs(val))
         out[name] = float(np.max(np.abs(f[ok] - val[ok]) / se[ok])) if ok.any() else float("nan")
     finite = [v for v in out.values() if math.isfinite(v)]
     out["all"] = max(finite) if finite else float("nan")
     return out
 
 
-def stop_times(t_end: float, dt: float, alpha: float, methods: Sequence[str] = METHODS) -> Dict[str, np.ndarray]:
+def stop_times(t_end: float, dt: float, alpha: float, methods: Sequence[str] = METHODS,
+               schedule: Any = None) -> Dict[str, np.ndarray]:
     """{method: its compared times}: multiples of ``dt`` for the SDE, of the
-    SGD step ``alpha`` for SGD (time units, :func:`compare_times`).  The FEM
-    run must land on all of them (its ``stops``)."""
-    return {m: compare_times(t_end, dt if m == "sde" else alpha) for m in methods}
+    SGD step ``alpha`` for SGD (time units, :func:`compare_times`; under a
+    non-constant ``schedule`` the step times t_k nearest to those, within
+    t_end).  The FEM run must land on all of them (its ``stops``)."""
+    out = {m: compare_times(t_end, dt if m == "sde" else alpha) for m in methods}
+    if schedule is not None and not schedule.is_constant and "sgd" in out:
+        clock = schedule.table(t_end)["t"]
+        clock = clock[clock <= t_end * (1 + 1e-12)]
+        want = np.geomspace(t_end * 1e-3, t_end, len(out["sgd"]))
+        out["sgd"] = np.unique(clock[np.clip(np.searchsorted(clock, want), 1, len(clock) - 1)])
+    return out
 
 
 def compare_with_fem(model: Any, evolution: Any, times: Dict[str, np.ndarray], *,

@@ -190,7 +190,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
         survival_points: int = 201, engine: str = "numba", comm: Any = None,
         progress: Optional[Callable[[int, int], None]] = None,
         block_walker_steps: float = 2e7, bridge: Optional[bool] = None,
-        kernels: Optional[str] = None) -> MonteCarloResult:
+        kernels: Optional[str] = None, schedule: Any = None) -> MonteCarloResult:
     """Run ``walkers`` independent SGD or SDE trajectories; see the module doc.
 
     ``model``: a :class:`~fpsolve.model.expression.Model` (``noise`` None; its
@@ -219,6 +219,15 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
     Brownian-bridge exit test of docs/model.md §8 in the absorption and
     first-passage checks, so SDE exit rates and first-passage times converge
     at O(dt) instead of O(√dt).
+
+    ``schedule``: a :class:`~fpsolve.model.schedule.Schedule` (docs/model.md
+    §10).  SGD step k then has α_k and Δ_k and ends at t_{k+1} = Σ_{j≤k} α_j
+    (``time`` is reached at the first t_k ≥ time; ``burn_in`` and the
+    snapshot times map to the nearest step, the sampling stride is in steps
+    of α_0); an SDE step from t = j dt has T(t) (α(t), Δ(t) in a model's
+    coefficients).  The kernels run in segments of equal parameters, so a
+    constant schedule gives today's numbers bit for bit, and any schedule
+    the same numbers for any thread or rank count.
 
     Samplers: the SGD update of docs/model.md §2 (seed S3) or Euler-Maruyama of
     the SDE of §3 (seed S12-S13), see the module doc.  Returns a
@@ -252,6 +261,17 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
                      engine=engine, bridge=bridge)
     step_time, steps, burn_steps, every, bridge = plan
     seed = check_seed(seed)
+    clock = None  # t_k of the SGD steps under a schedule (else k * step_time)
+    if schedule is not None and schedule.is_constant:
+        schedule_record, schedule = schedule, None  # today's run, bit for bit
+    else:
+        schedule_record = schedule
+    if schedule is not None and method == "sgd":
+        if time is not None:
+            steps = len(schedule.table(time)["t"]) - 1
+        clock = schedule.time_of(np.arange(steps + 1))
+        burn_steps = steps // 3 if burn_in is None else int(np.argmin(np.abs(clock - burn_in)))
+        plan = plan._replace(steps=steps, burn_steps=burn_steps)
 
     comm = parallel.world(comm)
     if method == "sgd":
@@ -271,7 +291,8 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
     axedges = _check_edges("abs_edges", abs_edges)
     if not callable(sample_from) and np.shape(sample_from) == (2,):
         check_start(sample_from, radius, (cx, cy))
-    snap_steps = sorted({int(round(t / step_time)) for t in snapshot_times})
+    snap_steps = sorted({int(round(t / step_time)) if clock is None else int(np.argmin(np.abs(clock - t)))
+                         for t in snapshot_times})
     if any(s < 0 or s > steps for s in snap_steps):
         raise ModelError("snapshot_times must lie in [0, run length]")
     if target is not None:
@@ -339,6 +360,11 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
                           sample_start=int(sample_start), sample_every=int(every),
                           has_target=target is not None, tx=tx, ty=ty, twx=twx, twy=twy,
                           bridge=_bridge_reach(tensor, step_time, cx, cy, radius) if bridge else 0.0)
+    segments = _schedule_segments(schedule, params, method, steps, user is None,
+                                  user is not None and user.noise == COVARIANCE)
+    if len(segments) > 1 and params.bridge > 0:  # the bridge's reach at the largest noise of the run
+        top = max(p.sde_scale for _, p in segments) / params.sde_scale
+        segments = [(j, p._replace(bridge=params.bridge * max(top, 1.0))) for j, p in segments]
 
     # blocks of steps: progress between them, and snapshots at block ends
     block = max(1, int(block_walker_steps // max(walkers, 1)))
@@ -349,7 +375,8 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
     t0 = _time.perf_counter()
     k = 0
     for stop in stops:
-        advance(state, tallies, k, stop, params)
+        for a, b, p in _pieces(segments, params, k, stop):
+            advance(state, tallies, a, b, p)
         k = stop
         if stop in snap_steps:
             snapshots[stop] = _gather_positions(comm, x, y)
@@ -373,7 +400,8 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
     grid = np.unique(np.linspace(0, steps, max(2, survival_points)).round().astype(np.int64))
     stopped = np.sort(exit_step[status != ALIVE])
     fraction = 1.0 - np.searchsorted(stopped, grid, side="right") / walkers
-    first_passage = np.where(fp_step >= 0, fp_step * step_time, np.nan)
+    at = (lambda s: s * step_time) if clock is None else (lambda s: clock[np.clip(s, 0, steps)])
+    first_passage = np.where(fp_step >= 0, at(fp_step), np.nan)
 
     stats = _pooled_stats(acc)
     hit = np.isfinite(first_passage)
@@ -384,7 +412,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
            {"model": user.as_dict(), "T": noise.T, "noise": noise.as_dict(),
             "kernel_load_seconds": compile_seconds}),
         "walkers": walkers, "steps": steps, "step_time": step_time,
-        "time": steps * step_time, "seed": seed,
+        "time": float(at(steps)), "seed": seed,
         "radius": radius if math.isfinite(radius) else None, "center": [cx, cy],
         "divergence_bound": bound,
         "brownian_bridge": bool(bridge),
@@ -402,6 +430,8 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
                                     else None),
         "first_passage_mean_time_se": (float(np.std(first_passage[hit], ddof=1) / math.sqrt(hit.sum()))
                                        if target is not None and hit.sum() > 1 else None),
+        **({} if schedule_record is None else {"schedule": schedule_record.as_dict(),
+                                               "schedule_segments": len(segments)}),
         "walker_steps_per_second": walkers * steps / wall if wall > 0 else None,
         "wall_seconds": wall,
         "mpi_ranks": size,
@@ -409,11 +439,58 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
     }
     return MonteCarloResult(
         hist=hist, edges=(xedges, yedges), hist_theta1=hist_x, hist_abs_theta1=hist_ax,
-        abs_edges=axedges, summary=summary, survival=(grid * step_time, fraction),
+        abs_edges=axedges, summary=summary, survival=(at(grid), fraction),
         first_passage=first_passage, final=np.column_stack([x, y]), status=status,
-        snapshots={s * step_time: v for s, v in snapshots.items()},
-        exit_time=np.where(status != ALIVE, exit_step * step_time, np.nan),
+        snapshots={float(at(s)): v for s, v in snapshots.items()},
+        exit_time=np.where(status != ALIVE, at(exit_step), np.nan),
     )
+
+
+def _schedule_segments(schedule: Any, params: KernelParams, method: str, steps: int, valley_kernels: bool,
+                       covariance: bool) -> list:
+    """[(first step, KernelParams)] of the runs of steps with equal (α, Δ)
+    under ``schedule`` (one segment, ``params`` itself, without one): SGD
+    step k reads α_k, Δ_k; a SDE step j reads α(t), Δ(t) at t = j dt
+    (docs/model.md §10).  Every number that depends on α or Δ is set:
+    ``alpha``, ``sgd_scale`` (sqrt Δ; 1 for a user Σ), ``sde_scale``
+    (sqrt(T dt); sqrt(α dt) for a user Σ) and the coefficients (the valley's
+    T, or a model's alpha and Delta, its last two)."""
+    if schedule is None or schedule.is_constant:
+        return [(0, params)]
+    k = np.arange(steps)
+    if method == "sgd":
+        a, d = schedule.alpha_k(k), schedule.Delta_k(k)
+    else:
+        t = k * params.dt
+        a, d = schedule.alpha_t(t), schedule.Delta_t(t)
+    starts = np.flatnonzero(np.concatenate([[True], (np.diff(a) != 0) | (np.diff(d) != 0)]))
+    out = []
+    for j in starts:
+        alpha, Delta = float(a[j]), float(d[j])
+        coef = params.coef.copy()
+        if valley_kernels:
+            coef[4] = alpha * Delta
+        else:
+            coef[-2], coef[-1] = alpha, Delta
+        out.append((int(j), params._replace(
+            alpha=alpha, sgd_scale=1.0 if covariance else math.sqrt(Delta), coef=coef,
+            sde_scale=math.sqrt((alpha if covariance else alpha * Delta) * params.dt))))
+    return out
+
+
+def _pieces(segments: list, params: KernelParams, k0: int, k1: int) -> list:
+    """[(a, b, KernelParams)]: the steps [k0, k1) cut at the segments' starts."""
+    if len(segments) == 1:
+        return [(k0, k1, segments[0][1])]
+    firsts = [s for s, _ in segments]
+    i = int(np.searchsorted(firsts, k0, side="right")) - 1
+    out = []
+    a = k0
+    while a < k1:
+        b = min(k1, firsts[i + 1]) if i + 1 < len(firsts) else k1
+        out.append((a, b, segments[i][1]))
+        a, i = b, i + 1
+    return out
 
 
 def _gather_positions(comm: Any, x: np.ndarray, y: np.ndarray) -> np.ndarray:

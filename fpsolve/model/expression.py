@@ -128,12 +128,14 @@ def check_constant_name(name: str) -> None:
 
 
 def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symbols: bool = False,
-          variables: int = 2) -> Any:
+          variables: int = 2, extra: Mapping[str, Any] | None = None) -> Any:
     """Parse ``text`` into a sympy expression in a restricted namespace.
 
     Allowed: numbers, ``+ - * / ** ^ ( ) ,``, ``theta1``/``theta2`` (``x``/``y``),
-    the names in ``constants``, the functions of :data:`FUNCTIONS`, and, with
-    ``noise_symbols``, ``alpha`` and ``Delta``.  Raises ModelError (one line
+    the names in ``constants``, the functions of :data:`FUNCTIONS`, with
+    ``noise_symbols`` ``alpha`` and ``Delta``, and the names of ``extra``
+    (name → sympy object, e.g. a schedule's ``t``, ``k`` and ``Heaviside``,
+    docs/model.md §10).  Raises ModelError (one line
     naming the problem) on anything else: syntax errors, unknown names,
     attribute access, strings, complex numbers.  ``variables`` = N admits
     ``theta3`` … ``thetaN`` as well (an N-variable model, docs/model.md §9).
@@ -147,7 +149,8 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
         raise ModelError(f"{what} is empty")
     if len(text) > MAX_TEXT:
         raise ModelError(f"{what} {_short(text)} has {len(text)} characters; at most {MAX_TEXT} are read")
-    allowed = set(FUNCTIONS) | set(COORDINATES) | set(constants) | {f"theta{k}" for k in range(3, variables + 1)}
+    allowed = (set(FUNCTIONS) | set(COORDINATES) | set(constants) | {f"theta{k}" for k in range(3, variables + 1)}
+               | set(extra or {}))
     if noise_symbols:
         allowed |= set(NOISE_SYMBOLS)
     try:
@@ -160,7 +163,7 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
             continue
         if kind == tokenize.NAME:
             if s not in allowed:
-                hint = "" if s in _RESERVED else f" (declare a constant with --param {s}=VALUE)"
+                hint = "" if s in _RESERVED or extra else f" (declare a constant with --param {s}=VALUE)"
                 if _THETA.match(s):
                     hint = f" (the model has N = {variables} variables theta1 ... theta{variables})"
                 raise ModelError(f"{what} {text!r}: unknown name {s!r}{hint}")
@@ -179,6 +182,7 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
     local.update({c: sympy.Symbol(c, real=True) for c in constants})
     if noise_symbols:
         local.update({"alpha": alpha, "Delta": delta})
+    local.update(extra or {})
     glob = {"__builtins__": {}, "Integer": sympy.Integer, "Float": sympy.Float, "Rational": sympy.Rational}
     try:
         _check_work(text, f"{what} {_short(text)}")  # before sympy computes 10**(10**10)

@@ -29,7 +29,8 @@ def plot_evolution(path: str | Path, columns: Dict[str, np.ndarray], title: str,
     """The observables of :data:`PANELS` against t on a log axis (t > 0);
     ``bands``: {label: {column: (t, mean, standard error)}} of Monte-Carlo
     ensembles (label ``sde``, ``sgd``, ...), each drawn as ±2 standard errors
-    around its mean."""
+    around its mean.  A ``T`` column (a schedule's T(t)) is drawn dashed on
+    a twin axis of the first panel."""
     plt = pyplot()
     fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), sharex=True)
     t = columns["t"]
@@ -52,6 +53,11 @@ def plot_evolution(path: str | Path, columns: Dict[str, np.ndarray], title: str,
         ax.grid(alpha=0.3)
     for ax in axes[1]:
         ax.set_xlabel("t (time units = α SGD steps)")
+    if "T" in columns:  # a schedule (docs/model.md §10): T(t) on a twin axis of the first panel
+        twin = axes[0, 0].twinx()
+        twin.plot(t[sel], columns["T"][sel], "r--", lw=1.0)
+        twin.set_ylabel("T(t) = α(t)Δ(t) (dashed)", color="tab:red", fontsize=8)
+        twin.tick_params(axis="y", colors="tab:red", labelsize=7)
     if bands:
         axes[0, 0].legend(fontsize=8)
     fig.suptitle(fit_title(title, fig.get_figwidth(), 9), fontsize=9)
