@@ -26,7 +26,10 @@ std of ``|θ1|`` and histograms; every coordinate's mean and variance (the fast
 directions' variances); the loss; the flatness ``F = (Σ g_i)^(-1/2)``
 (valley) or ``tr H`` (dense); the survival, absorbed and diverged counts;
 and the time series of the mean loss and flatness / tr H over the live
-walkers at the ends of the progress blocks.
+walkers at the ends of the progress blocks.  With a ``target`` (an
+interval ``lo ≤ |θ1| ≤ hi`` of the slow coordinate, docs/model.md §8-9) each
+walker records the first step it lies there and runs on: the first-passage
+times of the 1-D search time (:func:`fpsolve.theory.nvalley.search_time`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time as _time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Tuple
 
 import numba
 import numpy as np
@@ -51,7 +54,7 @@ from fpsolve.model.valley import ModelError, Noise
 from fpsolve.tools import parallel
 
 
-__all__ = ["NMonteCarloResult", "run", "family"]
+__all__ = ["NMonteCarloResult", "run", "family", "check_target", "passage_statistics"]
 
 #: Largest N of a dense model (O(N²) work and an N × N Hessian per thread).
 MAX_DENSE_DIMENSION = 2000
@@ -80,7 +83,9 @@ class NMonteCarloResult:
     (``hist_abs_theta1`` on ``abs_edges``), ``survival`` (times, fraction
     alive), ``series`` (times, mean loss, mean flatness or tr H, fraction
     alive at block ends), ``final`` (walkers, N) last positions, ``status``
-    (0 alive, 1 absorbed, 2 diverged), ``exit_time`` (NaN if alive)."""
+    (0 alive, 1 absorbed, 2 diverged), ``exit_time`` (NaN if alive),
+    ``passage_time`` (the first time in the target, time units; NaN where
+    never reached or no target)."""
 
     summary: dict
     hist_theta1: np.ndarray
@@ -92,6 +97,38 @@ class NMonteCarloResult:
     final: np.ndarray
     status: np.ndarray
     exit_time: np.ndarray
+    passage_time: np.ndarray
+
+
+def check_target(target: Any) -> Tuple[float, float]:
+    """(lo, hi) of a first-passage target ``lo ≤ |θ1| ≤ hi`` (finite, 0 ≤ lo < hi),
+    or (0, −1), the kernels' "no target", for None; ModelError naming a bad one."""
+    if target is None:
+        return 0.0, -1.0
+    try:
+        lo, hi = (float(v) for v in target)
+    except (TypeError, ValueError):
+        raise ModelError(f"target must be two numbers lo, hi of |theta1| (got {target!r})") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0.0 <= lo < hi):
+        raise ModelError(f"target must satisfy 0 <= lo < hi, finite (got lo={lo:g}, hi={hi:g})")
+    return lo, hi
+
+
+def passage_statistics(passage: np.ndarray, horizon: float) -> dict:
+    """Mean first-passage time of walkers with times ``passage`` (NaN: not
+    reached by ``horizon``, the run's end; time units) and its standard error.
+
+    Censored walkers count at the horizon (a lower bound of their time), so
+    the mean is exact when every walker arrives and otherwise biased low by
+    at most the censored fraction times the mean residual time; the summary
+    says how many were censored."""
+    reached = np.isfinite(passage)
+    n = passage.size
+    t = np.where(reached, passage, horizon)
+    return {"passage_walkers": int(n), "passage_reached": int(reached.sum()),
+            "passage_censored": int(n - reached.sum()),
+            "mean_first_passage_time": float(t.mean()) if n else math.nan,
+            "mean_first_passage_time_se": float(t.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan}
 
 
 def _window_statistics(acc: np.ndarray, n: int, shape_name: str) -> dict:
@@ -187,7 +224,8 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
         bins: int = 400, sample_from: Any = None, burn_in: Optional[float] = None,
         sample_interval: Optional[float] = None, bound: float = DEFAULT_BOUND, survival_points: int = 201,
         comm: Any = None, progress: Optional[Callable[[int, int], None]] = None,
-        block_walker_steps: float = 2e7, bridge: Optional[bool] = None) -> NMonteCarloResult:
+        block_walker_steps: float = 2e7, bridge: Optional[bool] = None,
+        target: Optional[Tuple[float, float]] = None) -> NMonteCarloResult:
     """Run ``walkers`` independent SGD or SDE trajectories in N dimensions; see the module doc.
 
     ``model``: a valley (``eps`` and arrays ``a0, a2, a4`` of shape (m,); N =
@@ -203,7 +241,10 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     c1 + R] (``|θ1|``: half as many on ``[0, |c1| + R]``); ``sample_from``: start
     point (N,), array (walkers, N) or callable(indices) -> (n, N), default
     the centre.  ``comm``: mpi4py communicator (default COMM_WORLD); every
-    rank returns the full result, identical to a serial run.
+    rank returns the full result, identical to a serial run.  ``target``:
+    (lo, hi) with 0 ≤ lo < hi, the first-passage set ``lo ≤ |θ1| ≤ hi``
+    (tested after every step; no bridge test, so Euler–Maruyama misses
+    passages between steps: a bias of order sqrt(dt)).
 
     Returns an :class:`NMonteCarloResult`.  Raises ModelError (InputError)
     naming a bad argument, N beyond :data:`MAX_DIMENSION` (dense:
@@ -241,6 +282,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     c = np.zeros(n) if center is None else np.asarray(center, dtype=float).reshape(-1)
     if c.shape != (n,) or not np.all(np.isfinite(c)):
         raise ModelError(f"center must be N = {n} finite numbers (got {center!r})")
+    target_lo, target_hi = check_target(target)
     if not (isinstance(bins, (int, np.integer)) and bins >= 1):
         raise ModelError(f"bins must be an integer >= 1 (got {bins!r})")
     comm = parallel.world(comm)
@@ -275,7 +317,8 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     nw = len(index)
     state = nkernels.NWalkers(theta=theta, status=np.zeros(nw, dtype=np.int8),
                               exit_step=np.full(nw, -1, dtype=np.int64),
-                              acc=np.zeros((nw, nkernels.NACC + 2 * n)), keys=walker_keys(seed, index))
+                              acc=np.zeros((nw, nkernels.NACC + 2 * n)), keys=walker_keys(seed, index),
+                              fp_step=np.full(nw, -1, dtype=np.int64))
     half = radius if math.isfinite(radius) else 2.0
     xedges = np.linspace(c[0] - half, c[0] + half, bins + 1)
     axedges = np.linspace(0.0, abs(c[0]) + half, max(2, bins // 2) + 1)
@@ -290,7 +333,8 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
                               stop2=min(radius * radius, bound * bound), bound2=bound * bound,
                               sample_start=int(max(burn_steps, 1)), sample_every=int(every), bridge=reach,
                               shared=bool(len(a0) > 0 and np.all(a0 == a0[0]) and np.all(a2 == a2[0])
-                                          and np.all(a4 == a4[0])))
+                                          and np.all(a4 == a4[0])),
+                              target_lo=target_lo, target_hi=target_hi)
 
     block = max(1, int(block_walker_steps // max(walkers * n, 1)))
     stops = sorted(set(range(block, steps, block)) | {steps})
@@ -313,13 +357,14 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     wall = _time.perf_counter() - t0
 
     hist, hist_ax = tallies.hist.sum(axis=0), tallies.hist_ax.sum(axis=0)
-    theta, status, exit_step, acc = state.theta, state.status, state.exit_step, state.acc
+    theta, status, exit_step, acc, fp_step = state.theta, state.status, state.exit_step, state.acc, state.fp_step
     if comm is not None:
         from mpi4py import MPI
 
         hist = comm.allreduce(hist, op=MPI.SUM)
         hist_ax = comm.allreduce(hist_ax, op=MPI.SUM)
-        theta, status, exit_step, acc = (np.concatenate(comm.allgather(a)) for a in (theta, status, exit_step, acc))
+        theta, status, exit_step, acc, fp_step = (np.concatenate(comm.allgather(a))
+                                                  for a in (theta, status, exit_step, acc, fp_step))
 
     grid = np.unique(np.linspace(0, steps, max(2, survival_points)).round().astype(np.int64))
     stopped = np.sort(exit_step[status != ALIVE])
@@ -351,11 +396,16 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
         "coordinate_updates_per_second": done * n / wall if wall > 0 else None,
         "wall_seconds": wall, "mpi_ranks": size, "numba_threads": threads,
     }
+    passage = np.where(fp_step >= 0, fp_step * step_time, np.nan)
+    if target is not None:
+        summary.update(passage_statistics(passage, steps * step_time))
+        summary["target_abs_theta1"] = [target_lo, target_hi]
     times = np.array([s[0] for s in series])
     return NMonteCarloResult(
         summary=summary, hist_theta1=hist, xedges=xedges, hist_abs_theta1=hist_ax, abs_edges=axedges,
         survival=(grid * step_time, fraction),
         series=(times, np.array([s[1] for s in series]), np.array([s[2] for s in series]),
                 np.array([s[3] for s in series])),
-        final=theta, status=status, exit_time=np.where(status != ALIVE, exit_step * step_time, np.nan))
+        final=theta, status=status, exit_time=np.where(status != ALIVE, exit_step * step_time, np.nan),
+        passage_time=passage)
 

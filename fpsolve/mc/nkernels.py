@@ -58,13 +58,15 @@ NACC = 6
 
 class NWalkers(NamedTuple):
     """Per-walker state: positions theta (n, N), status, exit step, the
-    window sums acc (n, 6 + 2N) and the stream keys."""
+    window sums acc (n, 6 + 2N), the stream keys and the first step in the
+    target (fp_step, −1 before; docs/model.md §8-9)."""
 
     theta: np.ndarray
     status: np.ndarray
     exit_step: np.ndarray
     acc: np.ndarray
     keys: np.ndarray
+    fp_step: np.ndarray
 
 
 class NTallies(NamedTuple):
@@ -84,7 +86,9 @@ class NParams(NamedTuple):
     numbers (constants, alpha, Delta; or A row-major); ``center`` (N,);
     stop radius² min(R², bound²), divergence bound²; first sampled step,
     sampling stride; ``bridge``: the reach of the bridge test (0 = off);
-    ``shared``: every fast direction has the same profile (computed once)."""
+    ``shared``: every fast direction has the same profile (computed once);
+    the first-passage target ``target_lo ≤ |θ1| ≤ target_hi`` (off when
+    target_hi < target_lo; the walker records its first step there and runs on)."""
 
     method: int
     noise: int
@@ -105,6 +109,8 @@ class NParams(NamedTuple):
     sample_every: int
     bridge: float
     shared: bool = False
+    target_lo: float = 0.0
+    target_hi: float = -1.0
 
 
 _g, _dg, _d2g = _nb.g, _nb.dg, _nb.d2g
@@ -330,6 +336,8 @@ def _valley_group(g0, g1, c, k0, k1, first, w, t, p):
                 exit_step[i] = k + 1
                 alive -= 1
                 continue
+            if w.fp_step[i] < 0 and p.target_lo <= abs(th[0]) <= p.target_hi:
+                w.fp_step[i] = k + 1
             if sample:
                 loss, flat = _valley_observables(th, p)
                 _record(i, th, loss, flat, w, t, c)
@@ -441,6 +449,8 @@ def make_dense_stepper(gradient: Callable, hessian: Callable, loss: Callable, tr
                     exit_step[i] = k + 1
                     alive -= 1
                     continue
+                if w.fp_step[i] < 0 and p.target_lo <= abs(th[0]) <= p.target_hi:
+                    w.fp_step[i] = k + 1
                 if sample:
                     _record(i, th, loss(th, p.coef), trace(th, p.coef), w, t, c)
             k += 1
