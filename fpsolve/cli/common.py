@@ -379,11 +379,15 @@ def model_from_args(args: argparse.Namespace) -> tuple[Landscape, Noise]:
     if getattr(args, "loss", None) is not None:
         raise UsageError("this command takes the valley presets only (drop --loss)")
     landscape = Landscape.from_preset(args.preset or DEFAULT_PRESET, a0=args.a0, a2=args.a2, a4=args.a4, eps=args.eps)
+    return landscape, noise_from_args(args)
+
+
+def noise_from_args(args: argparse.Namespace) -> Noise:
+    """The noise level of ``--T`` (with ``--alpha``) or ``--alpha``/``--Delta``;
+    raises ModelError naming the bad value."""
     if args.T is not None:
-        noise = Noise.from_temperature(args.T, args.alpha)
-    else:
-        noise = Noise(args.alpha, DEFAULT_DELTA if args.Delta is None else args.Delta)
-    return landscape, noise
+        return Noise.from_temperature(args.T, args.alpha)
+    return Noise(args.alpha, DEFAULT_DELTA if args.Delta is None else args.Delta)
 
 
 def case_name(landscape: Landscape, noise: Noise) -> str:

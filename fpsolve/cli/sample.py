@@ -45,7 +45,6 @@ from fpsolve.mc import plan as mc_plan
 from fpsolve.model import valley as model
 from fpsolve.plots.stationary import fit_title, pyplot, save_figure
 from fpsolve.model.target import Box
-from fpsolve.model.nvalley import NValley
 
 
 def build_parser() -> cli.Parser:
@@ -213,8 +212,8 @@ def plot_n(path: Path, result: "fpsolve.mc.nensemble.NMonteCarloResult", title: 
 
 def main_n(args, parser: cli.Parser) -> int:
     """The N-dimensional run (docs/model.md §9): checks, run, outputs."""
-    radius, _ = cli.domain_from_args(args)
-    radius = math.inf if args.no_absorption else radius
+    ball, _ = cli.domain_from_args(args)
+    radius = math.inf if args.no_absorption else ball
     if args.fast_directions is not None:
         m = args.fast_directions
         if m < 1:
@@ -226,14 +225,14 @@ def main_n(args, parser: cli.Parser) -> int:
                                  "dimensions a run takes")
         if args.noise_covariance is not None:
             raise cli.UsageError("--noise-covariance needs N = 2 (the valley in N dimensions takes --noise)")
-        landscape, noise = cli.model_from_args(args)
-        case = NValley.from_landscape(landscape, m)
+        noise = cli.noise_from_args(args)
+        case = cli.nvalley_from_args(args, ball)
         noise_model = "sgd-diagonal" if args.no_cross_diffusion else (args.noise or "sgd")
         if args.no_cross_diffusion and args.noise not in (None, "sgd-diagonal"):
             raise cli.UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
         sampled, n = (case, noise), m + 1
-        name = f"{landscape.name}_m{m}_{noise_model}_alpha{noise.alpha:g}_Delta{noise.Delta:g}"
-        describe = f"valley m={m} ({landscape.name}), noise {noise_model}, T={noise.T:g}"
+        name = f"{case.name}_m{m}_{noise_model}_alpha{noise.alpha:g}_Delta{noise.Delta:g}"
+        describe = f"valley m={m} ({case.name}), noise {noise_model}, T={noise.T:g}"
     else:
         case = cli.user_model_from_args(args)
         n = case.n_variables

@@ -174,8 +174,7 @@ def validate_n(args, parser) -> int:
         if m + 1 > mc_plan.MAX_DIMENSION:
             raise cli.UsageError(f"--fast-directions {m}: N = {m + 1} is beyond the {mc_plan.MAX_DIMENSION} "
                                  "dimensions a run takes")
-        noise = (model.Noise.from_temperature(args.T, args.alpha) if args.T is not None
-                 else model.Noise(args.alpha, cli.DEFAULT_DELTA if args.Delta is None else args.Delta))
+        noise = cli.noise_from_args(args)
         noise.require_positive_T()
         _check_n_input(args, noise, m + 1, radius, settings)
         valley = cli.nvalley_from_args(args, radius)
