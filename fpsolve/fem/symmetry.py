@@ -83,12 +83,14 @@ def mirror_of(V: Any) -> Mirror | None:
     imap = V.dofmap.index_map
     n_owned = imap.size_local
     start = imap.local_range[0]
-    coords = V.tabulate_dof_coordinates()[:n_owned, :2]
+    coords = V.tabulate_dof_coordinates()[:n_owned, :V.mesh.geometry.dim]  # θ1, θ2 (, θ3)
     full = np.concatenate(comm.allgather(coords)) if comm.size > 1 else coords
     if full.size == 0:
         return None
     scale = float(np.max(np.abs(full)))
-    dist, perm = cKDTree(full).query(full * np.array([-1.0, 1.0]))
+    flip = np.ones(full.shape[1])
+    flip[0] = -1.0
+    dist, perm = cKDTree(full).query(full * flip)
     if float(np.max(dist)) > COORD_TOL * max(scale, 1e-300):
         return None
     return Mirror(comm, np.asarray(perm, dtype=np.int64), start, n_owned)
