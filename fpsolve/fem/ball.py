@@ -32,7 +32,9 @@ from typing import Any, Sequence, Tuple
 import numpy as np
 
 from fpsolve import _compat
+from fpsolve.fem import mesh as fmesh
 from fpsolve.model.valley import ModelError
+from fpsolve.theory import nvalley as theory
 
 
 #: Grading constants of :func:`valley_ball_sizes` (dimensionless).
@@ -112,8 +114,6 @@ def valley_ball_sizes(valley: Any, T: float, radius: float = 2.0, center: Sequen
     ``FAST_HALF_WIDTHS w``; ``stretch`` c = σ* / w (≤ 1), ``h_min = w /
     points_per_width`` in ξ, so the cells are ``c h_min`` thick in θ1.
     Raises ModelError for m ≠ 2 or T ≤ 0."""
-    from fpsolve.theory import nvalley as theory
-
     if valley.m != 2:
         raise ModelError(f"the 3-D ball needs m = 2 fast directions (got m = {valley.m})")
     if not T > 0:
@@ -193,11 +193,9 @@ def ball_arrays(sizes: BallSizes) -> Tuple[np.ndarray, np.ndarray]:
     """(points (n, 3) in θ, tetrahedra) of the ball of ``sizes``: gmsh in ξ,
     the mirror half added where the centre lies on θ1 = 0, then θ1 mapped back
     (module docstring).  Runs gmsh (one process)."""
-    from fpsolve.fem.mesh import _gmsh_session
-
     cx = sizes.center[0]
     half = cx == 0.0
-    with _gmsh_session() as _:
+    with fmesh._gmsh_session() as _:
         points, cells = _gmsh_ball(sizes, half)
     if half:
         on_plane = np.abs(points[:, 0]) <= 1e-12 * sizes.radius / sizes.stretch
