@@ -144,27 +144,34 @@ def colliding_cells(mesh: Any, points: np.ndarray) -> Tuple[np.ndarray, np.ndarr
     return found, first
 
 
-def create_mesh(comm: Any, cells: np.ndarray, points: np.ndarray, degree: int = 1) -> Any:
-    """A distributed triangle mesh from ``cells`` (m, 3) or (m, 6) in
-    gmsh/VTK node order and ``points`` (n, 2), given on any ranks (empty
-    arrays elsewhere).  (``ufl.VectorElement`` on 0.5, basix.ufl from 0.7.)"""
+#: Nodes per cell of the gmsh/VTK Lagrange cells create_mesh reads: (cell, geometry degree) -> nodes.
+_CELL_NODES = {("triangle", 1): 3, ("triangle", 2): 6, ("tetrahedron", 1): 4, ("tetrahedron", 2): 10}
+
+
+def create_mesh(comm: Any, cells: np.ndarray, points: np.ndarray, degree: int = 1, cell: str = "triangle") -> Any:
+    """A distributed mesh of ``cell`` (``triangle``: gdim 2; ``tetrahedron``:
+    gdim 3) from ``cells`` (m, nodes per cell: 3 or 6 for triangles, 4 or 10
+    for tetrahedra) in gmsh/VTK node order and ``points`` (n, gdim), given on
+    any ranks (empty arrays elsewhere).  (``ufl.VectorElement`` on 0.5,
+    basix.ufl from 0.7.)"""
     import ufl
     from dolfinx import cpp, mesh as dmesh
 
     prepare_jit()  # the coordinate element is compiled
+    gdim = 2 if cell == "triangle" else 3
     if _new():
         import basix
         import basix.ufl
 
         # equispaced, as dolfinx.io.gmshio makes coordinate elements
-        domain = ufl.Mesh(basix.ufl.element("Lagrange", "triangle", degree, shape=(2,),
+        domain = ufl.Mesh(basix.ufl.element("Lagrange", cell, degree, shape=(gdim,),
                                             lagrange_variant=basix.LagrangeVariant.equispaced))
     else:
-        domain = ufl.Mesh(ufl.VectorElement("Lagrange", ufl.triangle, degree))
-    nodes = 3 if degree == 1 else 6
-    perm = np.asarray(cpp.io.perm_gmsh(dmesh.CellType.triangle, nodes))
+        domain = ufl.Mesh(ufl.VectorElement("Lagrange", getattr(ufl, cell), degree))
+    nodes = _CELL_NODES[(cell, degree)]
+    perm = np.asarray(cpp.io.perm_gmsh(getattr(dmesh.CellType, cell), nodes))
     cells = np.ascontiguousarray(np.asarray(cells, dtype=np.int64).reshape(-1, nodes)[:, perm])
-    points = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, 2))
+    points = np.ascontiguousarray(np.asarray(points, dtype=np.float64).reshape(-1, gdim))
     if _new():  # from 0.6 a parallel mesh has no ghost cells unless asked: facet integrals need them
         return dmesh.create_mesh(comm, cells, points, domain, partitioner=shared_facet_partitioner())
     return dmesh.create_mesh(comm, cells, points, domain)
@@ -264,6 +271,14 @@ def quadrature_triangle(degree: int) -> Tuple[np.ndarray, np.ndarray]:
     import basix
 
     return basix.make_quadrature(basix.CellType.triangle, degree)
+
+
+def quadrature_cell(cell: str, degree: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(points, weights) of basix's default rule on the reference ``cell``
+    (``triangle``, ``tetrahedron``), exact for polynomials of ``degree``."""
+    import basix
+
+    return basix.make_quadrature(getattr(basix.CellType, cell), degree)
 
 
 def eval_expression(expr: Any, mesh: Any, cells: np.ndarray) -> np.ndarray:

@@ -102,13 +102,17 @@ def image_of(V: Any, matrix: Any, name: str = "mirror-theta1") -> Mirror | None:
     imap = V.dofmap.index_map
     n_owned = imap.size_local
     start = imap.local_range[0]
-    coords = V.tabulate_dof_coordinates()[:n_owned, :2]
+    coords = V.tabulate_dof_coordinates()[:n_owned, :V.mesh.geometry.dim]  # θ1, θ2 (, θ3)
     full = np.concatenate(comm.allgather(coords)) if comm.size > 1 else coords
     if full.size == 0:
         return None
     scale = float(np.max(np.abs(full)))
     S = np.asarray(matrix, dtype=float)
-    image = full * np.array([-1.0, 1.0]) if np.array_equal(S, np.array(MIRROR)) else full @ S.T
+    if np.array_equal(S, np.array(MIRROR)):  # θ1 → −θ1 in any dimension (the 3-D ball's mirror too)
+        image = np.array(full)
+        image[:, 0] *= -1.0
+    else:
+        image = full @ S.T
     dist, perm = cKDTree(full).query(image)
     if float(np.max(dist)) > COORD_TOL * max(scale, 1e-300):
         return None

@@ -1,0 +1,235 @@
+"""Tetrahedral balls for the Fokker-Planck solve in three variables (docs/model.md §4, §9).
+
+A ball of radius R about a centre, meshed by gmsh with a background size
+field: the fine size ``h_min`` inside a set of boxes, growing linearly
+(slope ``growth``) outside them up to ``h_max``.  Two devices keep the 3-D
+mesh small and faithful:
+
+* **mirror symmetry**: a ball centred on θ1 = 0 is meshed as its half
+  θ1 ≥ 0 and the other half is its mirror image (nodes on θ1 = 0 shared), so
+  the mesh conforms to θ1 = 0 (the kink of ``|θ1|``) and the operator of a
+  model even in θ1 commutes with the mirror (:mod:`fpsolve.fem.symmetry`:
+  the split of mass between mirror-image wells is then exact);
+* **anisotropy along θ1**: with ``stretch`` = c < 1 gmsh meshes the ellipsoid
+  ``((ξ1 − c1)/R/c)² + … ≤ 1`` with sizes given in ξ, and the nodes are mapped
+  back by ``θ1 − c1 = c (ξ1 − c1)``: every tetrahedron is c times thinner in
+  θ1 than in θ2, θ3, the ratio of the valley's widths (docs/model.md §9: the
+  slow marginal's peak is narrower than the fast Gaussians), and the wall is
+  still the exact sphere (a linear map of an ellipsoid).
+
+``geometry_order`` 2 puts the mid-edge nodes of the wall on the sphere
+(quadratic tetrahedra), which P2 needs to keep its O(h⁴) eigenvalue
+convergence near the wall (an absorbing wall where the density is not tiny).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Sequence, Tuple
+
+import numpy as np
+
+from fpsolve import _compat
+from fpsolve.fem import mesh as fmesh
+from fpsolve.model.valley import ModelError
+from fpsolve.theory import nvalley as theory
+
+
+#: Grading constants of :func:`valley_ball_sizes` (dimensionless).
+PEAK_HALF_WIDTHS = 5.0      # fine cylinder about each peak of the slow marginal, in units of its width
+FAST_HALF_WIDTHS = 3.5      # ... and its radius, in units of the widest fast Gaussian sqrt(T g_i / 2)
+POINTS_PER_WIDTH = 2.5      # h_min = (fast width at the peak) / 2.5 in ξ, where the slow width is c × it
+GROWTH = 0.3                # dh / d(distance) outside the boxes
+FAR_DIVISOR = 8.0           # h_max = R / 8
+
+
+@dataclasses.dataclass(frozen=True)
+class BallSizes:
+    """Size field of a ball mesh (θ units, sizes in the ξ coordinates of the
+    module docstring, i.e. θ1-lengths are ``stretch`` times these).
+
+    ``boxes``: tuple of cylinders along θ1, ((x0, y0, z0), (hx, r)) in θ: the
+    fine size ``h_min`` inside ``|θ1 − x0| < hx``, ``(θ2 − y0)² + (θ3 − z0)² < r²``
+    (the fast directions' Gaussians are round), growing by ``growth`` per
+    unit ξ-distance outside the nearest cylinder up to ``h_max``; no boxes:
+    uniform ``h_min``."""
+
+    radius: float
+    center: Tuple[float, float, float]
+    h_min: float
+    h_max: float
+    boxes: Tuple[Tuple[Tuple[float, float, float], Tuple[float, float]], ...] = ()
+    growth: float = GROWTH
+    stretch: float = 1.0
+    geometry_order: int = 1
+    rule: str = "custom"
+
+    def as_dict(self) -> dict:
+        """A JSON-ready record of the sizes (summary.json's ``mesh``)."""
+        out = dataclasses.asdict(self)
+        out["center"] = list(self.center)
+        out["boxes"] = [[list(c), list(h)] for c, h in self.boxes]
+        return out
+
+
+def check_ball(radius: Any, center: Any) -> Tuple[float, Tuple[float, float, float]]:
+    """(radius, centre) as floats, or ModelError naming the bad value: a radius
+    that is not a finite number > 0, a centre that is not three finite numbers."""
+    try:
+        r = float(radius)
+    except (TypeError, ValueError):
+        r = math.nan
+    if not (math.isfinite(r) and r > 0):
+        raise ModelError(f"radius must be a finite number > 0 (got {radius!r})")
+    try:
+        c = tuple(float(v) for v in center)
+    except (TypeError, ValueError):
+        c = ()
+    if len(c) != 3 or not all(math.isfinite(v) for v in c):
+        raise ModelError(f"center must be three finite numbers (got {center!r})")
+    return r, c  # type: ignore[return-value]
+
+
+def uniform_ball_sizes(radius: float = 1.0, center: Sequence[float] = (0.0, 0.0, 0.0), h: float | None = None,
+                       geometry_order: int = 2) -> BallSizes:
+    """A ball of uniform size ``h`` (default R/8); raises ModelError on bad values."""
+    r, c = check_ball(radius, center)
+    h = r / 8.0 if h is None else float(h)
+    if not (math.isfinite(h) and 0 < h <= r):
+        raise ModelError(f"h must be a finite number in (0, radius] (got {h!r})")
+    return BallSizes(r, c, h, h, (), geometry_order=geometry_order, rule="uniform")
+
+
+def valley_ball_sizes(valley: Any, T: float, radius: float = 2.0, center: Sequence[float] = (0.0, 0.0, 0.0),
+                      points_per_width: float = POINTS_PER_WIDTH, geometry_order: int = 1) -> BallSizes:
+    """Sizes of the ball for the two-fast-direction valley (docs/model.md §9,
+    :class:`~fpsolve.model.nvalley.NValley` with m = 2) at noise level ``T``.
+
+    From the closed forms of :mod:`fpsolve.theory.nvalley`: the slow
+    marginal's mode x* and peak width σ*; the fast widths ``w_i(x*) =
+    sqrt(T g_i(x*) / 2)``, w the larger.  A cylinder about each peak (±x*; one
+    about 0 in phase I) of half-length ``PEAK_HALF_WIDTHS σ*`` and radius
+    ``FAST_HALF_WIDTHS w``; ``stretch`` c = σ* / w (≤ 1), ``h_min = w /
+    points_per_width`` in ξ, so the cells are ``c h_min`` thick in θ1.
+    Raises ModelError for m ≠ 2 or T ≤ 0."""
+    if valley.m != 2:
+        raise ModelError(f"the 3-D ball needs m = 2 fast directions (got m = {valley.m})")
+    if not T > 0:
+        raise ModelError(f"T must be > 0 for a graded mesh (got T={T!r})")
+    r, c = check_ball(radius, center)
+    mode = theory.mode_x(valley, T)
+    sigma = theory.peak_width(valley, T, mode=mode)
+    w = float(np.sqrt(0.5 * T * np.max(valley.g(mode))))
+    stretch = min(1.0, sigma / w)
+    hx = PEAK_HALF_WIDTHS * sigma
+    if mode > hx:
+        boxes = tuple(((c[0] + s * mode, c[1], c[2]), (hx, FAST_HALF_WIDTHS * w)) for s in (1.0, -1.0))
+    else:  # one peak at 0, or two that overlap: one cylinder over both
+        boxes = (((c[0], c[1], c[2]), (mode + hx, FAST_HALF_WIDTHS * w)),)
+    return BallSizes(r, c, w / points_per_width, r / FAR_DIVISOR, boxes, stretch=stretch,
+                     geometry_order=geometry_order, rule="graded")
+
+
+def _size_expression(sizes: BallSizes) -> str:
+    """gmsh MathEval of the size at ξ: h_min in the boxes, linear growth outside."""
+    f = lambda v: repr(float(v))  # noqa: E731 - plain reprs (numpy 2 writes np.float64(...))
+    c1, c = sizes.center[0], sizes.stretch
+    dists = []
+    for (x0, y0, z0), (hx, r) in sizes.boxes:
+        # the cylinder in ξ: θ1-extent divided by c about the ball's centre
+        xi0, hxi = c1 + (x0 - c1) / c, hx / c
+        along = f"Max(Fabs(x - ({f(xi0)})) - {f(hxi)}, 0)"
+        across = f"Max(Sqrt((y - ({f(y0)}))^2 + (z - ({f(z0)}))^2) - {f(r)}, 0)"
+        dists.append(f"Sqrt({along}^2 + {across}^2)")
+    if not dists:
+        return f(sizes.h_min)
+    d = dists[0]
+    for other in dists[1:]:
+        d = f"Min({d}, {other})"
+    return f"Min({f(sizes.h_min)} + {f(sizes.growth)} * {d}, {f(sizes.h_max)})"
+
+
+def _gmsh_ball(sizes: BallSizes, half: bool) -> Tuple[np.ndarray, np.ndarray]:
+    """(points (n, 3), tetrahedra (m, 4 or 10), gmsh order) of the ball in ξ
+    (the half ξ1 ≥ c1 when ``half``), meshed in the current gmsh session."""
+    gmsh = _compat.import_gmsh()
+    R, (cx, cy, cz), c = sizes.radius, sizes.center, sizes.stretch
+    occ = gmsh.model.occ
+    ball = occ.addSphere(cx, cy, cz, R)
+    if c != 1.0:
+        occ.dilate([(3, ball)], cx, cy, cz, 1.0 / c, 1.0, 1.0)
+    if half:
+        box = occ.addBox(cx, cy - 2 * R, cz - 2 * R, 2 * R / c, 4 * R, 4 * R)
+        occ.intersect([(3, ball)], [(3, box)])
+    occ.synchronize()
+    field = gmsh.model.mesh.field
+    f = field.add("MathEval")
+    field.setString(f, "F", _size_expression(sizes))
+    field.setAsBackgroundMesh(f)
+    for opt in ("Mesh.MeshSizeExtendFromBoundary", "Mesh.MeshSizeFromPoints", "Mesh.MeshSizeFromCurvature"):
+        gmsh.option.setNumber(opt, 0)
+    gmsh.option.setNumber("Mesh.MeshSizeMin", sizes.h_min)
+    gmsh.option.setNumber("Mesh.MeshSizeMax", sizes.h_max)
+    gmsh.option.setNumber("Mesh.Algorithm", 6)
+    gmsh.option.setNumber("Mesh.Algorithm3D", 1)  # Delaunay
+    gmsh.option.setNumber("Mesh.Optimize", 1)
+    gmsh.model.mesh.generate(3)
+    if sizes.geometry_order > 1:
+        gmsh.model.mesh.setOrder(sizes.geometry_order)
+    tags, coords, _ = gmsh.model.mesh.getNodes()
+    points = np.empty((int(tags.max()) + 1, 3))
+    points[tags.astype(np.int64)] = coords.reshape(-1, 3)
+    etype = 4 if sizes.geometry_order == 1 else 11
+    _, nodes = gmsh.model.mesh.getElementsByType(etype)
+    cells = nodes.astype(np.int64).reshape(-1, 4 if etype == 4 else 10)
+    # compress to the nodes used by the tetrahedra
+    used, cells = np.unique(cells, return_inverse=True)
+    return points[used], cells.reshape(-1, 4 if etype == 4 else 10)
+
+
+def ball_arrays(sizes: BallSizes) -> Tuple[np.ndarray, np.ndarray]:
+    """(points (n, 3) in θ, tetrahedra) of the ball of ``sizes``: gmsh in ξ,
+    the mirror half added where the centre lies on θ1 = 0, then θ1 mapped back
+    (module docstring).  Runs gmsh (one process)."""
+    cx = sizes.center[0]
+    half = cx == 0.0
+    with fmesh._gmsh_session() as _:
+        points, cells = _gmsh_ball(sizes, half)
+    if half:
+        on_plane = np.abs(points[:, 0]) <= 1e-12 * sizes.radius / sizes.stretch
+        points[on_plane, 0] = 0.0
+        n = len(points)
+        mirror_index = np.arange(n, 2 * n)
+        mirror_index[on_plane] = np.flatnonzero(on_plane)
+        # renumber the mirror nodes that are not on the plane
+        off = np.flatnonzero(~on_plane)
+        mirror_index[off] = n + np.arange(off.size)
+        mirrored = points[off].copy()
+        mirrored[:, 0] *= -1.0
+        mirror_cells = mirror_index[cells]
+        # a reflection flips orientation: swap two vertices (and their edges) to keep it positive
+        if cells.shape[1] == 4:
+            mirror_cells = mirror_cells[:, [1, 0, 2, 3]]
+        else:  # gmsh 10-node order: vertices 0-3, edges 01 12 20 30 32 31 (swap 0<->1)
+            mirror_cells = mirror_cells[:, [1, 0, 2, 3, 4, 6, 5, 9, 8, 7]]
+        points = np.vstack([points, mirrored])
+        cells = np.vstack([cells, mirror_cells])
+    points[:, 0] = cx + sizes.stretch * (points[:, 0] - cx)
+    return points, cells
+
+
+def create_ball(sizes: BallSizes, comm: Any) -> Tuple[Any, dict, float]:
+    """(mesh, description, seconds) of the tetrahedral ball of ``sizes``;
+    gmsh runs on rank 0, the mesh is distributed over ``comm``.  Collective."""
+    t0 = time.perf_counter()
+    if comm.rank == 0:
+        points, cells = ball_arrays(sizes)
+    else:
+        points, cells = np.zeros((0, 3)), np.zeros((0, 4 if sizes.geometry_order == 1 else 10), dtype=np.int64)
+    msh = _compat.create_mesh(comm, cells, points, degree=sizes.geometry_order, cell="tetrahedron")
+    from mpi4py import MPI
+
+    n_cells = comm.allreduce(msh.topology.index_map(3).size_local, op=MPI.SUM)
+    return msh, {"source": "gmsh", "cells": n_cells, **sizes.as_dict()}, time.perf_counter() - t0
