@@ -34,15 +34,24 @@ step that lands on a jump of T uses the value before it); the steps land on
 the schedule's jumps.  Each solve with ``A(s) = M + (γ/2) h K(s)`` reuses the
 LU of ``A(s_ref)`` for a nearby ``s_ref`` (abs(s/s_ref − 1) ≤
 :data:`REFACTOR_RELATIVE`) as the preconditioner of a defect correction
-(Richardson) iterated until the error left is :data:`SOLVE_RELATIVE` of the
-solution; a new LU is made when s is farther or the correction stalls.
-Measured (default case, 37805 dofs, 1000 fixed steps of 0.01, cosine
-T → T/4 over the run, CPU seconds on the shared 2-core machine): 13 LUs and
-1929 corrections (about one per solve), 2.5x the constant-T run; a
-correction tolerance of 1e-8 / 1e-9 took 3.2x / 3.4x, a reuse range of 0.3
-(4 LUs, more corrections) 3.7x, and a LU at every change of T costs about
-as much as 50 steps each.  A constant schedule takes
-s = 1 exactly: the LU is that of K itself, no correction runs.
+(Richardson) until the error left is :data:`SOLVE_RELATIVE` of the solution
+(a new LU at s if it stalls).  Three choices make this cheap, each a module
+constant so that it can be measured off: :data:`PREDICT` starts the
+correction from the extrapolation in time of the last steps' solutions
+(error ~1e-5 of the solution instead of ~1e-3 from the previous one);
+:data:`ESTIMATE_CORRECT` stops after that one correction when its size
+times the contraction measured on the same LU is within the tolerance (a
+second correction is made, and measures it, about once in 100 solves);
+:data:`CENTRED` plans each LU by reading the schedule ahead: it is made at
+the middle of the values of s it will serve (not at the first, so one LU
+spans twice the range), and a long stretch at one value (the flat end of a
+cosine) gets a LU at that value, with no correction.  The matrices
+``M + (γ/2) h (K_drift + s K_noise)`` and ``M − (γ/2) h K_drift`` are sums
+(axpy on the common sparsity pattern) of the parts assembled once.
+Measured (default case, 37805 dofs, 2000 fixed steps of 0.01, cosine
+T → T/4, CPU time on the shared 2-core machine, median of 3): MEASURED.
+A constant schedule takes s = 1 exactly: the LU is that of K itself, no
+correction runs.
 
 Observables are linear functionals ``∫ f P`` computed as dot products with
 vectors ``b_f = ∫ f v`` assembled once (the same quadrature as a direct
@@ -84,13 +93,38 @@ MAX_GROW_LEVELS = 6
 #: Factorisations kept (least recently used dropped).
 LU_CACHE = 4
 #: Schedules: a LU of A(s_ref) serves A(s) while abs(s/s_ref − 1) is at most this
-#: (measured, scripts/bench_dynamics.py: see docs/model.md §10).
-REFACTOR_RELATIVE = 0.1
+#: (measured, scripts/bench_dynamics.py, module doc: 0.1 / 0.2 / 0.3 took 8 / 5 / 4 LUs on
+#: the benchmark's cosine, 1.40x / 1.24x / 1.25x the constant-T run).
+REFACTOR_RELATIVE = 0.2
 #: Defect corrections stop when the error left (the last correction times its
 #: ratio to the one before, 2-norm) is below this, relative to the solution...
 SOLVE_RELATIVE = 1e-7
 #: ... or, after this many, the LU is made anew at s.
 MAX_CORRECTIONS = 8
+#: Schedules, the choices that make them cheap (measured, scripts/bench_dynamics.py;
+#: docs/numerics.md): start each stage's defect correction from a prediction,
+#: the Lagrange extrapolation in time through :data:`PREDICT_POINTS` known
+#: solutions (the last steps', and the first stage's for the second), instead of from 0 ...
+PREDICT = True
+PREDICT_POINTS = 3
+#: ... factorise at the middle of the values of s a LU will serve (read ahead
+#: on the schedule over :data:`PLAN_STEPS` steps), not at the first ...
+CENTRED = True
+PLAN_STEPS = 4096
+#: ... a stretch of at least this many solves at one value of s gets a LU at
+#: that value (no corrections; e.g. the flat end of a cosine) ...
+EXACT_RUN = 512
+#: ... and stop after the first correction when its size times the estimated
+#: contraction (what the next correction would be, relative to it) is within
+#: :data:`SOLVE_RELATIVE`: the contraction per abs(1 − s/s_ref) measured on
+#: the same LU within the last :data:`MEASURE_EVERY` solves (a second
+#: correction measures it), times :data:`CONTRACTION_SAFETY`, and at most
+#: RATIO_BOUND·abs(1 − s/s_ref) (the bound with nothing measured; measured
+#: 0.005-0.05 · abs(1 − s/s_ref) on the default case, 0.4 · at worst).
+ESTIMATE_CORRECT = True
+RATIO_BOUND = 1.0
+CONTRACTION_SAFETY = 4.0
+MEASURE_EVERY = 128
 #: Columns of evolution.csv after t (names of :meth:`Transient.observe`).
 OBSERVABLES = ("survival", "mean_loss", "mean_abs_theta1", "mean_theta1", "var_theta1",
                "mean_theta2", "var_theta2", "mean_flatness")
@@ -103,7 +137,8 @@ class Evolution:
     ``rows``: dicts with ``t`` (time units), ``dt`` (the step that led there),
     and the observables of :data:`OBSERVABLES` (moments are of the normalised
     density P/S); ``steps``, ``rejected``, ``factorisations`` (LU count),
-    ``seconds``; ``info`` records the settings.
+    ``seconds`` (wall); ``info`` records the settings and ``cpu_seconds``
+    (the process's CPU time of the run).
     """
 
     rows: List[dict]
@@ -207,7 +242,12 @@ class Transient:
             self._b[name] = b
         self._lus: Dict[Any, Any] = {}
         self._parts: Tuple[Any, Any] | None = None  # (K_drift, K_noise) once a schedule asks
-        self._scale: Callable[[float], float] | None = None
+        self._scale: Callable[[Any], np.ndarray] | None = None
+        # under a schedule: the run's end, each step size's LU plan (s_ref, until), the last steps' (t, u),
+        # the contraction of the corrections measured on each LU (per abs(1 − s/s_ref), solves since)
+        self._t_end, self._plans, self._past, self._knu = math.inf, {}, [], None
+        self._rhs: Dict[float, Any] = {}  # M − (γ/2) h K_drift by h
+        self._contraction: Dict[Tuple[float, float], Tuple[float, int]] = {}
         self.corrections = 0
         self.grow_min_levels = GROW_MIN_LEVELS
         self.factorisations = 0
@@ -330,20 +370,21 @@ class Transient:
             self._parts = (parts[0], parts[1])
         return self._parts
 
-    def noise_scale(self, schedule: Any, reference: float | None = None) -> Callable[[float], float]:
+    def noise_scale(self, schedule: Any, reference: float | None = None) -> Callable[[Any], np.ndarray]:
         """s(t), the factor of K_noise under ``schedule`` (a
-        :class:`~fpsolve.model.schedule.Schedule`): T(t)/T of the operator's
+        :class:`~fpsolve.model.schedule.Schedule`; t a number or an array, s
+        an array of its shape): T(t)/T of the operator's
         model (α(t)/α for a user covariance, D = (α/2)Σ), or T(t)/``reference``
         when the operator has no model.  Raises ModelError when neither gives
         the noise level the operator's D was built at."""
         model = self.op.model
         if model is not None and model.noise == COVARIANCE:
             a0 = float(model.alpha)
-            return lambda t: float(schedule.alpha_t(t)) / a0
+            return lambda t: np.asarray(schedule.alpha_t(t), dtype=float) / a0
         T0 = float(model.T) if model is not None else reference
         if T0 is None or not (math.isfinite(T0) and T0 > 0):
             raise ModelError(f"a schedule needs the noise level T > 0 the operator was built at (got {T0!r})")
-        return lambda t: float(schedule.T(t)) / T0
+        return lambda t: np.asarray(schedule.T(t), dtype=float) / T0
 
     def _apply_K(self, s: float, x: Any, out: Any, work: Any) -> None:
         """out = K(s) x = K_drift x + s K_noise x."""
@@ -352,49 +393,141 @@ class Transient:
         Kn.mult(x, work)
         out.axpy(s, work)
 
-    def _scheduled_solver(self, h: float, s: float, fresh: bool = False) -> Tuple[Any, float]:
-        """(KSP with the LU of A(s_ref), s_ref) for the cached s_ref nearest
-        to s within :data:`REFACTOR_RELATIVE`, else (or ``fresh``) a new LU at s."""
-        near = [key for key in self._lus if isinstance(key, tuple) and key[0] == h and abs(s / key[1] - 1.0) <= REFACTOR_RELATIVE]
-        if near and not fresh:
-            key = min(near, key=lambda k: abs(s / k[1] - 1.0))
-            ksp = self._lus.pop(key)
-            self._lus[key] = ksp  # most recently used last
-            return ksp, key[1]
+    def _rhs_matrix(self, h: float) -> Any:
+        """M − (γ/2) h K_drift (the first stage's right-hand side without the
+        noise part), kept for the last :data:`LU_CACHE` step sizes."""
+        if h not in self._rhs:
+            B = self.M.copy()
+            B.axpy(-D_COEF * h, self._split()[0], structure=_same())
+            self._rhs[h] = B
+            while len(self._rhs) > LU_CACHE:
+                self._rhs.pop(next(iter(self._rhs))).destroy()
+        return self._rhs[h]
+
+    def _scheduled_solver(self, h: float, s: float, t: float, fresh: bool = False) -> Tuple[Any, float]:
+        """(KSP with the LU of A(s_ref), s_ref) for the solve at s at time t.
+        With :data:`CENTRED`: the LU of the step's plan while t is within it
+        (and abs(s/s_ref − 1) ≤ :data:`REFACTOR_RELATIVE`), else a new plan
+        (:meth:`_plan`); without: the cached s_ref nearest to s within
+        :data:`REFACTOR_RELATIVE`, else a new LU at s.  ``fresh``: a new LU
+        at s itself (a stalled correction)."""
+        if fresh:
+            s_ref, until = s, self._plans.get(h, (s, -math.inf))[1]
+        elif CENTRED:
+            s_ref, until = self._plans.get(h, (math.nan, -math.inf))
+            key = (h, s_ref)
+            if key in self._lus and t < until and abs(s / s_ref - 1.0) <= REFACTOR_RELATIVE * (1 + 1e-12):
+                ksp = self._lus.pop(key)
+                self._lus[key] = ksp  # most recently used last
+                return ksp, s_ref
+            s_ref, until = self._plan(h, s, t)
+        else:
+            near = [key for key in self._lus if isinstance(key, tuple) and key[0] == h
+                    and abs(s / key[1] - 1.0) <= REFACTOR_RELATIVE]
+            if near:
+                key = min(near, key=lambda k: abs(s / k[1] - 1.0))
+                ksp = self._lus.pop(key)
+                self._lus[key] = ksp  # most recently used last
+                return ksp, key[1]
+            s_ref, until = s, math.inf
+        self._plans[h] = (s_ref, until)
         Kd, Kn = self._split()
         A = self.M.copy()
-        A.axpy(D_COEF * h, Kd)
-        A.axpy(D_COEF * h * s, Kn)
-        return self._factorise(A, (h, s)), s
+        A.axpy(D_COEF * h, Kd, structure=_same())
+        A.axpy(D_COEF * h * s_ref, Kn, structure=_same())
+        return self._factorise(A, (h, s_ref)), s_ref
 
-    def _solve_scheduled(self, h: float, s: float, b: Any, x: Any) -> None:
+    def _plan(self, h: float, s: float, t: float) -> Tuple[float, float]:
+        """(s_ref, until): the value of s for a new LU at time t and the time
+        it serves to, read ahead on the schedule at the stage times of the
+        next :data:`PLAN_STEPS` steps of size h (to the run's end).  The LU
+        serves the longest stretch whose values lie within
+        :data:`REFACTOR_RELATIVE` of their middle, s_ref; a stretch of
+        :data:`EXACT_RUN` solves at one value of s gets its own LU at that
+        value (so a LU at its first value ends where it starts)."""
+        scale, t_end = self._scale, self._t_end
+        j = np.arange(PLAN_STEPS, dtype=float)
+        times = np.column_stack([t + j * h, np.nextafter(t + (j + 1) * h, -math.inf)])
+        times[:, 0] += GAMMA * h
+        times = times.ravel()
+        times = times[(times > t) & (times <= t_end)]
+        times = np.concatenate([[t], times])
+        v = np.concatenate([[s], scale(times[1:])]) if times.size > 1 else np.array([s])
+        wide = (1.0 + REFACTOR_RELATIVE) / (1.0 - REFACTOR_RELATIVE)
+        fits = np.maximum.accumulate(v) <= np.minimum.accumulate(v) * wide
+        n = v.size if fits.all() else int(np.argmin(fits))
+        v = v[:n]
+        starts = np.concatenate([[0], np.flatnonzero(np.diff(v) != 0) + 1, [n]])
+        long = np.flatnonzero(np.diff(starts) >= EXACT_RUN)
+        if long.size and long[0] == 0:
+            s_ref = s
+        else:
+            if long.size:
+                n = int(starts[long[0]])
+            s_ref = 0.5 * (float(v[:n].min()) + float(v[:n].max()))
+        return s_ref, (float(times[n]) if n < times.size else math.inf)
+
+    def _solve_scheduled(self, h: float, s: float, b: Any, x: Any, t: float,
+                         predict: Callable[[], Tuple[Any, Any]] | None = None) -> None:
         """x = A(s)⁻¹ b, A(s) = M + (γ/2) h K(s) (identity rows on an absorbing
-        wall): the LU of a nearby A(s_ref), then defect corrections
-        ``x += A(s_ref)⁻¹ (b − A(s) x)`` (module doc).  Since A(s) − A(s_ref)
-        = (γ/2) h (s − s_ref) K_noise, each residual is −(γ/2) h (s − s_ref)
-        K_noise times the last correction (one product, one solve each)."""
-        ksp, s_ref = self._scheduled_solver(h, s)
-        ksp.solve(b, x)
+        wall), at time t: the LU of a nearby A(s_ref) and defect corrections
+        ``x += A(s_ref)⁻¹ (b − A(s) x)`` (module doc) from x = guess, a
+        prediction (``predict()`` gives (guess, K_noise guess or None when it
+        is to be computed); from 0 when ``predict`` is None; not called when
+        s is s_ref).  Since A(s) − A(s_ref) = (γ/2) h (s − s_ref) K_noise, the
+        first is x = A(s_ref)⁻¹ (b − (γ/2) h (s − s_ref) K_noise guess) and
+        each residual after it −(γ/2) h (s − s_ref) K_noise times the last
+        correction (one product, one solve each)."""
+        ksp, s_ref = self._scheduled_solver(h, s, t)
         if s == s_ref:
+            ksp.solve(b, x)
             return
         Kn = self._split()[1]
-        r, dx = b.duplicate(), x.copy()
-        last = dx.norm()
+        c = -D_COEF * h * (s - s_ref)
+        r, dx = b.duplicate(), b.duplicate()
+        away = abs(1.0 - s / s_ref)
+        bound, measured = math.inf, math.inf
+        if ESTIMATE_CORRECT:
+            bound = RATIO_BOUND * away
+            q, age = self._contraction.get((h, s_ref), (math.inf, MEASURE_EVERY))
+            measured = min(bound, CONTRACTION_SAFETY * q * away) if age < MEASURE_EVERY else bound
+            self._contraction[(h, s_ref)] = (q, age + 1)
         try:
-            for _ in range(MAX_CORRECTIONS):
+            guess, kguess = predict() if predict is not None else (None, None)
+            if guess is None:
+                ksp.solve(b, x)
+                last = x.norm()  # the first correction is x itself (from 0)
+                x.copy(dx)
+            else:
+                if kguess is None:
+                    Kn.mult(guess, r)
+                else:
+                    kguess.copy(r)
+                r.scale(c)
+                self._zero_bc(r)
+                r.axpy(1.0, b)
+                ksp.solve(r, x)
+                x.copy(dx)
+                dx.axpy(-1.0, guess)
+                last = dx.norm()
+                if last * measured <= SOLVE_RELATIVE * max(x.norm(), 1e-300):
+                    return
+            for k in range(MAX_CORRECTIONS):
                 Kn.mult(dx, r)
-                r.scale(-D_COEF * h * (s - s_ref))
+                r.scale(c)
                 self._zero_bc(r)
                 ksp.solve(r, dx)
                 x.axpy(1.0, dx)
                 self.corrections += 1
                 # the corrections shrink geometrically: what is left after this one is
-                # about |dx| times the ratio |dx| / |previous dx|
+                # about |dx| times the ratio |dx| / |previous dx| (or the bound on it)
                 size = dx.norm()
-                if size * min(size / max(last, 1e-300), 1.0) <= SOLVE_RELATIVE * max(x.norm(), 1e-300):
+                if guess is not None and k == 0 and ESTIMATE_CORRECT and last > 0:
+                    self._contraction[(h, s_ref)] = (size / last / away, 0)
+                if size * min(size / max(last, 1e-300), 1.0, bound) <= SOLVE_RELATIVE * max(x.norm(), 1e-300):
                     return
                 last = size
-            ksp, _ = self._scheduled_solver(h, s, fresh=True)  # stalled: a LU at s itself
+            ksp, _ = self._scheduled_solver(h, s, t, fresh=True)  # stalled: a LU at s itself
             ksp.solve(b, x)
         finally:
             r.destroy()
@@ -411,32 +544,52 @@ class Transient:
         t + γh and t + h (left limit): the module doc."""
         M = self.M
         w, r, ug, un = u.duplicate(), u.duplicate(), u.duplicate(), u.duplicate()
+        guesses: List[Any] = []
         if self._scale is None:
             ksp = self._solver(h)
-            apply0 = apply2 = self.K.mult
+            apply2 = self.K.mult
             solve1 = solve2 = ksp.solve
-            work = None
+            # stage 1 (trapezoid to t + γh): A u_γ = (M − (γ/2) h K) u
+            M.mult(u, r)
+            self.K.mult(u, w)
+            r.axpy(-D_COEF * h, w)
         else:
-            scale, work = self._scale, u.duplicate()
-            s0 = scale(float(np.nextafter(t, math.inf)))
-            s1 = scale(t + GAMMA * h)
-            s2 = scale(float(np.nextafter(t + h, -math.inf)))
+            scale, Kn = self._scale, self._split()[1]
+            s0 = float(scale(float(np.nextafter(t, math.inf))))
+            t1, t2 = t + GAMMA * h, float(np.nextafter(t + h, -math.inf))
+            s1, s2 = float(scale(t1)), float(scale(t2))
+            if self._knu is None:  # K_noise u (kept with u for the predictions; a retried step reuses it)
+                self._knu = (u, u.duplicate())
+                Kn.mult(u, self._knu[1])
+            knu = self._knu[1]
+            # predictions: the first stage's from the last steps' solutions (and their K_noise
+            # products, so none is computed), the second's from the last steps' and the first stage's
+            known = [*self._past, (t, u, knu)][-PREDICT_POINTS:]
+            if PREDICT and len(known) >= 2:
+                guesses = [u.duplicate(), u.duplicate()]
 
-            def apply0(x: Any, out: Any) -> None:
-                self._apply_K(s0, x, out, work)
+            def predict1() -> Tuple[Any, Any]:
+                _extrapolate([(tk, vk) for tk, vk, _ in known], t1, guesses[0])
+                _extrapolate([(tk, kv) for tk, _, kv in known], t1, guesses[1])
+                return guesses[0], guesses[1]
+
+            def predict2() -> Tuple[Any, Any]:
+                _extrapolate([*((tk, vk) for tk, vk, _ in known[1:]), (t1, ug)], t2, guesses[0])
+                return guesses[0], None
 
             def apply2(x: Any, out: Any) -> None:
+                work = x.duplicate()
                 self._apply_K(s2, x, out, work)
+                work.destroy()
 
             def solve1(b: Any, x: Any) -> None:
-                self._solve_scheduled(h, s1, b, x)
+                self._solve_scheduled(h, s1, b, x, t1, predict1 if guesses else None)
 
-            def solve2(b: Any, x: Any) -> None:
-                self._solve_scheduled(h, s2, b, x)
-        # stage 1 (trapezoid to t + γh): A u_γ = (M − (γ/2) h K) u
-        M.mult(u, r)
-        apply0(u, w)
-        r.axpy(-D_COEF * h, w)
+            def solve2(b: Any, x: Any, predict: bool = True) -> None:
+                self._solve_scheduled(h, s2, b, x, t2, predict2 if guesses and predict else None)
+            # stage 1: A(s1) u_γ = (M − (γ/2) h K_drift) u − (γ/2) h s0 K_noise u
+            self._rhs_matrix(h).mult(u, r)
+            r.axpy(-D_COEF * h * s0, knu)
         self._zero_bc(r)
         solve1(r, ug)
         # stage 2 (BDF2 to t + h): A u_new = M (c1 u_γ − c0 u)
@@ -456,9 +609,12 @@ class Transient:
             apply2(w, r)
             r.scale(-2.0 * ERR_K * h)
             self._zero_bc(r)
-            solve2(r, w)
+            if self._scale is None:
+                solve2(r, w)
+            else:
+                solve2(r, w, predict=False)
             err = math.sqrt(max(_m_dot(M, w, r), 0.0) / max(_m_dot(M, un, r), 1e-300))
-        for vec in (w, r, ug) + ((work,) if work is not None else ()):
+        for vec in (w, r, ug, *guesses):
             vec.destroy()
         return un, err
 
@@ -487,9 +643,10 @@ class Transient:
             raise ModelError(f"dt must be a finite number > 0 (got {dt!r})")
         if not (math.isfinite(tol) and tol > 0):
             raise ModelError(f"tol must be a finite number > 0 (got {tol!r})")
-        wall = time.perf_counter()
+        wall, cpu = time.perf_counter(), time.process_time()
         lu_before, corrections_before = self.factorisations, self.corrections
         self._scale = None if schedule is None else self.noise_scale(schedule, reference_T)
+        self._t_end, self._plans, self._past, self._contraction, self._knu = float(t_end), {}, [], {}, None
         jumps = [] if schedule is None else list(schedule.jumps(t_end))
         u = _compat.petsc_vec(p0).copy()
         targets = sorted({float(s) for s in list(stops) + jumps if 0 < s < t_end} | {float(t_end)})
@@ -518,7 +675,16 @@ class Transient:
                 un.destroy()
                 level += min(-1, _levels(0.9 * (tol / err) ** (1 / 3)))
                 continue
-            u.destroy()
+            knu = self._knu[1] if self._knu is not None else None
+            self._knu = None
+            if knu is not None and PREDICT:  # the last steps' solutions, for the predictions
+                self._past.append((t, u, knu))
+                while len(self._past) >= PREDICT_POINTS:
+                    for vec in self._past.pop(0)[1:]:
+                        vec.destroy()
+            else:
+                for vec in (u, knu) if knu is not None else (u,):
+                    vec.destroy()
             u, t, steps = un, (nxt if land else t + h), steps + 1
             row = {"t": t, "dt": h, **self.observe(u), **columns(t)}
             rows.append(row)
@@ -534,15 +700,20 @@ class Transient:
         u.copy(_compat.petsc_vec(p0))
         p0.x.scatter_forward()
         u.destroy()
-        self._scale = None
+        for vec in [v for entry in self._past for v in entry[1:]] + ([self._knu[1]] if self._knu else []):
+            vec.destroy()
+        self._scale, self._past, self._knu = None, [], None
         info = {"scheme": "TR-BDF2", "gamma": GAMMA, "adaptive": adaptive, "tol": tol if adaptive else None,
                 "dt": dt, "t_end": t_end, "wall": self.wall, "degree": self.degree,
                 "dofs": self.V.dofmap.index_map.size_global, "ranks": self.comm.size,
-                "assemble_seconds": self.assemble_seconds, "options_in_effect": self.options_in_effect}
+                "assemble_seconds": self.assemble_seconds, "options_in_effect": self.options_in_effect,
+                "cpu_seconds": time.process_time() - cpu}
         if schedule is not None:
             info.update({"schedule": schedule.as_dict(), "schedule_jumps": [float(v) for v in jumps],
                          "defect_corrections": self.corrections - corrections_before,
-                         "refactor_relative": REFACTOR_RELATIVE})
+                         "refactor_relative": REFACTOR_RELATIVE, "solve_relative": SOLVE_RELATIVE,
+                         "predict": PREDICT_POINTS if PREDICT else 0, "centred": CENTRED,
+                         "estimate_correct": ESTIMATE_CORRECT})
         return Evolution(rows, steps, rejected, self.factorisations - lu_before, time.perf_counter() - wall, info)
 
     def destroy(self) -> None:
@@ -551,7 +722,7 @@ class Transient:
             ksp.getOperators()[0].destroy()
             ksp.destroy()
         self._lus.clear()
-        for obj in (self.K, self.M, *self._b.values(), *(self._parts or ())):
+        for obj in (self.K, self.M, *self._b.values(), *(self._parts or ()), *self._rhs.values()):
             obj.destroy()
 
 
@@ -576,6 +747,24 @@ def _reverse() -> Any:
     from petsc4py import PETSc
 
     return PETSc.ScatterMode.REVERSE
+
+
+def _same() -> Any:
+    from petsc4py import PETSc
+
+    return PETSc.Mat.Structure.SAME_NONZERO_PATTERN
+
+
+def _extrapolate(points: Sequence[Tuple[float, Any]], tau: float, out: Any) -> None:
+    """out = the Lagrange polynomial through ``points`` ((t, vector) pairs,
+    distinct t) at time ``tau``."""
+    out.set(0.0)
+    for i, (ti, vi) in enumerate(points):
+        weight = 1.0
+        for j, (tj, _) in enumerate(points):
+            if j != i:
+                weight *= (tau - tj) / (ti - tj)
+        out.axpy(weight, vi)
 
 
 # --------------------------------------------------------------------------
