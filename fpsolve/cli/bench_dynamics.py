@@ -9,7 +9,7 @@ solve's assemble + eigen-solve seconds (same mesh, same degree).  Writes
 table; ``--quick`` runs 100 steps (for tests).  Targets on the 2-core
 development machine: 2000 steps < 60 s; the same under a cosine schedule
 (T → T/4 over the run, docs/model.md §10) ≤ 1.5x in CPU time (measured
-1.31x, median of 3; docs/numerics.md); search time < 2x the stationary solve.
+1.29x, median of 5; docs/numerics.md); search time < 2x the stationary solve.
 """
 
 from __future__ import annotations

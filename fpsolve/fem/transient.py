@@ -50,8 +50,8 @@ cosine) gets a LU at that value, with no correction.  The matrices
 (axpy on the common sparsity pattern) of the parts assembled once.
 Measured (scripts/bench_dynamics.py: default case, 37805 dofs, 2000 fixed
 steps of 0.01, cosine T → T/4, CPU time on the shared 2-core machine,
-median of 3 runs each): 5 LUs and 105 corrections, 1.31x the constant-T run
-(1.22-1.40x), against 13 LUs and 3926 corrections, 2.27x (2.00-2.44x) with
+median of 5 runs each): 5 LUs and 105 corrections, 1.29x the constant-T run
+(1.14-1.40x), against 13 LUs and 3926 corrections, 2.27x (2.00-2.44x) with
 none of the three (LUs at the first value, reuse range 0.1, corrections from
 0 and always at least one); the final density is also nearer to that of exact solves.
 A constant schedule takes s = 1 exactly: the LU is that of K itself, no
@@ -98,7 +98,7 @@ MAX_GROW_LEVELS = 6
 LU_CACHE = 4
 #: Schedules: a LU of A(s_ref) serves A(s) while abs(s/s_ref − 1) is at most this
 #: (measured, scripts/bench_dynamics.py, module doc: 0.1 / 0.2 / 0.3 took 8 / 5 / 4 LUs on
-#: the benchmark's cosine, 1.22-1.40x / 1.22-1.40x / 1.25x the constant-T run: within the
+#: the benchmark's cosine, 1.22-1.40x / 1.14-1.40x / 1.25x the constant-T run: within the
 #: machine's noise; 0.2 has fewer LUs and ~1 correction in 40 solves).
 REFACTOR_RELATIVE = 0.2
 #: Defect corrections stop when the error left (the last correction times its
