@@ -41,6 +41,8 @@ REFUSALS = {
     "bench_solver.py": [BAD_T, BAD_OUT],
     "bench_dynamics.py": [BAD_T, BAD_OUT],
     "bench_montecarlo.py": [("--walkers", "0"), BAD_OUT, ("--threads", "100000")],
+    "anneal.py": [BAD_T, BAD_OUT, BAD_SEED, ("--K", "0")],
+    "bench_symmetry.py": [BAD_OUT, ("--quick", "--bogus")],
 }
 
 

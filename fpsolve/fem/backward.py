@@ -57,6 +57,10 @@ def refine_near_box(msh: Any, box: Sequence[float], width: float, times: int = 2
     resolved to a quarter (times = 2) of the local size.  Collective."""
     from dolfinx import mesh as dmesh
 
+    if _compat.mesh_degree(msh) > 1:
+        raise ModelError(f"refining near the target needs straight (3-node) triangles; this mesh's cells are "
+                         f"curved (geometry degree {_compat.mesh_degree(msh)}): give a mesh written with "
+                         "make_mesh.py --order 1")
     c1, c2, w1, w2 = (float(v) for v in box)
     for k in range(times):
         d = width / 2 ** k
@@ -437,6 +441,8 @@ def search_case(model: Any, noise: Any = None, *, target: Sequence[float] | None
             sizes = sizes.refined(refine)
         aligned = aligned_core(sizes, x0, box)
         sizes = aligned or sizes
+        if refine_target and not aligned:  # DOLFINx bisects straight cells only (refine_near_box)
+            sizes = dataclasses.replace(sizes, geometry_order=1)
         if sizes.structured and not fmesh.grid_fits(sizes):
             sizes = fmesh.unstructured(sizes)
 
