@@ -50,6 +50,9 @@ class Entry(Generic[T]):
     def __set__(self, obj: "Record", value: T) -> None:
         obj._data[self.key] = value
 
+    def __repr__(self) -> str:
+        return f"summary.json's {self.key!r}"
+
 
 class Record(Mapping[str, Any]):
     """A result's summary: typed attributes (class attributes of type
