@@ -120,7 +120,7 @@ def speed(engine: str, walkers: int, steps: int, repeat: int) -> tuple[float, fl
         cpu = time.process_time()
         res = montecarlo.run(landscape, noise, walkers=walkers, steps=steps, seed=r, engine=engine)
         cpu = time.process_time() - cpu
-        best = max(best, res.summary["walker_steps_per_second"])
+        best = max(best, res.summary.walker_steps_per_second)
         best_cpu = max(best_cpu, walkers * steps / cpu)
     return best, best_cpu
 
@@ -165,7 +165,7 @@ def custom_speed(walkers: int, steps: int, repeat: int, preset_rate: float) -> l
         best = 0.0
         for r in range(repeat):
             res = montecarlo.run(m, walkers=walkers, steps=steps, seed=r)
-            best = max(best, res.summary["walker_steps_per_second"])
+            best = max(best, res.summary.walker_steps_per_second)
         rows.append({"model": name, "loss": expr, "noise": noise if isinstance(noise, str) else list(noise),
                      "walker_steps_per_second": best, "vs_preset_kernel": best / preset_rate})
     return rows
@@ -209,10 +209,10 @@ def ndim_speed(updates: float, threads: Sequence[int], repeat: int) -> list:
             for r in range(repeat):
                 res = nensemble.run(valley, noise, method="sde", dt=0.01, walkers=walkers, steps=steps, seed=r,
                                     radius=float("inf"))
-                best = max(best, res.summary["coordinate_updates_per_second"])
+                best = max(best, res.summary.coordinate_updates_per_second)
             rows.append({"m": m, "N": n, "threads": t, "walkers": walkers, "steps": steps,
                          "coordinate_updates_per_second": best, "walker_steps_per_second": best / n,
-                         "survival_fraction": res.summary["survival_fraction"]})
+                         "survival_fraction": res.summary.survival_fraction})
     return rows
 
 

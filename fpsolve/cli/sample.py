@@ -191,15 +191,15 @@ def plot_n(path: Path, result: "fpsolve.mc.nensemble.NMonteCarloResult", title: 
     ax[0, 0].set_xlabel("θ1 (slow coordinate)")
     ax[0, 0].set_ylabel("density (window samples)")
     ax[0, 0].legend()
-    if "var_theta" in s:
-        j = np.arange(1, s["N"] + 1)
-        ax[0, 1].errorbar(j, s["var_theta"], yerr=s["var_theta_se"], fmt=".", ms=3)
-        ax[0, 1].set_xscale("log" if s["N"] > 20 else "linear")
+    if s.var_theta is not None:
+        j = np.arange(1, s.N + 1)
+        ax[0, 1].errorbar(j, s.var_theta, yerr=s.standard_error("var_theta"), fmt=".", ms=3)
+        ax[0, 1].set_xscale("log" if s.N > 20 else "linear")
     ax[0, 1].set_xlabel("coordinate j (1: θ1; valley: 2 ... N the fast y_i)")
     ax[0, 1].set_ylabel("Var θ_j (window)")
     times, loss, shape, alive = result.series
     ax[1, 0].plot(times, loss, label="mean loss")
-    ax[1, 0].plot(times, shape, label="mean flatness F" if s["family"] == "valley" else "mean tr H")
+    ax[1, 0].plot(times, shape, label="mean flatness F" if s.family == "valley" else "mean tr H")
     ax[1, 0].set_xlabel("time (alpha steps)")
     ax[1, 0].legend()
     ax[1, 1].plot(*result.survival)
@@ -271,7 +271,7 @@ def main_n(args, parser: cli.Parser) -> int:
                            sample_interval=args.sample_interval, comm=comm,
                            bridge=False if args.no_bridge else None, **_length(args))
     s = result.summary
-    summary = {**s, "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
+    summary = {**s.as_dict(), "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
                "versions": io.versions()}
     with io.atomic_output_dir(out, comm, tool, args.overwrite) as tmp:
         if rank == 0:
@@ -283,11 +283,11 @@ def main_n(args, parser: cli.Parser) -> int:
                                 series_shape=result.series[2], series_alive=result.series[3])
             plot_n(tmp / "nmarginals.png", result, f"{args.method}: {describe}")
     if rank == 0:
-        if s.get("mean_abs_theta1") is not None:
-            extra = f", mean Var y_i = {s['var_y_mean']:.6g}" if "var_y_mean" in s else ""
-            say(f"mean|θ1| = {s['mean_abs_theta1']:.6g} ± {s['mean_abs_theta1_se']:.2g}, "
-                f"std|θ1| = {s['std_abs_theta1']:.6g}{extra}")
-        say(f"survival {s['survival_fraction']:.4g}, {s['coordinate_updates_per_second']:.3g} coordinate-updates/s")
+        if s.mean_abs_theta1 is not None:
+            extra = f", mean Var y_i = {s.var_y_mean:.6g}" if s.var_y_mean is not None else ""
+            say(f"mean|θ1| = {s.mean_abs_theta1:.6g} ± {s.mean_abs_theta1_se:.2g}, "
+                f"std|θ1| = {s.std_abs_theta1:.6g}{extra}")
+        say(f"survival {s.survival_fraction:.4g}, {s.coordinate_updates_per_second:.3g} coordinate-updates/s")
         print(out)
     return 0
 
@@ -359,7 +359,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bar is not None:
             bar.close()
     s = result.summary
-    summary = {**s, "model": model.as_dict(), "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
+    summary = {**s.as_dict(), "model": model.as_dict(), "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
                "versions": io.versions()}
     with io.atomic_output_dir(out, comm, tool, args.overwrite) as tmp:
         if rank == 0:
@@ -373,11 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             plot(tmp / "marginals.png", result, f"{args.method}: {model.describe()}"
                  + ("" if schedule is None else f"; schedule {schedule.describe()}"), schedule)
     if rank == 0:
-        num = {k: float("nan") if s[k] is None else s[k] for k in
-               ("mean_abs_theta1", "mean_abs_theta1_se", "std_abs_theta1", "var_theta2")}
+        num = {k: float("nan") if v is None else v for k, v in
+               (("mean_abs_theta1", s.mean_abs_theta1), ("mean_abs_theta1_se", s.mean_abs_theta1_se),
+                ("std_abs_theta1", s.std_abs_theta1), ("var_theta2", s.var_theta2))}
         say(f"mean|θ1| = {num['mean_abs_theta1']:.6g} ± {num['mean_abs_theta1_se']:.2g}, "
             f"std|θ1| = {num['std_abs_theta1']:.6g}, Var θ2 = {num['var_theta2']:.6g}, "
-            f"survival {s['survival_fraction']:.4g}, {s['walker_steps_per_second']:.3g} walker-steps/s")
+            f"survival {s.survival_fraction:.4g}, {s.walker_steps_per_second:.3g} walker-steps/s")
         print(out)
     return 0
 

@@ -144,14 +144,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         spectrum.add_to_summary(sol, model, int(args.eigenpairs), degree=args.degree, wall=args.wall,
                                 progress=progress)
-    diagnostics.report(summary["warnings"], "solve_fp.py", enabled=comm.rank == 0)
-    summary.update(versions=io.versions(), command={"argv": list(argv) if argv is not None else None, **vars(args)})
+    diagnostics.report(summary.warnings, "solve_fp.py", enabled=comm.rank == 0)
+    summary.add(versions=io.versions(), command={"argv": list(argv) if argv is not None else None, **vars(args)})
 
-    fem_results.write(sol, model, out, extra=summary, overwrite=args.overwrite, progress=progress, wall_start=wall)
+    fem_results.write(sol, model, out, overwrite=args.overwrite, progress=progress, wall_start=wall)
     if comm.rank == 0:
-        print(f"escape rate {summary['escape_rate']:.4g} (eigenvalue), {summary['escape_rate_flux']:.4g} "
-              f"(boundary flux); mean|theta1| {summary['mean_abs_theta1']:.6g}, "
-              f"std|theta1| {summary['std_abs_theta1']:.6g}, Var theta2 {summary['var_theta2']:.6g}")
+        print(f"escape rate {summary.escape_rate:.4g} (eigenvalue), {summary.escape_rate_flux:.4g} "
+              f"(boundary flux); mean|theta1| {summary.mean_abs_theta1:.6g}, "
+              f"std|theta1| {summary.std_abs_theta1:.6g}, Var theta2 {summary.var_theta2:.6g}")
         print(f"results written to {out}")
     return 0
 

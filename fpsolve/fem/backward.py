@@ -190,7 +190,9 @@ def committor(op: Operator, *, target: Target, options_prefix: str = PREFIXES["b
 
 @dataclasses.dataclass
 class SearchRun:
-    """The search time of a model case: ``summary`` (summary.json), the τ
+    """The search time of a model case: ``summary`` (summary.json; τ at the
+    start as ``mean_first_passage_time``, also under its former key
+    ``search_time``), the τ
     solution, the committor (or None), and both on the grid ``xs``, ``ys``
     (NaN outside the disk; the same on every rank)."""
 
@@ -490,6 +492,8 @@ def search_case(model: Any, noise: Any = None, *, target: Sequence[float] | None
         "start": list(x0), "start_default": start is None,
         **({"target_rule": peak["rule"], "stationary_peak": peak} if peak is not None else {}),
         "search_time": tau_start, "search_time_steps": tau_start / noise.alpha,
+        # the one name (issue 17.5); search_time(_steps) above is its former key, kept as an alias
+        "mean_first_passage_time": tau_start, "mean_first_passage_time_steps": tau_start / noise.alpha,
         **{f"mfpt_{k}": v for k, v in tau.summary().items() if k != "kind"},
         "mesh_seconds": t_mesh,
     }

@@ -14,6 +14,7 @@ import numpy as np
 
 from fpsolve import _compat
 from fpsolve.fem import results as fem_results
+from fpsolve.fem.summary import StationarySummary
 
 
 #: Trapezoid points across the support for a marginal: the conditional
@@ -34,7 +35,9 @@ MODE_LINE_POINTS = 61
 
 class Solution:
     """Normalised principal eigenfunction ``density`` (∫ = 1) and its escape
-    rate; the measuring methods are collective (call them on every rank)."""
+    rate; ``summary``: what the solve measured, typed
+    (:class:`~fpsolve.fem.summary.StationarySummary`); the measuring methods
+    are collective (call them on every rank)."""
 
     def __init__(self, density: Any, eigenvalue: complex, flux: Any, quadrature_degree: int,
                  info: dict) -> None:
@@ -43,7 +46,7 @@ class Solution:
         self.comm = self.mesh.comm
         self.eigenvalue = eigenvalue
         self.info = info
-        self.summary: dict = {}
+        self.summary = StationarySummary()  # filled by fpsolve.fem.stationary.solve
         self._flux = flux
         self._qdeg = quadrature_degree
         self._samples: dict = {}

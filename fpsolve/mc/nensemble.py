@@ -47,6 +47,7 @@ from fpsolve.mc.plan import (bytes_per_walker_n, check_bounded_below, check_memo
                              MAX_DIMENSION)
 from fpsolve.mc.kernels import _advance_numba, ABSORBED, ALIVE, DIVERGED
 from fpsolve.mc.rng import walker_keys
+from fpsolve.mc.summary import MonteCarloSummary
 from fpsolve.model import valley as _valley
 from fpsolve.model.expression import ball_points, Model
 from fpsolve.model.quadratic import Quadratic
@@ -78,7 +79,8 @@ def family(model: Any) -> str:
 
 @dataclasses.dataclass
 class NMonteCarloResult:
-    """What :func:`run` returns: ``summary`` (the dict written as
+    """What :func:`run` returns: ``summary`` (a
+    :class:`~fpsolve.mc.summary.MonteCarloSummary`; ``as_dict()`` is
     summary.json), histograms of θ1 (``hist_theta1`` on ``xedges``) and ``|θ1|``
     (``hist_abs_theta1`` on ``abs_edges``), ``survival`` (times, fraction
     alive), ``series`` (times, mean loss, mean flatness or tr H, fraction
@@ -87,7 +89,7 @@ class NMonteCarloResult:
     ``passage_time`` (the first time in the target, time units; NaN where
     never reached or no target)."""
 
-    summary: dict
+    summary: MonteCarloSummary
     hist_theta1: np.ndarray
     xedges: np.ndarray
     hist_abs_theta1: np.ndarray
@@ -402,7 +404,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
         summary["target_abs_theta1"] = [target_lo, target_hi]
     times = np.array([s[0] for s in series])
     return NMonteCarloResult(
-        summary=summary, hist_theta1=hist, xedges=xedges, hist_abs_theta1=hist_ax, abs_edges=axedges,
+        summary=MonteCarloSummary(summary), hist_theta1=hist, xedges=xedges, hist_abs_theta1=hist_ax, abs_edges=axedges,
         survival=(grid * step_time, fraction),
         series=(times, np.array([s[1] for s in series]), np.array([s[2] for s in series]),
                 np.array([s[3] for s in series])),
