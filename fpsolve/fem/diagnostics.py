@@ -13,8 +13,6 @@ thresholds are the package's single source for them:
   wall, not the model, shapes the result (enlarge ``--radius``);
 * eigenpair backward error ``‖Kφ − λMφ‖ / ((‖K‖ + |λ|‖M‖)‖φ‖)`` above
   ``RESIDUAL_LIMIT``;
-* a ``--petsc-option`` PETSc/SLEPc never read (unknown or misspelt:
-  PETSc ignores it silently);
 * tolerance not reached within the dof budget (added by the adaptive loop,
   :mod:`fpsolve.fem.adapt`).
 """
@@ -49,10 +47,6 @@ def warnings_for(summary: Mapping) -> List[str]:
     if summary.get("wall") == "reflecting" and wall is not None and wall > WALL_DENSITY_LIMIT:
         out.append(f"density at the reflecting wall is {wall:.2g} of its peak (> {WALL_DENSITY_LIMIT:g}): "
                    "the wall shapes the result; enlarge --radius")
-    unused = eigen.get("unused_petsc_options")
-    if unused:
-        out.append(f"PETSc/SLEPc never read the option(s) {', '.join(unused)} (unknown or misspelt; "
-                   "they had no effect)")
     res = eigen.get("residual")
     if res is not None and not res <= RESIDUAL_LIMIT:
         out.append(f"eigenpair residual {res:.2g} > {RESIDUAL_LIMIT:g}: the eigen-solve did not converge")
