@@ -49,7 +49,7 @@ from fpsolve.model.target import Box
 
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="sample_sgd.py", description=__doc__.splitlines()[0])
-    cli.add_model_arguments(parser)
+    cli.add_model_arguments(parser, fast_directions=True)
     cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     mc = parser.add_argument_group("Monte Carlo")
@@ -91,10 +91,21 @@ def build_parser() -> cli.Parser:
     return parser
 
 
-def _check(args, noise: model.Noise, radius: float, center: tuple[float, float]) -> mc_plan.RunPlan:
+def _check(args, noise: model.Noise, radius: float, center: tuple[float, float], user_model=None) -> mc_plan.RunPlan:
     """The run's rules (``mc_plan.check_run``, ``check_seed`` and ``check_start``, stated
     there once), then the command-line checks they cannot see; raise
-    ModelError/UsageError naming the value; return the run's plan."""
+    ModelError/UsageError naming the value; return the run's plan.  An SGD
+    step longer than the run is blamed on ``--alpha`` when α is above the
+    model's stability bound (``user_model``, docs/model.md §5), else on the run's length."""
+    if user_model is not None and args.method == "sgd" and args.steps is None:
+        length = 3000.0 if args.time is None else args.time
+        if math.isfinite(length) and length > 0 and round(length / noise.alpha) < 1:
+            from fpsolve.theory.stability import alpha_bound
+
+            bound = alpha_bound(user_model, noise.Delta, radius, center)
+            if noise.alpha > bound:
+                raise cli.UsageError(f"--alpha {noise.alpha:g} exceeds the SGD stability bound alpha < {bound:.6g} "
+                                     f"(docs/model.md §5), and one step would outlast the run (--time {length:g})")
     plan = mc_plan.check_run(noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
                                 walkers=args.walkers, dt=args.dt, radius=radius, burn_in=args.burn_in,
                                 sample_interval=args.sample_interval, **_length(args))
@@ -298,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _n_dimensional(args):
         return main_n(args, parser)
     model, radius, center = cli.model_and_domain(args)
-    plan = _check(args, model.noise_level, radius, center)
+    plan = _check(args, model.noise_level, radius, center, model)
     if args.shift == "exact" and model.noise != "sgd":
         raise cli.UsageError(f"--shift exact is the random shift of --noise sgd (got noise {model.noise})")
     length = _length(args)

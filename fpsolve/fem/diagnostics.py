@@ -13,8 +13,6 @@ thresholds are the package's single source for them:
   wall, not the model, shapes the result (enlarge ``--radius``);
 * eigenpair backward error ``‖Kφ − λMφ‖ / ((‖K‖ + |λ|‖M‖)‖φ‖)`` above
   ``RESIDUAL_LIMIT``;
-* a ``--petsc-option`` PETSc/SLEPc never read (unknown or misspelt:
-  PETSc ignores it silently);
 * tolerance not reached within the dof budget (added by the adaptive loop,
   :mod:`fpsolve.fem.adapt`).
 """
@@ -37,8 +35,8 @@ def warnings_for(summary: Mapping) -> List[str]:
     """One line per failed check of a solve's summary: a
     :class:`~fpsolve.fem.summary.StationarySummary` (or a dict of its keys,
     read through one), by its attributes negative_mass, wall,
-    solver_gap, mirror_symmetrised, wall_density_relative,
-    unused_petsc_options, solver_residual."""
+    solver_gap, mirror_symmetrised, wall_density_relative, solver_residual
+    (an option PETSc never read is refused before this: linalg)."""
     s = StationarySummary.of(summary)
     out: List[str] = []
     neg = s.negative_mass
@@ -53,10 +51,6 @@ def warnings_for(summary: Mapping) -> List[str]:
     if s.wall == "reflecting" and wall is not None and wall > WALL_DENSITY_LIMIT:
         out.append(f"density at the reflecting wall is {wall:.2g} of its peak (> {WALL_DENSITY_LIMIT:g}): "
                    "the wall shapes the result; enlarge --radius")
-    unused = s.unused_petsc_options
-    if unused:
-        out.append(f"PETSc/SLEPc never read the option(s) {', '.join(unused)} (unknown or misspelt; "
-                   "they had no effect)")
     res = s.solver_residual
     if res is not None and not res <= RESIDUAL_LIMIT:
         out.append(f"eigenpair residual {res:.2g} > {RESIDUAL_LIMIT:g}: the eigen-solve did not converge")

@@ -106,11 +106,6 @@ class StationarySummary(Record):
         return (self.eigen or {}).get("options_in_effect")
 
     @property
-    def unused_petsc_options(self) -> List[str]:
-        """``--petsc-option`` names PETSc/SLEPc never read (``eigen.unused_petsc_options``)."""
-        return list((self.eigen or {}).get("unused_petsc_options") or [])
-
-    @property
     def solver_gap(self) -> Optional[float]:
         """The eigen-solver's spectral gap (``eigen.gap``)."""
         return (self.eigen or {}).get("gap")
