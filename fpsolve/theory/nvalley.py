@@ -46,8 +46,8 @@ from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
 from fpsolve.theory import valley as _one
 from fpsolve.tools.quadrature import trapezoid
-from fpsolve.theory.valley import (DEFAULT_HALF_WIDTH, MARGINAL_KINDS, NoiseLike, folded_density,
-                                   first_upward_crossing, log_marginal_from, mean_first_passage_time_from,
+from fpsolve.theory.valley import (DEFAULT_HALF_WIDTH, MARGINAL_KINDS, PASSAGE_POINTS, NoiseLike,
+                                   folded_density, first_upward_crossing, log_marginal_from, mean_first_passage_time_from,
                                    mode_from, peak_width_from, search_time_from, temperature)
 
 
@@ -109,15 +109,21 @@ def direction_sums(valley: NValley) -> Dict[str, Polynomial]:
 
 
 class _Horner(Polynomial):
-    """A Polynomial whose value is Horner's scheme in place: the numbers of
-    ``Polynomial.__call__`` (numpy's polyval, same operations in the same
-    order) without a new array per coefficient, several times faster on the
-    10⁵-point grids of the first-passage integrals."""
+    """A Polynomial (default domain and window: x maps to itself) whose value
+    is Horner's scheme in place: the numbers of ``Polynomial.__call__``
+    (numpy's polyval, same operations in the same order) without a new array
+    per coefficient, several times faster on the 10⁴-point grids of the
+    moments and first-passage integrals; plain floats for a scalar."""
 
     def __call__(self, arg: Any) -> Any:
-        if not (np.array_equal(self.domain, self.window)):
-            return super().__call__(arg)
         c = self.coef
+        if isinstance(arg, (float, np.floating)):  # root finding: plain floats, the same operations
+            xf = 0.0 + float(arg)
+            cl = self._coefficients()
+            v = cl[-1] + xf * 0.0
+            for i in range(2, len(cl) + 1):
+                v = cl[-i] + v * xf
+            return np.float64(v)
         x = 0.0 + np.asarray(arg, dtype=float)   # the identity map of Polynomial.__call__
         out = x * 0.0
         out += c[-1]
@@ -125,6 +131,13 @@ class _Horner(Polynomial):
             out *= x
             out += c[-i]
         return out if out.ndim else out[()]
+
+    def _coefficients(self) -> list:
+        """The coefficients as Python floats (kept: root finding calls a polynomial ~10² times)."""
+        cl = self.__dict__.get("_cl")
+        if cl is None:
+            cl = self.__dict__["_cl"] = [float(v) for v in self.coef]
+        return cl
 
 
 @functools.lru_cache(maxsize=256)
@@ -194,15 +207,37 @@ def slow_diffusion_derivative(valley: NValley, noise: NoiseLike, x: Any) -> Any:
     return _process(valley, temperature(noise))[2](np.asarray(x, dtype=float))
 
 
+class _Remembered:
+    """A log density that keeps its results on the last few grids: the moments
+    and the mode refine the same grids around the mass (the same numbers; the
+    second pass costs a hash of each grid)."""
+
+    def __init__(self, f: Callable[[np.ndarray], np.ndarray], keep: int = 16) -> None:
+        self.f, self.keep, self.seen = f, keep, {}
+
+    def __call__(self, z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z, dtype=float)
+        if z.ndim != 1 or z.size < 64:
+            return self.f(z)
+        key = z.tobytes()
+        hit = self.seen.get(key)
+        if hit is None:
+            hit = self.seen[key] = self.f(z)
+            if len(self.seen) > self.keep:
+                self.seen.pop(next(iter(self.seen)))
+        return hit.copy()
+
+
+@functools.lru_cache(maxsize=64)
 def _log_density(valley: NValley, T: float, kind: str) -> Callable[[np.ndarray], np.ndarray]:
-    """ln P1 on an increasing grid, up to a constant, for ``kind``."""
+    """ln P1 on an increasing grid, up to a constant, for ``kind`` (one per (valley, T, kind))."""
     _check_kind(kind)
     A, B, _ = _process(valley, T)
     if kind == "constant":
         t_eff = _t_eff(valley, T)
         gsq = direction_sums(valley)["gsq"]
-        return lambda z: -(0.5 * valley.eps * z * z + 0.125 * T * gsq(z)) / t_eff
-    return lambda z: log_marginal_from(A, B, z)
+        return _Remembered(lambda z: -(0.5 * valley.eps * z * z + 0.125 * T * gsq(z)) / t_eff)
+    return _Remembered(lambda z: log_marginal_from(A, B, z))
 
 
 def _slope(valley: NValley, T: float, kind: str) -> Callable[[Any], Any]:
@@ -361,7 +396,7 @@ def marginal_moments(valley: NValley, noise: NoiseLike, kind: str = "landscape",
 
 
 def mean_first_passage_time(valley: NValley, noise: NoiseLike, start: float, target: float, reflect: float,
-                            kind: str = "landscape", points: int = 20001) -> float:
+                            kind: str = "landscape", points: int = PASSAGE_POINTS) -> float:
     """Mean first passage time (time units) of dx = A dt + sqrt(2B) dW, Gardiner 5.2.7 (S44)."""
     T = _T_positive(noise)
     _check_kind(kind)
