@@ -40,6 +40,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import numpy as np
 from numpy.polynomial import Polynomial
+from numpy.polynomial import polynomial as _P
 
 from fpsolve.model.expression import Model
 from fpsolve.model.nvalley import NValley
@@ -143,13 +144,14 @@ class _Horner(Polynomial):
 @functools.lru_cache(maxsize=256)
 def _process(valley: NValley, T: float) -> Tuple[Polynomial, Polynomial, Polynomial]:
     """(A, B, B') as Polynomials in x at noise level T (docs/model.md §9)."""
-    S = direction_sums(valley)
-    x = Polynomial([0.0, 1.0])
-    A = -(valley.eps * x + 0.25 * T * S["gg1"])
-    u = valley.eps + 0.25 * T * S["g2g"]
-    B = 0.5 * T * (u * u + 0.125 * T * T * S["g2g_sq"] + 0.5 * T * S["g1sq_g"])
-    dB = B.deriv()
-    return _Horner(A.coef), _Horner(B.coef), _Horner(dB.coef)
+    S = {k: v.coef for k, v in direction_sums(valley).items()}
+    # Polynomial arithmetic without the objects: the functions its operators
+    # call, in the same order (-(eps x + (T/4) gg1), u = eps + (T/4) g2g, ...)
+    add, mul = _P.polyadd, _P.polymul
+    A = -add(mul(valley.eps, [0.0, 1.0]), mul(0.25 * T, S["gg1"]))
+    u = add(valley.eps, mul(0.25 * T, S["g2g"]))
+    B = mul(0.5 * T, add(add(mul(u, u), mul(0.125 * T * T, S["g2g_sq"])), mul(0.5 * T, S["g1sq_g"])))
+    return _Horner(A), _Horner(B), _Horner(_P.polyder(B, 1, 1.0))
 
 
 def _check_kind(kind: str) -> None:
