@@ -39,7 +39,9 @@ Three families, each at its own cost:
   with sympy (constants as exact rationals, ``L(Pθ) − L(θ)`` expanded to 0)
   under the symbolic time budget of
   :func:`fpsolve.model.expression.symbolic_budget`: at most N flips and
-  N − 1 transpositions.  A search cut short keeps what it proved
+  N − 1 transpositions (more only where the screen passed a transposition
+  that sympy refuses: the members a star fails are tried again as a star
+  of their own).  A search cut short keeps what it proved
   (``complete`` False, ``note`` says why).
 
 Coordinates are numbered from 0 in the report's fields and from 1 (θ1 … θN;
@@ -305,8 +307,7 @@ def find_expression(model: Model) -> NSymmetryReport:
                 continue
         reps.append([i])
     flips: List[int] = []
-    proved: List[List[int]] = [[c[0]] for c in reps if len(c) > 1]
-    candidates = [c for c in reps if len(c) > 1]
+    proved: List[List[int]] = []
     complete, note = True, None
     try:
         with symbolic_budget(f"symmetries of loss {_short(model.loss)}"):
@@ -314,13 +315,17 @@ def find_expression(model: Model) -> NSymmetryReport:
             for k in np.flatnonzero(flip_ok):
                 if exact.flip(int(k)):
                     flips.append(int(k))
-            for cl, out in zip(candidates, proved):
-                for i in cl[1:]:
-                    if exact.swap(cl[0], i):
-                        out.append(i)
+            for rest in (c for c in reps if len(c) > 1):
+                while len(rest) > 1:  # a star around rest[0]; the members it fails form the next candidate
+                    star, failed = [rest[0]], []
+                    for i in rest[1:]:
+                        (star if exact.swap(rest[0], i) else failed).append(i)
+                    if len(star) > 1:
+                        proved.append(star)
+                    rest = failed
     except ModelError as err:
         complete, note = False, str(err)
-    classes = tuple(sorted(tuple(sorted(p)) for p in proved if len(p) > 1))
+    classes = tuple(sorted(tuple(sorted(p)) for p in proved))
     return NSymmetryReport(n, tuple(flips), classes, complete,
                            f"numeric screen at {SCREEN_POINTS} points, then exact (sympy)",
                            time.perf_counter() - start, note)
