@@ -235,12 +235,15 @@ def symmetry_statistics(acc: np.ndarray, n: int, report: Any) -> dict:
     directions' correlation is accounted for); each member's departure from
     its class's pooled value, in its own standard errors, is the second
     check.  Returns ``{"symmetry": ..., "var_theta_pooled": [N],
-    "var_theta_pooled_se": [N]}`` (a coordinate in no class: its own value),
-    or just the model's record when fewer than two walkers sampled."""
-    block: dict = {"model": report.as_dict()}
+    "var_theta_pooled_se": [N], "symmetry_seconds": the search's time}`` (a
+    coordinate in no class: its own value), without the checks and the
+    pooled values when fewer than two walkers sampled."""
+    record = report.as_dict()
+    seconds = record.pop("seconds")  # a timing: beside the other timings, so that runs compare equal
+    block: dict = {"model": record}
     pooled = _influence(acc)
     if pooled is None:
-        return {"symmetry": block}
+        return {"symmetry": block, "symmetry_seconds": seconds}
     m, infl, _ = pooled
     mean_j, var_j, mean_infl, var_infl = _coordinate_influence(m, infl, n)
     var_se = _se(var_infl)
@@ -270,7 +273,8 @@ def symmetry_statistics(acc: np.ndarray, n: int, report: Any) -> dict:
         "checks": "the mean of every flipped coordinate is 0 and the variances in a class are equal for a correct "
                   "sampler (in law, at any step); broken_sampler: some |z| > flag_threshold_se",
     })
-    return {"symmetry": block, "var_theta_pooled": pooled_var.tolist(), "var_theta_pooled_se": pooled_se.tolist()}
+    return {"symmetry": block, "var_theta_pooled": pooled_var.tolist(), "var_theta_pooled_se": pooled_se.tolist(),
+            "symmetry_seconds": seconds}
 
 
 def _start(sample_from: Any, index: np.ndarray, walkers: int, n: int, radius: float, center: np.ndarray) -> np.ndarray:

@@ -81,6 +81,7 @@ class MonteCarloSummary(Record):
     var_theta_pooled = Entry[Optional[List[float]]](
         "Every coordinate's variance pooled over its class of interchangeable coordinates (its own where none).")
     var_theta_pooled_se = Entry[Optional[List[float]]]("Their standard errors.")
+    symmetry_seconds = Entry[Optional[float]]("Time the symmetry search took (fpsolve.model.nsymmetry.find).")
     # ---- survival and first passage ---------------------------------------------
     survival_fraction = Entry[float]("Fraction of walkers alive at the end.")
     absorbed_fraction = Entry[float]("Fraction absorbed at the radius.")
