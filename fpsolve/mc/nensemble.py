@@ -164,13 +164,14 @@ def _coordinate_influence(m: np.ndarray, infl: np.ndarray, n: int) -> Tuple[np.n
     return mean_j, m[squares] - mean_j ** 2, infl[:, means], infl[:, squares] - 2.0 * mean_j[None, :] * infl[:, means]
 
 
-def _window_statistics(acc: np.ndarray, n: int, shape_name: str) -> dict:
+def _window_statistics(acc: np.ndarray, n: int, shape_name: str, pooled: Any = False) -> dict:
     """Pooled window means of the columns of ``acc`` (walkers, 6 + 2N) with
     ratio-estimator standard errors (walkers the independent units; the
-    formulas of fpsolve.mc.ensemble's two-dimensional statistics)."""
+    formulas of fpsolve.mc.ensemble's two-dimensional statistics).
+    ``pooled``: :func:`_influence` (acc) where the caller has it."""
     cnt = acc[:, nkernels.A_N]
     out: dict = {"samples": float(cnt.sum()), "sampled_walkers": int(np.sum(cnt > 0))}
-    pooled = _influence(acc)
+    pooled = _influence(acc) if pooled is False else pooled
     if pooled is None:
         return out
     m, infl, _ = pooled
@@ -222,7 +223,14 @@ def _z(value: np.ndarray, se: np.ndarray) -> np.ndarray:
         return np.where(se > 0, value / np.where(se > 0, se, 1.0), np.where(value == 0, 0.0, np.inf))
 
 
-def symmetry_statistics(acc: np.ndarray, n: int, report: Any) -> dict:
+def _columns(idx: np.ndarray) -> Any:
+    """A slice for contiguous indices (a view, not a copy of a (W, N) array), else the indices."""
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + idx.size)
+    return idx
+
+
+def symmetry_statistics(acc: np.ndarray, n: int, report: Any, pooled: Any = False) -> dict:
     """summary.json's ``symmetry`` block and the pooled variances (docs/model.md §9).
 
     ``report``: an :class:`~fpsolve.model.nsymmetry.NSymmetryReport` for the
@@ -237,11 +245,12 @@ def symmetry_statistics(acc: np.ndarray, n: int, report: Any) -> dict:
     check.  Returns ``{"symmetry": ..., "var_theta_pooled": [N],
     "var_theta_pooled_se": [N], "symmetry_seconds": the search's time}`` (a
     coordinate in no class: its own value), without the checks and the
-    pooled values when fewer than two walkers sampled."""
+    pooled values when fewer than two walkers sampled.  ``pooled``:
+    :func:`_influence` (acc) where the caller has it."""
     record = report.as_dict()
     seconds = record.pop("seconds")  # a timing: beside the other timings, so that runs compare equal
     block: dict = {"model": record}
-    pooled = _influence(acc)
+    pooled = _influence(acc) if pooled is False else pooled
     if pooled is None:
         return {"symmetry": block, "symmetry_seconds": seconds}
     m, infl, _ = pooled
@@ -252,7 +261,7 @@ def symmetry_statistics(acc: np.ndarray, n: int, report: Any) -> dict:
     limit = flag_threshold(len(flips) + spread_checks)
     zero = {"coordinates": (flips + 1).tolist(), "mean": [], "se": [], "z": [], "max_abs_z": None}
     if flips.size:
-        mean_se = _se(mean_infl[:, flips])
+        mean_se = _se(mean_infl[:, _columns(flips)])
         z = _z(mean_j[flips], mean_se)
         zero.update({"mean": mean_j[flips].tolist(), "se": mean_se.tolist(), "z": z.tolist(),
                      "max_abs_z": float(np.max(np.abs(z)))})
@@ -260,10 +269,11 @@ def symmetry_statistics(acc: np.ndarray, n: int, report: Any) -> dict:
     classes = []
     for cl in report.classes:
         idx = np.asarray(cl, dtype=int)
-        e = var_infl[:, idx].mean(axis=1)
+        cols = var_infl[:, _columns(idx)]
+        e = cols.mean(axis=1)
         value, value_se = float(var_j[idx].mean()), float(_se(e))
         pooled_var[idx], pooled_se[idx] = value, value_se
-        spread = _z(var_j[idx] - value, _se(var_infl[:, idx] - e[:, None]))
+        spread = _z(var_j[idx] - value, _se(cols - e[:, None]))
         classes.append({"coordinates": (idx + 1).tolist(), "var_pooled": value, "var_pooled_se": value_se,
                         "max_abs_spread_z": float(np.max(np.abs(spread)))})
     worst = max([zero["max_abs_z"] or 0.0] + [c["max_abs_spread_z"] for c in classes])
@@ -487,14 +497,15 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     grid = np.unique(np.linspace(0, steps, max(2, survival_points)).round().astype(np.int64))
     stopped = np.sort(exit_step[status != ALIVE])
     fraction = 1.0 - np.searchsorted(stopped, grid, side="right") / walkers
-    stats = _window_statistics(acc, n, shape_name)
+    pooled = _influence(acc)  # once: (walkers, 6 + 2N) influence rows for every statistic
+    stats = _window_statistics(acc, n, shape_name, pooled)
     done = int(np.sum(np.where(status == ALIVE, steps, exit_step)))  # steps actually taken
     if kind == "valley" and "var_theta" in stats:
         stats["var_y"] = stats["var_theta"][1:]
         stats["var_y_se"] = stats["var_theta_se"][1:]
         stats["var_y_mean"] = float(np.mean(stats["var_y"]))
     if report is not None:
-        stats.update(symmetry_statistics(acc, n, report))
+        stats.update(symmetry_statistics(acc, n, report, pooled))
         if kind == "valley" and "var_theta_pooled" in stats:
             stats["var_y_pooled"] = stats["var_theta_pooled"][1:]
             stats["var_y_pooled_se"] = stats["var_theta_pooled_se"][1:]
