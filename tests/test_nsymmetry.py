@@ -87,6 +87,19 @@ def test_expression_models_exactly(loss, flips, classes):
     assert r.flips == flips and r.classes == classes and r.complete
 
 
+@pytest.mark.parametrize("loss", ["0.5*(theta1*theta2 - 1)**2", "x**2 + y**2 + 0.1*x", "x**4 + y**4 - x*y",
+                                  "0.5*(1 - x**2 + 0.5*x**4)*y**2 + 0.005*x**2"])
+def test_two_variables_agree_with_the_2d_finder(loss):
+    from fpsolve.model import symmetry
+
+    model = Model.from_expression(loss, noise="sgd")
+    two, n = symmetry.find(model).names, nsymmetry.find(model)
+    assert n.flips == tuple(k for k, name in enumerate(("mirror-theta1", "mirror-theta2")) if name in two)
+    assert n.classes == (((0, 1),) if "swap" in two else ())
+    with pytest.raises(ModelError, match="two-variable"):
+        nsymmetry.find(Model.from_expression(loss, noise=("1", "0", "1")))
+
+
 def test_expression_in_sixty_variables():
     loss = " + ".join(f"(theta{i}**2 - 1)**2" for i in range(1, 61))
     r = nsymmetry.find(Model.from_expression(loss, noise="sgd-diagonal"))

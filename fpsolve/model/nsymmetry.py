@@ -241,8 +241,11 @@ def _screen_points(n: int) -> np.ndarray:
 
 
 def _loss_values(model: Model, pts: np.ndarray) -> np.ndarray:
+    """The loss at the points (K, N) (NaN where it cannot be evaluated)."""
     with np.errstate(all="ignore"):
         try:
+            if model.n_variables == 2:  # the two-variable callables take θ1, θ2 apart
+                return np.asarray(model.evaluate("loss", pts[:, 0], pts[:, 1]), dtype=float)
             return np.asarray(model.evaluate("loss", pts), dtype=float)
         except (ArithmeticError, ValueError, TypeError):
             return np.full(pts.shape[0], np.nan)
@@ -339,11 +342,16 @@ def find(model: Any, noise_model: Optional[str] = None, center: Optional[Sequenc
     (None: the origin): a valley (its ``noise_model`` one of the built-in
     names, or a user Σ as an (N, N) array), a
     :class:`~fpsolve.model.quadratic.Quadratic` or an N-variable
-    :class:`~fpsolve.model.expression.Model` (cached).  ModelError for
-    anything else or a bad Σ / centre."""
+    :class:`~fpsolve.model.expression.Model` with a built-in noise (cached;
+    N = 2 works too, the sign flips and the swap of
+    :mod:`fpsolve.model.symmetry`).  ModelError for anything else or a bad
+    Σ / centre."""
     if isinstance(model, Quadratic):
         report = find_quadratic(model)
     elif isinstance(model, Model):
+        if model.covariance is not None:
+            raise ModelError("a user noise covariance Sigma(theta) is a two-variable model: its symmetries are "
+                             "fpsolve.model.symmetry.find's")
         key = (model.loss, model.params, model.noise, model.variables)
         if key not in _CACHE:
             _CACHE[key] = find_expression(model)
