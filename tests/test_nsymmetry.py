@@ -38,6 +38,27 @@ def test_valley_two_equal_directions_and_one_different():
     assert d["sign_flips"] == [1, 2, 3, 4] and d["interchangeable"] == [[2, 3]]
 
 
+@pytest.mark.parametrize("noise", ["sgd", "sgd-diagonal", "isotropic"])
+def test_valley_maps_keep_the_loss_and_move_d_with_them(noise):
+    """What the structure claims, checked on the dense D at a point: L(Pθ) = L(θ) and
+    D(Pθ) = P D(θ) Pᵀ for every flip and for the swap of the two equal directions."""
+    from fpsolve.model.nvalley import diffusion_matrix
+
+    v = NValley.from_preset("double-well", fast_directions=3, a0=[1.0, 1.0, 2.0])
+    r = nsymmetry.find(v, noise)
+    theta = np.array([0.37, -0.21, 0.44, 0.13])
+    maps = [np.diag([-1.0 if j == k else 1.0 for j in range(4)]) for k in r.flips]
+    maps += [np.eye(4)[[0, *c[::-1], 3]] for c in r.classes]  # (y_1 y_2): rows 1, 2 swapped
+    D = diffusion_matrix(v, theta[0], theta[1:], 0.05, noise)
+    for P in maps:
+        img = P @ theta
+        assert v.loss(img[0], img[1:]) == pytest.approx(float(v.loss(theta[0], theta[1:])), rel=1e-14)
+        assert np.allclose(diffusion_matrix(v, img[0], img[1:], 0.05, noise), P @ D @ P.T, rtol=0, atol=1e-15)
+    other = theta[[0, 1, 3, 2]]  # y_2 ↔ y_3 (a0 = 1 and 2): not a symmetry, and not found
+    assert abs(float(v.loss(other[0], other[1:]) - v.loss(theta[0], theta[1:]))) > 1e-3
+    assert r.classes == ((1, 2),)
+
+
 def test_valley_structure_is_o_m_for_m_1000():
     v = NValley.from_preset("double-well", fast_directions=1000, a2=[-2.0] * 500 + [-1.5] * 500)
     r = nsymmetry.find(v, "sgd")
