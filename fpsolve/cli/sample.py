@@ -25,8 +25,11 @@ with m fast directions (N = m + 1; the preset's g for each), and a ``--loss``
 in theta1 ... thetaN (N > 2) an N-variable model; the run is the
 N-dimensional Monte Carlo (:mod:`fpsolve.mc.nensemble`), absorbing at the
 sphere ``--radius`` around the origin, and writes ``summary.json`` (θ1's
-moments and histogram, every coordinate's variance ``var_theta``, for the
-valley ``var_y``, the mean loss and flatness or tr H, survival),
+moments and histogram, every coordinate's mean and variance ``mean_theta``,
+``var_theta``, for the valley ``var_y``, the mean loss and flatness or tr H,
+survival; ``symmetry``: the model's sign flips and interchangeable
+coordinates, the means they make 0 checked against 0 and the variances
+pooled over each class, ``var_theta_pooled``, docs/model.md §9),
 ``hist.npz`` and ``nmarginals.png``.
 """
 
@@ -298,6 +301,14 @@ def main_n(args, parser: cli.Parser) -> int:
             extra = f", mean Var y_i = {s.var_y_mean:.6g}" if s.var_y_mean is not None else ""
             say(f"mean|θ1| = {s.mean_abs_theta1:.6g} ± {s.mean_abs_theta1_se:.2g}, "
                 f"std|θ1| = {s.std_abs_theta1:.6g}{extra}")
+        sym = s.symmetry or {}
+        if "broken_sampler" in sym:
+            zero = sym["zero_by_symmetry"]
+            worst = max([zero["max_abs_z"] or 0.0] + [c["max_abs_spread_z"] for c in sym["pooled_variance"]])
+            say(f"symmetries: {len(sym['model']['sign_flips'])} sign flips, "
+                f"{len(sym['model']['interchangeable'])} class(es) of interchangeable coordinates; "
+                f"largest |z| of the checks {worst:.3g} (limit {sym['flag_threshold_se']:.3g})"
+                + ("; WARNING: beyond the limit, the sampler breaks a symmetry" if sym["broken_sampler"] else ""))
         say(f"survival {s.survival_fraction:.4g}, {s.coordinate_updates_per_second:.3g} coordinate-updates/s")
         print(out)
     return 0

@@ -69,8 +69,19 @@ class MonteCarloSummary(Record):
     std_abs_theta1_se = Entry[Optional[float]]("Its standard error.")
     mean_loss = Entry[Optional[float]]("Mean loss (N variables).")
     mean_theta = Entry[Optional[List[float]]]("Mean of every coordinate (N variables).")
+    mean_theta_se = Entry[Optional[List[float]]]("Their standard errors (N variables).")
     var_theta = Entry[Optional[List[float]]]("Variance of every coordinate (N variables).")
+    var_theta_se = Entry[Optional[List[float]]]("Their standard errors (N variables).")
     var_y_mean = Entry[Optional[float]]("Mean variance of the valley's fast directions (N variables).")
+    # ---- symmetries (N variables; docs/model.md §9) -----------------------------
+    symmetry = Entry[Optional[Dict[str, Any]]](
+        "The model's sign flips and classes of interchangeable coordinates on the ball, the means they make 0 "
+        "(with standard errors and z), the pooled variance of each class and ``broken_sampler`` "
+        "(fpsolve.mc.nensemble.symmetry_statistics).")
+    var_theta_pooled = Entry[Optional[List[float]]](
+        "Every coordinate's variance pooled over its class of interchangeable coordinates (its own where none).")
+    var_theta_pooled_se = Entry[Optional[List[float]]]("Their standard errors.")
+    symmetry_seconds = Entry[Optional[float]]("Time the symmetry search took (fpsolve.model.nsymmetry.find).")
     # ---- survival and first passage ---------------------------------------------
     survival_fraction = Entry[float]("Fraction of walkers alive at the end.")
     absorbed_fraction = Entry[float]("Fraction absorbed at the radius.")
