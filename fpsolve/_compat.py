@@ -244,11 +244,11 @@ def write_xdmf(path: str, mesh: Any, function: Any, time: float = 0.0) -> None:
     """
     from dolfinx import fem, io
 
-    mesh_degree = mesh_degree(mesh)
+    degree = mesh_degree(mesh)
     V = function.function_space
     out = function
-    if _space_degree(V) != mesh_degree:
-        W = functionspace(mesh, "Lagrange", mesh_degree)
+    if _space_degree(V) != degree:
+        W = functionspace(mesh, "Lagrange", degree)
         out = fem.Function(W, name=function.name)
         out.interpolate(function)
     with hdf5_errors(path), io.XDMFFile(mesh.comm, str(path), "w") as xdmf:

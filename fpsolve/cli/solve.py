@@ -49,7 +49,8 @@ def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="solve_fp.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
     cli.add_expression_arguments(parser)
-    cli.add_domain_arguments(parser)
+    cli.add_domain_arguments(parser, ball=True)
+    cli.add_fast_direction_arguments(parser)
     fem = parser.add_argument_group("discretisation")
     fem.add_argument("--degree", type=int, choices=(1, 2), default=2,
                      help="Lagrange degree (default 2; P1 fails at T=0.01, see docs/numerics.md)")
@@ -89,6 +90,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    from fpsolve.cli import solve3d
+
+    if solve3d.is_three_dimensional(args):  # --fast-directions 2, a --loss in theta3: the 3-D ball
+        return solve3d.main(args, parser, argv, wall, petsc_options)
     # validate everything before anything is written
     model, radius, center = cli.model_and_domain(args)
     noise = model.noise_level
