@@ -34,6 +34,14 @@ from fpsolve.theory import nvalley as ntheory
 
 #: Default uniform size of an expression model's ball, in units of its radius.
 UNIFORM_DIVISOR = 8.0
+#: The valley's default grading in 3-D (docs/numerics.md, *Three variables*): h_min =
+#: fast width / 1.5 (:func:`fpsolve.fem.ball.valley_ball_sizes`' ``points_per_width``) ...
+POINTS_PER_WIDTH = 1.5
+#: ... and cells this factor thinner in θ1 than the widths' ratio σ*/w: the negative
+#: mass at the steep outer flank falls with the θ1-thickness, not with the fast size
+#: (m = 2, T = 0.05: 59k dofs and 2.2 % at factor 1, 93k dofs and 0.25 % at 0.6,
+#: moments equal to 3e-6).
+STRETCH_FACTOR = 0.6
 #: Bins of the slow marginal (marginals.csv): at most this many over the ball's θ1-extent.
 MARGINAL_BINS = 400
 
@@ -153,9 +161,9 @@ class Result3D:
 def ball_sizes(case: Any, T: float, radius: float, center: Sequence[float], h_min: float | None = None,
                h_max: float | None = None, geometry_order: int = 1) -> ball.BallSizes:
     """The ball's :class:`~fpsolve.fem.ball.BallSizes`: graded from §9's
-    widths for the valley (``h_min``/``h_max`` override the fine and far
-    sizes, in the fast directions' units; θ1-sizes are ``stretch`` times
-    them), uniform ``h_min`` (default radius/:data:`UNIFORM_DIVISOR`) for an
+    widths for the valley (:data:`POINTS_PER_WIDTH`, :data:`STRETCH_FACTOR`;
+    ``h_min``/``h_max`` override the fine and far sizes, in the fast
+    directions' units; θ1-sizes are ``stretch`` times them), uniform ``h_min`` (default radius/:data:`UNIFORM_DIVISOR`) for an
     expression model (``h_max`` refused).  Raises ModelError naming a bad
     value (sizes not finite and > 0, h_min > h_max, a ball that misses the
     valley's minimum)."""
@@ -167,7 +175,9 @@ def ball_sizes(case: Any, T: float, radius: float, center: Sequence[float], h_mi
         if math.sqrt(sum(v * v for v in c)) >= r:
             raise ModelError(f"the ball (--radius {r:g}, --center {' '.join(f'{v:g}' for v in c)}) does not "
                              "contain the loss's minimum (0, 0, 0), around which the density lives")
-        sizes = ball.valley_ball_sizes(case, T, r, c, geometry_order=geometry_order)
+        sizes = ball.valley_ball_sizes(case, T, r, c, points_per_width=POINTS_PER_WIDTH,
+                                       geometry_order=geometry_order)
+        sizes = dataclasses.replace(sizes, stretch=sizes.stretch * STRETCH_FACTOR)
         h_lo = sizes.h_min if h_min is None else float(h_min)
         h_hi = max(sizes.h_max, h_lo) if h_max is None else float(h_max)
         if h_lo > h_hi:
@@ -194,7 +204,8 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     :class:`~fpsolve.model.expression.Model` (it carries its noise; ``level``
     and ``noise`` must be left out).  The ball: ``radius``, ``center`` (three
     numbers), sizes of :func:`ball_sizes`; P``degree`` Lagrange on
-    tetrahedra (quadratic ones for P2, so the wall is the sphere);
+    tetrahedra (for an expression model at P2 quadratic ones, so the wall is
+    the sphere; the valley's are straight: its density is ~0 at the wall);
     ``wall`` absorbing or reflecting.  ``petsc_options`` (keys without the
     ``fpsolve_eig_`` prefix) and ``iterative`` go to
     :func:`fpsolve.fem.solve3d.solve`.  Collective over ``comm`` (default
@@ -228,7 +239,13 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
         noise = case.noise
         record = {"kind": "expression", **case.record()}
     (level if valley is not None else case.noise_level).require_positive_T()
-    sizes = ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=2 if degree == 2 else 1)
+    # quadratic tetrahedra (the wall on the sphere) where the density reaches the wall: the
+    # uniform ball of an expression model; the valley's density is ~0 there, and its thin,
+    # stretched cells curved at the wall break DOLFINx's pull-back (XDMF output: "Newton
+    # method failed to converge for non-affine geometry"), so its ball is straight
+    # (as in docs/numerics.md's measurements)
+    order = 2 if degree == 2 and valley is None else 1
+    sizes = ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order)
     t0 = time.perf_counter()
     msh, mesh_info, t_mesh = ball.create_ball(sizes, comm)
     say(f"ball meshed: {mesh_info['cells']} tetrahedra ({sizes.rule}, h_min {sizes.h_min:.3g}, "
