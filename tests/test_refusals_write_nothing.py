@@ -30,7 +30,8 @@ BAD_OUT = ("--out", "notes.txt")  # an existing file of the user's
 
 #: script -> refused argument lists (each also gets ``--out out`` unless it sets --out)
 REFUSALS = {
-    "solve_fp.py": [BAD_T, BAD_OUT, ("--radius", "-1")],
+    "solve_fp.py": [BAD_T, BAD_OUT, ("--radius", "-1"), ("--fast-directions", "3"),
+                    ("--fast-directions", "2", "--h-min", "9"), ("--fast-directions", "2", *BAD_OUT)],
     "theory.py": [BAD_T, BAD_OUT, ("--alpha", "0")],
     "sample_sgd.py": [BAD_T, BAD_OUT, BAD_SEED, ("--walkers", "0"), ("--threads", "100000")],
     "validate.py": [BAD_T, BAD_OUT, BAD_SEED],

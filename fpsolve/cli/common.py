@@ -364,14 +364,22 @@ def case_folder_name(name: str, args: argparse.Namespace, parser: argparse.Argum
     return name + tag + (run_tag(args, parser) if parser is not None else "")
 
 
-def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
-    """The disk Ω (docs/model.md §4): ``--radius`` and ``--center CX CY``."""
+def add_domain_arguments(parser: argparse.ArgumentParser, ball: bool = False) -> None:
+    """The disk Ω (docs/model.md §4): ``--radius`` and ``--center CX CY``;
+    ``ball``: ``--center`` takes two or three numbers (the 3-D ball of a
+    3-variable model; the 2-D path refuses three, naming them)."""
     group = parser.add_argument_group("domain (docs/model.md §4)")
     # default None: "not given" (a --mesh file brings its own domain)
     group.add_argument("--radius", type=float, default=None,
-                       help=f"radius R of the disk (default {DEFAULT_RADIUS:g})")
-    group.add_argument("--center", type=float, nargs=2, default=None, metavar=("CX", "CY"),
-                       help="centre of the disk (default 0 0)")
+                       help=f"radius R of the disk (default {DEFAULT_RADIUS:g})" + (
+                           "; of the ball for a 3-variable model" if ball else ""))
+    if ball:
+        group.add_argument("--center", type=float, nargs="+", default=None, metavar="C",
+                           help="centre of the disk, CX CY (default 0 0); of the ball for a 3-variable model, "
+                                "CX CY CZ (default 0 0 0)")
+    else:
+        group.add_argument("--center", type=float, nargs=2, default=None, metavar=("CX", "CY"),
+                           help="centre of the disk (default 0 0)")
 
 
 def add_mesh_size_arguments(parser: argparse.ArgumentParser) -> None:
