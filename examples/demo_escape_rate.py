@@ -46,7 +46,7 @@ print(f"free diffusion: lambda0 = {free.eigenvalue.real:.6f}, exact d j01^2 = {e
 
 landscape = fpsolve.Landscape.from_preset("single-well")
 noise = fpsolve.Noise.from_temperature(0.2, alpha=0.05)
-fem = fpsolve.solve(landscape, noise, comm=MPI.COMM_SELF).summary["escape_rate"]
+fem = fpsolve.solve(landscape, noise, comm=MPI.COMM_SELF).summary.escape_rate
 
 
 def mc_rate(bridge: bool) -> tuple:

@@ -72,12 +72,12 @@ sgd = mc.run(model, method="sgd", walkers=4000, time=t_end, seed=1, radius=math.
              burn_in=0.0, snapshot_times=[t_end], schedule=schedule, comm=MPI.COMM_SELF,
              hist_edges=(np.linspace(-1, 1, 3), np.linspace(-1, 1, 3)))
 C = np.zeros((2, 2))
-for k in range(sgd.summary["steps"]):
+for k in range(sgd.summary.steps):
     a = float(schedule.alpha_k(k))
     B = np.eye(2) - a * A
     C = B @ C @ B.T + a * a * model.Delta * A @ A
 var = sgd.snapshots[max(sgd.snapshots)].var(axis=0, ddof=1)
-print(f"SGD ({sgd.summary['steps']} steps): Var θ2 {var[1]:.5f} vs exact recursion {C[1, 1]:.5f}")
+print(f"SGD ({sgd.summary.steps} steps): Var θ2 {var[1]:.5f} vs exact recursion {C[1, 1]:.5f}")
 
 # ## Check
 # FEM against the Lyapunov equation to 1e-4; SGD within 3 standard errors

@@ -8,6 +8,7 @@ Monte Carlo) import without it.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, Sequence, Tuple
 
 import numpy as np
@@ -243,11 +244,11 @@ def write_xdmf(path: str, mesh: Any, function: Any, time: float = 0.0) -> None:
     """
     from dolfinx import fem, io
 
-    mesh_degree = _mesh_degree(mesh)
+    degree = mesh_degree(mesh)
     V = function.function_space
     out = function
-    if _space_degree(V) != mesh_degree:
-        W = functionspace(mesh, "Lagrange", mesh_degree)
+    if _space_degree(V) != degree:
+        W = functionspace(mesh, "Lagrange", degree)
         out = fem.Function(W, name=function.name)
         out.interpolate(function)
     with hdf5_errors(path), io.XDMFFile(mesh.comm, str(path), "w") as xdmf:
@@ -260,7 +261,8 @@ def _space_degree(V: Any) -> int:
     return int(element.degree() if callable(getattr(element, "degree", None)) else element.degree)
 
 
-def _mesh_degree(mesh: Any) -> int:
+def mesh_degree(mesh: Any) -> int:
+    """The degree of the mesh's coordinate map (1: straight cells, 2: curved)."""
     cmap = mesh.geometry.cmaps[0] if hasattr(mesh.geometry, "cmaps") else mesh.geometry.cmap
     return int(cmap.degree)
 
@@ -362,9 +364,9 @@ class XdmfSeries:
         from dolfinx import fem
 
         out = function
-        if _space_degree(function.function_space) != _mesh_degree(self.mesh):
+        if _space_degree(function.function_space) != mesh_degree(self.mesh):
             if self._out is None:
-                W = functionspace(self.mesh, "Lagrange", _mesh_degree(self.mesh))
+                W = functionspace(self.mesh, "Lagrange", mesh_degree(self.mesh))
                 self._out = fem.Function(W, name=function.name)
             self._out.interpolate(function)
             out = self._out
@@ -385,7 +387,14 @@ def refine(mesh: Any, edges: np.ndarray) -> Any:
     from dolfinx import mesh as dmesh
 
     mesh.topology.create_entities(1)
-    out = dmesh.refine(mesh, np.ascontiguousarray(edges, dtype=np.int32))
+    edges = np.ascontiguousarray(edges, dtype=np.int32)
+    if "redistribute" in inspect.signature(dmesh.refine).parameters:
+        # 0.5: the refined cells stay on the rank of their parent.  Its
+        # redistribution (a graph partition) failed in Fig. S4's search-time
+        # sweep after other figures had run in the same process ("Data size
+        # mismatch between local and global adjacency lists").
+        return dmesh.refine(mesh, edges, redistribute=False)
+    out = dmesh.refine(mesh, edges)
     return out[0] if isinstance(out, tuple) else out
 
 

@@ -1,8 +1,10 @@
 """Defects of a new user's try (issue 21): each bad input is exit 2 and one
-line naming the value, nothing written; an unknown PETSc option is warned of
+line naming the value, nothing written; an unknown PETSc option is refused
 by name (PETSc ignored it silently)."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -48,13 +50,17 @@ def test_petsc_option_that_breaks_the_factorisation_is_one_line(tmp_path):
     assert not out.exists()
 
 
-def test_unknown_petsc_option_is_warned_by_name(tmp_path):
-    r = run_script("solve_fp.py", "--petsc-option", "bogus_key=1", "--h-min", "0.1", "--out", str(tmp_path / "o"),
-                   timeout=300)
-    assert r.returncode == 0, r.stderr
-    warned = [line for line in r.stderr.splitlines() if "warning" in line and "bogus_key" in line]
-    assert len(warned) == 1 and "never read" in warned[0]
+def test_unknown_petsc_option_is_refused_by_name(tmp_path):
+    # issue 21 #2: PETSc ignores an unknown option silently; it was a warning and exit 0. Now exit 2 after the
+    # (coarse, about a second) eigen-solve that shows PETSc never read it, the last line naming it, nothing written
+    out = tmp_path / "o"
+    r = run_script("solve_fp.py", "--petsc-option", "bogus_key=1", "--h-min", "0.1", "--out", str(out), timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert lines[-1].startswith("solve_fp.py: error: PETSc/SLEPc never read") and "bogus_key 1" in lines[-1], r.stderr
+    assert all(line.startswith("[solve_fp.py") for line in lines[:-1]), r.stderr
     assert "eps_nev" not in r.stderr
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_known_petsc_option_is_not_warned(tmp_path):
@@ -72,3 +78,69 @@ def test_predictions_names_a_bad_argument(args, words):
         words = "noise must be a Noise (got float 0.05"
     with pytest.raises(fpsolve.InputError, match=words.replace("(", r"\(").replace(")", r"\)")):
         fpsolve.predictions(*args)
+
+
+# issue 21, "trust": the defects of a fresh user's ~200 bad inputs; every refusal before any meshing
+
+@pytest.mark.parametrize("script, args, words", [
+    # 1: t-end 1e308 crashed in tqdm after meshing; the bound is 2**53 SGD steps of alpha
+    ("evolve_fp.py", ["--t-end", "1e308"], "--t-end 1e+308 is inf SGD steps of alpha 0.05; at most 2**53"),
+    ("evolve_fp.py", ["--t-end", "1e15"], "t-end <= 4.5e+14"),
+    # 4: refused late in 6 lines not naming the option
+    ("evolve_fp.py", ["--start-width", "1e308", "1e308"], "--start-width 1e+308 1e+308 must be smaller than"),
+    ("evolve_fp.py", ["--start-width", "3", "0.1"], "--start-width 3 0.1 must be smaller than the disk's radius 2"),
+    # 3: a box over the whole disk was accepted (search time 0, overflow warnings)
+    ("search_time.py", ["--target", "0", "0", "1e308", "1e308"], "--target 0 0 1e+308 1e+308 covers the whole disk"),
+    ("search_time.py", ["--target", "0", "0", "2", "2"], "--target 0 0 2 2 covers the whole disk of radius 2"),
+    ("search_time.py", ["--target", "1e308", "0", "1e308", "1"], "--target 1e+308 0 1e+308 1: its edges"),
+    # 6: the Monte Carlo ran at T = 0 (exit 0), which the FEM refuses: one rule, Noise.require_positive_T
+    ("sample_sgd.py", ["--Delta", "0"], "T = alpha*Delta must be > 0"),
+    ("sample_sgd.py", ["--Delta-schedule", "0*t"], "Delta schedule '0*t' is 0 at step k = 0"),
+    ("evolve_fp.py", ["--Delta-schedule", "1 - Heaviside(t - 1)"], "Delta schedule '1 - Heaviside(t - 1)' is 0"),
+    # 7: empty entries, a non-finite t-end hidden by --quick
+    ("reproduce.py", ["--figures", "S5,,"], "--figures 'S5,,' has an empty entry"),
+    ("reproduce.py", ["--figures", ",S5"], "has an empty entry"),
+    ("bench_dynamics.py", ["--quick", "--t-end", "inf"], "--t-end must be a finite number > 0 (got inf)"),
+    # 8a-e: messages that named the wrong thing
+    ("solve_fp.py", ["--loss", "theta1*theta3"], "solve_fp.py is two-dimensional: --loss may use theta1, theta2 only "
+                                                 "(got theta3)"),
+    ("solve_fp.py", ["--a2=-1,2"], "argument --a2: '-1,2' is a comma list: this tool takes one number"),
+    ("sample_sgd.py", ["--a2=-1,2"], "--a2 -1,2 is a comma list of 2 values: it needs --fast-directions 2"),
+    ("sample_sgd.py", ["--fast-directions", "2", "--a0=1,2,3"], "--a0 needs 1 or m = 2 values (one per fast "
+                                                                "direction), got 3"),
+    ("solve_fp.py", ["--mesh", "/dev/zero"], "--mesh /dev/zero exists but is a device, not a mesh file"),
+    ("evolve_fp.py", ["--mesh", "/"], "--mesh / exists but is a folder, not a mesh file"),
+    ("sample_sgd.py", ["--alpha", "1e308"], "--alpha 1e+308 exceeds the SGD stability bound"),
+])
+def test_new_user_bad_input_is_one_line_naming_it(script, args, words, tmp_path):
+    _refused(script, args, words, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_run_monte_carlo_names_a_time_that_is_no_number():
+    # 5: time='300' was a raw TypeError in mc/plan.py
+    model = fpsolve.Model.preset("double-well", T=0.05)
+    with pytest.raises(fpsolve.InputError, match="time must be a number \\(got str '300'\\)"):
+        fpsolve.run_monte_carlo(model, time="300")
+    with pytest.raises(fpsolve.InputError, match="burn_in must be a number"):
+        fpsolve.run_monte_carlo(model, time=3.0, burn_in=[1.0])
+
+
+def test_refused_make_mesh_leaves_the_out_folder_untouched(tmp_path):
+    # 9: the --out folder's write probe ran before the size check: a refused run changed its mtime
+    folder = tmp_path / "meshes"
+    folder.mkdir()
+    os.utime(folder, (1e9, 1e9))
+    r = run_script("make_mesh.py", "--h-min", "0.2", "--out", str(folder / "m.msh"), timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "h-min" in r.stderr, r.stderr
+    assert folder.stat().st_mtime == 1e9 and list(folder.iterdir()) == []
+
+
+def test_comma_lists_are_in_the_help_only_where_fast_directions_is():
+    # 9: --a0/--a2/--a4 help spoke of comma lists in tools without --fast-directions
+    for script, lists in (("solve_fp.py", False), ("evolve_fp.py", False), ("make_mesh.py", False),
+                          ("sample_sgd.py", True), ("theory.py", True)):
+        r = run_script(script, "--help", timeout=120)
+        text = " ".join(r.stdout.split())
+        assert r.returncode == 0 and ("--fast-directions" in text) == lists, script
+        assert ("comma list of m values" in text) == lists, script

@@ -11,7 +11,7 @@ from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import Noise
 
 TIMING = {"walker_steps_per_second", "coordinate_updates_per_second", "wall_seconds", "mpi_ranks",
-          "numba_threads", "kernel_load_seconds"}
+          "numba_threads", "kernel_load_seconds", "symmetry_seconds"}
 
 
 @pytest.mark.mpi

@@ -66,7 +66,7 @@ def test_validate_quadratic_and_gibbs_models(tmp_path):
 
 @pytest.mark.parametrize("argv, words", [
     (["--fast-directions", "0"], "--fast-directions must be >= 1"),
-    (["--fast-directions", "2", "--a0=1,1,1"], "a0 has 3 values but there are 2"),
+    (["--fast-directions", "2", "--a0=1,1,1"], "--a0 needs 1 or m = 2 values (one per fast direction), got 3"),
     (["--fast-directions", "2", "--a2=-1,-2", "--a4", "0"], "so that g > 0"),
     (["--fast-directions", "1000000"], "GiB"),
     (["--loss", "-theta1**2 - theta2**2 - theta3**2", "--noise", "isotropic"], "unbounded below"),

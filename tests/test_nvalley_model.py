@@ -109,7 +109,7 @@ def test_per_direction_overrides_and_validation():
         (dict(fast_directions=0), "fast_directions"),
         (dict(fast_directions=2.5), "fast_directions"),
         (dict(fast_directions="3"), "fast_directions"),
-        (dict(fast_directions=2, a0=[1, 2, 3]), "a0 has 3 values but there are 2"),
+        (dict(fast_directions=2, a0=[1, 2, 3]), r"a0 needs 1 or m = 2 values \(one per fast direction\), got 3"),
         (dict(fast_directions=2, a2=[1, float("nan")]), r"a2\[1\] must be a finite"),
         (dict(fast_directions=2, a0=[1, 0]), r"a0\[1\] must be > 0"),
         (dict(fast_directions=2, b=1), "unknown landscape parameter"),

@@ -235,7 +235,7 @@ def test_readme_dynamics_examples_keep_each_others_results(tmp_path):
     search_time.py and evolve_fp.py, run as written in one folder (about 75 s),
     gets its own folder, and all are there at the end."""
     commands = readme_commands("search_time.py", "evolve_fp.py")
-    assert len(commands) == 9, commands
+    assert len(commands) == 10, commands
     folders = []
     for script, *args in commands:
         res = run_script(Path(script).name, *args, cwd=tmp_path, timeout=300)

@@ -247,3 +247,22 @@ def test_coarse_user_size_gives_up_the_structured_core():
     assert not sizes.structured and sizes.stretch == 1.0 and "structured" not in sizes.rule
     msh, _ = fmesh.create_disk(sizes, MPI.COMM_SELF)
     assert msh.topology.index_map(2).size_local > 0
+
+
+def test_refining_near_a_target_refuses_curved_cells_and_keeps_straight_ones():
+    """DOLFINx bisects straight triangles only: a curved (geometry degree 2)
+    mesh is refused by name, and the search mesh whose fine box reaches the
+    wall (curved by default, fem.mesh) is built straight when it is refined."""
+    import dataclasses
+
+    from fpsolve.fem import mesh as fmesh
+
+    curved, _ = fmesh.create_disk(dataclasses.replace(fmesh.coarse_sizes(1.0, divisions=6), geometry_order=2),
+                                  MPI.COMM_SELF)
+    assert _compat.mesh_degree(curved) == 2
+    with pytest.raises(ModelError, match="curved"):
+        passage.refine_near_box(curved, (0.0, 0.0, 0.3, 0.3), 0.1)
+    straight, _ = fmesh.create_disk(fmesh.coarse_sizes(1.0, divisions=6), MPI.COMM_SELF)
+    n0 = straight.topology.index_map(2).size_local
+    fine = passage.refine_near_box(straight, (0.0, 0.0, 0.3, 0.3), 0.1)
+    assert _compat.mesh_degree(fine) == 1 and fine.topology.index_map(2).size_local > n0

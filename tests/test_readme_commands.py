@@ -57,6 +57,7 @@ FULL_ELSEWHERE = {
     ".venv/bin/python scripts/search_time.py --committor":
         "test_outputs.py::test_readme_dynamics_examples_keep_each_others_results",
     ".venv/bin/python examples/demo_default_case.py": "test_examples.py",
+    ".venv/bin/python examples/demo_fem3d.py": "test_examples.py",
     ".venv/bin/python scripts/bench_montecarlo.py --quick": "test_bench.py",
     ".venv/bin/python scripts/bench_dynamics.py --quick": "test_bench.py",
 }

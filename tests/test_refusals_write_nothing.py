@@ -30,17 +30,22 @@ BAD_OUT = ("--out", "notes.txt")  # an existing file of the user's
 
 #: script -> refused argument lists (each also gets ``--out out`` unless it sets --out)
 REFUSALS = {
-    "solve_fp.py": [BAD_T, BAD_OUT, ("--radius", "-1")],
+    "solve_fp.py": [BAD_T, BAD_OUT, ("--radius", "-1"), ("--fast-directions", "3"),
+                    ("--fast-directions", "2", "--h-min", "9"), ("--fast-directions", "2", *BAD_OUT)],
     "theory.py": [BAD_T, BAD_OUT, ("--alpha", "0")],
     "sample_sgd.py": [BAD_T, BAD_OUT, BAD_SEED, ("--walkers", "0"), ("--threads", "100000")],
     "validate.py": [BAD_T, BAD_OUT, BAD_SEED],
     "evolve_fp.py": [BAD_T, BAD_OUT, BAD_SEED],
     "search_time.py": [BAD_T, BAD_OUT, ("--start", "9", "9")],
     "reproduce.py": [("--figures", "S9"), BAD_OUT, BAD_SEED],
-    "make_mesh.py": [BAD_T, ("--out", "notes.txt")],
+    "make_mesh.py": [BAD_T, ("--out", "notes.txt"), ("--h-min", "0.2", "--out", "m.msh")],  # after the probe of cwd
+    "anneal.py": [BAD_T, BAD_OUT, ("--walkers", "1")],
+    "bench_symmetry.py": [BAD_OUT, ("--out", "")],
     "bench_solver.py": [BAD_T, BAD_OUT],
     "bench_dynamics.py": [BAD_T, BAD_OUT],
     "bench_montecarlo.py": [("--walkers", "0"), BAD_OUT, ("--threads", "100000")],
+    "anneal.py": [BAD_T, BAD_OUT, BAD_SEED, ("--K", "0")],
+    "bench_symmetry.py": [BAD_OUT, ("--quick", "--bogus")],
 }
 
 

@@ -107,7 +107,7 @@ def test_as_dict_records_both_laws():
     (lambda: Schedule.expressions(alpha=0.1, Delta=1, alpha_expression="0.1 - 0.02*t").table(10.0),
      "alpha schedule '0.1 - 0.02*t'"),
     (lambda: Schedule.expressions(alpha=0.1, Delta=1, Delta_expression="1 - k").table(1.0),
-     "Delta schedule '1 - k' is -1"),
+     "Delta schedule '1 - k' is 0 at step k = 1"),
     (lambda: Schedule.expressions(alpha=0.1, Delta=1, alpha_expression="0.1*(1 + t"), "syntax error"),
     (lambda: Schedule.expressions(alpha=0.1, Delta=1, alpha_expression="0.1*t*k"), "both t and k"),
     (lambda: Schedule.expressions(alpha=0.1, Delta=1, alpha_expression="__import__('os')"), "unknown name '__import__'"),

@@ -40,10 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     landscape, noise = cli.model_from_args(args)
     radius, center = cli.domain_from_args(args)
+    if args.steps < 1:  # the given values are checked with --quick too (which then replaces them)
+        raise cli.UsageError(f"--steps must be >= 1 (got {args.steps})")
     steps, t_end = (100, 5.0) if args.quick else (args.steps, args.t_end)
-    if steps < 1:
-        raise cli.UsageError(f"--steps must be >= 1 (got {steps})")
-    for name, value in (("--dt", args.dt), ("--t-end", t_end)):
+    for name, value in (("--dt", args.dt), ("--t-end", args.t_end)):
         if not (0 < value < float("inf")):
             raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
     from fpsolve.fem import transient as dynamics

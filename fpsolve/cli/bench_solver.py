@@ -103,18 +103,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             sol = solver.solve(landscape, noise, degree=degree, refine=level, **common)
             s = sol.summary
             rows.append({
-                "degree": degree, "level": level, "h_min": s["mesh"]["h_min"], "dofs": s["dofs"],
-                "mesh_seconds": s["mesh_seconds"], "assemble_seconds": s["assemble_seconds"],
-                "solve_seconds": s["solve_seconds"], "solver_wall_seconds": time.perf_counter() - t0,
+                "degree": degree, "level": level, "h_min": s.mesh["h_min"], "dofs": s.dofs,
+                "mesh_seconds": s.mesh_seconds, "assemble_seconds": s.assemble_seconds,
+                "solve_seconds": s.solve_seconds, "solver_wall_seconds": time.perf_counter() - t0,
                 "l1_vs_reference": l1_distance(sol, ref),
                 "l1_symmetrised_vs_reference": l1_distance(sol, ref, symmetrise=True),
                 "mass_theta1_positive": float(sol.bin_integrals([0.0, 2 * radius + abs(center[0])],
                                                                 [-2 * radius - abs(center[1]), 2 * radius + abs(center[1])]).sum()),
-                "mean_abs_theta1": s["mean_abs_theta1"], "std_abs_theta1": s["std_abs_theta1"],
-                "var_theta2": s["var_theta2"], "negative_mass": s["negative_mass"],
-                "min_density_relative": s["min_density_relative"],
+                "mean_abs_theta1": s.mean_abs_theta1, "std_abs_theta1": s.std_abs_theta1,
+                "var_theta2": s.var_theta2, "negative_mass": s.negative_mass,
+                "min_density_relative": s.min_density_relative,
             })
-            progress(f"P{degree} level {level:g}: {s['dofs']} dofs, L1 {rows[-1]['l1_vs_reference']:.3g}")
+            progress(f"P{degree} level {level:g}: {s.dofs} dofs, L1 {rows[-1]['l1_vs_reference']:.3g}")
     # issue 20: the first 10 eigenpairs (fem.spectrum, one solve, no trust check) against the λ0 solve,
     # on the finest P2 level's mesh (target: at most 3x)
     from fpsolve.fem import spectrum
@@ -122,8 +122,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     spec = spectrum.eigenpairs(Operator.of_model(sol.mesh, sol_model(landscape, noise, cross), degree=2), 10)
     spectrum_row = {"k": 10, "dofs": spec.dofs, "seconds": spec.seconds,
-                    "lambda0_solve_seconds": s["assemble_seconds"] + s["solve_seconds"],
-                    "ratio": spec.seconds / (s["assemble_seconds"] + s["solve_seconds"])}
+                    "lambda0_solve_seconds": s.assemble_seconds + s.solve_seconds,
+                    "ratio": spec.seconds / (s.assemble_seconds + s.solve_seconds)}
     progress(f"10 eigenpairs: {spec.seconds:.2f}s, {spectrum_row['ratio']:.2f}x the lambda0 assemble + solve")
     header = ("| P | level | h_min | dofs | mesh s | assemble s | solve s | L1 vs ref | L1 sym. vs ref | mass θ1>0 "
               "| mean abs θ1 | std abs θ1 | Var θ2 | negative mass |\n"
@@ -137,9 +137,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rs = ref.summary
     ref_right = float(ref.bin_integrals([0.0, 2 * radius + abs(center[0])],
                                         [-2 * radius - abs(center[1]), 2 * radius + abs(center[1])]).sum())
-    note = (f"\nreference: P2, level {ref_level:g}, h_min {rs['mesh']['h_min']:.4g}, {rs['dofs']} dofs, "
-            f"mean abs θ1 {rs['mean_abs_theta1']:.6g}, std abs θ1 {rs['std_abs_theta1']:.6g}, "
-            f"Var θ2 {rs['var_theta2']:.6g}, mass θ1>0 {ref_right:.5f}; case T={noise.T:g}, {'full D' if cross else 'no cross-diffusion'}, "
+    note = (f"\nreference: P2, level {ref_level:g}, h_min {rs.mesh['h_min']:.4g}, {rs.dofs} dofs, "
+            f"mean abs θ1 {rs.mean_abs_theta1:.6g}, std abs θ1 {rs.std_abs_theta1:.6g}, "
+            f"Var θ2 {rs.var_theta2:.6g}, mass θ1>0 {ref_right:.5f}; case T={noise.T:g}, {'full D' if cross else 'no cross-diffusion'}, "
             f"{comm.size} rank(s)\n"
             f"spectrum: 10 eigenpairs on the P2 level {levels[-1]:g} mesh ({spectrum_row['dofs']} dofs) in "
             f"{spectrum_row['seconds']:.2f} s, {spectrum_row['ratio']:.2f}x its lambda0 assemble + solve "
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             io.write_json(tmp / "bench.json", {
                 "case": {"landscape": landscape.as_dict(), "noise": noise.as_dict()}, "cross_diffusion": cross,
                 "radius": radius, "center": list(center), "levels": levels, "reference_level": ref_level,
-                "reference": {**reference, "h_min": rs["mesh"]["h_min"]}, "rows": rows, "ranks": comm.size,
+                "reference": {**reference, "h_min": rs.mesh["h_min"]}, "rows": rows, "ranks": comm.size,
                 "spectrum": spectrum_row,
                 "versions": io.versions()})
             io.write_text_atomic(tmp / "bench.md", table + note)

@@ -65,15 +65,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         s = solver.solve(model, comm=comm, **kw).summary
         seconds = time.perf_counter() - t0
-        sym = s["symmetry"]
+        sym = s.symmetry
         rows.append({"model": label, "loss": loss or model.loss, "noise": noise, "T": T, **kw,
                      "found": sym["model"]["found"], "mesh": sym["mesh"], "used": sym["used"],
-                     "rule": s["mesh_rule"], "dofs": s["dofs"], "seconds": seconds,
-                     "converged": s.get("adaptivity", {}).get("converged"), "error_estimate": s.get("error_estimate"),
-                     "zero_by_symmetry": sym["zero_by_symmetry"], "mean_abs_theta1": s["mean_abs_theta1"],
-                     "escape_rate": s["escape_rate"], "hopping_rate": sym["hopping_rate"],
+                     "rule": s.mesh_rule, "dofs": s.dofs, "seconds": seconds,
+                     "converged": (s.adaptivity or {}).get("converged"), "error_estimate": s.error_estimate,
+                     "zero_by_symmetry": sym["zero_by_symmetry"], "mean_abs_theta1": s.mean_abs_theta1,
+                     "escape_rate": s.escape_rate, "hopping_rate": sym["hopping_rate"],
                      "hopping_rate_trusted": sym["hopping_rate_trusted"]})
-        progress(f"{label}: {sym['model']['found']} used {sym['used']}, {s['dofs']} dofs in {seconds:.2f}s")
+        progress(f"{label}: {sym['model']['found']} used {sym['used']}, {s.dofs} dofs in {seconds:.2f}s")
         if label == "two-layer net + weight decay":
             decay = (model, rows[-1])
     comparison = None
@@ -83,11 +83,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         t0 = time.perf_counter()
         s = solver.solve(model, h_min=h, comm=comm).summary
         seconds = time.perf_counter() - t0
-        comparison = {"fixed_h": h, "fixed_dofs": s["dofs"], "fixed_seconds": seconds,
+        comparison = {"fixed_h": h, "fixed_dofs": s.dofs, "fixed_seconds": seconds,
                       "adaptive_dofs": row["dofs"], "adaptive_seconds": row["seconds"],
                       "ratio": row["seconds"] / seconds,
-                      "mean_abs_theta1_difference": abs(s["mean_abs_theta1"] - row["mean_abs_theta1"])}
-        progress(f"weight decay: fixed {s['dofs']} dofs in {seconds:.2f}s, adaptive {row['seconds']:.2f}s")
+                      "mean_abs_theta1_difference": abs(s.mean_abs_theta1 - row["mean_abs_theta1"])}
+        progress(f"weight decay: fixed {s.dofs} dofs in {seconds:.2f}s, adaptive {row['seconds']:.2f}s")
     table = ("| model | found | mesh | used | rule | dofs | seconds | converged | hopping rate (trusted) |\n"
              "|---|---|---|---|---|---|---|---|---|\n")
     for r in rows:

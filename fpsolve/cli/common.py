@@ -110,15 +110,25 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """Landscape and noise options (docs/model.md §1–2)."""
+#: The tools with ``--fast-directions`` (docs/model.md §9), named where another tool refuses a comma list.
+FAST_DIRECTION_TOOLS = "sample_sgd.py, validate.py, theory.py"
+
+
+def add_model_arguments(parser: argparse.ArgumentParser, fast_directions: bool = False) -> None:
+    """Landscape and noise options (docs/model.md §1–2); ``fast_directions``:
+    the tool has ``--fast-directions`` (then ``--a0/--a2/--a4`` also take comma
+    lists, :func:`coefficient_list`; elsewhere one number, :func:`one_coefficient`)."""
     group = parser.add_argument_group("model (docs/model.md §1-2)")
     group.add_argument("--preset", default=None,
                        help=f"landscape preset: {', '.join(PRESETS)} (default {DEFAULT_PRESET})")
     for name in ("a0", "a2", "a4"):
-        group.add_argument(f"--{name}", type=coefficient_list, default=None,
-                           help=f"override the preset's {name}; with --fast-directions m also a comma list "
-                                f"of m values, one per fast direction (e.g. --{name} 1,1.2,0.8)")
+        if fast_directions:
+            group.add_argument(f"--{name}", type=coefficient_list, default=None,
+                               help=f"override the preset's {name}; with --fast-directions m also a comma list "
+                                    f"of m values, one per fast direction (e.g. --{name} 1,1.2,0.8)")
+        else:
+            group.add_argument(f"--{name}", type=one_coefficient, default=None,
+                               help=f"override the preset's {name}")
     group.add_argument("--eps", type=float, default=None, help="override the preset's eps")
     group.add_argument("--alpha", type=float, default=DEFAULT_ALPHA,
                        help=f"learning rate alpha (default {DEFAULT_ALPHA:g})")
@@ -140,6 +150,27 @@ def coefficient_list(text: str) -> float | tuple[float, ...]:
     return values[0] if len(values) == 1 else values
 
 
+def one_coefficient(text: str) -> float:
+    """``--a0`` style value of a tool without ``--fast-directions``: one number
+    (a comma list is refused, naming the tools that take one)."""
+    if "," in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is a comma list: this tool takes one number (per-direction "
+                                         f"lists need --fast-directions, in {FAST_DIRECTION_TOOLS})")
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def _no_lists(args: argparse.Namespace) -> None:
+    """UsageError for a ``--a0/--a2/--a4`` comma list without ``--fast-directions``."""
+    for k in VALLEY_OPTIONS:
+        v = getattr(args, k, None)
+        if isinstance(v, tuple):
+            raise UsageError(f"--{k} {','.join(f'{x:g}' for x in v)} is a comma list of {len(v)} values: it needs "
+                             f"--fast-directions {len(v)} (one value per fast direction), else give one number")
+
+
 def add_fast_direction_arguments(parser: argparse.ArgumentParser) -> None:
     """``--fast-directions m``: the valley of docs/model.md §9 with m fast
     directions (the ``--a0/--a2/--a4`` lists give each its own g_i); read
@@ -153,8 +184,13 @@ def nvalley_from_args(args: argparse.Namespace, radius: float):
     """The :class:`~fpsolve.model.nvalley.NValley` of ``--preset``, ``--fast-directions``
     and ``--a0 … --eps`` (numbers or lists of m), with every g_i > 0 on
     ``|x| ≤ radius``; raises ModelError naming the bad value."""
-    nv = NValley.from_preset(args.preset or DEFAULT_PRESET, fast_directions=args.fast_directions,
-                             **{k: getattr(args, k) for k in VALLEY_OPTIONS})
+    try:
+        nv = NValley.from_preset(args.preset or DEFAULT_PRESET, fast_directions=args.fast_directions,
+                                 **{k: getattr(args, k) for k in VALLEY_OPTIONS})
+    except InputError as exc:  # name the option: "a0 needs 1 or m = 2 values" -> "--a0 ..."
+        if str(exc).split(" ", 1)[0].split("[", 1)[0] in VALLEY_OPTIONS:
+            raise type(exc)(f"--{exc}") from None
+        raise
     return nv.check_positive(radius)
 
 
@@ -212,6 +248,7 @@ def user_model_from_args(args: argparse.Namespace, *, cross_option: bool = True)
             raise UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
         noise = "sgd-diagonal"
     noise = "sgd" if noise is None else noise
+    _no_lists(args)
     overrides = {k: getattr(args, k) for k in VALLEY_OPTIONS}
     level = dict(alpha=args.alpha, T=args.T,
                  Delta=None if args.T is not None else (DEFAULT_DELTA if args.Delta is None else args.Delta))
@@ -231,6 +268,10 @@ def model_and_domain(args: argparse.Namespace):
     disk (finite, Σ ⪰ 0, no frozen coordinate); raises UsageError /
     ModelError naming the bad value."""
     model = user_model_from_args(args)
+    if model.n_variables != 2:  # the callers' FEM / closed forms are 2-D (N-variable runs branch off before)
+        prog = _PROG or sys.argv[0].rsplit("/", 1)[-1]
+        raise UsageError(f"{prog} is two-dimensional: --loss may use theta1, theta2 only (got theta"
+                         f"{model.n_variables}); sample_sgd.py and validate.py take N-variable losses")
     radius, center = domain_from_args(args)
     model.check_formulas(radius, center)
     check_minimum_inside(model, radius, center)
@@ -323,14 +364,22 @@ def case_folder_name(name: str, args: argparse.Namespace, parser: argparse.Argum
     return name + tag + (run_tag(args, parser) if parser is not None else "")
 
 
-def add_domain_arguments(parser: argparse.ArgumentParser) -> None:
-    """The disk Ω (docs/model.md §4): ``--radius`` and ``--center CX CY``."""
+def add_domain_arguments(parser: argparse.ArgumentParser, ball: bool = False) -> None:
+    """The disk Ω (docs/model.md §4): ``--radius`` and ``--center CX CY``;
+    ``ball``: ``--center`` takes two or three numbers (the 3-D ball of a
+    3-variable model; the 2-D path refuses three, naming them)."""
     group = parser.add_argument_group("domain (docs/model.md §4)")
     # default None: "not given" (a --mesh file brings its own domain)
     group.add_argument("--radius", type=float, default=None,
-                       help=f"radius R of the disk (default {DEFAULT_RADIUS:g})")
-    group.add_argument("--center", type=float, nargs=2, default=None, metavar=("CX", "CY"),
-                       help="centre of the disk (default 0 0)")
+                       help=f"radius R of the disk (default {DEFAULT_RADIUS:g})" + (
+                           "; of the ball for a 3-variable model" if ball else ""))
+    if ball:
+        group.add_argument("--center", type=float, nargs="+", default=None, metavar="C",
+                           help="centre of the disk, CX CY (default 0 0); of the ball for a 3-variable model, "
+                                "CX CY CZ (default 0 0 0)")
+    else:
+        group.add_argument("--center", type=float, nargs=2, default=None, metavar=("CX", "CY"),
+                           help="centre of the disk (default 0 0)")
 
 
 def add_mesh_size_arguments(parser: argparse.ArgumentParser) -> None:
@@ -378,6 +427,7 @@ def model_from_args(args: argparse.Namespace) -> tuple[Landscape, Noise]:
     """Validated (Landscape, Noise); raises ModelError naming the bad value."""
     if getattr(args, "loss", None) is not None:
         raise UsageError("this command takes the valley presets only (drop --loss)")
+    _no_lists(args)
     landscape = Landscape.from_preset(args.preset or DEFAULT_PRESET, a0=args.a0, a2=args.a2, a4=args.a4, eps=args.eps)
     return landscape, noise_from_args(args)
 
@@ -524,8 +574,8 @@ def check_mesh_arguments(args: argparse.Namespace, model: Model, radius: float,
 
     if args.mesh is not None and (args.h_min is not None or args.h_max is not None):
         raise UsageError("--mesh cannot be combined with --h-min/--h-max")
-    if args.mesh is not None and not Path(args.mesh).is_file():
-        raise UsageError(f"--mesh file not found: {args.mesh}")
+    if args.mesh is not None:
+        meshfile.check_path(args.mesh)
     if args.mesh is None:
         model_mesh_sizes(model, radius, center, args.h_min, args.h_max)
     else:
@@ -554,7 +604,7 @@ def schedule_from_args(args: argparse.Namespace, model: Any, t_end: float | None
     """The :class:`~fpsolve.model.schedule.Schedule` of the schedule options
     (None when none is given), tabulated to ``t_end`` (or over ``steps`` SGD
     steps when t_end is None) and checked: a
-    negative or NaN α_k or Δ_k, or an α_k above the model's SGD stability
+    α_k or Δ_k that is not finite and > 0 (T_k = α_k Δ_k > 0, the FEM's rule), or an α_k above the model's SGD stability
     bound (:func:`fpsolve.theory.stability.alpha_bound` at the largest Δ_k),
     raise InputError naming the value."""
     given = (args.schedule, args.alpha_schedule, args.Delta_schedule)

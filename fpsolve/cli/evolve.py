@@ -100,14 +100,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     noise = model.noise_level
 
     dynamics.check_start(args.start, radius, center)
-    for name, value in (("--t-end", args.t_end), ("--tol", args.tol), ("--dt", args.dt)):
+    dynamics.check_t_end(args.t_end, noise.alpha, "--t-end")
+    for name, value in (("--tol", args.tol), ("--dt", args.dt)):
         if value is not None and not (value == value and 0 < value < float("inf")):
             raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
     if args.dt is not None and args.t_end / args.dt > MAX_FIXED_STEPS:
         raise cli.UsageError(f"--dt {args.dt:g} to --t-end {args.t_end:g} is {args.t_end / args.dt:.3g} fixed steps, "
                              f"more than {MAX_FIXED_STEPS:.0e} (each an LU solve): raise --dt or drop it (adaptive)")
-    if args.start_width is not None and not all(0 < w < float("inf") for w in args.start_width):
-        raise cli.UsageError(f"--start-width must be two finite numbers > 0 (got {args.start_width!r})")
+    dynamics.check_start_width(args.start_width, radius, "--start-width")
     cli.check_mesh_arguments(args, model, radius, center)
     if args.compare_mc is not None and args.compare_mc < 2:
         raise cli.UsageError(f"--compare-mc needs at least 2 walkers (got {args.compare_mc})")

@@ -54,10 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     radius, center = cli.domain_from_args(args)
     if not args.out.endswith(".msh"):
         raise cli.UsageError(f"--out must end in .msh (got {args.out})")
+    # every input check first: claim_file probes --out's folder (a temporary folder made and removed,
+    # which touches its mtime), so it comes last of the checks
+    sizes = fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
     ours = functools.partial(_written_here, overwrite=args.overwrite)
     out = io.claim_file(args.out, ours)
     io.claim_file(out.with_suffix(".json"), ours)
-    sizes = fmesh.graded_sizes(landscape, noise, radius, center, args.h_min, args.h_max)
     sizes = dataclasses.replace(sizes, geometry_order=args.order)
     progress = cli.Progress("make_mesh.py")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -31,7 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None, help="base random seed of the Monte Carlo")
     cli.add_output_arguments(parser, "results/reproduce")
     args = parser.parse_args(argv)
-    wanted = [f.strip() for f in args.figures.split(",") if f.strip()]
+    wanted = [f.strip() for f in args.figures.split(",")]
+    if len(wanted) > 1 and "" in wanted:
+        raise cli.UsageError(f"--figures {args.figures!r} has an empty entry (give names separated by single "
+                             f"commas, from {','.join(NAMES)})")
+    wanted = [f for f in wanted if f]
     bad = [f for f in wanted if f not in NAMES]
     if bad or not wanted:
         raise cli.UsageError(f"--figures: unknown figure {bad[0] if bad else '(none)'!r} "

@@ -25,8 +25,11 @@ with m fast directions (N = m + 1; the preset's g for each), and a ``--loss``
 in theta1 ... thetaN (N > 2) an N-variable model; the run is the
 N-dimensional Monte Carlo (:mod:`fpsolve.mc.nensemble`), absorbing at the
 sphere ``--radius`` around the origin, and writes ``summary.json`` (θ1's
-moments and histogram, every coordinate's variance ``var_theta``, for the
-valley ``var_y``, the mean loss and flatness or tr H, survival),
+moments and histogram, every coordinate's mean and variance ``mean_theta``,
+``var_theta``, for the valley ``var_y``, the mean loss and flatness or tr H,
+survival; ``symmetry``: the model's sign flips and interchangeable
+coordinates, the means they make 0 checked against 0 and the variances
+pooled over each class, ``var_theta_pooled``, docs/model.md §9),
 ``hist.npz`` and ``nmarginals.png``.
 """
 
@@ -49,7 +52,7 @@ from fpsolve.model.target import Box
 
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="sample_sgd.py", description=__doc__.splitlines()[0])
-    cli.add_model_arguments(parser)
+    cli.add_model_arguments(parser, fast_directions=True)
     cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     mc = parser.add_argument_group("Monte Carlo")
@@ -91,10 +94,21 @@ def build_parser() -> cli.Parser:
     return parser
 
 
-def _check(args, noise: model.Noise, radius: float, center: tuple[float, float]) -> mc_plan.RunPlan:
+def _check(args, noise: model.Noise, radius: float, center: tuple[float, float], user_model=None) -> mc_plan.RunPlan:
     """The run's rules (``mc_plan.check_run``, ``check_seed`` and ``check_start``, stated
     there once), then the command-line checks they cannot see; raise
-    ModelError/UsageError naming the value; return the run's plan."""
+    ModelError/UsageError naming the value; return the run's plan.  An SGD
+    step longer than the run is blamed on ``--alpha`` when α is above the
+    model's stability bound (``user_model``, docs/model.md §5), else on the run's length."""
+    if user_model is not None and args.method == "sgd" and args.steps is None:
+        length = 3000.0 if args.time is None else args.time
+        if math.isfinite(length) and length > 0 and round(length / noise.alpha) < 1:
+            from fpsolve.theory.stability import alpha_bound
+
+            bound = alpha_bound(user_model, noise.Delta, radius, center)
+            if noise.alpha > bound:
+                raise cli.UsageError(f"--alpha {noise.alpha:g} exceeds the SGD stability bound alpha < {bound:.6g} "
+                                     f"(docs/model.md §5), and one step would outlast the run (--time {length:g})")
     plan = mc_plan.check_run(noise, method=args.method, shift=args.shift, cross=not args.no_cross_diffusion,
                                 walkers=args.walkers, dt=args.dt, radius=radius, burn_in=args.burn_in,
                                 sample_interval=args.sample_interval, **_length(args))
@@ -191,15 +205,15 @@ def plot_n(path: Path, result: "fpsolve.mc.nensemble.NMonteCarloResult", title: 
     ax[0, 0].set_xlabel("θ1 (slow coordinate)")
     ax[0, 0].set_ylabel("density (window samples)")
     ax[0, 0].legend()
-    if "var_theta" in s:
-        j = np.arange(1, s["N"] + 1)
-        ax[0, 1].errorbar(j, s["var_theta"], yerr=s["var_theta_se"], fmt=".", ms=3)
-        ax[0, 1].set_xscale("log" if s["N"] > 20 else "linear")
+    if s.var_theta is not None:
+        j = np.arange(1, s.N + 1)
+        ax[0, 1].errorbar(j, s.var_theta, yerr=s.standard_error("var_theta"), fmt=".", ms=3)
+        ax[0, 1].set_xscale("log" if s.N > 20 else "linear")
     ax[0, 1].set_xlabel("coordinate j (1: θ1; valley: 2 ... N the fast y_i)")
     ax[0, 1].set_ylabel("Var θ_j (window)")
     times, loss, shape, alive = result.series
     ax[1, 0].plot(times, loss, label="mean loss")
-    ax[1, 0].plot(times, shape, label="mean flatness F" if s["family"] == "valley" else "mean tr H")
+    ax[1, 0].plot(times, shape, label="mean flatness F" if s.family == "valley" else "mean tr H")
     ax[1, 0].set_xlabel("time (alpha steps)")
     ax[1, 0].legend()
     ax[1, 1].plot(*result.survival)
@@ -271,7 +285,7 @@ def main_n(args, parser: cli.Parser) -> int:
                            sample_interval=args.sample_interval, comm=comm,
                            bridge=False if args.no_bridge else None, **_length(args))
     s = result.summary
-    summary = {**s, "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
+    summary = {**s.as_dict(), "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
                "versions": io.versions()}
     with io.atomic_output_dir(out, comm, tool, args.overwrite) as tmp:
         if rank == 0:
@@ -283,11 +297,19 @@ def main_n(args, parser: cli.Parser) -> int:
                                 series_shape=result.series[2], series_alive=result.series[3])
             plot_n(tmp / "nmarginals.png", result, f"{args.method}: {describe}")
     if rank == 0:
-        if s.get("mean_abs_theta1") is not None:
-            extra = f", mean Var y_i = {s['var_y_mean']:.6g}" if "var_y_mean" in s else ""
-            say(f"mean|θ1| = {s['mean_abs_theta1']:.6g} ± {s['mean_abs_theta1_se']:.2g}, "
-                f"std|θ1| = {s['std_abs_theta1']:.6g}{extra}")
-        say(f"survival {s['survival_fraction']:.4g}, {s['coordinate_updates_per_second']:.3g} coordinate-updates/s")
+        if s.mean_abs_theta1 is not None:
+            extra = f", mean Var y_i = {s.var_y_mean:.6g}" if s.var_y_mean is not None else ""
+            say(f"mean|θ1| = {s.mean_abs_theta1:.6g} ± {s.mean_abs_theta1_se:.2g}, "
+                f"std|θ1| = {s.std_abs_theta1:.6g}{extra}")
+        sym = s.symmetry or {}
+        if "broken_sampler" in sym:
+            zero = sym["zero_by_symmetry"]
+            worst = max([zero["max_abs_z"] or 0.0] + [c["max_abs_spread_z"] for c in sym["pooled_variance"]])
+            say(f"symmetries: {len(sym['model']['sign_flips'])} sign flips, "
+                f"{len(sym['model']['interchangeable'])} class(es) of interchangeable coordinates; "
+                f"largest |z| of the checks {worst:.3g} (limit {sym['flag_threshold_se']:.3g})"
+                + ("; WARNING: beyond the limit, the sampler breaks a symmetry" if sym["broken_sampler"] else ""))
+        say(f"survival {s.survival_fraction:.4g}, {s.coordinate_updates_per_second:.3g} coordinate-updates/s")
         print(out)
     return 0
 
@@ -298,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _n_dimensional(args):
         return main_n(args, parser)
     model, radius, center = cli.model_and_domain(args)
-    plan = _check(args, model.noise_level, radius, center)
+    plan = _check(args, model.noise_level, radius, center, model)
     if args.shift == "exact" and model.noise != "sgd":
         raise cli.UsageError(f"--shift exact is the random shift of --noise sgd (got noise {model.noise})")
     length = _length(args)
@@ -359,7 +381,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if bar is not None:
             bar.close()
     s = result.summary
-    summary = {**s, "model": model.as_dict(), "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
+    summary = {**s.as_dict(), "model": model.as_dict(), "parameters": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()},
                "versions": io.versions()}
     with io.atomic_output_dir(out, comm, tool, args.overwrite) as tmp:
         if rank == 0:
@@ -373,11 +395,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             plot(tmp / "marginals.png", result, f"{args.method}: {model.describe()}"
                  + ("" if schedule is None else f"; schedule {schedule.describe()}"), schedule)
     if rank == 0:
-        num = {k: float("nan") if s[k] is None else s[k] for k in
-               ("mean_abs_theta1", "mean_abs_theta1_se", "std_abs_theta1", "var_theta2")}
+        num = {k: float("nan") if v is None else v for k, v in
+               (("mean_abs_theta1", s.mean_abs_theta1), ("mean_abs_theta1_se", s.mean_abs_theta1_se),
+                ("std_abs_theta1", s.std_abs_theta1), ("var_theta2", s.var_theta2))}
         say(f"mean|θ1| = {num['mean_abs_theta1']:.6g} ± {num['mean_abs_theta1_se']:.2g}, "
             f"std|θ1| = {num['std_abs_theta1']:.6g}, Var θ2 = {num['var_theta2']:.6g}, "
-            f"survival {s['survival_fraction']:.4g}, {s['walker_steps_per_second']:.3g} walker-steps/s")
+            f"survival {s.survival_fraction:.4g}, {s.walker_steps_per_second:.3g} walker-steps/s")
         print(out)
     return 0
 

@@ -73,7 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     noise = model.noise_level
     if args.target is not None:
-        passage.check_target(args.target, radius, center)  # inside the disk, before any meshing
+        passage.check_target(args.target, radius, center, "--target")  # inside the disk, before any meshing
     if args.start is not None:
         from fpsolve.model.valley import check_start
 

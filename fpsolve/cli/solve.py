@@ -13,6 +13,10 @@ Solves for the principal eigenpair (escape rate λ0, density φ0 ≥ 0 with
 Warnings (negative mass, degenerate eigenvalue, density at a reflecting
 wall, tolerance not reached) go to summary.json and, one line each, stderr.
 
+In three variables (``--fast-directions 2``, or a ``--loss`` in theta1,
+theta2, theta3): the tetrahedral ball of ``--radius``/``--center CX CY CZ``,
+written to ``results/<case>/fem-N3`` (:mod:`fpsolve.cli.solve3d`).
+
 Time unit: alpha SGD steps (t = alpha k); escape_rate is per unit time,
 escape_rate_per_step per SGD step.  Runs under ``mpirun -n N python -m mpi4py``.
 """
@@ -49,7 +53,10 @@ def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="solve_fp.py", description=__doc__.splitlines()[0])
     cli.add_model_arguments(parser)
     cli.add_expression_arguments(parser)
-    cli.add_domain_arguments(parser)
+    cli.add_domain_arguments(parser, ball=True)
+    parser.add_argument("--fast-directions", type=int, default=None, metavar="m",
+                        help="the valley with m fast directions (docs/model.md §9): 1 is the 2-D solve, 2 the 3-D "
+                             "ball (the FEM is 3-D at most); --a0/--a2/--a4 take one number or a comma list of m")
     fem = parser.add_argument_group("discretisation")
     fem.add_argument("--degree", type=int, choices=(1, 2), default=2,
                      help="Lagrange degree (default 2; P1 fails at T=0.01, see docs/numerics.md)")
@@ -89,6 +96,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    from fpsolve.cli import solve3d
+
+    if solve3d.is_three_dimensional(args):  # --fast-directions 2, a --loss in theta3: the 3-D ball
+        return solve3d.main(args, parser, argv, wall, petsc_options)
     # validate everything before anything is written
     model, radius, center = cli.model_and_domain(args)
     noise = model.noise_level
@@ -144,14 +155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         spectrum.add_to_summary(sol, model, int(args.eigenpairs), degree=args.degree, wall=args.wall,
                                 progress=progress)
-    diagnostics.report(summary["warnings"], "solve_fp.py", enabled=comm.rank == 0)
-    summary.update(versions=io.versions(), command={"argv": list(argv) if argv is not None else None, **vars(args)})
+    diagnostics.report(summary.warnings, "solve_fp.py", enabled=comm.rank == 0)
+    summary.add(versions=io.versions(), command={"argv": list(argv) if argv is not None else None, **vars(args)})
 
-    fem_results.write(sol, model, out, extra=summary, overwrite=args.overwrite, progress=progress, wall_start=wall)
+    fem_results.write(sol, model, out, overwrite=args.overwrite, progress=progress, wall_start=wall)
     if comm.rank == 0:
-        print(f"escape rate {summary['escape_rate']:.4g} (eigenvalue), {summary['escape_rate_flux']:.4g} "
-              f"(boundary flux); mean|theta1| {summary['mean_abs_theta1']:.6g}, "
-              f"std|theta1| {summary['std_abs_theta1']:.6g}, Var theta2 {summary['var_theta2']:.6g}")
+        print(f"escape rate {summary.escape_rate:.4g} (eigenvalue), {summary.escape_rate_flux:.4g} "
+              f"(boundary flux); mean|theta1| {summary.mean_abs_theta1:.6g}, "
+              f"std|theta1| {summary.std_abs_theta1:.6g}, Var theta2 {summary.var_theta2:.6g}")
         print(f"results written to {out}")
     return 0
 

@@ -247,7 +247,7 @@ def nvalley_main(args) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.Parser(prog="theory.py", description=__doc__.splitlines()[0])
-    cli.add_model_arguments(parser)
+    cli.add_model_arguments(parser, fast_directions=True)
     cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     cli.add_output_arguments(parser, "results/<case-name>/theory")

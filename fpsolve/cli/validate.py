@@ -35,7 +35,7 @@ from fpsolve.validation.report import Report
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = cli.Parser(prog="validate.py", description=__doc__.splitlines()[0])
-    cli.add_model_arguments(parser)
+    cli.add_model_arguments(parser, fast_directions=True)
     cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser)
     parser.add_argument("--quick", action="store_true",

@@ -13,8 +13,6 @@ thresholds are the package's single source for them:
   wall, not the model, shapes the result (enlarge ``--radius``);
 * eigenpair backward error ``‖Kφ − λMφ‖ / ((‖K‖ + |λ|‖M‖)‖φ‖)`` above
   ``RESIDUAL_LIMIT``;
-* a ``--petsc-option`` PETSc/SLEPc never read (unknown or misspelt:
-  PETSc ignores it silently);
 * tolerance not reached within the dof budget (added by the adaptive loop,
   :mod:`fpsolve.fem.adapt`).
 """
@@ -24,6 +22,8 @@ from __future__ import annotations
 import sys
 from typing import List, Mapping
 
+from fpsolve.fem.summary import StationarySummary
+
 
 NEGATIVE_MASS_LIMIT = 1e-4
 GAP_LIMIT = 1e-2
@@ -32,28 +32,26 @@ RESIDUAL_LIMIT = 1e-8
 
 
 def warnings_for(summary: Mapping) -> List[str]:
-    """One line per failed check of a solve's summary (keys of
-    ``solver.solve``'s summary: negative_mass, boundary, eigen.gap,
-    eigen.mirror_symmetrised, eigen.wall_density_relative, eigen.residual)."""
+    """One line per failed check of a solve's summary: a
+    :class:`~fpsolve.fem.summary.StationarySummary` (or a dict of its keys,
+    read through one), by its attributes negative_mass, wall,
+    solver_gap, mirror_symmetrised, wall_density_relative, solver_residual
+    (an option PETSc never read is refused before this: linalg)."""
+    s = StationarySummary.of(summary)
     out: List[str] = []
-    neg = summary.get("negative_mass")
+    neg = s.negative_mass
     if neg is not None and neg > NEGATIVE_MASS_LIMIT:
         out.append(f"negative mass {neg:.2g} > {NEGATIVE_MASS_LIMIT:g}: the mesh does not resolve the density "
                    "(refine: --tol, --h-min)")
-    eigen = summary.get("eigen", {})
-    gap = eigen.get("gap")
-    if gap is not None and gap < GAP_LIMIT and not eigen.get("mirror_symmetrised"):
+    gap = s.solver_gap
+    if gap is not None and gap < GAP_LIMIT and not s.mirror_symmetrised:
         out.append(f"near-degenerate principal eigenvalue, gap (lambda1-lambda0)/|lambda1| = {gap:.2g}: "
                    "the split of mass between the regions is not determined at this precision")
-    wall = eigen.get("wall_density_relative")
-    if summary.get("wall") == "reflecting" and wall is not None and wall > WALL_DENSITY_LIMIT:
+    wall = s.wall_density_relative
+    if s.wall == "reflecting" and wall is not None and wall > WALL_DENSITY_LIMIT:
         out.append(f"density at the reflecting wall is {wall:.2g} of its peak (> {WALL_DENSITY_LIMIT:g}): "
                    "the wall shapes the result; enlarge --radius")
-    unused = eigen.get("unused_petsc_options")
-    if unused:
-        out.append(f"PETSc/SLEPc never read the option(s) {', '.join(unused)} (unknown or misspelt; "
-                   "they had no effect)")
-    res = eigen.get("residual")
+    res = s.solver_residual
     if res is not None and not res <= RESIDUAL_LIMIT:
         out.append(f"eigenpair residual {res:.2g} > {RESIDUAL_LIMIT:g}: the eigen-solve did not converge")
     return out

@@ -352,7 +352,10 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
                                                  pushed=pushed))
         else:
             raise ModelError(f"eigensolver must be one of {', '.join(EIGENSOLVERS)} (got {method!r})")
-        info["unused_petsc_options"] = unused_options(pushed)
+        unused = unused_options(pushed)
+        if unused:  # PETSc ignores an unknown option silently: refuse it before anything is written
+            raise ModelError(f"PETSc/SLEPc never read the option(s) {', '.join(unused)} (unknown or misspelt for "
+                             f"this solve, prefix {options_prefix}); nothing was written")
     except PETSc.Error as exc:  # st_type=shift: MUMPS fails on the singular K
         if not pushed:
             raise

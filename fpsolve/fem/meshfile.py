@@ -61,6 +61,22 @@ class MeshData:
         return 1 if self.cells.shape[1] == 3 else 2
 
 
+def check_path(path: str | Path) -> Path:
+    """``path`` when it is a regular file; else ModelError: not found, or it
+    exists but is no mesh file (a folder, a device such as /dev/zero, ...)."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    if not path.exists():
+        raise ModelError(f"--mesh file not found: {path}")
+    import stat
+
+    mode = path.stat().st_mode
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    raise ModelError(f"--mesh {path} exists but is {kind}, not a mesh file (give a .msh, .xdmf, .vtu, ... file)")
+
+
 def read(path: str | Path) -> MeshData:
     """Read and check a 2-D triangle mesh file (numpy only, on one process).
 
@@ -68,9 +84,7 @@ def read(path: str | Path) -> MeshData:
     cannot parse, a 3-D mesh, a mesh without triangles or with degenerate
     ones, or mixed linear and curved triangles.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelError(f"--mesh file not found: {path}")
+    path = check_path(path)
     import meshio
 
     # meshio prints (and, for a file no reader accepts, calls sys.exit(1)):

@@ -4,7 +4,7 @@
 ``summary.json``, ``density.xdmf``/``.h5``, ``density.png``, ``marginals.png``,
 ``marginals.csv`` (the FEM θ1-marginal beside the closed forms of docs/model.md §5
 where they apply), for an adaptive solve ``adaptivity.png``, and with the
-generator's eigenpairs (``summary["spectrum"]``, docs/model.md §10) ``spectrum.png``.
+generator's eigenpairs (``summary.spectrum``, docs/model.md §10) ``spectrum.png``.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = 
     """Write the result folder of ``sol`` (a :class:`fpsolve.fem.stationary.Solution` of ``model``) at ``out``.
 
     Collective over ``sol.comm`` (every rank calls it; rank 0 writes the plain
-    files).  ``extra`` joins ``sol.summary`` in ``summary.json`` (versions,
+    files).  ``extra`` joins ``sol.summary.as_dict()`` in ``summary.json`` (versions,
     command); ``wall_start`` (``time.perf_counter()`` at the start of the run)
     adds ``wall_seconds``.  The folder is replaced atomically and only if it is
     new, empty or an earlier FEM result (``overwrite``: any folder but the
@@ -51,7 +51,7 @@ def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = 
     t_start = time.perf_counter()
     out = io.claim_output(out, TOOL, overwrite, comm)
     landscape, noise = model.valley, model.noise_level
-    summary = {**sol.summary, **(extra or {})}
+    summary = {**sol.summary.as_dict(), **(extra or {})}
     # matplotlib's import (rank 0) is timed apart, as the split of a run's time does
     t_import = time.perf_counter()
     if comm.rank == 0:
@@ -70,8 +70,9 @@ def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = 
               if landscape is not None and model.noise in ("sgd", "sgd-diagonal") else {})
     say(f"marginals and density grid evaluated (theta1 in [{lo:.4g}, {hi:.4g}])")
 
-    title = (f"{model.describe()}\nλ0={summary['escape_rate']:.3g}, "
-             f"mean|θ1|={summary['mean_abs_theta1']:.4g}, mode |θ1|={summary['mode_theta1']:.4g}")
+    s = sol.summary
+    title = (f"{model.describe()}\nλ0={s.escape_rate:.3g}, "
+             f"mean|θ1|={s.mean_abs_theta1:.4g}, mode |θ1|={s.mode_theta1:.4g}")
     with io.atomic_output_dir(out, comm, TOOL, overwrite) as tmp:
         _compat.write_xdmf(str(tmp / "density.xdmf"), sol.mesh, sol.density)
         if comm.rank == 0:
@@ -88,10 +89,10 @@ def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = 
             if wall_start is not None:
                 summary["wall_seconds"] = time.perf_counter() - wall_start
             io.write_json(tmp / "summary.json", summary)
-            if "adaptivity" in summary:
-                plotting.plot_adaptivity(tmp / "adaptivity.png", summary["adaptivity"]["cycles"], title)
-            if "spectrum" in summary:
-                spectrum_plots.plot_spectrum(tmp / "spectrum.png", summary["spectrum"], model.describe())
+            if s.adaptivity is not None:
+                plotting.plot_adaptivity(tmp / "adaptivity.png", s.adaptivity["cycles"], title)
+            if s.spectrum is not None:
+                spectrum_plots.plot_spectrum(tmp / "spectrum.png", s.spectrum, model.describe())
         say("outputs written")
     return out
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from fpsolve import _compat
 from fpsolve.fem import results as fem_results
+from fpsolve.fem.summary import StationarySummary
 
 
 #: Trapezoid points across the support for a marginal: the conditional
@@ -34,7 +35,9 @@ MODE_LINE_POINTS = 61
 
 class Solution:
     """Normalised principal eigenfunction ``density`` (∫ = 1) and its escape
-    rate; the measuring methods are collective (call them on every rank)."""
+    rate; ``summary``: what the solve measured, typed
+    (:class:`~fpsolve.fem.summary.StationarySummary`); the measuring methods
+    are collective (call them on every rank)."""
 
     def __init__(self, density: Any, eigenvalue: complex, flux: Any, quadrature_degree: int,
                  info: dict) -> None:
@@ -43,7 +46,7 @@ class Solution:
         self.comm = self.mesh.comm
         self.eigenvalue = eigenvalue
         self.info = info
-        self.summary: dict = {}
+        self.summary = StationarySummary()  # filled by fpsolve.fem.stationary.solve
         self._flux = flux
         self._qdeg = quadrature_degree
         self._samples: dict = {}
@@ -204,7 +207,7 @@ class Solution:
 
 
 def evaluate_function(function: Any, points: np.ndarray) -> np.ndarray:
-    """Values of a scalar ``fem.Function`` at points of shape (n, 2); 0
+    """Values of a scalar ``fem.Function`` at points of shape (n, 2) or (n, 3); 0
     outside the mesh.  Collective: every rank passes the same points and gets
     the same values."""
     from mpi4py import MPI
@@ -214,8 +217,8 @@ def evaluate_function(function: Any, points: np.ndarray) -> np.ndarray:
     points = np.asarray(points, dtype=np.float64)
     n = points.shape[0]
     p3 = np.zeros((n, 3))
-    p3[:, :2] = points
-    found, cells = _compat.colliding_cells(msh, p3)
+    p3[:, :points.shape[1]] = points
+    found, cells = locate_points(msh, p3)
     vals = np.zeros(n)
     if found.size:
         vals[found] = function.eval(p3[found], cells).ravel()
@@ -230,3 +233,21 @@ def evaluate_function(function: Any, points: np.ndarray) -> np.ndarray:
         comm.Allreduce(vals, total)
         return total
     return vals
+
+
+def locate_points(msh: Any, points: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """:func:`fpsolve._compat.colliding_cells` (indices of the points of
+    shape (n, 3) found on this rank, one local cell each) that survives
+    DOLFINx's "GJK error: max iteration limit reached" (met on quadratic
+    tetrahedra, for a point of a section on a curved cell): the points are
+    split in halves until the failing ones stand alone, and those are left
+    out (not found on this rank).  Local to the rank (no collective)."""
+    try:
+        return _compat.colliding_cells(msh, points)
+    except RuntimeError:
+        if len(points) <= 1:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int32)
+    half = len(points) // 2
+    f0, c0 = locate_points(msh, points[:half])
+    f1, c1 = locate_points(msh, points[half:])
+    return np.concatenate([f0, f1 + half]), np.concatenate([c0, c1])

@@ -278,17 +278,19 @@ def add_to_summary(sol: Any, model: Any, k: int, *, degree: int = 2, wall: str =
                    progress: Callable[[str], None] | None = None, **options: Any) -> Spectrum:
     """The first ``k`` eigenpairs (:func:`check`) on the mesh of a stationary
     solve ``sol`` (:func:`fpsolve.fem.stationary.solve` of ``model`` with
-    ``degree`` and ``wall``), recorded in ``sol.summary["spectrum"]``; a line
-    in ``sol.summary["warnings"]`` when some eigenvalue is not trusted.
+    ``degree`` and ``wall``), recorded in ``sol.summary.spectrum``; a line
+    in ``sol.summary.warnings`` when some eigenvalue is not trusted.
     Collective; returns the Spectrum."""
     say = progress or (lambda message: None)
     spec = check(Operator.of_model(sol.mesh, model, degree=degree, wall=wall), k, **options)
     values = ", ".join(f"{v.real:.6g}{v.imag:+.3g}i" if v.imag else f"{v.real:.6g}" for v in spec.values())
     say(f"spectrum ({spec.dofs} and {spec.fine_dofs} dofs, {spec.seconds:.2f}s): {values}")
-    sol.summary["spectrum"] = spec.record()
+    sol.summary.spectrum = spec.record()
     untrusted = [n for n, e in enumerate(spec.eigenvalues) if not e.trusted]
     if untrusted:
-        sol.summary.setdefault("warnings", []).append(
+        if sol.summary.warnings is None:
+            sol.summary.warnings = []
+        sol.summary.warnings.append(
             f"{len(untrusted)} of {len(spec.eigenvalues)} eigenvalues not trusted (n = "
             f"{', '.join(map(str, untrusted))}): see spectrum.eigenvalues[].reason in summary.json")
     return spec

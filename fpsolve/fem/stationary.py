@@ -30,6 +30,7 @@ from fpsolve.fem.linalg import OPTIONS_PREFIX
 from fpsolve.fem.model_mesh import (
     check_budget, DEFAULT_MAX_DOFS, default_mesh_rule, MESH_RULES, mesh_symmetry, model_mesh_sizes)
 from fpsolve.fem.solution import Solution
+from fpsolve.fem.summary import StationarySummary
 from fpsolve.model import symmetry as model_symmetry
 from fpsolve.model.expression import as_model
 from fpsolve.model.valley import ModelError, Noise
@@ -68,7 +69,8 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
     ``petsc_options`` / ``options_prefix`` reach the eigen-solve
     (:func:`principal_eigenpair`); ``symmetrise``: :func:`solve_operator`.
 
-    ``Solution.summary`` holds what summary.json records: parameters, T,
+    ``Solution.summary`` (a :class:`~fpsolve.fem.summary.StationarySummary`:
+    attributes, ``as_dict()`` for the file) holds what summary.json records: parameters, T,
     escape rates (eigenvalue and boundary flux, per unit time t = alpha k),
     mass, negativity, moments, mode, dofs, ranks, timings (seconds), the
     eigenpair residual and gap, ``warnings`` (:mod:`fpsolve.fem.diagnostics`),
@@ -155,7 +157,7 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
     eigen = {k: v for k, v in sol.info.items()
              if k not in ("dofs", "degree", "wall", "assemble_seconds", "solve_seconds")}
     case = model.record()
-    summary = {
+    summary = StationarySummary({
         "case": case,
         "T": noise.T,
         "domain": mesh_info["domain"], "radius": mesh_info["radius"], "center": mesh_info["center"],
@@ -179,18 +181,18 @@ def solve(model: Any, noise: Noise | None = None, *, radius: float | None = None
         "mesh_seconds": t_mesh,
         "assemble_seconds": timing["assemble_seconds"],
         "solve_seconds": timing["solve_seconds"],
-    }
-    summary["symmetry"] = symmetry_summary(model, sol, mesh_info, mom, record)
-    summary["error_estimate"] = record["error_estimate"]
-    summary["error_estimate_method"] = record["error_estimate_method"]
+    })
+    summary.symmetry = symmetry_summary(model, sol, mesh_info, mom, record)
+    summary.error_estimate = record["error_estimate"]
+    summary.error_estimate_method = record["error_estimate_method"]
     if "cycles" in record:
-        summary["adaptivity"] = {k: v for k, v in record.items() if k != "warnings"}
-        summary["adapt_seconds"] = sum(c["seconds"] for c in record["cycles"])
+        summary.adaptivity = {k: v for k, v in record.items() if k != "warnings"}
+        summary.adapt_seconds = sum(c["seconds"] for c in record["cycles"])
     else:
-        summary["error_estimate_seconds"] = record["error_estimate_seconds"]
-    summary["warnings"] = record.get("warnings", []) + diagnostics.warnings_for(summary)
-    summary["postprocess_seconds"] = time.perf_counter() - t2
-    summary["wall_seconds"] = time.perf_counter() - t_wall
+        summary.error_estimate_seconds = record["error_estimate_seconds"]
+    summary.warnings = record.get("warnings", []) + diagnostics.warnings_for(summary)
+    summary.postprocess_seconds = time.perf_counter() - t2
+    summary.wall_seconds = time.perf_counter() - t_wall
     sol.summary = summary
     say(f"moments: mean|theta1| = {mom['mean_abs_theta1']:.6g}, std|theta1| = {mom['std_abs_theta1']:.6g}, "
         f"Var theta2 = {mom['var_theta2']:.6g}; min density {neg['min_density']:.3g}, "

@@ -797,6 +797,45 @@ class CaseRun:
     frames: List[np.ndarray]
 
 
+#: Most SGD steps a run's ``t_end`` may span (``t_end / alpha``): 2**53, the largest count a double
+#: holds exactly (beyond it t = alpha k cannot tell step k from k + 1, and t-end 1e308 overflowed
+#: the progress bar's step count after meshing).
+MAX_SGD_STEPS = 2 ** 53
+
+
+def check_t_end(t_end: float, alpha: float, name: str = "t-end") -> float:
+    """``t_end`` (time units, t = alpha k) as a float when finite, > 0 and at
+    most :data:`MAX_SGD_STEPS` SGD steps of ``alpha``; else ModelError naming
+    ``name`` and the value (called before any meshing)."""
+    try:
+        t = float(t_end)
+    except (TypeError, ValueError):
+        raise ModelError(f"{name} must be a number (got {t_end!r})") from None
+    if not (math.isfinite(t) and t > 0):
+        raise ModelError(f"{name} must be a finite number > 0 (got {t_end!r})")
+    if not t / alpha <= MAX_SGD_STEPS:
+        raise ModelError(f"{name} {t:g} is {t / alpha:.3g} SGD steps of alpha {alpha:g}; at most 2**53 "
+                         f"(= {MAX_SGD_STEPS:.3g}, the step count a double holds exactly): t-end <= "
+                         f"{MAX_SGD_STEPS * alpha:.3g}")
+    return t
+
+
+def check_start_width(width: Sequence[float] | None, radius: float, name: str = "start width") -> None:
+    """Refuse (ModelError naming ``name``) a start width that is not two
+    finite numbers > 0 and below the disk's ``radius`` (a Gaussian wider than
+    the domain is no start density on it); None (the default width) passes."""
+    if width is None:
+        return
+    try:
+        w = [float(v) for v in width]
+    except (TypeError, ValueError):
+        raise ModelError(f"{name} must be two numbers (got {width!r})") from None
+    if len(w) != 2 or not all(math.isfinite(v) and v > 0 for v in w):
+        raise ModelError(f"{name} must be two finite numbers > 0 (got {width!r})")
+    if max(w) >= radius:
+        raise ModelError(f"{name} {w[0]:g} {w[1]:g} must be smaller than the disk's radius {radius:g}")
+
+
 def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end: float,
                 start_width: Sequence[float] | None = None, wall: str = "absorbing",
                 tol: float = 1e-4, dt: float | None = None, cross: bool = True, radius: float = 2.0,
@@ -839,12 +878,8 @@ def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end:
     wall = check_wall(wall)
     check_degree(degree)
     x0 = check_start(start, radius, center)
-    if start_width is not None:
-        w = [float(v) for v in start_width]
-        if not all(math.isfinite(v) and v > 0 for v in w):
-            raise ModelError(f"start width must be two finite numbers > 0 (got {start_width!r})")
-    if not (math.isfinite(t_end) and t_end > 0):
-        raise ModelError(f"t-end must be a finite number > 0 (got {t_end!r})")
+    check_start_width(start_width, radius)
+    t_end = check_t_end(t_end, noise.alpha)
     if not model.is_valley():
         model.check_formulas(radius, center)
         noise.require_positive_T()

@@ -177,8 +177,8 @@ def compare_with_fem(model: Any, evolution: Any, times: Dict[str, np.ndarray], *
         at = [int(np.flatnonzero(np.isclose(t_fem, t, rtol=1e-12, atol=0))[0]) for t in tt]
         fem = {k: evolution.column(k)[at] for k in COMPARED}
         out[method] = {
-            "walkers": int(walkers), "method": method, "step": curves["summary"]["step_time"], "seed": seed,
-            "brownian_bridge": curves["summary"]["brownian_bridge"], "times": [float(t) for t in tt],
+            "walkers": int(walkers), "method": method, "step": curves["summary"].step_time, "seed": seed,
+            "brownian_bridge": curves["summary"].brownian_bridge, "times": [float(t) for t in tt],
             "max_deviation_in_standard_errors": max_deviation(fem, curves),
             "curves": {k: {"value": [float(v) for v in curves[k][0]], "se": [float(v) for v in curves[k][1]]}
                        for k in COMPARED},

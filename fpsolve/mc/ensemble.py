@@ -60,6 +60,7 @@ from fpsolve.mc.kernels import (
 from fpsolve.mc.plan import (
     check_memory, check_run, check_seed, DEFAULT_BOUND, ENGINES, METHODS, RunPlan, SHIFTS)
 from fpsolve.mc.rng import walker_keys
+from fpsolve.mc.summary import MonteCarloSummary
 from fpsolve.model import valley
 from fpsolve.model.expression import COVARIANCE, as_model
 from fpsolve.model.target import Box
@@ -82,8 +83,9 @@ class MonteCarloResult:
 
     ``hist``: counts on ``edges = (xedges, yedges)`` over the stationary
     window; ``hist_theta1`` (on xedges, all θ2) and ``hist_abs_theta1`` (on
-    ``abs_edges``) the marginals; ``summary``: the dict written as
-    summary.json; ``survival``: (times, fraction alive); ``first_passage``:
+    ``abs_edges``) the marginals; ``summary``: what the run measured
+    (:class:`~fpsolve.mc.summary.MonteCarloSummary`; ``as_dict()`` is
+    summary.json); ``survival``: (times, fraction alive); ``first_passage``:
     per-walker first time in the target (NaN if never); ``final``: (walkers, 2)
     last positions; ``status``: per walker 0 alive, 1 absorbed, 2 diverged;
     ``snapshots``: {time: (walkers, 2) positions} at the requested steps;
@@ -95,7 +97,7 @@ class MonteCarloResult:
     hist_theta1: np.ndarray
     hist_abs_theta1: np.ndarray
     abs_edges: np.ndarray
-    summary: dict
+    summary: MonteCarloSummary
     survival: Tuple[np.ndarray, np.ndarray]
     first_passage: np.ndarray
     final: np.ndarray
@@ -405,6 +407,9 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
 
     stats = _pooled_stats(acc)
     hit = np.isfinite(first_passage)
+    mfpt = float(np.mean(first_passage[hit])) if target is not None and hit.any() else None
+    mfpt_se = (float(np.std(first_passage[hit], ddof=1) / math.sqrt(hit.sum()))
+               if target is not None and hit.sum() > 1 else None)
     summary = {
         "method": method, "shift": shift if method == "sgd" else None,
         "cross_diffusion": model.cross, "engine": engine,
@@ -426,10 +431,10 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
         "first_passage_target": (None if target is None else
                                  {"center": [tx, ty], "half_width": [twx, twy]}),
         "first_passage_hit_fraction": float(np.mean(hit)) if target is not None else None,
-        "first_passage_mean_time": (float(np.mean(first_passage[hit])) if target is not None and hit.any()
-                                    else None),
-        "first_passage_mean_time_se": (float(np.std(first_passage[hit], ddof=1) / math.sqrt(hit.sum()))
-                                       if target is not None and hit.sum() > 1 else None),
+        "first_passage_mean_time": mfpt,
+        "first_passage_mean_time_se": mfpt_se,
+        # the one name (issue 17.5); first_passage_mean_time(_se) above is its former key, kept as an alias
+        "mean_first_passage_time": mfpt, "mean_first_passage_time_se": mfpt_se,
         **({} if schedule_record is None else {"schedule": schedule_record.as_dict(),
                                                "schedule_segments": len(segments)}),
         "walker_steps_per_second": walkers * steps / wall if wall > 0 else None,
@@ -439,7 +444,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, method: str = "sgd", shift
     }
     return MonteCarloResult(
         hist=hist, edges=(xedges, yedges), hist_theta1=hist_x, hist_abs_theta1=hist_ax,
-        abs_edges=axedges, summary=summary, survival=(at(grid), fraction),
+        abs_edges=axedges, summary=MonteCarloSummary(summary), survival=(at(grid), fraction),
         first_passage=first_passage, final=np.column_stack([x, y]), status=status,
         snapshots={float(at(s)): v for s, v in snapshots.items()},
         exit_time=np.where(status != ALIVE, at(exit_step), np.nan),

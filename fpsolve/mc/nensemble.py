@@ -47,6 +47,8 @@ from fpsolve.mc.plan import (bytes_per_walker_n, check_bounded_below, check_memo
                              MAX_DIMENSION)
 from fpsolve.mc.kernels import _advance_numba, ABSORBED, ALIVE, DIVERGED
 from fpsolve.mc.rng import walker_keys
+from fpsolve.mc.summary import MonteCarloSummary
+from fpsolve.model import nsymmetry
 from fpsolve.model import valley as _valley
 from fpsolve.model.expression import ball_points, Model
 from fpsolve.model.quadratic import Quadratic
@@ -78,7 +80,8 @@ def family(model: Any) -> str:
 
 @dataclasses.dataclass
 class NMonteCarloResult:
-    """What :func:`run` returns: ``summary`` (the dict written as
+    """What :func:`run` returns: ``summary`` (a
+    :class:`~fpsolve.mc.summary.MonteCarloSummary`; ``as_dict()`` is
     summary.json), histograms of θ1 (``hist_theta1`` on ``xedges``) and ``|θ1|``
     (``hist_abs_theta1`` on ``abs_edges``), ``survival`` (times, fraction
     alive), ``series`` (times, mean loss, mean flatness or tr H, fraction
@@ -87,7 +90,7 @@ class NMonteCarloResult:
     ``passage_time`` (the first time in the target, time units; NaN where
     never reached or no target)."""
 
-    summary: dict
+    summary: MonteCarloSummary
     hist_theta1: np.ndarray
     xedges: np.ndarray
     hist_abs_theta1: np.ndarray
@@ -131,30 +134,51 @@ def passage_statistics(passage: np.ndarray, horizon: float) -> dict:
             "mean_first_passage_time_se": float(t.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan}
 
 
-def _window_statistics(acc: np.ndarray, n: int, shape_name: str) -> dict:
-    """Pooled window means of the columns of ``acc`` (walkers, 6 + 2N) with
-    ratio-estimator standard errors (walkers the independent units; the
-    formulas of fpsolve.mc.ensemble's two-dimensional statistics)."""
+def _influence(acc: np.ndarray) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Pooled window means ``m`` of the columns of ``acc`` (walkers, 6 + 2N), the
+    walkers' influence rows ``infl`` (W, columns) of the ratio estimator (the
+    standard error of a linear combination c of the columns is
+    :func:`_se` (infl @ c)) and the walkers' counts; None when fewer than two
+    walkers sampled."""
     cnt = acc[:, nkernels.A_N]
     acc = acc[cnt > 0]
     cnt = cnt[cnt > 0]
     W = len(cnt)
-    out: dict = {"samples": float(cnt.sum()), "sampled_walkers": W}
     if W < 2:
-        return out
+        return None
     total = cnt.sum()
-    nbar = total / W
     m = acc.sum(axis=0) / total
-    infl = (acc - cnt[:, None] * m[None, :]) / nbar  # (walkers, columns)
+    return m, (acc - cnt[:, None] * m[None, :]) / (total / W), cnt
 
-    def se(e: np.ndarray) -> np.ndarray:
-        return np.sqrt(np.sum(e * e, axis=0) / (W * (W - 1.0)))
 
+def _se(e: np.ndarray) -> np.ndarray:
+    """Standard error from the influence rows ``e`` (W, ...) of independent walkers."""
+    W = e.shape[0]
+    return np.sqrt(np.sum(e * e, axis=0) / (W * (W - 1.0)))
+
+
+def _coordinate_influence(m: np.ndarray, infl: np.ndarray, n: int) -> Tuple[np.ndarray, ...]:
+    """(mean_j, var_j, influence of the means (W, N), of the variances (W, N))."""
+    means, squares = slice(nkernels.NACC, nkernels.NACC + n), slice(nkernels.NACC + n, nkernels.NACC + 2 * n)
+    mean_j = m[means]
+    return mean_j, m[squares] - mean_j ** 2, infl[:, means], infl[:, squares] - 2.0 * mean_j[None, :] * infl[:, means]
+
+
+def _window_statistics(acc: np.ndarray, n: int, shape_name: str, pooled: Any = False) -> dict:
+    """Pooled window means of the columns of ``acc`` (walkers, 6 + 2N) with
+    ratio-estimator standard errors (walkers the independent units; the
+    formulas of fpsolve.mc.ensemble's two-dimensional statistics).
+    ``pooled``: :func:`_influence` (acc) where the caller has it."""
+    cnt = acc[:, nkernels.A_N]
+    out: dict = {"samples": float(cnt.sum()), "sampled_walkers": int(np.sum(cnt > 0))}
+    pooled = _influence(acc) if pooled is False else pooled
+    if pooled is None:
+        return out
+    m, infl, _ = pooled
+    se = _se
     X, XX, AX = nkernels.A_X, nkernels.A_XX, nkernels.A_AX
     std_ax = math.sqrt(max(m[XX] - m[AX] ** 2, 0.0))
-    mean_j = m[nkernels.NACC:nkernels.NACC + n]
-    var_j = m[nkernels.NACC + n:] - mean_j ** 2
-    var_se = se(infl[:, nkernels.NACC + n:] - 2.0 * mean_j[None, :] * infl[:, nkernels.NACC:nkernels.NACC + n])
+    mean_j, var_j, mean_infl, var_infl = _coordinate_influence(m, infl, n)
     out.update({
         "mean_theta1": m[X], "mean_theta1_se": float(se(infl[:, X])),
         "var_theta1": m[XX] - m[X] ** 2, "var_theta1_se": float(se(infl[:, XX] - 2 * m[X] * infl[:, X])),
@@ -164,9 +188,103 @@ def _window_statistics(acc: np.ndarray, n: int, shape_name: str) -> dict:
                               if std_ax > 0 else None),
         "mean_loss": m[nkernels.A_LOSS], "mean_loss_se": float(se(infl[:, nkernels.A_LOSS])),
         f"mean_{shape_name}": m[nkernels.A_SHAPE], f"mean_{shape_name}_se": float(se(infl[:, nkernels.A_SHAPE])),
-        "mean_theta": mean_j.tolist(), "var_theta": var_j.tolist(), "var_theta_se": var_se.tolist(),
+        "mean_theta": mean_j.tolist(), "mean_theta_se": se(mean_infl).tolist(),
+        "var_theta": var_j.tolist(), "var_theta_se": se(var_infl).tolist(),
     })
     return {k: float(v) if isinstance(v, (np.floating, float)) else v for k, v in out.items()}
+
+
+#: A check of a quantity a symmetry fixes flags the sampler when it lies more
+#: than this many standard errors away (more where many are checked at once:
+#: :func:`flag_threshold`).
+FLAG_SE = 4.0
+#: The chance that a correct sampler raises a flag among all the checks of one run (normal errors).
+FLAG_FALSE_ALARM = 1e-3
+
+
+def flag_threshold(checks: int) -> float:
+    """Standard errors beyond which a check is flagged: :data:`FLAG_SE`, or
+    more when ``checks`` quantities are tested at once, so that a correct
+    sampler with normal errors flags any of them with probability at most
+    :data:`FLAG_FALSE_ALARM` (``checks · erfc(z/√2) = FLAG_FALSE_ALARM``;
+    4.0 for up to 15 checks, 4.9 for 1000)."""
+    lo, hi = FLAG_SE, 40.0
+    if max(checks, 1) * math.erfc(lo / math.sqrt(2.0)) <= FLAG_FALSE_ALARM:
+        return lo
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (lo, mid) if checks * math.erfc(mid / math.sqrt(2.0)) <= FLAG_FALSE_ALARM else (mid, hi)
+    return hi
+
+
+def _z(value: np.ndarray, se: np.ndarray) -> np.ndarray:
+    """value / se, ±inf where se = 0 and value ≠ 0, 0 where both are."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(se > 0, value / np.where(se > 0, se, 1.0), np.where(value == 0, 0.0, np.inf))
+
+
+def _columns(idx: np.ndarray) -> Any:
+    """A slice for contiguous indices (a view, not a copy of a (W, N) array), else the indices."""
+    if idx.size and np.array_equal(idx, np.arange(idx[0], idx[0] + idx.size)):
+        return slice(int(idx[0]), int(idx[0]) + idx.size)
+    return idx
+
+
+def symmetry_statistics(acc: np.ndarray, n: int, report: Any, pooled: Any = False) -> dict:
+    """summary.json's ``symmetry`` block and the pooled variances (docs/model.md §9).
+
+    ``report``: an :class:`~fpsolve.model.nsymmetry.NSymmetryReport` for the
+    run's ball.  Every flipped coordinate's window mean is 0 for a correct
+    sampler: each is listed with its standard error and ``z`` (mean / se),
+    and ``broken_sampler`` is set when some ``|z|`` exceeds
+    :func:`flag_threshold` of the number of checks.  Over each class of
+    interchangeable coordinates the variances are pooled (their mean, with
+    the standard error of that mean from the walkers' influence rows, so the
+    directions' correlation is accounted for); each member's departure from
+    its class's pooled value, in its own standard errors, is the second
+    check.  Returns ``{"symmetry": ..., "var_theta_pooled": [N],
+    "var_theta_pooled_se": [N], "symmetry_seconds": the search's time}`` (a
+    coordinate in no class: its own value), without the checks and the
+    pooled values when fewer than two walkers sampled.  ``pooled``:
+    :func:`_influence` (acc) where the caller has it."""
+    record = report.as_dict()
+    seconds = record.pop("seconds")  # a timing: beside the other timings, so that runs compare equal
+    block: dict = {"model": record}
+    pooled = _influence(acc) if pooled is False else pooled
+    if pooled is None:
+        return {"symmetry": block, "symmetry_seconds": seconds}
+    m, infl, _ = pooled
+    mean_j, var_j, mean_infl, var_infl = _coordinate_influence(m, infl, n)
+    var_se = _se(var_infl)
+    flips = np.asarray(report.flips, dtype=int)
+    spread_checks = sum(len(c) for c in report.classes)
+    limit = flag_threshold(len(flips) + spread_checks)
+    zero = {"coordinates": (flips + 1).tolist(), "mean": [], "se": [], "z": [], "max_abs_z": None}
+    if flips.size:
+        mean_se = _se(mean_infl[:, _columns(flips)])
+        z = _z(mean_j[flips], mean_se)
+        zero.update({"mean": mean_j[flips].tolist(), "se": mean_se.tolist(), "z": z.tolist(),
+                     "max_abs_z": float(np.max(np.abs(z)))})
+    pooled_var, pooled_se = var_j.copy(), var_se.copy()
+    classes = []
+    for cl in report.classes:
+        idx = np.asarray(cl, dtype=int)
+        cols = var_infl[:, _columns(idx)]
+        e = cols.mean(axis=1)
+        value, value_se = float(var_j[idx].mean()), float(_se(e))
+        pooled_var[idx], pooled_se[idx] = value, value_se
+        spread = _z(var_j[idx] - value, _se(cols - e[:, None]))
+        classes.append({"coordinates": (idx + 1).tolist(), "var_pooled": value, "var_pooled_se": value_se,
+                        "max_abs_spread_z": float(np.max(np.abs(spread)))})
+    worst = max([zero["max_abs_z"] or 0.0] + [c["max_abs_spread_z"] for c in classes])
+    block.update({
+        "zero_by_symmetry": zero, "pooled_variance": classes, "flag_threshold_se": limit,
+        "broken_sampler": bool(worst > limit),
+        "checks": "the mean of every flipped coordinate is 0 and the variances in a class are equal for a correct "
+                  "sampler (in law, at any step); broken_sampler: some |z| > flag_threshold_se",
+    })
+    return {"symmetry": block, "var_theta_pooled": pooled_var.tolist(), "var_theta_pooled_se": pooled_se.tolist(),
+            "symmetry_seconds": seconds}
 
 
 def _start(sample_from: Any, index: np.ndarray, walkers: int, n: int, radius: float, center: np.ndarray) -> np.ndarray:
@@ -225,7 +343,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
         sample_interval: Optional[float] = None, bound: float = DEFAULT_BOUND, survival_points: int = 201,
         comm: Any = None, progress: Optional[Callable[[int, int], None]] = None,
         block_walker_steps: float = 2e7, bridge: Optional[bool] = None,
-        target: Optional[Tuple[float, float]] = None) -> NMonteCarloResult:
+        target: Optional[Tuple[float, float]] = None, symmetries: bool = True) -> NMonteCarloResult:
     """Run ``walkers`` independent SGD or SDE trajectories in N dimensions; see the module doc.
 
     ``model``: a valley (``eps`` and arrays ``a0, a2, a4`` of shape (m,); N =
@@ -244,7 +362,12 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     rank returns the full result, identical to a serial run.  ``target``:
     (lo, hi) with 0 ≤ lo < hi, the first-passage set ``lo ≤ |θ1| ≤ hi``
     (tested after every step; no bridge test, so Euler–Maruyama misses
-    passages between steps: a bias of order sqrt(dt)).
+    passages between steps: a bias of order sqrt(dt)).  ``symmetries``
+    (default on): find the model's sign flips and interchangeable
+    coordinates on the ball (:func:`fpsolve.model.nsymmetry.find`, rank 0's
+    answer on every rank) and add summary.json's ``symmetry`` block and the
+    pooled variances (:func:`symmetry_statistics`); the other numbers do not
+    depend on it.
 
     Returns an :class:`NMonteCarloResult`.  Raises ModelError (InputError)
     naming a bad argument, N beyond :data:`MAX_DIMENSION` (dense:
@@ -286,6 +409,11 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     if not (isinstance(bins, (int, np.integer)) and bins >= 1):
         raise ModelError(f"bins must be an integer >= 1 (got {bins!r})")
     comm = parallel.world(comm)
+    report = None
+    if symmetries:
+        report = nsymmetry.find(model, noise_model if kind == "valley" else None, c)
+        if comm is not None and comm.size > 1:  # a search cut short on one rank only must not split the ranks
+            report = comm.bcast(report, root=0)
     threads = numba.get_num_threads()
     check_memory(plan, walkers, (bins, 1), comm=comm, threads=threads, block_walker_steps=block_walker_steps,
                  bytes_per_walker=bytes_per_walker_n(n), what=f" in N = {n} dimensions")
@@ -369,12 +497,18 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
     grid = np.unique(np.linspace(0, steps, max(2, survival_points)).round().astype(np.int64))
     stopped = np.sort(exit_step[status != ALIVE])
     fraction = 1.0 - np.searchsorted(stopped, grid, side="right") / walkers
-    stats = _window_statistics(acc, n, shape_name)
+    pooled = _influence(acc)  # once: (walkers, 6 + 2N) influence rows for every statistic
+    stats = _window_statistics(acc, n, shape_name, pooled)
     done = int(np.sum(np.where(status == ALIVE, steps, exit_step)))  # steps actually taken
     if kind == "valley" and "var_theta" in stats:
         stats["var_y"] = stats["var_theta"][1:]
         stats["var_y_se"] = stats["var_theta_se"][1:]
         stats["var_y_mean"] = float(np.mean(stats["var_y"]))
+    if report is not None:
+        stats.update(symmetry_statistics(acc, n, report, pooled))
+        if kind == "valley" and "var_theta_pooled" in stats:
+            stats["var_y_pooled"] = stats["var_theta_pooled"][1:]
+            stats["var_y_pooled_se"] = stats["var_theta_pooled_se"][1:]
     record = (model.as_dict() if hasattr(model, "as_dict") else {})
     summary = {
         "method": method, "shift": shift if method == "sgd" else None, "noise_model": noise_model,
@@ -402,7 +536,7 @@ def run(model: Any, noise: Optional[Noise] = None, *, noise_model: str = "sgd", 
         summary["target_abs_theta1"] = [target_lo, target_hi]
     times = np.array([s[0] for s in series])
     return NMonteCarloResult(
-        summary=summary, hist_theta1=hist, xedges=xedges, hist_abs_theta1=hist_ax, abs_edges=axedges,
+        summary=MonteCarloSummary(summary), hist_theta1=hist, xedges=xedges, hist_abs_theta1=hist_ax, abs_edges=axedges,
         survival=(grid * step_time, fraction),
         series=(times, np.array([s[1] for s in series]), np.array([s[2] for s in series]),
                 np.array([s[3] for s in series])),

@@ -37,7 +37,7 @@ import numpy as np
 
 from fpsolve.mc import kernels as _kernels
 from fpsolve.mc.kernels import _GROUP, _bin, _bridge_probability, _nb, ABSORBED, ALIVE, DIVERGED, chunk_bounds
-from fpsolve.mc.rng import _normal, _uniform
+from fpsolve.mc.rng import _normals_into, _uniform
 from fpsolve.model import valley as _valley
 from fpsolve.tools import caches as _caches
 
@@ -116,7 +116,7 @@ class NParams(NamedTuple):
 _g, _dg, _d2g = _nb.g, _nb.dg, _nb.d2g
 
 
-@numba.njit
+@numba.njit(_nrt=False)
 def _wall_hit(th, old, key, k, ndn, p):
     """The exit test after a step from ``old`` to ``th``: outside the stop
     sphere, or (bridge on, sphere finite, an end within reach) the Brownian
@@ -140,7 +140,7 @@ def _wall_hit(th, old, key, k, ndn, p):
     return False, d2
 
 
-@numba.njit
+@numba.njit(_nrt=False)
 def _record(i, th, loss, shape, w, t, c):
     """Add walker i's sample (position th, loss, flatness or tr H) to the window sums and histograms."""
     n = th.shape[0]
@@ -169,68 +169,139 @@ def _record(i, th, loss, shape, w, t, c):
 # --------------------------------------------------------------------------
 
 
-@numba.njit
-def _valley_step(th, old, gs, hxy, zs, key, k, p):
-    """One update of one walker of the valley in place; returns n·D n at the
-    old point (for the bridge test; 0 for SGD).  For m = 1 the operations
-    are those of fpsolve.mc.kernels' two-dimensional updates, in order."""
+@numba.njit(_nrt=False)
+def _valley_step(th, old, gs, hxy, z, words, key, k, p):
+    """One update of one walker of the valley in place; returns ``aux``, what
+    :func:`_valley_ndn` needs besides ``gs`` and ``hxy`` (H_xx for ``sgd``
+    noise, D_xx for ``sgd-diagonal``; 0 for SGD).  For m = 1 the operations
+    are those of fpsolve.mc.kernels' two-dimensional updates, in order.
+
+    Buffers (length ≥ N − 1 unless said): ``old`` (N) gets the old position
+    (only when the bridge test can run), ``z`` (N) the step's normals,
+    ``words`` (N, uint64) their scratch; ``gs`` and ``hxy`` keep g_i and
+    H_x,yi = g_i' y_i at the old point (``sgd-diagonal``: hxy keeps D_yi,yi).
+    One pass over the fast directions: each y_i is updated as soon as its
+    gradient, Hessian row and noise are known (the sums over i — ∂x L, H_xx,
+    (H z)_x — keep their order, so the numbers are those of separate passes)."""
     n = th.shape[0]
     m = n - 1
-    base = np.uint64(n) * np.uint64(k)
-    for j in range(n):
-        old[j] = th[j]
+    if p.bridge > 0.0 and p.stop2 < p.bound2:
+        for j in range(n):
+            old[j] = th[j]
+    _normals_into(key, np.uint64(n) * np.uint64(k), z, words)
     x = th[0]
+    shared = p.shared
     if p.method == SGD_EXACT:  # L_μ(θ) = L(θ − ξ): ∇L at the shifted point
-        xs = x - p.sgd_scale * _normal(key, base)
+        xs = x - p.sgd_scale * z[0]
         gx = 0.0
+        g_s, d1_s = _g(xs, p.a0[0], p.a2[0], p.a4[0]), _dg(xs, p.a0[0], p.a2[0], p.a4[0])
         for i in range(m):
-            ys = th[1 + i] - p.sgd_scale * _normal(key, base + np.uint64(1 + i))
-            gx += 0.5 * _dg(xs, p.a0[i], p.a2[i], p.a4[i]) * ys * ys
-            th[1 + i] = th[1 + i] - p.alpha * (_g(xs, p.a0[i], p.a2[i], p.a4[i]) * ys)
+            ys = th[1 + i] - p.sgd_scale * z[1 + i]
+            if shared:
+                gi, d1 = g_s, d1_s
+            else:
+                gi, d1 = _g(xs, p.a0[i], p.a2[i], p.a4[i]), _dg(xs, p.a0[i], p.a2[i], p.a4[i])
+            gx += 0.5 * d1 * ys * ys
+            th[1 + i] = th[1 + i] - p.alpha * (gi * ys)
         th[0] = x - p.alpha * (gx + p.eps * xs)
         return 0.0
-    zx = _normal(key, base)
+    zx = z[0]
     gx = 0.0
     hxx = 0.0
     # one shared profile (p.shared): g, g', g'' once per walker-step
     g_s, d1_s, d2_s = _g(x, p.a0[0], p.a2[0], p.a4[0]), _dg(x, p.a0[0], p.a2[0], p.a4[0]), \
         _d2g(x, p.a0[0], p.a2[0], p.a4[0])
-    for i in range(m):
-        y = th[1 + i]
-        if p.shared:
-            gi, d1, d2 = g_s, d1_s, d2_s
-        else:
-            gi, d1, d2 = _g(x, p.a0[i], p.a2[i], p.a4[i]), _dg(x, p.a0[i], p.a2[i], p.a4[i]), \
-                _d2g(x, p.a0[i], p.a2[i], p.a4[i])
-        gx += 0.5 * d1 * y * y
-        hxx += 0.5 * d2 * y * y
-        gs[i] = gi
-        hxy[i] = d1 * y
-        zs[i] = _normal(key, base + np.uint64(1 + i))
-    gx = gx + p.eps * x
-    hxx = hxx + p.eps
     sgd = p.method == SGD_LINEAR
+    alpha, dt, sc = p.alpha, p.dt, p.sde_scale
     if p.noise == NOISE_SGD:  # R = H (arrow)
         wx = p.sgd_scale * zx if sgd else zx
         s = 0.0
         for i in range(m):
-            wi = p.sgd_scale * zs[i] if sgd else zs[i]
-            s += hxy[i] * wi
-            if sgd:
-                th[1 + i] = th[1 + i] - p.alpha * (gs[i] * th[1 + i] - (hxy[i] * wx + gs[i] * wi))
+            y = th[1 + i]
+            if shared:
+                gi, d1, d2 = g_s, d1_s, d2_s
             else:
-                th[1 + i] = th[1 + i] - p.dt * (gs[i] * th[1 + i]) + p.sde_scale * (hxy[i] * wx + gs[i] * wi)
+                gi, d1, d2 = _g(x, p.a0[i], p.a2[i], p.a4[i]), _dg(x, p.a0[i], p.a2[i], p.a4[i]), \
+                    _d2g(x, p.a0[i], p.a2[i], p.a4[i])
+            gx += 0.5 * d1 * y * y
+            hxx += 0.5 * d2 * y * y
+            hi = d1 * y
+            gs[i] = gi
+            hxy[i] = hi
+            wi = p.sgd_scale * z[1 + i] if sgd else z[1 + i]
+            s += hi * wi
+            if sgd:
+                th[1 + i] = y - alpha * (gi * y - (hi * wx + gi * wi))
+            else:
+                th[1 + i] = y - dt * (gi * y) + sc * (hi * wx + gi * wi)
+        gx = gx + p.eps * x
+        hxx = hxx + p.eps
         if sgd:
-            th[0] = x - p.alpha * (gx - (hxx * wx + s))
+            th[0] = x - alpha * (gx - (hxx * wx + s))
             return 0.0
-        th[0] = x - p.dt * gx + p.sde_scale * (hxx * wx + s)
-        # n·D n = (T/2) |H n|², n the unit normal at the new point (the bridge uses it)
-        nn = 0.0
-        for j in range(n):
-            nn += (th[j] - p.center[j]) * (th[j] - p.center[j])
-        inv = 1.0 / math.sqrt(nn) if nn > 0.0 else 0.0
+        th[0] = x - dt * gx + sc * (hxx * wx + s)
+        return hxx
+    if p.noise == NOISE_DIAGONAL:  # R = diag sqrt((H²)_jj): D = (T/2) diag(H²)
+        s2 = 0.0
+        for i in range(m):
+            y = th[1 + i]
+            if shared:
+                gi, d1, d2 = g_s, d1_s, d2_s
+            else:
+                gi, d1, d2 = _g(x, p.a0[i], p.a2[i], p.a4[i]), _dg(x, p.a0[i], p.a2[i], p.a4[i]), \
+                    _d2g(x, p.a0[i], p.a2[i], p.a4[i])
+            gx += 0.5 * d1 * y * y
+            hxx += 0.5 * d2 * y * y
+            hi = d1 * y
+            s2 += hi * hi
+            zi = z[1 + i]
+            if sgd:
+                th[1 + i] = y - alpha * (gi * y - math.sqrt(hi * hi + gi * gi) * (p.sgd_scale * zi))
+            else:
+                dyy = 0.5 * p.T * (hi * hi + gi * gi)
+                hxy[i] = dyy  # kept for n·D n
+                th[1 + i] = y - dt * (gi * y) + math.sqrt(2.0 * dyy * dt) * zi
+        gx = gx + p.eps * x
+        hxx = hxx + p.eps
+        if sgd:
+            th[0] = x - alpha * (gx - math.sqrt(hxx * hxx + s2) * (p.sgd_scale * zx))
+            return 0.0
+        dxx = 0.5 * p.T * (hxx * hxx + s2)
+        th[0] = x - dt * gx + math.sqrt(2.0 * dxx * dt) * zx
+        return dxx
+    # isotropic: R = I, D = (T/2) I
+    for i in range(m):
+        y = th[1 + i]
+        if shared:
+            gi, d1 = g_s, d1_s
+        else:
+            gi, d1 = _g(x, p.a0[i], p.a2[i], p.a4[i]), _dg(x, p.a0[i], p.a2[i], p.a4[i])
+        gx += 0.5 * d1 * y * y
+        if sgd:
+            th[1 + i] = y - alpha * (gi * y - p.sgd_scale * z[1 + i])
+        else:
+            th[1 + i] = y - dt * (gi * y) + sc * z[1 + i]
+    gx = gx + p.eps * x
+    if sgd:
+        th[0] = x - alpha * (gx - p.sgd_scale * zx)
+        return 0.0
+    th[0] = x - dt * gx + sc * zx
+    return 0.0
+
+
+@numba.njit(_nrt=False)
+def _valley_ndn(th, d2, aux, gs, hxy, p):
+    """n·D n of the SDE step just taken (D at the old point, n the unit
+    normal at the new point th, |th − c|² = d2 > 0), from :func:`_valley_step`'s
+    ``aux``, ``gs``, ``hxy`` (docs/model.md §8); 0 for SGD."""
+    if p.method != SDE:
+        return 0.0
+    n = th.shape[0]
+    m = n - 1
+    if p.noise == NOISE_SGD:  # (T/2) |H n|²
+        inv = 1.0 / math.sqrt(d2)
         nx = (th[0] - p.center[0]) * inv
-        hn_x = hxx * nx
+        hn_x = aux * nx
         q = 0.0
         for i in range(m):
             ni = (th[1 + i] - p.center[1 + i]) * inv
@@ -238,46 +309,40 @@ def _valley_step(th, old, gs, hxy, zs, key, k, p):
             hn_i = hxy[i] * nx + gs[i] * ni
             q += hn_i * hn_i
         return 0.5 * p.T * (hn_x * hn_x + q)
-    if p.noise == NOISE_DIAGONAL:  # R = diag sqrt((H²)_jj): D = (T/2) diag(H²)
-        s2 = 0.0
+    if p.noise == NOISE_DIAGONAL:
+        inv = 1.0 / d2
+        q = aux * (th[0] - p.center[0]) ** 2
         for i in range(m):
-            s2 += hxy[i] * hxy[i]
-        dxx = 0.5 * p.T * (hxx * hxx + s2)
-        for i in range(m):
-            dyy = 0.5 * p.T * (hxy[i] * hxy[i] + gs[i] * gs[i])
-            zi = zs[i]
-            zs[i] = dyy  # kept for n·D n
-            if sgd:
-                th[1 + i] = th[1 + i] - p.alpha * (gs[i] * th[1 + i] - math.sqrt(hxy[i] * hxy[i] + gs[i] * gs[i])
-                                                   * (p.sgd_scale * zi))
-            else:
-                th[1 + i] = th[1 + i] - p.dt * (gs[i] * th[1 + i]) + math.sqrt(2.0 * dyy * p.dt) * zi
-        if sgd:
-            th[0] = x - p.alpha * (gx - math.sqrt(hxx * hxx + s2) * (p.sgd_scale * zx))
-            return 0.0
-        th[0] = x - p.dt * gx + math.sqrt(2.0 * dxx * p.dt) * zx
-        nn = 0.0
-        for j in range(n):
-            nn += (th[j] - p.center[j]) * (th[j] - p.center[j])
-        inv = 1.0 / nn if nn > 0.0 else 0.0
-        q = dxx * (th[0] - p.center[0]) ** 2
-        for i in range(m):
-            q += zs[i] * (th[1 + i] - p.center[1 + i]) ** 2
+            q += hxy[i] * (th[1 + i] - p.center[1 + i]) ** 2
         return q * inv
-    # isotropic: R = I, D = (T/2) I
-    for i in range(m):
-        if sgd:
-            th[1 + i] = th[1 + i] - p.alpha * (gs[i] * th[1 + i] - p.sgd_scale * zs[i])
-        else:
-            th[1 + i] = th[1 + i] - p.dt * (gs[i] * th[1 + i]) + p.sde_scale * zs[i]
-    if sgd:
-        th[0] = x - p.alpha * (gx - p.sgd_scale * zx)
-        return 0.0
-    th[0] = x - p.dt * gx + p.sde_scale * zx
     return 0.5 * p.T
 
 
-@numba.njit
+@numba.njit(_nrt=False)
+def _valley_wall_hit(th, old, key, k, aux, gs, hxy, p):
+    """:func:`_wall_hit` for the valley, n·D n (:func:`_valley_ndn`) computed
+    only when the bridge test needs it.  Returns (stop, d2)."""
+    n = th.shape[0]
+    d2 = 0.0
+    for j in range(n):
+        d2 += (th[j] - p.center[j]) * (th[j] - p.center[j])
+    if not d2 < p.stop2:
+        return True, d2
+    if p.bridge > 0.0 and p.stop2 < p.bound2:
+        ro2 = 0.0
+        for j in range(n):
+            ro2 += (old[j] - p.center[j]) * (old[j] - p.center[j])
+        inner = max(math.sqrt(p.stop2) - p.bridge, 0.0) ** 2
+        if d2 > 0.0 and not (ro2 < inner and d2 < inner):
+            r = math.sqrt(p.stop2)
+            rn = math.sqrt(d2)
+            ndn = _valley_ndn(th, d2, aux, gs, hxy, p)
+            q = _bridge_probability(r - math.sqrt(ro2), r - rn, ndn, 0.0, 0.0, 1.0, 0.0, p.dt)
+            return _uniform(key, np.uint64(2) * np.uint64(k)) < q, d2
+    return False, d2
+
+
+@numba.njit(_nrt=False)
 def _valley_observables(th, p):
     """(loss, flatness F = (Σ g_i)^(-1/2)) at th (docs/model.md §9)."""
     m = th.shape[0] - 1
@@ -306,15 +371,17 @@ def observe_valley(theta, status, p):
     return sl, sf, cnt
 
 
-@numba.njit
-def _valley_group(g0, g1, c, k0, k1, first, w, t, p):
-    """Advance walkers [g0, g1) from step k0 to k1 (see fpsolve.mc.kernels.make_group_stepper)."""
+@numba.njit(_nrt=False)
+def _valley_group(g0, g1, c, k0, k1, first, w, t, p, old, gs, hxy, z, words):
+    """Advance walkers [g0, g1) from step k0 to k1 (see fpsolve.mc.kernels.make_group_stepper);
+    ``old``, ``gs``, ``hxy``, ``z``, ``words``: :func:`_valley_step`'s buffers.
+
+    Compiled without numba's reference counting (``_nrt=False``, nothing is
+    allocated here): every view of a shared array (``theta[i]``) would
+    otherwise change its count atomically, and two threads doing so on the
+    same counter cost more than the update itself at small N."""
     theta, status, exit_step = w.theta, w.status, w.exit_step
     n = theta.shape[1]
-    old = np.empty(n)
-    gs = np.empty(max(n - 1, 1))
-    hxy = np.empty(max(n - 1, 1))
-    zs = np.empty(max(n - 1, 1))
     alive = 0
     for i in range(g0, g1):
         if status[i] == ALIVE:
@@ -329,8 +396,8 @@ def _valley_group(g0, g1, c, k0, k1, first, w, t, p):
             if status[i] != ALIVE:
                 continue
             th = theta[i]
-            ndn = _valley_step(th, old, gs, hxy, zs, w.keys[i], k, p)
-            stop, d2 = _wall_hit(th, old, w.keys[i], k, ndn, p)
+            aux = _valley_step(th, old, gs, hxy, z, words, w.keys[i], k, p)
+            stop, d2 = _valley_wall_hit(th, old, w.keys[i], k, aux, gs, hxy, p)
             if stop:
                 status[i] = DIVERGED if not d2 < p.bound2 else ABSORBED
                 exit_step[i] = k + 1
@@ -350,8 +417,11 @@ def advance_valley(c, w, t, k0, k1, p):
     step k0 to k1; chunk c writes only its own histogram rows, so the result
     does not depend on the number of chunks (threads)."""
     first, lo, hi = chunk_bounds(c, w.theta.shape[0], t.hist.shape[0], k0, p.sample_start, p.sample_every)
+    n = w.theta.shape[1]
+    old, z, words = np.empty(n), np.empty(n), np.empty(n, dtype=np.uint64)
+    gs, hxy = np.empty(max(n - 1, 1)), np.empty(max(n - 1, 1))
     for g0 in range(lo, hi, _GROUP):
-        _valley_group(g0, min(g0 + _GROUP, hi), c, k0, k1, first, w, t, p)
+        _valley_group(g0, min(g0 + _GROUP, hi), c, k0, k1, first, w, t, p, old, gs, hxy, z, words)
 
 
 # --------------------------------------------------------------------------
@@ -373,6 +443,7 @@ def make_dense_stepper(gradient: Callable, hessian: Callable, loss: Callable, tr
         z = np.empty(n)
         r = np.empty(n)
         H = np.zeros((n, n))
+        words = np.empty(n, dtype=np.uint64)
         alive = 0
         for i in range(g0, g1):
             if status[i] == ALIVE:
@@ -391,7 +462,7 @@ def make_dense_stepper(gradient: Callable, hessian: Callable, loss: Callable, tr
                 base = np.uint64(n) * np.uint64(k)
                 for j in range(n):
                     old[j] = th[j]
-                    z[j] = _normal(key, base + np.uint64(j))
+                _normals_into(key, base, z, words)
                 ndn = 0.0
                 if p.method == SGD_EXACT:
                     for j in range(n):

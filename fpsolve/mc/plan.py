@@ -168,6 +168,16 @@ def check_bounded_below(model: Any, radius: float, scale: float = 1e3) -> None:
                          "|theta| = 1000) and there is no absorbing wall: every walker diverges; give a finite radius")
 
 
+def _real(value: Any, name: str) -> Optional[float]:
+    """``value`` as a float (None stays None); ModelError naming ``name`` unless
+    it is a real number (an int, float or numpy number; not a bool or a string)."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ModelError(f"{name} must be a number (got {type(value).__name__} {value!r})")
+    return float(value)
+
+
 def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross: bool = True,
               walkers: int = 1000, steps: Optional[int] = None, time: Optional[float] = None,
               dt: Optional[float] = None, radius: float = 2.0, bound: float = DEFAULT_BOUND,
@@ -178,6 +188,11 @@ def check_run(noise: Noise, *, method: str = "sgd", shift: str = "linear", cross
     :func:`~fpsolve.mc.ensemble.run`, times in units of α SGD steps.  Raises ModelError naming
     the bad argument; returns the :class:`RunPlan`.
     """
+    if not isinstance(noise, Noise):
+        raise ModelError(f"noise must be a Noise (got {type(noise).__name__} {noise!r})")
+    noise.require_positive_T()  # the FEM's rule too: at T = 0 there is no noise to sample
+    time, dt, radius, bound = _real(time, "time"), _real(dt, "dt"), _real(radius, "radius"), _real(bound, "bound")
+    burn_in, sample_interval = _real(burn_in, "burn_in"), _real(sample_interval, "sample_interval")
     if method not in METHODS:
         raise ModelError(f"method must be one of {', '.join(METHODS)} (got {method!r})")
     if shift not in SHIFTS:

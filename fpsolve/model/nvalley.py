@@ -74,7 +74,7 @@ def _direction_array(name: str, value: Any, m: Optional[int]) -> np.ndarray:
     if arr.ndim != 1 or arr.size < 1:
         raise InputError(f"{name} must be a flat list of one number per fast direction (got shape {arr.shape})")
     if m is not None and arr.size != m:
-        raise InputError(f"{name} has {arr.size} values but there are {m} fast directions")
+        raise InputError(f"{name} needs 1 or m = {m} values (one per fast direction), got {arr.size}")
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         raise InputError(f"{name}[{bad[0]}] must be a finite number (got {arr[bad[0]]!r})")

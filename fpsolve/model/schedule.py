@@ -222,8 +222,8 @@ class Schedule:
         alpha, Delta = _number("alpha", alpha), _number("Delta", Delta)
         if not alpha > 0:
             raise InputError(f"alpha must be > 0 (got alpha={alpha:g})")
-        if Delta < 0:
-            raise InputError(f"Delta must be >= 0 (got Delta={Delta:g})")
+        if not Delta > 0:
+            raise InputError(f"Delta must be > 0 (got Delta={Delta:g}; T = alpha*Delta must be > 0)")
         if name is not None and alpha_expression is not None:
             raise InputError("give a schedule name or an alpha expression, not both")
         funcs: Dict[str, Any] = {}
@@ -267,7 +267,7 @@ class Schedule:
         (n+1 values, t_0 = 0), "alpha": α_k, "Delta": Δ_k (n values)}.
         Raises InputError when t_end is not reached within :data:`MAX_STEPS`
         steps (e.g. an exponential decay whose total time Σ α_k is shorter)
-        or on a negative or NaN α_k, Δ_k (naming it)."""
+        or on an α_k, Δ_k that is not finite and > 0 (naming it)."""
         if not (math.isfinite(t_end) and t_end >= 0):
             raise InputError(f"t-end must be a finite number >= 0 (got {t_end!r})")
         tab = self._table
@@ -310,7 +310,7 @@ class Schedule:
             t, alpha = t[:n + 1], alpha[:n]
         Delta = (self._law_in_t("Delta", t[:-1]) if self.Delta_law.in_time
                  else self._law_in_k("Delta", np.arange(len(alpha))))
-        bad = np.flatnonzero(~(Delta >= 0))
+        bad = np.flatnonzero(~(Delta > 0))
         if bad.size:
             j = int(bad[0])
             self._check_value("Delta", float(Delta[j]), float(t[j]), j)
@@ -319,12 +319,13 @@ class Schedule:
 
     def _check_value(self, which: str, v: float, t: float, k: int) -> None:
         law = self.alpha_law if which == "alpha" else self.Delta_law
-        ok = v > 0 if which == "alpha" else v >= 0
-        if not (ok and math.isfinite(v)):
+        # α_k > 0 and Δ_k > 0, so T_k = α_k Δ_k > 0: the rule of Noise.require_positive_T (at T = 0
+        # the FEM has no diffusion and the Monte Carlo no noise)
+        if not (v > 0 and math.isfinite(v)):
             desc = self.describe_law(which)
-            need = "> 0" if which == "alpha" else ">= 0"
+            why = "" if which == "alpha" else " (T = alpha*Delta must stay > 0)"
             raise InputError(f"{which} schedule {desc!r} is {v:g} at step k = {k} (t = {t:g}); it must be "
-                             f"finite and {need}")
+                             f"finite and > 0{why}")
 
     def alpha_k(self, k: Any) -> np.ndarray:
         """α_k at the SGD steps ``k`` (whole numbers ≥ 0)."""
@@ -408,7 +409,7 @@ class Schedule:
         return float(T.min()), float(T.max())
 
     def check(self, t_end: float, alpha_max: float | None = None) -> None:
-        """Refuse (InputError naming the value) a negative or NaN α_k, Δ_k up
+        """Refuse (InputError naming the value) an α_k, Δ_k not finite and > 0 up
         to ``t_end``, or an α_k above ``alpha_max`` (the stability bound of
         docs/model.md §5, computed by the caller)."""
         tab = self.table(t_end)

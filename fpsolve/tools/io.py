@@ -44,6 +44,7 @@ from typing import Any, Iterator
 
 from fpsolve import __version__
 from fpsolve.tools.errors import InputError
+from fpsolve.tools.record import Record
 
 
 #: Marker file inside every result folder an fpsolve command writes.
@@ -586,7 +587,9 @@ def _jsonable(value: Any) -> Any:
 def _strict(value: Any) -> Any:
     """``value`` with every non-finite float (NaN, ±inf; numpy's too) as
     None, numpy scalars and arrays as Python numbers and lists: what strict
-    JSON (RFC 8259) can hold."""
+    JSON (RFC 8259) can hold; a typed summary (:class:`~fpsolve.tools.record.Record`) as its dict."""
+    if isinstance(value, Record):
+        return _strict(value.as_dict())
     if isinstance(value, dict):
         return {k: _strict(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

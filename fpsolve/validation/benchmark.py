@@ -57,12 +57,12 @@ def solve_row(spec: Dict[str, Any]) -> Dict[str, Any]:
     s = solver.solve(Landscape.from_preset(spec.get("preset", "double-well")), noise, cross=spec["cross"],
                      comm=MPI.COMM_SELF, **kw).summary
     cpu = time.process_time() - cpu
-    core = (s["adapt_seconds"] if spec["rule"] == "adaptive"
-            else s["mesh_seconds"] + s["assemble_seconds"] + s["solve_seconds"])
-    return {**spec, "cycles": len(s["adaptivity"]["cycles"]) if spec["rule"] == "adaptive" else 1,
-            "dofs": s["dofs"], "core_seconds": core, "cpu_seconds": cpu, "estimate": s.get("error_estimate"),
-            "negative_mass": s["negative_mass"], "mesh_rule_detail": s["mesh"].get("rule"),
-            "peak_memory_mb": peak_memory_mb(), **{k: s[k] for k in MOMENTS}}
+    core = (s.adapt_seconds if spec["rule"] == "adaptive"
+            else s.mesh_seconds + s.assemble_seconds + s.solve_seconds)
+    return {**spec, "cycles": len(s.adaptivity["cycles"]) if spec["rule"] == "adaptive" else 1,
+            "dofs": s.dofs, "core_seconds": core, "cpu_seconds": cpu, "estimate": s.error_estimate,
+            "negative_mass": s.negative_mass, "mesh_rule_detail": s.mesh.get("rule"),
+            "peak_memory_mb": peak_memory_mb(), **{k: getattr(s, k) for k in MOMENTS}}
 
 
 def run_isolated(spec: Dict[str, Any]) -> Dict[str, Any]:

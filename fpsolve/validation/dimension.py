@@ -137,11 +137,16 @@ def mc_point(preset: Landscape, m: int, T: float, *, dt: float, walkers: int, ma
     return {"m": m, "T": T, "r": T / theory.critical_temperature_constant(valley), **cf,
             "walkers": walkers, "dt": dt, "burn_in": burn, "time": total, "tau_run": tau,
             "relaxed": bool(burn >= burn_tau * tau - 1e-9 and total >= burn + window_tau * tau - 1e-9),
-            "mc_mean_abs": s.get("mean_abs_theta1", math.nan), "mc_mean_abs_se": s.get("mean_abs_theta1_se", math.nan),
-            "mc_std_abs": s.get("std_abs_theta1", math.nan), "mc_std_abs_se": s.get("std_abs_theta1_se", math.nan),
+            "mc_mean_abs": _nan(s.mean_abs_theta1), "mc_mean_abs_se": _nan(s.mean_abs_theta1_se),
+            "mc_std_abs": _nan(s.std_abs_theta1), "mc_std_abs_se": _nan(s.std_abs_theta1_se),
             "mc_peak": peak, "mc_flatness_ratio": float(valley.flatness(peak)) / f0,
-            "mc_var_y_mean": s.get("var_y_mean", math.nan), "survival_fraction": s["survival_fraction"],
-            "walker_steps": s["walker_steps_done"], "wall_seconds": s["wall_seconds"]}
+            "mc_var_y_mean": _nan(s.var_y_mean), "survival_fraction": s.survival_fraction,
+            "walker_steps": s.walker_steps_done, "wall_seconds": s.wall_seconds}
+
+
+def _nan(value: Optional[float]) -> float:
+    """``value``, NaN where the run did not record it (None)."""
+    return math.nan if value is None else value
 
 
 def onset_fit(T: Sequence[float], mean_abs: Sequence[float], se: Optional[Sequence[float]] = None) -> dict:

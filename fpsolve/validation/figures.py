@@ -171,7 +171,7 @@ def fem_point(landscape: Landscape, T: float, alpha: float, cross: bool, refine:
 
     sol = solver.solve(landscape, Noise.from_temperature(T, alpha), cross=cross, refine=refine,
                        comm=_self_comm())
-    out = {"T": T, "cross": cross, **{k: sol.summary[k] for k in FEM_KEYS}}
+    out = {"T": T, "cross": cross, **{k: getattr(sol.summary, k) for k in FEM_KEYS}}
     out["var_abs_theta1"] = out["std_abs_theta1"] ** 2
     return out
 
@@ -196,9 +196,9 @@ def sgd_point(landscape: Landscape, T: float, alpha: float, walkers: int, max_ti
     s = r.summary
     out = {"T": T, "alpha": alpha, "method": method, "dt": dt, "walkers": walkers, "tau1": tau1,
            "burn_in": burn, "time": total,
-           "relaxed": bool(burn >= 2.0 * tau1), "survival_fraction": s["survival_fraction"]}
+           "relaxed": bool(burn >= 2.0 * tau1), "survival_fraction": s.survival_fraction}
     for k in ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "var_theta2"):
-        out[k], out[k + "_se"] = s.get(k, math.nan), s.get(k + "_se", math.nan)
+        out[k], out[k + "_se"] = getattr(s, k), s.standard_error(k)
     out["var_abs_theta1"] = out["std_abs_theta1"] ** 2
     out["var_abs_theta1_se"] = 2 * out["std_abs_theta1"] * out["std_abs_theta1_se"]
     return out
@@ -222,8 +222,8 @@ def first_passage_point(landscape: Landscape, alpha: float, Delta: float, start:
     s = r.summary
     return {"alpha": alpha, "Delta": Delta, "T": noise.T, "start": start, "target_center": center,
             "target_half_width": half_width, "walkers": walkers, "time": time,
-            "method": method, "cross": cross, "dt": s["step_time"], "hit_fraction": s["first_passage_hit_fraction"],
-            "mc_search_time": s["first_passage_mean_time"], "mc_search_time_se": s["first_passage_mean_time_se"]}
+            "method": method, "cross": cross, "dt": s.step_time, "hit_fraction": s.first_passage_hit_fraction,
+            "mc_search_time": s.mean_first_passage_time, "mc_search_time_se": s.mean_first_passage_time_se}
 
 
 def fem_search_point(landscape: Landscape, alpha: float, Delta: float, start: float, center: float,
@@ -237,7 +237,7 @@ def fem_search_point(landscape: Landscape, alpha: float, Delta: float, start: fl
     noise = Noise(alpha, Delta)
     run = passage.search_case(landscape, noise, target=(center, 0.0, half_width, 2.0), start=(start, 0.0),
                               comm=_self_comm(), grid=None, refine=refine, h_max=h_max)
-    return {"T": noise.T, "fem_search_time": run.summary["search_time"], "fem_dofs": run.summary["mfpt_dofs"]}
+    return {"T": noise.T, "fem_search_time": run.summary["mean_first_passage_time"], "fem_dofs": run.summary["mfpt_dofs"]}
 
 
 def phase_point(landscape: Landscape, alpha: float, Delta: float, walkers: int, time: float,

@@ -108,10 +108,11 @@ def run_model(model: Any, *, settings: ModelSettings = QUICK, radius: float = 2.
     s = settings
     sol = solver.solve(model, radius=radius, center=center, degree=s.degree, wall=wall,
                        h_min=s.h_min, comm=comm)
-    fem = dict(sol.summary)
+    fs = sol.summary
+    fem = fs.as_dict()
     fem["mode"] = _fem_mode(sol)
-    say(f"FEM: {fem['dofs']} dofs, mean theta = ({fem['mean_theta1']:.5g}, {fem['mean_theta2']:.5g}), "
-        f"mode ({fem['mode'][0]:.4g}, {fem['mode'][1]:.4g}), negative mass {fem['negative_mass']:.2g}")
+    say(f"FEM: {fs.dofs} dofs, mean theta = ({fs.mean_theta1:.5g}, {fs.mean_theta2:.5g}), "
+        f"mode ({fem['mode'][0]:.4g}, {fem['mode'][1]:.4g}), negative mass {fs.negative_mass:.2g}")
     lo1, hi1 = sol.support(0, 1e-6)
     lo2, hi2 = sol.support(1, 1e-6)
     xedges = np.linspace(lo1, hi1, s.bins + 1)
@@ -120,7 +121,7 @@ def run_model(model: Any, *, settings: ModelSettings = QUICK, radius: float = 2.
     start_edges = (np.linspace(lo1, hi1, 4 * s.bins + 1), np.linspace(lo2, hi2, 4 * s.bins + 1))
     start_masses = sol.bin_integrals(*start_edges)
 
-    burn_in, window = sampling_window(s, fem["escape_rate"])
+    burn_in, window = sampling_window(s, fs.escape_rate)
     total = burn_in + window
     per_group = s.walkers // s.groups
     results = []
@@ -132,18 +133,18 @@ def run_model(model: Any, *, settings: ModelSettings = QUICK, radius: float = 2.
                                       sample_from=start, burn_in=burn_in, sample_interval=s.sample_interval,
                                       comm=comm))
     hist = sum(r.hist for r in results)
-    samples = float(sum(r.summary["samples"] for r in results))
-    groups = np.stack([np.append(r.hist.ravel(), r.summary["samples"] - r.hist.sum()) for r in results])
+    samples = float(sum(r.summary.samples for r in results))
+    groups = np.stack([np.append(r.hist.ravel(), r.summary.samples - r.hist.sum()) for r in results])
     p = np.append(masses.ravel(), max(0.0, 1.0 - masses.sum()))
     tv = compare.total_variation(p, np.append(hist.ravel(), samples - hist.sum()))
     n_eff, deff = compare.effective_sample_size(groups)
     floor = compare.tv_noise_floor(p, n_eff)
     mc = {}
-    w = np.array([r.summary["samples"] for r in results], float)
+    w = np.array([r.summary.samples for r in results], float)
     w /= w.sum()
     for key in MOMENTS:
-        vals = np.array([r.summary[key] for r in results])
-        ses = np.array([r.summary[key + "_se"] for r in results])
+        vals = np.array([getattr(r.summary, key) for r in results])
+        ses = np.array([r.summary.standard_error(key) for r in results])
         mc[key] = (float(w @ vals), float(np.sqrt(np.sum((w * ses) ** 2))))
     say(f"MC SDE twin: {per_group * s.groups} walkers, t = {total:.3g} (burn-in {burn_in:.3g}, dt {s.dt:g}); "
         f"TV {tv:.4g} (floor {floor:.3g})")
@@ -155,7 +156,7 @@ def run_model(model: Any, *, settings: ModelSettings = QUICK, radius: float = 2.
             "tv_floor": floor, "n_eff": n_eff,
             "design_effect": deff, "samples": samples, "xedges": xedges.tolist(), "yedges": yedges.tolist(),
             "exact": exact,
-            "mc_walker_steps_per_second": float(np.mean([r.summary["walker_steps_per_second"] for r in results]))}
+            "mc_walker_steps_per_second": float(np.mean([r.summary.walker_steps_per_second for r in results]))}
 
 
 def add_model_to_report(rep: Report, res: dict) -> dict:

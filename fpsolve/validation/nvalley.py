@@ -82,11 +82,11 @@ def search_point(valley: NValley, noise: Noise, *, walkers: int = 1000, dt: floa
                         time=max(horizon * st["search_time"], 50 * dt), seed=seed, radius=radius,
                         sample_from=start, target=(max(0.0, xs - w), xs + w), comm=comm)
     s = run.summary
-    return {"closed": st["search_time"], "mc": s["mean_first_passage_time"], "mc_se": s["mean_first_passage_time_se"],
-            "censored": s["passage_censored"], "walkers": walkers, "dt": dt, "noise_model": noise_model,
+    return {"closed": st["search_time"], "mc": s.mean_first_passage_time, "mc_se": s.mean_first_passage_time_se,
+            "censored": s.passage_censored, "walkers": walkers, "dt": dt, "noise_model": noise_model,
             "start": st["start"], "target": [max(0.0, xs - w), xs + w], "mode_theta1": xs,
             "adiabatic_ratio": float(np.max(theory.adiabatic_ratio(valley, T, xs))),
-            "wall_seconds": s["wall_seconds"]}
+            "wall_seconds": s.wall_seconds}
 
 
 def run_nvalley(valley: NValley, noise: Noise, *, settings: NSettings = QUICK, radius: float = 2.0, comm: Any = None,
@@ -106,9 +106,10 @@ def run_nvalley(valley: NValley, noise: Noise, *, settings: NSettings = QUICK, r
         r = nensemble.run(valley, noise, noise_model=noise_model, method="sde", dt=s.dt, walkers=s.walkers,
                           time=total, seed=s.seed, radius=radius, sample_from=start, burn_in=burn,
                           sample_interval=interval, comm=comm)
-        twins[name] = r.summary
+        twins[name] = r.summary.as_dict()
+        mean_abs = r.summary.mean_abs_theta1
         say(f"MC {name}: {s.walkers} walkers, t = {total:.3g} (burn-in {burn:.3g}, dt {s.dt:g}), "
-            f"mean|x| {r.summary.get('mean_abs_theta1', math.nan):.5g}, {r.summary['wall_seconds']:.1f}s")
+            f"mean|x| {math.nan if mean_abs is None else mean_abs:.5g}, {r.summary.wall_seconds:.1f}s")
     search = None
     if pred.get("search_time") is not None:
         search = search_point(valley, noise, walkers=s.search_walkers, dt=s.dt, seed=s.seed + 1, radius=radius,
@@ -196,8 +197,8 @@ def run_nmodel(model: Any, *, settings: NSettings = QUICK, radius: float = 2.0, 
     def sample(dt: float) -> dict:
         r = nensemble.run(sampled, method="sde", dt=dt, walkers=s.walkers, time=total, seed=s.seed, radius=mc_radius,
                           burn_in=burn, sample_interval=max(s.dt, (total - burn) / 200), comm=comm)
-        say(f"MC: {s.walkers} walkers, t = {total:.3g} (burn-in {burn:.3g}, dt {dt:g}), {r.summary['wall_seconds']:.1f}s")
-        return r.summary
+        say(f"MC: {s.walkers} walkers, t = {total:.3g} (burn-in {burn:.3g}, dt {dt:g}), {r.summary.wall_seconds:.1f}s")
+        return r.summary.as_dict()
 
     mc = sample(s.dt)
     if kind == "gibbs":  # the continuous law: Richardson in dt (Euler–Maruyama's bias is O(dt))

@@ -28,6 +28,7 @@ import numpy as np
 from fpsolve.theory import valley as theory
 from fpsolve.fem import stationary as solver
 from fpsolve.mc import ensemble as montecarlo
+from fpsolve.mc.summary import MonteCarloSummary
 from fpsolve.model.expression import as_model
 from fpsolve.model.valley import Landscape, ModelError, Noise
 from fpsolve.plots.stationary import pyplot, save_figure
@@ -153,22 +154,22 @@ class CaseResult:
     solutions: dict = dataclasses.field(default_factory=dict)  # FEM objects if kept
 
 
-def _combine_moments(summaries: Sequence[dict]) -> dict:
+def _combine_moments(summaries: Sequence[MonteCarloSummary]) -> dict:
     """Pool group moments (weights = samples) with standard errors combined."""
-    w = np.array([s["samples"] for s in summaries], dtype=float)
+    w = np.array([s.samples for s in summaries], dtype=float)
     w /= w.sum()
 
-    def pooled(key: str) -> tuple:
-        vals = np.array([s[key] for s in summaries])
-        ses = np.array([s.get(key + "_se", np.nan) for s in summaries])
+    def pooled(name: str) -> tuple:
+        vals = np.array([getattr(s, name) for s in summaries])
+        ses = np.array([s.standard_error(name) for s in summaries], dtype=float)
         return float(w @ vals), float(np.sqrt(np.sum((w * ses) ** 2)))
 
     m_abs, se_abs = pooled("mean_abs_theta1")
     # second moments per group rebuilt from mean and variance, then pooled
-    ex2 = np.array([s["var_theta1"] + s["mean_theta1"] ** 2 for s in summaries])
-    ey2 = np.array([s["var_theta2"] + s["mean_theta2"] ** 2 for s in summaries])
-    mx = float(w @ np.array([s["mean_theta1"] for s in summaries]))
-    my = float(w @ np.array([s["mean_theta2"] for s in summaries]))
+    ex2 = np.array([s.var_theta1 + s.mean_theta1 ** 2 for s in summaries])
+    ey2 = np.array([s.var_theta2 + s.mean_theta2 ** 2 for s in summaries])
+    mx = float(w @ np.array([s.mean_theta1 for s in summaries]))
+    my = float(w @ np.array([s.mean_theta2 for s in summaries]))
     var_abs = float(w @ ex2) - m_abs ** 2
     _, se_std = pooled("std_abs_theta1")
     _, se_v2 = pooled("var_theta2")
@@ -251,9 +252,9 @@ def run_case(model: Any, noise: Optional[Noise] = None, *, settings: Settings = 
         sol = solver.solve(landscape, noise, radius=radius, center=center, degree=s.degree,
                            cross=cross, comm=comm, refine=s.refine)
         fem_sol[name] = sol
-        fem[name] = dict(sol.summary)
-        say(f"FEM {name}: {fem[name]['dofs']} dofs, mean|theta1| {fem[name]['mean_abs_theta1']:.5g}, "
-            f"escape rate {fem[name]['escape_rate']:.3g} ({fem[name]['wall_seconds']:.1f}s)")
+        fem[name] = sol.summary.as_dict()
+        say(f"FEM {name}: {sol.summary.dofs} dofs, mean|theta1| {sol.summary.mean_abs_theta1:.5g}, "
+            f"escape rate {sol.summary.escape_rate:.3g} ({sol.summary.wall_seconds:.1f}s)")
 
     # Bins from the FEM density's extent (99.9 % of either variant's mass), so
     # that they resolve where the density lives; all mass outside is one more bin.
@@ -308,15 +309,15 @@ def run_case(model: Any, noise: Optional[Noise] = None, *, settings: Settings = 
                 abs_edges=abs_edges, sample_from=start, burn_in=burn, sample_interval=interval,
                 comm=comm, progress=mc_progress))
         hist = sum(r.hist for r in results)
-        samples = [r.summary["samples"] for r in results]
+        samples = [r.summary.samples for r in results]
         group_folded = np.stack([np.append(_fold2(r.hist, xedges, yedges).ravel(),
-                                           r.summary["samples"] - r.hist.sum()) for r in results])
+                                           r.summary.samples - r.hist.sum()) for r in results])
         summary = dict(results[0].summary)
         summary.update({"walkers": per_group * s.groups, "groups": s.groups,
                         "samples": float(sum(samples)),
-                        "walker_steps_per_second": float(np.mean([r.summary["walker_steps_per_second"]
+                        "walker_steps_per_second": float(np.mean([r.summary.walker_steps_per_second
                                                                   for r in results])),
-                        "wall_seconds": float(sum(r.summary["wall_seconds"] for r in results))})
+                        "wall_seconds": float(sum(r.summary.wall_seconds for r in results))})
         mc[name] = McTwin(hist=hist, abs_hist=sum(r.hist_abs_theta1 for r in results),
                           outside=float(sum(samples) - hist.sum()), group_folded=group_folded,
                           moments=_combine_moments([r.summary for r in results]),

@@ -1,0 +1,155 @@
+"""``solve_fp.py`` in three variables (docs/model.md §9, issue 19): the valley with
+``--fast-directions 2`` or a ``--loss`` in theta1, theta2, theta3.
+
+Reached from :func:`fpsolve.cli.solve.main` when the options make the model
+3-D (:func:`is_three_dimensional`).  Every input is checked before anything
+is written (exit 2, one line); the result folder is claimed before the
+solve and written atomically (:mod:`fpsolve.fem.results3d`, tool
+``fem-N3``) at ``--out`` or ``results/<case>/fem-N3``, where ``<case>`` is
+the N-dimensional Monte Carlo's name of the same case
+(``<preset>_m2_<noise>_alpha<α>_Delta<Δ>`` for the valley, the model's
+name for a loss), so that ``results/<case>/`` holds both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable, Sequence
+
+from fpsolve.cli import common as cli
+from fpsolve.tools import io
+
+#: The largest N the FEM takes (tetrahedra).
+MAX_FEM_VARIABLES = 3
+
+
+def is_three_dimensional(args: argparse.Namespace) -> bool:
+    """Do the options ask for more than two variables (``--fast-directions``
+    other than 1, or a ``--loss`` naming theta3 or beyond)?  N > 3 is then
+    refused by :func:`check_dimension`."""
+    from fpsolve.model.expression import count_variables
+
+    return (args.fast_directions is not None and args.fast_directions != 1) or (
+        args.loss is not None and count_variables(args.loss) > 2)
+
+
+def check_dimension(args: argparse.Namespace) -> int:
+    """N of the run (3), or UsageError (one line) for ``--fast-directions``
+    below 1 or above 2, a loss beyond theta3, or both options given."""
+    from fpsolve.model.expression import count_variables
+
+    m = args.fast_directions
+    if m is not None:
+        if m < 1:
+            raise cli.UsageError(f"--fast-directions must be >= 1 (got {m})")
+        if m + 1 > MAX_FEM_VARIABLES:
+            raise cli.UsageError(f"--fast-directions {m}: the FEM is 3-D at most (N = m + 1 <= "
+                                 f"{MAX_FEM_VARIABLES}); the valley in N = {m + 1} dimensions: sample_sgd.py "
+                                 "(Monte Carlo) or theory.py (closed forms)")
+        if args.loss is not None:
+            raise cli.UsageError("--fast-directions solves the valley; a --loss brings its own theta1, theta2, theta3")
+        return m + 1
+    n = count_variables(args.loss)
+    if n > MAX_FEM_VARIABLES:
+        raise cli.UsageError(f"--loss uses theta{n}: the FEM is 3-D at most (theta1, theta2, theta3); "
+                             f"a model of N = {n} variables: sample_sgd.py (Monte Carlo)")
+    return n
+
+
+def _two_d_only(args: argparse.Namespace) -> None:
+    """Refuse, in one line, the options of the 2-D solve the 3-D one does not have yet."""
+    given = [opt for opt, on in (("--mesh", args.mesh is not None),
+                                 ("--mesh-rule adaptive", args.mesh_rule == "adaptive"),
+                                 ("--tol", args.tol is not None), ("--max-dofs", args.max_dofs is not None),
+                                 ("--eigenpairs", args.eigenpairs is not None),
+                                 ("--eigensolver inverse", args.eigensolver != "slepc"),
+                                 ("--noise-covariance", args.noise_covariance is not None)) if on]
+    if given:
+        raise cli.UsageError(f"{', '.join(given)} not yet supported in 3-D (the ball of --radius/--center, "
+                             "graded for the valley, uniform --h-min for a loss)")
+
+
+def ball_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float, float]]:
+    """(radius, (cx, cy, cz)): ``--radius`` (default 2) and ``--center`` (three
+    numbers, default the origin); ModelError naming a bad value."""
+    from fpsolve.model.valley import ModelError
+
+    radius = cli.DEFAULT_RADIUS if args.radius is None else args.radius
+    if not (math.isfinite(radius) and radius > 0):
+        raise ModelError(f"--radius must be a finite number > 0 (got {radius!r})")
+    center = (0.0, 0.0, 0.0) if args.center is None else tuple(args.center)
+    if len(center) != 3 or not all(math.isfinite(c) for c in center):
+        raise ModelError(f"--center must be three finite numbers for the 3-D ball "
+                         f"(got {' '.join(f'{c:g}' for c in center)})")
+    return float(radius), center  # type: ignore[return-value]
+
+
+def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | None, wall: float,
+         petsc_options: Callable[[Sequence[str]], dict]) -> int:
+    """The 3-D solve of :mod:`fpsolve.cli.solve`'s parsed options: checks, claim, solve, outputs."""
+    from mpi4py import MPI
+
+    check_dimension(args)
+    _two_d_only(args)
+    radius, center = ball_from_args(args)
+    if args.fast_directions is not None:
+        m = args.fast_directions
+        noise_model = "sgd-diagonal" if args.no_cross_diffusion else (args.noise or "sgd")
+        if args.no_cross_diffusion and args.noise not in (None, "sgd-diagonal"):
+            raise cli.UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
+        if args.param:
+            raise cli.UsageError("--param gives the constants of --loss (use --a0 ... --eps for the valley)")
+        level = cli.noise_from_args(args)
+        level.require_positive_T()
+        case = cli.nvalley_from_args(args, radius + abs(center[0]))
+        name = f"{case.name}_m{m}_{noise_model}_alpha{level.alpha:g}_Delta{level.Delta:g}"
+        describe = f"valley m={m} ({case.name}), noise {noise_model}, T={level.T:g}"
+        solve_args: tuple = (case, level)
+        solve_kw: dict = {"noise": noise_model}
+    else:
+        case = cli.user_model_from_args(args)
+        case.check_formulas(radius, center)
+        case.noise_level.require_positive_T()
+        name, describe = case.case_name(), f"N=3: {case.describe()}"
+        solve_args, solve_kw = (case,), {}
+    from fpsolve.fem import stationary3d
+
+    # the ball's sizes (and so every size option) are checked before anything is written
+    stationary3d.ball_sizes(case, solve_args[1].T if len(solve_args) == 2 else case.T, radius, center,
+                            args.h_min, args.h_max)
+    options = petsc_options(args.petsc_option)
+    from fpsolve.fem.linalg import check_petsc_options
+
+    check_petsc_options(options)
+    comm = MPI.COMM_WORLD
+    progress = cli.Progress("solve_fp.py", enabled=comm.rank == 0)
+    folder = cli.case_folder_name(name, args, parser)
+    from fpsolve.fem import results3d
+
+    out = io.claim_output(args.out or io.default_out(folder, results3d.TOOL), results3d.TOOL, args.overwrite, comm)
+    from fpsolve.tools import signals as _signals
+
+    _signals.import_fem_stack()
+    progress(f"case {folder}: {describe}, P{args.degree}, {args.wall} wall, ball R={radius:g} about "
+             f"({', '.join(f'{c:g}' for c in center)}), {comm.size} rank(s)")
+    result = stationary3d.solve(*solve_args, **solve_kw, radius=radius, center=center, degree=args.degree,
+                                wall=args.wall, h_min=args.h_min, h_max=args.h_max, petsc_options=options,
+                                comm=comm, progress=progress)
+    from fpsolve.fem import diagnostics
+
+    s = result.summary
+    diagnostics.report(s["warnings"], "solve_fp.py", enabled=comm.rank == 0)
+    extra = {"versions": io.versions(),
+             "command": {"argv": list(argv) if argv is not None else None,
+                         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()}}}
+    results3d.write(result, out, title=describe, extra=extra, overwrite=args.overwrite, progress=progress,
+                    wall_start=wall)
+    if comm.rank == 0:
+        print(f"escape rate {s['escape_rate']:.4g} (eigenvalue), {s['escape_rate_flux']:.4g} (boundary flux); "
+              f"{s['dofs']} dofs; mean|theta1| {s['mean_abs_theta1']:.6g}, std|theta1| {s['std_abs_theta1']:.6g}, "
+              f"Var theta2 {s['var_theta2']:.6g}, Var theta3 {s['var_theta3']:.6g}, "
+              f"negative mass {s['negative_mass']:.2g}")
+        print(f"results written to {out}")
+    return 0
+

@@ -1,0 +1,295 @@
+"""The stationary Fokker-Planck solve in three variables, end to end (docs/model.md §4, §9; issue 19).
+
+:func:`solve` is what ``solve_fp.py --fast-directions 2`` (and a ``--loss``
+in θ1, θ2, θ3) computes: the tetrahedral ball (:mod:`fpsolve.fem.ball`,
+graded from the closed forms of §9 for the valley, uniform for an
+expression model), the coefficients in UFL (:mod:`fpsolve.fem.nvalley_forms`
+for the valley, :func:`expression_coefficients` converted from the model's
+sympy derivation otherwise), the principal eigenpair by shift-and-invert
+(:mod:`fpsolve.fem.solve3d`: MUMPS, or an iterative solver above
+:data:`~fpsolve.fem.solve3d.ITERATIVE_DOFS`), and a JSON-ready summary:
+λ0 and the wall-flux escape rate, the moments of every coordinate
+(:mod:`fpsolve.fem.ndmoments`), negative mass, the eigenpair's residual and
+gap, the solver options in effect and the warnings of
+:mod:`fpsolve.fem.diagnostics` that apply in 3-D.  Time unit: α SGD steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+import numpy as np
+
+from fpsolve.fem import ball, diagnostics, ndmoments, nvalley_forms, solve3d
+from fpsolve.fem.forms import check_wall, to_ufl
+from fpsolve.fem.operator import Operator
+from fpsolve.fem.solution import evaluate_function
+from fpsolve.model.nvalley import NValley
+from fpsolve.model.valley import ModelError, Noise
+from fpsolve.theory import nvalley as ntheory
+
+
+#: Default uniform size of an expression model's ball, in units of its radius.
+UNIFORM_DIVISOR = 8.0
+#: The valley's default grading in 3-D (docs/numerics.md, *Three variables*): h_min =
+#: fast width / 1.5 (:func:`fpsolve.fem.ball.valley_ball_sizes`' ``points_per_width``) ...
+POINTS_PER_WIDTH = 1.5
+#: ... and cells this factor thinner in θ1 than the widths' ratio σ*/w: the negative
+#: mass at the steep outer flank falls with the θ1-thickness, not with the fast size
+#: (m = 2, T = 0.05: 59k dofs and 2.2 % at factor 1, 93k dofs and 0.25 % at 0.6,
+#: moments equal to 3e-6).
+STRETCH_FACTOR = 0.6
+#: Bins of the slow marginal (marginals.csv): at most this many over the ball's θ1-extent.
+MARGINAL_BINS = 400
+
+
+def expression_coefficients(model: Any, msh: Any) -> Tuple[Any, Any, Any, Dict[str, Any]]:
+    """(drift −∇L, D, ∇·D, constants) in UFL on the 3-D ``msh`` of a
+    3-variable :class:`~fpsolve.model.expression.Model` (docs/model.md §7, §9):
+    ∇L and D = (α/2) Σ (:meth:`~fpsolve.model.expression.NDerivation.diffusion`)
+    converted by :func:`fpsolve.fem.forms.to_ufl`, ∇·D UFL's exact
+    derivative.  Every number (the constants, alpha, Delta) is a
+    ``fem.Constant``.  Raises ModelError when the model does not have 3
+    variables or a formula has no UFL form."""
+    import ufl
+    from dolfinx import fem
+    from petsc4py import PETSc
+
+    n = model.n_variables
+    if n != 3 or msh.geometry.dim != 3:
+        raise ModelError(f"the 3-D FEM takes a model of N = 3 variables on a 3-D mesh (got N = {n}, "
+                         f"a {msh.geometry.dim}-D mesh)")
+    d = model.derivation
+    xs = ufl.SpatialCoordinate(msh)
+    names = [k for k, _ in model.params] + ["alpha", "Delta"]
+    consts = {name: fem.Constant(msh, PETSc.ScalarType(v)) for name, v in zip(names, model.arguments)}
+    mapping = {d.symbols[i]: xs[i] for i in range(n)}
+    mapping.update({sym: consts[name] for sym, name in zip(d.symbols[n:], names)})
+    grad = [to_ufl(e, mapping) for e in d.gradient]
+    D = ufl.as_matrix([[to_ufl(e, mapping) for e in row] for row in d.diffusion()])
+    return ufl.as_vector([-g for g in grad]), D, ufl.div(D), consts
+
+
+@dataclasses.dataclass
+class Result3D:
+    """One 3-D stationary solve: ``solution`` (:class:`fpsolve.fem.solution.Solution`,
+    density normalised to ∫ φ = 1), ``summary`` (summary.json's dict),
+    ``valley`` (the :class:`~fpsolve.model.nvalley.NValley`, None for an
+    expression model), ``T`` and ``operator``."""
+
+    solution: Any
+    summary: Dict[str, Any]
+    valley: Optional[NValley]
+    T: float
+    operator: Operator
+
+    @property
+    def mesh(self) -> Any:
+        return self.solution.density.function_space.mesh
+
+    @property
+    def comm(self) -> Any:
+        return self.mesh.comm
+
+    def marginal_edges(self) -> np.ndarray:
+        """Bin edges of the slow marginal over the ball's θ1-extent: a quarter
+        of the mesh's finest θ1-size (``stretch`` × ``h_min``; the quadrature
+        points of a P2 solve are ample at that width), at most
+        :data:`MARGINAL_BINS` bins."""
+        m = self.summary["mesh"]
+        lo, hi = self.summary["center"][0] - self.summary["radius"], self.summary["center"][0] + self.summary["radius"]
+        width = max(0.25 * m["stretch"] * m["h_min"], (hi - lo) / MARGINAL_BINS)
+        return np.linspace(lo, hi, int(math.ceil((hi - lo) / width)) + 1)
+
+    def marginals(self, edges: Sequence[float] | None = None) -> Dict[str, np.ndarray]:
+        """{column: values} of marginals.csv: ``theta1`` (bin centres),
+        ``fem_marginal`` (the θ1-marginal averaged over each bin,
+        :func:`fpsolve.fem.ndmoments.slow_marginal`) and, for the valley,
+        ``closed_form_landscape`` and ``closed_form_constant_D`` (docs/model.md
+        §9, :func:`fpsolve.theory.nvalley.marginal_x`, normalised on the
+        ball's θ1-extent and averaged over the same bins), each form only where
+        it exists.  Collective."""
+        edges = self.marginal_edges() if edges is None else np.asarray(edges, dtype=float)
+        out = {"theta1": 0.5 * (edges[1:] + edges[:-1]),
+               "fem_marginal": ndmoments.slow_marginal(self.solution.density, edges,
+                                                       self.operator.quadrature_degree + 2)}
+        if self.valley is not None:
+            sub = 20  # points per bin for the bin average of the closed form
+            fine = np.linspace(edges[0], edges[-1], sub * (len(edges) - 1) + 1)
+            for column, kind in (("closed_form_landscape", "landscape"), ("closed_form_constant_D", "constant")):
+                try:
+                    with np.errstate(under="ignore", over="ignore"):
+                        p = ntheory.marginal_x(self.valley, self.T, fine, kind=kind)
+                except (ModelError, FloatingPointError):
+                    continue
+                if not np.all(np.isfinite(p)):
+                    continue
+                # trapezoid average of p over each bin (sub intervals each)
+                seg = 0.5 * (p[1:] + p[:-1]).reshape(len(edges) - 1, sub).mean(axis=1)
+                out[column] = seg
+        return out
+
+    def section(self, nx: int = 241, ny: int = 161, theta3: float | None = None,
+                box: Sequence[float] | None = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(θ1 grid (nx,), θ2 grid (ny,), φ (ny, nx)) on the plane θ3 =
+        ``theta3`` (default the ball's centre): over ``box`` (x0, x1, y0, y1),
+        default the ball's section clipped to where the moments put the
+        density (8 standard deviations about the means, within the ball; in
+        θ1 about ±mean ``|θ1|`` by 8 std ``|θ1|``, wider than the marginal's support).
+        Collective: every rank gets the values (0 outside the mesh)."""
+        s = self.summary
+        c, r = s["center"], s["radius"]
+        z = c[2] if theta3 is None else float(theta3)
+        if box is None:
+            def span(k: int) -> Tuple[float, float]:
+                half = 8.0 * math.sqrt(max(s[f"var_theta{k + 1}"], 0.0)) or r
+                m = s[f"mean_theta{k + 1}"]
+                return max(m - half, c[k] - r), min(m + half, c[k] + r)
+            a, sa = s["mean_abs_theta1"], s["std_abs_theta1"]
+            x_half = min(a + 8.0 * sa, math.sqrt(max(s["var_theta1"], 0.0)) * 8.0) if sa > 0 else r
+            x_lo, x_hi = span(0)
+            box = (max(x_lo, s["mean_theta1"] - x_half), min(x_hi, s["mean_theta1"] + x_half), *span(1))
+        xs, ys = np.linspace(box[0], box[1], nx), np.linspace(box[2], box[3], ny)
+        X, Y = np.meshgrid(xs, ys)
+        pts = np.column_stack([X.ravel(), Y.ravel(), np.full(X.size, z)])
+        return xs, ys, evaluate_function(self.solution.density, pts).reshape(ny, nx)
+
+
+def ball_sizes(case: Any, T: float, radius: float, center: Sequence[float], h_min: float | None = None,
+               h_max: float | None = None, geometry_order: int = 1) -> ball.BallSizes:
+    """The ball's :class:`~fpsolve.fem.ball.BallSizes`: graded from §9's
+    widths for the valley (:data:`POINTS_PER_WIDTH`, :data:`STRETCH_FACTOR`;
+    ``h_min``/``h_max`` override the fine and far sizes, in the fast
+    directions' units; θ1-sizes are ``stretch`` times them), uniform ``h_min`` (default radius/:data:`UNIFORM_DIVISOR`) for an
+    expression model (``h_max`` refused).  Raises ModelError naming a bad
+    value (sizes not finite and > 0, h_min > h_max, a ball that misses the
+    valley's minimum)."""
+    r, c = ball.check_ball(radius, center)
+    for name, v in (("h-min", h_min), ("h-max", h_max)):
+        if v is not None and not (math.isfinite(float(v)) and 0 < float(v) <= r):
+            raise ModelError(f"--{name} must be a finite number in (0, radius = {r:g}] (got {v!r})")
+    if isinstance(case, NValley):
+        if math.sqrt(sum(v * v for v in c)) >= r:
+            raise ModelError(f"the ball (--radius {r:g}, --center {' '.join(f'{v:g}' for v in c)}) does not "
+                             "contain the loss's minimum (0, 0, 0), around which the density lives")
+        sizes = ball.valley_ball_sizes(case, T, r, c, points_per_width=POINTS_PER_WIDTH,
+                                       geometry_order=geometry_order)
+        sizes = dataclasses.replace(sizes, stretch=sizes.stretch * STRETCH_FACTOR)
+        h_lo = sizes.h_min if h_min is None else float(h_min)
+        h_hi = max(sizes.h_max, h_lo) if h_max is None else float(h_max)
+        if h_lo > h_hi:
+            raise ModelError(f"--h-min {h_lo:g} must not exceed --h-max {h_hi:g}")
+        return dataclasses.replace(sizes, h_min=h_lo, h_max=h_hi)
+    if h_max is not None:
+        raise ModelError("--h-max applies to the valley's graded ball (an expression model's ball is uniform: "
+                         "--h-min)")
+    return ball.uniform_ball_sizes(r, c, h_min if h_min is not None else r / UNIFORM_DIVISOR,
+                                   geometry_order=geometry_order)
+
+
+def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: float = 2.0,
+          center: Sequence[float] = (0.0, 0.0, 0.0), degree: int = 2, wall: str = "absorbing",
+          h_min: float | None = None, h_max: float | None = None, petsc_options: Dict[str, Any] | None = None,
+          iterative: bool | None = None, comm: Any = None,
+          progress: Callable[[str], None] | None = None) -> Result3D:
+    """The principal eigenpair of the Fokker-Planck operator in three variables.
+
+    ``case``: the valley with two fast directions (an
+    :class:`~fpsolve.model.nvalley.NValley` with m = 2, with ``level`` its
+    :class:`~fpsolve.model.valley.Noise` (α, Δ) and ``noise`` one of
+    :data:`fpsolve.fem.nvalley_forms.FEM_NOISES`), or a 3-variable
+    :class:`~fpsolve.model.expression.Model` (it carries its noise; ``level``
+    and ``noise`` must be left out).  The ball: ``radius``, ``center`` (three
+    numbers), sizes of :func:`ball_sizes`; P``degree`` Lagrange on
+    tetrahedra (for an expression model at P2 quadratic ones, so the wall is
+    the sphere; the valley's are straight: its density is ~0 at the wall);
+    ``wall`` absorbing or reflecting.  ``petsc_options`` (keys without the
+    ``fpsolve_eig_`` prefix) and ``iterative`` go to
+    :func:`fpsolve.fem.solve3d.solve`.  Collective over ``comm`` (default
+    COMM_WORLD).  Raises ModelError / InputError naming a bad value.
+    """
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD if comm is None else comm
+    say = progress or (lambda message: None)
+    wall = check_wall(wall)
+    if degree not in (1, 2):
+        raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
+    if isinstance(case, NValley):
+        if case.m != 2:
+            raise ModelError(f"the 3-D FEM takes the valley with m = 2 fast directions (got m = {case.m}; "
+                             "the FEM is 3-D at most)")
+        if not isinstance(level, Noise):
+            raise ModelError("the valley needs its noise level: a Noise (alpha, Delta)")
+        if noise not in nvalley_forms.FEM_NOISES:
+            raise ModelError(f"noise must be one of {', '.join(nvalley_forms.FEM_NOISES)} (got {noise!r})")
+        T, alpha = level.T, level.alpha
+        valley = case
+        record = {"kind": "valley", "valley": case.as_dict(),
+                  "fast_directions": case.m, "noise": noise, "alpha": alpha, "Delta": level.Delta, "T": T}
+    else:
+        if level is not None or noise != "sgd":
+            raise ModelError("an expression model carries its noise: leave level and noise out")
+        if getattr(case, "n_variables", None) != 3:
+            raise ModelError(f"the 3-D FEM takes a model of N = 3 variables (got N = {getattr(case, 'n_variables', None)})")
+        T, alpha, valley = case.T, case.alpha, None
+        noise = case.noise
+        record = {"kind": "expression", **case.record()}
+    (level if valley is not None else case.noise_level).require_positive_T()
+    # quadratic tetrahedra (the wall on the sphere) where the density reaches the wall: the
+    # uniform ball of an expression model; the valley's density is ~0 there, and its thin,
+    # stretched cells curved at the wall break DOLFINx's pull-back (XDMF output: "Newton
+    # method failed to converge for non-affine geometry"), so its ball is straight
+    # (as in docs/numerics.md's measurements)
+    order = 2 if degree == 2 and valley is None else 1
+    sizes = ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order)
+    t0 = time.perf_counter()
+    msh, mesh_info, t_mesh = ball.create_ball(sizes, comm)
+    say(f"ball meshed: {mesh_info['cells']} tetrahedra ({sizes.rule}, h_min {sizes.h_min:.3g}, "
+        f"stretch {sizes.stretch:.3g}) in {t_mesh:.2f}s")
+    if valley is not None:
+        drift, D, divD, _ = nvalley_forms.nvalley_coefficients(msh, valley, T, noise)
+    else:
+        drift, D, divD, _ = expression_coefficients(case, msh)
+    op = Operator.build(msh, drift, D, divD, degree=degree, wall=wall)
+    sol, mom, timings = solve3d.solve(op, petsc_options=petsc_options, iterative=iterative)
+    lam = sol.eigenvalue
+    say(f"eigen-solve: {op.dofs} dofs, lambda0 = {lam.real:.6g}, residual {sol.info['residual']:.1e} "
+        f"in {timings['solve_seconds']:.2f}s")
+    eigen = {k: v for k, v in sol.info.items()
+             if k not in ("dofs", "degree", "wall", "assemble_seconds", "solve_seconds")}
+    summary: Dict[str, Any] = {
+        "case": record, "variables": 3, "T": T,
+        "domain": "ball", "radius": sizes.radius, "center": list(sizes.center),
+        "degree": degree, "wall": wall, "noise": noise, "cross_diffusion": noise != "sgd-diagonal",
+        "mesh": mesh_info, "mesh_rule": sizes.rule,
+        "escape_rate": lam.real, "escape_rate_imag": lam.imag,
+        "escape_rate_flux": sol.boundary_escape_rate(),
+        "escape_rate_flux_method": "weak-form residual against the wall's basis functions (solver.wall_flux)",
+        "escape_rate_per_step": alpha * lam.real,
+        "eigen_residual": sol.info["residual"],
+        "eigen_residual_relative_to_Kphi": sol.info["residual_relative_to_Kphi"],
+        "eigen_gap": sol.info["gap"],
+        **mom,
+        "dofs": op.dofs, "ranks": comm.size, "eigen": eigen,
+        "mesh_seconds": t_mesh, "assemble_seconds": timings["assemble_seconds"],
+        "solve_seconds": timings["solve_seconds"], "moments_seconds": timings["moments_seconds"],
+    }
+    if valley is not None:
+        summary["var_y"] = [mom["var_theta2"], mom["var_theta3"]]
+        try:
+            summary["closed_form"] = {k: v for k, v in ntheory.marginal_moments(valley, T).items()
+                                      if k in ("mean_abs_theta1", "std_abs_theta1", "mode_theta1", "var_y")}
+        except ModelError:
+            summary["closed_form"] = None
+    # the 2-D rules, with the 3-D ball's remedy (no adaptive --tol here yet)
+    summary["warnings"] = [w.replace("(refine: --tol, --h-min)", "(refine: --h-min)")
+                           for w in diagnostics.warnings_for(summary)]
+    summary["wall_seconds"] = time.perf_counter() - t0
+    say(f"moments: mean|theta1| = {mom['mean_abs_theta1']:.6g}, std|theta1| = {mom['std_abs_theta1']:.6g}, "
+        f"Var theta2 = {mom['var_theta2']:.6g}, Var theta3 = {mom['var_theta3']:.6g}; "
+        f"negative mass {mom['negative_mass']:.3g}")
+    return Result3D(sol, summary, valley, T, op)

@@ -1,0 +1,54 @@
+"""Figures of a 3-D stationary solve (docs/model.md §9; ``solve_fp.py --fast-directions 2``).
+
+:func:`plot_slow_marginal_and_section`: the slow coordinate's marginal
+against the closed forms of §9 (where they apply), beside a 2-D section of
+the density through θ3 = const, in the conventions of
+:mod:`fpsolve.plots.stationary` (Agg backend, fitted title, atomic save).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict
+
+import numpy as np
+
+from fpsolve.plots.stationary import fit_title, pyplot, save_figure
+
+#: Labels of the closed-form columns of marginals.csv drawn (the constant-D form,
+#: a spike at T = 0.05 that flattens the rest, stays in the table only).
+CLOSED_FORM_LABELS = {"closed_form_landscape": "closed form, landscape (§9)"}
+
+
+def plot_slow_marginal_and_section(path: str | Path, marginals: Dict[str, np.ndarray], xs: np.ndarray,
+                                   ys: np.ndarray, values: np.ndarray, theta3: float, title: str) -> None:
+    """Left: the FEM θ1-marginal (bin averages, ``marginals["theta1"]``,
+    ``["fem_marginal"]``) with the closed forms of :data:`CLOSED_FORM_LABELS`, over the
+    bins where any of them is above 1e-4 of its peak; right: φ on the
+    section θ3 = ``theta3`` (``values`` of shape (len(ys), len(xs)))."""
+    plt = pyplot()
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1, 1.15]})
+    x, p = marginals["theta1"], marginals["fem_marginal"]
+    a = ax[0]
+    a.plot(x, p, "k-", lw=1.6, label="FEM (3-D), bin averages")
+    keep = p > 1e-4 * p.max()
+    for column, label in CLOSED_FORM_LABELS.items():
+        if column in marginals:
+            a.plot(x, marginals[column], "--", lw=1.2, label=label)
+            keep |= marginals[column] > 1e-4 * marginals[column].max()
+    idx = np.flatnonzero(keep)
+    if idx.size:
+        a.set_xlim(x[max(idx[0] - 2, 0)], x[min(idx[-1] + 2, len(x) - 1)])
+    a.set_xlabel("θ1 (slow coordinate)")
+    a.set_ylabel("marginal density P1(θ1)")
+    a.legend(fontsize=8)
+    dx = 0.5 * (xs[-1] - xs[0]) / max(len(xs) - 1, 1)
+    dy = 0.5 * (ys[-1] - ys[0]) / max(len(ys) - 1, 1)
+    im = ax[1].imshow(values, extent=(xs[0] - dx, xs[-1] + dx, ys[0] - dy, ys[-1] + dy), origin="lower",
+                      aspect="auto", interpolation="bilinear", cmap="viridis")
+    fig.colorbar(im, ax=ax[1], label=f"density φ0(θ1, θ2, {theta3:g})")
+    ax[1].set_xlabel("θ1")
+    ax[1].set_ylabel("θ2")
+    ax[1].set_title(f"section θ3 = {theta3:g}", fontsize=10)
+    fig.suptitle(fit_title(title, fig.get_figwidth()), fontsize=10)
+    save_figure(fig, path, dpi=100)

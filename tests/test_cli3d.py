@@ -1,0 +1,104 @@
+"""``solve_fp.py`` in three variables (issue 19, items 1 and 4; docs/commands.md, *solve_fp.py in 3-D*).
+
+* the valley with two fast directions (default g, T = 0.05, sgd noise) on
+  a coarse graded ball (``--h-min 0.15 --h-max 0.5``: 19.8k P2 dofs, about
+  15 s): every output is written; mean |x| 0.81117 and Var y_i 0.013848 /
+  0.013778 measured against the N-dimensional Monte Carlo's 0.8121 ± 0.002
+  and 0.01391 (docs/numerics.md), asserted within 0.004 and 2 %; the negative
+  mass of this coarse mesh (5.2 %) is reported as a warning;
+* an isotropic Ornstein-Uhlenbeck ``--loss`` in theta1, theta2, theta3
+  (k = 1, T = 0.1, isotropic noise, reflecting ball of radius 1.2, uniform
+  ``--h-min 0.2``: 7.4k dofs): the Gibbs variance T/(2k) per coordinate,
+  relative error 8e-4 measured, asserted ≤ 2e-3; summary.json's numbers
+  equal those of the library call (:func:`fpsolve.fem.stationary3d.solve`) to 1e-12;
+* bad input (m = 3, a bad radius, a 2-number centre, theta4, a 2-D-only
+  option): exit 2, one line, nothing written.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_script
+
+MC_MEAN_ABS_X, MC_VAR_Y = 0.8121, 0.01391  # docs/numerics.md, the N-dimensional Monte Carlo
+
+OU = ["--loss", "k*(theta1**2 + theta2**2 + theta3**2)/2", "--param", "k=1", "--noise", "isotropic",
+      "--T", "0.1", "--radius", "1.2", "--wall", "reflecting", "--h-min", "0.2"]
+
+
+def test_valley_with_two_fast_directions_writes_every_output(tmp_path):
+    out = tmp_path / "valley"
+    res = run_script("solve_fp.py", "--fast-directions", "2", "--T", "0.05", "--h-min", "0.15", "--h-max", "0.5",
+                     "--out", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert {"summary.json", "marginals.csv", "density.xdmf", "density.h5", "density.png"} <= {
+        p.name for p in out.iterdir()}
+    s = json.loads((out / "summary.json").read_text())
+    assert s["variables"] == 3 and s["domain"] == "ball" and s["case"]["fast_directions"] == 2
+    assert s["mean_abs_theta1"] == pytest.approx(MC_MEAN_ABS_X, abs=0.004)
+    for v in s["var_y"]:
+        assert v == pytest.approx(MC_VAR_Y, rel=0.02)
+    assert s["mass"] == pytest.approx(1.0, abs=1e-10) and abs(s["mean_theta1"]) < 1e-10  # mirror-symmetric
+    assert s["escape_rate_flux"] == pytest.approx(s["escape_rate"], rel=1e-6)
+    assert s["eigen"]["options_in_effect"]["st_pc_factor_mat_solver_type"] == "mumps"
+    assert any("negative mass" in w for w in s["warnings"]) and "warning: negative mass" in res.stderr
+    rows = list(csv.DictReader((out / "marginals.csv").open()))
+    assert {"theta1", "fem_marginal", "closed_form_landscape"} <= set(rows[0])
+    x = np.array([float(r["theta1"]) for r in rows])
+    p = np.array([float(r["fem_marginal"]) for r in rows])
+    closed = np.array([float(r["closed_form_landscape"]) for r in rows])
+    dx = x[1] - x[0]
+    assert p.sum() * dx == pytest.approx(1.0, abs=1e-3) and closed.sum() * dx == pytest.approx(1.0, abs=1e-3)
+    # both put their peaks at ±x* of §9 within a bin or two
+    assert abs(abs(x[np.argmax(p)]) - abs(x[np.argmax(closed)])) <= 2 * dx
+    assert "<Xdmf" in (out / "density.xdmf").read_text()
+
+
+def test_three_variable_loss_gibbs_variances_and_library_equality(tmp_path):
+    from mpi4py import MPI
+
+    from fpsolve.cli.common import user_model_from_args
+    from fpsolve.cli.solve import build_parser, main
+    from fpsolve.fem import stationary3d
+
+    out = tmp_path / "ou"
+    assert main(OU + ["--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    for i in (1, 2, 3):
+        assert s[f"var_theta{i}"] == pytest.approx(0.1 / 2, rel=2e-3), i
+    assert s["negative_mass"] < 1e-3 and "fem-N3" in json.loads((out / ".fpsolve-result.json").read_text())["tool"]
+    model = user_model_from_args(build_parser().parse_args(OU))
+    lib = stationary3d.solve(model, radius=1.2, center=(0.0, 0.0, 0.0), wall="reflecting", h_min=0.2,
+                             comm=MPI.COMM_WORLD).summary
+    keys = ["escape_rate", "escape_rate_flux", "mass", "mean_abs_theta1", "std_abs_theta1", "negative_mass",
+            "dofs"] + [f"{m}_theta{i}" for m in ("mean", "var") for i in (1, 2, 3)]
+    for k in keys:
+        assert s[k] == pytest.approx(lib[k], rel=1e-12, abs=1e-14), k
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--fast-directions", "3"], "the FEM is 3-D at most"),
+        (["--fast-directions", "0"], "--fast-directions must be >= 1"),
+        (["--fast-directions", "2", "--radius", "-1"], "--radius must be a finite number > 0"),
+        (["--fast-directions", "2", "--center", "0", "0"], "--center must be three finite numbers"),
+        (["--fast-directions", "2", "--center", "3", "0", "0"], "does not contain the loss's minimum"),
+        (["--fast-directions", "2", "--h-min", "0"], "--h-min must be a finite number"),
+        (["--fast-directions", "2", "--tol", "0.01"], "not yet supported in 3-D"),
+        (["--fast-directions", "2", "--T", "-1"], "T"),
+        (["--loss", "theta1**2 + theta2**2 + theta3**2 + theta4**2"], "the FEM is 3-D at most"),
+        (["--loss", "theta1**2 + theta2**2 + theta3**2", "--h-max", "0.3"], "--h-max applies to the valley"),
+    ],
+)
+def test_bad_3d_input_exit_2_one_line_nothing_written(tmp_path, args, words):
+    res = run_script("solve_fp.py", *args, "--out", str(tmp_path / "case"))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], res.stderr
+    assert list(tmp_path.iterdir()) == []
