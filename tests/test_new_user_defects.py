@@ -144,3 +144,18 @@ def test_comma_lists_are_in_the_help_only_where_fast_directions_is():
         text = " ".join(r.stdout.split())
         assert r.returncode == 0 and ("--fast-directions" in text) == lists, script
         assert ("comma list of m values" in text) == lists, script
+
+
+# issue 21, second round of the fresh user's bad inputs
+
+@pytest.mark.parametrize("script, args, words", [
+    # 1: a log(t) / sqrt(t - 1) schedule at t = 0 printed a numpy RuntimeWarning and its source line first
+    ("sample_sgd.py", ["--walkers", "100", "--time", "10", "--alpha-schedule", "log(t)"],
+     "alpha schedule 'log(t)' is -inf at step k = 0"),
+    ("sample_sgd.py", ["--walkers", "100", "--time", "10", "--alpha-schedule", "0.05*sqrt(t-1)"],
+     "alpha schedule '0.05*sqrt(t-1)' is nan at step k = 0"),
+    ("evolve_fp.py", ["--alpha-schedule", "log(t)"], "alpha schedule 'log(t)' is -inf at step k = 0"),
+])
+def test_new_user_bad_input_second_round(script, args, words, tmp_path):
+    _refused(script, args, words, tmp_path)
+    assert list(tmp_path.iterdir()) == []
