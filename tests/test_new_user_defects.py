@@ -155,6 +155,14 @@ def test_comma_lists_are_in_the_help_only_where_fast_directions_is():
     ("sample_sgd.py", ["--walkers", "100", "--time", "10", "--alpha-schedule", "0.05*sqrt(t-1)"],
      "alpha schedule '0.05*sqrt(t-1)' is nan at step k = 0"),
     ("evolve_fp.py", ["--alpha-schedule", "log(t)"], "alpha schedule 'log(t)' is -inf at step k = 0"),
+    # 2: anneal ran with --tol 5, which solve_fp.py refuses: one rule, cli.check_tolerance
+    ("anneal.py", ["--tol", "5"], "--tol must be in (0, 1) (got 5.0)"),
+    # 3: the schedule's parameter names instead of the options
+    ("anneal.py", ["--alpha-cold", "1"], "--alpha-cold 1 exceeds --alpha 0.05"),
+    # 5: messages that did not name the option
+    ("bench_solver.py", ["--reference", "nan"], "--reference must be a finite number > 0 (got nan)"),
+    ("bench_solver.py", ["--adaptive", "--tols", "-1"], "--tols must be in (0, 1) (got -1.0)"),
+    ("bench_solver.py", ["--quick", "--adaptive", "--tols", "2"], "--tols must be in (0, 1) (got 2.0)"),
 ])
 def test_new_user_bad_input_second_round(script, args, words, tmp_path):
     _refused(script, args, words, tmp_path)
