@@ -163,6 +163,12 @@ def test_comma_lists_are_in_the_help_only_where_fast_directions_is():
     ("bench_solver.py", ["--reference", "nan"], "--reference must be a finite number > 0 (got nan)"),
     ("bench_solver.py", ["--adaptive", "--tols", "-1"], "--tols must be in (0, 1) (got -1.0)"),
     ("bench_solver.py", ["--quick", "--adaptive", "--tols", "2"], "--tols must be in (0, 1) (got 2.0)"),
+    # 4: --quick silently replaced the given values; the memory was checked after the speed runs
+    ("bench_montecarlo.py", ["--quick", "--repeat", "0"], "--repeat must be >= 1 (got 0)"),
+    ("bench_montecarlo.py", ["--quick", "--ndim-updates", "nan"], "--ndim-updates must be a finite number >= 1000"),
+    ("bench_montecarlo.py", ["--memory-walkers", "1000000000000000"], "--memory-walkers 1000000000000000: the run "
+                                                                      "needs about"),
+    ("bench_montecarlo.py", ["--quick", "--memory-walkers", "1000000000000000"], "--memory-walkers 1000000000000000"),
 ])
 def test_new_user_bad_input_second_round(script, args, words, tmp_path):
     _refused(script, args, words, tmp_path)
