@@ -102,8 +102,8 @@ def test_predictions_names_a_bad_argument(args, words):
     ("reproduce.py", ["--figures", ",S5"], "has an empty entry"),
     ("bench_dynamics.py", ["--quick", "--t-end", "inf"], "--t-end must be a finite number > 0 (got inf)"),
     # 8a-e: messages that named the wrong thing
-    ("solve_fp.py", ["--loss", "theta1*theta3"], "solve_fp.py is two-dimensional: --loss may use theta1, theta2 only "
-                                                 "(got theta3)"),
+    # (solve_fp.py is 3-D since issue 19: theta1*theta3 ran with theta2 frozen, Var theta2 -9.6, negative mass 34)
+    ("solve_fp.py", ["--loss", "theta1*theta3"], "theta2 does not appear in the loss: it would stay frozen"),
     ("solve_fp.py", ["--a2=-1,2"], "argument --a2: '-1,2' is a comma list: this tool takes one number"),
     ("sample_sgd.py", ["--a2=-1,2"], "--a2 -1,2 is a comma list of 2 values: it needs --fast-directions 2"),
     ("sample_sgd.py", ["--fast-directions", "2", "--a0=1,2,3"], "--a0 needs 1 or m = 2 values (one per fast "
@@ -163,6 +163,13 @@ def test_comma_lists_are_in_the_help_only_where_fast_directions_is():
     ("bench_solver.py", ["--reference", "nan"], "--reference must be a finite number > 0 (got nan)"),
     ("bench_solver.py", ["--adaptive", "--tols", "-1"], "--tols must be in (0, 1) (got -1.0)"),
     ("bench_solver.py", ["--quick", "--adaptive", "--tols", "2"], "--tols must be in (0, 1) (got 2.0)"),
+    # 6: a variable missing from an N-variable loss stayed frozen (variance 0; validate: "A must be positive
+    # definite (smallest eigenvalue 0)"); the 2-D rule of Model.check_formulas, by the loss's free symbols
+    ("sample_sgd.py", ["--loss", "theta1**2+theta3**2", "--walkers", "100", "--time", "10"],
+     "theta2 does not appear in the loss: it would stay frozen (no drift, no sgd noise"),
+    ("validate.py", ["--loss", "theta1**2+theta3**2", "--quick", "--T", "0.05"], "theta2 does not appear in the loss"),
+    ("sample_sgd.py", ["--loss", "theta1**2+theta2**2+theta4**2", "--noise", "sgd-diagonal"],
+     "theta3 does not appear in the loss: it would stay frozen (no drift, no sgd-diagonal noise"),
     # 4: --quick silently replaced the given values; the memory was checked after the speed runs
     ("bench_montecarlo.py", ["--quick", "--repeat", "0"], "--repeat must be >= 1 (got 0)"),
     ("bench_montecarlo.py", ["--quick", "--ndim-updates", "nan"], "--ndim-updates must be a finite number >= 1000"),
