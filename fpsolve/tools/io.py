@@ -40,7 +40,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from fpsolve import __version__
 from fpsolve.tools.errors import InputError
@@ -450,7 +450,12 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "f
     if reason is not None:
         raise OutputError(reason)
     tmp = None
+    made: list[Path] = []  # the folders above ``final`` this call creates, deepest first: removed again on failure
     if rank == 0:
+        above = final.parent
+        while not above.exists() and not above.is_symlink():
+            made.append(above)
+            above = above.parent
         final.parent.mkdir(parents=True, exist_ok=True)
         clean_stale(final.parent)
         tmp = tempfile.mkdtemp(prefix=f".{final.name}{_TMP_TAG}{os.getpid()}-", dir=final.parent)
@@ -462,6 +467,8 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "f
         yield tmp
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if rank == 0:
+            _remove_empty(made)  # e.g. results/<case>/ of an interrupted run: a failed run writes nothing
         if parallel:
             # the other ranks may be inside a collective write (HDF5) that
             # will never complete: end them all rather than hang
@@ -484,6 +491,15 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "f
     late = _bcast(comm, late)
     if late is not None:
         raise OutputError(late)
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty; stop at the first one that is not."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _abort(comm: Any, exc: BaseException) -> None:
