@@ -180,3 +180,20 @@ def test_comma_lists_are_in_the_help_only_where_fast_directions_is():
 def test_new_user_bad_input_second_round(script, args, words, tmp_path):
     _refused(script, args, words, tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_dropped_into_the_old_fem_result_while_solving_keeps_the_new_result(tmp_path):
+    # 8: solve_fp.py's writer claimed --out again after the solve: a file dropped into the old result
+    # during the computation was exit 2 and the computed result lost (docs/commands.md promises DIR.new-<time>)
+    from fpsolve.fem import results, stationary
+
+    model = fpsolve.Model.preset("double-well", T=0.05)
+    sol = stationary.solve(model, h_min=0.1, h_max=0.3, mesh_rule="graded")
+    out = tmp_path / "fem"
+    results.write(sol, model, out)  # the old result
+    (out / "NOTES.txt").write_text("notes")  # dropped while the next run solves
+    with pytest.raises(fpsolve.tools.io.OutputError, match="holds 'NOTES.txt'.*the new result is in") as info:
+        results.write(sol, model, out)
+    aside = tmp_path / str(info.value).rsplit(" ", 1)[1]
+    assert aside.parent == tmp_path and aside.name.startswith("fem.new-") and (aside / "summary.json").is_file()
+    assert (out / "NOTES.txt").read_text() == "notes" and (out / "summary.json").is_file()

@@ -235,7 +235,8 @@ def _cannot_write_in(folder: Path) -> str | None:
     return None
 
 
-def claim_output(path: str | os.PathLike, tool: str, overwrite: bool = False, comm: Any = None) -> Path:
+def claim_output(path: str | os.PathLike, tool: str, overwrite: bool = False, comm: Any = None, *,
+                 contents: bool = True) -> Path:
     """Check, before any computation, that ``tool`` may write its result at ``path``.
 
     Allowed: a path that does not exist yet (and can be created), an empty
@@ -245,13 +246,17 @@ def claim_output(path: str | os.PathLike, tool: str, overwrite: bool = False, co
     folder with any other entry is refused whatever ``overwrite`` says, as are
     the working directory, its parents and HOME.
     Collective under MPI (``comm``): rank 0 decides, every rank raises alike.
+    ``contents=False``: leave out what the folder holds, for a check after the
+    computation (a writer the tool claimed for before it): a file dropped into
+    the old result meanwhile then sends the new result beside it, to
+    ``DIR.new-<time>`` (:func:`atomic_output_dir`), instead of losing it.
 
     Returns the absolute path.  Raises :class:`OutputError` (one line naming
     the path and the reason).
     """
     path = Path(path).absolute()
     rank = 0 if comm is None else comm.rank
-    reason = _refusal(path, tool, overwrite) if rank == 0 else None
+    reason = _refusal(path, tool, overwrite, contents) if rank == 0 else None
     reason = _bcast(comm, reason)
     if reason is not None:
         raise OutputError(reason)
