@@ -19,15 +19,16 @@ from conftest import ROOT
 PROGRESS = "["  # progress lines start with "[script  seconds]"
 
 
-def _interrupt(script, args, tmp_path, *, after=None, delay=0.0, timeout=300):
+def _interrupt(script, args, tmp_path, *, after=None, delay=0.0, timeout=300, default_out=False):
     """Run ``script``; send SIGINT ``delay`` s after the first stderr line
-    containing ``after`` (or ``delay`` s after the start)."""
+    containing ``after`` (or ``delay`` s after the start); ``default_out``:
+    no ``--out`` (the tool's results/<case>/<tool> below ``tmp_path``)."""
     out = tmp_path / "out"
     # SIGINT at its default in the child, as under an interactive shell: a
     # test run started in the background by a non-interactive shell inherits
     # SIGINT ignored, and Python then installs no KeyboardInterrupt handler
     # (one trixie run under load: the numba-import case ran to the end, exit 0)
-    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / script), *args, "--out", str(out)],
+    proc = subprocess.Popen([sys.executable, str(ROOT / "scripts" / script), *args, *(() if default_out else ("--out", str(out)))],
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
@@ -54,7 +55,8 @@ def _check(rc, lines, out, prog):
     text = "\n".join(lines)
     assert rc == 130, text[-3000:]
     assert "Traceback" not in text, text[-3000:]
-    other = [ln for ln in lines if ln.strip() and not ln.startswith(PROGRESS) and "sampling" not in ln]
+    other = [ln for ln in lines if ln.strip() and not ln.startswith(PROGRESS) and "sampling" not in ln
+             and not ln.startswith("evolving")]
     assert other == [f"{prog}: interrupted (Ctrl-C)"], text[-3000:]
     assert not (out / "summary.json").exists()
 
@@ -87,6 +89,17 @@ def test_sample_sgd_interrupted(tmp_path, after, delay):
 def test_theory_interrupted_in_the_sweep(tmp_path):
     rc, lines, out = _interrupt("theory.py", ["--sweep-T", "0.01:0.1:2000"], tmp_path, after="sweep of", delay=0.3)
     _check(rc, lines, out, "theory.py")
+
+
+def test_evolve_fp_interrupted_leaves_nothing(tmp_path):
+    # issue 21: Ctrl-C while evolving left an empty results/<case>/ (made for the result's temporary
+    # folder, never removed) and tqdm redrew its bar after the interrupt line
+    rc, lines, _ = _interrupt("evolve_fp.py", ["--preset", "single-well", "--T", "0.2", "--start", "0.5", "0.2",
+                                               "--t-end", "300"], tmp_path, after="transient:", delay=1.5,
+                              default_out=True)
+    _check(rc, lines, tmp_path / "results", "evolve_fp.py")
+    assert [ln for ln in lines if ln.strip()][-1] == "evolve_fp.py: interrupted (Ctrl-C)", "\n".join(lines[-5:])
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_deferred_sigint_holds_ctrl_c_under_main_guard():

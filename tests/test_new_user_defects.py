@@ -102,8 +102,8 @@ def test_predictions_names_a_bad_argument(args, words):
     ("reproduce.py", ["--figures", ",S5"], "has an empty entry"),
     ("bench_dynamics.py", ["--quick", "--t-end", "inf"], "--t-end must be a finite number > 0 (got inf)"),
     # 8a-e: messages that named the wrong thing
-    ("solve_fp.py", ["--loss", "theta1*theta3"], "solve_fp.py is two-dimensional: --loss may use theta1, theta2 only "
-                                                 "(got theta3)"),
+    # (solve_fp.py is 3-D since issue 19: theta1*theta3 ran with theta2 frozen, Var theta2 -9.6, negative mass 34)
+    ("solve_fp.py", ["--loss", "theta1*theta3"], "theta2 does not appear in the loss: it would stay frozen"),
     ("solve_fp.py", ["--a2=-1,2"], "argument --a2: '-1,2' is a comma list: this tool takes one number"),
     ("sample_sgd.py", ["--a2=-1,2"], "--a2 -1,2 is a comma list of 2 values: it needs --fast-directions 2"),
     ("sample_sgd.py", ["--fast-directions", "2", "--a0=1,2,3"], "--a0 needs 1 or m = 2 values (one per fast "
@@ -144,3 +144,56 @@ def test_comma_lists_are_in_the_help_only_where_fast_directions_is():
         text = " ".join(r.stdout.split())
         assert r.returncode == 0 and ("--fast-directions" in text) == lists, script
         assert ("comma list of m values" in text) == lists, script
+
+
+# issue 21, second round of the fresh user's bad inputs
+
+@pytest.mark.parametrize("script, args, words", [
+    # 1: a log(t) / sqrt(t - 1) schedule at t = 0 printed a numpy RuntimeWarning and its source line first
+    ("sample_sgd.py", ["--walkers", "100", "--time", "10", "--alpha-schedule", "log(t)"],
+     "alpha schedule 'log(t)' is -inf at step k = 0"),
+    ("sample_sgd.py", ["--walkers", "100", "--time", "10", "--alpha-schedule", "0.05*sqrt(t-1)"],
+     "alpha schedule '0.05*sqrt(t-1)' is nan at step k = 0"),
+    ("evolve_fp.py", ["--alpha-schedule", "log(t)"], "alpha schedule 'log(t)' is -inf at step k = 0"),
+    # 2: anneal ran with --tol 5, which solve_fp.py refuses: one rule, cli.check_tolerance
+    ("anneal.py", ["--tol", "5"], "--tol must be in (0, 1) (got 5.0)"),
+    # 3: the schedule's parameter names instead of the options
+    ("anneal.py", ["--alpha-cold", "1"], "--alpha-cold 1 exceeds --alpha 0.05"),
+    # 5: messages that did not name the option
+    ("bench_solver.py", ["--reference", "nan"], "--reference must be a finite number > 0 (got nan)"),
+    ("bench_solver.py", ["--adaptive", "--tols", "-1"], "--tols must be in (0, 1) (got -1.0)"),
+    ("bench_solver.py", ["--quick", "--adaptive", "--tols", "2"], "--tols must be in (0, 1) (got 2.0)"),
+    # 6: a variable missing from an N-variable loss stayed frozen (variance 0; validate: "A must be positive
+    # definite (smallest eigenvalue 0)"); the 2-D rule of Model.check_formulas, by the loss's free symbols
+    ("sample_sgd.py", ["--loss", "theta1**2+theta3**2", "--walkers", "100", "--time", "10"],
+     "theta2 does not appear in the loss: it would stay frozen (no drift, no sgd noise"),
+    ("validate.py", ["--loss", "theta1**2+theta3**2", "--quick", "--T", "0.05"], "theta2 does not appear in the loss"),
+    ("sample_sgd.py", ["--loss", "theta1**2+theta2**2+theta4**2", "--noise", "sgd-diagonal"],
+     "theta3 does not appear in the loss: it would stay frozen (no drift, no sgd-diagonal noise"),
+    # 4: --quick silently replaced the given values; the memory was checked after the speed runs
+    ("bench_montecarlo.py", ["--quick", "--repeat", "0"], "--repeat must be >= 1 (got 0)"),
+    ("bench_montecarlo.py", ["--quick", "--ndim-updates", "nan"], "--ndim-updates must be a finite number >= 1000"),
+    ("bench_montecarlo.py", ["--memory-walkers", "1000000000000000"], "--memory-walkers 1000000000000000: the run "
+                                                                      "needs about"),
+    ("bench_montecarlo.py", ["--quick", "--memory-walkers", "1000000000000000"], "--memory-walkers 1000000000000000"),
+])
+def test_new_user_bad_input_second_round(script, args, words, tmp_path):
+    _refused(script, args, words, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_dropped_into_the_old_fem_result_while_solving_keeps_the_new_result(tmp_path):
+    # 8: solve_fp.py's writer claimed --out again after the solve: a file dropped into the old result
+    # during the computation was exit 2 and the computed result lost (docs/commands.md promises DIR.new-<time>)
+    from fpsolve.fem import results, stationary
+
+    model = fpsolve.Model.preset("double-well", T=0.05)
+    sol = stationary.solve(model, h_min=0.1, h_max=0.3, mesh_rule="graded")
+    out = tmp_path / "fem"
+    results.write(sol, model, out)  # the old result
+    (out / "NOTES.txt").write_text("notes")  # dropped while the next run solves
+    with pytest.raises(fpsolve.tools.io.OutputError, match="holds 'NOTES.txt'.*the new result is in") as info:
+        results.write(sol, model, out)
+    aside = tmp_path / str(info.value).rsplit(" ", 1)[1]
+    assert aside.parent == tmp_path and aside.name.startswith("fem.new-") and (aside / "summary.json").is_file()
+    assert (out / "NOTES.txt").read_text() == "notes" and (out / "summary.json").is_file()

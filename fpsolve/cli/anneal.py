@@ -103,13 +103,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     model.noise_level.require_positive_T()
     if not (0 < args.alpha_cold < float("inf")):
         raise cli.UsageError(f"--alpha-cold must be a finite number > 0 (got {args.alpha_cold!r})")
+    if args.alpha_cold > model.alpha:  # the cosine schedule's alpha_min > alpha0, named by the options
+        raise cli.UsageError(f"--alpha-cold {args.alpha_cold:g} exceeds --alpha {model.alpha:g}: annealing cools "
+                             "from --alpha down to --alpha-cold")
     if any(K < 1 for K in args.K):
         raise cli.UsageError(f"--K must be whole numbers >= 1 (got {args.K})")
     if args.walkers < 2:
         raise cli.UsageError(f"--walkers must be >= 2 (got {args.walkers})")
-    for name, value in (("--hold", args.hold), ("--mc-dt", args.mc_dt), ("--tol", args.tol)):
+    for name, value in (("--hold", args.hold), ("--mc-dt", args.mc_dt)):
         if not (0 < value < float("inf")):
             raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
+    cli.check_tolerance(args.tol)  # the rule of solve_fp.py --tol
     schedules = {}
     for K in sorted(set(args.K)):
         sched = Schedule.named("cosine", {"K": K, "alpha_min": args.alpha_cold}, alpha=model.alpha, Delta=model.Delta)

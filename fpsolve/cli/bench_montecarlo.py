@@ -46,7 +46,7 @@ from fpsolve.cli import common as cli
 from fpsolve.tools import io
 from fpsolve.mc import plan as mc_plan
 from fpsolve.model.nvalley import NValley
-from fpsolve.model.valley import Landscape, Noise
+from fpsolve.model.valley import Landscape, ModelError, Noise
 from fpsolve.model.expression import Model
 
 #: Custom models of the speed table (loss, constants, noise).
@@ -251,12 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ndim-only", action="store_true", help="only the N-dimensional table")
     cli.add_output_arguments(parser, "results/bench_montecarlo")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.walkers, args.steps, args.repeat = 20_000, 100, 2
-        args.memory_walkers, args.memory_steps = 100_000, 20
-        args.ndim_updates = 2e6
-    if not args.ndim_updates >= 1e3:
-        raise cli.UsageError(f"--ndim-updates must be >= 1000 (got {args.ndim_updates})")
+    # the given values are checked with --quick too (which then replaces them), all before any run
+    if not 1e3 <= args.ndim_updates < float("inf"):
+        raise cli.UsageError(f"--ndim-updates must be a finite number >= 1000 (got {args.ndim_updates})")
     for name in ("walkers", "steps", "repeat", "memory_walkers", "memory_steps", "bins"):
         if getattr(args, name) < 1:
             raise cli.UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
@@ -264,6 +261,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     threads = args.threads or sorted({1, most})
     if any(t < 1 or t > most for t in threads):
         raise cli.UsageError(f"--threads must lie in 1..{most} (got {threads})")
+    if not args.ndim_only:  # the memory forecast of the longest run of each size (mc/plan.py), before any run
+        for option, walkers, steps in (("--walkers", args.walkers, args.steps),
+                                       ("--memory-walkers", args.memory_walkers, 10 * args.memory_steps)):
+            plan = mc_plan.check_run(Noise(0.05, 1.0), walkers=walkers, steps=steps, radius=float("inf"))
+            try:
+                mc_plan.check_memory(plan, walkers, (args.bins, args.bins), threads=most)
+            except ModelError as exc:
+                raise cli.UsageError(f"{option} {walkers}: {exc}") from None
+    if args.quick:
+        args.walkers, args.steps, args.repeat = 20_000, 100, 2
+        args.memory_walkers, args.memory_steps = 100_000, 20
+        args.ndim_updates = 2e6
     out = io.claim_output(args.out or io.RESULTS_ROOT / "bench_montecarlo", "bench_montecarlo", args.overwrite)
     import numba  # after the input checks (a refused run loads no kernel)
 

@@ -79,10 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return adaptive_main(args)
     landscape, noise = cli.model_from_args(args)
     radius, center = cli.domain_from_args(args)
+    for name, values, what in (("--levels", args.levels, "finite numbers"),
+                               ("--reference", [args.reference], "a finite number")):  # even with --quick
+        for value in values:
+            if not (np.isfinite(value) and value > 0):
+                raise cli.UsageError(f"{name} must be {what} > 0 (got {value!r})")
     levels, ref_level = (list(args.levels), args.reference) if not args.quick else ([0.3, 0.45], 0.7)
-    for value in levels + [ref_level]:
-        if not (np.isfinite(value) and value > 0):
-            raise cli.UsageError(f"mesh levels must be finite numbers > 0 (got {value!r})")
     if ref_level <= max(levels):
         raise cli.UsageError(f"--reference ({ref_level:g}) must be finer than every level ({max(levels):g})")
     from fpsolve.fem import mesh as fmesh
@@ -170,10 +172,9 @@ def adaptive_main(args) -> int:
 
     from fpsolve.validation import benchmark
 
+    for value in args.tols:  # the given ones even with --quick
+        cli.check_tolerance(value, "--tols")
     tols = [1e-2] if args.quick else list(args.tols)
-    for value in tols:
-        if not (np.isfinite(value) and 0 < value < 1):
-            raise cli.UsageError(f"tolerances must be in (0, 1) (got {value!r})")
     comm = MPI.COMM_WORLD
     if comm.size > 1:
         raise cli.UsageError("--adaptive runs each row in its own serial process: start it without mpirun")

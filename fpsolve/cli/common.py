@@ -278,6 +278,15 @@ def model_and_domain(args: argparse.Namespace):
     return model, radius, center
 
 
+def check_tolerance(value: float, option: str = "--tol") -> None:
+    """Refuse (UsageError naming ``option``) an FEM error tolerance outside the
+    open interval (0, 1) (docs/commands.md, solve_fp.py --tol): one rule for
+    every tool that takes one (``--tol``, ``--tols``).  ``value``: the number
+    given (nan and ±inf are refused too)."""
+    if not (0 < value < 1):
+        raise UsageError(f"{option} must be in (0, 1) (got {value!r})")
+
+
 def check_minimum_inside(model, radius: float, center: tuple[float, float]) -> None:
     """Refuse (ModelError) a valley model (docs/model.md §1) whose disk Ω
     (docs/model.md §4) misses the loss's minimum θ = (0, 0): the density lives

@@ -140,14 +140,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     times = ({} if args.compare_mc is None else
              dynamics_mc.stop_times(args.t_end, args.mc_dt, noise.alpha, schedule=schedule))
     with io.atomic_output_dir(out, comm, "evolve", args.overwrite) as tmp:
-        run = dynamics.evolve_case(
-            model, start=args.start, start_width=args.start_width, t_end=args.t_end,
-            wall=args.wall, tol=args.tol, dt=args.dt,
-            radius=radius, center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
-            h_max=args.h_max, comm=comm, xdmf_path=str(tmp / "density.xdmf"), progress=progress,
-            on_time=on_time, stops=sorted({float(t) for tt in times.values() for t in tt}), schedule=schedule)
-        if bar is not None:
-            bar.close()
+        try:
+            run = dynamics.evolve_case(
+                model, start=args.start, start_width=args.start_width, t_end=args.t_end,
+                wall=args.wall, tol=args.tol, dt=args.dt,
+                radius=radius, center=center, degree=args.degree, mesh=mesh, h_min=args.h_min,
+                h_max=args.h_max, comm=comm, xdmf_path=str(tmp / "density.xdmf"), progress=progress,
+                on_time=on_time, stops=sorted({float(t) for tt in times.values() for t in tt}), schedule=schedule)
+        finally:  # on Ctrl-C or an error too: else tqdm redraws the bar at exit, after the one error line
+            if bar is not None:
+                bar.close()
         bands = None
         if args.compare_mc is not None:
             progress(f"Monte-Carlo twins: {args.compare_mc} SDE walkers (dt {args.mc_dt:g}) and "

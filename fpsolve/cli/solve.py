@@ -107,8 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise cli.UsageError("--mesh cannot be combined with --h-min/--h-max")
     if args.mesh is not None and (args.radius is not None or args.center is not None):
         raise cli.UsageError("--mesh cannot be combined with --radius/--center (the domain comes from the file)")
-    if args.tol is not None and not (args.tol > 0 and args.tol < 1):
-        raise cli.UsageError(f"--tol must be in (0, 1) (got {args.tol!r})")
+    if args.tol is not None:
+        cli.check_tolerance(args.tol)
     if args.max_dofs is not None and args.max_dofs <= 0:
         raise cli.UsageError(f"--max-dofs must be > 0 (got {args.max_dofs!r})")
     if args.mesh_rule == "adaptive" and (args.h_min is not None or args.h_max is not None):

@@ -49,7 +49,9 @@ def write(sol: Any, model: Any, out: str | os.PathLike, *, extra: dict | None = 
     comm = sol.comm
     say = progress or (lambda message: None)
     t_start = time.perf_counter()
-    out = io.claim_output(out, TOOL, overwrite, comm)
+    # after the computation: what the folder holds is judged when the result is complete (a file dropped
+    # into the old result meanwhile sends it to DIR.new-<time>, io.atomic_output_dir; refused here, it was lost)
+    out = io.claim_output(out, TOOL, overwrite, comm, contents=False)
     landscape, noise = model.valley, model.noise_level
     summary = {**sol.summary.as_dict(), **(extra or {})}
     # matplotlib's import (rank 0) is timed apart, as the split of a run's time does

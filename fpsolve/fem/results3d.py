@@ -36,7 +36,9 @@ def write(result: Any, out: str | os.PathLike, *, title: str = "", extra: dict |
     comm = result.comm
     say = progress or (lambda message: None)
     t_start = time.perf_counter()
-    out = io.claim_output(out, TOOL, overwrite, comm)
+    # after the computation: what the folder holds is judged when the result is complete (a file dropped
+    # into the old result meanwhile sends it to DIR.new-<time>, io.atomic_output_dir; refused here, it was lost)
+    out = io.claim_output(out, TOOL, overwrite, comm, contents=False)
     summary = {**result.summary, **(extra or {})}
     marginals = result.marginals()
     z = result.summary["center"][2]

@@ -657,7 +657,14 @@ class Model:
             with symbolic_budget(f"loss {_short(loss)}"):
                 model = cls(loss=loss, params=tuple((k, float(params[k])) for k in consts), noise=kind,
                             covariance=None, alpha=nz.alpha, Delta=nz.Delta, name=name, variables=variables)
-                model.derivation  # derived once, here, within the budget
+                d = model.derivation  # derived once, here, within the budget
+            if kind != "isotropic":  # the rule of check_formulas in 2-D (Landscape: a frozen theta1), symbolically
+                free = d.loss.free_symbols
+                for i, t in enumerate(d.symbols[:variables]):
+                    if t not in free:
+                        raise ModelError(f"theta{i + 1} does not appear in the loss: it would stay frozen (no drift, "
+                                         f"no {kind} noise; no unique stationary density, docs/model.md §7); "
+                                         "use it in the loss, or number the variables without gaps")
             return model
         with symbolic_budget(f"loss {_short(loss)}"):
             parse(loss, consts, what="loss")  # raises on bad text

@@ -174,7 +174,14 @@ def _expression(text: str, what: str) -> Tuple[Law, Any, Any]:
     if {t, k} <= free:
         raise InputError(f"{what} {text!r} depends on both t and k; write it in one of them")
     var = k if k in free else t
-    f = sympy.lambdify(var, expr, modules=[{"Heaviside": lambda x, h=0.5: np.heaviside(x, h)}, "numpy"])
+    raw = sympy.lambdify(var, expr, modules=[{"Heaviside": lambda x, h=0.5: np.heaviside(x, h)}, "numpy"])
+
+    def f(x: Any) -> Any:
+        # a log(t) at t = 0 or a sqrt(t - 1) at t < 1 is -inf/nan, which the callers refuse by name
+        # (Schedule._check_value): no numpy RuntimeWarning besides that one error line
+        with np.errstate(all="ignore"):
+            return raw(x)
+
     return Law("expression", (), text, str(var)), expr, f
 
 

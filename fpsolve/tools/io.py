@@ -40,7 +40,7 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 from fpsolve import __version__
 from fpsolve.tools.errors import InputError
@@ -235,7 +235,8 @@ def _cannot_write_in(folder: Path) -> str | None:
     return None
 
 
-def claim_output(path: str | os.PathLike, tool: str, overwrite: bool = False, comm: Any = None) -> Path:
+def claim_output(path: str | os.PathLike, tool: str, overwrite: bool = False, comm: Any = None, *,
+                 contents: bool = True) -> Path:
     """Check, before any computation, that ``tool`` may write its result at ``path``.
 
     Allowed: a path that does not exist yet (and can be created), an empty
@@ -245,13 +246,17 @@ def claim_output(path: str | os.PathLike, tool: str, overwrite: bool = False, co
     folder with any other entry is refused whatever ``overwrite`` says, as are
     the working directory, its parents and HOME.
     Collective under MPI (``comm``): rank 0 decides, every rank raises alike.
+    ``contents=False``: leave out what the folder holds, for a check after the
+    computation (a writer the tool claimed for before it): a file dropped into
+    the old result meanwhile then sends the new result beside it, to
+    ``DIR.new-<time>`` (:func:`atomic_output_dir`), instead of losing it.
 
     Returns the absolute path.  Raises :class:`OutputError` (one line naming
     the path and the reason).
     """
     path = Path(path).absolute()
     rank = 0 if comm is None else comm.rank
-    reason = _refusal(path, tool, overwrite) if rank == 0 else None
+    reason = _refusal(path, tool, overwrite, contents) if rank == 0 else None
     reason = _bcast(comm, reason)
     if reason is not None:
         raise OutputError(reason)
@@ -450,7 +455,12 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "f
     if reason is not None:
         raise OutputError(reason)
     tmp = None
+    made: list[Path] = []  # the folders above ``final`` this call creates, deepest first: removed again on failure
     if rank == 0:
+        above = final.parent
+        while not above.exists() and not above.is_symlink():
+            made.append(above)
+            above = above.parent
         final.parent.mkdir(parents=True, exist_ok=True)
         clean_stale(final.parent)
         tmp = tempfile.mkdtemp(prefix=f".{final.name}{_TMP_TAG}{os.getpid()}-", dir=final.parent)
@@ -462,6 +472,8 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "f
         yield tmp
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        if rank == 0:
+            _remove_empty(made)  # e.g. results/<case>/ of an interrupted run: a failed run writes nothing
         if parallel:
             # the other ranks may be inside a collective write (HDF5) that
             # will never complete: end them all rather than hang
@@ -484,6 +496,15 @@ def atomic_output_dir(final: str | os.PathLike, comm: Any = None, tool: str = "f
     late = _bcast(comm, late)
     if late is not None:
         raise OutputError(late)
+
+
+def _remove_empty(folders: Sequence[Path]) -> None:
+    """Remove ``folders`` (deepest first) while they are empty; stop at the first one that is not."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _abort(comm: Any, exc: BaseException) -> None:
