@@ -173,11 +173,11 @@ def test_theory_script_with_fast_directions(tmp_path):
     for args, message in (
         (["--fast-directions", "0"], "--fast-directions must be an integer in"),
         (["--fast-directions", "2.5"], "invalid int value"),
-        (["--fast-directions", "3", "--a0", "1,2"], "--a0 needs 1 or m = 3 values (one per fast direction), got 2"),
+        (["--fast-directions", "3", "--a0", "1,2"], r"--a0 needs 1 or m = 3 values \(one per fast direction\), got 2"),
         (["--fast-directions", "2", "--a2=-1,-3"], r"g_1\(x\) = -3.5 <= 0 at x = 1.73205"),
         (["--fast-directions", "2", "--noise", "isotropic"], "need --noise sgd"),
         (["--fast-directions", "2", "--loss", "x**2+y**2"], "does not take --loss"),
-        (["--a0", "1,2"], "a0 must be a finite number"),
+        (["--a0", "1,2"], "--a0 1,2 is a comma list of 2 values: it needs --fast-directions 2"),
     ):
         bad = tmp_path / "bad"
         res = run_script("theory.py", *args, "--out", str(bad))

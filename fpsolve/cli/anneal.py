@@ -30,6 +30,7 @@ from typing import Sequence
 import numpy as np
 
 from fpsolve.cli import common as cli
+from fpsolve.mc import plan
 from fpsolve.model.schedule import Schedule
 from fpsolve.tools import io
 
@@ -114,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (0 < value < float("inf")):
             raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
     cli.check_tolerance(args.tol)  # the rule of solve_fp.py --tol
+    plan.check_seed(args.seed, "--seed")
     schedules = {}
     for K in sorted(set(args.K)):
         sched = Schedule.named("cosine", {"K": K, "alpha_min": args.alpha_cold}, alpha=model.alpha, Delta=model.Delta)

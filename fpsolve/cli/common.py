@@ -470,6 +470,12 @@ def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] 
     """
 
     prog = _PROG or sys.argv[0].rsplit("/", 1)[-1]
+    import signal
+
+    import fpsolve.cli
+
+    if signal.getsignal(signal.SIGINT) is fpsolve.cli._interrupted_while_importing:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # imports done: KeyboardInterrupt from here
     try:
         with keep_sigint_handler():  # e.g. io.versions() imports gmsh
             code = main(argv)

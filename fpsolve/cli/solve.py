@@ -51,7 +51,7 @@ def petsc_options(pairs: Sequence[str]) -> dict:
 
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="solve_fp.py", description=__doc__.splitlines()[0])
-    cli.add_model_arguments(parser)
+    cli.add_model_arguments(parser, fast_directions=True)
     cli.add_expression_arguments(parser)
     cli.add_domain_arguments(parser, ball=True)
     parser.add_argument("--fast-directions", type=int, default=None, metavar="m",
