@@ -41,7 +41,9 @@ def test_one_direction_equals_the_two_variable_closed_forms(preset, T):
     for kind in kinds:
         two, mine = th.marginal_moments(land, T, kind), tn.marginal_moments(nv, T, kind)
         for key in ("mean_abs_theta1", "std_abs_theta1", "var_theta1", "mode_theta1", "flatness_at_mode"):
-            assert mine[key] == pytest.approx(two[key], rel=1e-12, abs=1e-300), key
+            # std = sqrt(E x² − mean²) loses (mean/std)² ≈ 5e3 ulps to cancellation at T = 0.05
+            rel = 1e-10 if key == "std_abs_theta1" else 1e-12
+            assert mine[key] == pytest.approx(two[key], rel=rel, abs=1e-300), key
         assert mine["var_y"][0] == pytest.approx(two["var_theta2"], rel=1e-12)
         assert mine["var_y_exact"][0] == pytest.approx(two["var_theta2_exact"], rel=1e-12)
         for key in ("mean_g", "mean_g2", "mean_dg2"):
