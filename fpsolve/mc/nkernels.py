@@ -117,27 +117,45 @@ _g, _dg, _d2g = _nb.g, _nb.dg, _nb.d2g
 
 
 @numba.njit(_nrt=False)
-def _wall_hit(th, old, key, k, ndn, p):
-    """The exit test after a step from ``old`` to ``th``: outside the stop
-    sphere, or (bridge on, sphere finite, an end within reach) the Brownian
-    bridge crossed it.  ``ndn(n)`` is n·D n at ``old``.  Returns (stop, d2)."""
+def _wall_test(th, old, p):
+    """The exit test after a step from ``old`` to ``th`` up to the bridge:
+    (stop, d2, ro2, bridge): stop when ``th`` is outside the stop sphere;
+    ``bridge`` when the Brownian bridge must decide (bridge on, sphere
+    finite, an end within reach; :func:`_bridge_crossed`)."""
     n = th.shape[0]
     d2 = 0.0
     for j in range(n):
         d2 += (th[j] - p.center[j]) * (th[j] - p.center[j])
     if not d2 < p.stop2:
-        return True, d2
+        return True, d2, 0.0, False
     if p.bridge > 0.0 and p.stop2 < p.bound2:
         ro2 = 0.0
         for j in range(n):
             ro2 += (old[j] - p.center[j]) * (old[j] - p.center[j])
         inner = max(math.sqrt(p.stop2) - p.bridge, 0.0) ** 2
         if d2 > 0.0 and not (ro2 < inner and d2 < inner):
-            r = math.sqrt(p.stop2)
-            rn = math.sqrt(d2)
-            q = _bridge_probability(r - math.sqrt(ro2), r - rn, ndn, 0.0, 0.0, 1.0, 0.0, p.dt)
-            return _uniform(key, np.uint64(2) * np.uint64(k)) < q, d2
-    return False, d2
+            return False, d2, ro2, True
+    return False, d2, 0.0, False
+
+
+@numba.njit(_nrt=False)
+def _bridge_crossed(key, k, d2, ro2, ndn, p):
+    """Whether the Brownian bridge from radius² ``ro2`` to ``d2`` crossed the
+    stop sphere; ``ndn`` is n·D n at the step's start."""
+    r = math.sqrt(p.stop2)
+    q = _bridge_probability(r - math.sqrt(ro2), r - math.sqrt(d2), ndn, 0.0, 0.0, 1.0, 0.0, p.dt)
+    return _uniform(key, np.uint64(2) * np.uint64(k)) < q
+
+
+@numba.njit(_nrt=False)
+def _wall_hit(th, old, key, k, ndn, p):
+    """The exit test after a step from ``old`` to ``th`` (:func:`_wall_test`,
+    then :func:`_bridge_crossed` where needed); ``ndn`` is n·D n at ``old``.
+    Returns (stop, d2)."""
+    stop, d2, ro2, bridge = _wall_test(th, old, p)
+    if bridge:
+        return _bridge_crossed(key, k, d2, ro2, ndn, p), d2
+    return stop, d2
 
 
 @numba.njit(_nrt=False)
@@ -322,24 +340,10 @@ def _valley_ndn(th, d2, aux, gs, hxy, p):
 def _valley_wall_hit(th, old, key, k, aux, gs, hxy, p):
     """:func:`_wall_hit` for the valley, n·D n (:func:`_valley_ndn`) computed
     only when the bridge test needs it.  Returns (stop, d2)."""
-    n = th.shape[0]
-    d2 = 0.0
-    for j in range(n):
-        d2 += (th[j] - p.center[j]) * (th[j] - p.center[j])
-    if not d2 < p.stop2:
-        return True, d2
-    if p.bridge > 0.0 and p.stop2 < p.bound2:
-        ro2 = 0.0
-        for j in range(n):
-            ro2 += (old[j] - p.center[j]) * (old[j] - p.center[j])
-        inner = max(math.sqrt(p.stop2) - p.bridge, 0.0) ** 2
-        if d2 > 0.0 and not (ro2 < inner and d2 < inner):
-            r = math.sqrt(p.stop2)
-            rn = math.sqrt(d2)
-            ndn = _valley_ndn(th, d2, aux, gs, hxy, p)
-            q = _bridge_probability(r - math.sqrt(ro2), r - rn, ndn, 0.0, 0.0, 1.0, 0.0, p.dt)
-            return _uniform(key, np.uint64(2) * np.uint64(k)) < q, d2
-    return False, d2
+    stop, d2, ro2, bridge = _wall_test(th, old, p)
+    if bridge:
+        return _bridge_crossed(key, k, d2, ro2, _valley_ndn(th, d2, aux, gs, hxy, p), p), d2
+    return stop, d2
 
 
 @numba.njit(_nrt=False)
