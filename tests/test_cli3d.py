@@ -44,7 +44,10 @@ def test_valley_with_two_fast_directions_writes_every_output(tmp_path):
     assert s["mean_abs_theta1"] == pytest.approx(MC_MEAN_ABS_X, abs=0.004)
     for v in s["var_y"]:
         assert v == pytest.approx(MC_VAR_Y, rel=0.03)
-    assert s["mass"] == pytest.approx(1.0, abs=1e-10) and abs(s["mean_theta1"]) < 1e-10  # mirror-symmetric
+    # mirror-symmetric: the weighted density w u is not a polynomial, so mirrored cells' quadrature
+    # errors do not cancel exactly (2e-10 measured)
+    assert s["mass"] == pytest.approx(1.0, abs=1e-10) and abs(s["mean_theta1"]) < 1e-9
+    assert s["trial_space"].startswith("P2 times") and s["negative_mass"] < 1e-2
     assert s["escape_rate_flux"] == pytest.approx(s["escape_rate"], rel=1e-6)
     assert s["eigen"]["options_in_effect"]["st_pc_factor_mat_solver_type"] == "mumps"
     assert any("negative mass" in w for w in s["warnings"]) and "warning: negative mass" in res.stderr

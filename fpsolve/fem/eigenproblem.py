@@ -83,15 +83,25 @@ def solve_operator(op: Operator, *, eigensolver: str = "slepc",
     phi = fem.Function(V, name="density")
     vec.copy(_compat.petsc_vec(phi))
     phi.x.scatter_forward()
-    mass = comm.allreduce(fem.assemble_scalar(fem.form(phi * ufl.dx)))
+    density = op.density_of(phi)  # P = w u on a weighted operator (u = phi here)
+    # w u by the rule the moments use (Solution's degree), so that its mass is 1 to round-off
+    dx = ufl.dx if op.log_weight is None else ufl.dx(metadata={"quadrature_degree": qdeg + 2})
+    mass = comm.allreduce(fem.assemble_scalar(fem.form(density * dx)))
     phi.x.array[:] /= mass  # fixes sign and normalisation together
+    unknown = phi
+    if op.log_weight is not None:  # the density's nodal interpolant, for points, plots and files
+        phi = fem.Function(V, name="density")
+        phi.x.array[:] = np.exp(op.log_weight.x.array) * unknown.x.array
     t_solve = time.perf_counter() - t1
     say(f"eigen-solve ({info['eigensolver']}, {info.get('lu')}): lambda0 = {lam.real:.6g}, "
         f"residual {info['residual']:.1e} in {t_solve:.2f}s")
     info["gap"] = spectral_gap(lam, info["eigenvalues"])
     info["wall_density_relative"] = _wall_density(phi, wall_dofs)
-    flux = wall_flux(phi, lam, op.drift, op.D, op.divD, wall_dofs, qdeg)
-    sol = Solution(phi, lam, flux, qdeg + 2, {**info, "dofs": dofs, "degree": degree, "wall": wall})
+    flux = wall_flux(density, lam, op.drift, op.D, op.divD, wall_dofs, qdeg, V)
+    if op.log_weight is not None:
+        info["trial_weight"] = "exp(log_weight): the density is w u (Operator.with_log_weight)"
+    sol = Solution(phi, lam, flux, qdeg + 2, {**info, "dofs": dofs, "degree": degree, "wall": wall},
+                   expression=density)
     if tau is not None:
         sol.adjoint = fem.Function(V, name="mean_first_passage_time")
         tau.copy(_compat.petsc_vec(sol.adjoint))
@@ -171,7 +181,7 @@ def _wells_l1(M: Any, phi0: Any, phi1: Any) -> float:
 
 
 def wall_flux(phi: Any, lam: complex, drift: Any, D: Any, divD: Any, wall_dofs: np.ndarray,
-              quadrature_degree: int) -> float:
+              quadrature_degree: int, V: Any = None) -> float:
     """Escape rate from the boundary flux, ``∮ J·n ds / ∫ φ`` with ∫ φ = 1,
     computed as the weak-form residual against the wall's basis functions
     (the function ``w`` that is 1 at every wall dof and 0 at interior dofs):
@@ -182,24 +192,27 @@ def wall_flux(phi: Any, lam: complex, drift: Any, D: Any, divD: Any, wall_dofs: 
     conservation), this agrees with λ0 to the eigenpair residual, yet it is computed from the density next to the wall, so it
     stays meaningful where λ0 is at round-off.  Evaluating −D∇φ·n pointwise
     on the wall instead was 50-73 % low on meshes where λ0 was right to
-    2e-4 (issue 11).  Collective; 1/time units."""
+    2e-4 (issue 11).  ``phi``: a ``fem.Function``, or a UFL density on the
+    space ``V`` (a weighted operator's ``w u``).  Collective; 1/time units."""
     import ufl
     from dolfinx import fem
     from dolfinx.fem.petsc import assemble_vector
     from petsc4py import PETSc
 
-    V = phi.function_space
+    V = phi.function_space if V is None else V
     v = ufl.TestFunction(V)
+    # a Function's product with v is integrated exactly by UFL's own degree; w u is not
+    dx = ufl.dx if isinstance(phi, fem.Function) else ufl.dx(metadata={"quadrature_degree": quadrature_degree})
     n_owned = V.dofmap.index_map.size_local
     owned = wall_dofs[wall_dofs < n_owned]
     total = 0.0
     for form, weight in ((weak_form(phi, v, drift, D, divD, quadrature_degree), -1.0),
-                         (ufl.inner(phi, v) * ufl.dx, lam.real)):
+                         (ufl.inner(phi, v) * dx, lam.real)):
         b = assemble_vector(fem.form(form))
         b.ghostUpdate(addv=PETSc.InsertMode.ADD, mode=PETSc.ScatterMode.REVERSE)
         total += weight * float(np.sum(b.getArray(readonly=True)[owned]))
         b.destroy()
-    return phi.function_space.mesh.comm.allreduce(total)
+    return V.mesh.comm.allreduce(total)
 
 
 def _wall_density(phi: Any, wall_dofs: np.ndarray) -> float:

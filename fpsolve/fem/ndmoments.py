@@ -16,11 +16,13 @@ import numpy as np
 from fpsolve import _compat
 
 
-def quadrature_samples(function: Any, degree: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def quadrature_samples(function: Any, degree: int, expression: Any = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(θ of shape (n, gdim), weights (n,), values (n,)) at the quadrature
     points (rule exact to ``degree``) of this rank's owned cells, so that
     ``Σ w f(θ) φ`` is ``∫ f φ`` on this rank.  ``function``: a scalar
-    ``fem.Function`` on a triangle or tetrahedron mesh."""
+    ``fem.Function`` on a triangle or tetrahedron mesh; ``expression``: the
+    UFL density to sample instead (a weighted operator's ``w u``,
+    :attr:`fpsolve.fem.solution.Solution.density_expression`)."""
     import ufl
 
     msh = function.function_space.mesh
@@ -30,21 +32,23 @@ def quadrature_samples(function: Any, degree: int) -> Tuple[np.ndarray, np.ndarr
     cells = np.arange(msh.topology.index_map(tdim).size_local, dtype=np.int32)
     x = ufl.SpatialCoordinate(msh)
     ex = _compat.expression_at(ufl.as_vector([x[i] for i in range(gdim)]
-                                             + [abs(ufl.JacobianDeterminant(msh)), function]), pts)
+                                             + [abs(ufl.JacobianDeterminant(msh)),
+                                                function if expression is None else expression]), pts)
     vals = _compat.eval_expression(ex, msh, cells).reshape(len(cells), len(wts), gdim + 2)
     w = (vals[:, :, gdim] * wts[None, :]).ravel()
     return vals[:, :, :gdim].reshape(-1, gdim), w, vals[:, :, gdim + 1].ravel()
 
 
-def coordinate_moments(function: Any, degree: int) -> Dict[str, float]:
+def coordinate_moments(function: Any, degree: int, expression: Any = None) -> Dict[str, float]:
     """Mass ``∫ φ``, and, of the density φ / mass: mean and variance of every
     coordinate (``mean_theta{k}``, ``var_theta{k}``, k = 1 … gdim), mean and
     std of ``|θ1|``; negative mass ``∫ max(−φ, 0)`` and the most negative
-    value relative to the maximum (of the unnormalised φ).  Collective."""
+    value relative to the maximum (of the unnormalised φ).  ``expression``: as
+    in :func:`quadrature_samples`.  Collective."""
     from mpi4py import MPI
 
     comm = function.function_space.mesh.comm
-    th, w, p = quadrature_samples(function, degree)
+    th, w, p = quadrature_samples(function, degree, expression)
     wp = w * p
 
     def total(a: np.ndarray) -> float:
@@ -67,13 +71,14 @@ def coordinate_moments(function: Any, degree: int) -> Dict[str, float]:
     return out
 
 
-def slow_marginal(function: Any, edges: Sequence[float], degree: int) -> np.ndarray:
+def slow_marginal(function: Any, edges: Sequence[float], degree: int, expression: Any = None) -> np.ndarray:
     """The θ1-marginal ``∫ φ dθ2 … dθN`` averaged over each bin of ``edges``
     (``len(edges) − 1`` values, density units), normalised by the total mass;
     by the quadrature points of the mesh (each point's weight to the bin it
-    lies in).  Collective; the same array on every rank."""
+    lies in); ``expression``: as in :func:`quadrature_samples`.  Collective;
+    the same array on every rank."""
     comm = function.function_space.mesh.comm
-    th, w, p = quadrature_samples(function, degree)
+    th, w, p = quadrature_samples(function, degree, expression)
     edges = np.asarray(edges, dtype=float)
     h, _ = np.histogram(th[:, 0], bins=edges, weights=w * p)
     out = np.zeros_like(h)

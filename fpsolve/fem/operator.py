@@ -42,6 +42,7 @@ class Operator:
     V: Any
     wall_dofs: np.ndarray
     model: Any = None
+    log_weight: Any = None
 
     @classmethod
     def build(cls, msh: Any, drift: Any, D: Any, divD: Any | None = None, *, degree: int = 2,
@@ -51,6 +52,24 @@ class Operator:
         wall = check_wall(wall)
         V = _compat.functionspace(msh, "Lagrange", degree)
         return cls(msh, drift, D, divD, degree, wall, V, _compat.locate_boundary_dofs(V), model)
+
+    def with_log_weight(self, log_weight: Any) -> "Operator":
+        """The same operator with the weighted trial space ``P = w u``, ``w =
+        exp(log_weight)`` (docs/numerics.md, *Three variables*): ``log_weight``
+        is a ``fem.Function`` on :attr:`V`, at most 0 and bounded below, that
+        approximates the log-density (a closed form), so the unknown u is
+        nearly constant where the density is steep and the discrete density
+        ``w u`` is non-negative far more often than the plain P2 one.  Every
+        density this operator gives is :meth:`density_of` its unknown; the
+        backward form (the generator, whose unknown is not a density) is
+        unchanged."""
+        return dataclasses.replace(self, log_weight=log_weight)
+
+    def density_of(self, u: Any) -> Any:
+        """The density (UFL) of the unknown ``u``: ``u`` itself, or ``exp(log_weight) u``."""
+        import ufl
+
+        return u if self.log_weight is None else ufl.exp(self.log_weight) * u
 
     @classmethod
     def of_model(cls, msh: Any, model: Any, *, degree: int = 2, wall: str = "absorbing") -> "Operator":
@@ -69,23 +88,25 @@ class Operator:
     @property
     def quadrature_degree(self) -> int:
         """The coefficients are polynomials of high degree in θ: 2p + 2 is exact
-        for the mass term and ample for the stiffness on a fine mesh."""
-        return 2 * self.degree + 2
+        for the mass term and ample for the stiffness on a fine mesh; two more
+        for a weight exp(log_weight), which no rule integrates exactly."""
+        return 2 * self.degree + 2 + (0 if self.log_weight is None else 2)
 
     @property
     def dofs(self) -> int:
         return self.V.dofmap.index_map.size_global
 
     def forward_form(self, u: Any, v: Any) -> Any:
-        """``a(u, v)``, the weak form of the Fokker-Planck operator (docs/model.md §4)."""
-        return weak_form(u, v, self.drift, self.D, self.divD, self.quadrature_degree)
+        """``a(P, v)`` with P = :meth:`density_of` ``u``, the weak form of the
+        Fokker-Planck operator (docs/model.md §4)."""
+        return weak_form(self.density_of(u), v, self.drift, self.D, self.divD, self.quadrature_degree)
 
     def backward_form(self, u: Any, v: Any) -> Any:
         """``a*(u, v) = a(v, u)``: the generator's form, ``−∫ v 𝓛u`` (docs/model.md §8)."""
         return weak_form(v, u, self.drift, self.D, self.divD, self.quadrature_degree)
 
     def eigen_matrices(self) -> Tuple[Any, Any]:
-        """(K, M), the assembled PETSc matrices of ``a(u, v)`` and ``∫ u v``
+        """(K, M), the assembled PETSc matrices of ``a(P, v)`` and ``∫ P v`` (P = :meth:`density_of` u)
         for the eigenproblem ``K φ = λ M φ`` (docs/model.md §4, §10); with an
         absorbing wall the wall rows are identity rows of K and zero rows of
         M (so P = 0 there and no spurious eigenvalue near the spectrum's low
@@ -98,6 +119,7 @@ class Operator:
         bcs = [fem.dirichletbc(fem.Function(self.V), self.wall_dofs)] if self.wall == "absorbing" else []
         K = assemble_matrix(fem.form(self.forward_form(u, v)), bcs=bcs, diagonal=1.0)
         K.assemble()
-        M = assemble_matrix(fem.form(ufl.inner(u, v) * ufl.dx), bcs=bcs, diagonal=0.0)
+        dx = ufl.dx if self.log_weight is None else ufl.dx(metadata={"quadrature_degree": self.quadrature_degree})
+        M = assemble_matrix(fem.form(ufl.inner(self.density_of(u), v) * dx), bcs=bcs, diagonal=0.0)
         M.assemble()
         return K, M

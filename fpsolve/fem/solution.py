@@ -40,8 +40,11 @@ class Solution:
     are collective (call them on every rank)."""
 
     def __init__(self, density: Any, eigenvalue: complex, flux: Any, quadrature_degree: int,
-                 info: dict) -> None:
+                 info: dict, expression: Any = None) -> None:
         self.density = density
+        #: the density as UFL, what quadrature measures: ``density`` itself, or a weighted
+        #: operator's ``w u`` (of which ``density`` is the nodal interpolant)
+        self.density_expression = density if expression is None else expression
         self.mesh = density.function_space.mesh
         self.comm = self.mesh.comm
         self.eigenvalue = eigenvalue
@@ -73,7 +76,7 @@ class Solution:
             pts, wts = _compat.quadrature_triangle(degree)
             cells = np.arange(msh.topology.index_map(2).size_local, dtype=np.int32)
             x = ufl.SpatialCoordinate(msh)
-            ex = _compat.expression_at(ufl.as_vector((x[0], x[1], abs(ufl.JacobianDeterminant(msh)), self.density)), pts)
+            ex = _compat.expression_at(ufl.as_vector((x[0], x[1], abs(ufl.JacobianDeterminant(msh)), self.density_expression)), pts)
             vals = _compat.eval_expression(ex, msh, cells).reshape(len(cells), len(wts), 4)
             w = vals[:, :, 2] * wts[None, :]
             self._samples[degree] = (vals[:, :, 0].ravel(), vals[:, :, 1].ravel(), w.ravel(), vals[:, :, 3].ravel())

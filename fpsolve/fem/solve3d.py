@@ -54,6 +54,7 @@ def solve(op: Operator, petsc_options: Dict[str, Any] | None = None, iterative: 
     options = {**linear_solver_options(op.dofs, iterative), **(petsc_options or {})}
     sol, timings = solve_operator(op, petsc_options=options)
     t0 = time.perf_counter()
-    moments = ndmoments.coordinate_moments(sol.density, moment_degree or op.quadrature_degree + 2)
+    moments = ndmoments.coordinate_moments(sol.density, moment_degree or op.quadrature_degree + 2,
+                                           sol.density_expression)
     timings["moments_seconds"] = time.perf_counter() - t0
     return sol, moments, timings

@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fpsolve.fem import ball, diagnostics, ndmoments, nvalley_forms, solve3d
+from fpsolve.fem import ball, diagnostics, ndmoments, nvalley_forms, solve3d, weight
 from fpsolve.fem.forms import check_wall, to_ufl
 from fpsolve.fem.operator import Operator
 from fpsolve.fem.solution import evaluate_function
@@ -39,9 +39,9 @@ UNIFORM_DIVISOR = 8.0
 POINTS_PER_WIDTH = 1.5
 #: ... and cells this factor thinner in θ1 than the widths' ratio σ*/w: the negative
 #: mass at the steep outer flank falls with the θ1-thickness, not with the fast size
-#: (m = 2, T = 0.05: 59k dofs and 2.2 % at factor 1, 93k dofs and 0.25 % at 0.6,
-#: moments equal to 3e-6).
-STRETCH_FACTOR = 0.6
+#: (m = 2, T = 0.05, plain P2: 59k dofs and 2.2 % at factor 1, 93k dofs and 0.25 % at
+#: 0.6; weighted (fpsolve.fem.weight): 3.3e-4 at 0.6, 2.4e-5 at 0.45; moments equal to 3e-6).
+STRETCH_FACTOR = 0.45
 #: Bins of the slow marginal (marginals.csv): at most this many over the ball's θ1-extent.
 MARGINAL_BINS = 400
 
@@ -115,7 +115,8 @@ class Result3D:
         edges = self.marginal_edges() if edges is None else np.asarray(edges, dtype=float)
         out = {"theta1": 0.5 * (edges[1:] + edges[:-1]),
                "fem_marginal": ndmoments.slow_marginal(self.solution.density, edges,
-                                                       self.operator.quadrature_degree + 2)}
+                                                       self.operator.quadrature_degree + 2,
+                                                       self.solution.density_expression)}
         if self.valley is not None:
             sub = 20  # points per bin for the bin average of the closed form
             fine = np.linspace(edges[0], edges[-1], sub * (len(edges) - 1) + 1)
@@ -193,7 +194,7 @@ def ball_sizes(case: Any, T: float, radius: float, center: Sequence[float], h_mi
 def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: float = 2.0,
           center: Sequence[float] = (0.0, 0.0, 0.0), degree: int = 2, wall: str = "absorbing",
           h_min: float | None = None, h_max: float | None = None, petsc_options: Dict[str, Any] | None = None,
-          iterative: bool | None = None, comm: Any = None,
+          iterative: bool | None = None, weighted: bool = True, comm: Any = None,
           progress: Callable[[str], None] | None = None) -> Result3D:
     """The principal eigenpair of the Fokker-Planck operator in three variables.
 
@@ -208,7 +209,10 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     the sphere; the valley's are straight: its density is ~0 at the wall);
     ``wall`` absorbing or reflecting.  ``petsc_options`` (keys without the
     ``fpsolve_eig_`` prefix) and ``iterative`` go to
-    :func:`fpsolve.fem.solve3d.solve`.  Collective over ``comm`` (default
+    :func:`fpsolve.fem.solve3d.solve`.  ``weighted`` (the valley only): the
+    density is ``w u`` with w the §9 closed form (:mod:`fpsolve.fem.weight`),
+    which keeps it non-negative where plain P2 oscillates; False gives the
+    plain P2 density.  Collective over ``comm`` (default
     COMM_WORLD).  Raises ModelError / InputError naming a bad value.
     """
     from mpi4py import MPI
@@ -255,6 +259,8 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     else:
         drift, D, divD, _ = expression_coefficients(case, msh)
     op = Operator.build(msh, drift, D, divD, degree=degree, wall=wall)
+    if valley is not None and weighted:
+        op = op.with_log_weight(weight.valley_log_weight(op.V, valley, T))
     sol, mom, timings = solve3d.solve(op, petsc_options=petsc_options, iterative=iterative)
     lam = sol.eigenvalue
     say(f"eigen-solve: {op.dofs} dofs, lambda0 = {lam.real:.6g}, residual {sol.info['residual']:.1e} "
@@ -265,6 +271,8 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
         "case": record, "variables": 3, "T": T,
         "domain": "ball", "radius": sizes.radius, "center": list(sizes.center),
         "degree": degree, "wall": wall, "noise": noise, "cross_diffusion": noise != "sgd-diagonal",
+        "trial_space": (f"P{degree} times the closed-form density of docs/model.md §9 (fpsolve.fem.weight)"
+                        if op.log_weight is not None else f"P{degree}"),
         "mesh": mesh_info, "mesh_rule": sizes.rule,
         "escape_rate": lam.real, "escape_rate_imag": lam.imag,
         "escape_rate_flux": sol.boundary_escape_rate(),

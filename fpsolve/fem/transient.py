@@ -213,6 +213,10 @@ class Transient:
         from dolfinx import fem
         from dolfinx.fem.petsc import assemble_matrix, assemble_vector
 
+        if op.log_weight is not None:  # its unknown would be u, not the density the stepper measures
+            raise ModelError("the transient takes an unweighted Operator (Operator.with_log_weight is for the "
+                             "stationary eigen-solve)")
+
         msh, V = op.mesh, op.V
         self.op = op
         self.mesh, self.comm, self.wall, self.degree = msh, msh.comm, op.wall, op.degree
