@@ -195,7 +195,7 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
           center: Sequence[float] = (0.0, 0.0, 0.0), degree: int = 2, wall: str = "absorbing",
           h_min: float | None = None, h_max: float | None = None, petsc_options: Dict[str, Any] | None = None,
           iterative: bool | None = None, weighted: bool = True, comm: Any = None,
-          progress: Callable[[str], None] | None = None) -> Result3D:
+          progress: Callable[[str], None] | None = None, sizes: ball.BallSizes | None = None) -> Result3D:
     """The principal eigenpair of the Fokker-Planck operator in three variables.
 
     ``case``: the valley with two fast directions (an
@@ -212,8 +212,13 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     :func:`fpsolve.fem.solve3d.solve`.  ``weighted`` (the valley only): the
     density is ``w u`` with w the §9 closed form (:mod:`fpsolve.fem.weight`),
     which keeps it non-negative where plain P2 oscillates; False gives the
-    plain P2 density.  Collective over ``comm`` (default
-    COMM_WORLD).  Raises ModelError / InputError naming a bad value.
+    plain P2 density.  ``sizes``: a
+    :class:`~fpsolve.fem.ball.BallSizes` of one's own (e.g. an expression
+    model's ball graded by refinement boxes about where its density lives)
+    instead of :func:`ball_sizes`' (then ``radius``, ``center``, ``h_min``,
+    ``h_max`` are the ball's own and must be left at their defaults).
+    Collective over ``comm`` (default COMM_WORLD).  Raises ModelError /
+    InputError naming a bad value.
     """
     from mpi4py import MPI
 
@@ -249,7 +254,12 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     # method failed to converge for non-affine geometry"), so its ball is straight
     # (as in docs/numerics.md's measurements)
     order = 2 if degree == 2 and valley is None else 1
-    sizes = ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order)
+    if sizes is None:
+        sizes = ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order)
+    elif (h_min, h_max) != (None, None) or (float(radius), tuple(center)) != (2.0, (0.0, 0.0, 0.0)):
+        raise ModelError("give the ball either as sizes or as radius/center/h_min/h_max, not both")
+    else:
+        sizes = dataclasses.replace(sizes, geometry_order=order)
     t0 = time.perf_counter()
     msh, mesh_info, t_mesh = ball.create_ball(sizes, comm)
     say(f"ball meshed: {mesh_info['cells']} tetrahedra ({sizes.rule}, h_min {sizes.h_min:.3g}, "
