@@ -37,3 +37,16 @@ def run_script(name: str, *args: str, cwd: Path | None = None, timeout: float = 
         [sys.executable, str(ROOT / "scripts" / name), *args],
         cwd=cwd or ROOT, env=env, capture_output=True, text=True, timeout=timeout,
     )
+
+
+def run_script_mpi(name: str, *args: str, ranks: int = 2, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``scripts/<name>`` under ``mpirun -n ranks python -m mpi4py`` (as root and
+    oversubscribed where the machine has fewer cores); pytest fails when mpirun is missing."""
+    import shutil
+
+    exe = shutil.which("mpirun")
+    assert exe is not None, "mpirun is a test dependency (openmpi-bin)"
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", PRTE_MCA_rmaps_default_mapping_policy=":oversubscribe")
+    return subprocess.run([exe, "-n", str(ranks), sys.executable, "-m", "mpi4py", str(ROOT / "scripts" / name),
+                           *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
