@@ -12,8 +12,16 @@
   ``--h-min 0.2``: 7.4k dofs): the Gibbs variance T/(2k) per coordinate,
   relative error 8e-4 measured, asserted ≤ 2e-3; summary.json's numbers
   equal those of the library call (:func:`fpsolve.fem.stationary3d.solve`) to 1e-12;
+* ``--mesh FILE`` (issue 19.4): the uniform ball of the OU case written as
+  a gmsh .msh of 10-node tetrahedra gives the numbers of the generated ball
+  (the same mesh) to 1e-12 (bit-equal measured); a cube of linear
+  tetrahedra in a .vtu (domain "mesh", its bounding box) with the loss in
+  the aliases x, y, z gives the numbers of the same loss in theta1 … theta3
+  to 1e-12 (bit-equal measured) and Var θ_i 0.04975 (0.5 % below T/(2k) on
+  this coarse 2197-dof cube), asserted within 1 %;
 * bad input (m = 3, a bad radius, a 2-number centre, theta4, a 2-D-only
-  option): exit 2, one line, nothing written.
+  option, a missing or 2-D --mesh file, --mesh with --radius): exit 2, one
+  line, nothing written.
 """
 
 from __future__ import annotations
@@ -63,6 +71,57 @@ def test_valley_with_two_fast_directions_writes_every_output(tmp_path):
     assert "<Xdmf" in (out / "density.xdmf").read_text()
 
 
+def cube_tetrahedra(n=6, half=1.5):
+    """(points (n+1)³ × 3, tetrahedra (6 n³, 4)) of the cube [-half, half]³:
+    n³ cubes, each split into the six tetrahedra about its diagonal."""
+    g = np.linspace(-half, half, n + 1)
+    X, Y, Z = np.meshgrid(g, g, g, indexing="ij")
+    points = np.column_stack([X.ravel(), Y.ravel(), Z.ravel()])
+    idx = np.arange((n + 1) ** 3).reshape(n + 1, n + 1, n + 1)
+    c = [idx[i:n + i, j:n + j, k:n + k].ravel() for i in (0, 1) for j in (0, 1) for k in (0, 1)]
+    paths = [(0, 1, 3, 7), (0, 1, 5, 7), (0, 2, 3, 7), (0, 2, 6, 7), (0, 4, 5, 7), (0, 4, 6, 7)]
+    return points, np.concatenate([np.column_stack([c[a], c[b], c[d], c[e]]) for a, b, d, e in paths])
+
+
+NUMBERS = ["escape_rate", "mass", "mean_abs_theta1", "std_abs_theta1", "negative_mass", "dofs"] + [
+    f"{m}_theta{i}" for m in ("mean", "var") for i in (1, 2, 3)]
+
+
+def test_mesh_file_equals_the_generated_ball_and_aliases_equal_theta(tmp_path):
+    import meshio
+
+    from fpsolve.cli.solve import main
+    from fpsolve.fem import ball
+
+    points, cells = ball.ball_arrays(ball.uniform_ball_sizes(1.2, h=0.2, geometry_order=2))
+    msh = tmp_path / "ball.msh"  # meshio's 10-node order is VTK's: edges 01 12 02 03 13 23
+    meshio.write(msh, meshio.Mesh(points, [("tetra10", cells[:, [0, 1, 2, 3, 4, 5, 6, 7, 9, 8]])]),
+                 file_format="gmsh22", binary=False)
+    fixed = OU[:OU.index("--radius")] + ["--wall", "reflecting"]
+    assert main(fixed + ["--mesh", str(msh), "--out", str(tmp_path / "file")]) == 0
+    assert main(OU + ["--out", str(tmp_path / "ball")]) == 0
+    f, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("file", "ball"))
+    assert f["domain"] == "ball" and f["radius"] == pytest.approx(1.2, rel=1e-12) and f["mesh_rule"] == "file"
+    assert f["mesh"]["geometry_degree"] == 2 and f["mesh"]["source"] == str(msh)
+    for k in NUMBERS:
+        assert f[k] == pytest.approx(b[k], rel=1e-12, abs=1e-14), k
+    cube = tmp_path / "cube.vtu"
+    cube_points, cube_cells = cube_tetrahedra()
+    meshio.write(cube, meshio.Mesh(cube_points, [("tetra", cube_cells)]))
+    rest = fixed[2:]
+    assert main(["--loss", "k*(x**2 + y**2 + z**2)/2"] + rest
+                + ["--mesh", str(cube), "--out", str(tmp_path / "xyz")]) == 0
+    assert main(OU[:2] + rest + ["--mesh", str(cube), "--out", str(tmp_path / "theta")]) == 0
+    x, t = (json.loads((tmp_path / d / "summary.json").read_text()) for d in ("xyz", "theta"))
+    assert x["domain"] == "mesh" and x["radius"] is None and x["mesh"]["bounding_box"] == [-1.5, 1.5] * 3
+    assert x["case"]["model"]["variables"] == 3 and x["dofs"] == 13 ** 3
+    for k in NUMBERS:
+        assert x[k] == pytest.approx(t[k], rel=1e-12, abs=1e-14), k
+    for i in (1, 2, 3):
+        assert x[f"var_theta{i}"] == pytest.approx(0.1 / 2, rel=0.01), i
+    assert (tmp_path / "xyz" / "density.png").stat().st_size > 0
+
+
 def test_three_variable_loss_gibbs_variances_and_library_equality(tmp_path):
     from mpi4py import MPI
 
@@ -98,6 +157,11 @@ def test_three_variable_loss_gibbs_variances_and_library_equality(tmp_path):
         (["--fast-directions", "2", "--T", "-1"], "T"),
         (["--loss", "theta1**2 + theta2**2 + theta3**2 + theta4**2"], "the FEM is 3-D at most"),
         (["--loss", "theta1**2 + theta2**2 + theta3**2", "--h-max", "0.3"], "--h-max applies to the valley"),
+        (["--loss", "x**2 + y**2 + z**2", "--mesh", "/nonexistent/ball.msh"], "--mesh file not found"),
+        (["--loss", "x**2 + y**2 + z**2", "--mesh", "meshes/double-well_T0.05.msh"], "a 2-D mesh"),
+        (["--loss", "x**2 + y**2 + z**2", "--mesh", "meshes/double-well_T0.05.msh", "--radius", "1"],
+         "--mesh cannot be combined with --radius/--center"),
+        (["--loss", "x**2 + y**2 + z", "--param", "z=1"], "constant name 'z' is reserved"),
     ],
 )
 def test_bad_3d_input_exit_2_one_line_nothing_written(tmp_path, args, words):

@@ -62,7 +62,7 @@ def build_parser() -> cli.Parser:
                      help="Lagrange degree (default 2; P1 fails at T=0.01, see docs/numerics.md)")
     fem.add_argument("--mesh", default=None, metavar="FILE",
                      help="a 2-D triangle mesh file meshio reads (.msh, .xdmf, .vtu, .med, ...) instead of the "
-                          "graded disk; its domain comes from the file")
+                          "graded disk (in 3-D a tetrahedral one instead of the ball); its domain comes from the file")
     cli.add_mesh_size_arguments(fem)
     cli.add_cross_diffusion_argument(fem)
     cli.add_wall_argument(fem, "absorbing", "the disk's wall: absorbing P=0 (default) or reflecting zero flux")

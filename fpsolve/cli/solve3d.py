@@ -1,5 +1,6 @@
 """``solve_fp.py`` in three variables (docs/model.md §9, issue 19): the valley with
-``--fast-directions 2`` or a ``--loss`` in theta1, theta2, theta3.
+``--fast-directions 2`` or a ``--loss`` in theta1, theta2, theta3 (or x, y, z),
+on the generated ball or a tetrahedral ``--mesh`` file.
 
 Reached from :func:`fpsolve.cli.solve.main` when the options make the model
 3-D (:func:`is_three_dimensional`).  Every input is checked before anything
@@ -16,6 +17,8 @@ from __future__ import annotations
 import argparse
 import math
 from typing import Callable, Sequence
+
+import numpy as np
 
 from fpsolve.cli import common as cli
 from fpsolve.tools import io
@@ -59,15 +62,37 @@ def check_dimension(args: argparse.Namespace) -> int:
 
 def _two_d_only(args: argparse.Namespace) -> None:
     """Refuse, in one line, the options of the 2-D solve the 3-D one does not have yet."""
-    given = [opt for opt, on in (("--mesh", args.mesh is not None),
-                                 ("--mesh-rule adaptive", args.mesh_rule == "adaptive"),
+    given = [opt for opt, on in (("--mesh-rule adaptive", args.mesh_rule == "adaptive"),
                                  ("--tol", args.tol is not None), ("--max-dofs", args.max_dofs is not None),
                                  ("--eigenpairs", args.eigenpairs is not None),
                                  ("--eigensolver inverse", args.eigensolver != "slepc"),
                                  ("--noise-covariance", args.noise_covariance is not None)) if on]
     if given:
         raise cli.UsageError(f"{', '.join(given)} not yet supported in 3-D (the ball of --radius/--center, "
-                             "graded for the valley, uniform --h-min for a loss)")
+                             "graded for the valley, uniform --h-min for a loss, or a --mesh file)")
+
+
+def mesh_from_args(args: argparse.Namespace, comm) -> tuple:
+    """(MeshData or None, radius, centre) of the run: without ``--mesh`` None and
+    :func:`ball_from_args`; with it the tetrahedral file read on rank 0
+    (:func:`fpsolve.fem.meshfile.read_on_root`, collective) and, for the checks
+    of the model's formulas, the file's ball (``domain`` "ball") or the ball
+    about its bounding box.  UsageError for ``--mesh`` with
+    ``--radius``/``--center``/``--h-min``/``--h-max``; ModelError naming a bad file."""
+    if args.mesh is None:
+        return (None, *ball_from_args(args))
+    for opts, given in (("--radius/--center", args.radius is not None or args.center is not None),
+                        ("--h-min/--h-max", args.h_min is not None or args.h_max is not None)):
+        if given:
+            raise cli.UsageError(f"--mesh cannot be combined with {opts} (the domain and its sizes come from the file)")
+    from fpsolve.fem import meshfile
+
+    data = meshfile.read_on_root(args.mesh, comm, dim=3)
+    d = data.domain
+    if d["radius"] is not None:
+        return data, float(d["radius"]), tuple(float(c) for c in d["center"])
+    box = np.asarray(d["bounding_box"], dtype=float).reshape(3, 2)
+    return data, 0.5 * float(np.linalg.norm(box[:, 1] - box[:, 0])), tuple(float(c) for c in box.mean(axis=1))
 
 
 def ball_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float, float]]:
@@ -92,7 +117,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
 
     check_dimension(args)
     _two_d_only(args)
-    radius, center = ball_from_args(args)
+    mesh, radius, center = mesh_from_args(args, MPI.COMM_WORLD)
     if args.fast_directions is not None:
         m = args.fast_directions
         noise_model = "sgd-diagonal" if args.no_cross_diffusion else (args.noise or "sgd")
@@ -116,8 +141,9 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     from fpsolve.fem import stationary3d
 
     # the ball's sizes (and so every size option) are checked before anything is written
-    stationary3d.ball_sizes(case, solve_args[1].T if len(solve_args) == 2 else case.T, radius, center,
-                            args.h_min, args.h_max)
+    if mesh is None:
+        stationary3d.ball_sizes(case, solve_args[1].T if len(solve_args) == 2 else case.T, radius, center,
+                                args.h_min, args.h_max)
     options = petsc_options(args.petsc_option)
     from fpsolve.fem.linalg import check_petsc_options
 
@@ -131,11 +157,13 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     from fpsolve.tools import signals as _signals
 
     _signals.import_fem_stack()
-    progress(f"case {folder}: {describe}, P{args.degree}, {args.wall} wall, ball R={radius:g} about "
-             f"({', '.join(f'{c:g}' for c in center)}), {comm.size} rank(s)")
-    result = stationary3d.solve(*solve_args, **solve_kw, radius=radius, center=center, degree=args.degree,
-                                wall=args.wall, h_min=args.h_min, h_max=args.h_max, petsc_options=options,
-                                comm=comm, progress=progress)
+    where = (f"ball R={radius:g} about ({', '.join(f'{c:g}' for c in center)})" if mesh is None
+             else f"mesh {mesh.source} ({mesh.domain['domain']})")
+    progress(f"case {folder}: {describe}, P{args.degree}, {args.wall} wall, {where}, {comm.size} rank(s)")
+    domain = {"mesh": mesh} if mesh is not None else {"radius": radius, "center": center, "h_min": args.h_min,
+                                                        "h_max": args.h_max}
+    result = stationary3d.solve(*solve_args, **solve_kw, **domain, degree=args.degree, wall=args.wall,
+                                petsc_options=options, comm=comm, progress=progress)
     from fpsolve.fem import diagnostics
 
     s = result.summary

@@ -41,7 +41,7 @@ def write(result: Any, out: str | os.PathLike, *, title: str = "", extra: dict |
     out = io.claim_output(out, TOOL, overwrite, comm, contents=False)
     summary = {**result.summary, **(extra or {})}
     marginals = result.marginals()
-    z = result.summary["center"][2]
+    z = result.middle(2)
     xs, ys, section = result.section(theta3=z)
     say("marginal and section evaluated")
     s = result.summary

@@ -94,14 +94,26 @@ class Result3D:
     def comm(self) -> Any:
         return self.mesh.comm
 
+    def extent(self, k: int) -> Tuple[float, float]:
+        """(lowest, highest) θ_{k+1} of the domain: the ball's centre ± radius,
+        or a mesh file's bounding box."""
+        s = self.summary
+        if s.get("radius") is None:
+            return tuple(s["mesh"]["bounding_box"][2 * k:2 * k + 2])  # type: ignore[return-value]
+        return s["center"][k] - s["radius"], s["center"][k] + s["radius"]
+
+    def middle(self, k: int) -> float:
+        """The domain's centre in θ_{k+1} (a mesh file's bounding-box centre)."""
+        return 0.5 * sum(self.extent(k))
+
     def marginal_edges(self) -> np.ndarray:
-        """Bin edges of the slow marginal over the ball's θ1-extent: a quarter
-        of the mesh's finest θ1-size (``stretch`` × ``h_min``; the quadrature
-        points of a P2 solve are ample at that width), at most
-        :data:`MARGINAL_BINS` bins."""
+        """Bin edges of the slow marginal over the domain's θ1-extent: a quarter
+        of the mesh's finest θ1-size (``stretch`` × ``h_min``, a mesh file's
+        shortest edge; the quadrature points of a P2 solve are ample at that
+        width), at most :data:`MARGINAL_BINS` bins."""
         m = self.summary["mesh"]
-        lo, hi = self.summary["center"][0] - self.summary["radius"], self.summary["center"][0] + self.summary["radius"]
-        width = max(0.25 * m["stretch"] * m["h_min"], (hi - lo) / MARGINAL_BINS)
+        lo, hi = self.extent(0)
+        width = max(0.25 * m.get("stretch", 1.0) * m["h_min"], (hi - lo) / MARGINAL_BINS)
         return np.linspace(lo, hi, int(math.ceil((hi - lo) / width)) + 1)
 
     def marginals(self, edges: Sequence[float] | None = None) -> Dict[str, np.ndarray]:
@@ -136,21 +148,22 @@ class Result3D:
     def section(self, nx: int = 241, ny: int = 161, theta3: float | None = None,
                 box: Sequence[float] | None = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(θ1 grid (nx,), θ2 grid (ny,), φ (ny, nx)) on the plane θ3 =
-        ``theta3`` (default the ball's centre): over ``box`` (x0, x1, y0, y1),
-        default the ball's section clipped to where the moments put the
+        ``theta3`` (default the domain's centre, :meth:`middle`): over ``box`` (x0, x1, y0, y1),
+        default the domain's section clipped to where the moments put the
         density (8 standard deviations about the means, within the ball; in
         θ1 about ±mean ``|θ1|`` by 8 std ``|θ1|``, wider than the marginal's support).
         Collective: every rank gets the values (0 outside the mesh)."""
         s = self.summary
-        c, r = s["center"], s["radius"]
-        z = c[2] if theta3 is None else float(theta3)
+        z = self.middle(2) if theta3 is None else float(theta3)
         if box is None:
             def span(k: int) -> Tuple[float, float]:
-                half = 8.0 * math.sqrt(max(s[f"var_theta{k + 1}"], 0.0)) or r
+                lo, hi = self.extent(k)
+                half = 8.0 * math.sqrt(max(s[f"var_theta{k + 1}"], 0.0)) or (hi - lo)
                 m = s[f"mean_theta{k + 1}"]
-                return max(m - half, c[k] - r), min(m + half, c[k] + r)
+                return max(m - half, lo), min(m + half, hi)
             a, sa = s["mean_abs_theta1"], s["std_abs_theta1"]
-            x_half = min(a + 8.0 * sa, math.sqrt(max(s["var_theta1"], 0.0)) * 8.0) if sa > 0 else r
+            x_half = (min(a + 8.0 * sa, math.sqrt(max(s["var_theta1"], 0.0)) * 8.0) if sa > 0
+                      else self.extent(0)[1] - self.extent(0)[0])
             x_lo, x_hi = span(0)
             box = (max(x_lo, s["mean_theta1"] - x_half), min(x_hi, s["mean_theta1"] + x_half), *span(1))
         xs, ys = np.linspace(box[0], box[1], nx), np.linspace(box[2], box[3], ny)
@@ -195,7 +208,8 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
           center: Sequence[float] = (0.0, 0.0, 0.0), degree: int = 2, wall: str = "absorbing",
           h_min: float | None = None, h_max: float | None = None, petsc_options: Dict[str, Any] | None = None,
           iterative: bool | None = None, weighted: bool = True, comm: Any = None,
-          progress: Callable[[str], None] | None = None, sizes: ball.BallSizes | None = None) -> Result3D:
+          progress: Callable[[str], None] | None = None, sizes: ball.BallSizes | None = None,
+          mesh: Any = None) -> Result3D:
     """The principal eigenpair of the Fokker-Planck operator in three variables.
 
     ``case``: the valley with two fast directions (an
@@ -217,6 +231,13 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     model's ball graded by refinement boxes about where its density lives)
     instead of :func:`ball_sizes`' (then ``radius``, ``center``, ``h_min``,
     ``h_max`` are the ball's own and must be left at their defaults).
+    ``mesh``: a tetrahedral mesh file meshio reads, or the 3-D
+    :class:`~fpsolve.fem.meshfile.MeshData` of
+    :func:`fpsolve.fem.meshfile.read_on_root` (``dim=3``), instead of the
+    ball (the same rule: ``radius`` … ``h_max`` left at their defaults, no
+    ``sizes``); summary.json's ``domain`` is the file's ("ball" with its
+    fitted ``radius``/``center``, or "mesh": both None, the bounding box in
+    ``mesh``).
     Collective over ``comm`` (default COMM_WORLD).  Raises ModelError /
     InputError naming a bad value.
     """
@@ -254,16 +275,33 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     # method failed to converge for non-affine geometry"), so its ball is straight
     # (as in docs/numerics.md's measurements)
     order = 2 if degree == 2 and valley is None else 1
-    if sizes is None:
-        sizes = ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order)
-    elif (h_min, h_max) != (None, None) or (float(radius), tuple(center)) != (2.0, (0.0, 0.0, 0.0)):
-        raise ModelError("give the ball either as sizes or as radius/center/h_min/h_max, not both")
-    else:
-        sizes = dataclasses.replace(sizes, geometry_order=order)
+    own = (h_min, h_max) != (None, None) or (float(radius), tuple(center)) != (2.0, (0.0, 0.0, 0.0))
+    if (sizes is not None or mesh is not None) and (own or (sizes is not None and mesh is not None)):
+        raise ModelError("give the domain one way: sizes, a mesh, or radius/center/h_min/h_max")
     t0 = time.perf_counter()
-    msh, mesh_info, t_mesh = ball.create_ball(sizes, comm)
-    say(f"ball meshed: {mesh_info['cells']} tetrahedra ({sizes.rule}, h_min {sizes.h_min:.3g}, "
-        f"stretch {sizes.stretch:.3g}) in {t_mesh:.2f}s")
+    if mesh is not None:
+        from fpsolve.fem import meshfile
+
+        data = mesh if isinstance(mesh, meshfile.MeshData) else meshfile.read_on_root(mesh, comm, dim=3)
+        if data.dim != 3:
+            raise ModelError(f"--mesh {data.source}: a 2-D mesh; the 3-D solve needs a tetrahedral mesh")
+        msh, mesh_info = meshfile.load(data, comm)
+        mesh_info["cells"] = comm.allreduce(msh.topology.index_map(3).size_local, op=MPI.SUM)
+        t_mesh = time.perf_counter() - t0
+        domain = {"domain": mesh_info["domain"], "radius": mesh_info["radius"], "center": mesh_info["center"]}
+        rule = "file"
+        say(f"mesh read: {mesh_info['cells']} tetrahedra from {data.source} ({mesh_info['domain']}) "
+            f"in {t_mesh:.2f}s")
+    else:
+        if sizes is None:
+            sizes = ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order)
+        else:
+            sizes = dataclasses.replace(sizes, geometry_order=order)
+        msh, mesh_info, t_mesh = ball.create_ball(sizes, comm)
+        domain = {"domain": "ball", "radius": sizes.radius, "center": list(sizes.center)}
+        rule = sizes.rule
+        say(f"ball meshed: {mesh_info['cells']} tetrahedra ({sizes.rule}, h_min {sizes.h_min:.3g}, "
+            f"stretch {sizes.stretch:.3g}) in {t_mesh:.2f}s")
     if valley is not None:
         drift, D, divD, _ = nvalley_forms.nvalley_coefficients(msh, valley, T, noise)
     else:
@@ -279,11 +317,11 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
              if k not in ("dofs", "degree", "wall", "assemble_seconds", "solve_seconds")}
     summary: Dict[str, Any] = {
         "case": record, "variables": 3, "T": T,
-        "domain": "ball", "radius": sizes.radius, "center": list(sizes.center),
+        **domain,
         "degree": degree, "wall": wall, "noise": noise, "cross_diffusion": noise != "sgd-diagonal",
         "trial_space": (f"P{degree} times the closed-form density of docs/model.md §9 (fpsolve.fem.weight)"
                         if op.log_weight is not None else f"P{degree}"),
-        "mesh": mesh_info, "mesh_rule": sizes.rule,
+        "mesh": mesh_info, "mesh_rule": rule,
         "escape_rate": lam.real, "escape_rate_imag": lam.imag,
         "escape_rate_flux": sol.boundary_escape_rate(),
         "escape_rate_flux_method": "weak-form residual against the wall's basis functions (solver.wall_flux)",

@@ -21,7 +21,8 @@ constants, ``alpha``, ``Delta``) stay arguments: a sweep over them reuses one
 derivation, one compiled form and one compiled kernel.
 
 Parsing is restricted: the text may hold numbers, ``+ - * / ** ^ ( ) ,``, the
-coordinates ``theta1``, ``theta2`` (aliases ``x``, ``y``), the declared
+coordinates ``theta1``, ``theta2`` (aliases ``x``, ``y``; ``z`` is ``theta3``
+of a model of three or more variables), the declared
 constants and the elementary functions of :data:`FUNCTIONS`; anything else
 (attribute access, strings, other names) is refused with one line before
 sympy sees the text.  The symbolic work is bounded (:data:`MAX_TEXT`,
@@ -69,7 +70,9 @@ SYMBOLIC_SECONDS = 10.0
 MAX_MAGNITUDE = 1e150
 
 #: Coordinates and their aliases (θ3 … θN too in an N-variable model, docs/model.md §9).
-COORDINATES = {"theta1": 0, "theta2": 1, "x": 0, "y": 1}
+COORDINATES = {"theta1": 0, "theta2": 1, "x": 0, "y": 1, "z": 2}
+#: The aliases of θ1, θ2, θ3 (``z`` makes a loss 3-variable: :func:`count_variables`).
+ALIASES = {"x": 1, "y": 2, "z": 3}
 #: A coordinate name θk of an N-variable model (k = 1 … N).
 _THETA = re.compile(r"^theta([1-9][0-9]*)$")
 #: Most variables an expression model may have: its Hessian is derived
@@ -111,11 +114,12 @@ def _coordinates(n: int) -> tuple:
 
 def count_variables(text: Any) -> int:
     """N of a loss text: the largest k of the names ``theta<k>`` it uses, at
-    least 2 (``x``, ``y`` are θ1, θ2).  Text that is not a string counts 2
-    (:func:`parse` names the problem)."""
+    least 2 (``x``, ``y`` are θ1, θ2; ``z`` is θ3, so a text in x, y, z counts 3).
+    Text that is not a string counts 2 (:func:`parse` names the problem)."""
     if not isinstance(text, str):
         return 2
     found = [int(k) for k in re.findall(r"(?<![A-Za-z0-9_])theta([1-9][0-9]*)(?![A-Za-z0-9_])", text)]
+    found += [ALIASES[a] for a in re.findall(r"(?<![A-Za-z0-9_])([xyz])(?![A-Za-z0-9_])", text)]
     return max([2] + found)
 
 
@@ -131,7 +135,8 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
           variables: int = 2, extra: Mapping[str, Any] | None = None) -> Any:
     """Parse ``text`` into a sympy expression in a restricted namespace.
 
-    Allowed: numbers, ``+ - * / ** ^ ( ) ,``, ``theta1``/``theta2`` (``x``/``y``),
+    Allowed: numbers, ``+ - * / ** ^ ( ) ,``, ``theta1``/``theta2`` (``x``/``y``;
+    ``z`` for ``theta3`` where N >= 3),
     the names in ``constants``, the functions of :data:`FUNCTIONS`, with
     ``noise_symbols`` ``alpha`` and ``Delta``, and the names of ``extra``
     (name → sympy object, e.g. a schedule's ``t``, ``k`` and ``Heaviside``,
@@ -149,8 +154,8 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
         raise ModelError(f"{what} is empty")
     if len(text) > MAX_TEXT:
         raise ModelError(f"{what} {_short(text)} has {len(text)} characters; at most {MAX_TEXT} are read")
-    allowed = (set(FUNCTIONS) | set(COORDINATES) | set(constants) | {f"theta{k}" for k in range(3, variables + 1)}
-               | set(extra or {}))
+    allowed = (set(FUNCTIONS) | {c for c, k in COORDINATES.items() if k < variables} | set(constants)
+               | {f"theta{k}" for k in range(3, variables + 1)} | set(extra or {}))
     if noise_symbols:
         allowed |= set(NOISE_SYMBOLS)
     try:
@@ -164,7 +169,7 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
         if kind == tokenize.NAME:
             if s not in allowed:
                 hint = "" if s in _RESERVED or extra else f" (declare a constant with --param {s}=VALUE)"
-                if _THETA.match(s):
+                if _THETA.match(s) or s in COORDINATES:
                     hint = f" (the model has N = {variables} variables theta1 ... theta{variables})"
                 raise ModelError(f"{what} {text!r}: unknown name {s!r}{hint}")
         elif kind == tokenize.NUMBER:
@@ -179,6 +184,8 @@ def parse(text: str, constants: Sequence[str], *, what: str = "loss", noise_symb
     local = dict(_functions())
     local.update({"theta1": x, "theta2": y, "x": x, "y": y})
     local.update({f"theta{k + 1}": s for k, s in enumerate(_coordinates(variables)) if k >= 2})
+    if variables >= 3:
+        local["z"] = local["theta3"]
     local.update({c: sympy.Symbol(c, real=True) for c in constants})
     if noise_symbols:
         local.update({"alpha": alpha, "Delta": delta})
