@@ -20,8 +20,10 @@
   to 1e-12 (bit-equal measured) and Var θ_i 0.04975 (0.5 % below T/(2k) on
   this coarse 2197-dof cube), asserted within 1 %;
 * bad input (m = 3, a bad radius, a 2-number centre, theta4, a 2-D-only
-  option, a missing or 2-D --mesh file, --mesh with --radius): exit 2, one
-  line, nothing written.
+  option, a missing or 2-D --mesh file, --mesh with --radius, a ball whose
+  predicted dofs exceed --max-dofs (the valley's default: 9.68e4 predicted,
+  92.8k measured) or whose predicted memory exceeds the machine's): exit 2,
+  one line, nothing written.
 """
 
 from __future__ import annotations
@@ -162,6 +164,10 @@ def test_three_variable_loss_gibbs_variances_and_library_equality(tmp_path):
         (["--loss", "x**2 + y**2 + z**2", "--mesh", "meshes/double-well_T0.05.msh", "--radius", "1"],
          "--mesh cannot be combined with --radius/--center"),
         (["--loss", "x**2 + y**2 + z", "--param", "z=1"], "constant name 'z' is reserved"),
+        (["--fast-directions", "2", "--max-dofs", "50000"], "dofs (predicted from the ball's sizes: graded"),
+        (["--fast-directions", "2", "--max-dofs", "0"], "--max-dofs must be > 0"),
+        (["--fast-directions", "2", "--h-min", "0.002", "--max-dofs", "1000000000000"], "GB of memory"),
+        (["--loss", "x**2 + y**2 + z**2", "--h-min", "0.2", "--max-dofs", "5000"], "above --max-dofs 5000"),
     ],
 )
 def test_bad_3d_input_exit_2_one_line_nothing_written(tmp_path, args, words):

@@ -228,3 +228,30 @@ def test_coupled_three_variable_model_equals_its_gibbs_density():
         assert s[key] == pytest.approx(value, rel=1e-4), key
     for key in ("mean_theta2", "mean_theta3"):  # zero by the loss's symmetry (θ2, θ3) -> (-θ2, -θ3)
         assert abs(s[key]) < 1e-4 * math.sqrt(ref["var_theta2"]), key
+
+
+def test_predicted_dofs_and_the_budget():
+    """The dofs predicted from a ball's sizes before meshing
+    (:func:`fpsolve.fem.ball.predicted_dofs`) against gmsh's mesh of them
+    (P2: vertices + edges): the m = 2 valley at T = 0.05 with --h-min 0.15
+    --h-max 0.5 (19.8k measured, 18.9k predicted), a uniform ball R = 2,
+    h = 0.2 (30.1k, 29.3k) and the stretched Gibbs ball above (31.0k, 32.1k):
+    within 10 % asserted.  Above --max-dofs, or above the memory given, one
+    line with the figure."""
+    from fpsolve.fem import stationary3d
+
+    valley = nvalley.NValley.from_preset("double-well", 2)
+    for sizes in (stationary3d.ball_sizes(valley, 0.05, 2.0, (0.0, 0.0, 0.0), 0.15, 0.5),
+                  ball.uniform_ball_sizes(2.0, h=0.2, geometry_order=1), gibbs_ball(0.2, 1.0, stretch=0.6)):
+        points, cells = ball.ball_arrays(sizes)
+        edges = np.unique(np.sort(np.concatenate([cells[:, [i, j]] for i in range(4) for j in range(i + 1, 4)]),
+                                  axis=1), axis=0)
+        assert ball.predicted_dofs(sizes, 2) == pytest.approx(len(points) + len(edges), rel=0.1), sizes
+        assert ball.predicted_dofs(sizes, 1) == pytest.approx(len(points), rel=0.1), sizes
+    with pytest.raises(ModelError, match=r"about 2e\+05 dofs \(here; about .* GB\), above --max-dofs 100000"):
+        stationary3d.check_budget(200_000, 100_000, "here", memory=1e12)
+    with pytest.raises(ModelError, match=r"would need about 1\.52 GB \(9\.28e\+04 dofs, here\), above this "
+                                         r"machine's 1 GB of memory"):
+        stationary3d.check_budget(92_800, 100_000, "here", memory=1e9)
+    assert stationary3d.check_budget(92_800, 100_000, "here", memory=1e12)["memory_bytes"] == pytest.approx(
+        1.52e9, rel=0.01)

@@ -63,7 +63,7 @@ def check_dimension(args: argparse.Namespace) -> int:
 def _two_d_only(args: argparse.Namespace) -> None:
     """Refuse, in one line, the options of the 2-D solve the 3-D one does not have yet."""
     given = [opt for opt, on in (("--mesh-rule adaptive", args.mesh_rule == "adaptive"),
-                                 ("--tol", args.tol is not None), ("--max-dofs", args.max_dofs is not None),
+                                 ("--tol", args.tol is not None),
                                  ("--eigenpairs", args.eigenpairs is not None),
                                  ("--eigensolver inverse", args.eigensolver != "slepc"),
                                  ("--noise-covariance", args.noise_covariance is not None)) if on]
@@ -138,12 +138,23 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
         case.noise_level.require_positive_T()
         name, describe = case.case_name(), f"N=3: {case.describe()}"
         solve_args, solve_kw = (case,), {}
-    from fpsolve.fem import stationary3d
+    from fpsolve.fem import ball, stationary3d
+    from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 
-    # the ball's sizes (and so every size option) are checked before anything is written
+    # the ball's sizes (and so every size option), and the dofs and memory they need, are checked
+    # before anything is written
+    if args.max_dofs is not None and args.max_dofs <= 0:
+        raise cli.UsageError(f"--max-dofs must be > 0 (got {args.max_dofs!r})")
+    budget = DEFAULT_MAX_DOFS if args.max_dofs is None else args.max_dofs
     if mesh is None:
-        stationary3d.ball_sizes(case, solve_args[1].T if len(solve_args) == 2 else case.T, radius, center,
-                                args.h_min, args.h_max)
+        sizes = stationary3d.ball_sizes(case, solve_args[1].T if len(solve_args) == 2 else case.T, radius, center,
+                                        args.h_min, args.h_max)
+        stationary3d.check_budget(ball.predicted_dofs(sizes, args.degree), budget,
+                                  stationary3d.sizes_source(sizes), MPI.COMM_WORLD.size)
+    else:
+        stationary3d.check_budget(stationary3d.mesh_file_dofs(mesh, args.degree), budget,
+                                  f"counted in {mesh.source}", MPI.COMM_WORLD.size,
+                                  remedy=stationary3d.MESH_FILE_REMEDY)
     options = petsc_options(args.petsc_option)
     from fpsolve.fem.linalg import check_petsc_options
 
@@ -163,7 +174,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     domain = {"mesh": mesh} if mesh is not None else {"radius": radius, "center": center, "h_min": args.h_min,
                                                         "h_max": args.h_max}
     result = stationary3d.solve(*solve_args, **solve_kw, **domain, degree=args.degree, wall=args.wall,
-                                petsc_options=options, comm=comm, progress=progress)
+                                petsc_options=options, comm=comm, progress=progress, max_dofs=budget)
     from fpsolve.fem import diagnostics
 
     s = result.summary

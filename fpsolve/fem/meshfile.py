@@ -303,8 +303,9 @@ def boundary_faces(tetrahedra: np.ndarray) -> np.ndarray:
 def describe_domain_3d(points: np.ndarray, tetrahedra: np.ndarray, volume: float, name: str = "mesh") -> dict:
     """``domain`` ("ball" or "mesh"), ``radius`` and ``center`` (a ball's,
     else None), ``bounding_box`` [x0, x1, y0, y1, z0, z1], ``volume``,
-    ``boundary_faces``, and ``h_min``/``h_max`` (shortest, longest edge) of a
-    tetrahedral mesh.  A ball: the boundary vertices on a least-squares
+    ``boundary_faces``, ``h_min``/``h_max`` (shortest, longest edge) and the
+    numbers of ``vertices`` and ``edges`` of a tetrahedral mesh (``volume``:
+    of the straight tetrahedra).  A ball: the boundary vertices on a least-squares
     sphere within :data:`DISK_TOLERANCE` and no wall edge longer than
     2 R sin(π/:data:`DISK_MIN_EDGES`) (a cube's corners lie on a sphere too)."""
     faces = boundary_faces(tetrahedra)
@@ -316,7 +317,8 @@ def describe_domain_3d(points: np.ndarray, tetrahedra: np.ndarray, volume: float
     lo, hi = points.min(axis=0), points.max(axis=0)
     out = {"domain": "mesh", "radius": None, "center": None,
            "bounding_box": [float(v) for pair in zip(lo, hi) for v in pair], "volume": volume,
-           "boundary_faces": int(len(faces)), "h_min": float(lengths.min()), "h_max": float(lengths.max())}
+           "boundary_faces": int(len(faces)), "h_min": float(lengths.min()), "h_max": float(lengths.max()),
+           "vertices": int(len(np.unique(tetrahedra))), "edges": int(len(edges))}
     bv = points[np.unique(faces)]
     center, radius, deviation = fit_sphere(bv)
     wall_edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])

@@ -23,8 +23,9 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fpsolve.fem import ball, diagnostics, ndmoments, nvalley_forms, solve3d, weight
+from fpsolve.fem import ball, diagnostics, meshfile, ndmoments, nvalley_forms, solve3d, weight
 from fpsolve.fem.forms import check_wall, to_ufl
+from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 from fpsolve.fem.operator import Operator
 from fpsolve.fem.solution import evaluate_function
 from fpsolve.model.nvalley import NValley
@@ -172,6 +173,77 @@ class Result3D:
         return xs, ys, evaluate_function(self.solution.density, pts).reshape(ny, nx)
 
 
+#: Peak memory of a whole 3-D run with MUMPS (``solve_fp.py``, one rank, bytes):
+#: MEMORY_BASE + MEMORY_DIRECT (dofs / 1e5)^MEMORY_EXPONENT, fitted to uniform balls
+#: (a --loss in x, y, z, R = 2, --h-min 0.22 / 0.17 / 0.14: 23.0k / 47.3k / 82.1k
+#: dofs, 0.42 / 0.73 / 1.31 GB peak RSS); the m = 2 valley's graded balls fill in less
+#: (56.8k and 92.8k dofs: 0.7 and 1.2 GB, predicted 0.87 and 1.52 GB) ...
+MEMORY_BASE = 0.25e9
+MEMORY_DIRECT = 1.41e9
+MEMORY_EXPONENT = 1.44
+#: ... and per dof above :data:`~fpsolve.fem.solve3d.ITERATIVE_DOFS` (GMRES(100) +
+#: GAMG: 100 Krylov vectors, the P2 matrix's ~60 entries a row, the AMG hierarchy):
+#: an estimate from those counts, not measured here.
+MEMORY_ITERATIVE_PER_DOF = 5e3
+
+
+def predicted_memory(dofs: int, ranks: int = 1) -> float:
+    """Peak memory (bytes, all ranks together) of a 3-D solve of ``dofs``
+    unknowns: :data:`MEMORY_BASE` a rank plus MUMPS's fill
+    (:data:`MEMORY_DIRECT`) below :data:`~fpsolve.fem.solve3d.ITERATIVE_DOFS`,
+    else :data:`MEMORY_ITERATIVE_PER_DOF` a dof."""
+    if dofs >= solve3d.ITERATIVE_DOFS:
+        return ranks * MEMORY_BASE + MEMORY_ITERATIVE_PER_DOF * dofs
+    return ranks * MEMORY_BASE + MEMORY_DIRECT * (dofs / 1e5) ** MEMORY_EXPONENT
+
+
+def machine_memory() -> Optional[float]:
+    """This machine's physical memory in bytes (None where the OS does not say)."""
+    import os
+
+    try:
+        return float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_budget(dofs: int, max_dofs: int, where: str, ranks: int = 1,
+                 memory: Optional[float] = None, remedy: str = "coarsen (--h-min, --h-max)") -> Dict[str, float]:
+    """{dofs, memory_bytes} of a 3-D solve of about ``dofs`` unknowns
+    (:func:`fpsolve.fem.ball.predicted_dofs`, or a mesh file's count), or
+    ModelError, one line with the figure, when above ``max_dofs`` or when
+    :func:`predicted_memory` is above ``memory`` (default
+    :func:`machine_memory`).  ``where`` says what the figure comes from
+    (e.g. "the ball's sizes: graded, h-min 0.078"), ``remedy`` what to do instead."""
+    if not (isinstance(max_dofs, (int, np.integer)) and max_dofs > 0):
+        raise ModelError(f"--max-dofs must be an integer > 0 (got {max_dofs!r})")
+    need = predicted_memory(dofs, ranks)
+    if dofs > max_dofs:
+        raise ModelError(f"the 3-D mesh would have about {dofs:.3g} dofs ({where}; about {need / 1e9:.2g} GB), "
+                         f"above --max-dofs {max_dofs}: raise --max-dofs or {remedy}")
+    memory = machine_memory() if memory is None else memory
+    if memory is not None and need > memory:
+        raise ModelError(f"the 3-D solve would need about {need / 1e9:.3g} GB ({dofs:.3g} dofs, {where}), above this "
+                         f"machine's {memory / 1e9:.3g} GB of memory: {remedy}")
+    return {"dofs": dofs, "memory_bytes": need}
+
+
+def sizes_source(sizes: ball.BallSizes) -> str:
+    """How a predicted figure was reached, for :func:`check_budget`'s message."""
+    return f"predicted from the ball's sizes: {sizes.rule}, h-min {sizes.h_min:.3g}, R {sizes.radius:g}"
+
+
+#: What a too large --mesh file asks of the user (:func:`check_budget`).
+MESH_FILE_REMEDY = "give a coarser mesh file"
+
+
+def mesh_file_dofs(data: Any, degree: int) -> int:
+    """P``degree`` Lagrange dofs of a tetrahedral :class:`~fpsolve.fem.meshfile.MeshData`
+    (its counted vertices, and edges for P2)."""
+    d = data.domain
+    return int(d["vertices"] + (d["edges"] if degree == 2 else 0))
+
+
 def ball_sizes(case: Any, T: float, radius: float, center: Sequence[float], h_min: float | None = None,
                h_max: float | None = None, geometry_order: int = 1) -> ball.BallSizes:
     """The ball's :class:`~fpsolve.fem.ball.BallSizes`: graded from §9's
@@ -209,7 +281,7 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
           h_min: float | None = None, h_max: float | None = None, petsc_options: Dict[str, Any] | None = None,
           iterative: bool | None = None, weighted: bool = True, comm: Any = None,
           progress: Callable[[str], None] | None = None, sizes: ball.BallSizes | None = None,
-          mesh: Any = None) -> Result3D:
+          mesh: Any = None, max_dofs: int | None = None) -> Result3D:
     """The principal eigenpair of the Fokker-Planck operator in three variables.
 
     ``case``: the valley with two fast directions (an
@@ -237,7 +309,10 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     ball (the same rule: ``radius`` … ``h_max`` left at their defaults, no
     ``sizes``); summary.json's ``domain`` is the file's ("ball" with its
     fitted ``radius``/``center``, or "mesh": both None, the bounding box in
-    ``mesh``).
+    ``mesh``).  ``max_dofs`` (default
+    :data:`fpsolve.fem.model_mesh.DEFAULT_MAX_DOFS`): the dofs, predicted
+    from the sizes before meshing (a file's counted), and the memory they
+    need are checked first (:func:`check_budget`: ModelError, one line).
     Collective over ``comm`` (default COMM_WORLD).  Raises ModelError /
     InputError naming a bad value.
     """
@@ -278,13 +353,14 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     own = (h_min, h_max) != (None, None) or (float(radius), tuple(center)) != (2.0, (0.0, 0.0, 0.0))
     if (sizes is not None or mesh is not None) and (own or (sizes is not None and mesh is not None)):
         raise ModelError("give the domain one way: sizes, a mesh, or radius/center/h_min/h_max")
+    budget = DEFAULT_MAX_DOFS if max_dofs is None else max_dofs
     t0 = time.perf_counter()
     if mesh is not None:
-        from fpsolve.fem import meshfile
-
         data = mesh if isinstance(mesh, meshfile.MeshData) else meshfile.read_on_root(mesh, comm, dim=3)
         if data.dim != 3:
             raise ModelError(f"--mesh {data.source}: a 2-D mesh; the 3-D solve needs a tetrahedral mesh")
+        check_budget(mesh_file_dofs(data, degree), budget, f"counted in {data.source}", comm.size,
+                     remedy=MESH_FILE_REMEDY)
         msh, mesh_info = meshfile.load(data, comm)
         mesh_info["cells"] = comm.allreduce(msh.topology.index_map(3).size_local, op=MPI.SUM)
         t_mesh = time.perf_counter() - t0
@@ -297,6 +373,7 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
             sizes = ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order)
         else:
             sizes = dataclasses.replace(sizes, geometry_order=order)
+        check_budget(ball.predicted_dofs(sizes, degree), budget, sizes_source(sizes), comm.size)
         msh, mesh_info, t_mesh = ball.create_ball(sizes, comm)
         domain = {"domain": "ball", "radius": sizes.radius, "center": list(sizes.center)}
         rule = sizes.rule
