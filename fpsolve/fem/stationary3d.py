@@ -177,7 +177,8 @@ class Result3D:
 #: MEMORY_BASE + MEMORY_DIRECT (dofs / 1e5)^MEMORY_EXPONENT, fitted to uniform balls
 #: (a --loss in x, y, z, R = 2, --h-min 0.22 / 0.17 / 0.14: 23.0k / 47.3k / 82.1k
 #: dofs, 0.42 / 0.73 / 1.31 GB peak RSS); the m = 2 valley's graded balls fill in less
-#: (56.8k and 92.8k dofs: 0.7 and 1.2 GB, predicted 0.87 and 1.52 GB) ...
+#: (56.8k and 92.8k dofs: 0.7 and 1.2 GB, predicted 0.87 and 1.52 GB; the weighted
+#: default, 122.6k: 1.4 GB, predicted 2.2 GB), so the figure errs on the safe side ...
 MEMORY_BASE = 0.25e9
 MEMORY_DIRECT = 1.41e9
 MEMORY_EXPONENT = 1.44
