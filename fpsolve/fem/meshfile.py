@@ -135,7 +135,8 @@ def from_arrays(points: Any, blocks: list, name: str = "mesh") -> MeshData:
     types = {t for t, _ in blocks}
     solid = sorted(t for t in types if t not in TRIANGLES and t not in LOWER)
     if any(t.startswith(("tetra", "hexahedron", "wedge", "pyramid")) for t in solid):
-        raise ModelError(f"--mesh {name}: a 3-D mesh ({', '.join(solid)} cells); fpsolve needs a 2-D triangle mesh")
+        raise ModelError(f"--mesh {name}: a 3-D mesh ({', '.join(solid)} cells); the 2-D solve needs a triangle mesh "
+                         "(a tetrahedral one goes with a 3-variable --loss or --fast-directions 2)")
     if points.shape[1] == 3:
         z = points[:, 2]
         scale = max(float(np.ptp(points[:, :2], axis=0).max()), 1e-300)
