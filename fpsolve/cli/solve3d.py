@@ -64,7 +64,6 @@ def _two_d_only(args: argparse.Namespace) -> None:
     """Refuse, in one line, the options of the 2-D solve the 3-D one does not have yet."""
     given = [opt for opt, on in (("--mesh-rule adaptive", args.mesh_rule == "adaptive"),
                                  ("--tol", args.tol is not None),
-                                 ("--eigenpairs", args.eigenpairs is not None),
                                  ("--eigensolver inverse", args.eigensolver != "slepc"),
                                  ("--noise-covariance", args.noise_covariance is not None)) if on]
     if given:
@@ -117,6 +116,13 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
 
     check_dimension(args)
     _two_d_only(args)
+    if args.eigenpairs is not None:
+        from fpsolve.fem.spectrum import check_count
+
+        check_count(args.eigenpairs, "--eigenpairs")
+        if args.mesh is not None:
+            raise cli.UsageError("--eigenpairs in 3-D judges the eigenvalues on a finer ball: it cannot be "
+                                 "combined with --mesh")
     mesh, radius, center = mesh_from_args(args, MPI.COMM_WORLD)
     if args.fast_directions is not None:
         m = args.fast_directions
@@ -177,6 +183,8 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
                                 petsc_options=options, comm=comm, progress=progress, max_dofs=budget)
     from fpsolve.fem import diagnostics
 
+    if args.eigenpairs is not None:
+        stationary3d.add_spectrum(result, int(args.eigenpairs), progress=progress)
     s = result.summary
     diagnostics.report(s["warnings"], "solve_fp.py", enabled=comm.rank == 0)
     extra = {"versions": io.versions(),

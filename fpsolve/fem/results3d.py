@@ -6,7 +6,8 @@
 ``marginals.csv`` (the slow marginal beside the closed forms of
 docs/model.md §9), ``density.xdmf``/``.h5`` (ParaView; the density in
 Lagrange of the mesh's degree, :func:`fpsolve._compat.write_xdmf`) and
-``density.png`` (the slow marginal and the section θ3 = centre).
+``density.png`` (the slow marginal and the section θ3 = centre); with
+``--eigenpairs`` ``spectrum.png`` (:mod:`fpsolve.plots.spectrum`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 from fpsolve import _compat
 from fpsolve.plots import fem3d as plots
+from fpsolve.plots import spectrum as spectrum_plots
 from fpsolve.tools import io
 
 #: The tool name of 3-D FEM results (the marker of their folder; the N-dimensional
@@ -51,6 +53,8 @@ def write(result: Any, out: str | os.PathLike, *, title: str = "", extra: dict |
         _compat.write_xdmf(str(tmp / "density.xdmf"), result.mesh, result.solution.density)
         if comm.rank == 0:
             plots.plot_slow_marginal_and_section(tmp / "density.png", marginals, xs, ys, section, z, head)
+            if s.get("spectrum") is not None:
+                spectrum_plots.plot_spectrum(tmp / "spectrum.png", s["spectrum"], title or "3-D solve")
             cols = list(marginals)
             io.write_text_atomic(tmp / "marginals.csv", ",".join(cols) + "\n" + "\n".join(
                 ",".join(f"{v:.10g}" for v in row) for row in zip(*(marginals[c] for c in cols))) + "\n")

@@ -283,17 +283,28 @@ def add_to_summary(sol: Any, model: Any, k: int, *, degree: int = 2, wall: str =
     Collective; returns the Spectrum."""
     say = progress or (lambda message: None)
     spec = check(Operator.of_model(sol.mesh, model, degree=degree, wall=wall), k, **options)
-    values = ", ".join(f"{v.real:.6g}{v.imag:+.3g}i" if v.imag else f"{v.real:.6g}" for v in spec.values())
-    say(f"spectrum ({spec.dofs} and {spec.fine_dofs} dofs, {spec.seconds:.2f}s): {values}")
+    say(f"spectrum ({spec.dofs} and {spec.fine_dofs} dofs, {spec.seconds:.2f}s): {format_values(spec)}")
     sol.summary.spectrum = spec.record()
-    untrusted = [n for n, e in enumerate(spec.eigenvalues) if not e.trusted]
-    if untrusted:
+    warning = untrusted_warning(spec)
+    if warning:
         if sol.summary.warnings is None:
             sol.summary.warnings = []
-        sol.summary.warnings.append(
-            f"{len(untrusted)} of {len(spec.eigenvalues)} eigenvalues not trusted (n = "
-            f"{', '.join(map(str, untrusted))}): see spectrum.eigenvalues[].reason in summary.json")
+        sol.summary.warnings.append(warning)
     return spec
+
+
+def format_values(spec: Spectrum) -> str:
+    """The eigenvalues as one line (``a+bi`` where complex)."""
+    return ", ".join(f"{v.real:.6g}{v.imag:+.3g}i" if v.imag else f"{v.real:.6g}" for v in spec.values())
+
+
+def untrusted_warning(spec: Spectrum) -> str | None:
+    """summary.json's warning when some eigenvalue of ``spec`` is not trusted, else None."""
+    untrusted = [n for n, e in enumerate(spec.eigenvalues) if not e.trusted]
+    if not untrusted:
+        return None
+    return (f"{len(untrusted)} of {len(spec.eigenvalues)} eigenvalues not trusted (n = "
+            f"{', '.join(map(str, untrusted))}): see spectrum.eigenvalues[].reason in summary.json")
 
 
 def decay_rate(t: Sequence[float], values: Sequence[float], fraction: float = 0.5) -> float:

@@ -86,6 +86,9 @@ class Result3D:
     valley: Optional[NValley]
     T: float
     operator: Operator
+    #: the ball's sizes (None for a mesh file) and the operator of the same case on another mesh
+    sizes: Optional[ball.BallSizes] = None
+    make_operator: Optional[Callable[[Any], Operator]] = None
 
     @property
     def mesh(self) -> Any:
@@ -380,13 +383,17 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
         rule = sizes.rule
         say(f"ball meshed: {mesh_info['cells']} tetrahedra ({sizes.rule}, h_min {sizes.h_min:.3g}, "
             f"stretch {sizes.stretch:.3g}) in {t_mesh:.2f}s")
-    if valley is not None:
-        drift, D, divD, _ = nvalley_forms.nvalley_coefficients(msh, valley, T, noise)
-    else:
-        drift, D, divD, _ = expression_coefficients(case, msh)
-    op = Operator.build(msh, drift, D, divD, degree=degree, wall=wall)
-    if valley is not None and weighted:
-        op = op.with_log_weight(weight.valley_log_weight(op.V, valley, T))
+    def make_operator(on: Any) -> Operator:
+        if valley is not None:
+            drift, D, divD, _ = nvalley_forms.nvalley_coefficients(on, valley, T, noise)
+        else:
+            drift, D, divD, _ = expression_coefficients(case, on)
+        built = Operator.build(on, drift, D, divD, degree=degree, wall=wall)
+        if valley is not None and weighted:
+            built = built.with_log_weight(weight.valley_log_weight(built.V, valley, T))
+        return built
+
+    op = make_operator(msh)
     sol, mom, timings = solve3d.solve(op, petsc_options=petsc_options, iterative=iterative)
     lam = sol.eigenvalue
     say(f"eigen-solve: {op.dofs} dofs, lambda0 = {lam.real:.6g}, residual {sol.info['residual']:.1e} "
@@ -426,4 +433,38 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     say(f"moments: mean|theta1| = {mom['mean_abs_theta1']:.6g}, std|theta1| = {mom['std_abs_theta1']:.6g}, "
         f"Var theta2 = {mom['var_theta2']:.6g}, Var theta3 = {mom['var_theta3']:.6g}; "
         f"negative mass {mom['negative_mass']:.3g}")
-    return Result3D(sol, summary, valley, T, op)
+    return Result3D(sol, summary, valley, T, op, sizes if mesh is None else None, make_operator)
+
+
+#: The spectrum's mesh check in 3-D solves again on the ball with every size divided by
+#: this (about twice the dofs), not on the uniformly refined mesh of 2-D (eight times the
+#: dofs on tetrahedra).
+SPECTRUM_FINE_FACTOR = 2.0 ** (1.0 / 3.0)
+
+
+def add_spectrum(result: Result3D, k: int, *, progress: Callable[[str], None] | None = None,
+                 **options: Any) -> Any:
+    """The first ``k`` eigenpairs of the 3-D solve's operator, judged as in 2-D
+    (:func:`fpsolve.fem.spectrum.check`: a second shift, and a finer ball of
+    sizes / :data:`SPECTRUM_FINE_FACTOR`), recorded in ``result.summary["spectrum"]``
+    with a warning when some eigenvalue is not trusted (docs/model.md §10;
+    1/time units).  Collective; returns the Spectrum.  Raises ModelError on a
+    mesh file (no finer ball to compare with) and InputError on a bad ``k``."""
+    from fpsolve.fem import spectrum
+
+    if result.sizes is None or result.make_operator is None:
+        raise ModelError("--eigenpairs in 3-D needs the ball (--radius/--center/--h-min): a --mesh file has no "
+                         "finer ball to judge the eigenvalues against")
+    k = spectrum.check_count(k)
+    say = progress or (lambda message: None)
+    f = SPECTRUM_FINE_FACTOR
+    sizes = dataclasses.replace(result.sizes, h_min=result.sizes.h_min / f, h_max=result.sizes.h_max / f)
+    msh, _, _ = ball.create_ball(sizes, result.comm)
+    spec = spectrum.check(result.operator, k, fine=result.make_operator(msh), **options)
+    say(f"spectrum ({spec.dofs} and {spec.fine_dofs} dofs, {spec.seconds:.2f}s): "
+        f"{spectrum.format_values(spec)}")
+    result.summary["spectrum"] = spec.record()
+    warning = spectrum.untrusted_warning(spec)
+    if warning:
+        result.summary["warnings"].append(warning)
+    return spec
