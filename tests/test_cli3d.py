@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import json
 
 import numpy as np
@@ -160,6 +161,25 @@ def test_eigenpairs_of_the_ornstein_uhlenbeck_ball(tmp_path):
     assert all(e["trusted"] for e in spec["eigenvalues"]) and (out / "spectrum.png").is_file()
 
 
+def test_tol_refines_the_ball_until_the_estimate_bounds_the_true_error(tmp_path):
+    """``--tol`` in 3-D (fpsolve.fem.converge3d): balls of 4.6k, 8.6k, 16.2k dofs, estimates
+    4.2e-3, 1.6e-3 (≤ 2e-3); the true errors against the Gaussian (Var θi = T/(2k), mean |θ1|
+    = σ sqrt(2/π), std |θ1| = σ sqrt(1 − 2/π)) are at most 7.9e-4 (std |θ1|): the estimate bounds them."""
+    out = tmp_path / "ou"
+    res = run_script("solve_fp.py", *[a for a in OU if a not in ("--h-min", "0.2")], "--tol", "2e-3",
+                     "--out", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    cycles = s["adaptive"]["cycles"]
+    assert s["mesh_rule"] == "adaptive" and s["adaptive"]["converged"] and len(cycles) >= 2
+    assert s["error_estimate"] <= 2e-3 and [c["dofs"] for c in cycles] == sorted(c["dofs"] for c in cycles)
+    sigma = math.sqrt(0.1 / 2)
+    exact = {"var_theta1": sigma ** 2, "var_theta2": sigma ** 2, "var_theta3": sigma ** 2,
+             "mean_abs_theta1": sigma * math.sqrt(2 / math.pi), "std_abs_theta1": sigma * math.sqrt(1 - 2 / math.pi)}
+    for key, value in exact.items():
+        assert abs(s[key] / value - 1) <= s["error_estimate"], key
+
+
 @pytest.mark.parametrize(
     "args, words",
     [
@@ -169,7 +189,11 @@ def test_eigenpairs_of_the_ornstein_uhlenbeck_ball(tmp_path):
         (["--fast-directions", "2", "--center", "0", "0"], "--center must be three finite numbers"),
         (["--fast-directions", "2", "--center", "3", "0", "0"], "does not contain the loss's minimum"),
         (["--fast-directions", "2", "--h-min", "0"], "--h-min must be a finite number"),
-        (["--fast-directions", "2", "--tol", "0.01"], "not yet supported in 3-D"),
+        (["--fast-directions", "2", "--tol", "0"], "--tol must be in (0, 1)"),
+        (["--fast-directions", "2", "--tol", "0.01", "--mesh-rule", "graded"], "it needs --mesh-rule adaptive"),
+        (["--loss", "x**2 + y**2 + z**2", "--mesh", "meshes/double-well_T0.05.msh", "--tol", "0.01"],
+         "cannot be combined with --mesh"),
+        (["--fast-directions", "2", "--eigensolver", "inverse"], "not yet supported in 3-D"),
         (["--fast-directions", "2", "--T", "-1"], "T"),
         (["--loss", "theta1**2 + theta2**2 + theta3**2 + theta4**2"], "the FEM is 3-D at most"),
         (["--loss", "theta1**2 + theta2**2 + theta3**2", "--h-max", "0.3"], "--h-max applies to the valley"),

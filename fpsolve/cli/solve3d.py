@@ -62,9 +62,7 @@ def check_dimension(args: argparse.Namespace) -> int:
 
 def _two_d_only(args: argparse.Namespace) -> None:
     """Refuse, in one line, the options of the 2-D solve the 3-D one does not have yet."""
-    given = [opt for opt, on in (("--mesh-rule adaptive", args.mesh_rule == "adaptive"),
-                                 ("--tol", args.tol is not None),
-                                 ("--eigensolver inverse", args.eigensolver != "slepc"),
+    given = [opt for opt, on in (("--eigensolver inverse", args.eigensolver != "slepc"),
                                  ("--noise-covariance", args.noise_covariance is not None)) if on]
     if given:
         raise cli.UsageError(f"{', '.join(given)} not yet supported in 3-D (the ball of --radius/--center, "
@@ -123,6 +121,15 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
         if args.mesh is not None:
             raise cli.UsageError("--eigenpairs in 3-D judges the eigenvalues on a finer ball: it cannot be "
                                  "combined with --mesh")
+    refine = args.mesh_rule == "adaptive" or args.tol is not None
+    if refine:
+        if args.mesh_rule == "graded":
+            raise cli.UsageError("--tol refines the ball to an accuracy: it needs --mesh-rule adaptive "
+                                 "(or no --mesh-rule), not graded")
+        if args.tol is not None:
+            cli.check_tolerance(args.tol)
+        if args.mesh is not None:
+            raise cli.UsageError("--tol/--mesh-rule adaptive refine the ball: they cannot be combined with --mesh")
     mesh, radius, center = mesh_from_args(args, MPI.COMM_WORLD)
     if args.fast_directions is not None:
         m = args.fast_directions
@@ -179,8 +186,17 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     progress(f"case {folder}: {describe}, P{args.degree}, {args.wall} wall, {where}, {comm.size} rank(s)")
     domain = {"mesh": mesh} if mesh is not None else {"radius": radius, "center": center, "h_min": args.h_min,
                                                         "h_max": args.h_max}
-    result = stationary3d.solve(*solve_args, **solve_kw, **domain, degree=args.degree, wall=args.wall,
-                                petsc_options=options, comm=comm, progress=progress, max_dofs=budget)
+    if refine:
+        from fpsolve.fem import converge3d
+        from fpsolve.fem.adapt import DEFAULT_TOL
+
+        result = converge3d.solve_to_tolerance(*solve_args, **solve_kw, **domain, degree=args.degree,
+                                               wall=args.wall, petsc_options=options, comm=comm,
+                                               progress=progress, max_dofs=budget,
+                                               tol=DEFAULT_TOL if args.tol is None else args.tol)
+    else:
+        result = stationary3d.solve(*solve_args, **solve_kw, **domain, degree=args.degree, wall=args.wall,
+                                    petsc_options=options, comm=comm, progress=progress, max_dofs=budget)
     from fpsolve.fem import diagnostics
 
     if args.eigenpairs is not None:

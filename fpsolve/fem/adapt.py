@@ -531,11 +531,11 @@ def l1_change(new: Any, old: Any) -> float:
     return comm.allreduce(fem.assemble_scalar(fem.form(abs(diff) * ufl.dx(metadata=md))))
 
 
-def extrapolation_factor(dofs_new: int, dofs_old: int, degree: int) -> float:
-    """``1 / (r^p − 1)`` with ``r`` the dof ratio and ``p = (degree + 1)/2``
-    (error ∝ h^(k+1) = N^(−(k+1)/2) in 2-D)."""
+def extrapolation_factor(dofs_new: int, dofs_old: int, degree: int, dim: int = 2) -> float:
+    """``1 / (r^p − 1)`` with ``r`` the dof ratio and ``p = (degree + 1)/dim``
+    (error ∝ h^(k+1) = N^(−(k+1)/dim) on a mesh of dimension ``dim``)."""
     r = dofs_new / dofs_old
-    p = 0.5 * (degree + 1)
+    p = (degree + 1) / dim
     return 1.0 / max(r ** p - 1.0, 1e-3)
 
 
