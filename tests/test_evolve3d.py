@@ -26,6 +26,8 @@
   The survival stays within 6e-4 of 1: escape at T = 0.05 is ~1e-9 per time
   unit, what moves S here is the plain P2 discretisation (its λ0 is 2e-5 on
   this mesh, -2e-5 on a finer one), so the decay rate is recorded, not asserted.
+* two ranks give the serial numbers of the OU example of docs/commands.md to 4e-15 (measured
+  with mpirun -n 2, not a test here).
 * bad input (2 numbers of --start in 3-D, a start outside the ball, m = 3, a
   2-D-only option, 3 numbers of --start in 2-D): exit 2, one line, nothing written.
 """
@@ -139,7 +141,7 @@ def test_valley_cli_writes_outputs_and_relaxes_to_the_stationary_values(tmp_path
 
 
 @pytest.mark.parametrize("args, words", [
-    (["--fast-directions", "2", "--start", "0.5", "0"], "--start 0.5 0 has 2 number(s): a 3-D case needs three"),
+    (["--fast-directions", "2", "--start", "0.5", "0"], "--start 0.5 0 has 2 numbers: a 3-D case needs three"),
     (["--fast-directions", "2", "--start", "3", "0", "0"], "must lie inside the ball of radius 2"),
     (["--fast-directions", "3"], "--fast-directions 3: the FEM is 3-D at most"),
     (["--fast-directions", "2", "--start-width", "0.1", "0.1"], "--start-width must be three finite numbers > 0"),
@@ -147,6 +149,9 @@ def test_valley_cli_writes_outputs_and_relaxes_to_the_stationary_values(tmp_path
     (["--loss", "theta1**2 + theta2**2 + theta3**2", "--noise", "isotropic", "--start", "0", "0", "nan"],
      "--start must be three finite numbers"),
     (["--start", "0.5", "0", "0"], "--start 0.5 0 0 has 3 numbers: a 2-D case takes X Y"),
+    (["--start", "0.5"], "--start 0.5 has 1 number: a 2-D case takes X Y"),
+    (["--fast-directions", "2", "--center", "0", "0"], "--center must be three finite numbers for the 3-D ball"),
+    (["--center", "0", "0", "0"], "--center must be two finite numbers"),
 ])
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path, args, words):
     res = run_script("evolve_fp.py", *args, "--out", str(tmp_path / "x"))

@@ -130,7 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_steps(args)
         return evolve3d.main(args, parser, argv, wall, None if args.start is DEFAULT_START else args.start)
     if len(args.start) != 2:
-        raise cli.UsageError(f"--start {' '.join(f'{v:g}' for v in args.start)} has {len(args.start)} numbers: "
+        n = len(args.start)
+        raise cli.UsageError(f"--start {' '.join(f'{v:g}' for v in args.start)} has {n} number{'' if n == 1 else 's'}: "
                              "a 2-D case takes X Y (X Y Z is for --fast-directions 2 or a --loss in theta3)")
     model, radius, center = cli.model_and_domain(args)
     from fpsolve.fem import transient as dynamics

@@ -51,7 +51,8 @@ def check_start(start: Any, radius: float, center: Sequence[float], name: str = 
         raise ModelError(f"{name} must be three numbers for a 3-D case (got {start!r})") from None
     text = " ".join(f"{v:g}" for v in x)
     if len(x) != 3:
-        raise ModelError(f"{name} {text} has {len(x)} number(s): a 3-D case needs three, X Y Z")
+        raise ModelError(f"{name} {text} has {len(x)} number{'' if len(x) == 1 else 's'}: a 3-D case needs three, "
+                         "X Y Z")
     if not all(math.isfinite(v) for v in x):
         raise ModelError(f"{name} must be three finite numbers (got {text})")
     if math.dist(x, center) >= radius:
