@@ -104,7 +104,8 @@ def test_predictions_names_a_bad_argument(args, words):
     # 8a-e: messages that named the wrong thing
     # (solve_fp.py is 3-D since issue 19: theta1*theta3 ran with theta2 frozen, Var theta2 -9.6, negative mass 34)
     ("solve_fp.py", ["--loss", "theta1*theta3"], "theta2 does not appear in the loss: it would stay frozen"),
-    ("evolve_fp.py", ["--a2=-1,2"], "argument --a2: '-1,2' is a comma list: this tool takes one number"),
+    ("make_mesh.py", ["--a2=-1,2"], "argument --a2: '-1,2' is a comma list: this tool takes one number"),
+    ("evolve_fp.py", ["--a2=-1,2"], "--a2 -1,2 is a comma list of 2 values: it needs --fast-directions 2"),
     ("solve_fp.py", ["--a2=-1,2"], "--a2 -1,2 is a comma list of 2 values: it needs --fast-directions 2"),
     ("sample_sgd.py", ["--a2=-1,2"], "--a2 -1,2 is a comma list of 2 values: it needs --fast-directions 2"),
     ("sample_sgd.py", ["--fast-directions", "2", "--a0=1,2,3"], "--a0 needs 1 or m = 2 values (one per fast "
@@ -139,7 +140,7 @@ def test_refused_make_mesh_leaves_the_out_folder_untouched(tmp_path):
 
 def test_comma_lists_are_in_the_help_only_where_fast_directions_is():
     # 9: --a0/--a2/--a4 help spoke of comma lists in tools without --fast-directions
-    for script, lists in (("solve_fp.py", True), ("evolve_fp.py", False), ("make_mesh.py", False),
+    for script, lists in (("solve_fp.py", True), ("evolve_fp.py", True), ("make_mesh.py", False),
                           ("sample_sgd.py", True), ("theory.py", True)):
         r = run_script(script, "--help", timeout=120)
         text = " ".join(r.stdout.split())

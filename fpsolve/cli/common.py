@@ -111,7 +111,7 @@ class Parser(argparse.ArgumentParser):
 
 
 #: The tools with ``--fast-directions`` (docs/model.md §9), named where another tool refuses a comma list.
-FAST_DIRECTION_TOOLS = "sample_sgd.py, validate.py, theory.py"
+FAST_DIRECTION_TOOLS = "sample_sgd.py, validate.py, theory.py, solve_fp.py, evolve_fp.py"
 
 
 def add_model_arguments(parser: argparse.ArgumentParser, fast_directions: bool = False) -> None:
@@ -539,6 +539,23 @@ def add_wall_argument(group: Any, default: str, help: str) -> None:
 
     group.add_argument("--wall", "--boundary", dest="wall", type=wall, default=default,
                        metavar="{absorbing,reflecting}", help=help)
+
+
+def time_bar(total: float, enabled: bool):
+    """(bar, on_time) of a run in time to ``total`` (time units): a tqdm bar
+    on stderr when ``enabled`` (else None) and the callback that moves it to
+    t; close the bar (when not None) after the run, also on an error."""
+    bar = None
+    if enabled:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="t", file=sys.stderr, desc="evolving", mininterval=0.5,
+                   bar_format="{l_bar}{bar}| t={n:.4g}/{total:g} [{elapsed}<{remaining}]")
+
+    def on_time(t: float) -> None:
+        if bar is not None:
+            bar.update(t - bar.n)
+    return bar, on_time
 
 
 class Progress:

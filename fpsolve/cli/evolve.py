@@ -37,11 +37,17 @@ is at t = k α), with the valley's kernels or a custom model's generated
 ones (fpsolve.mc.codegen); each compared at 20 log-spaced times on its own
 step grid, where the FEM steps land.
 
+In three variables (``--fast-directions 2``, or a ``--loss`` in theta1,
+theta2, theta3): ``--start X Y Z``, ``--start-width W1 W2 W3``, the ball of
+``--radius``/``--center CX CY CZ``, written to ``results/<case>/evolve-N3``
+(:mod:`fpsolve.cli.evolve3d`; no animation there).
+
 Runs under ``mpirun -n N python -m mpi4py``.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 import time
@@ -58,16 +64,38 @@ from fpsolve.mc import plan as mc_plan
 MAX_FIXED_STEPS = 1e6
 
 
+class _Default(tuple):
+    """``--start``'s default, told apart from the same numbers given (the 3-D run's default is 0 0 0)."""
+
+
+DEFAULT_START = _Default((0.0, 0.0))
+
+
+def check_steps(args: argparse.Namespace) -> None:
+    """``--tol``/``--dt`` finite and > 0, and at most :data:`MAX_FIXED_STEPS`
+    fixed steps to ``--t-end``; UsageError naming the value (2-D and 3-D runs)."""
+    for name, value in (("--tol", args.tol), ("--dt", args.dt)):
+        if value is not None and not (value == value and 0 < value < float("inf")):
+            raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
+    if args.dt is not None and args.t_end / args.dt > MAX_FIXED_STEPS:
+        raise cli.UsageError(f"--dt {args.dt:g} to --t-end {args.t_end:g} is {args.t_end / args.dt:.3g} fixed steps, "
+                             f"more than {MAX_FIXED_STEPS:.0e} (each an LU solve): raise --dt or drop it (adaptive)")
+
+
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="evolve_fp.py", description=__doc__.splitlines()[0])
-    cli.add_model_arguments(parser)
+    cli.add_model_arguments(parser, fast_directions=True)
     cli.add_expression_arguments(parser)
-    cli.add_domain_arguments(parser)
+    cli.add_domain_arguments(parser, ball=True)
+    parser.add_argument("--fast-directions", type=int, default=None, metavar="m",
+                        help="the valley with m fast directions (docs/model.md §9): 1 is the 2-D run, 2 the 3-D "
+                             "ball (the FEM is 3-D at most); --a0/--a2/--a4 take one number or a comma list of m")
     g = parser.add_argument_group("transient (docs/model.md §8)")
-    g.add_argument("--start", type=float, nargs=2, default=(0.0, 0.0), metavar=("X", "Y"),
-                   help="centre of the Gaussian start density (default 0 0, the global minimum)")
-    g.add_argument("--start-width", type=float, nargs=2, default=None, metavar=("W1", "W2"),
-                   help="its standard deviations (default: two local mesh sizes)")
+    g.add_argument("--start", type=float, nargs="+", default=DEFAULT_START, metavar="X",
+                   help="centre of the Gaussian start density, X Y (default 0 0, the global minimum); "
+                        "X Y Z in 3-D (default 0 0 0)")
+    g.add_argument("--start-width", type=float, nargs="+", default=None, metavar="W",
+                   help="its standard deviations W1 W2, in 3-D W1 W2 W3 (default: two local mesh sizes)")
     g.add_argument("--t-end", type=float, default=1000.0, help="final time, time units (default 1000)")
     cli.add_wall_argument(g, "absorbing", "absorbing P=0 (default; S(t) decays at λ0) or reflecting (mass conserved)")
     steps = g.add_mutually_exclusive_group()
@@ -94,6 +122,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter()
     parser = build_parser()
     args = parser.parse_args(argv)
+    from fpsolve.cli import solve3d
+
+    if solve3d.is_three_dimensional(args):  # --fast-directions 2, a --loss in theta3: the 3-D ball
+        from fpsolve.cli import evolve3d
+
+        check_steps(args)
+        return evolve3d.main(args, parser, argv, wall, None if args.start is DEFAULT_START else args.start)
+    if len(args.start) != 2:
+        n = len(args.start)
+        raise cli.UsageError(f"--start {' '.join(f'{v:g}' for v in args.start)} has {n} number{'' if n == 1 else 's'}: "
+                             "a 2-D case takes X Y (X Y Z is for --fast-directions 2 or a --loss in theta3)")
     model, radius, center = cli.model_and_domain(args)
     from fpsolve.fem import transient as dynamics
 
@@ -101,12 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     dynamics.check_start(args.start, radius, center)
     dynamics.check_t_end(args.t_end, noise.alpha, "--t-end")
-    for name, value in (("--tol", args.tol), ("--dt", args.dt)):
-        if value is not None and not (value == value and 0 < value < float("inf")):
-            raise cli.UsageError(f"{name} must be a finite number > 0 (got {value!r})")
-    if args.dt is not None and args.t_end / args.dt > MAX_FIXED_STEPS:
-        raise cli.UsageError(f"--dt {args.dt:g} to --t-end {args.t_end:g} is {args.t_end / args.dt:.3g} fixed steps, "
-                             f"more than {MAX_FIXED_STEPS:.0e} (each an LU solve): raise --dt or drop it (adaptive)")
+    check_steps(args)
     dynamics.check_start_width(args.start_width, radius, "--start-width")
     cli.check_mesh_arguments(args, model, radius, center)
     if args.compare_mc is not None and args.compare_mc < 2:
@@ -126,17 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from fpsolve.plots import dynamics as plotting_dynamics
 
     _signals.import_fem_stack()  # Ctrl-C during DOLFINx 0.9's import would abort (exit -6)
-    bar = None
-    if comm.rank == 0 and not args.no_progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=args.t_end, unit="t", file=sys.stderr, desc="evolving", mininterval=0.5,
-                   bar_format="{l_bar}{bar}| t={n:.4g}/{total:g} [{elapsed}<{remaining}]")
-
-    def on_time(t: float) -> None:
-        if bar is not None:
-            bar.update(t - bar.n)
-
+    bar, on_time = cli.time_bar(args.t_end, comm.rank == 0 and not args.no_progress)
     times = ({} if args.compare_mc is None else
              dynamics_mc.stop_times(args.t_end, args.mc_dt, noise.alpha, schedule=schedule))
     with io.atomic_output_dir(out, comm, "evolve", args.overwrite) as tmp:

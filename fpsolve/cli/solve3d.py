@@ -107,6 +107,30 @@ def ball_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float,
     return float(radius), center  # type: ignore[return-value]
 
 
+def case_from_args(args: argparse.Namespace, radius: float, center: Sequence[float]) -> tuple:
+    """(case, level, noise, name, describe) of a 3-D run's options: the
+    :class:`~fpsolve.model.nvalley.NValley` of ``--fast-directions`` with its
+    Noise and noise model, or a 3-variable Model (``--loss``; level None, noise
+    None), checked on the ball; ``name`` the case folder's stem, ``describe``
+    one line for the progress.  UsageError / ModelError naming a bad value."""
+    if args.fast_directions is None:
+        case = cli.user_model_from_args(args)
+        case.check_formulas(radius, center)
+        case.noise_level.require_positive_T()
+        return case, None, None, case.case_name(), f"N=3: {case.describe()}"
+    m = args.fast_directions
+    noise_model = "sgd-diagonal" if args.no_cross_diffusion else (args.noise or "sgd")
+    if args.no_cross_diffusion and args.noise not in (None, "sgd-diagonal"):
+        raise cli.UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
+    if args.param:
+        raise cli.UsageError("--param gives the constants of --loss (use --a0 ... --eps for the valley)")
+    level = cli.noise_from_args(args)
+    level.require_positive_T()
+    case = cli.nvalley_from_args(args, radius + abs(center[0]))
+    return (case, level, noise_model, f"{case.name}_m{m}_{noise_model}_alpha{level.alpha:g}_Delta{level.Delta:g}",
+            f"valley m={m} ({case.name}), noise {noise_model}, T={level.T:g}")
+
+
 def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | None, wall: float,
          petsc_options: Callable[[Sequence[str]], dict]) -> int:
     """The 3-D solve of :mod:`fpsolve.cli.solve`'s parsed options: checks, claim, solve, outputs."""
@@ -131,26 +155,9 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
         if args.mesh is not None:
             raise cli.UsageError("--tol/--mesh-rule adaptive refine the ball: they cannot be combined with --mesh")
     mesh, radius, center = mesh_from_args(args, MPI.COMM_WORLD)
-    if args.fast_directions is not None:
-        m = args.fast_directions
-        noise_model = "sgd-diagonal" if args.no_cross_diffusion else (args.noise or "sgd")
-        if args.no_cross_diffusion and args.noise not in (None, "sgd-diagonal"):
-            raise cli.UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
-        if args.param:
-            raise cli.UsageError("--param gives the constants of --loss (use --a0 ... --eps for the valley)")
-        level = cli.noise_from_args(args)
-        level.require_positive_T()
-        case = cli.nvalley_from_args(args, radius + abs(center[0]))
-        name = f"{case.name}_m{m}_{noise_model}_alpha{level.alpha:g}_Delta{level.Delta:g}"
-        describe = f"valley m={m} ({case.name}), noise {noise_model}, T={level.T:g}"
-        solve_args: tuple = (case, level)
-        solve_kw: dict = {"noise": noise_model}
-    else:
-        case = cli.user_model_from_args(args)
-        case.check_formulas(radius, center)
-        case.noise_level.require_positive_T()
-        name, describe = case.case_name(), f"N=3: {case.describe()}"
-        solve_args, solve_kw = (case,), {}
+    case, level, noise_model, name, describe = case_from_args(args, radius, center)
+    solve_args: tuple = (case,) if level is None else (case, level)
+    solve_kw: dict = {} if level is None else {"noise": noise_model}
     from fpsolve.fem import ball, stationary3d
     from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 

@@ -649,14 +649,17 @@ def predicted_dofs(cells: float, degree: int) -> int:
 
 
 def local_mesh_size(msh: Any, point: Sequence[float]) -> float:
-    """Largest edge of the cell of ``msh`` containing ``point`` (θ units;
+    """Largest edge of the cell of ``msh`` containing ``point`` (θ units,
+    one number per coordinate of the mesh: a triangle or a tetrahedron;
     collective); ``inf`` when the point lies outside the mesh."""
     from mpi4py import MPI
 
-    p = np.array([[float(point[0]), float(point[1]), 0.0]])
+    gdim = msh.geometry.dim
+    p = np.zeros((1, 3))
+    p[0, :gdim] = [float(v) for v in point[:gdim]]
     found, cells = _compat.colliding_cells(msh, p)
     h = math.inf
     if found.size:
-        xy = msh.geometry.x[_compat.cell_geometry_dofs(msh, int(cells[0])), :2]
+        xy = msh.geometry.x[_compat.cell_geometry_dofs(msh, int(cells[0])), :gdim]
         h = max(float(np.linalg.norm(xy[i] - xy[j])) for i in range(len(xy)) for j in range(i))
     return msh.comm.allreduce(h, op=MPI.MIN)

@@ -134,6 +134,8 @@ MEASURE_EVERY = 128
 #: Columns of evolution.csv after t (names of :meth:`Transient.observe`).
 OBSERVABLES = ("survival", "mean_loss", "mean_abs_theta1", "mean_theta1", "var_theta1",
                "mean_theta2", "var_theta2", "mean_flatness")
+#: Columns a 3-D run adds after :data:`OBSERVABLES` (E θ1², E θ3, Var θ3).
+OBSERVABLES_3D = ("mean_theta1_squared", "mean_theta3", "var_theta3")
 
 
 @dataclasses.dataclass
@@ -243,6 +245,7 @@ class Transient:
         integrands = {
             "one": 1.0 + 0 * x[0], "x": x[0], "xx": x[0] * x[0], "absx": abs(x[0]),
             "y": x[1], "yy": x[1] * x[1],
+            **({"z": x[2], "zz": x[2] * x[2]} if msh.geometry.dim == 3 else {}),
             "loss": zero if loss is None else loss, "flatness": zero if flatness is None else flatness,
         }
         self._b = {}
@@ -266,30 +269,35 @@ class Transient:
     # ---- start densities --------------------------------------------------
     def gaussian(self, mean: Sequence[float], width: Sequence[float] | None = None,
                  covariance: np.ndarray | None = None) -> Any:
-        """P0: a Gaussian of ``mean`` (θ) with standard deviations ``width``
-        (W1, W2; or a full 2×2 ``covariance``) interpolated into the space
-        (zero on an absorbing wall) and scaled to ∫P0 = 1.  Raises ModelError
-        on a non-positive width or covariance."""
+        """P0: a Gaussian of ``mean`` (θ, one number per coordinate of the
+        mesh: 2 or 3) with standard deviations ``width`` (W1, W2[, W3]; or a
+        full n×n ``covariance``) interpolated into the space (zero on an
+        absorbing wall) and scaled to ∫P0 = 1.  Raises ModelError on a
+        non-positive width or covariance, or a mean of the wrong length."""
         from dolfinx import fem
 
+        n = self.mesh.geometry.dim
+        count = {1: "one", 2: "two", 3: "three"}.get(n, str(n))
         m = np.asarray(mean, dtype=float)
         if covariance is None:
             w = np.asarray(width, dtype=float)
-            if w.shape != (2,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
-                raise ModelError(f"start width must be two finite numbers > 0 (got {width!r})")
+            if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+                raise ModelError(f"start width must be {count} finite numbers > 0 (got {width!r})")
             S = np.diag(w * w)
         else:
             S = np.asarray(covariance, dtype=float)
-        if not np.all(np.isfinite(m)) or m.shape != (2,):
-            raise ModelError(f"start must be two finite numbers (got {mean!r})")
+            if S.shape != (n, n):
+                raise ModelError(f"start covariance must be {n}x{n} (got shape {S.shape})")
+        if not np.all(np.isfinite(m)) or m.shape != (n,):
+            raise ModelError(f"start must be {count} finite numbers (got {mean!r})")
         if not np.all(np.linalg.eigvalsh(0.5 * (S + S.T)) > 0):
             raise ModelError("start covariance must be positive definite")
-        P = np.linalg.inv(S)
-        norm = 1.0 / (2.0 * math.pi * math.sqrt(np.linalg.det(S)))
+        P = np.linalg.inv(0.5 * (S + S.T))
+        norm = 1.0 / math.sqrt((2.0 * math.pi) ** n * np.linalg.det(S))
 
         def density(xx: np.ndarray) -> np.ndarray:
-            dx, dy = xx[0] - m[0], xx[1] - m[1]
-            return norm * np.exp(-0.5 * (P[0, 0] * dx * dx + 2 * P[0, 1] * dx * dy + P[1, 1] * dy * dy))
+            d = xx[:n] - m[:, None]
+            return norm * np.exp(-0.5 * np.einsum("ip,ij,jp->p", d, P, d))
 
         p0 = fem.Function(self.V, name="density")
         p0.interpolate(density)
@@ -309,13 +317,19 @@ class Transient:
     def observe(self, vec: Any) -> dict:
         """The observables of :data:`OBSERVABLES` for the density ``vec``:
         survival ∫P, and E[L], E|θ1|, E θ1, Var θ1, E θ2, Var θ2, E[F(θ1)]
-        of P/∫P (E[F(θ1)] NaN when the model has no flatness)."""
+        of P/∫P (E[F(θ1)] NaN when the model has no flatness); on a 3-D mesh
+        also those of :data:`OBSERVABLES_3D` (E θ1², E θ3, Var θ3)."""
         s = self.integral(vec, "one")
-        e = {k: self.integral(vec, k) / s for k in ("x", "xx", "absx", "y", "yy", "loss", "flatness")}
-        return {"survival": s, "mean_loss": e["loss"], "mean_abs_theta1": e["absx"],
-                "mean_theta1": e["x"], "var_theta1": e["xx"] - e["x"] ** 2,
-                "mean_theta2": e["y"], "var_theta2": e["yy"] - e["y"] ** 2,
-                "mean_flatness": e["flatness"] if self.has_flatness else math.nan}
+        three = "z" in self._b
+        keys = ("x", "xx", "absx", "y", "yy", "loss", "flatness") + (("z", "zz") if three else ())
+        e = {k: self.integral(vec, k) / s for k in keys}
+        out = {"survival": s, "mean_loss": e["loss"], "mean_abs_theta1": e["absx"],
+               "mean_theta1": e["x"], "var_theta1": e["xx"] - e["x"] ** 2,
+               "mean_theta2": e["y"], "var_theta2": e["yy"] - e["y"] ** 2,
+               "mean_flatness": e["flatness"] if self.has_flatness else math.nan}
+        if three:
+            out.update({"mean_theta1_squared": e["xx"], "mean_theta3": e["z"], "var_theta3": e["zz"] - e["z"] ** 2})
+        return out
 
     # ---- time stepping -----------------------------------------------------
     def _solver(self, h: float) -> Any:
@@ -368,7 +382,7 @@ class Transient:
 
             op = self.op
             u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
-            zero = ufl.as_vector((0.0, 0.0))
+            zero = ufl.as_vector((0.0,) * self.mesh.geometry.dim)
             divD = ufl.div(op.D) if op.divD is None else op.divD
             forms = (weak_form(u, v, op.drift, 0.0 * op.D, zero, op.quadrature_degree),
                      weak_form(u, v, zero, op.D, divD, op.quadrature_degree))

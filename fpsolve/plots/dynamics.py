@@ -8,7 +8,7 @@ Drawing only, on rank 0; the arrays come from the collective functions of
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Dict, Sequence
+from typing import Dict, Sequence, Tuple
 
 import numpy as np
 
@@ -18,6 +18,10 @@ from fpsolve.plots.stationary import fit_title, pyplot, save_figure
 #: Panels of evolution.png: (column, axis label).
 PANELS = (("survival", "survival S(t) = ∫P"), ("mean_loss", "E[L]"), ("mean_abs_theta1", "E|θ1|"),
           ("var_theta1", "Var θ1"), ("var_theta2", "Var θ2"), ("mean_flatness", "E[F(θ1)] (flatness)"))
+#: Panels of a 3-D run's evolution.png (docs/model.md §9: F = (Σ g_i)^(-1/2)).
+PANELS_3D = (("survival", "survival S(t) = ∫P"), ("mean_loss", "E[L]"), ("mean_abs_theta1", "E|θ1|"),
+             ("mean_theta1_squared", "E[θ1²]"), ("var_theta2", "Var θ2"), ("var_theta3", "Var θ3"),
+             ("var_theta1", "Var θ1"), ("mean_flatness", "E[F] (flatness)"))
 
 
 #: Colours of the Monte-Carlo ensembles, by method.
@@ -25,17 +29,20 @@ ENSEMBLE_COLOURS = {"sde": "tab:orange", "sgd": "tab:blue"}
 
 
 def plot_evolution(path: str | Path, columns: Dict[str, np.ndarray], title: str,
-                   bands: Dict[str, Dict[str, tuple]] | None = None) -> None:
-    """The observables of :data:`PANELS` against t on a log axis (t > 0);
+                   bands: Dict[str, Dict[str, tuple]] | None = None,
+                   panels: Sequence[Tuple[str, str]] = PANELS) -> None:
+    """The observables of ``panels`` ((column, label) pairs, default
+    :data:`PANELS`; :data:`PANELS_3D` for a 3-D run) against t on a log axis (t > 0);
     ``bands``: {label: {column: (t, mean, standard error)}} of Monte-Carlo
     ensembles (label ``sde``, ``sgd``, ...), each drawn as ±2 standard errors
     around its mean.  A ``T`` column (a schedule's T(t)) is drawn dashed on
     a twin axis of the first panel."""
     plt = pyplot()
-    fig, axes = plt.subplots(2, 3, figsize=(12, 6.5), sharex=True)
+    ncols = (len(panels) + 1) // 2
+    fig, axes = plt.subplots(2, ncols, figsize=(4 * ncols, 6.5), sharex=True, squeeze=False)
     t = columns["t"]
     sel = t > 0
-    for ax, (name, label) in zip(axes.ravel(), PANELS):
+    for ax, (name, label) in zip(axes.ravel(), panels):
         ax.plot(t[sel], columns[name][sel], "k-", lw=1.3, label="FEM")
         for method, band in (bands or {}).items():
             if name not in band or not np.isfinite(band[name][1]).any():
