@@ -107,6 +107,32 @@ def ball_from_args(args: argparse.Namespace) -> tuple[float, tuple[float, float,
     return float(radius), center  # type: ignore[return-value]
 
 
+def case_from_args(args: argparse.Namespace, radius: float, center: Sequence[float]) -> tuple:
+    """(case, positional and keyword arguments of the 3-D solvers after the
+    case, folder name, description) of the options: the valley of
+    ``--fast-directions 2`` (``(NValley, Noise)``, ``{"noise": ...}``) or a
+    3-variable ``--loss`` (``(Model,)``, ``{}``), checked on the ball; raises
+    UsageError / ModelError naming the bad value.  Shared by ``solve_fp.py``
+    and ``search_time.py`` in 3-D."""
+    if args.fast_directions is not None:
+        m = args.fast_directions
+        noise_model = "sgd-diagonal" if args.no_cross_diffusion else (args.noise or "sgd")
+        if args.no_cross_diffusion and args.noise not in (None, "sgd-diagonal"):
+            raise cli.UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
+        if args.param:
+            raise cli.UsageError("--param gives the constants of --loss (use --a0 ... --eps for the valley)")
+        level = cli.noise_from_args(args)
+        level.require_positive_T()
+        case = cli.nvalley_from_args(args, radius + abs(center[0]))
+        name = f"{case.name}_m{m}_{noise_model}_alpha{level.alpha:g}_Delta{level.Delta:g}"
+        describe = f"valley m={m} ({case.name}), noise {noise_model}, T={level.T:g}"
+        return case, (case, level), {"noise": noise_model}, name, describe
+    case = cli.user_model_from_args(args)
+    case.check_formulas(radius, center)
+    case.noise_level.require_positive_T()
+    return case, (case,), {}, case.case_name(), f"N=3: {case.describe()}"
+
+
 def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | None, wall: float,
          petsc_options: Callable[[Sequence[str]], dict]) -> int:
     """The 3-D solve of :mod:`fpsolve.cli.solve`'s parsed options: checks, claim, solve, outputs."""
@@ -131,26 +157,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
         if args.mesh is not None:
             raise cli.UsageError("--tol/--mesh-rule adaptive refine the ball: they cannot be combined with --mesh")
     mesh, radius, center = mesh_from_args(args, MPI.COMM_WORLD)
-    if args.fast_directions is not None:
-        m = args.fast_directions
-        noise_model = "sgd-diagonal" if args.no_cross_diffusion else (args.noise or "sgd")
-        if args.no_cross_diffusion and args.noise not in (None, "sgd-diagonal"):
-            raise cli.UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
-        if args.param:
-            raise cli.UsageError("--param gives the constants of --loss (use --a0 ... --eps for the valley)")
-        level = cli.noise_from_args(args)
-        level.require_positive_T()
-        case = cli.nvalley_from_args(args, radius + abs(center[0]))
-        name = f"{case.name}_m{m}_{noise_model}_alpha{level.alpha:g}_Delta{level.Delta:g}"
-        describe = f"valley m={m} ({case.name}), noise {noise_model}, T={level.T:g}"
-        solve_args: tuple = (case, level)
-        solve_kw: dict = {"noise": noise_model}
-    else:
-        case = cli.user_model_from_args(args)
-        case.check_formulas(radius, center)
-        case.noise_level.require_positive_T()
-        name, describe = case.case_name(), f"N=3: {case.describe()}"
-        solve_args, solve_kw = (case,), {}
+    case, solve_args, solve_kw, name, describe = case_from_args(args, radius, center)
     from fpsolve.fem import ball, stationary3d
     from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 

@@ -218,6 +218,16 @@ def _solve(op: Operator, target: Target | None, *, kind: str, options_prefix: st
                             in_effect)
 
 
+def write_fields(folder: Any, *solutions: BackwardSolution | None) -> None:
+    """Each solution that is not None as ``tau.xdmf``/``.h5`` (an MFPT) or
+    ``committor.xdmf``/``.h5`` in ``folder`` (a pathlib.Path; ParaView,
+    :func:`fpsolve._compat.write_xdmf`).  Collective."""
+    for sol in solutions:
+        if sol is not None:
+            name = "tau" if sol.kind == "mfpt" else "committor"
+            _compat.write_xdmf(str(folder / f"{name}.xdmf"), sol.field.function_space.mesh, sol.field)
+
+
 def mean_first_passage_time(op: Operator, *, target: Target | None, options_prefix: str = PREFIXES["backward"],
                             petsc_options: Dict[str, Any] | None = None) -> BackwardSolution:
     """τ(θ) with ``𝓛τ = −1`` off the target, ``τ = 0`` on it (docs/model.md §8).
