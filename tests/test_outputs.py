@@ -232,10 +232,10 @@ def test_readme_dynamics_examples_keep_each_others_results(tmp_path):
     """Issue 21.8: the case folder named neither --boundary, --start, --target,
     --t-end nor --h-min, so three of the README's search_time.py examples wrote
     one folder and only the last survived. Each documented example of
-    search_time.py and evolve_fp.py, run as written in one folder (about 75 s),
+    search_time.py and evolve_fp.py, run as written in one folder (about 75 s; the two 3-D ones add about 35 s),
     gets its own folder, and all are there at the end."""
     commands = readme_commands("search_time.py", "evolve_fp.py")
-    assert len(commands) == 10, commands
+    assert len(commands) == 12, commands
     folders = []
     for script, *args in commands:
         res = run_script(Path(script).name, *args, cwd=tmp_path, timeout=300)
@@ -243,8 +243,10 @@ def test_readme_dynamics_examples_keep_each_others_results(tmp_path):
         folders.append(res.stdout.strip().splitlines()[-1].removeprefix("results written to ").strip())
     assert len(set(folders)) == len(folders), folders
     tools = {"search_time.py": "search-time", "evolve_fp.py": "evolve"}
-    for (script, *_), folder in zip(commands, folders):
-        assert io.read_marker(folder)["tool"] == tools[Path(script).name] and (Path(folder) / "summary.json").is_file()
+    for (script, *args), folder in zip(commands, folders):
+        three_d = "--fast-directions" in args or "--target-theta1" in args  # search_time.py in 3-D
+        tool = tools[Path(script).name] + ("-N3" if three_d else "")
+        assert io.read_marker(folder)["tool"] == tool and (Path(folder) / "summary.json").is_file()
     # the default runs keep the names tests and the README rely on
     assert str(tmp_path / "results" / CASE / "search-time") in folders
     assert str(tmp_path / "results" / CASE / "evolve") in folders
