@@ -27,7 +27,7 @@ import scipy.integrate
 
 from conftest import assert_refused, run_script
 
-MC_POOLED = 15.75  # tests/test_backward3d.py
+MC_REFERENCE = 15.62  # ± 0.07, the Monte Carlo corrected for its step (tests/test_backward3d.py)
 
 
 def test_valley_search_time_in_3d_writes_every_output(tmp_path):
@@ -40,7 +40,7 @@ def test_valley_search_time_in_3d_writes_every_output(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["variables"] == 3 and s["target"]["kind"] == "slab" and s["target_default"]
     assert s["search_time"] == pytest.approx(s["search_time_1d"], rel=0.02)
-    assert s["tau_conditional"] == pytest.approx(MC_POOLED, rel=0.03)
+    assert s["tau_conditional"] == pytest.approx(MC_REFERENCE, rel=0.02)
     assert s["search_time_steps"] == pytest.approx(s["search_time"] / 0.05, rel=1e-12)
     assert 0.9 < s["committor_at_start"] < 1.0  # the ball's wall is far behind the start
     assert s["mfpt_options_in_effect"]["pc_factor_mat_solver_type"] == "mumps"
