@@ -1,4 +1,4 @@
-"""Search time of SGD in 2-D: the mean first-passage time from the backward equation (docs/model.md §8).
+"""Search time of SGD in 2-D (and 3-D): the mean first-passage time from the backward equation (docs/model.md §8, §9).
 
 Solves 𝓛τ = −1 off a target box (``--target C1 C2 W1 W2``: centre and
 half-widths; default the window θ1* ± σ*, |θ2| ≤ sqrt(T g(θ1*)/2) around the

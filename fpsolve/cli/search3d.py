@@ -110,7 +110,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
             title = (f"{describe}, {args.wall} wall; τ(start) = {s['search_time']:.4g} "
                      f"({s['search_time_steps']:.4g} SGD steps)")
             plots.plot_search_profile_and_section(tmp / "tau.png", run.profile, run.xs, run.ys, run.tau_section,
-                                                  s["start"], title)
+                                                  s["start"], title, edges=target.planes())
             cols = list(run.profile)
             io.write_text_atomic(tmp / "tau_theta1.csv", ",".join(cols) + "\n" + "\n".join(
                 ",".join(f"{v:.10g}" for v in row) for row in zip(*(run.profile[c] for c in cols))) + "\n")

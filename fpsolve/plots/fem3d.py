@@ -55,12 +55,14 @@ def plot_slow_marginal_and_section(path: str | Path, marginals: Dict[str, np.nda
 
 
 def plot_search_profile_and_section(path: str | Path, profile: Dict[str, np.ndarray], xs: np.ndarray,
-                                    ys: np.ndarray, values: np.ndarray, start: Sequence[float], title: str) -> None:
+                                    ys: np.ndarray, values: np.ndarray, start: Sequence[float], title: str,
+                                    edges: Sequence[float] = ()) -> None:
     """Left: the mean first-passage time τ (time units) along θ1 through the
     start (``profile["theta1"]``, ``["tau_fem"]``, and ``["tau_1d"]``, the
     reduced 1-D formula, where given); right: τ on the section θ3 = start's
     (``values`` of shape (len(ys), len(xs)), NaN outside the ball; none when
-    empty), the start marked."""
+    empty), the start marked; ``edges``: θ1-values of the target's edges,
+    drawn as lines on the section."""
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1, 1.15]})
     a = ax[0]
@@ -75,7 +77,10 @@ def plot_search_profile_and_section(path: str | Path, profile: Dict[str, np.ndar
         v = np.ma.masked_invalid(values)
         im = ax[1].pcolormesh(xs, ys, v, shading="auto", cmap="magma")
         fig.colorbar(im, ax=ax[1], label="τ (time units)")
-        ax[1].plot([start[0]], [start[1]], "o", mfc="none", mec="lime", ms=9, mew=1.5)
+        ax[1].plot([start[0]], [start[1]], "o", mfc="none", mec="lime", ms=9, mew=1.5, label="start")
+        for i, e in enumerate(edges):
+            ax[1].axvline(e, color="cyan", lw=0.8, label="target edges" if i == 0 else None)
+        ax[1].legend(loc="upper right", fontsize=8, framealpha=0.6)
         ax[1].set_aspect("equal")
     ax[1].set_xlabel("θ1")
     ax[1].set_ylabel("θ2")
