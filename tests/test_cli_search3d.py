@@ -1,7 +1,7 @@
 """``search_time.py`` in three variables (issue 19; docs/commands.md, *search_time.py*).
 
 * the valley with two fast directions (default g, T = 0.05, sgd noise) on the
-  coarse graded ball (``--h-min 0.15 --h-max 0.5``: 21k P2 dofs, about 15 s)
+  coarse graded ball (``--h-min 0.15 --h-max 0.5``: 27k P2 dofs, about 15 s)
   with ``--committor``: every output is written; τ at the start against the
   1-D formula and its fast-conditional average against the Monte Carlo
   (the numbers and tolerances of tests/test_backward3d.py); τ vanishes on

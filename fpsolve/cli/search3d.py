@@ -27,6 +27,7 @@ atomically (tool ``search-time-N3``) at ``--out`` or
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from typing import Sequence
@@ -59,7 +60,8 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     from mpi4py import MPI
 
     from fpsolve.cli import solve3d as cli3d
-    from fpsolve.fem import backward, search3d, stationary3d
+    from fpsolve.fem import backward, ball, search3d, stationary3d
+    from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 
     cli3d.check_dimension(args)
     given = [opt for opt, on in (("--mesh", args.mesh is not None),
@@ -87,9 +89,13 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     if target is None:  # the valley's default: a slow marginal without a peak is refused here
         target, d_start, _ = search3d.default_target(case, level, radius)
         start = start or d_start
-    # the ball's sizes (and so every size option) are checked before anything is written
-    stationary3d.ball_sizes(case, level.T, radius, center, args.h_min, args.h_max)
+    # the ball's sizes (and so every size option), and the dofs and memory they need, are checked
+    # before anything is written
     comm = MPI.COMM_WORLD
+    sizes = stationary3d.ball_sizes(case, level.T, radius, center, args.h_min, args.h_max)
+    sizes = dataclasses.replace(sizes, planes=target.planes())
+    stationary3d.check_budget(ball.predicted_dofs(sizes, args.degree), DEFAULT_MAX_DOFS,
+                              stationary3d.sizes_source(sizes), comm.size)
     progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
     folder = cli.case_folder_name(name, args, parser)
     out = io.claim_output(args.out or io.default_out(folder, search3d.TOOL), search3d.TOOL, args.overwrite, comm)

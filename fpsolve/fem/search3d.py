@@ -31,6 +31,7 @@ import numpy as np
 
 from fpsolve.fem import backward, ball, nvalley_forms, stationary3d
 from fpsolve.fem.forms import check_wall
+from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
 from fpsolve.theory import nvalley as ntheory
@@ -42,13 +43,13 @@ CONDITIONAL_POINTS = 7
 #: Points of the τ profile along θ1 (tau_theta1.csv).
 PROFILE_POINTS = 161
 #: Measured (m = 2, T = 0.05, sgd noise, reflecting ball R = 2, P2; planes on the
-#: target's edges): τ(x0, 0, 0) 15.869 / 15.780 / 15.764 and its conditional
-#: average 15.638 / 15.539 / 15.523 at h_min/h_max 0.15/0.5, 0.1/0.4, 0.075/0.3
-#: (21k / 46k / 88k dofs); 1-D closed form 15.778; Monte Carlo (SDE, conditional
+#: target's edges): τ(x0, 0, 0) 15.835 / 15.768 / 15.763 and its conditional
+#: average 15.590 / 15.527 / 15.523 at h_min/h_max 0.15/0.5, 0.1/0.4, 0.075/0.3
+#: (27k / 58k / 113k dofs); 1-D closed form 15.778; Monte Carlo (SDE, conditional
 #: start) pooled over dt 0.02 … 0.0025 15.75 ± 0.07, 15.62 ± 0.07 corrected for its
 #: discrete test of the target (docs/model.md §9).
-MEASURED = {"tau_start": (15.869, 15.780, 15.764), "tau_conditional": (15.638, 15.539, 15.523),
-            "dofs": (21323, 46021, 88291)}
+MEASURED = {"tau_start": (15.835, 15.768, 15.763), "tau_conditional": (15.590, 15.527, 15.523),
+            "dofs": (26601, 57705, 112551)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -164,7 +165,7 @@ class Search3DRun:
     """A 3-D search: ``summary`` (summary.json's dict), ``tau`` (and
     ``committor``, or None) :class:`~fpsolve.fem.backward.BackwardSolution`,
     ``profile`` ({column: (PROFILE_POINTS,)}: ``theta1`` and ``tau_fem`` on the
-    line through the start along θ1, ``tau_1d`` the reduced formula where the
+    line through the start along θ1 (ending h_max²/(8R) inside the sphere, within the polygonal wall), ``tau_1d`` the reduced formula where the
     default target applies, NaN elsewhere) and the section θ3 = start's
     (``xs`` (nx,), ``ys`` (ny,), ``tau_section`` (ny, nx), NaN outside the ball)."""
 
@@ -207,7 +208,8 @@ def _reduced_profile(valley: NValley, level: Noise, x: np.ndarray, lo: float, hi
 def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", target: Target3D | None = None,
                 start: Sequence[float] | None = None, wall: str = "reflecting", with_committor: bool = False,
                 radius: float = 2.0, center: Sequence[float] = (0.0, 0.0, 0.0), degree: int = 2,
-                h_min: float | None = None, h_max: float | None = None, petsc_options: Dict[str, Any] | None = None,
+                h_min: float | None = None, h_max: float | None = None, max_dofs: int | None = None,
+                petsc_options: Dict[str, Any] | None = None,
                 section: Tuple[int, int] | None = (161, 161), comm: Any = None,
                 progress: Callable[[str], None] | None = None) -> Search3DRun:
     """Mean first-passage time of a 3-D case (docs/model.md §8, §9) into ``target``.
@@ -220,7 +222,9 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
     ``start`` (three numbers; default, valley only, (x* + 3σ*, 0, 0)); an
     expression model needs both.  The ball: ``radius``, ``center``, sizes
     of :func:`fpsolve.fem.stationary3d.ball_sizes` (``h_min``, ``h_max``) with
-    the target's θ1-planes; P``degree``; ``wall`` reflecting (default) or
+    the target's θ1-planes, its predicted dofs and memory checked against
+    ``max_dofs`` (default 2e6) and the machine before meshing
+    (:func:`fpsolve.fem.stationary3d.check_budget`); P``degree``; ``wall`` reflecting (default) or
     absorbing (leaving the ball also ends the search).  ``with_committor``:
     also q (target before the wall).  ``section`` (nx, ny): τ on the plane θ3
     = start's, None to skip.  Collective.  Raises ModelError naming bad input.
@@ -275,6 +279,8 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
     order = 2 if degree == 2 and valley is None else 1  # as stationary3d.solve
     sizes = stationary3d.ball_sizes(case, T, r, c, h_min, h_max, geometry_order=order)
     sizes = dataclasses.replace(sizes, planes=target.planes())
+    stationary3d.check_budget(ball.predicted_dofs(sizes, degree), DEFAULT_MAX_DOFS if max_dofs is None else max_dofs,
+                              stationary3d.sizes_source(sizes), comm.size)
     msh, mesh_info, t_mesh = ball.create_ball(sizes, comm)
     say(f"ball meshed: {mesh_info['cells']} tetrahedra ({sizes.rule}, planes at θ1 = "
         f"{', '.join(f'{p:.4g}' for p in sizes.planes) or 'none'}) in {t_mesh:.2f}s")
@@ -308,7 +314,8 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
         summary["committor_solve_seconds"] = q.solve_seconds
     # τ along θ1 through the start, and the section θ3 = start's
     yz = math.hypot(x0[1] - c[1], x0[2] - c[2])
-    half = math.sqrt(max(r * r - yz * yz, 0.0)) * (1 - 1e-9)
+    # inside the polygonal wall: a straight wall edge of length h_max lies h_max²/(8R) inside the sphere
+    half = math.sqrt(max(r * r - yz * yz, 0.0)) - (sizes.h_max ** 2 / (8 * r) + 1e-9 * r)
     line = np.linspace(c[0] - half, c[0] + half, PROFILE_POINTS)
     profile = {"theta1": line,
                "tau_fem": tau.evaluate(np.column_stack([line, np.full_like(line, x0[1]), np.full_like(line, x0[2])]))}
