@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Search time of SGD in 2-D: the mean first-passage time from the backward equation (docs/model.md §8).
+"""Search time of SGD in 2-D (and 3-D): the mean first-passage time from the backward equation (docs/model.md §8, §9).
 
 A thin entry point: the tool is :mod:`fpsolve.cli.search` (also ``fpsolve search``).
 """

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Sequence
 
 # at least two numba threads even on a one-core machine, so that the
 # thread-count reproducibility test always runs (set before numba loads)
@@ -27,6 +28,16 @@ SINGLE_WELL_LAMBDA0 = {True: 1.59704e-3, False: 6.52325e-4}
 def _numpy_raises():
     with np.errstate(divide="raise", over="raise", invalid="raise"):
         yield
+
+
+def assert_refused(name: str, args: Sequence[str], words: str, tmp_path: Path) -> None:
+    """``scripts/<name> ARGS --out tmp_path/case`` exits 2 with one line on stderr holding
+    ``words`` and writes nothing (the rule for bad input, README)."""
+    res = run_script(name, *args, "--out", str(tmp_path / "case"))
+    assert res.returncode == 2, res.stderr[-2000:]
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], res.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def run_script(name: str, *args: str, cwd: Path | None = None, timeout: float = 600,

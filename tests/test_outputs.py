@@ -232,11 +232,11 @@ def test_readme_dynamics_examples_keep_each_others_results(tmp_path):
     """Issue 21.8: the case folder named neither --boundary, --start, --target,
     --t-end nor --h-min, so three of the README's search_time.py examples wrote
     one folder and only the last survived. Each documented example of
-    search_time.py and evolve_fp.py, run as written in one folder (about 75 s; 35 s more for the
-    two 3-D evolve_fp.py examples),
+    search_time.py and evolve_fp.py, run as written in one folder (about 75 s; the four 3-D ones
+    add about 70 s),
     gets its own folder, and all are there at the end."""
     commands = readme_commands("search_time.py", "evolve_fp.py")
-    assert len(commands) == 12, commands
+    assert len(commands) == 14, commands
     folders = []
     for script, *args in commands:
         res = run_script(Path(script).name, *args, cwd=tmp_path, timeout=300)
@@ -245,7 +245,8 @@ def test_readme_dynamics_examples_keep_each_others_results(tmp_path):
     assert len(set(folders)) == len(folders), folders
     tools = {"search_time.py": "search-time", "evolve_fp.py": "evolve"}
     for (script, *args), folder in zip(commands, folders):
-        tool = tools[Path(script).name] + ("-N3" if "--fast-directions" in args or "theta3" in " ".join(args) else "")
+        three_d = "--fast-directions" in args or "--target-theta1" in args or "theta3" in " ".join(args)
+        tool = tools[Path(script).name] + ("-N3" if three_d else "")
         assert io.read_marker(folder)["tool"] == tool and (Path(folder) / "summary.json").is_file()
     # the default runs keep the names tests and the README rely on
     assert str(tmp_path / "results" / CASE / "search-time") in folders

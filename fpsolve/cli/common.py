@@ -332,7 +332,9 @@ def domain_tag(radius: float | None = None, center: Sequence[float] | None = Non
 #: Options that change a result, and how a value other than the script's
 #: default shows in the case folder name (:func:`run_tag`).
 RUN_TAGS = {"wall": "_{}", "degree": "_P{}", "h_min": "_hmin{}", "h_max": "_hmax{}", "start": "_start{}",
-            "start_width": "_width{}", "target": "_target{}", "t_end": "_t{}", "committor": "_committor"}
+            "start_width": "_width{}", "target": "_target{}", "target_theta1": "_target-theta1{}",
+            "target_box": "_target-box{}", "target_ball": "_target-ball{}", "t_end": "_t{}",
+            "committor": "_committor"}
 
 
 def _tag_value(value) -> str:

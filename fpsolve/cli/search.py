@@ -1,4 +1,4 @@
-"""Search time of SGD in 2-D: the mean first-passage time from the backward equation (docs/model.md §8).
+"""Search time of SGD in 2-D (and 3-D): the mean first-passage time from the backward equation (docs/model.md §8, §9).
 
 Solves 𝓛τ = −1 off a target box (``--target C1 C2 W1 W2``: centre and
 half-widths; default the window θ1* ± σ*, |θ2| ≤ sqrt(T g(θ1*)/2) around the
@@ -25,6 +25,12 @@ W_i = sqrt((H⁻¹)_ii), the standard deviations of the peak's Gaussian
 (summary.json: ``target_rule``, ``stationary_peak``).  The valley written
 as an expression with SGD noise is the preset (same mesh, same numbers).
 
+In three variables (``--fast-directions 2``, or a ``--loss`` in theta1,
+theta2, theta3): the tetrahedral ball of ``--radius``/``--center CX CY CZ``,
+targets ``--target-theta1 LO HI`` (default for the valley: x* ± σ* on
+``|θ1|``), ``--target-box``, ``--target-ball``, ``--start X Y Z``, written to
+``results/<case>/search-time-N3`` (:mod:`fpsolve.cli.search3d`).
+
 Runs under ``mpirun -n N python -m mpi4py``.
 """
 
@@ -42,16 +48,22 @@ from fpsolve.tools import io
 
 def build_parser() -> cli.Parser:
     parser = cli.Parser(prog="search_time.py", description=__doc__.splitlines()[0])
-    cli.add_model_arguments(parser)
+    from fpsolve.cli import search3d
+
+    cli.add_model_arguments(parser, fast_directions=True)
     cli.add_expression_arguments(parser)
-    cli.add_domain_arguments(parser)
+    cli.add_domain_arguments(parser, ball=True)
+    parser.add_argument("--fast-directions", type=int, default=None, metavar="m",
+                        help="the valley with m fast directions (docs/model.md §9): 1 is the 2-D search, 2 the 3-D "
+                             "ball (the FEM is 3-D at most)")
     g = parser.add_argument_group("search (docs/model.md §8)")
     g.add_argument("--target", type=float, nargs=4, default=None, metavar=("C1", "C2", "W1", "W2"),
                    help="target box: centre (C1, C2) and half-widths (W1, W2) (default: around θ1*; custom "
                         "model: the stationary peak θ* ± its widths)")
-    g.add_argument("--start", type=float, nargs=2, default=None, metavar=("X", "Y"),
-                   help="where τ is reported (default (θ1* + 3σ*, 0), as theory.search_time; custom model: "
-                        "θ* + (3 W1, 0))")
+    g.add_argument("--start", type=float, nargs="+", default=None, metavar="X",
+                   help="where τ is reported, X Y (3-D: X Y Z) (default (θ1* + 3σ*, 0), as theory.search_time; "
+                        "custom model: θ* + (3 W1, 0))")
+    search3d.add_arguments(g)
     cli.add_wall_argument(g, "reflecting", "the disk's wall: reflecting (default) or absorbing (leaving also ends the search)")
     g.add_argument("--committor", action="store_true", help="also the committor q (target before the wall)")
     cli.add_mesh_arguments(parser)
@@ -66,8 +78,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     wall = time.perf_counter()
     parser = build_parser()
     args = parser.parse_args(argv)
+    from fpsolve.cli import search3d, solve3d
+
+    if solve3d.is_three_dimensional(args):  # --fast-directions 2, a --loss in theta3: the 3-D ball
+        return search3d.main(args, parser, argv, wall)
+    three = search3d.given_3d_options(args)
+    if three:
+        raise cli.UsageError(f"{', '.join(three)}: 3-D only (--fast-directions 2 or a --loss in theta3); "
+                             "the 2-D target is --target C1 C2 W1 W2")
+    if args.start is not None and len(args.start) != 2:
+        raise cli.UsageError(f"--start takes two numbers X Y in 2-D (got {len(args.start)}: "
+                             f"{' '.join(f'{v:g}' for v in args.start)})")
     model, radius, center = cli.model_and_domain(args)
-    from fpsolve import _compat
     from fpsolve.fem import backward as passage
     from fpsolve.plots import dynamics as plotting_dynamics
 
@@ -92,10 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                               h_max=args.h_max, comm=comm, progress=progress)
     s = run.summary
     with io.atomic_output_dir(out, comm, "search-time", args.overwrite) as tmp:
-        _compat.write_xdmf(str(tmp / "tau.xdmf"), run.tau.field.function_space.mesh, run.tau.field)
-        if run.committor is not None:
-            _compat.write_xdmf(str(tmp / "committor.xdmf"), run.committor.field.function_space.mesh,
-                               run.committor.field)
+        passage.write_fields(tmp, run.tau, run.committor)
         if comm.rank == 0:
             title = (f"{name}: T={noise.T:g}, {args.wall} wall; τ(start) = {s['search_time']:.4g} "
                      f"({s['search_time_steps']:.4g} SGD steps)")

@@ -112,7 +112,8 @@ def case_from_args(args: argparse.Namespace, radius: float, center: Sequence[flo
     :class:`~fpsolve.model.nvalley.NValley` of ``--fast-directions`` with its
     Noise and noise model, or a 3-variable Model (``--loss``; level None, noise
     None), checked on the ball; ``name`` the case folder's stem, ``describe``
-    one line for the progress.  UsageError / ModelError naming a bad value."""
+    one line for the progress.  UsageError / ModelError naming a bad value.
+    Shared by ``solve_fp.py``, ``evolve_fp.py`` and ``search_time.py`` in 3-D."""
     if args.fast_directions is None:
         case = cli.user_model_from_args(args)
         case.check_formulas(radius, center)

@@ -15,9 +15,14 @@ with the natural boundary condition ``(D∇τ)·n = 0`` (a reflecting wall).
 - committor: ``𝓛q = 0``, ``q = 1`` on A, ``q = 0`` on ∂Ω (absorbing).
 
 The target is a set of dofs: those whose coordinates a predicate accepts
-(:class:`~fpsolve.model.target.Box`, :func:`disk_target`).  A mesh that conforms to the
+(:class:`~fpsolve.model.target.Box`, :func:`disk_target`, :func:`ball_target`,
+:func:`slab_target`).  A mesh that conforms to the
 target's boundary gives the exact set; otherwise its boundary is resolved to
-the mesh size.  Direct LU solve (MUMPS).
+the mesh size.  An empty target (None) with an absorbing wall is the pure
+exit time from Ω.  The same functions solve on a disk (triangles) and on
+a ball (tetrahedra, docs/model.md §9; the 3-D search case is
+:mod:`fpsolve.fem.search3d`).  Direct LU solve (PETSc's LU in serial in 2-D,
+MUMPS in 3-D and in parallel).
 """
 
 from __future__ import annotations
@@ -49,6 +54,11 @@ from fpsolve.model.valley import check_start, ModelError
 #: A target set: a :class:`~fpsolve.model.target.Box`, or any predicate on coordinates (3, n).
 Target = Callable[[np.ndarray], np.ndarray]
 
+#: The LU of a backward problem on a 3-D mesh, before the user's options: MUMPS
+#: (PETSc's own serial LU, the 2-D default, fills in far more on tetrahedra:
+#: 67 s against 14 s on a 25k-dof P2 ball, :mod:`fpsolve.fem.solve3d`).
+LU_3D = {"pc_factor_mat_solver_type": "mumps"}
+
 
 def refine_near_box(msh: Any, box: Sequence[float], width: float, times: int = 2) -> Any:
     """``msh`` bisected ``times`` times near the edges of the box (C1, C2, W1,
@@ -76,15 +86,52 @@ def refine_near_box(msh: Any, box: Sequence[float], width: float, times: int = 2
     return msh
 
 
-def disk_target(center: Sequence[float], radius: float) -> Target:
-    """The disk ``|θ − center| ≤ radius`` as a predicate on coordinates (3, n)."""
-    if not (math.isfinite(radius) and radius > 0):
+def ball_target(center: Sequence[float], radius: float) -> Target:
+    """The ball ``|θ − center| ≤ radius`` (θ units) as a predicate on coordinates
+    (3, n); ``center`` has 2 numbers (a disk in θ1, θ2) or 3 (a ball).  Points
+    on the sphere count (to a relative 1e-10).  Raises ModelError on a
+    radius that is not finite and > 0 or a centre that is not 2 or 3 finite numbers."""
+    try:
+        r = float(radius)
+    except (TypeError, ValueError):
+        r = math.nan
+    if not (math.isfinite(r) and r > 0):
         raise ModelError(f"target radius must be a finite number > 0 (got {radius!r})")
-    c = np.asarray(center, dtype=float)
-    tol = 1e-10 * max(1.0, radius)
+    c = np.asarray(center, dtype=float).reshape(-1)
+    if c.size not in (2, 3) or not np.all(np.isfinite(c)):
+        raise ModelError(f"target centre must be 2 or 3 finite numbers (got {center!r})")
+    tol = 1e-10 * max(1.0, r)
 
     def inside(x: np.ndarray) -> np.ndarray:
-        return np.hypot(x[0] - c[0], x[1] - c[1]) <= radius + tol
+        r2 = sum((x[i] - c[i]) ** 2 for i in range(c.size))
+        return np.sqrt(r2) <= r + tol
+
+    return inside
+
+
+def disk_target(center: Sequence[float], radius: float) -> Target:
+    """The disk ``|θ − center| ≤ radius`` (``center`` (c1, c2)) as a predicate on
+    coordinates (3, n): :func:`ball_target` in θ1, θ2."""
+    return ball_target(tuple(center)[:2], radius)
+
+
+def slab_target(lo: float, hi: float) -> Target:
+    """The slab ``lo ≤ |θ1| ≤ hi`` (θ units, any θ2, θ3) as a predicate on
+    coordinates (3, n): the folded window of the 1-D search time (docs/model.md
+    §8-9; :func:`fpsolve.theory.nvalley.search_time`'s x* ± σ*) and the
+    Monte Carlo's first-passage set (:func:`fpsolve.mc.nensemble.run`'s
+    ``target``).  Raises ModelError unless 0 ≤ lo < hi, both finite."""
+    try:
+        a, b = float(lo), float(hi)
+    except (TypeError, ValueError):
+        raise ModelError(f"target slab needs two numbers lo, hi of |theta1| (got {lo!r}, {hi!r})") from None
+    if not (math.isfinite(a) and math.isfinite(b) and 0.0 <= a < b):
+        raise ModelError(f"target slab must satisfy 0 <= lo < hi, finite (got lo={a:g}, hi={b:g})")
+    tol = 1e-10 * max(1.0, b)
+
+    def inside(x: np.ndarray) -> np.ndarray:
+        ax = np.abs(x[0])
+        return (ax >= a - tol) & (ax <= b + tol)
 
     return inside
 
@@ -105,7 +152,7 @@ class BackwardSolution:
     options_in_effect: dict = dataclasses.field(default_factory=dict)
 
     def evaluate(self, points: np.ndarray) -> np.ndarray:
-        """Values at points of shape (n, 2), 0 outside the mesh; collective,
+        """Values at points of shape (n, 2) (disk) or (n, 3) (ball), 0 outside the mesh; collective,
         the same on every rank."""
         return evaluate_function(self.field, points)
 
@@ -115,7 +162,7 @@ class BackwardSolution:
                 "options_in_effect": self.options_in_effect}
 
 
-def _solve(op: Operator, target: Target, *, kind: str, options_prefix: str,
+def _solve(op: Operator, target: Target | None, *, kind: str, options_prefix: str,
            petsc_options: Dict[str, Any] | None) -> BackwardSolution:
     import ufl
     from dolfinx import fem
@@ -127,9 +174,16 @@ def _solve(op: Operator, target: Target, *, kind: str, options_prefix: str,
     t0 = time.perf_counter()
     u, v = ufl.TrialFunction(V), ufl.TestFunction(V)
     a = fem.form(op.backward_form(u, v))
-    target_dofs = fem.locate_dofs_geometrical(V, target)
+    if target is None:  # the pure exit time: only the absorbing wall ends the walk
+        if kind != "mfpt" or wall != "absorbing":
+            raise ModelError("an empty target (None) needs the mean first-passage time with an absorbing wall "
+                             f"(got the {'committor' if kind != 'mfpt' else 'mfpt'} with a {wall} wall): "
+                             "nothing would end the walk")
+        target_dofs = np.zeros(0, dtype=np.int32)
+    else:
+        target_dofs = fem.locate_dofs_geometrical(V, target)
     n_target = comm.allreduce(int(np.sum(target_dofs < V.dofmap.index_map.size_local)))
-    if n_target == 0:
+    if n_target == 0 and target is not None:
         raise ModelError("the target contains no mesh node: it is smaller than the mesh there or outside the "
                          "domain (make it larger, refine with --h-max, or move it)")
     on_target = fem.Function(V)
@@ -150,6 +204,8 @@ def _solve(op: Operator, target: Target, *, kind: str, options_prefix: str,
     t1 = time.perf_counter()
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
+    if msh.topology.dim == 3:
+        petsc_options = {**LU_3D, **(petsc_options or {})}
     configure_lu(ksp, comm, options_prefix, petsc_options)
     in_effect = options_in_effect(ksp)
     field = fem.Function(V, name="mean_first_passage_time" if kind == "mfpt" else "committor")
@@ -162,16 +218,30 @@ def _solve(op: Operator, target: Target, *, kind: str, options_prefix: str,
                             in_effect)
 
 
-def mean_first_passage_time(op: Operator, *, target: Target, options_prefix: str = PREFIXES["backward"],
+def write_fields(folder: Any, *solutions: BackwardSolution | None) -> None:
+    """Each solution that is not None as ``tau.xdmf``/``.h5`` (an MFPT) or
+    ``committor.xdmf``/``.h5`` in ``folder`` (a pathlib.Path; ParaView,
+    :func:`fpsolve._compat.write_xdmf`).  Collective."""
+    for sol in solutions:
+        if sol is not None:
+            name = "tau" if sol.kind == "mfpt" else "committor"
+            _compat.write_xdmf(str(folder / f"{name}.xdmf"), sol.field.function_space.mesh, sol.field)
+
+
+def mean_first_passage_time(op: Operator, *, target: Target | None, options_prefix: str = PREFIXES["backward"],
                             petsc_options: Dict[str, Any] | None = None) -> BackwardSolution:
     """τ(θ) with ``𝓛τ = −1`` off the target, ``τ = 0`` on it (docs/model.md §8).
 
-    ``op``: the :class:`~fpsolve.fem.operator.Operator` (mesh, coefficients,
-    degree; its wall, ``reflecting`` or ``absorbing``, is the disk's);
-    ``target``: a :class:`~fpsolve.model.target.Box` or any predicate on
-    coordinates (3, n).  The LU reads PETSc options under ``options_prefix``
-    (``fpsolve_bw_``).  τ is in time units (SGD steps: τ/alpha).  Collective.
-    Raises InputError on a target holding no mesh node.
+    ``op``: the :class:`~fpsolve.fem.operator.Operator` on a disk or a ball
+    (mesh, coefficients, degree; its wall, ``reflecting`` or ``absorbing``,
+    is the domain's); ``target``: a :class:`~fpsolve.model.target.Box`
+    (θ1, θ2 only), :func:`ball_target`, :func:`slab_target` or any predicate
+    on coordinates (3, n); None: no target, the exit time through an
+    absorbing wall.  The LU reads PETSc options under ``options_prefix``
+    (``fpsolve_bw_``; on a 3-D mesh MUMPS, :data:`LU_3D`, unless they say
+    otherwise).  τ is in time units (α SGD steps; SGD steps: τ/alpha).
+    Collective.  Raises InputError on a target holding no mesh node, or
+    None with a reflecting wall.
     """
     return _solve(op, target, kind="mfpt", options_prefix=options_prefix, petsc_options=petsc_options)
 

@@ -54,7 +54,13 @@ class BallSizes:
     fine size ``h_min`` inside ``|θ1 − x0| < hx``, ``(θ2 − y0)² + (θ3 − z0)² < r²``
     (the fast directions' Gaussians are round), growing by ``growth`` per
     unit ξ-distance outside the nearest cylinder up to ``h_max``; no boxes:
-    uniform ``h_min``."""
+    uniform ``h_min``.  ``planes``: θ1-values of planes θ1 = p the mesh
+    conforms to (faces of its tetrahedra lie on them; a ball meshed by halves
+    conforms to ±p): the edges of a first-passage slab ``lo ≤ |θ1| ≤ hi``
+    (:func:`fpsolve.fem.backward.slab_target`), resolved exactly.  ``hole``:
+    radius of a concentric ball cut out (0: none), the shell ``hole ≤ |θ − c|
+    ≤ R`` whose inner sphere is a target resolved exactly (a committor
+    between two spheres)."""
 
     radius: float
     center: Tuple[float, float, float]
@@ -65,12 +71,15 @@ class BallSizes:
     stretch: float = 1.0
     geometry_order: int = 1
     rule: str = "custom"
+    planes: Tuple[float, ...] = ()
+    hole: float = 0.0
 
     def as_dict(self) -> dict:
         """A JSON-ready record of the sizes (summary.json's ``mesh``)."""
         out = dataclasses.asdict(self)
         out["center"] = list(self.center)
         out["boxes"] = [[list(c), list(h)] for c, h in self.boxes]
+        out["planes"] = list(self.planes)
         return out
 
 
@@ -160,9 +169,24 @@ def _gmsh_ball(sizes: BallSizes, half: bool) -> Tuple[np.ndarray, np.ndarray]:
     ball = occ.addSphere(cx, cy, cz, R)
     if c != 1.0:
         occ.dilate([(3, ball)], cx, cy, cz, 1.0 / c, 1.0, 1.0)
+    if sizes.hole > 0:
+        inner = occ.addSphere(cx, cy, cz, sizes.hole)
+        if c != 1.0:
+            occ.dilate([(3, inner)], cx, cy, cz, 1.0 / c, 1.0, 1.0)
+        ball = occ.cut([(3, ball)], [(3, inner)])[0][0][1]
     if half:
         box = occ.addBox(cx, cy - 2 * R, cz - 2 * R, 2 * R / c, 4 * R, 4 * R)
-        occ.intersect([(3, ball)], [(3, box)])
+        ball = occ.intersect([(3, ball)], [(3, box)])[0][0][1]
+    # conforming planes θ1 = p (ξ1 = cx + (p − cx)/c): the ball fragmented by its parts beyond each
+    cuts = sorted({abs(p - cx) if half else p - cx for p in sizes.planes})
+    pieces = []
+    for p in cuts:
+        if 0 < abs(p) < R and not (half and p <= 0):
+            xi = cx + p / c
+            slab = occ.addBox(xi, cy - 2 * R, cz - 2 * R, 2 * R / c + abs(xi - cx), 4 * R, 4 * R)
+            pieces += occ.intersect([(3, ball)], [(3, slab)], removeObject=False, removeTool=True)[0]
+    if pieces:
+        occ.fragment([(3, ball)], pieces)
     occ.synchronize()
     field = gmsh.model.mesh.field
     f = field.add("MathEval")

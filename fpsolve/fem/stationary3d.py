@@ -74,6 +74,18 @@ def expression_coefficients(model: Any, msh: Any) -> Tuple[Any, Any, Any, Dict[s
     return ufl.as_vector([-g for g in grad]), D, ufl.div(D), consts
 
 
+def case_operator(case: Any, msh: Any, T: float, noise: str, *, degree: int = 2, wall: str = "absorbing") -> Operator:
+    """The :class:`~fpsolve.fem.operator.Operator` of a 3-D case on ``msh``: the
+    valley's coefficients (:func:`fpsolve.fem.nvalley_forms.nvalley_coefficients`
+    at ``T``, ``noise``) for an :class:`~fpsolve.model.nvalley.NValley`, else
+    :func:`expression_coefficients` (``T``, ``noise`` unused)."""
+    if isinstance(case, NValley):
+        drift, D, divD, _ = nvalley_forms.nvalley_coefficients(msh, case, T, noise)
+    else:
+        drift, D, divD, _ = expression_coefficients(case, msh)
+    return Operator.build(msh, drift, D, divD, degree=degree, wall=wall)
+
+
 @dataclasses.dataclass
 class Result3D:
     """One 3-D stationary solve: ``solution`` (:class:`fpsolve.fem.solution.Solution`,
@@ -384,11 +396,7 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
         say(f"ball meshed: {mesh_info['cells']} tetrahedra ({sizes.rule}, h_min {sizes.h_min:.3g}, "
             f"stretch {sizes.stretch:.3g}) in {t_mesh:.2f}s")
     def make_operator(on: Any) -> Operator:
-        if valley is not None:
-            drift, D, divD, _ = nvalley_forms.nvalley_coefficients(on, valley, T, noise)
-        else:
-            drift, D, divD, _ = expression_coefficients(case, on)
-        built = Operator.build(on, drift, D, divD, degree=degree, wall=wall)
+        built = case_operator(case, on, T, noise, degree=degree, wall=wall)
         if valley is not None and weighted:
             built = built.with_log_weight(weight.valley_log_weight(built.V, valley, T))
         return built
