@@ -27,6 +27,7 @@ from fpsolve.fem import ball, stationary3d
 from fpsolve.fem.adapt import extrapolation_factor
 from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 from fpsolve.model.nvalley import NValley
+from fpsolve.model.valley import ModelError
 
 #: Sizes divided by this per cycle (2^(1/3): twice the dofs).
 FACTOR = 2.0 ** (1.0 / 3.0)
@@ -71,8 +72,6 @@ def solve_to_tolerance(case: Any, level: Any = None, *, tol: float, max_dofs: Op
     per cycle: dofs, h_min, the watched moments' changes, the estimate) and
     a warning when the budget stopped the loop first.  Collective.  Raises
     ModelError / InputError naming a bad value (before any mesh)."""
-    from fpsolve.model.valley import ModelError
-
     if not (0 < tol < 1):
         raise ModelError(f"tol must be in (0, 1) (got {tol!r})")
     say = progress or (lambda message: None)

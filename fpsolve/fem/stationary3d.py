@@ -23,7 +23,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fpsolve.fem import ball, diagnostics, meshfile, ndmoments, nvalley_forms, solve3d, weight
+from fpsolve.fem import ball, diagnostics, meshfile, ndmoments, nvalley_forms, solve3d, spectrum, weight
 from fpsolve.fem.forms import check_wall, to_ufl
 from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 from fpsolve.fem.operator import Operator
@@ -458,8 +458,6 @@ def add_spectrum(result: Result3D, k: int, *, progress: Callable[[str], None] | 
     with a warning when some eigenvalue is not trusted (docs/model.md §10;
     1/time units).  Collective; returns the Spectrum.  Raises ModelError on a
     mesh file (no finer ball to compare with) and InputError on a bad ``k``."""
-    from fpsolve.fem import spectrum
-
     if result.sizes is None or result.make_operator is None:
         raise ModelError("--eigenpairs in 3-D needs the ball (--radius/--center/--h-min): a --mesh file has no "
                          "finer ball to judge the eigenvalues against")
