@@ -27,14 +27,16 @@ import logging
 import math
 import os
 import shutil
+import time
 from typing import Any, Dict, List, Sequence
 
 from fpsolve.cli import common as cli
 from fpsolve.tools import io
 
 #: --quick: the valley's finest size of the strong series (17k dofs), of the weak series and of
-#: the solver comparison on one rank (6.5k dofs), ranks, solvers.
-QUICK_H, QUICK_SMALL_H, QUICK_RANKS, QUICK_SOLVERS = 0.35, 0.5, (1, 2), ("mumps", "gmres-gamg")
+#: the solver comparison on one rank (6.5k dofs), ranks; it compares MUMPS with the default
+#: iterative solver (fpsolve.fem.solve3d.ITERATIVE_OPTIONS).
+QUICK_H, QUICK_SMALL_H, QUICK_RANKS = 0.35, 0.5, (1, 2)
 #: Defaults: strong and weak series on the valley at h_min 0.12 (57k dofs on one rank, the
 #: README's 3-D example), the solver comparison at h_min 0.3 (25k dofs) and 0.12 on both cases.
 DEFAULT_H, DEFAULT_COMPARE_H = 0.12, (0.3, 0.12)
@@ -175,7 +177,7 @@ def solver_table(rows: Sequence[Dict[str, Any]]) -> str:
     return _table(rows, (
         ("case", lambda r: r["case"]), ("solver", lambda r: r["solver"]), ("ranks", lambda r: str(r["ranks"])),
         ("h_min", lambda r: f"{r['h']:.4g}"), ("dofs", lambda r: _fmt(r.get("dofs"), "d")),
-        ("status", lambda r: r["status"]), ("whole run s", lambda r: _fmt(r.get("run_seconds"), ".2f")),
+        ("status", lambda r: r["status"] if r["status"] == "ok" else f"{r['status']} after {r['process_seconds']:.0f} s"), ("whole run s", lambda r: _fmt(r.get("run_seconds"), ".2f")),
         ("eigen-solve s", lambda r: _fmt(r.get("solve_seconds"), ".2f")),
         ("linear solves", lambda r: _fmt(r.get("linear_solves"), "d")),
         ("Krylov its (max/solve)", lambda r: f"{_fmt(r.get('krylov_iterations'), 'd')} "
@@ -186,6 +188,8 @@ def solver_table(rows: Sequence[Dict[str, Any]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from fpsolve.validation import scaling
+
     logging.getLogger().setLevel(logging.WARNING)
     args = parser().parse_args(argv)
     if any(int(os.environ.get(k, "1") or 1) > 1 for k in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE")):
@@ -195,13 +199,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ranks = sorted(set(args.ranks or (QUICK_RANKS if args.quick else (1, 2))))
     h = args.h_min or (QUICK_H if args.quick else DEFAULT_H)
     weak_h = args.weak_h_min or (QUICK_SMALL_H if args.quick else h)
-    solvers = list(dict.fromkeys(args.solvers or (QUICK_SOLVERS if args.quick else DEFAULT_SOLVERS)))
+    quick_solvers = ("mumps", scaling.default_iterative() or "gmres-gamg")
+    solvers = list(dict.fromkeys(args.solvers or (quick_solvers if args.quick else DEFAULT_SOLVERS)))
     compare_h = list(args.compare_h_min or ((QUICK_SMALL_H,) if args.quick else DEFAULT_COMPARE_H))
     compare_cases = list(dict.fromkeys(args.compare_cases or (("valley",) if args.quick else ("valley", "ou"))))
     parts = list(dict.fromkeys(args.parts or PARTS))
     out = io.claim_output(args.out or io.RESULTS_ROOT / "bench-scaling", "bench-scaling", args.overwrite)
-    from fpsolve.validation import scaling
-
     progress = cli.Progress("bench_scaling.py")
     cache: Dict[tuple, Dict[str, Any]] = {}
 
@@ -231,11 +234,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 direct = None
                 for solver in solvers:
                     base = {"case": case, "solver": solver, "ranks": args.compare_ranks, "h": hh}
+                    started = time.perf_counter()
                     try:
                         r = one(case, hh, solver, args.compare_ranks, args.compare_timeout)
                     except RuntimeError as exc:
                         progress(f"{case} h={hh:.4g} {solver}: {exc}")
-                        compared.append({**base, "status": _failure(str(exc)), "error": str(exc)})
+                        compared.append({**base, "status": _failure(str(exc)), "error": str(exc),
+                                         "process_seconds": time.perf_counter() - started})
                         continue
                     if solver == "mumps":
                         direct = r
@@ -268,7 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if compared:
         text += (f"\n## Linear solvers of the shift-and-invert ({args.compare_ranks} rank(s))\n\n"
                  + solver_table(compared) + "\nPETSc options (prefix fpsolve_eig_) per solver:\n"
-                 + "".join(f"- {name}: {' '.join(f'-{k} {v}' for k, v in scaling.SOLVERS[name].items())}\n"
+                 + "".join(f"- {name}{' (solve3d.ITERATIVE_OPTIONS)' if name == scaling.default_iterative() else ''}: "
+                           f"{' '.join(f'-{k} {v}' for k, v in scaling.SOLVERS[name].items())}\n"
                            for name in solvers))
     with io.atomic_output_dir(out, None, "bench-scaling", args.overwrite) as tmp:
         io.write_json(tmp / "bench.json", {

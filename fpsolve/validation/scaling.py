@@ -46,7 +46,7 @@ from fpsolve.fem import solve3d
 _KRYLOV = {"st_ksp_rtol": 1e-9, "st_ksp_max_it": 5000, "eps_tol": 1e-9}
 SOLVERS: Dict[str, Dict[str, Any]] = {
     "mumps": dict(solve3d.DIRECT_OPTIONS),
-    "gmres-gamg": dict(solve3d.ITERATIVE_OPTIONS),
+    "gmres-gamg": {"st_ksp_type": "gmres", "st_ksp_gmres_restart": 100, "st_pc_type": "gamg", **_KRYLOV},
     "bcgs-hypre": {"st_ksp_type": "bcgs", "st_pc_type": "hypre", "st_pc_hypre_type": "boomeramg", **_KRYLOV},
     "gmres-hypre": {"st_ksp_type": "gmres", "st_ksp_gmres_restart": 100, "st_pc_type": "hypre",
                     "st_pc_hypre_type": "boomeramg", **_KRYLOV},
@@ -54,7 +54,21 @@ SOLVERS: Dict[str, Dict[str, Any]] = {
                       "st_sub_pc_type": "ilu", **_KRYLOV},
     "gmres-asm-lu": {"st_ksp_type": "gmres", "st_ksp_gmres_restart": 100, "st_pc_type": "asm",
                      "st_sub_pc_type": "lu", **_KRYLOV},
+    # the shift moved off the (nearly) singular K: fpsolve.fem.solve3d.ITERATIVE_SHIFT (-0.01)
+    "gmres-ilu-shifted": {"st_ksp_type": "gmres", "st_ksp_gmres_restart": 100, "st_ksp_pc_side": "right",
+                          "st_pc_type": "asm", "st_sub_pc_type": "ilu", "eps_target": -0.01, "st_shift": -0.01,
+                          **_KRYLOV},
+    "gmres-gamg-shifted": {"st_ksp_type": "gmres", "st_ksp_gmres_restart": 100, "st_ksp_pc_side": "right",
+                           "st_pc_type": "gamg", "eps_target": -0.01, "st_shift": -0.01, **_KRYLOV},
 }
+
+
+def default_iterative() -> str | None:
+    """The key of :data:`SOLVERS` whose options are
+    :data:`fpsolve.fem.solve3d.ITERATIVE_OPTIONS` (None if none is)."""
+    return next((k for k, v in SOLVERS.items() if v == solve3d.ITERATIVE_OPTIONS), None)
+
+
 CASES = ("valley", "ou")
 #: The line a failed run writes on stderr before it ends every rank (:func:`launch` reports it).
 ERROR_TAG = "scaling-run-error:"
