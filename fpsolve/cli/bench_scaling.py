@@ -4,8 +4,8 @@ and the shift-and-invert's linear solvers side by side (issue 19).
 Each run is a fresh ``mpirun -n p`` (fpsolve.validation.scaling: one run per
 process, so each row's peak memory per rank is its own); start this tool
 itself without mpirun.  **Strong**: the ball of ``--h-min`` on each of
-``--ranks``.  **Weak**: ``--weak-h-min`` on the fewest ranks, shrunk by
-(p/p0)^(-1/3) on p ranks (about the same dofs per rank).  **Solvers**: each of
+``--ranks``.  **Weak**: the ball of ``--weak-h-min`` on the fewest ranks p0, its
+whole size field times (p/p0)^(-1/3) on p ranks (about the same dofs per rank).  **Solvers**: each of
 ``--solvers`` (MUMPS, GMRES + GAMG, BiCGStab + BoomerAMG, GMRES + ASM/ILU, ...)
 on each case of ``--compare-cases`` at each ``--compare-h-min``, on
 ``--compare-ranks`` ranks: seconds, Krylov iterations, eigen residual, peak
@@ -40,10 +40,10 @@ QUICK_H, QUICK_SMALL_H, QUICK_RANKS = 0.35, 0.5, (1, 2)
 #: Defaults: strong and weak series on the valley at h_min 0.12 (57k dofs on one rank, the
 #: README's 3-D example), the solver comparison at h_min 0.3 (25k dofs) and 0.12 on both cases.
 DEFAULT_H, DEFAULT_COMPARE_H = 0.12, (0.3, 0.12)
-DEFAULT_SOLVERS = ("mumps", "gmres-gamg", "bcgs-hypre", "gmres-asm-ilu")
+DEFAULT_SOLVERS = ("mumps", "gmres-ilu-shifted", "gmres-gamg-shifted", "gmres-gamg", "gmres-asm-ilu", "bcgs-hypre")
 PARTS = ("strong", "weak", "solvers")
 #: Columns of scaling.csv and solvers.csv.
-SCALING_COLUMNS = ("series", "case", "solver", "ranks", "h", "dofs", "dofs_per_rank_min", "dofs_per_rank_max",
+SCALING_COLUMNS = ("series", "case", "solver", "ranks", "h", "scale", "dofs", "dofs_per_rank_min", "dofs_per_rank_max",
                    "mesh_seconds", "assemble_seconds", "solve_seconds", "moments_seconds", "run_seconds",
                    "process_seconds", "efficiency", "peak_memory_mb_max", "peak_memory_mb_sum", "krylov_iterations",
                    "linear_solves", "lambda0", "eigen_residual", "mean_abs_theta1", "var_theta2", "load_before",
@@ -88,8 +88,8 @@ def parser() -> cli.Parser:
     p.add_argument("--h-min", type=_size, default=None, help=f"finest size of the strong series' ball "
                                                              f"(default {DEFAULT_H:g}: 57k dofs)")
     p.add_argument("--weak-h-min", type=_size, default=None,
-                   help="finest size of the weak series on the fewest ranks (default --h-min); p ranks get "
-                        "it times (p/p0)^(-1/3)")
+                   help="finest size of the weak series on the fewest ranks p0 (default --h-min); on p ranks the "
+                        "whole size field (h_min, h_max, growth) is times (p/p0)^(-1/3)")
     p.add_argument("--solvers", nargs="+", choices=tuple(scaling.SOLVERS), default=None, metavar="NAME",
                    help=f"linear solvers compared, of {', '.join(scaling.SOLVERS)} "
                         f"(default {' '.join(DEFAULT_SOLVERS)})")
@@ -97,6 +97,9 @@ def parser() -> cli.Parser:
                    help=f"mesh sizes of the solver comparison (default {' '.join(map(str, DEFAULT_COMPARE_H))})")
     p.add_argument("--compare-cases", nargs="+", choices=scaling.CASES, default=None, metavar="CASE",
                    help="cases of the solver comparison (default valley ou)")
+    p.add_argument("--compare-scale", type=_size, default=1.0, metavar="F",
+                   help="the comparison's whole size fields (h_min, h_max, growth) times F (default 1; the "
+                        "valley at --compare-h-min 0.12: 0.66 gives about 200k dofs)")
     p.add_argument("--compare-ranks", type=_positive_int, default=1, help="ranks of the solver comparison (default 1)")
     p.add_argument("--compare-timeout", type=_seconds, default=900.0,
                    help="seconds after which a compared solver's run is stopped and its row says so (default 900)")
@@ -114,7 +117,8 @@ def parser() -> cli.Parser:
 def _series_rows(rows: Sequence[Dict[str, Any]], series: str, efficiency: Sequence[float]) -> List[Dict[str, Any]]:
     out = []
     for r, e in zip(rows, efficiency):
-        out.append({"series": series, "case": r["case"], "solver": r["solver"], "ranks": r["ranks"], "h": r["h"],
+        out.append({"series": series, "case": r["case"], "solver": r["solver"], "ranks": r["ranks"],
+                    "h": r["h"] * r.get("scale", 1.0), "scale": r.get("scale", 1.0),
                     "dofs": r["dofs"], "dofs_per_rank_min": min(r["dofs_per_rank"]),
                     "dofs_per_rank_max": max(r["dofs_per_rank"]),
                     **{k: r[k] for k in ("mesh_seconds", "assemble_seconds", "solve_seconds", "moments_seconds",
@@ -208,35 +212,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress = cli.Progress("bench_scaling.py")
     cache: Dict[tuple, Dict[str, Any]] = {}
 
-    def one(case: str, hh: float, solver: str, p: int, timeout: float = 1800.0) -> Dict[str, Any]:
-        key = (case, round(hh, 12), solver, p)
+    def one(case: str, hh: float, solver: str, p: int, timeout: float = 1800.0, scale: float = 1.0) -> Dict[str, Any]:
+        key = (case, round(hh, 12), solver, p, round(scale, 12))
         if key not in cache:
-            cache[key] = scaling.launch({"case": case, "h": hh, "solver": solver}, p, bind=args.bind, timeout=timeout)
+            cache[key] = scaling.launch({"case": case, "h": hh, "solver": solver, "scale": scale}, p, bind=args.bind,
+                                        timeout=timeout)
             r = cache[key]
-            progress(f"{case} h={hh:.4g} {solver} on {p} rank(s): {r['dofs']} dofs, run {r['run_seconds']:.2f}s "
+            progress(f"{case} h={hh:.4g} x{scale:.4g} {solver} on {p} rank(s): {r['dofs']} dofs, run {r['run_seconds']:.2f}s "
                      f"(eigen-solve {r['solve_seconds']:.2f}s), peak {max(r['peak_memory_mb']):.0f} MB/rank, "
                      f"load {r['load_average'][0]:.2f}")
         return cache[key]
 
     load_start = os.getloadavg()
-    # the first run compiles the forms (FFCx cache): warm it on a coarse ball, untimed
-    for case in {args.case} | (set(compare_cases) if "solvers" in parts else set()):
+    # the first run compiles the forms (FFCx cache): warm it on a coarse ball, untimed (not in --quick,
+    # whose timings are not the point)
+    for case in set() if args.quick else {args.case} | (set(compare_cases) if "solvers" in parts else set()):
         scaling.launch({"case": case, "h": 0.6 if case == "valley" else 0.45, "solver": "mumps"}, 1)
     strong, weak = [], []
     if "strong" in parts:
         strong = [one(args.case, h, args.solver, p) for p in ranks]
     if "weak" in parts:
-        weak = [one(args.case, weak_h * (p / ranks[0]) ** (-1.0 / 3.0), args.solver, p) for p in ranks]
+        weak = [one(args.case, weak_h, args.solver, p, scale=(p / ranks[0]) ** (-1.0 / 3.0)) for p in ranks]
     compared: List[Dict[str, Any]] = []
     if "solvers" in parts:
         for case in compare_cases:
             for hh in compare_h:
                 direct = None
                 for solver in solvers:
-                    base = {"case": case, "solver": solver, "ranks": args.compare_ranks, "h": hh}
+                    base = {"case": case, "solver": solver, "ranks": args.compare_ranks, "h": hh * args.compare_scale,
+                            "scale": args.compare_scale}
                     started = time.perf_counter()
                     try:
-                        r = one(case, hh, solver, args.compare_ranks, args.compare_timeout)
+                        r = one(case, hh, solver, args.compare_ranks, args.compare_timeout, args.compare_scale)
                     except RuntimeError as exc:
                         progress(f"{case} h={hh:.4g} {solver}: {exc}")
                         compared.append({**base, "status": _failure(str(exc)), "error": str(exc),
@@ -253,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      "load_before": r["load_average"][0], "load_after": r["load_average"][1],
                                      "options_in_effect": r["options_in_effect"], "petsc_options": r["petsc_options"]})
                 for row in compared:
-                    if row["case"] == case and row["h"] == hh and direct is not None and row["status"] == "ok":
+                    if row["case"] == case and row["h"] == hh * args.compare_scale and direct is not None and row["status"] == "ok":
                         row["lambda0_vs_mumps"] = row["lambda0"] - direct["lambda0"]
     strong_eff = scaling.efficiency(strong, "strong") if strong else []
     weak_eff = scaling.efficiency(weak, "weak") if weak else []

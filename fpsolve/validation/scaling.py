@@ -83,20 +83,26 @@ def peak_memory_mb() -> float:
 
 def check_spec(spec: Dict[str, Any]) -> Dict[str, Any]:
     """``spec`` with its defaults: ``case`` (one of :data:`CASES`), ``h``
-    (the ball's finest size, > 0), ``solver`` (a key of :data:`SOLVERS`).
-    Raises ValueError naming a bad value."""
+    (the ball's finest size, > 0), ``solver`` (a key of :data:`SOLVERS`),
+    ``scale`` (default 1: every size of the ball's size field, h_min, h_max
+    and the growth slope, times this; the weak series' meshes: dofs about
+    ∝ scale⁻³).  Raises ValueError naming a bad value."""
     case, solver, h = spec.get("case", "valley"), spec.get("solver", "mumps"), spec.get("h")
+    scale = spec.get("scale", 1.0)
+    if not isinstance(scale, (int, float)) or not (0.01 < float(scale) <= 100):
+        raise ValueError(f"scale must be a number in (0.01, 100] (got {scale!r})")
     if case not in CASES:
         raise ValueError(f"case must be one of {', '.join(CASES)} (got {case!r})")
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {', '.join(SOLVERS)} (got {solver!r})")
     if not isinstance(h, (int, float)) or not (0 < float(h) < 10):
         raise ValueError(f"h must be a number in (0, 10) (got {h!r})")
-    return {**spec, "case": case, "solver": solver, "h": float(h)}
+    return {**spec, "case": case, "solver": solver, "h": float(h), "scale": float(scale)}
 
 
-def _operator(case: str, h: float, comm: Any) -> tuple:
-    """(operator, mesh description, mesh seconds) of ``case`` with finest size ``h``."""
+def _operator(case: str, h: float, comm: Any, scale: float = 1.0) -> tuple:
+    """(operator, mesh description, mesh seconds) of ``case`` with finest size
+    ``h``, the whole size field then times ``scale``."""
     import ufl
     from dolfinx import fem
     from petsc4py import PETSc
@@ -108,17 +114,27 @@ def _operator(case: str, h: float, comm: Any) -> tuple:
 
     if case == "valley":
         valley, noise = NValley.from_preset("double-well", fast_directions=2), Noise(0.05, 1.0)
-        sizes = stationary3d.ball_sizes(valley, noise.T, 2.0, (0.0, 0.0, 0.0), h_min=h)
+        sizes = _scaled(stationary3d.ball_sizes(valley, noise.T, 2.0, (0.0, 0.0, 0.0), h_min=h), scale)
         msh, info, seconds = ball.create_ball(sizes, comm)
         drift, D, divD, _ = nvalley_forms.nvalley_coefficients(msh, valley, noise.T, "sgd")
         return Operator.build(msh, drift, D, divD, degree=2, wall="absorbing"), info, seconds
     radius = 1.5  # tests/test_fem3d.py's ou_operator
-    sizes = ball.BallSizes(radius, (0.0, 0.0, 0.0), h, radius / 4, (((0.0, 0.0, 0.0), (0.8, 0.8)),))
+    sizes = _scaled(ball.BallSizes(radius, (0.0, 0.0, 0.0), h, radius / 4, (((0.0, 0.0, 0.0), (0.8, 0.8)),)), scale)
     msh, info, seconds = ball.create_ball(sizes, comm)
     x = ufl.SpatialCoordinate(msh)
     k, T = (fem.Constant(msh, PETSc.ScalarType(v)) for v in (1.0, 0.1))
     zero = ufl.as_vector((0.0, 0.0, 0.0))
     return Operator.build(msh, -k * x, 0.5 * T * ufl.Identity(3), zero, degree=2, wall="reflecting"), info, seconds
+
+
+def _scaled(sizes: Any, scale: float) -> Any:
+    """``sizes`` (a :class:`fpsolve.fem.ball.BallSizes`) with h_min, h_max and growth times ``scale``."""
+    import dataclasses
+
+    if scale == 1.0:
+        return sizes
+    return dataclasses.replace(sizes, h_min=sizes.h_min * scale, h_max=sizes.h_max * scale,
+                               growth=sizes.growth * scale)
 
 
 def run(spec: Dict[str, Any], comm: Any = None) -> Dict[str, Any]:
@@ -141,7 +157,7 @@ def run(spec: Dict[str, Any], comm: Any = None) -> Dict[str, Any]:
     load_before = os.getloadavg()[0]
     comm.Barrier()
     t0 = time.perf_counter()
-    op, mesh_info, _ = _operator(spec["case"], spec["h"], comm)
+    op, mesh_info, _ = _operator(spec["case"], spec["h"], comm, spec["scale"])
     comm.Barrier()
     t_mesh = time.perf_counter() - t0
     sol, timings = solve_operator(op, petsc_options=dict(SOLVERS[spec["solver"]]))
