@@ -27,6 +27,7 @@ import logging
 import math
 import os
 import shutil
+import sys
 import time
 from typing import Any, Dict, List, Sequence
 
@@ -226,13 +227,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     load_start = os.getloadavg()
     # the first run compiles the forms (FFCx cache): warm it on a coarse ball, untimed (not in --quick,
     # whose timings are not the point)
-    for case in set() if args.quick else {args.case} | (set(compare_cases) if "solvers" in parts else set()):
-        scaling.launch({"case": case, "h": 0.6 if case == "valley" else 0.45, "solver": "mumps"}, 1)
     strong, weak = [], []
-    if "strong" in parts:
-        strong = [one(args.case, h, args.solver, p) for p in ranks]
-    if "weak" in parts:
-        weak = [one(args.case, weak_h, args.solver, p, scale=(p / ranks[0]) ** (-1.0 / 3.0)) for p in ranks]
+    try:
+        for case in set() if args.quick else {args.case} | (set(compare_cases) if "solvers" in parts else set()):
+            scaling.launch({"case": case, "h": 0.6 if case == "valley" else 0.45, "solver": "mumps"}, 1)
+        if "strong" in parts:
+            strong = [one(args.case, h, args.solver, p) for p in ranks]
+        if "weak" in parts:
+            weak = [one(args.case, weak_h, args.solver, p, scale=(p / ranks[0]) ** (-1.0 / 3.0)) for p in ranks]
+    except RuntimeError as exc:  # a run of the series failed (its solver, MPI): one line, exit 1, nothing written
+        sys.stderr.write(f"bench_scaling.py: error: {exc}; nothing written\n")
+        return 1
     compared: List[Dict[str, Any]] = []
     if "solvers" in parts:
         for case in compare_cases:
