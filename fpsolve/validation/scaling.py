@@ -38,7 +38,11 @@ import sys
 import time
 from typing import Any, Dict, Sequence
 
-from fpsolve.fem import solve3d
+from fpsolve.fem import ball, ndmoments, nvalley_forms, solve3d, stationary3d
+from fpsolve.fem.eigenproblem import solve_operator
+from fpsolve.fem.operator import Operator
+from fpsolve.model.nvalley import NValley
+from fpsolve.model.valley import Noise
 
 #: The shift-and-invert's linear solvers compared (keys without the ``fpsolve_eig_`` prefix).
 #: Each iterative one asks the same tolerances as :data:`fpsolve.fem.solve3d.ITERATIVE_OPTIONS`
@@ -107,10 +111,6 @@ def _operator(case: str, h: float, comm: Any, scale: float = 1.0) -> tuple:
     from dolfinx import fem
     from petsc4py import PETSc
 
-    from fpsolve.fem import ball, nvalley_forms, stationary3d
-    from fpsolve.fem.operator import Operator
-    from fpsolve.model.nvalley import NValley
-    from fpsolve.model.valley import Noise
 
     if case == "valley":
         valley, noise = NValley.from_preset("double-well", fast_directions=2), Noise(0.05, 1.0)
@@ -149,8 +149,6 @@ def run(spec: Dict[str, Any], comm: Any = None) -> Dict[str, Any]:
     and after).  Collective."""
     from mpi4py import MPI
 
-    from fpsolve.fem import ndmoments
-    from fpsolve.fem.eigenproblem import solve_operator
 
     comm = MPI.COMM_WORLD if comm is None else comm
     spec = check_spec(spec)
