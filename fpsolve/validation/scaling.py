@@ -179,8 +179,8 @@ def run(spec: Dict[str, Any], comm: Any = None) -> Dict[str, Any]:
 
 def mpi_environment(base: Dict[str, str] | None = None) -> Dict[str, str]:
     """The environment of an ``mpirun`` child: ``base`` (default this
-    process's) without the variables of an MPI process (OMPI_/PMIX_/PRTE_/
-    OPAL_, which would make a nested launch join its parent), plus Open MPI's
+    process's) without the variables of an MPI process (``OMPI_*``, ``PMIX_*``,
+    ``PRTE_*``, ``OPAL_*``, which would make a nested launch join its parent), plus Open MPI's
     permission to run as root and to oversubscribe (as in the Makefile) and
     one thread per rank for BLAS/OpenMP."""
     env = {k: v for k, v in (os.environ if base is None else base).items()
