@@ -52,5 +52,10 @@ def plot_scaling(path: str | Path, strong: Sequence[Dict[str, Any]], weak: Seque
     b.set_ylabel("parallel efficiency of the whole run")
     b.set_ylim(0, max([1.2] + list(strong_efficiency) + list(weak_efficiency)))
     b.legend(fontsize=8)
+    ranks = sorted({r["ranks"] for r in list(strong) + list(weak)})
+    for axis in ax:  # plain rank counts (1, 2, 4, ...) on the log axis
+        axis.set_xticks(ranks)
+        axis.set_xticklabels([str(p) for p in ranks])
+        axis.minorticks_off()
     fig.suptitle(fit_title(title, 11))
     save_figure(fig, path)
