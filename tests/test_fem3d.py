@@ -114,14 +114,15 @@ def test_ball_is_mirror_symmetric_and_round():
 
 
 def test_iterative_shift_and_invert_equals_the_direct_one():
-    """solve3d's iterative path (GMRES + GAMG through the fpsolve_eig_ prefix)
+    """solve3d's iterative path (GMRES + ASM/ILU, shift -0.01, through the fpsolve_eig_ prefix)
     against MUMPS on the pure-diffusion ball: λ0 and the density's moments to 1e-8."""
     msh, _, _ = ball.create_ball(ball.uniform_ball_sizes(1.0, h=0.3, geometry_order=2), MPI.COMM_SELF)
     zero = ufl.as_vector((0.0, 0.0, 0.0))
     op = Operator.build(msh, zero, 0.7 * ufl.Identity(3), zero, degree=2)
     direct, m_direct, _ = solve3d.solve(op, iterative=False)
     krylov, m_krylov, _ = solve3d.solve(op, iterative=True)
-    assert krylov.info["options_in_effect"]["st_pc_type"] == "gamg"
+    assert krylov.info["options_in_effect"]["st_pc_type"] == "asm"
+    assert krylov.info["options_in_effect"]["eps_target"] == pytest.approx(solve3d.ITERATIVE_SHIFT)
     assert direct.info["options_in_effect"]["st_pc_factor_mat_solver_type"] == "mumps"
     assert krylov.eigenvalue.real == pytest.approx(direct.eigenvalue.real, rel=1e-8)
     assert m_krylov["var_theta1"] == pytest.approx(m_direct["var_theta1"], rel=1e-8)

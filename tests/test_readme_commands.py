@@ -60,6 +60,7 @@ FULL_ELSEWHERE = {
     ".venv/bin/python examples/demo_fem3d.py": "test_examples.py",
     ".venv/bin/python scripts/bench_montecarlo.py --quick": "test_bench.py",
     ".venv/bin/python scripts/bench_dynamics.py --quick": "test_bench.py",
+    ".venv/bin/python scripts/bench_scaling.py --quick": "test_bench_scaling.py",
 }
 
 

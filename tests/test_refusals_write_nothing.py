@@ -46,6 +46,7 @@ REFUSALS = {
     "bench_montecarlo.py": [("--walkers", "0"), BAD_OUT, ("--threads", "100000")],
     "anneal.py": [BAD_T, BAD_OUT, BAD_SEED, ("--K", "0")],
     "bench_symmetry.py": [BAD_OUT, ("--quick", "--bogus")],
+    "bench_scaling.py": [BAD_OUT, ("--ranks", "0"), ("--compare-h-min", "nan")],
 }
 
 

@@ -30,6 +30,7 @@ TOOLS = {
     "bench-montecarlo": ("bench_montecarlo", "bench_montecarlo.py", "benchmark of the Monte Carlo engines"),
     "bench-dynamics": ("bench_dynamics", "bench_dynamics.py", "benchmark of the transient solve"),
     "bench-symmetry": ("bench_symmetry", "bench_symmetry.py", "symmetries of the example models and their solve times"),
+    "bench-scaling": ("bench_scaling", "bench_scaling.py", "strong and weak MPI scaling of the 3-D solve, its linear solvers"),
 }
 
 

@@ -325,8 +325,10 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
                                    which=SLEPc.EPS.Which.TARGET_MAGNITUDE, options_prefix=options_prefix,
                                    pushed=pushed, info=info)
             st = evp.getST()
+            counts = count_linear_iterations(st.getKSP())
             evp.solve()
             info["converged"] = evp.getConverged()
+            info["st_ksp"] = counts
             for i in range(evp.getConverged()):
                 vr, vi = K.createVecRight(), K.createVecRight()
                 lam = evp.getEigenpair(i, vr, vi)
@@ -380,6 +382,26 @@ def principal_eigenpair(K: Any, M: Any, comm: Any, *, target: float = 0.0, metho
     info["residual"], info["residual_relative_to_Kphi"] = eigen_residual(K, M, lam, vec)
     info["eigenvalue_roundoff"] = eigenvalue_roundoff(K, M, vec)
     return lam, vec, info
+
+
+def count_linear_iterations(ksp: Any) -> Dict[str, Any]:
+    """A record of the linear solves ``ksp`` makes from now on, kept up to
+    date by a KSP monitor: ``solves``, ``iterations`` (Krylov iterations, all
+    solves), ``max_iterations`` (of one solve), ``ksp_type``, ``pc_type``;
+    a direct solve (preonly) counts no iterations.  For the shift-and-invert's
+    KSP (summary.json ``eigen.st_ksp``, the scaling benchmark)."""
+    record: Dict[str, Any] = {"ksp_type": ksp.getType(), "pc_type": ksp.getPC().getType(),
+                              "solves": 0, "iterations": 0, "max_iterations": 0}
+
+    def monitor(_ksp: Any, its: int, _rnorm: float) -> None:
+        if its == 0:
+            record["solves"] += 1
+        else:
+            record["iterations"] += 1
+            record["max_iterations"] = max(record["max_iterations"], its)
+
+    ksp.setMonitor(monitor)
+    return record
 
 
 def shift_invert_eps(K: Any, M: Any, comm: Any, *, target: float, nev: int, which: Any,

@@ -4,12 +4,14 @@ In 3-D a direct LU fills in far more than in 2-D: PETSc's own serial LU
 (the 2-D default, :func:`fpsolve.fem.linalg._lu`) took 67 s on a 25k-dof P2
 ball where MUMPS took 14 s, so the 3-D solve asks for MUMPS.  Above
 :data:`ITERATIVE_DOFS` the shift-and-invert's solves are iterative instead
-(:data:`ITERATIVE_OPTIONS`: GMRES preconditioned by PETSc's GAMG).  On
-this machine the iterative path is far slower than MUMPS at 1e4-1e5 dofs
-(the m = 2 valley at 59k dofs: MUMPS 32 s; BiCGStab + BoomerAMG over 5 min):
-it is there for problems whose LU does not fit in memory.  Every choice is a PETSc
-option under the eigen-solve's prefix (``fpsolve_eig_``), so the user's
-``petsc_options`` override it key by key.
+(:data:`ITERATIVE_OPTIONS`: right-preconditioned GMRES with ASM + ILU(0),
+the shift moved to :data:`ITERATIVE_SHIFT`).  On this machine MUMPS is
+faster at 1e4-1e5 dofs (the m = 2 valley at 57k dofs: MUMPS 24 s, 648 MB;
+the iterative path 50 s, 351 MB; ``scripts/bench_scaling.py``,
+docs/numerics.md *Scaling*): the iterative path is there for problems whose
+LU does not fit in memory.  Every choice is a PETSc option under the
+eigen-solve's prefix (``fpsolve_eig_``), so the user's ``petsc_options``
+override them key by key.
 """
 
 from __future__ import annotations
@@ -25,13 +27,29 @@ from fpsolve.fem.operator import Operator
 #: Direct LU by MUMPS for the shift-and-invert below this many dofs.
 ITERATIVE_DOFS = 300_000
 DIRECT_OPTIONS = {"st_ksp_type": "preonly", "st_pc_type": "lu", "st_pc_factor_mat_solver_type": "mumps"}
-#: Measured on the reflecting OU ball of tests/test_fem3d.py (15.8k dofs, one
-#: loaded core; MUMPS 6 s): GMRES(100) + GAMG 26 s, BiCGStab + BoomerAMG
-#: 36 s, GMRES + BoomerAMG 133 s (205 s with eps_tol 1e-12); all agree
-#: with MUMPS to 1e-14.  An inexact shift-and-invert cannot reach the
-#: direct path's eps_tol 1e-12 near a (nearly) singular K: 1e-9 both.
-ITERATIVE_OPTIONS = {"st_ksp_type": "gmres", "st_ksp_gmres_restart": 100, "st_ksp_rtol": 1e-9,
-                     "st_ksp_max_it": 5000, "st_pc_type": "gamg", "eps_tol": 1e-9}
+#: The iterative path's shift (1/time units, below λ0 ≥ 0).  At the direct path's
+#: shift 0 (absorbing wall) or -1e-9 (reflecting), K - σM is singular to about
+#: λ0/λ1 (the valley at 57k dofs: λ0 = 2.7e-7): there every Krylov solver tried
+#: stalled (DIVERGED_ITS after 5000 iterations for GMRES + GAMG and GMRES + ILU,
+#: BiCGStab + BoomerAMG unfinished after 240 s; GMRES + GAMG also on the 3k-dof OU ball).  At σ = -0.01 the solves converge and
+#: shift-and-invert still separates λ0 from λ1 (ratio (λ0 - σ)/(λ1 - σ));
+#: the pair nearest σ is λ0 for any spectrum with Re λ ≥ λ0 ≥ 0.
+ITERATIVE_SHIFT = -0.01
+#: Measured by ``scripts/bench_scaling.py`` on one rank of 2 shared cores (load 3-4;
+#: iterations are Krylov iterations over the 19 (valley) or 35 (OU) solves):
+#: the m = 2 valley at 57k dofs: MUMPS 24 s; this 50 s, 3681 iterations, 351 MB
+#: against MUMPS's 648 MB; the same with GAMG 73 s, 3828 iterations; unshifted
+#: GAMG (the former default), unshifted ILU and BiCGStab + BoomerAMG failed (above).
+#: At 25k dofs: MUMPS 2.3 s, this 5.9 s (unshifted GAMG 30 s, ILU 6.6 s,
+#: BiCGStab + BoomerAMG 71 s).  Reflecting OU ball, 23k dofs: MUMPS 10 s, this
+#: 11 s, shifted GAMG 14 s.  Every converged answer equals MUMPS's λ0 to 5e-13.
+#: Right preconditioning: GMRES then tests the true residual (ILU(1) with the left
+#: default "converged" to a wrong λ0 with eigen residual 1e-5; on the right it breaks
+#: down and says so).  An inexact shift-and-invert cannot reach the direct path's
+#: eps_tol 1e-12 near a (nearly) singular K: 1e-9 both.
+ITERATIVE_OPTIONS = {"st_ksp_type": "gmres", "st_ksp_gmres_restart": 100, "st_ksp_pc_side": "right",
+                     "st_pc_type": "asm", "st_sub_pc_type": "ilu", "eps_target": ITERATIVE_SHIFT,
+                     "st_shift": ITERATIVE_SHIFT, "st_ksp_rtol": 1e-9, "st_ksp_max_it": 5000, "eps_tol": 1e-9}
 
 
 def linear_solver_options(dofs: int, iterative: bool | None = None) -> Dict[str, Any]:
