@@ -116,7 +116,7 @@ class NParams(NamedTuple):
 _g, _dg, _d2g = _nb.g, _nb.dg, _nb.d2g
 
 
-@numba.njit(_nrt=False)
+@numba.njit(_nrt=False, inline="always")
 def _wall_test(th, old, p):
     """The exit test after a step from ``old`` to ``th`` up to the bridge:
     (stop, d2, ro2, bridge): stop when ``th`` is outside the stop sphere;
@@ -187,7 +187,7 @@ def _record(i, th, loss, shape, w, t, c):
 # --------------------------------------------------------------------------
 
 
-@numba.njit(_nrt=False)
+@numba.njit(_nrt=False, inline="always")
 def _valley_step(th, old, gs, hxy, z, words, key, k, p):
     """One update of one walker of the valley in place; returns ``aux``, what
     :func:`_valley_ndn` needs besides ``gs`` and ``hxy`` (H_xx for ``sgd``
@@ -336,7 +336,7 @@ def _valley_ndn(th, d2, aux, gs, hxy, p):
     return 0.5 * p.T
 
 
-@numba.njit(_nrt=False)
+@numba.njit(_nrt=False, inline="always")
 def _valley_wall_hit(th, old, key, k, aux, gs, hxy, p):
     """:func:`_wall_hit` for the valley, n·D n (:func:`_valley_ndn`) computed
     only when the bridge test needs it.  Returns (stop, d2)."""
