@@ -115,6 +115,21 @@ def _normal(key, counter):
 
 
 @numba.njit(_nrt=False)
+def _zig_fast_pass(words, out, count):
+    """The ziggurat's fast path on ``words[:count]`` into ``out[:count]`` (a
+    rejection marked NaN, for :func:`_zig_slow`); returns the rejections' count."""
+    rejected = 0
+    for q in range(count):
+        h = words[q]
+        i = np.int64(h & _MASK7)
+        u = 2.0 * (np.float64(np.int64(h >> _S11)) * _U53) - 1.0
+        ok = abs(u) < _ZIG_RATIO[i]
+        out[q] = u * _ZIG_X[i] if ok else np.nan
+        rejected += 0 if ok else 1
+    return rejected
+
+
+@numba.njit(_nrt=False)
 def _normals_into(key, base, out, words):
     """Normals ``base`` … ``base + len(out) − 1`` of the stream ``key`` into
     ``out`` (float64), ``words`` (uint64, at least as long) a scratch buffer.
@@ -128,14 +143,7 @@ def _normals_into(key, base, out, words):
     n = out.shape[0]
     for j in range(n):
         words[j] = _mix64(key + (base + np.uint64(j)) * _GAMMA)
-    rejected = 0
-    for j in range(n):
-        h = words[j]
-        i = np.int64(h & _MASK7)
-        u = 2.0 * (np.float64(np.int64(h >> _S11)) * _U53) - 1.0
-        ok = abs(u) < _ZIG_RATIO[i]
-        out[j] = u * _ZIG_X[i] if ok else np.nan
-        rejected += 0 if ok else 1
+    rejected = _zig_fast_pass(words, out, n)
     j = 0
     while rejected > 0:
         if out[j] != out[j]:
@@ -158,14 +166,7 @@ def _normals_batch(keys, offsets, base, count, out, words):
     """
     for q in range(count):
         words[q] = _mix64(keys[q] + (base + offsets[q]) * _GAMMA)
-    rejected = 0
-    for q in range(count):
-        h = words[q]
-        i = np.int64(h & _MASK7)
-        u = 2.0 * (np.float64(np.int64(h >> _S11)) * _U53) - 1.0
-        ok = abs(u) < _ZIG_RATIO[i]
-        out[q] = u * _ZIG_X[i] if ok else np.nan
-        rejected += 0 if ok else 1
+    rejected = _zig_fast_pass(words, out, count)
     q = 0
     while rejected > 0:
         if out[q] != out[q]:
