@@ -37,13 +37,16 @@ import numpy as np
 
 from fpsolve.mc import kernels as _kernels
 from fpsolve.mc.kernels import _GROUP, _bin, _bridge_probability, _nb, ABSORBED, ALIVE, DIVERGED, chunk_bounds
+from fpsolve.mc import rng as _rng
 from fpsolve.mc.rng import _normals_batch, _normals_into, _uniform
 from fpsolve.model import valley as _valley
 from fpsolve.tools import caches as _caches
 
 
 _caches.prepare_numba_cache(__file__)  # before the cache=True kernels below
-_kernels._drop_stale_kernel_cache(formulas=[Path(_valley.__file__).resolve(), Path(_kernels.__file__).resolve()],
+# the cached kernels inline the formulas, kernels' helpers and rng's normals (_normals_batch)
+_kernels._drop_stale_kernel_cache(formulas=[Path(_valley.__file__).resolve(), Path(_kernels.__file__).resolve(),
+                                            Path(_rng.__file__).resolve()],
                                   stem=Path(__file__).stem)
 
 #: Update codes (NParams.method) and noise codes (NParams.noise).
