@@ -81,3 +81,7 @@ def test_bench_quick_speed_and_memory(tmp_path):
     # peak stays within a few copies of the per-walker state
     assert mem["growth_with_10x_steps_mib"] < 5
     assert mem["peak_increase_mib"] < 3 * (mem["state_mib"] + mem["histograms_mib"]) + 20
+    # the N-dimensional tables: every (m, threads) row and each m's closed-form time measured
+    assert {r["m"] for r in data["n_dimensional"]} == {1, 10, 100, 1000}
+    assert [r["m"] for r in data["closed_forms"]] == [1, 10, 100, 1000]
+    assert all(0 < r["milliseconds"] < float("inf") for r in data["closed_forms"]), data["closed_forms"]

@@ -175,6 +175,7 @@ def test_comma_lists_are_in_the_help_only_where_fast_directions_is():
     # 4: --quick silently replaced the given values; the memory was checked after the speed runs
     ("bench_montecarlo.py", ["--quick", "--repeat", "0"], "--repeat must be >= 1 (got 0)"),
     ("bench_montecarlo.py", ["--quick", "--ndim-updates", "nan"], "--ndim-updates must be a finite number >= 1000"),
+    ("bench_montecarlo.py", ["--quick", "--closed-form-repeat", "0"], "--closed-form-repeat must be >= 1 (got 0)"),
     ("bench_montecarlo.py", ["--memory-walkers", "1000000000000000"], "--memory-walkers 1000000000000000: the run "
                                                                       "needs about"),
     ("bench_montecarlo.py", ["--quick", "--memory-walkers", "1000000000000000"], "--memory-walkers 1000000000000000"),

@@ -214,3 +214,28 @@ def test_block_normals_are_the_stream_numbers():
         for n, base in ((1, 0), (2, 10), (11, 12345), (1001, 7 * 1001)):
             out, ref = both(key, np.uint64(base), n)
             np.testing.assert_array_equal(out, ref)
+
+
+def test_batch_normals_are_the_stream_numbers():
+    # rng._normals_batch (B walkers' N normals of one step in one pass, as the
+    # valley kernel lays them out) gives number base + j of walker r's stream
+    from fpsolve.mc.rng import _normal, _normals_batch, walker_keys
+
+    @numba.njit
+    def both(keys, n, base):
+        b = keys.shape[0]
+        kflat, offsets = np.empty(b * n, dtype=np.uint64), np.empty(b * n, dtype=np.uint64)
+        for q in range(b * n):
+            kflat[q], offsets[q] = keys[q // n], q % n
+        out, words = np.full(b * n + 3, 7.0), np.empty(b * n + 3, dtype=np.uint64)
+        _normals_batch(kflat, offsets, base, b * n, out, words)
+        ref = np.empty(b * n)
+        for q in range(b * n):
+            ref[q] = _normal(keys[q // n], base + np.uint64(q % n))
+        return out, ref
+
+    keys = walker_keys(5, np.arange(64))
+    for n, base in ((1, 0), (2, 10), (11, 12345), (101, 7 * 101)):
+        out, ref = both(keys[:max(1, 1024 // n)], n, np.uint64(base))
+        np.testing.assert_array_equal(out[:ref.size], ref)
+        assert np.all(out[ref.size:] == 7.0)  # nothing written past count

@@ -23,7 +23,10 @@ noise, T = 0.01, dt = 0.01, no absorbing wall: every walker runs every step;
 the rate counts the steps taken) with m = 1, 10, 100, 1000
 fast directions, for each thread count, by wall clock and per CPU-second
 (CPU time of all threads); about ``--ndim-updates`` coordinate updates per
-run.  ``--ndim-only`` runs this table alone.
+run.  With it, the time of the closed forms of one (T, m)
+(:func:`fpsolve.theory.nvalley.predictions` with the search time, the same
+noise), the best of ``--closed-form-repeat`` calls.  ``--ndim-only`` runs
+these two tables alone.
 
 Writes ``bench.json`` (all parameters, versions, the table) to ``--out``
 (default ``results/bench_montecarlo``) and prints the table.
@@ -223,6 +226,33 @@ def ndim_speed(updates: float, threads: Sequence[int], repeat: int) -> list:
     return rows
 
 
+def closed_form_ms(repeat: int) -> list:
+    """Rows (m, N, T, milliseconds): the best of ``repeat`` calls of
+    :func:`fpsolve.theory.nvalley.predictions` (with the search time) for the
+    N-dimensional table's valleys and noise (the first call, untimed, warms
+    the caches)."""
+    from fpsolve.theory import nvalley
+
+    noise = Noise(0.05, 0.2)
+    rows = []
+    for m in NDIM_FAST_DIRECTIONS:
+        valley = NValley.from_preset("double-well", fast_directions=m)
+        nvalley.predictions(valley, noise)
+        best = float("inf")
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            nvalley.predictions(valley, noise)
+            best = min(best, time.perf_counter() - t0)
+        rows.append({"m": m, "N": m + 1, "T": noise.T, "repeat": repeat, "milliseconds": 1e3 * best})
+    return rows
+
+
+def print_closed_forms(rows: list) -> None:
+    print(f"{'m':>5s} {'N':>5s} {'closed forms (ms)':>18s}")
+    for r in rows:
+        print(f"{r['m']:5d} {r['N']:5d} {r['milliseconds']:18.2f}")
+
+
 def print_ndim(rows: list) -> None:
     print(f"{'m':>5s} {'N':>5s} {'threads':>7s} {'walkers':>8s} {'steps':>7s} {'coord-updates/s':>16s} "
           f"{'walker-steps/s':>15s} {'per CPU-second':>15s}")
@@ -245,16 +275,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bins", type=int, default=400, help="histogram bins per axis")
     parser.add_argument("--quick", action="store_true",
                         help="small sizes (the test): 20000 walkers x 100 steps, memory 100000 x 20/200, "
-                             "N-dimensional runs of 2e6 coordinate updates")
+                             "N-dimensional runs of 2e6 coordinate updates, closed forms best of 2")
     parser.add_argument("--ndim-updates", type=float, default=2e8,
                         help="coordinate updates per N-dimensional run (default 2e8)")
-    parser.add_argument("--ndim-only", action="store_true", help="only the N-dimensional table")
+    parser.add_argument("--closed-form-repeat", type=int, default=20,
+                        help="closed forms of one (T, m): best of this many calls (default 20)")
+    parser.add_argument("--ndim-only", action="store_true", help="only the N-dimensional tables")
     cli.add_output_arguments(parser, "results/bench_montecarlo")
     args = parser.parse_args(argv)
     # the given values are checked with --quick too (which then replaces them), all before any run
     if not 1e3 <= args.ndim_updates < float("inf"):
         raise cli.UsageError(f"--ndim-updates must be a finite number >= 1000 (got {args.ndim_updates})")
-    for name in ("walkers", "steps", "repeat", "memory_walkers", "memory_steps", "bins"):
+    for name in ("walkers", "steps", "repeat", "memory_walkers", "memory_steps", "bins", "closed_form_repeat"):
         if getattr(args, name) < 1:
             raise cli.UsageError(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(args, name)})")
     most = mc_plan.max_threads()  # numba's thread count, read without importing numba
@@ -272,7 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         args.walkers, args.steps, args.repeat = 20_000, 100, 2
         args.memory_walkers, args.memory_steps = 100_000, 20
-        args.ndim_updates = 2e6
+        args.ndim_updates, args.closed_form_repeat = 2e6, 2
     out = io.claim_output(args.out or io.RESULTS_ROOT / "bench_montecarlo", "bench_montecarlo", args.overwrite)
     import numba  # after the input checks (a refused run loads no kernel)
 
@@ -280,13 +312,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     say(f"N dimensions: the valley's SDE kernel, m = {', '.join(map(str, NDIM_FAST_DIRECTIONS))}")
     ndim = ndim_speed(args.ndim_updates, threads, args.repeat)
     numba.set_num_threads(most)
+    say(f"N dimensions: the closed forms of one (T, m), best of {args.closed_form_repeat}")
+    closed = closed_form_ms(args.closed_form_repeat)
     if args.ndim_only:
         with open("/proc/loadavg") as f:
             load = f.read().split()[:3]
         with io.atomic_output_dir(out, None, "bench_montecarlo", args.overwrite) as tmp:
             io.write_json(tmp / "bench.json", {"parameters": vars(args), "load_average_after": load,
-                                               "n_dimensional": ndim, "versions": io.versions()})
+                                               "n_dimensional": ndim, "closed_forms": closed,
+                                               "versions": io.versions()})
         print_ndim(ndim)
+        print_closed_forms(closed)
         return 0
 
     say("compiling / loading the kernels")
@@ -313,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         load = f.read().split()[:3]
     result = {"case": "double-well, alpha=0.05, Delta=1, SGD linear shift",
               "parameters": vars(args), "load_average_before": load, "speed": rows, "custom_models": custom,
-              "new_expression": compiled, "memory": mem, "n_dimensional": ndim,
+              "new_expression": compiled, "memory": mem, "n_dimensional": ndim, "closed_forms": closed,
               "versions": io.versions()}
     with io.atomic_output_dir(out, None, "bench_montecarlo", args.overwrite) as tmp:
         io.write_json(tmp / "bench.json", result)
@@ -330,6 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{mem['histograms_mib']:.1f} MiB; peak RSS +{mem['peak_increase_mib']:.1f} MiB over baseline "
           f"{mem['baseline_rss_mib']:.0f} MiB; 10x steps adds {mem['growth_with_10x_steps_mib']:.1f} MiB")
     print_ndim(ndim)
+    print_closed_forms(closed)
     print(f"load average before: {' '.join(load)}; written to {out / 'bench.json'}")
     return 0
 

@@ -305,7 +305,7 @@ def _start(sample_from: Any, index: np.ndarray, walkers: int, n: int, radius: fl
                              f"callable (got shape {pos.shape})")
     if pos.shape != (len(index), n) or not np.all(np.isfinite(pos)):
         raise ModelError(f"sample_from must give finite (walkers, {n}) start positions")
-    return np.array(pos, dtype=float)
+    return np.array(pos, dtype=float, order="C")
 
 
 def _valley_reach_variance(model: Any, noise_model: str, T: float, radius: float, center: np.ndarray) -> float:

@@ -37,13 +37,16 @@ import numpy as np
 
 from fpsolve.mc import kernels as _kernels
 from fpsolve.mc.kernels import _GROUP, _bin, _bridge_probability, _nb, ABSORBED, ALIVE, DIVERGED, chunk_bounds
-from fpsolve.mc.rng import _normals_into, _uniform
+from fpsolve.mc import rng as _rng
+from fpsolve.mc.rng import _normals_batch, _normals_into, _uniform
 from fpsolve.model import valley as _valley
 from fpsolve.tools import caches as _caches
 
 
 _caches.prepare_numba_cache(__file__)  # before the cache=True kernels below
-_kernels._drop_stale_kernel_cache(formulas=[Path(_valley.__file__).resolve(), Path(_kernels.__file__).resolve()],
+# the cached kernels inline the formulas, kernels' helpers and rng's normals (_normals_batch)
+_kernels._drop_stale_kernel_cache(formulas=[Path(_valley.__file__).resolve(), Path(_kernels.__file__).resolve(),
+                                            Path(_rng.__file__).resolve()],
                                   stem=Path(__file__).stem)
 
 #: Update codes (NParams.method) and noise codes (NParams.noise).
@@ -116,7 +119,7 @@ class NParams(NamedTuple):
 _g, _dg, _d2g = _nb.g, _nb.dg, _nb.d2g
 
 
-@numba.njit(_nrt=False)
+@numba.njit(_nrt=False, inline="always")
 def _wall_test(th, old, p):
     """The exit test after a step from ``old`` to ``th`` up to the bridge:
     (stop, d2, ro2, bridge): stop when ``th`` is outside the stop sphere;
@@ -187,26 +190,27 @@ def _record(i, th, loss, shape, w, t, c):
 # --------------------------------------------------------------------------
 
 
-@numba.njit(_nrt=False)
-def _valley_step(th, old, gs, hxy, z, words, key, k, p):
-    """One update of one walker of the valley in place; returns ``aux``, what
-    :func:`_valley_ndn` needs besides ``gs`` and ``hxy`` (H_xx for ``sgd``
-    noise, D_xx for ``sgd-diagonal``; 0 for SGD).  For m = 1 the operations
-    are those of fpsolve.mc.kernels' two-dimensional updates, in order.
+@numba.njit(_nrt=False, inline="always")
+def _valley_step(th, old, gs, hxy, z, p):
+    """One update of one walker of the valley in place with the step's N
+    normals ``z``; returns ``aux``, what :func:`_valley_ndn` needs besides
+    ``gs`` and ``hxy`` (H_xx for ``sgd`` noise, D_xx for ``sgd-diagonal``; 0
+    for SGD).  For m = 1 the operations are those of fpsolve.mc.kernels'
+    two-dimensional updates, in order.
 
     Buffers (length ≥ N − 1 unless said): ``old`` (N) gets the old position
-    (only when the bridge test can run), ``z`` (N) the step's normals,
-    ``words`` (N, uint64) their scratch; ``gs`` and ``hxy`` keep g_i and
+    (only when the bridge test can run); ``gs`` and ``hxy`` keep g_i and
     H_x,yi = g_i' y_i at the old point (``sgd-diagonal``: hxy keeps D_yi,yi).
     One pass over the fast directions: each y_i is updated as soon as its
     gradient, Hessian row and noise are known (the sums over i — ∂x L, H_xx,
-    (H z)_x — keep their order, so the numbers are those of separate passes)."""
+    (H z)_x — keep their order, so the numbers are those of separate passes).
+    Inlined into :func:`_valley_group` (as a call, NParams' ~50 flattened
+    fields cost ~65 ns per walker-step)."""
     n = th.shape[0]
     m = n - 1
     if p.bridge > 0.0 and p.stop2 < p.bound2:
         for j in range(n):
             old[j] = th[j]
-    _normals_into(key, np.uint64(n) * np.uint64(k), z, words)
     x = th[0]
     shared = p.shared
     if p.method == SGD_EXACT:  # L_μ(θ) = L(θ − ξ): ∇L at the shifted point
@@ -336,7 +340,7 @@ def _valley_ndn(th, d2, aux, gs, hxy, p):
     return 0.5 * p.T
 
 
-@numba.njit(_nrt=False)
+@numba.njit(_nrt=False, inline="always")
 def _valley_wall_hit(th, old, key, k, aux, gs, hxy, p):
     """:func:`_wall_hit` for the valley, n·D n (:func:`_valley_ndn`) computed
     only when the bridge test needs it.  Returns (stop, d2)."""
@@ -376,9 +380,27 @@ def observe_valley(theta, status, p):
 
 
 @numba.njit(_nrt=False)
-def _valley_group(g0, g1, c, k0, k1, first, w, t, p, old, gs, hxy, z, words):
-    """Advance walkers [g0, g1) from step k0 to k1 (see fpsolve.mc.kernels.make_group_stepper);
-    ``old``, ``gs``, ``hxy``, ``z``, ``words``: :func:`_valley_step`'s buffers.
+def _valley_live(g0, g1, status, keys, n, live, kflat):
+    """The live walkers of [g0, g1) into ``live`` and their keys, each N
+    times, into ``kflat`` (row r: walker live[r]'s key); returns their count."""
+    nl = 0
+    for i in range(g0, g1):
+        if status[i] == ALIVE:
+            live[nl] = i
+            for j in range(n):
+                kflat[nl * n + j] = keys[i]
+            nl += 1
+    return nl
+
+
+@numba.njit(_nrt=False)
+def _valley_group(g0, g1, c, k0, k1, first, w, t, p, old, gs, hxy, live, kflat, offsets, z, words):
+    """Advance walkers [g0, g1) (at most ``len(live)``) from step k0 to k1
+    (see fpsolve.mc.kernels.make_group_stepper); ``old``, ``gs``, ``hxy``:
+    :func:`_valley_step`'s buffers.  A step's normals of all live walkers
+    come from one :func:`fpsolve.mc.rng._normals_batch` call into ``z``
+    (row r, numbers r N … r N + N − 1: walker live[r]'s; ``kflat``, ``offsets``
+    (j of each number), ``words``: its inputs and scratch, length ≥ len(live) N).
 
     Compiled without numba's reference counting (``_nrt=False``, nothing is
     allocated here): every view of a shared array (``theta[i]``) would
@@ -386,46 +408,59 @@ def _valley_group(g0, g1, c, k0, k1, first, w, t, p, old, gs, hxy, z, words):
     same counter cost more than the update itself at small N."""
     theta, status, exit_step = w.theta, w.status, w.exit_step
     n = theta.shape[1]
-    alive = 0
-    for i in range(g0, g1):
-        if status[i] == ALIVE:
-            alive += 1
+    nl = _valley_live(g0, g1, status, w.keys, n, live, kflat)
     next_sample = first
     k = k0
-    while k < k1 and alive > 0:
+    while k < k1 and nl > 0:
         sample = k + 1 == next_sample
         if sample:
             next_sample += p.sample_every
-        for i in range(g0, g1):
-            if status[i] != ALIVE:
-                continue
+        _normals_batch(kflat, offsets, np.uint64(n) * np.uint64(k), nl * n, z, words)
+        died = False
+        for r in range(nl):
+            i = live[r]
             th = theta[i]
-            aux = _valley_step(th, old, gs, hxy, z, words, w.keys[i], k, p)
+            aux = _valley_step(th, old, gs, hxy, z[r * n:(r + 1) * n], p)
             stop, d2 = _valley_wall_hit(th, old, w.keys[i], k, aux, gs, hxy, p)
             if stop:
                 status[i] = DIVERGED if not d2 < p.bound2 else ABSORBED
                 exit_step[i] = k + 1
-                alive -= 1
+                died = True
                 continue
             if w.fp_step[i] < 0 and p.target_lo <= abs(th[0]) <= p.target_hi:
                 w.fp_step[i] = k + 1
             if sample:
                 loss, flat = _valley_observables(th, p)
                 _record(i, th, loss, flat, w, t, c)
+        if died:
+            nl = _valley_live(g0, g1, status, w.keys, n, live, kflat)
         k += 1
+
+
+#: Normals made in one batch of a valley group: the group has
+#: max(1, min(_GROUP, _BATCH_NUMBERS // N)) walkers.
+_BATCH_NUMBERS = 1024
 
 
 @numba.njit(nogil=True, cache=True)
 def advance_valley(c, w, t, k0, k1, p):
     """Advance the live walkers of chunk ``c`` (of ``t.hist.shape[0]``) from
     step k0 to k1; chunk c writes only its own histogram rows, so the result
-    does not depend on the number of chunks (threads)."""
+    does not depend on the number of chunks (threads).  Walkers go in groups
+    of B = max(1, min(64, 1024 // N)), a step's B N normals made together."""
     first, lo, hi = chunk_bounds(c, w.theta.shape[0], t.hist.shape[0], k0, p.sample_start, p.sample_every)
     n = w.theta.shape[1]
-    old, z, words = np.empty(n), np.empty(n), np.empty(n, dtype=np.uint64)
+    group = max(1, min(_GROUP, _BATCH_NUMBERS // n))
+    old = np.empty(n)
     gs, hxy = np.empty(max(n - 1, 1)), np.empty(max(n - 1, 1))
-    for g0 in range(lo, hi, _GROUP):
-        _valley_group(g0, min(g0 + _GROUP, hi), c, k0, k1, first, w, t, p, old, gs, hxy, z, words)
+    live = np.empty(group, dtype=np.int64)
+    kflat, offsets = np.empty(group * n, dtype=np.uint64), np.empty(group * n, dtype=np.uint64)
+    z, words = np.empty(group * n), np.empty(group * n, dtype=np.uint64)
+    for q in range(group * n):
+        offsets[q] = q % n
+    for g0 in range(lo, hi, group):
+        _valley_group(g0, min(g0 + group, hi), c, k0, k1, first, w, t, p, old, gs, hxy, live, kflat, offsets,
+                      z, words)
 
 
 # --------------------------------------------------------------------------

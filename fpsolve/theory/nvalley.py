@@ -90,6 +90,20 @@ def _row_product(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=64)
+def _distinct(valley: NValley) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct coefficient rows (a0, a2, a4) of the fast directions (k, 3),
+    each direction's row index (m,) and each row's multiplicity (k,): numpy's
+    ``unique(axis=0)``, cached per valley (~0.4 ms at m = 1000, asked for by
+    every moment and the reduced model); read-only arrays."""
+    rows, inverse, counts = np.unique(np.stack([valley.a0, valley.a2, valley.a4], axis=1), axis=0,
+                                      return_inverse=True, return_counts=True)
+    inverse = np.ravel(inverse)
+    for a in (rows, inverse, counts):
+        a.setflags(write=False)
+    return rows, inverse, counts
+
+
+@functools.lru_cache(maxsize=64)
 def direction_sums(valley: NValley) -> Dict[str, Polynomial]:
     """The sums over directions that A, B and L_eff need, as Polynomials in x.
 
@@ -97,7 +111,7 @@ def direction_sums(valley: NValley) -> Dict[str, Polynomial]:
     ``g1sq_g`` = Σ g_i'² g_i, ``gsq`` = Σ g_i²; computed over the distinct
     directions with their multiplicities (O(m) once, cached per valley).
     """
-    rows, counts = np.unique(np.stack([valley.a0, valley.a2, valley.a4], axis=1), axis=0, return_counts=True)
+    rows, _, counts = _distinct(valley)
     a0, a2, a4 = rows[:, 0:1], rows[:, 1:2], rows[:, 2:3]
     zero = np.zeros_like(a0)
     G = np.hstack([a0, zero, a2, zero, a4])
@@ -374,7 +388,7 @@ def marginal_moments(valley: NValley, noise: NoiseLike, kind: str = "landscape",
                + 2 * a2 * a4 * even[3] + a4 * a4 * even[4])
     mean_dg2 = 4 * a2 * a2 * even[1] + 16 * a2 * a4 * even[2] + 16 * a4 * a4 * even[3]
     # the exact heavy-tailed variance, over the distinct directions only
-    rows, inverse = np.unique(np.stack([a0, a2, a4], axis=1), axis=0, return_inverse=True)
+    rows, inverse, _ = _distinct(valley)
     exact = np.empty(rows.shape[0])
     for j, (b0, b2, b4) in enumerate(rows):
         one = NValley(eps=valley.eps, a0=[b0], a2=[b2], a4=[b4])
@@ -390,7 +404,7 @@ def marginal_moments(valley: NValley, noise: NoiseLike, kind: str = "landscape",
         "flatness_at_mode": float(valley.flatness(mode)),
         "var_y": var_y.tolist(),
         "var_y_mean": float(np.mean(var_y)),
-        "var_y_exact": exact[np.ravel(inverse)].tolist(),
+        "var_y_exact": exact[inverse].tolist(),
         "mean_g": mean_g.tolist(),
         "mean_g2": mean_g2.tolist(),
         "mean_dg2": mean_dg2.tolist(),
@@ -454,7 +468,9 @@ def divergence(valley: NValley, noise: NoiseLike, kind: str = "landscape",
     u = T * g1 * g1 / (2 * g)
     out: Dict[str, Any] = {
         "heavy_tail_index": u.tolist(),
-        "T_max_heavy_tail": [float(2 * gi / (d * d)) if d != 0 else None for gi, d in zip(g, g1)],
+        # 2 g/g'² elementwise (the same IEEE operations as per element), None where g' = 0
+        "T_max_heavy_tail": [v if d != 0 else None for v, d in zip(_where_nonzero(2 * g, g1 * g1).tolist(),
+                                                                     g1.tolist())],
     }
     margin = u - 1.0
     if isinstance(noise, Noise):
@@ -471,6 +487,13 @@ def divergence(valley: NValley, noise: NoiseLike, kind: str = "landscape",
 # --------------------------------------------------------------------------
 # Everything for one (T, m)
 # --------------------------------------------------------------------------
+
+def _where_nonzero(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den where den ≠ 0, else 0 (no division-by-zero warning)."""
+    out = np.zeros(np.shape(num))
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
 
 def _finite_or_none(value: float) -> Optional[float]:
     return value if math.isfinite(value) else None
@@ -534,7 +557,7 @@ def reduced_model(valley: NValley, noise: Noise) -> Model:
     to a few); identical ones are one term with their multiplicity.
     """
     T = noise.T
-    rows, counts = np.unique(np.stack([valley.a0, valley.a2, valley.a4], axis=1), axis=0, return_counts=True)
+    rows, _, counts = _distinct(valley)
     params: Dict[str, float] = {"eps": valley.eps, "tn": T}
     rho = "(theta1**2 + theta2**2)"
     gsq, m11, m12, m22, b11, b12, b22 = ([] for _ in range(7))
