@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 
-from fpsolve.fem import backward, ball, nvalley_forms, stationary3d
+from fpsolve.fem import backward, ball, stationary3d
 from fpsolve.fem.forms import check_wall
 from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 from fpsolve.model.nvalley import NValley
@@ -245,36 +245,18 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
     if degree not in (1, 2):
         raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
     r, c = ball.check_ball(radius, center)
-    valley = case if isinstance(case, NValley) else None
+    valley, T, alpha, record = stationary3d.check_case(case, level, noise, "search")
     st = None
     if valley is not None:
-        if valley.m != 2:
-            raise ModelError(f"the 3-D search takes the valley with m = 2 fast directions (got m = {valley.m})")
-        if not isinstance(level, Noise):
-            raise ModelError("the valley needs its noise level: a Noise (alpha, Delta)")
-        if noise not in nvalley_forms.FEM_NOISES:
-            raise ModelError(f"noise must be one of {', '.join(nvalley_forms.FEM_NOISES)} (got {noise!r})")
-        level.require_positive_T()
-        T, alpha = level.T, level.alpha
-        record = {"kind": "valley", "valley": valley.as_dict(), "fast_directions": 2, "noise": noise,
-                  "alpha": alpha, "Delta": level.Delta, "T": T}
         if target is None or start is None:
             d_target, d_start, st = default_target(valley, level, r)
             target = target or d_target
             start = start or d_start
-    else:
-        if level is not None or noise != "sgd":
-            raise ModelError("an expression model carries its noise: leave level and noise out")
-        if getattr(case, "n_variables", None) != 3:
-            raise ModelError(f"the 3-D search takes a model of N = 3 variables "
-                             f"(got N = {getattr(case, 'n_variables', None)})")
-        if target is None or start is None:
-            raise ModelError("a 3-variable --loss has no default target or start: give --target-theta1 LO HI, "
-                             "--target C1 C2 C3 W1 W2 W3 or --target-ball C1 C2 C3 R, and --start X Y Z")
-        case.noise_level.require_positive_T()
-        T, alpha = case.T, case.alpha
+    elif target is None or start is None:
+        raise ModelError("a 3-variable --loss has no default target or start: give --target-theta1 LO HI, "
+                         "--target C1 C2 C3 W1 W2 W3 or --target-ball C1 C2 C3 R, and --start X Y Z")
+    if valley is None:
         noise = case.noise
-        record = {"kind": "expression", **case.record()}
     x0 = check_start(start, r, c)
     order = 2 if degree == 2 and valley is None else 1  # as stationary3d.solve
     sizes = stationary3d.ball_sizes(case, T, r, c, h_min, h_max, geometry_order=order)

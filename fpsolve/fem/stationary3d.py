@@ -292,6 +292,36 @@ def ball_sizes(case: Any, T: float, radius: float, center: Sequence[float], h_mi
                                    geometry_order=geometry_order)
 
 
+def check_case(case: Any, level: Noise | None, noise: str, what: str) -> Tuple[Optional[NValley], float, float, dict]:
+    """(valley or None, T, alpha, record) of a 3-D case, the one rule of the
+    stationary, transient and backward solves in 3-D: the valley with m = 2
+    fast directions, its :class:`~fpsolve.model.valley.Noise` and a noise of
+    :data:`fpsolve.fem.nvalley_forms.FEM_NOISES`; or a 3-variable expression
+    Model, which carries its noise (``level`` None, ``noise`` "sgd").  T > 0
+    either way.  ``record``: summary.json's ``case``.
+    ``what`` names the solve in the messages.  Raises ModelError naming the
+    bad value."""
+    if isinstance(case, NValley):
+        if case.m != 2:
+            raise ModelError(f"the 3-D {what} takes the valley with m = 2 fast directions (got m = {case.m}; "
+                             "the FEM is 3-D at most)")
+        if not isinstance(level, Noise):
+            raise ModelError("the valley needs its noise level: a Noise (alpha, Delta)")
+        if noise not in nvalley_forms.FEM_NOISES:
+            raise ModelError(f"noise must be one of {', '.join(nvalley_forms.FEM_NOISES)} (got {noise!r})")
+        level.require_positive_T()
+        return case, level.T, level.alpha, {"kind": "valley", "valley": case.as_dict(), "fast_directions": case.m,
+                                            "noise": noise, "alpha": level.alpha, "Delta": level.Delta,
+                                            "T": level.T}
+    if level is not None or noise != "sgd":
+        raise ModelError("an expression model carries its noise: leave level and noise out")
+    if getattr(case, "n_variables", None) != 3:
+        raise ModelError(f"the 3-D {what} takes a model of N = 3 variables (got N = "
+                         f"{getattr(case, 'n_variables', None)})")
+    case.noise_level.require_positive_T()
+    return None, case.T, case.alpha, {"kind": "expression", **case.record()}
+
+
 def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: float = 2.0,
           center: Sequence[float] = (0.0, 0.0, 0.0), degree: int = 2, wall: str = "absorbing",
           h_min: float | None = None, h_max: float | None = None, petsc_options: Dict[str, Any] | None = None,
@@ -339,27 +369,9 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     wall = check_wall(wall)
     if degree not in (1, 2):
         raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
-    if isinstance(case, NValley):
-        if case.m != 2:
-            raise ModelError(f"the 3-D FEM takes the valley with m = 2 fast directions (got m = {case.m}; "
-                             "the FEM is 3-D at most)")
-        if not isinstance(level, Noise):
-            raise ModelError("the valley needs its noise level: a Noise (alpha, Delta)")
-        if noise not in nvalley_forms.FEM_NOISES:
-            raise ModelError(f"noise must be one of {', '.join(nvalley_forms.FEM_NOISES)} (got {noise!r})")
-        T, alpha = level.T, level.alpha
-        valley = case
-        record = {"kind": "valley", "valley": case.as_dict(),
-                  "fast_directions": case.m, "noise": noise, "alpha": alpha, "Delta": level.Delta, "T": T}
-    else:
-        if level is not None or noise != "sgd":
-            raise ModelError("an expression model carries its noise: leave level and noise out")
-        if getattr(case, "n_variables", None) != 3:
-            raise ModelError(f"the 3-D FEM takes a model of N = 3 variables (got N = {getattr(case, 'n_variables', None)})")
-        T, alpha, valley = case.T, case.alpha, None
+    valley, T, alpha, record = check_case(case, level, noise, "FEM")
+    if valley is None:
         noise = case.noise
-        record = {"kind": "expression", **case.record()}
-    (level if valley is not None else case.noise_level).require_positive_T()
     # quadratic tetrahedra (the wall on the sphere) where the density reaches the wall: the
     # uniform ball of an expression model; the valley's density is ~0 there, and its thin,
     # stretched cells curved at the wall break DOLFINx's pull-back (XDMF output: "Newton

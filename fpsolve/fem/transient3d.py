@@ -132,27 +132,6 @@ class CaseRun3D:
     frames: int
 
 
-def _case(case: Any, level: Noise | None, noise: str) -> Tuple[NValley | None, float, float, dict]:
-    """(valley or None, T, alpha, record) of a 3-D case; ModelError on a bad one."""
-    if isinstance(case, NValley):
-        if case.m != 2:
-            raise ModelError(f"the 3-D transient takes the valley with m = 2 fast directions (got m = {case.m})")
-        if not isinstance(level, Noise):
-            raise ModelError("the valley needs its noise level: a Noise (alpha, Delta)")
-        if noise not in nvalley_forms.FEM_NOISES:
-            raise ModelError(f"noise must be one of {', '.join(nvalley_forms.FEM_NOISES)} (got {noise!r})")
-        level.require_positive_T()
-        return case, level.T, level.alpha, {"kind": "valley", "valley": case.as_dict(), "fast_directions": case.m,
-                                            "noise": noise, "alpha": level.alpha, "Delta": level.Delta, "T": level.T}
-    if level is not None or noise != "sgd":
-        raise ModelError("an expression model carries its noise: leave level and noise out")
-    if getattr(case, "n_variables", None) != 3:
-        raise ModelError(f"the 3-D transient takes a model of N = 3 variables (got N = "
-                         f"{getattr(case, 'n_variables', None)})")
-    case.noise_level.require_positive_T()
-    return None, case.T, case.alpha, {"kind": "expression", **case.record()}
-
-
 def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", start: Sequence[float],
                 t_end: float, start_width: Sequence[float] | None = None, wall: str = "absorbing",
                 tol: float = 1e-4, dt: float | None = None, radius: float = 2.0,
@@ -187,7 +166,7 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
 
     comm = MPI.COMM_WORLD if comm is None else comm
     say = progress or (lambda message: None)
-    valley, T, alpha, record = _case(case, level, noise)
+    valley, T, alpha, record = stationary3d.check_case(case, level, noise, "transient")
     wall = check_wall(wall)
     if degree not in (1, 2):
         raise ModelError(f"degree must be 1 or 2 (got {degree!r})")
