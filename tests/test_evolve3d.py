@@ -15,17 +15,20 @@
   (last half of t ≤ 10) equals λ0 of the eigen-solve of the same operator to
   5.7e-4 relative (the steps' tolerance 1e-4); asserted 2e-3.
 * the m = 2 valley at T = 0.05 through ``evolve_fp.py --fast-directions 2`` on
-  a coarse graded ball (--h-min 0.2 --h-max 0.6: 14.4k dofs, about 20 s), from
-  a Gaussian at (0.8, 0, 0) of widths (0.08, 0.12, 0.12) to t = 60: every output;
-  at t = 0 the FEM's E[F] and E[L] equal those of the closed forms over the
-  start (1-D Gauss-Hermite in θ1; for E[L] with the FEM's E θ2², E θ3²) to
-  1.1e-4 and 4e-4 relative (asserted 1e-3, 2e-3); at t = 60 mean |θ1| 0.81013 and Var θ2,
-  θ3 0.013928 / 0.013895 against the Monte Carlo's 0.8121 and 0.01391
-  (asserted 0.005 and 2 %) and the same mesh's eigen-solve 0.81122 and
-  0.013904 / 0.013844 (asserted 0.003 and 1 %; E θ1² 0.6584 against 0.6601, 1 %).
-  The survival stays within 6e-4 of 1: escape at T = 0.05 is ~1e-9 per time
-  unit, what moves S here is the plain P2 discretisation (its λ0 is 2e-5 on
-  this mesh, -2e-5 on a finer one), so the decay rate is recorded, not asserted.
+  a coarse graded ball (--h-min 0.2 --h-max 0.6: 14.4k dofs, about 20 s), in
+  the weighted trial space P = w u of the stationary solve, from a Gaussian at
+  (0.8, 0, 0) of widths (0.08, 0.12, 0.12) to t = 60: every output; at t = 0
+  the FEM's E[F] and E[L] equal those of the closed forms over the start
+  (1-D Gauss-Hermite in θ1; for E[L] with the FEM's E θ2², E θ3²) to 1.1e-4
+  and 4e-4 relative (asserted 1e-3, 2e-3); at t = 60 mean |θ1| 0.81030 and
+  Var θ2, θ3 0.013907 / 0.013904 against the Monte Carlo's 0.8121 and 0.01391
+  (asserted 0.005 and 0.5 %) and the same mesh's eigen-solve 0.81157 and
+  0.013888 / 0.013885 (asserted 0.003 and 0.5 %; E θ1² 0.6587 against 0.6607, 1 %).
+  The plain P2 space gave Var θ3 0.013895 with DOLFINx 0.5 and 0.01304 with
+  0.9 (gmsh's meshes differ between the releases: the fast directions are
+  resolved by under two cells per standard deviation here).  The survival
+  stays within 3e-6 of 1 (escape at T = 0.05 is ~1e-9 per time unit: the
+  eigen-solve's λ0 5.8e-9, the fitted decay 5.4e-9; recorded, not asserted).
 * two ranks give the serial numbers of the OU example of docs/commands.md to 4e-15 (measured
   with mpirun -n 2, not a test here).
 * bad input (2 numbers of --start in 3-D, a start outside the ball, m = 3, a
@@ -120,7 +123,7 @@ def test_valley_cli_writes_outputs_and_relaxes_to_the_stationary_values(tmp_path
     assert {"mean_abs_theta1", "mean_theta1_squared", "var_theta2", "var_theta3", "mean_loss",
             "mean_flatness", "survival"} <= set(rows[0])
     # t = 0: E[F] and E[L] of the closed forms (§9) over the Gaussian start in θ1 (the interpolated
-    # start's E θ2², E θ3² are the FEM's own: 0.014391, 0.014586 against 0.0144 on this coarse mesh)
+    # start's E θ2², E θ3² are the FEM's own: 0.014386, 0.014390 against 0.0144 on this coarse mesh)
     nv = NValley.from_preset(fast_directions=2)
     r0 = {k: float(v) for k, v in rows[0].items()}
     e_g = [_gauss(lambda x: nv.g(x)[..., i], 0.8, 0.08) for i in (0, 1)]
@@ -133,9 +136,10 @@ def test_valley_cli_writes_outputs_and_relaxes_to_the_stationary_values(tmp_path
     assert f["mean_abs_theta1"] == pytest.approx(st["mean_abs_theta1"], abs=0.003)
     assert f["mean_theta1_squared"] == pytest.approx(st["var_theta1"], rel=0.01)  # E θ1² (stationary mean 0)
     for k in ("var_theta2", "var_theta3"):
-        assert f[k] == pytest.approx(MC_VAR_Y, rel=0.02), k
-        assert f[k] == pytest.approx(st[k], rel=0.01), k
+        assert f[k] == pytest.approx(MC_VAR_Y, rel=0.005), k
+        assert f[k] == pytest.approx(st[k], rel=0.005), k
     assert abs(s["survival_final"] - 1.0) < 2e-3 and math.isfinite(s["escape_rate_eigen"])
+    assert s["trial_space"].startswith("P2 times the closed form")
     assert 0.9 < f["mean_flatness"] < 1.0
     assert "mean|theta1|" in res.stdout and "results written to" in res.stdout
 

@@ -203,7 +203,10 @@ class Transient:
     ``op``: the :class:`~fpsolve.fem.operator.Operator` (mesh, coefficients,
     degree, wall: ``reflecting`` or ``absorbing``); ``loss``/``flatness``:
     UFL expressions whose means are recorded (``loss`` 0 and ``flatness``
-    NaN when None).  The LUs read PETSc options under ``options_prefix``
+    NaN when None).  A weighted ``op`` (:meth:`Operator.with_log_weight`,
+    P = w u) makes u the stepper's unknown: M, K and the observables carry
+    w, :meth:`gaussian` returns u0 = P0/w at the nodes, and ``on_step``
+    of :meth:`run` still sees the density (w u at the nodes).  The LUs read PETSc options under ``options_prefix``
     (``fpsolve_ts_``, with ``petsc_options`` over the defaults; those in
     effect in ``options_in_effect``).  Collective: construct and run on
     every rank.
@@ -214,10 +217,6 @@ class Transient:
         import ufl
         from dolfinx import fem
         from dolfinx.fem.petsc import assemble_matrix, assemble_vector
-
-        if op.log_weight is not None:  # its unknown would be u, not the density the stepper measures
-            raise ModelError("the transient takes an unweighted Operator (Operator.with_log_weight is for the "
-                             "stationary eigen-solve)")
 
         msh, V = op.mesh, op.V
         self.op = op
@@ -231,8 +230,14 @@ class Transient:
         qdeg = op.quadrature_degree
         self.K = assemble_matrix(fem.form(op.forward_form(u, v)))
         self.K.assemble()
-        self.M = assemble_matrix(fem.form(ufl.inner(u, v) * ufl.dx))
+        # weighted (P = w u): M and the observables' vectors carry w, so the stepper's unknown is u;
+        # M by the observables' rule, so that the conserved 1ᵀ M u is the survival they measure
+        weighted = op.log_weight is not None
+        md = {"quadrature_degree": qdeg + 2}
+        self.M = assemble_matrix(fem.form(ufl.inner(op.density_of(u), v) * (ufl.dx(metadata=md) if weighted else ufl.dx)))
         self.M.assemble()
+        # w at the nodes: P's nodal values are w u's (the start's u0 = P0 / w, the frames' P = w u)
+        self._w_nodes = None if not weighted else np.exp(op.log_weight.x.array)
         self.bc_rows = op.wall_dofs if op.wall == "absorbing" else np.zeros(0, dtype=np.int32)
         # owned rows only, in the global numbering PETSc's zeroRows wants
         imap = V.dofmap.index_map
@@ -240,7 +245,6 @@ class Transient:
         self._bc_global = (owned + imap.local_range[0]).astype(np.int32)
         self._bc_local = owned
         x = ufl.SpatialCoordinate(msh)
-        md = {"quadrature_degree": qdeg + 2}
         zero = fem.Constant(msh, 0.0)
         integrands = {
             "one": 1.0 + 0 * x[0], "x": x[0], "xx": x[0] * x[0], "absx": abs(x[0]),
@@ -250,7 +254,7 @@ class Transient:
         }
         self._b = {}
         for name, f in integrands.items():
-            b = assemble_vector(fem.form(f * v * ufl.dx(metadata=md)))
+            b = assemble_vector(fem.form(op.density_of(f) * v * ufl.dx(metadata=md)))
             b.ghostUpdate(addv=_add(), mode=_reverse())
             self._b[name] = b
         self._lus: Dict[Any, Any] = {}
@@ -272,7 +276,8 @@ class Transient:
         """P0: a Gaussian of ``mean`` (θ, one number per coordinate of the
         mesh: 2 or 3) with standard deviations ``width`` (W1, W2[, W3]; or a
         full n×n ``covariance``) interpolated into the space (zero on an
-        absorbing wall) and scaled to ∫P0 = 1.  Raises ModelError on a
+        absorbing wall) and scaled to ∫P0 = 1 (for a weighted operator the
+        unknown u0 = P0/w at the nodes: the class doc).  Raises ModelError on a
         non-positive width or covariance, or a mean of the wrong length."""
         from dolfinx import fem
 
@@ -301,6 +306,8 @@ class Transient:
 
         p0 = fem.Function(self.V, name="density")
         p0.interpolate(density)
+        if self._w_nodes is not None:
+            p0.x.array[:] /= self._w_nodes
         p0.x.array[self.bc_rows] = 0.0
         p0.x.scatter_forward()
         mass = self.integral(_compat.petsc_vec(p0), "one")
@@ -384,8 +391,9 @@ class Transient:
             u, v = ufl.TrialFunction(self.V), ufl.TestFunction(self.V)
             zero = ufl.as_vector((0.0,) * self.mesh.geometry.dim)
             divD = ufl.div(op.D) if op.divD is None else op.divD
-            forms = (weak_form(u, v, op.drift, 0.0 * op.D, zero, op.quadrature_degree),
-                     weak_form(u, v, zero, op.D, divD, op.quadrature_degree))
+            P = op.density_of(u)
+            forms = (weak_form(P, v, op.drift, 0.0 * op.D, zero, op.quadrature_degree),
+                     weak_form(P, v, zero, op.D, divD, op.quadrature_degree))
             parts = []
             for a in forms:
                 A = assemble_matrix(fem.form(a))
@@ -647,7 +655,7 @@ class Transient:
             on_step: Callable[[float, Any, dict], None] | None = None, schedule: Any = None,
             reference_T: float | None = None) -> Evolution:
         """Integrate from ``p0`` (a ``fem.Function``, overwritten with the
-        final density) to ``t_end`` (time units).
+        final state: the density, or u of a weighted operator) to ``t_end`` (time units).
 
         Adaptive (``dt`` None): accept a step when the local error estimate
         is ≤ ``tol`` (relative, M-norm), steps on the half-octave grid from
@@ -655,12 +663,15 @@ class Transient:
         steps land on exactly (for snapshots).  Fixed (``dt``): constant
         steps, the last one shortened to land on ``t_end``.  ``on_step(t,
         function, row)`` is called at t = 0 and after every accepted step
-        (the function holds the density at t).  ``schedule``: a
+        (the function holds the density at t; ``p0`` the unknown, which for
+        a weighted operator is u of P = w u).  ``schedule``: a
         :class:`~fpsolve.model.schedule.Schedule` (docs/model.md §10; K(t) as
         in the module doc, T(t) relative to the operator model's T or to
         ``reference_T``): the steps also land on its jumps and every row gets
         ``T`` and ``alpha`` (α(t)).  Raises ModelError on a bad ``t_end``,
         ``tol``, ``dt`` or a schedule without a reference noise level."""
+        from dolfinx import fem
+
         if not (math.isfinite(t_end) and t_end > 0):
             raise ModelError(f"t-end must be a finite number > 0 (got {t_end!r})")
         if dt is not None and not (math.isfinite(dt) and dt > 0):
@@ -681,8 +692,9 @@ class Transient:
                 return {}
             return {"T": float(schedule.T(t)), "alpha": float(schedule.alpha_t(t))}
         rows = [{"t": 0.0, "dt": 0.0, **self.observe(u), **columns(0.0)}]
+        frame = p0 if self._w_nodes is None else fem.Function(self.V, name="density")  # what on_step sees
         if on_step:
-            on_step(0.0, p0, rows[0])
+            on_step(0.0, self._density(p0, frame), rows[0])
         adaptive = dt is None
         h_ref = float(dt) if dt is not None else float(dt0 if dt0 is not None else 1e-4 * t_end * tol ** (1 / 3))
         level = 0
@@ -715,7 +727,7 @@ class Transient:
             if on_step:
                 u.copy(_compat.petsc_vec(p0))
                 p0.x.scatter_forward()
-                on_step(t, p0, row)
+                on_step(t, self._density(p0, frame), row)
             if adaptive and h == h_grid:
                 # grow only by GROW_MIN_LEVELS or more at once: a new LU costs
                 # as much as tens of steps
@@ -739,6 +751,13 @@ class Transient:
                          "predict": PREDICT_POINTS if PREDICT else 0, "centred": CENTRED,
                          "estimate_correct": ESTIMATE_CORRECT})
         return Evolution(rows, steps, rejected, self.factorisations - lu_before, time.perf_counter() - wall, info)
+
+    def _density(self, unknown: Any, out: Any) -> Any:
+        """The density of the stepper's ``unknown`` (a Function): itself, or w u at the nodes into ``out``."""
+        if self._w_nodes is None:
+            return unknown
+        out.x.array[:] = self._w_nodes * unknown.x.array
+        return out
 
     def destroy(self) -> None:
         """Free the PETSc objects (matrices, factorisations, vectors)."""

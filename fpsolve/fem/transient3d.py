@@ -4,8 +4,9 @@
 ``--loss`` in θ1, θ2, θ3) computes: the tetrahedral ball of the stationary
 3-D solve (:func:`fpsolve.fem.stationary3d.ball_sizes`: graded from the
 closed forms of §9 for the valley, uniform for an expression model), the
-coefficients in UFL, the plain (unweighted) :class:`~fpsolve.fem.operator.Operator`
-and the TR-BDF2 stepper of :class:`fpsolve.fem.transient.Transient` (the same
+coefficients in UFL, the :class:`~fpsolve.fem.operator.Operator` (for the
+valley weighted by its closed form, P = w u, as the stationary solve:
+:mod:`fpsolve.fem.weight`) and the TR-BDF2 stepper of :class:`fpsolve.fem.transient.Transient` (the same
 adaptive steps as in 2-D), from a Gaussian start, then the late-time decay
 rate of the survival next to λ0 of the eigen-solve of the same operator
 (:func:`fpsolve.fem.solve3d.solve`).
@@ -28,7 +29,7 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 import numpy as np
 
 from fpsolve import _compat
-from fpsolve.fem import ball, nvalley_forms, solve3d, stationary3d
+from fpsolve.fem import ball, nvalley_forms, solve3d, stationary3d, weight
 from fpsolve.fem.forms import check_wall, to_ufl
 from fpsolve.fem.operator import Operator
 from fpsolve.fem.transient import (FRAMES, OBSERVABLES, OBSERVABLES_3D, START_WIDTH_CELLS, Evolution,
@@ -137,7 +138,8 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
                 tol: float = 1e-4, dt: float | None = None, radius: float = 2.0,
                 center: Sequence[float] = (0.0, 0.0, 0.0), degree: int = 2, h_min: float | None = None,
                 h_max: float | None = None, comm: Any = None, xdmf_path: str | None = None, frames: int = FRAMES,
-                stops: Sequence[float] = (), eigen: bool = True, petsc_options: Dict[str, Any] | None = None,
+                stops: Sequence[float] = (), eigen: bool = True, weighted: bool = True,
+                petsc_options: Dict[str, Any] | None = None,
                 progress: Callable[[str], None] | None = None,
                 on_time: Callable[[float], None] | None = None) -> CaseRun3D:
     """The density of a 3-D case in time (docs/model.md §8, §9) from a
@@ -155,9 +157,11 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     ``tol``/``dt``: adaptive or fixed TR-BDF2 steps
     (:meth:`~fpsolve.fem.transient.Transient.run`).  Writes ``frames``
     log-spaced snapshots to ``xdmf_path`` (collective).  ``eigen``: also the
-    eigen-solve of the same (unweighted) operator, its λ0 next to the fitted
+    eigen-solve of the same operator, its λ0 next to the fitted
     late-time decay rate of the survival (last half of the run) and its
-    moments.  ``stops``: times the steps land on exactly (rows there).
+    moments.  ``weighted`` (the valley only): the trial space P = w u of
+    :mod:`fpsolve.fem.weight` (False: plain P_k, whose coarse balls
+    mis-resolve the fast directions' variances by a few per cent).  ``stops``: times the steps land on exactly (rows there).
     ``petsc_options``: the stepper's LU options over
     :data:`LU_OPTIONS`.  ``on_time(t)`` after every accepted step.  Raises
     ModelError on bad input, before any meshing.
@@ -186,7 +190,9 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     else:
         drift, D, divD, _ = stationary3d.expression_coefficients(case, msh)
         observables = {"loss": expression_loss(msh, case), "flatness": None}
-    op = Operator.build(msh, drift, D, divD, degree=degree, wall=wall)  # plain: the stepper's unknown is P
+    op = Operator.build(msh, drift, D, divD, degree=degree, wall=wall)
+    if valley is not None and weighted:  # P = w u as in the stationary solve (fpsolve.fem.weight)
+        op = op.with_log_weight(weight.valley_log_weight(op.V, valley, T))
     tr = Transient(op, **observables, petsc_options={**LU_OPTIONS, **(petsc_options or {})})
     if width is None:  # a few local sizes: the median of the start cell's extents in the mesher's ξ (θ1 / stretch)
         scale = np.array([sizes.stretch, 1.0, 1.0])
@@ -208,7 +214,8 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
         if on_time:
             on_time(t)
 
-    say(f"transient: {op.dofs} dofs, P{degree}, {wall} wall, start {x0} width "
+    trial = f"P{degree}" + (" times the closed form of docs/model.md §9" if op.log_weight is not None else "")
+    say(f"transient: {op.dofs} dofs, {trial}, {wall} wall, start {x0} width "
         f"{tuple(round(v, 6) for v in width)}, t_end {t_end:g}")
     try:
         ev = tr.run(p0, t_end, tol=tol, dt=dt, on_step=on_step, stops=stops)
@@ -226,7 +233,7 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     survival = ev.column("survival")
     summary: Dict[str, Any] = {
         "case": record, "variables": 3, "T": T, "domain": "ball", "radius": r, "center": list(c),
-        "degree": degree, "wall": wall, "noise": record.get("noise", noise),
+        "degree": degree, "trial_space": trial, "wall": wall, "noise": record.get("noise", noise),
         "mesh": mesh_info, "mesh_rule": sizes.rule, "dofs": op.dofs, "ranks": comm.size,
         "start": list(x0), "start_width": [float(v) for v in width], "t_end": t_end, "t_end_steps": t_end / alpha,
         **{k: v for k, v in ev.info.items() if k not in ("wall", "degree", "t_end", "options_in_effect")},
@@ -254,7 +261,7 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
             "decay_rate_relative_difference": (rate / lam - 1.0) if lam != 0 and math.isfinite(rate) else None,
             "stationary": {k: mom[k] for k in ("mean_abs_theta1", "var_theta1", "var_theta2", "var_theta3",
                                                "negative_mass")},
-            "stationary_trial_space": f"P{degree} (unweighted, the stepper's operator)",
+            "stationary_trial_space": f"{trial} (the stepper's operator)",
             "eigen_solve_seconds": timing["solve_seconds"]})
         say(f"late-time decay rate {rate:.6g} (fit) vs lambda0 {lam:.6g} (eigen-solve)")
     return CaseRun3D(ev, summary, len(written))
