@@ -30,16 +30,22 @@ from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
 
 
-def test_gibbs_weight_makes_the_unknown_constant():
-    k, T = 1.0, 0.1
-    sizes = ball.BallSizes(1.5, (0.0, 0.0, 0.0), 0.14, 1.5 / 4, (((0.0, 0.0, 0.0), (0.8, 0.8)),))
-    msh, _, _ = ball.create_ball(sizes, MPI.COMM_SELF)
+def _gibbs_weighted_ou(msh, k: float, T: float):
+    """(plain Operator, log w) of the reflecting OU ball L = ½ k|θ|², D = (T/2) I, w its Gibbs density."""
     x = ufl.SpatialCoordinate(msh)
     kc, Tc = (fem.Constant(msh, PETSc.ScalarType(v)) for v in (k, T))
     op = Operator.build(msh, -kc * x, 0.5 * Tc * ufl.Identity(3), ufl.as_vector((0.0, 0.0, 0.0)),
                         degree=2, wall="reflecting")
     lw = fem.Function(op.V)
     lw.interpolate(lambda p: -k * np.sum(p ** 2, axis=0) / T)
+    return op, lw
+
+
+def test_gibbs_weight_makes_the_unknown_constant():
+    k, T = 1.0, 0.1
+    sizes = ball.BallSizes(1.5, (0.0, 0.0, 0.0), 0.14, 1.5 / 4, (((0.0, 0.0, 0.0), (0.8, 0.8)),))
+    msh, _, _ = ball.create_ball(sizes, MPI.COMM_SELF)
+    op, lw = _gibbs_weighted_ou(msh, k, T)
     sol, mom, _ = solve3d.solve(op.with_log_weight(lw))
     assert abs(sol.eigenvalue) < 1e-12
     u = sol.density.x.array / np.exp(lw.x.array)
@@ -80,12 +86,7 @@ def test_weighted_transient_relaxes_ornstein_uhlenbeck_exactly():
     k, T, w0 = 1.0, 0.1, 0.15
     m0 = np.array([0.3, -0.2, 0.1])
     msh, _, _ = ball.create_ball(ball.uniform_ball_sizes(1.2, h=0.2, geometry_order=2), MPI.COMM_SELF)
-    x = ufl.SpatialCoordinate(msh)
-    kc, Tc = (fem.Constant(msh, PETSc.ScalarType(v)) for v in (k, T))
-    op = Operator.build(msh, -kc * x, 0.5 * Tc * ufl.Identity(3), ufl.as_vector((0.0, 0.0, 0.0)),
-                        degree=2, wall="reflecting")
-    lw = fem.Function(op.V)
-    lw.interpolate(lambda p: -k * np.sum(p ** 2, axis=0) / T)
+    op, lw = _gibbs_weighted_ou(msh, k, T)
     tr = Transient(op.with_log_weight(lw))
     p0 = tr.gaussian(m0, (w0,) * 3)
     masses = []
