@@ -247,7 +247,7 @@ def write_xdmf(path: str, mesh: Any, function: Any, time: float = 0.0) -> None:
     degree = mesh_degree(mesh)
     V = function.function_space
     out = function
-    if _space_degree(V) != degree:
+    if space_degree(V) != degree:
         W = functionspace(mesh, "Lagrange", degree)
         out = fem.Function(W, name=function.name)
         out.interpolate(function)
@@ -256,7 +256,8 @@ def write_xdmf(path: str, mesh: Any, function: Any, time: float = 0.0) -> None:
         xdmf.write_function(out, time)
 
 
-def _space_degree(V: Any) -> int:
+def space_degree(V: Any) -> int:
+    """The polynomial degree of the function space ``V`` (a method or a property of its element by release)."""
     element = V.ufl_element()
     return int(element.degree() if callable(getattr(element, "degree", None)) else element.degree)
 
@@ -364,7 +365,7 @@ class XdmfSeries:
         from dolfinx import fem
 
         out = function
-        if _space_degree(function.function_space) != mesh_degree(self.mesh):
+        if space_degree(function.function_space) != mesh_degree(self.mesh):
             if self._out is None:
                 W = functionspace(self.mesh, "Lagrange", mesh_degree(self.mesh))
                 self._out = fem.Function(W, name=function.name)

@@ -163,3 +163,19 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path, args, words):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_start_wider_than_the_weight_falls_back_to_plain_p2_with_a_warning(tmp_path):
+    """The default start width at (0.5, 0, 0) on the coarse ball is 0.47 across fast directions of
+    std 0.12: u = P0/w would grow like e^{c θ2²} and w u has no positive mass there (measured), so the
+    stepper takes plain P2 and says so (fpsolve.fem.weight.start_misfit)."""
+    out = tmp_path / "wide"
+    res = run_script("evolve_fp.py", "--fast-directions", "2", "--T", "0.05", "--h-min", "0.2", "--h-max", "0.6",
+                     "--start", "0.5", "0", "0", "--t-end", "1", "--no-progress", "--out", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["trial_space"] == "P2" and s["start_weight_misfit"] is None  # inf: no positive mass
+    assert any(w.startswith("plain P2, not the weighted space") for w in s["warnings"])
+    assert "evolve_fp.py: warning: plain P2, not the weighted space" in res.stderr
+    rows = list(csv.DictReader((out / "evolution.csv").open()))
+    assert float(rows[0]["survival"]) == pytest.approx(1.0, abs=1e-12) and float(rows[0]["var_theta2"]) > 0.1

@@ -27,7 +27,7 @@ from petsc4py import PETSc
 from fpsolve.fem import ball, solve3d, stationary3d
 from fpsolve.fem.operator import Operator
 from fpsolve.model.nvalley import NValley
-from fpsolve.model.valley import ModelError, Noise
+from fpsolve.model.valley import Noise
 
 
 def _gibbs_weighted_ou(msh, k: float, T: float):

@@ -56,7 +56,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     lib_args: tuple = (case,) if level is None else (case, level)
     lib_kw: dict = {} if level is None else {"noise": noise_model}
     T, alpha = (case.T, case.alpha) if level is None else (level.T, level.alpha)
-    from fpsolve.fem import stationary3d, transient3d
+    from fpsolve.fem import diagnostics, stationary3d, transient3d
     from fpsolve.fem.transient import check_t_end
 
     start = transient3d.check_start((0.0, 0.0, 0.0) if start is None else start, radius, center, "--start")
@@ -97,6 +97,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
             s["wall_seconds"] = time.perf_counter() - wall
             io.write_json(tmp / "summary.json", s)
         progress("outputs written")
+    diagnostics.report(run.summary["warnings"], "evolve_fp.py", enabled=comm.rank == 0)
     if comm.rank == 0:
         s = run.summary
         f = s["final"]

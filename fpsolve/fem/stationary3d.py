@@ -198,7 +198,7 @@ MEMORY_BASE = 0.25e9
 MEMORY_DIRECT = 1.41e9
 MEMORY_EXPONENT = 1.44
 #: ... and per dof above :data:`~fpsolve.fem.solve3d.ITERATIVE_DOFS` (GMRES(100) +
-#: GAMG: 100 Krylov vectors, the P2 matrix's ~60 entries a row, the AMG hierarchy):
+#: ASM/ILU(0): 100 Krylov vectors, the P2 matrix's ~60 entries a row and its ILU copy):
 #: an estimate from those counts, not measured here.
 MEMORY_ITERATIVE_PER_DOF = 5e3
 

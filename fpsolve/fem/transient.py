@@ -273,39 +273,15 @@ class Transient:
     # ---- start densities --------------------------------------------------
     def gaussian(self, mean: Sequence[float], width: Sequence[float] | None = None,
                  covariance: np.ndarray | None = None) -> Any:
-        """P0: a Gaussian of ``mean`` (θ, one number per coordinate of the
-        mesh: 2 or 3) with standard deviations ``width`` (W1, W2[, W3]; or a
-        full n×n ``covariance``) interpolated into the space (zero on an
-        absorbing wall) and scaled to ∫P0 = 1 (for a weighted operator the
-        unknown u0 = P0/w at the nodes: the class doc).  Raises ModelError on a
-        non-positive width or covariance, or a mean of the wrong length."""
+        """P0: the Gaussian of :func:`gaussian_density` (``mean``, ``width``
+        or ``covariance``) interpolated into the space (zero on an absorbing
+        wall) and scaled to ∫P0 = 1 (for a weighted operator the unknown
+        u0 = P0/w at the nodes: the class doc).  Raises ModelError on bad
+        input or a start without mass on the mesh."""
         from dolfinx import fem
 
-        n = self.mesh.geometry.dim
-        count = {1: "one", 2: "two", 3: "three"}.get(n, str(n))
-        m = np.asarray(mean, dtype=float)
-        if covariance is None:
-            w = np.asarray(width, dtype=float)
-            if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
-                raise ModelError(f"start width must be {count} finite numbers > 0 (got {width!r})")
-            S = np.diag(w * w)
-        else:
-            S = np.asarray(covariance, dtype=float)
-            if S.shape != (n, n):
-                raise ModelError(f"start covariance must be {n}x{n} (got shape {S.shape})")
-        if not np.all(np.isfinite(m)) or m.shape != (n,):
-            raise ModelError(f"start must be {count} finite numbers (got {mean!r})")
-        if not np.all(np.linalg.eigvalsh(0.5 * (S + S.T)) > 0):
-            raise ModelError("start covariance must be positive definite")
-        P = np.linalg.inv(0.5 * (S + S.T))
-        norm = 1.0 / math.sqrt((2.0 * math.pi) ** n * np.linalg.det(S))
-
-        def density(xx: np.ndarray) -> np.ndarray:
-            d = xx[:n] - m[:, None]
-            return norm * np.exp(-0.5 * np.einsum("ip,ij,jp->p", d, P, d))
-
         p0 = fem.Function(self.V, name="density")
-        p0.interpolate(density)
+        p0.interpolate(gaussian_density(self.mesh.geometry.dim, mean, width, covariance))
         if self._w_nodes is not None:
             p0.x.array[:] /= self._w_nodes
         p0.x.array[self.bc_rows] = 0.0
@@ -767,6 +743,38 @@ class Transient:
         self._lus.clear()
         for obj in (self.K, self.M, *self._b.values(), *(self._parts or ()), *self._rhs.values()):
             obj.destroy()
+
+
+def gaussian_density(n: int, mean: Sequence[float], width: Sequence[float] | None = None,
+                     covariance: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """The normalised Gaussian density of ``mean`` (θ, ``n`` = 2 or 3 numbers)
+    with standard deviations ``width`` (``n`` numbers) or a full n×n
+    ``covariance``, as a callable of points (shape (3, p)) for
+    ``Function.interpolate``.  Raises ModelError on a non-positive width or
+    covariance, or a mean of the wrong length."""
+    count = {1: "one", 2: "two", 3: "three"}.get(n, str(n))
+    m = np.asarray(mean, dtype=float)
+    if covariance is None:
+        w = np.asarray(width, dtype=float)
+        if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w <= 0):
+            raise ModelError(f"start width must be {count} finite numbers > 0 (got {width!r})")
+        S = np.diag(w * w)
+    else:
+        S = np.asarray(covariance, dtype=float)
+        if S.shape != (n, n):
+            raise ModelError(f"start covariance must be {n}x{n} (got shape {S.shape})")
+    if not np.all(np.isfinite(m)) or m.shape != (n,):
+        raise ModelError(f"start must be {count} finite numbers (got {mean!r})")
+    if not np.all(np.linalg.eigvalsh(0.5 * (S + S.T)) > 0):
+        raise ModelError("start covariance must be positive definite")
+    P = np.linalg.inv(0.5 * (S + S.T))
+    norm = 1.0 / math.sqrt((2.0 * math.pi) ** n * np.linalg.det(S))
+
+    def density(xx: np.ndarray) -> np.ndarray:
+        d = xx[:n] - m[:, None]
+        return norm * np.exp(-0.5 * np.einsum("ip,ij,jp->p", d, P, d))
+
+    return density
 
 
 def _levels(factor: float) -> int:

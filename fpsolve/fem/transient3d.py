@@ -29,11 +29,11 @@ from typing import Any, Callable, Dict, List, Sequence, Tuple
 import numpy as np
 
 from fpsolve import _compat
-from fpsolve.fem import ball, nvalley_forms, solve3d, stationary3d, weight
+from fpsolve.fem import ball, diagnostics, nvalley_forms, solve3d, stationary3d, weight
 from fpsolve.fem.forms import check_wall, to_ufl
 from fpsolve.fem.operator import Operator
 from fpsolve.fem.transient import (FRAMES, OBSERVABLES, OBSERVABLES_3D, START_WIDTH_CELLS, Evolution,
-                                   Transient, check_t_end)
+                                   Transient, check_t_end, gaussian_density)
 from fpsolve.model import valley as formulas
 from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
@@ -41,6 +41,8 @@ from fpsolve.theory import nvalley as ntheory
 
 #: The stepper's LU (keys without the ``fpsolve_ts_`` prefix): MUMPS (module doc).
 LU_OPTIONS = {"pc_factor_mat_solver_type": "mumps"}
+#: With an absorbing wall S(t) cannot exceed 1: a rise above 1 + this is a warning.
+SURVIVAL_RISE_LIMIT = 1e-6
 #: Every column of a 3-D evolution.csv after t (and SGD steps, dt).
 COLUMNS = OBSERVABLES + OBSERVABLES_3D
 
@@ -161,7 +163,11 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     late-time decay rate of the survival (last half of the run) and its
     moments.  ``weighted`` (the valley only): the trial space P = w u of
     :mod:`fpsolve.fem.weight` (False: plain P_k, whose coarse balls
-    mis-resolve the fast directions' variances by a few per cent).  ``stops``: times the steps land on exactly (rows there).
+    mis-resolve the fast directions' variances by a few per cent); plain
+    all the same when the start is wider than w
+    (:func:`fpsolve.fem.weight.start_misfit` above
+    :data:`~fpsolve.fem.weight.START_MISFIT_MAX`, ``start_weight_misfit`` in
+    the summary).  ``stops``: times the steps land on exactly (rows there).
     ``petsc_options``: the stepper's LU options over
     :data:`LU_OPTIONS`.  ``on_time(t)`` after every accepted step.  Raises
     ModelError on bad input, before any meshing.
@@ -191,13 +197,23 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
         drift, D, divD, _ = stationary3d.expression_coefficients(case, msh)
         observables = {"loss": expression_loss(msh, case), "flatness": None}
     op = Operator.build(msh, drift, D, divD, degree=degree, wall=wall)
-    if valley is not None and weighted:  # P = w u as in the stationary solve (fpsolve.fem.weight)
-        op = op.with_log_weight(weight.valley_log_weight(op.V, valley, T))
-    tr = Transient(op, **observables, petsc_options={**LU_OPTIONS, **(petsc_options or {})})
     if width is None:  # a few local sizes: the median of the start cell's extents in the mesher's ξ (θ1 / stretch)
         scale = np.array([sizes.stretch, 1.0, 1.0])
         h = float(np.median(local_extents(msh, x0) / scale))
         width = tuple(float(START_WIDTH_CELLS * h * v) for v in scale)
+    misfit, warnings = None, []
+    if valley is not None and weighted:  # P = w u as in the stationary solve, if w u can hold the start
+        log_w = weight.valley_log_weight(op.V, valley, T)
+        misfit = weight.start_misfit(log_w, gaussian_density(3, x0, width))
+        if misfit <= weight.START_MISFIT_MAX:
+            op = op.with_log_weight(log_w)
+        else:
+            how = ("has no positive mass" if math.isinf(misfit) else
+                   f"misses the Gaussian's mass or variances by {misfit:.3g} > {weight.START_MISFIT_MAX:g}")
+            warnings.append(f"plain P{degree}, not the weighted space: the start is wider than the closed-form "
+                            f"weight (w u {how}); a narrower --start-width keeps the weighted space")
+            say(warnings[-1])
+    tr = Transient(op, **observables, petsc_options={**LU_OPTIONS, **(petsc_options or {})})
     p0 = tr.gaussian(x0, width)
     first = min(t_end * 1e-3, 1.0)
     wanted = list(np.geomspace(first, t_end, max(frames - 1, 1)))
@@ -233,7 +249,7 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     survival = ev.column("survival")
     summary: Dict[str, Any] = {
         "case": record, "variables": 3, "T": T, "domain": "ball", "radius": r, "center": list(c),
-        "degree": degree, "trial_space": trial, "wall": wall, "noise": record.get("noise", noise),
+        "degree": degree, "trial_space": trial, "start_weight_misfit": misfit, "wall": wall, "noise": record.get("noise", noise),
         "mesh": mesh_info, "mesh_rule": sizes.rule, "dofs": op.dofs, "ranks": comm.size,
         "start": list(x0), "start_width": [float(v) for v in width], "t_end": t_end, "t_end_steps": t_end / alpha,
         **{k: v for k, v in ev.info.items() if k not in ("wall", "degree", "t_end", "options_in_effect")},
@@ -244,9 +260,13 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
         "mass_error_max": float(np.max(np.abs(survival - 1.0))) if wall == "reflecting" else None,
         "decay_rate_fit": rate, "decay_rate_fit_window": [0.5 * t_end, t_end],
         "final": {k: last[k] for k in COLUMNS},
-        "frames": len(written), "animation": None,
+        "frames": len(written), "animation": None, "warnings": warnings,
         "transient_seconds": ev.seconds, "mesh_seconds": t_mesh,
     }
+    top = float(np.max(survival))
+    if wall == "absorbing" and top > 1.0 + SURVIVAL_RISE_LIMIT:
+        warnings.append(f"the survival rose to {top:.8g} > 1 with an absorbing wall: the discrete operator has "
+                        "a negative λ0, the mesh does not resolve the density (refine: --h-min)")
     if valley is not None:
         try:
             summary["closed_form"] = {k: v for k, v in ntheory.marginal_moments(valley, T).items()
@@ -263,6 +283,10 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
                                                "negative_mass")},
             "stationary_trial_space": f"{trial} (the stepper's operator)",
             "eigen_solve_seconds": timing["solve_seconds"]})
+        if mom["negative_mass"] > diagnostics.NEGATIVE_MASS_LIMIT:
+            warnings.append(f"negative mass {mom['negative_mass']:.2g} > {diagnostics.NEGATIVE_MASS_LIMIT:g} in "
+                            "the eigen-solve of the stepper's operator: the mesh does not resolve the density "
+                            "(refine: --h-min)")
         say(f"late-time decay rate {rate:.6g} (fit) vs lambda0 {lam:.6g} (eigen-solve)")
     return CaseRun3D(ev, summary, len(written))
 

@@ -21,10 +21,11 @@ the matrices stay regular where the closed form underflows.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
+from fpsolve import _compat
 from fpsolve.theory import nvalley as ntheory
 
 #: Smooth floor of log w below its maximum: e^-40 ≈ 4e-18 keeps every row of K and M regular.
@@ -63,3 +64,43 @@ def valley_log_weight(V: Any, valley: Any, T: float) -> Any:
     a[:] = np.logaddexp(a - top, -LOG_FLOOR)
     f.x.scatter_forward()
     return f
+
+
+#: Largest relative difference in mass or a coordinate's variance between a start
+#: density in the weighted and in the plain space for the transient to use the weighted one.
+START_MISFIT_MAX = 0.05
+
+
+def start_misfit(log_weight: Any, density: Callable[[np.ndarray], np.ndarray]) -> float:
+    """How badly ``w u`` (u = P0/w at the nodes of ``log_weight``'s space)
+    represents the start density ``density`` (a callable of points, shape
+    (3, p)) compared with P0's plain interpolant: the largest relative
+    difference in mass and in each coordinate's variance (inf where the
+    weighted start has no positive mass).  A start wider than w (a Gaussian
+    of std 0.47 across fast directions of std 0.12) makes u grow like
+    e^{c θ²} and ``w u`` oscillate (measured: no positive mass), while
+    a start of widths (0.08, 0.12, 0.12) at θ1 = 0.8 differs by 1.3 % on a
+    coarse ball (docs/numerics.md, *Three variables*).  Collective."""
+    import ufl
+    from dolfinx import fem
+    from mpi4py import MPI
+
+    V = log_weight.function_space
+    msh = V.mesh
+    plain = fem.Function(V)
+    plain.interpolate(density)
+    weighted = fem.Function(V)
+    weighted.x.array[:] = plain.x.array / np.exp(log_weight.x.array)
+    x = ufl.SpatialCoordinate(msh)
+    dx = ufl.dx(metadata={"quadrature_degree": 2 * _compat.space_degree(V) + 4})
+
+    def moments(P: Any) -> np.ndarray:
+        fs = [1.0 + 0 * x[0]] + [x[i] for i in range(msh.geometry.dim)] + [x[i] ** 2 for i in range(msh.geometry.dim)]
+        return np.array([msh.comm.allreduce(fem.assemble_scalar(fem.form(f * P * dx)), op=MPI.SUM) for f in fs])
+
+    a, b = moments(plain), moments(ufl.exp(log_weight) * weighted)
+    if not (b[0] > 0 and a[0] > 0):
+        return math.inf
+    d = msh.geometry.dim
+    var = [[m[1 + d + i] / m[0] - (m[1 + i] / m[0]) ** 2 for i in range(d)] for m in (a, b)]
+    return float(max([abs(b[0] / a[0] - 1)] + [abs(vb / va - 1) for va, vb in zip(*var)]))
