@@ -397,9 +397,11 @@ def add_mesh_size_arguments(parser: argparse.ArgumentParser) -> None:
     """``--h-min`` and ``--h-max``: the graded disk's sizes (``fpsolve.fem.mesh``)."""
     parser.add_argument("--h-min", type=float, default=None,
                         help="fine mesh size in the density's box (default: from the model's widths); "
-                             "for a custom --loss the size of its uniform mesh (default radius/40)")
+                             "for a custom --loss the size of its uniform mesh (default radius/40; radius/8 "
+                             "for a 3-variable loss's ball)")
     parser.add_argument("--h-max", type=float, default=None,
-                        help="mesh size far from the density (default: radius/13; presets only)")
+                        help="mesh size far from the density (default: radius/13 for the disk, radius/8 for the "
+                             "valley's ball; presets only)")
 
 
 def add_cross_diffusion_argument(parser: argparse.ArgumentParser) -> None:
@@ -658,3 +660,15 @@ def schedule_from_args(args: argparse.Namespace, model: Any, t_end: float | None
     Delta_top = float(tab["Delta"].max()) if tab["Delta"].size else model.Delta
     sched.check(t_end, alpha_bound(model, Delta_top, radius, tuple(center)))
     return sched
+
+
+def run_record(argv: Sequence[str] | None, args: argparse.Namespace, wall_start: float) -> dict:
+    """What every summary.json records of its command: ``versions``
+    (:func:`fpsolve.tools.io.versions`), ``command`` (``argv``, or the
+    process's own arguments when ``argv`` is None, and every parsed option,
+    tuples as lists) and ``wall_seconds`` since ``wall_start`` (perf_counter)."""
+    from fpsolve.tools import io
+
+    options = {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()}
+    return {"versions": io.versions(), "command": {"argv": list(argv) if argv is not None else sys.argv[1:], **options},
+            "wall_seconds": time.perf_counter() - wall_start}

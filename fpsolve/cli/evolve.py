@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import time
 from typing import Sequence
 
@@ -110,7 +109,7 @@ def build_parser() -> cli.Parser:
     mc.add_argument("--seed", type=int, default=0, help="random seed of --compare-mc (default 0)")
     cli.add_schedule_arguments(parser)
     cli.add_mesh_arguments(parser)
-    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/evolve")
+    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/evolve; evolve-N3 for a 3-variable case")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
@@ -199,9 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     for k in ("t", *dynamics.OBSERVABLES, *(("T",) if schedule is not None else ()))}
             plotting_dynamics.plot_evolution(tmp / "evolution.png", cols, title, bands)
             plotting_dynamics.write_gif(tmp / "evolution.gif", run.xs, run.ys, run.frame_times, run.frames, name)
-            s["versions"] = io.versions()
-            s["command"] = {"argv": list(argv) if argv is not None else sys.argv[1:], **vars(args)}
-            s["wall_seconds"] = time.perf_counter() - wall
+            s.update(cli.run_record(argv, args, wall))
             io.write_json(tmp / "summary.json", s)
         progress("outputs written")
     if comm.rank == 0:

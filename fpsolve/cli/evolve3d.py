@@ -16,8 +16,6 @@ animation in 3-D).
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from typing import Sequence
 
 from fpsolve.cli import common as cli
@@ -91,10 +89,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
             io.write_text_atomic(tmp / "evolution.csv", transient3d.csv_text(run.evolution, alpha))
             cols = {k: run.evolution.column(k) for k in ("t", *transient3d.COLUMNS)}
             plotting.plot_evolution(tmp / "evolution.png", cols, title, panels=plotting.PANELS_3D)
-            s["versions"] = io.versions()
-            s["command"] = {"argv": list(argv) if argv is not None else sys.argv[1:],
-                            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()}}
-            s["wall_seconds"] = time.perf_counter() - wall
+            s.update(cli.run_record(argv, args, wall))
             io.write_json(tmp / "summary.json", s)
         progress("outputs written")
     diagnostics.report(run.summary["warnings"], "evolve_fp.py", enabled=comm.rank == 0)

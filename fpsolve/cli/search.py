@@ -37,7 +37,6 @@ Runs under ``mpirun -n N python -m mpi4py``.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from typing import Sequence
 
@@ -67,7 +66,8 @@ def build_parser() -> cli.Parser:
     cli.add_wall_argument(g, "reflecting", "the disk's wall: reflecting (default) or absorbing (leaving also ends the search)")
     g.add_argument("--committor", action="store_true", help="also the committor q (target before the wall)")
     cli.add_mesh_arguments(parser)
-    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/search-time")
+    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/search-time; search-time-N3 for a "
+                                     "3-variable case")
     return parser
 
 
@@ -125,9 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 plotting_dynamics.plot_field(tmp / "committor.png", run.xs, run.ys, run.committor_grid,
                                              label="committor q (target before wall)", title=title,
                                              target=s["target"], start=s["start"])
-            s["versions"] = io.versions()
-            s["command"] = {"argv": list(argv) if argv is not None else sys.argv[1:], **vars(args)}
-            s["wall_seconds"] = time.perf_counter() - wall
+            s.update(cli.run_record(argv, args, wall))
             io.write_json(tmp / "summary.json", s)
         progress("outputs written")
     if comm.rank == 0:

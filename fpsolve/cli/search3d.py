@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
-import time
 from typing import Sequence
 
 from fpsolve.cli import common as cli
@@ -122,10 +120,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
             cols = list(run.profile)
             io.write_text_atomic(tmp / "tau_theta1.csv", ",".join(cols) + "\n" + "\n".join(
                 ",".join(f"{v:.10g}" for v in row) for row in zip(*(run.profile[c] for c in cols))) + "\n")
-            s["versions"] = io.versions()
-            s["command"] = {"argv": list(argv) if argv is not None else sys.argv[1:],
-                            **{k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()}}
-            s["wall_seconds"] = time.perf_counter() - wall
+            s.update(cli.run_record(argv, args, wall))
             io.write_json(tmp / "summary.json", s)
         progress("outputs written")
     if comm.rank == 0:

@@ -24,7 +24,6 @@ escape_rate_per_step per SGD step.  Runs under ``mpirun -n N python -m mpi4py``.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Sequence
 
 
@@ -75,15 +74,17 @@ def build_parser() -> cli.Parser:
     fem.add_argument("--tol", type=float, default=None,
                      help=f"adaptive: relative accuracy of the moments and L1 of the density (default {DEFAULT_TOL:g})")
     fem.add_argument("--max-dofs", type=int, default=None,
-                     help=f"dof budget, checked before meshing (default {DEFAULT_MAX_DOFS}, fits 24 GiB)")
+                     help=f"dof budget, checked before meshing (default {DEFAULT_MAX_DOFS}, a 2-D solve that fits 24 GiB; "
+                          "in 3-D the predicted memory is checked against the machine's too)")
     fem.add_argument("--eigenpairs", default=None, metavar="K",
                      help="also the first K eigenvalues of the generator (1..50), each with its residual, a trust "
-                          "flag (checked with the shift moved and on the mesh refined once) and relaxation time, "
+                          "flag (checked with the shift moved and on the mesh refined once; in 3-D on a ball of "
+                          "sizes / 2^(1/3)) and relaxation time, "
                           "into summary.json and spectrum.png (options: prefix fpsolve_spec_ in PETSC_OPTIONS)")
     fem.add_argument("--petsc-option", action="append", default=[], metavar="KEY=VALUE",
                      help=f"PETSc/SLEPc option for the eigen-solve, read with prefix '{OPTIONS_PREFIX}' "
                           "(e.g. eps_nev=6, st_pc_factor_mat_solver_type=mumps); repeatable")
-    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/fem")
+    cli.add_output_arguments(parser, "results/<case-name>[_nocross]/fem; fem-N3 for a 3-variable case")
     return parser
 
 

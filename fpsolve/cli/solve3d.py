@@ -211,9 +211,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
         stationary3d.add_spectrum(result, int(args.eigenpairs), progress=progress)
     s = result.summary
     diagnostics.report(s["warnings"], "solve_fp.py", enabled=comm.rank == 0)
-    extra = {"versions": io.versions(),
-             "command": {"argv": list(argv) if argv is not None else None,
-                         **{k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(args).items()}}}
+    extra = cli.run_record(argv, args, wall)  # its wall_seconds is replaced by write's, at the end
     results3d.write(result, out, title=describe, extra=extra, overwrite=args.overwrite, progress=progress,
                     wall_start=wall)
     if comm.rank == 0:

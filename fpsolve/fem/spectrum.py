@@ -114,6 +114,8 @@ class Spectrum:
     seconds: float
     info: dict
     fine_dofs: int | None = None
+    #: how the finer mesh of the trust check was made (for ``trust_rule``)
+    fine_mesh: str = "the uniformly refined mesh"
 
     def values(self) -> np.ndarray:
         """The eigenvalues, complex array (n,)."""
@@ -144,7 +146,7 @@ class Spectrum:
                 "residual_definition": "backward error |K phi - lambda M phi| / ((|K| + |lambda| |M|) |phi|)",
                 "trust_rule": f"residual <= {RESIDUAL_TOL:g}, the same within max({ROUNDOFF_TOL:g} |lambda|, "
                               f"roundoff) with the shift x{ALT_SHIFT:g}, and within max({MESH_TOL:g} |lambda|, "
-                              "roundoff) on the uniformly refined mesh",
+                              f"roundoff) on {self.fine_mesh}",
                 **self.info}
 
 
