@@ -36,7 +36,7 @@ from fpsolve.fem.transient import (FRAMES, OBSERVABLES, OBSERVABLES_3D, START_WI
 from fpsolve.model import valley as formulas
 from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
-from fpsolve.theory import nvalley as ntheory
+from fpsolve.theory import nvalley_noise
 
 #: The stepper's LU (keys without the ``fpsolve_ts_`` prefix): MUMPS (module doc).
 LU_OPTIONS = {"pc_factor_mat_solver_type": "mumps"}
@@ -240,12 +240,11 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
         "frames": len(written), "animation": None,
         "transient_seconds": ev.seconds, "mesh_seconds": t_mesh,
     }
-    if valley is not None:
-        try:
-            summary["closed_form"] = {k: v for k, v in ntheory.marginal_moments(valley, T).items()
-                                      if k in ("mean_abs_theta1", "std_abs_theta1", "var_y", "flatness_at_mode")}
-        except ModelError:
-            summary["closed_form"] = None
+    if valley is not None:  # the closed form of the noise (fpsolve.theory.nvalley_noise), None where there is none
+        summary["closed_form"], closed_warning = nvalley_noise.closed_form_record(
+            valley, T, noise, r, ("mean_abs_theta1", "std_abs_theta1", "var_y", "flatness_at_mode"))
+        if closed_warning:
+            summary.setdefault("warnings", []).append(closed_warning)
     if eigen:
         sol, mom, timing = solve3d.solve(op)
         lam = float(sol.eigenvalue.real)
