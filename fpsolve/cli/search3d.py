@@ -87,12 +87,13 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
                              "--target-box C1 C2 C3 W1 W2 W3 or --target-ball C1 C2 C3 R, and --start X Y Z")
     level = solve_args[1] if len(solve_args) == 2 else case.noise_level
     if target is None:  # the valley's default: a slow marginal without a peak is refused here
-        target, d_start, _ = search3d.default_target(case, level, radius)
+        target, d_start, _ = search3d.default_target(case, level, radius, solve_kw.get("noise", "sgd"))
         start = start or d_start
     # the ball's sizes (and so every size option), and the dofs and memory they need, are checked
     # before anything is written
     comm = MPI.COMM_WORLD
-    sizes = stationary3d.ball_sizes(case, level.T, radius, center, args.h_min, args.h_max)
+    sizes = stationary3d.ball_sizes(case, level.T, radius, center, args.h_min, args.h_max,
+                                    noise=solve_kw.get("noise", "sgd"))
     sizes = dataclasses.replace(sizes, planes=target.planes())
     stationary3d.check_budget(ball.predicted_dofs(sizes, args.degree), DEFAULT_MAX_DOFS,
                               stationary3d.sizes_source(sizes), comm.size)

@@ -169,7 +169,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     budget = DEFAULT_MAX_DOFS if args.max_dofs is None else args.max_dofs
     if mesh is None:
         sizes = stationary3d.ball_sizes(case, solve_args[1].T if len(solve_args) == 2 else case.T, radius, center,
-                                        args.h_min, args.h_max)
+                                        args.h_min, args.h_max, noise=solve_kw.get("noise", "sgd"))
         stationary3d.check_budget(ball.predicted_dofs(sizes, args.degree), budget,
                                   stationary3d.sizes_source(sizes), MPI.COMM_WORLD.size)
     else:

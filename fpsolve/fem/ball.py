@@ -34,7 +34,7 @@ import numpy as np
 from fpsolve import _compat
 from fpsolve.fem import mesh as fmesh
 from fpsolve.model.valley import ModelError
-from fpsolve.theory import nvalley as theory
+from fpsolve.theory import nvalley_noise as closed
 
 
 #: Grading constants of :func:`valley_ball_sizes` (dimensionless).
@@ -112,13 +112,16 @@ def uniform_ball_sizes(radius: float = 1.0, center: Sequence[float] = (0.0, 0.0,
 
 
 def valley_ball_sizes(valley: Any, T: float, radius: float = 2.0, center: Sequence[float] = (0.0, 0.0, 0.0),
-                      points_per_width: float = POINTS_PER_WIDTH, geometry_order: int = 1) -> BallSizes:
+                      points_per_width: float = POINTS_PER_WIDTH, geometry_order: int = 1,
+                      noise: str = "sgd") -> BallSizes:
     """Sizes of the ball for the two-fast-direction valley (docs/model.md §9,
     :class:`~fpsolve.model.nvalley.NValley` with m = 2) at noise level ``T``.
 
-    From the closed forms of :mod:`fpsolve.theory.nvalley`: the slow
-    marginal's mode x* and peak width σ*; the fast widths ``w_i(x*) =
-    sqrt(T g_i(x*) / 2)``, w the larger.  A cylinder about each peak (±x*; one
+    From the closed form of ``noise`` (:mod:`fpsolve.theory.nvalley_noise`:
+    §9's adiabatic elimination for sgd and sgd-diagonal, the exact Gibbs
+    density for isotropic): the slow marginal's mode x* and peak width σ*;
+    the fast widths ``w_i(x*) = sqrt(s_i(x*))`` (s_i = T g_i/2, or T/(2 g_i)
+    for isotropic), w the larger.  A cylinder about each peak (±x*; one
     about 0 in phase I) of half-length ``PEAK_HALF_WIDTHS σ*`` and radius
     ``FAST_HALF_WIDTHS w``; ``stretch`` c = σ* / w (≤ 1), ``h_min = w /
     points_per_width`` in ξ, so the cells are ``c h_min`` thick in θ1.
@@ -128,9 +131,9 @@ def valley_ball_sizes(valley: Any, T: float, radius: float = 2.0, center: Sequen
     if not T > 0:
         raise ModelError(f"T must be > 0 for a graded mesh (got T={T!r})")
     r, c = check_ball(radius, center)
-    mode = theory.mode_x(valley, T)
-    sigma = theory.peak_width(valley, T, mode=mode)
-    w = float(np.sqrt(0.5 * T * np.max(valley.g(mode))))
+    mode = closed.mode_x(valley, T, noise)
+    sigma = closed.peak_width(valley, T, noise, mode=mode)
+    w = float(np.sqrt(np.max(closed.fast_variance(valley, T, mode, noise))))
     stretch = min(1.0, sigma / w)
     hx = PEAK_HALF_WIDTHS * sigma
     if mode > hx:

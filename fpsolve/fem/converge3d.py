@@ -78,7 +78,8 @@ def solve_to_tolerance(case: Any, level: Any = None, *, tol: float, max_dofs: Op
     budget = DEFAULT_MAX_DOFS if max_dofs is None else int(max_dofs)
     T = level.T if isinstance(case, NValley) else case.T
     order = 2 if degree == 2 and not isinstance(case, NValley) else 1
-    sizes = _scaled(stationary3d.ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order), START)
+    sizes = _scaled(stationary3d.ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order,
+                                            noise=options.get("noise", "sgd")), START)
     cycles: List[Dict[str, Any]] = []
     prev: Optional[Dict[str, Any]] = None
     warning = None

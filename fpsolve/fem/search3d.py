@@ -12,11 +12,13 @@ between meshes, on the conforming one it converges, see :data:`MEASURED`).
 
 The valley's default target is the folded window of the 1-D search time,
 ``x* − σ* ≤ |θ1| ≤ x* + σ*`` around the mode x* of the slow marginal, and
-its start (x* + 3σ*, 0, 0) (:func:`fpsolve.theory.nvalley.search_time`,
-reflecting at θ1 = radius): the FEM's τ at the start is reported beside
-the reduced 1-D formula, and so is τ averaged over the fast conditional
-Gaussian at the start (θ2, θ3 ~ N(0, T g_i(x0)/2), the Monte Carlo's start
-in :func:`fpsolve.validation.nvalley.search_point`).  Time unit: α SGD
+its start (x* + 3σ*, 0, 0) (:func:`fpsolve.theory.nvalley_noise.search_time`
+of the noise's closed form: §9's adiabatic elimination for sgd and
+sgd-diagonal, the exact Gibbs marginal for isotropic; reflecting at θ1 =
+radius): the FEM's τ at the start is reported beside the reduced 1-D
+formula, and so is τ averaged over the fast conditional Gaussian at the
+start (θ2, θ3 ~ N(0, s_i(x0)), s_i = T g_i/2, or T/(2 g_i) for isotropic;
+for sgd the Monte Carlo's start in :func:`fpsolve.validation.nvalley.search_point`).  Time unit: α SGD
 steps (t = α k); ``_steps`` keys are τ/α.
 """
 
@@ -34,7 +36,7 @@ from fpsolve.fem.forms import check_wall
 from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
-from fpsolve.theory import nvalley as ntheory
+from fpsolve.theory import nvalley_noise
 
 #: The tool name of 3-D search-time results (their folder's marker).
 TOOL = "search-time-N3"
@@ -150,12 +152,13 @@ def check_start(start: Sequence[float], radius: float, center: Sequence[float]) 
     return x  # type: ignore[return-value]
 
 
-def default_target(valley: NValley, level: Noise, radius: float) -> Tuple[Target3D, Tuple[float, float, float], dict]:
+def default_target(valley: NValley, level: Noise, radius: float,
+                   noise: str = "sgd") -> Tuple[Target3D, Tuple[float, float, float], dict]:
     """(target, start, 1-D result) of the valley: the slab x* ± σ* on |θ1| and
-    the start (x0, 0, 0), x0 = x* + 3σ*, as :func:`fpsolve.theory.nvalley.search_time`
-    sets them (reflecting at θ1 = ``radius``; its result is returned too).
-    Raises ModelError where the slow marginal has no peak."""
-    st = ntheory.search_time(valley, level, half_width=radius)
+    the start (x0, 0, 0), x0 = x* + 3σ*, as :func:`fpsolve.theory.nvalley_noise.search_time`
+    sets them for the closed form of ``noise`` (reflecting at θ1 = ``radius``;
+    its result is returned too).  Raises ModelError where the slow marginal has no peak."""
+    st = nvalley_noise.search_time(valley, level, noise, half_width=radius)
     xs, w = st["mode_theta1"], st["window"]
     return Target3D("slab", (max(0.0, xs - w), xs + w)), (st["start"], 0.0, 0.0), st
 
@@ -179,12 +182,13 @@ class Search3DRun:
 
 
 def conditional_average(sol: backward.BackwardSolution, valley: NValley, T: float, x0: float,
-                        points: int = CONDITIONAL_POINTS) -> float:
+                        points: int = CONDITIONAL_POINTS, noise: str = "sgd") -> float:
     """τ averaged over the fast conditional at θ1 = x0: θ2, θ3 independent
-    N(0, T g_i(x0)/2) (docs/model.md §9; the Monte Carlo's start), by a
-    ``points × points`` Gauss-Hermite rule.  Collective."""
+    N(0, s_i(x0)) of the closed form of ``noise`` (T g_i/2, or T/(2 g_i) for
+    isotropic; docs/model.md §9, :func:`fpsolve.theory.nvalley_noise.fast_variance`;
+    the Monte Carlo's start), by a ``points × points`` Gauss-Hermite rule.  Collective."""
     z, wts = np.polynomial.hermite_e.hermegauss(points)
-    s = np.sqrt(0.5 * T * np.asarray(valley.g(x0), dtype=float))
+    s = np.sqrt(np.asarray(nvalley_noise.fast_variance(valley, T, x0, noise), dtype=float))
     Y, Z = np.meshgrid(z * s[0], z * s[1], indexing="ij")
     W = np.outer(wts, wts) / (2.0 * math.pi)
     vals = sol.evaluate(np.column_stack([np.full(Y.size, x0), Y.ravel(), Z.ravel()]))
@@ -192,14 +196,14 @@ def conditional_average(sol: backward.BackwardSolution, valley: NValley, T: floa
 
 
 def _reduced_profile(valley: NValley, level: Noise, x: np.ndarray, lo: float, hi: float,
-                     radius: float) -> np.ndarray:
+                     radius: float, noise: str = "sgd") -> np.ndarray:
     """The 1-D formula's τ(|x|) into [lo, hi] (reflecting at 0 and ``radius``), 0 in the window."""
     out = np.zeros_like(x)
     for i, v in enumerate(np.abs(x)):
         if v > hi and v < radius:
-            out[i] = ntheory.mean_first_passage_time(valley, level, float(v), hi, radius)
+            out[i] = nvalley_noise.mean_first_passage_time(valley, level, float(v), hi, radius, noise)
         elif v < lo:
-            out[i] = ntheory.mean_first_passage_time(valley, level, float(v), lo, 0.0)
+            out[i] = nvalley_noise.mean_first_passage_time(valley, level, float(v), lo, 0.0, noise)
         elif v >= radius:
             out[i] = math.nan
     return out
@@ -249,7 +253,7 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
     st = None
     if valley is not None:
         if target is None or start is None:
-            d_target, d_start, st = default_target(valley, level, r)
+            d_target, d_start, st = default_target(valley, level, r, noise)
             target = target or d_target
             start = start or d_start
     elif target is None or start is None:
@@ -259,7 +263,7 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
         noise = case.noise
     x0 = check_start(start, r, c)
     order = 2 if degree == 2 and valley is None else 1  # as stationary3d.solve
-    sizes = stationary3d.ball_sizes(case, T, r, c, h_min, h_max, geometry_order=order)
+    sizes = stationary3d.ball_sizes(case, T, r, c, h_min, h_max, geometry_order=order, noise=noise)
     sizes = dataclasses.replace(sizes, planes=target.planes())
     stationary3d.check_budget(ball.predicted_dofs(sizes, degree), DEFAULT_MAX_DOFS if max_dofs is None else max_dofs,
                               stationary3d.sizes_source(sizes), comm.size)
@@ -282,15 +286,17 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
         "mesh_seconds": t_mesh,
     }
     if valley is not None:
-        tc = conditional_average(tau, valley, T, x0[0])
+        tc = conditional_average(tau, valley, T, x0[0], noise=noise)
         summary["tau_conditional"] = tc
         summary["tau_conditional_steps"] = tc / alpha
-        summary["tau_conditional_rule"] = (f"τ averaged over θ2, θ3 ~ N(0, T g_i(x0)/2) at θ1 = x0 "
+        var = "T/(2 g_i(x0))" if nvalley_noise.form(noise) == "gibbs" else "T g_i(x0)/2"
+        summary["tau_conditional_rule"] = (f"τ averaged over θ2, θ3 ~ N(0, {var}) at θ1 = x0 "
                                            f"({CONDITIONAL_POINTS}x{CONDITIONAL_POINTS} Gauss-Hermite)")
     if st is not None and defaults:
         summary["search_time_1d"] = st["search_time"]
         summary["search_time_1d_steps"] = st["search_time"] / alpha
-        summary["search_1d"] = {k: st[k] for k in ("start", "target", "reflect", "window", "mode_theta1")}
+        summary["search_1d"] = {**{k: st[k] for k in ("start", "target", "reflect", "window", "mode_theta1")},
+                                "form": nvalley_noise.form(noise)}
     if q is not None:
         summary["committor_at_start"] = float(q.evaluate(np.array([x0]))[0])
         summary["committor_solve_seconds"] = q.solve_seconds
@@ -302,7 +308,7 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
     profile = {"theta1": line,
                "tau_fem": tau.evaluate(np.column_stack([line, np.full_like(line, x0[1]), np.full_like(line, x0[2])]))}
     if st is not None and target_default:
-        profile["tau_1d"] = _reduced_profile(valley, level, line, *target.numbers, r)
+        profile["tau_1d"] = _reduced_profile(valley, level, line, *target.numbers, r, noise)
     xs = ys = np.zeros(0)
     grid = np.zeros((0, 0))
     if section:

@@ -31,6 +31,7 @@ from fpsolve.fem.solution import evaluate_function
 from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
 from fpsolve.theory import nvalley as ntheory
+from fpsolve.theory import nvalley_noise
 
 
 #: Default uniform size of an expression model's ball, in units of its radius.
@@ -101,6 +102,8 @@ class Result3D:
     #: the ball's sizes (None for a mesh file) and the operator of the same case on another mesh
     sizes: Optional[ball.BallSizes] = None
     make_operator: Optional[Callable[[Any], Operator]] = None
+    #: the valley's noise kind (which closed form applies, :mod:`fpsolve.theory.nvalley_noise`)
+    noise: str = "sgd"
 
     @property
     def mesh(self) -> Any:
@@ -135,10 +138,12 @@ class Result3D:
     def marginals(self, edges: Sequence[float] | None = None) -> Dict[str, np.ndarray]:
         """{column: values} of marginals.csv: ``theta1`` (bin centres),
         ``fem_marginal`` (the θ1-marginal averaged over each bin,
-        :func:`fpsolve.fem.ndmoments.slow_marginal`) and, for the valley,
-        ``closed_form_landscape`` and ``closed_form_constant_D`` (docs/model.md
-        §9, :func:`fpsolve.theory.nvalley.marginal_x`, normalised on the
-        ball's θ1-extent and averaged over the same bins), each form only where
+        :func:`fpsolve.fem.ndmoments.slow_marginal`) and, for the valley, the
+        closed form of its noise (:mod:`fpsolve.theory.nvalley_noise`,
+        normalised on the ball's θ1-extent and averaged over the same bins):
+        ``closed_form_landscape`` and ``closed_form_constant_D`` (§9's
+        adiabatic elimination, sgd and sgd-diagonal) or ``closed_form_gibbs``
+        (isotropic: the exact Gibbs marginal cut by the ball), each only where
         it exists.  Collective."""
         edges = self.marginal_edges() if edges is None else np.asarray(edges, dtype=float)
         out = {"theta1": 0.5 * (edges[1:] + edges[:-1]),
@@ -148,10 +153,18 @@ class Result3D:
         if self.valley is not None:
             sub = 20  # points per bin for the bin average of the closed form
             fine = np.linspace(edges[0], edges[-1], sub * (len(edges) - 1) + 1)
-            for column, kind in (("closed_form_landscape", "landscape"), ("closed_form_constant_D", "constant")):
+            if nvalley_noise.form(self.noise) == "gibbs":
+                r = self.summary.get("radius")
+                forms = (("closed_form_gibbs", lambda: nvalley_noise.marginal_x(
+                    self.valley, self.T, fine, self.noise, None if r is None else float(r))),)
+            else:
+                forms = tuple((column, (lambda kind=kind: ntheory.marginal_x(self.valley, self.T, fine, kind=kind)))
+                              for column, kind in (("closed_form_landscape", "landscape"),
+                                                   ("closed_form_constant_D", "constant")))
+            for column, closed in forms:
                 try:
                     with np.errstate(under="ignore", over="ignore"):
-                        p = ntheory.marginal_x(self.valley, self.T, fine, kind=kind)
+                        p = closed()
                 except (ModelError, FloatingPointError):
                     continue
                 if not np.all(np.isfinite(p)):
@@ -261,9 +274,9 @@ def mesh_file_dofs(data: Any, degree: int) -> int:
 
 
 def ball_sizes(case: Any, T: float, radius: float, center: Sequence[float], h_min: float | None = None,
-               h_max: float | None = None, geometry_order: int = 1) -> ball.BallSizes:
+               h_max: float | None = None, geometry_order: int = 1, noise: str = "sgd") -> ball.BallSizes:
     """The ball's :class:`~fpsolve.fem.ball.BallSizes`: graded from §9's
-    widths for the valley (:data:`POINTS_PER_WIDTH`, :data:`STRETCH_FACTOR`;
+    widths of the closed form of ``noise`` (:mod:`fpsolve.theory.nvalley_noise`) for the valley (:data:`POINTS_PER_WIDTH`, :data:`STRETCH_FACTOR`;
     ``h_min``/``h_max`` override the fine and far sizes, in the fast
     directions' units; θ1-sizes are ``stretch`` times them), uniform ``h_min`` (default radius/:data:`UNIFORM_DIVISOR`) for an
     expression model (``h_max`` refused).  Raises ModelError naming a bad
@@ -278,7 +291,7 @@ def ball_sizes(case: Any, T: float, radius: float, center: Sequence[float], h_mi
             raise ModelError(f"the ball (--radius {r:g}, --center {' '.join(f'{v:g}' for v in c)}) does not "
                              "contain the loss's minimum (0, 0, 0), around which the density lives")
         sizes = ball.valley_ball_sizes(case, T, r, c, points_per_width=POINTS_PER_WIDTH,
-                                       geometry_order=geometry_order)
+                                       geometry_order=geometry_order, noise=noise)
         sizes = dataclasses.replace(sizes, stretch=sizes.stretch * STRETCH_FACTOR)
         h_lo = sizes.h_min if h_min is None else float(h_min)
         h_hi = max(sizes.h_max, h_lo) if h_max is None else float(h_max)
@@ -398,7 +411,7 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
             f"in {t_mesh:.2f}s")
     else:
         if sizes is None:
-            sizes = ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order)
+            sizes = ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order, noise=noise)
         else:
             sizes = dataclasses.replace(sizes, geometry_order=order)
         check_budget(ball.predicted_dofs(sizes, degree), budget, sizes_source(sizes), comm.size)
@@ -410,7 +423,7 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
     def make_operator(on: Any) -> Operator:
         built = case_operator(case, on, T, noise, degree=degree, wall=wall)
         if valley is not None and weighted:
-            built = built.with_log_weight(weight.valley_log_weight(built.V, valley, T))
+            built = built.with_log_weight(weight.valley_log_weight(built.V, valley, T, noise))
         return built
 
     op = make_operator(msh)
@@ -424,7 +437,8 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
         "case": record, "variables": 3, "T": T,
         **domain,
         "degree": degree, "wall": wall, "noise": noise, "cross_diffusion": noise != "sgd-diagonal",
-        "trial_space": (f"P{degree} times the closed-form density of docs/model.md §9 (fpsolve.fem.weight)"
+        "trial_space": (f"P{degree} times the closed-form density of docs/model.md §9 for noise {noise} "
+                        f"({nvalley_noise.form(noise)}; fpsolve.fem.weight)"
                         if op.log_weight is not None else f"P{degree}"),
         "mesh": mesh_info, "mesh_rule": rule,
         "escape_rate": lam.real, "escape_rate_imag": lam.imag,
@@ -439,21 +453,22 @@ def solve(case: Any, level: Noise | None = None, *, noise: str = "sgd", radius: 
         "mesh_seconds": t_mesh, "assemble_seconds": timings["assemble_seconds"],
         "solve_seconds": timings["solve_seconds"], "moments_seconds": timings["moments_seconds"],
     }
+    closed_warning = None
     if valley is not None:
         summary["var_y"] = [mom["var_theta2"], mom["var_theta3"]]
-        try:
-            summary["closed_form"] = {k: v for k, v in ntheory.marginal_moments(valley, T).items()
-                                      if k in ("mean_abs_theta1", "std_abs_theta1", "mode_theta1", "var_y")}
-        except ModelError:
-            summary["closed_form"] = None
+        summary["closed_form"], closed_warning = nvalley_noise.closed_form_record(
+            valley, T, noise, domain["radius"] if domain["radius"] is not None else ntheory.DEFAULT_HALF_WIDTH,
+            ("mean_abs_theta1", "std_abs_theta1", "mode_theta1", "var_y"))
     # the 2-D rules, with the 3-D ball's remedy (no adaptive --tol here yet)
     summary["warnings"] = [w.replace("(refine: --tol, --h-min)", "(refine: --h-min)")
                            for w in diagnostics.warnings_for(summary)]
+    if closed_warning:
+        summary["warnings"].append(closed_warning)
     summary["wall_seconds"] = time.perf_counter() - t0
     say(f"moments: mean|theta1| = {mom['mean_abs_theta1']:.6g}, std|theta1| = {mom['std_abs_theta1']:.6g}, "
         f"Var theta2 = {mom['var_theta2']:.6g}, Var theta3 = {mom['var_theta3']:.6g}; "
         f"negative mass {mom['negative_mass']:.3g}")
-    return Result3D(sol, summary, valley, T, op, sizes if mesh is None else None, make_operator)
+    return Result3D(sol, summary, valley, T, op, sizes if mesh is None else None, make_operator, noise)
 
 
 #: The spectrum's mesh check in 3-D solves again on the ball with every size divided by

@@ -37,7 +37,7 @@ from fpsolve.fem.transient import (FRAMES, OBSERVABLES, OBSERVABLES_3D, START_WI
 from fpsolve.model import valley as formulas
 from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
-from fpsolve.theory import nvalley as ntheory
+from fpsolve.theory import nvalley_noise
 
 #: The stepper's LU (keys without the ``fpsolve_ts_`` prefix): MUMPS (module doc).
 LU_OPTIONS = {"pc_factor_mat_solver_type": "mumps"}
@@ -187,7 +187,7 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     if valley is None:
         case.check_formulas(r, c)
     order = 2 if degree == 2 and valley is None else 1  # as stationary3d.solve: straight cells for the valley
-    sizes = stationary3d.ball_sizes(case, T, r, c, h_min, h_max, geometry_order=order)
+    sizes = stationary3d.ball_sizes(case, T, r, c, h_min, h_max, geometry_order=order, noise=noise)
     msh, mesh_info, t_mesh = ball.create_ball(sizes, comm)
     say(f"ball meshed: {mesh_info['cells']} tetrahedra ({sizes.rule}, h_min {sizes.h_min:.3g}) in {t_mesh:.2f}s")
     if valley is not None:
@@ -203,7 +203,7 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
         width = tuple(float(START_WIDTH_CELLS * h * v) for v in scale)
     misfit, warnings = None, []
     if valley is not None and weighted:  # P = w u as in the stationary solve, if w u can hold the start
-        log_w = weight.valley_log_weight(op.V, valley, T)
+        log_w = weight.valley_log_weight(op.V, valley, T, noise)
         misfit = weight.start_misfit(log_w, gaussian_density(3, x0, width))
         if misfit <= weight.START_MISFIT_MAX:
             op = op.with_log_weight(log_w)
@@ -267,12 +267,11 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     if wall == "absorbing" and top > 1.0 + SURVIVAL_RISE_LIMIT:
         warnings.append(f"the survival rose to {top:.8g} > 1 with an absorbing wall: the discrete operator has "
                         "a negative λ0, the mesh does not resolve the density (refine: --h-min)")
-    if valley is not None:
-        try:
-            summary["closed_form"] = {k: v for k, v in ntheory.marginal_moments(valley, T).items()
-                                      if k in ("mean_abs_theta1", "std_abs_theta1", "var_y", "flatness_at_mode")}
-        except ModelError:
-            summary["closed_form"] = None
+    if valley is not None:  # the closed form of the noise (fpsolve.theory.nvalley_noise), None where there is none
+        summary["closed_form"], closed_warning = nvalley_noise.closed_form_record(
+            valley, T, noise, r, ("mean_abs_theta1", "std_abs_theta1", "var_y", "flatness_at_mode"))
+        if closed_warning:
+            warnings.append(closed_warning)
     if eigen:
         sol, mom, timing = solve3d.solve(op)
         lam = float(sol.eigenvalue.real)

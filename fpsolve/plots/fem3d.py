@@ -16,8 +16,11 @@ import numpy as np
 from fpsolve.plots.stationary import fit_title, pyplot, save_figure
 
 #: Labels of the closed-form columns of marginals.csv drawn (the constant-D form,
-#: a spike at T = 0.05 that flattens the rest, stays in the table only).
-CLOSED_FORM_LABELS = {"closed_form_landscape": "closed form, landscape (§9)"}
+#: a spike at T = 0.05 that flattens the rest, stays in the table only): §9's adiabatic
+#: elimination (sgd, sgd-diagonal) or the exact Gibbs marginal (isotropic noise), whichever
+#: the result's noise has (fpsolve.theory.nvalley_noise).
+CLOSED_FORM_LABELS = {"closed_form_landscape": "closed form, landscape (§9)",
+                      "closed_form_gibbs": "closed form, exact Gibbs (isotropic, §9)"}
 
 
 def plot_slow_marginal_and_section(path: str | Path, marginals: Dict[str, np.ndarray], xs: np.ndarray,
