@@ -150,6 +150,7 @@ def test_valley_cli_writes_outputs_and_relaxes_to_the_stationary_values(tmp_path
     (["--fast-directions", "3"], "--fast-directions 3: the FEM is 3-D at most"),
     (["--fast-directions", "2", "--start-width", "0.1", "0.1"], "--start-width must be three finite numbers > 0"),
     (["--fast-directions", "2", "--compare-mc", "10"], "--compare-mc not yet supported in 3-D"),
+    (["--fast-directions", "2", "--seed", "3"], "--seed not yet supported in 3-D"),
     (["--loss", "theta1**2 + theta2**2 + theta3**2", "--noise", "isotropic", "--start", "0", "0", "nan"],
      "--start must be three finite numbers"),
     (["--start", "0.5", "0", "0"], "--start 0.5 0 0 has 3 numbers: a 2-D case takes X Y"),

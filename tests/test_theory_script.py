@@ -69,6 +69,8 @@ def test_sweep_writes_csv_and_plot(tmp_path):
         (["--center", "3", "0"], "(--radius 2, --center 3 0) does not contain the loss's minimum (0, 0)"),
         (["--center", "0", "2.5"], "(--radius 2, --center 0 2.5) does not contain the loss's minimum (0, 0)"),
         (["--a2", "-3"], "a2^2 < 4 a0 a4"),  # the shared model checks (more in test_cli.py)
+        # a comma list starting with a minus is a value (argparse took "-1,1" for an option: "expected one argument")
+        (["--fast-directions", "2", "--a0", "-1,1"], "--a0[0] must be > 0 so that g_0(0) > 0 (got a0[0]=-1)"),
     ],
 )
 def test_bad_input_exit_2_one_line_nothing_written(tmp_path, args, words):
@@ -78,3 +80,12 @@ def test_bad_input_exit_2_one_line_nothing_written(tmp_path, args, words):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], res.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_negative_comma_lists_are_values(tmp_path):
+    """``--a2 -1,-0.5``: a per-direction list whose first entry is negative reaches the model (each
+    direction's a2 is recorded), not argparse's "expected one argument"."""
+    res = run_script("theory.py", "--fast-directions", "2", "--a2", "-1,-0.5", "--out", str(tmp_path / "c"))
+    assert res.returncode == 0, res.stderr
+    record = json.loads((tmp_path / "c" / "theory.json").read_text())
+    assert any(isinstance(v, dict) and v.get("a2") == [-1.0, -0.5] for v in record.values())

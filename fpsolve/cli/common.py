@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -105,6 +106,9 @@ class Parser(argparse.ArgumentParser):
 
     def __init__(self, *args: Any, prog: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, prog=_PROG or prog, **kwargs)
+        # a comma list of numbers starting with a minus sign (--a0 -1,1) is a value, not an option:
+        # argparse's own rule knows only single numbers (-1, -.5)
+        self._negative_number_matcher = re.compile(r"^-\d+$|^-\d*\.\d+$|^-\d*\.?\d+([eE][-+]?\d+)?(,[-+]?[\d.eE+-]+)+$")
 
     def error(self, message: str) -> NoReturn:  # noqa: D102
         self.exit(2, f"{self.prog}: error: {message}\n")

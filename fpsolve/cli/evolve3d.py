@@ -26,10 +26,13 @@ from fpsolve.tools import io
 TOOL = "evolve-N3"
 
 
-def _two_d_only(args: argparse.Namespace) -> None:
-    """Refuse, in one line, the options of the 2-D run the 3-D one does not have."""
+def _two_d_only(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Refuse, in one line, the options of the 2-D run the 3-D one does not have
+    (``--seed``/``--mc-dt`` belong to ``--compare-mc``: refused when set)."""
     given = [opt for opt, on in (("--mesh", args.mesh is not None),
                                  ("--compare-mc", args.compare_mc is not None),
+                                 ("--seed", args.seed != parser.get_default("seed")),
+                                 ("--mc-dt", args.mc_dt != parser.get_default("mc_dt")),
                                  ("--schedule", args.schedule is not None),
                                  ("--schedule-param", bool(args.schedule_param)),
                                  ("--alpha-schedule", args.alpha_schedule is not None),
@@ -48,7 +51,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     from mpi4py import MPI
 
     cli3d.check_dimension(args)
-    _two_d_only(args)
+    _two_d_only(args, parser)
     radius, center = cli3d.ball_from_args(args)
     case, level, noise_model, name, describe = cli3d.case_from_args(args, radius, center)
     lib_args: tuple = (case,) if level is None else (case, level)
