@@ -135,3 +135,14 @@ def test_estimate_is_honest_on_a_gibbs_density(tol):
     print(f"Gibbs tol {tol}: L1 estimate {estimate:.2e}, true {true:.2e}, effectivity {estimate / true:.2f}, "
           f"{sol.info['dofs']} dofs")
     assert 1 / 3 <= estimate / true <= 3
+
+
+@pytest.mark.parametrize("rule, remedy", [("graded", "enlarge --radius"), ("file", "a larger domain in the --mesh file")])
+def test_the_wall_warning_names_the_remedy_of_the_domain(rule, remedy):
+    """A density of 1 % of its peak at a reflecting wall is a warning; with a --mesh file there is no
+    --radius to enlarge, so the line says what to change instead."""
+    lines = diagnostics.warnings_for({"wall": "reflecting", "mesh_rule": rule, "eigen": {"wall_density_relative": 0.01}})
+    assert lines == [f"density at the reflecting wall is 0.01 of its peak (> {diagnostics.WALL_DENSITY_LIMIT:g}): "
+                     f"the wall shapes the result; {remedy}"]
+    assert diagnostics.warnings_for({"wall": "absorbing", "mesh_rule": rule,
+                                     "eigen": {"wall_density_relative": 0.01}}) == []

@@ -49,8 +49,9 @@ def warnings_for(summary: Mapping) -> List[str]:
                    "the split of mass between the regions is not determined at this precision")
     wall = s.wall_density_relative
     if s.wall == "reflecting" and wall is not None and wall > WALL_DENSITY_LIMIT:
+        bigger = "a larger domain in the --mesh file" if s.mesh_rule == "file" else "enlarge --radius"
         out.append(f"density at the reflecting wall is {wall:.2g} of its peak (> {WALL_DENSITY_LIMIT:g}): "
-                   "the wall shapes the result; enlarge --radius")
+                   f"the wall shapes the result; {bigger}")
     res = s.solver_residual
     if res is not None and not res <= RESIDUAL_LIMIT:
         out.append(f"eigenpair residual {res:.2g} > {RESIDUAL_LIMIT:g}: the eigen-solve did not converge")
