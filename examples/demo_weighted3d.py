@@ -75,9 +75,13 @@ assert plain_err > 10 * var_err  # the weight, not the mesh, made it exact
 # The weight cuts the negative mass 7-fold, makes the two identical fast
 # directions equal (plain: 0.26 % apart on this unsymmetric mesh) and the
 # escape rate (≈ 0 for this confined density) round-off small instead of a
-# negative −2.4e-5.  The moments agree (mean |x| to 5e-5, Var y to 0.6 %),
+# negative −2.4e-5.  The moments agree (mean |x| to 5e-5, Var y to 0.6 %;
+# asserted 5e-4 and 3 %: plain P2's Var y on a ball this coarse depends on
+# gmsh's mesh, 2.4 % low with DOLFINx 0.9's, tests/test_cli3d.py),
 # and mean |x| is within 0.001 of the N-dimensional Monte Carlo's 0.8121 ±
-# 0.002 (Var y 0.01391; docs/model.md §9).
+# 0.002 (asserted 0.003), Var y within 0.2 % of its 0.01391 (asserted 1 %;
+# docs/model.md §9).  Asserted also: the negative mass at least 3-fold
+# lower, |λ0| at least 100-fold lower (measured 3e4-fold).
 
 valley, level = NValley.from_preset("double-well", fast_directions=2), Noise.from_temperature(0.05, 0.05)
 runs = {w: stationary3d.solve(valley, level, weighted=w, h_min=0.15, h_max=0.5, comm=comm).summary
@@ -92,7 +96,7 @@ assert weighted["trial_space"].startswith("P2 times") and plain["trial_space"] =
 assert weighted["negative_mass"] < plain["negative_mass"] / 3
 assert abs(weighted["mean_abs_theta1"] - plain["mean_abs_theta1"]) < 5e-4
 for key in ("var_theta2", "var_theta3"):
-    assert abs(weighted[key] / plain[key] - 1) < 1.5e-2, key
+    assert abs(weighted[key] / plain[key] - 1) < 3e-2, key
 assert abs(weighted["var_theta2"] / weighted["var_theta3"] - 1) < 1e-4  # identical fast directions
 assert abs(weighted["mean_abs_theta1"] - 0.8121) < 3e-3  # Monte Carlo, docs/model.md §9
 assert abs(weighted["var_theta2"] / 0.01391 - 1) < 1e-2
