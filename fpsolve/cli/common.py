@@ -640,10 +640,12 @@ def add_schedule_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def schedule_from_args(args: argparse.Namespace, model: Any, t_end: float | None, radius: float,
-                       center: Sequence[float], steps: int | None = None):
+                       center: Sequence[float], steps: int | None = None, noise: Noise | None = None):
     """The :class:`~fpsolve.model.schedule.Schedule` of the schedule options
     (None when none is given), tabulated to ``t_end`` (or over ``steps`` SGD
-    steps when t_end is None) and checked: a
+    steps when t_end is None) and checked (``model`` a Model, or in 3-D an
+    NValley, whose α and Δ are ``noise``'s; the disk, or the ball when
+    ``center`` has three numbers): a
     α_k or Δ_k that is not finite and > 0 (T_k = α_k Δ_k > 0, the FEM's rule), or an α_k above the model's SGD stability
     bound (:func:`fpsolve.theory.stability.alpha_bound` at the largest Δ_k),
     raise InputError naming the value."""
@@ -654,14 +656,15 @@ def schedule_from_args(args: argparse.Namespace, model: Any, t_end: float | None
         return None
     if args.schedule is not None and args.alpha_schedule is not None:
         raise UsageError("give --schedule or --alpha-schedule, not both")
-    sched = Schedule.build(model.alpha, model.Delta, name=args.schedule,
+    alpha, Delta = (model.alpha, model.Delta) if noise is None else (noise.alpha, noise.Delta)
+    sched = Schedule.build(alpha, Delta, name=args.schedule,
                            params=schedule_params(args.schedule_param),
                            alpha_expression=args.alpha_schedule, Delta_expression=args.Delta_schedule)
     if t_end is None:
         sched.alpha_k(np.arange(int(steps)))  # names a bad α_k over the run
         t_end = float(sched.time_of(int(steps)))
     tab = sched.table(t_end)
-    Delta_top = float(tab["Delta"].max()) if tab["Delta"].size else model.Delta
+    Delta_top = float(tab["Delta"].max()) if tab["Delta"].size else Delta
     sched.check(t_end, alpha_bound(model, Delta_top, radius, tuple(center)))
     return sched
 

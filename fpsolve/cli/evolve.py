@@ -40,7 +40,8 @@ step grid, where the FEM steps land.
 In three variables (``--fast-directions 2``, or a ``--loss`` in theta1,
 theta2, theta3): ``--start X Y Z``, ``--start-width W1 W2 W3``, the ball of
 ``--radius``/``--center CX CY CZ``, written to ``results/<case>/evolve-N3``
-(:mod:`fpsolve.cli.evolve3d`; no animation there).
+(:mod:`fpsolve.cli.evolve3d`; no animation there; the schedule options as
+in 2-D).
 
 Runs under ``mpirun -n N python -m mpi4py``.
 """

@@ -5,7 +5,11 @@ Reached from :func:`fpsolve.cli.evolve.main` when the options make the model
 3-D (:func:`fpsolve.cli.solve3d.is_three_dimensional`).  Every input is
 checked before anything is written (exit 2, one line: a ``--start`` or
 ``--start-width`` of other than three numbers, a start outside the ball,
-m = 3, an option of the 2-D run only); the result folder is claimed before
+m = 3, an option of the 2-D run only, a bad schedule as in 2-D); a training
+schedule (``--schedule``/``--schedule-param``/``--alpha-schedule``/
+``--Delta-schedule``, docs/model.md §10) is parsed by the 2-D run's
+:func:`fpsolve.cli.common.schedule_from_args` and named in the folder by
+:func:`fpsolve.cli.common.run_tag`; the result folder is claimed before
 the run and written atomically at ``--out`` or
 ``results/<case>/evolve-N3`` (``<case>`` as solve_fp.py's 3-D folder, so
 that ``results/<case>/`` holds fem-N3 and evolve-N3 side by side):
@@ -33,14 +37,10 @@ def _two_d_only(args: argparse.Namespace, parser: argparse.ArgumentParser) -> No
                                  ("--compare-mc", args.compare_mc is not None),
                                  ("--seed", args.seed != parser.get_default("seed")),
                                  ("--mc-dt", args.mc_dt != parser.get_default("mc_dt")),
-                                 ("--schedule", args.schedule is not None),
-                                 ("--schedule-param", bool(args.schedule_param)),
-                                 ("--alpha-schedule", args.alpha_schedule is not None),
-                                 ("--Delta-schedule", args.Delta_schedule is not None),
                                  ("--noise-covariance", args.noise_covariance is not None)) if on]
     if given:
         raise cli.UsageError(f"{', '.join(given)} not yet supported in 3-D (evolve_fp.py on the ball: a Gaussian "
-                             "start, constant T, --wall, --tol/--dt, --h-min/--h-max)")
+                             "start, --wall, --tol/--dt, --h-min/--h-max, the schedule options)")
 
 
 def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | None, wall: float,
@@ -64,6 +64,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     transient3d.check_start_width(args.start_width, radius, "--start-width")
     check_t_end(args.t_end, alpha, "--t-end")
     stationary3d.ball_sizes(case, T, radius, center, args.h_min, args.h_max)  # every size option, before writing
+    schedule = cli.schedule_from_args(args, case, args.t_end, radius, center, noise=level)  # as in 2-D
     comm = MPI.COMM_WORLD
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)
     folder = cli.case_folder_name(name, args, parser)
@@ -81,7 +82,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
                 *lib_args, **lib_kw, start=start, start_width=args.start_width, t_end=args.t_end,
                 wall=args.wall, tol=args.tol, dt=args.dt, radius=radius, center=center, degree=args.degree,
                 h_min=args.h_min, h_max=args.h_max, comm=comm, xdmf_path=str(tmp / "density.xdmf"),
-                progress=progress, on_time=on_time)
+                progress=progress, on_time=on_time, schedule=schedule)
         finally:  # on Ctrl-C or an error too: else tqdm redraws the bar after the one error line
             if bar is not None:
                 bar.close()
@@ -89,8 +90,12 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
             s = run.summary
             title = (f"{folder}: {describe}, start {tuple(start)}, {args.wall} wall; decay rate "
                      f"{s['decay_rate_fit']:.4g} (λ0 {s['escape_rate_eigen']:.4g}); {s['dofs']} dofs")
-            io.write_text_atomic(tmp / "evolution.csv", transient3d.csv_text(run.evolution, alpha))
-            cols = {k: run.evolution.column(k) for k in ("t", *transient3d.COLUMNS)}
+            if schedule is not None:
+                title += f"; schedule {schedule.describe()}"
+                s["schedule"] = schedule.as_dict()
+            io.write_text_atomic(tmp / "evolution.csv", transient3d.csv_text(run.evolution, alpha, schedule))
+            cols = {k: run.evolution.column(k)
+                    for k in ("t", *transient3d.COLUMNS, *(("T",) if schedule is not None else ()))}
             plotting.plot_evolution(tmp / "evolution.png", cols, title, panels=plotting.PANELS_3D)
             s.update(cli.run_record(argv, args, wall))
             io.write_json(tmp / "summary.json", s)

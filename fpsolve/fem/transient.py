@@ -1012,18 +1012,20 @@ def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end:
     return CaseRun(ev, summary, xs, ys, frame_times, frame_values)
 
 
-def csv_text(evolution: Evolution, alpha: float | None = None, schedule: Any = None) -> str:
+def csv_text(evolution: Evolution, alpha: float | None = None, schedule: Any = None,
+             observables: Sequence[str] = OBSERVABLES) -> str:
     """evolution.csv: ``t`` (time units), ``step`` (t/alpha SGD steps when
     ``alpha`` is given; under a ``schedule`` the SGD step k holding t,
-    t_k ≤ t < t_{k+1}), ``dt``, the observables of :data:`OBSERVABLES` and,
-    under a schedule, ``T`` and ``alpha`` (T(t), α(t), docs/model.md §10)."""
+    t_k ≤ t < t_{k+1}), ``dt``, the ``observables`` (default
+    :data:`OBSERVABLES`; a 3-D run's :data:`fpsolve.fem.transient3d.COLUMNS`)
+    and, under a schedule, ``T`` and ``alpha`` (T(t), α(t), docs/model.md §10)."""
     extra = ["T", "alpha"] if schedule is not None else []
-    cols = ["t"] + (["sgd_steps"] if alpha or schedule is not None else []) + ["dt", *OBSERVABLES, *extra]
+    cols = ["t"] + (["sgd_steps"] if alpha or schedule is not None else []) + ["dt", *observables, *extra]
     lines = [",".join(cols)]
     for r in evolution.rows:
         step = ([r["t"] / alpha] if alpha and schedule is None else
                 [float(schedule.step_of(r["t"]))] if schedule is not None else [])
-        vals = [r["t"]] + step + [r["dt"]] + [r[k] for k in (*OBSERVABLES, *extra)]
+        vals = [r["t"]] + step + [r["dt"]] + [r[k] for k in (*observables, *extra)]
         lines.append(",".join(f"{v:.12g}" for v in vals))
     return "\n".join(lines) + "\n"
 

@@ -33,7 +33,7 @@ from fpsolve.fem import ball, diagnostics, nvalley_forms, solve3d, stationary3d,
 from fpsolve.fem.forms import check_wall, to_ufl
 from fpsolve.fem.operator import Operator
 from fpsolve.fem.transient import (FRAMES, OBSERVABLES, OBSERVABLES_3D, START_WIDTH_CELLS, Evolution,
-                                   Transient, check_t_end, gaussian_density)
+                                   Transient, check_t_end, gaussian_density, csv_text as transient_csv_text)
 from fpsolve.model import valley as formulas
 from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
@@ -143,7 +143,7 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
                 stops: Sequence[float] = (), eigen: bool = True, weighted: bool = True,
                 petsc_options: Dict[str, Any] | None = None,
                 progress: Callable[[str], None] | None = None,
-                on_time: Callable[[float], None] | None = None) -> CaseRun3D:
+                on_time: Callable[[float], None] | None = None, schedule: Any = None) -> CaseRun3D:
     """The density of a 3-D case in time (docs/model.md §8, §9) from a
     Gaussian at ``start`` (θ1, θ2, θ3) of standard deviations ``start_width``
     (three numbers; default :data:`~fpsolve.fem.transient.START_WIDTH_CELLS`
@@ -169,8 +169,13 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     :data:`~fpsolve.fem.weight.START_MISFIT_MAX`, ``start_weight_misfit`` in
     the summary).  ``stops``: times the steps land on exactly (rows there).
     ``petsc_options``: the stepper's LU options over
-    :data:`LU_OPTIONS`.  ``on_time(t)`` after every accepted step.  Raises
-    ModelError on bad input, before any meshing.
+    :data:`LU_OPTIONS`.  ``on_time(t)`` after every accepted step.
+    ``schedule``: a :class:`~fpsolve.model.schedule.Schedule` (docs/model.md
+    §10): K(t) = K_drift + T(t)/T K_noise (every 3-D noise has D ∝ T: the
+    valley's (T/2) H², its diagonal, (T/2) I, and an expression's (α/2)Σ with
+    Σ ∝ Δ); the mesh, the valley's weight w (a basis: P = w u stays exact) and
+    the eigen-solve are at the case's own T; rows and summary gain T and α.
+    Raises ModelError on bad input, before any meshing.
     """
     from mpi4py import MPI
 
@@ -234,7 +239,7 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     say(f"transient: {op.dofs} dofs, {trial}, {wall} wall, start {x0} width "
         f"{tuple(round(v, 6) for v in width)}, t_end {t_end:g}")
     try:
-        ev = tr.run(p0, t_end, tol=tol, dt=dt, on_step=on_step, stops=stops)
+        ev = tr.run(p0, t_end, tol=tol, dt=dt, on_step=on_step, stops=stops, schedule=schedule, reference_T=T)
     finally:
         if series:
             series.file.close()
@@ -251,7 +256,8 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
         "case": record, "variables": 3, "T": T, "domain": "ball", "radius": r, "center": list(c),
         "degree": degree, "trial_space": trial, "start_weight_misfit": misfit, "wall": wall, "noise": record.get("noise", noise),
         "mesh": mesh_info, "mesh_rule": sizes.rule, "dofs": op.dofs, "ranks": comm.size,
-        "start": list(x0), "start_width": [float(v) for v in width], "t_end": t_end, "t_end_steps": t_end / alpha,
+        "start": list(x0), "start_width": [float(v) for v in width], "t_end": t_end,
+        "t_end_steps": t_end / alpha if schedule is None else len(schedule.table(t_end)["alpha"]),
         **{k: v for k, v in ev.info.items() if k not in ("wall", "degree", "t_end", "options_in_effect")},
         "lu_options_in_effect": lu,
         "steps": ev.steps, "rejected_steps": ev.rejected, "factorisations": ev.factorisations,
@@ -263,6 +269,9 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
         "frames": len(written), "animation": None, "warnings": warnings,
         "transient_seconds": ev.seconds, "mesh_seconds": t_mesh,
     }
+    if schedule is not None:  # as in 2-D: the eigen-solve and its λ0 at the case's own T
+        summary.update({"T_final": last["T"], "alpha_final": last["alpha"], "T_range": list(schedule.T_range(t_end)),
+                        "escape_rate_eigen_at": "the case's T (schedule start values)"})
     top = float(np.max(survival))
     if wall == "absorbing" and top > 1.0 + SURVIVAL_RISE_LIMIT:
         warnings.append(f"the survival rose to {top:.8g} > 1 with an absorbing wall: the discrete operator has "
@@ -290,12 +299,9 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     return CaseRun3D(ev, summary, len(written))
 
 
-def csv_text(evolution: Evolution, alpha: float) -> str:
-    """evolution.csv of a 3-D run: ``t`` (time units), ``sgd_steps`` (t/α),
-    ``dt`` and :data:`COLUMNS` (the 2-D columns, then E θ1², E θ3, Var θ3)."""
-    cols = ["t", "sgd_steps", "dt", *COLUMNS]
-    lines = [",".join(cols)]
-    for row in evolution.rows:
-        vals = [row["t"], row["t"] / alpha, row["dt"], *(row[k] for k in COLUMNS)]
-        lines.append(",".join(f"{v:.12g}" for v in vals))
-    return "\n".join(lines) + "\n"
+def csv_text(evolution: Evolution, alpha: float, schedule: Any = None) -> str:
+    """evolution.csv of a 3-D run: ``t`` (time units), ``sgd_steps`` (t/α; under
+    a ``schedule`` the SGD step k holding t), ``dt``, :data:`COLUMNS` (the 2-D
+    columns, then E θ1², E θ3, Var θ3) and under a schedule ``T``, ``alpha``
+    (:func:`fpsolve.fem.transient.csv_text`'s columns)."""
+    return transient_csv_text(evolution, alpha, schedule, COLUMNS)
