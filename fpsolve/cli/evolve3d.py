@@ -57,13 +57,17 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     lib_args: tuple = (case,) if level is None else (case, level)
     lib_kw: dict = {} if level is None else {"noise": noise_model}
     T, alpha = (case.T, case.alpha) if level is None else (level.T, level.alpha)
-    from fpsolve.fem import diagnostics, stationary3d, transient3d
+    from fpsolve.fem import ball, diagnostics, stationary3d, transient3d
+    from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
     from fpsolve.fem.transient import check_t_end
 
     start = transient3d.check_start((0.0, 0.0, 0.0) if start is None else start, radius, center, "--start")
     transient3d.check_start_width(args.start_width, radius, "--start-width")
     check_t_end(args.t_end, alpha, "--t-end")
-    stationary3d.ball_sizes(case, T, radius, center, args.h_min, args.h_max)  # every size option, before writing
+    # every size option, and the dofs and memory of the ball, before anything is written
+    sizes = stationary3d.ball_sizes(case, T, radius, center, args.h_min, args.h_max, noise=lib_kw.get("noise", "sgd"))
+    stationary3d.check_budget(ball.predicted_dofs(sizes, args.degree), DEFAULT_MAX_DOFS,
+                              stationary3d.sizes_source(sizes), MPI.COMM_WORLD.size, option=None)
     schedule = cli.schedule_from_args(args, case, args.t_end, radius, center, noise=level)  # as in 2-D
     comm = MPI.COMM_WORLD
     progress = cli.Progress("evolve_fp.py", enabled=comm.rank == 0)

@@ -96,7 +96,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
                                     noise=solve_kw.get("noise", "sgd"))
     sizes = dataclasses.replace(sizes, planes=target.planes())
     stationary3d.check_budget(ball.predicted_dofs(sizes, args.degree), DEFAULT_MAX_DOFS,
-                              stationary3d.sizes_source(sizes), comm.size)
+                              stationary3d.sizes_source(sizes), comm.size, option=None)
     progress = cli.Progress("search_time.py", enabled=comm.rank == 0)
     folder = cli.case_folder_name(name, args, parser)
     out = io.claim_output(args.out or io.default_out(folder, search3d.TOOL), search3d.TOOL, args.overwrite, comm)

@@ -54,11 +54,6 @@ from fpsolve.model.valley import check_start, ModelError
 #: A target set: a :class:`~fpsolve.model.target.Box`, or any predicate on coordinates (3, n).
 Target = Callable[[np.ndarray], np.ndarray]
 
-#: The LU of a backward problem on a 3-D mesh, before the user's options: MUMPS
-#: (PETSc's own serial LU, the 2-D default, fills in far more on tetrahedra:
-#: 67 s against 14 s on a 25k-dof P2 ball, :mod:`fpsolve.fem.solve3d`).
-LU_3D = {"pc_factor_mat_solver_type": "mumps"}
-
 
 def refine_near_box(msh: Any, box: Sequence[float], width: float, times: int = 2) -> Any:
     """``msh`` bisected ``times`` times near the edges of the box (C1, C2, W1,
@@ -204,13 +199,19 @@ def _solve(op: Operator, target: Target | None, *, kind: str, options_prefix: st
     t1 = time.perf_counter()
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
-    if msh.topology.dim == 3:
-        petsc_options = {**LU_3D, **(petsc_options or {})}
+    if msh.topology.dim == 3:  # MUMPS, or GMRES + ASM/ILU above solve3d.ITERATIVE_DOFS
+        from fpsolve.fem import solve3d
+
+        petsc_options = {**solve3d.linear_options(V.dofmap.index_map.size_global), **(petsc_options or {})}
     configure_lu(ksp, comm, options_prefix, petsc_options)
     in_effect = options_in_effect(ksp)
     field = fem.Function(V, name="mean_first_passage_time" if kind == "mfpt" else "committor")
     ksp.solve(b, _compat.petsc_vec(field))
     field.x.scatter_forward()
+    if ksp.getType() != "preonly":  # an iterative solve: what it took
+        in_effect.update({"krylov_iterations": int(ksp.getIterationNumber()),
+                          "residual_norm": float(ksp.getResidualNorm()),
+                          "converged_reason": int(ksp.getConvergedReason())})
     t2 = time.perf_counter()
     for obj in (ksp, A, b):
         obj.destroy()
@@ -238,8 +239,10 @@ def mean_first_passage_time(op: Operator, *, target: Target | None, options_pref
     (θ1, θ2 only), :func:`ball_target`, :func:`slab_target` or any predicate
     on coordinates (3, n); None: no target, the exit time through an
     absorbing wall.  The LU reads PETSc options under ``options_prefix``
-    (``fpsolve_bw_``; on a 3-D mesh MUMPS, :data:`LU_3D`, unless they say
-    otherwise).  τ is in time units (α SGD steps; SGD steps: τ/alpha).
+    (``fpsolve_bw_``; on a 3-D mesh :func:`fpsolve.fem.solve3d.linear_options`:
+    MUMPS, or GMRES + ASM/ILU above ``ITERATIVE_DOFS``, unless they say
+    otherwise; an iterative solve records its iterations and residual in
+    ``options_in_effect``).  τ is in time units (α SGD steps; SGD steps: τ/alpha).
     Collective.  Raises InputError on a target holding no mesh node, or
     None with a reflecting wall.
     """

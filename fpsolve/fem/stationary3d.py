@@ -237,19 +237,22 @@ def machine_memory() -> Optional[float]:
 
 
 def check_budget(dofs: int, max_dofs: int, where: str, ranks: int = 1,
-                 memory: Optional[float] = None, remedy: str = "coarsen (--h-min, --h-max)") -> Dict[str, float]:
+                 memory: Optional[float] = None, remedy: str = "coarsen (--h-min, --h-max)",
+                 option: Optional[str] = "--max-dofs") -> Dict[str, float]:
     """{dofs, memory_bytes} of a 3-D solve of about ``dofs`` unknowns
     (:func:`fpsolve.fem.ball.predicted_dofs`, or a mesh file's count), or
     ModelError, one line with the figure, when above ``max_dofs`` or when
     :func:`predicted_memory` is above ``memory`` (default
     :func:`machine_memory`).  ``where`` says what the figure comes from
-    (e.g. "the ball's sizes: graded, h-min 0.078"), ``remedy`` what to do instead."""
+    (e.g. "the ball's sizes: graded, h-min 0.078"), ``remedy`` what to do instead,
+    ``option`` the command's option that sets ``max_dofs`` (None: it has none)."""
     if not (isinstance(max_dofs, (int, np.integer)) and max_dofs > 0):
         raise ModelError(f"--max-dofs must be an integer > 0 (got {max_dofs!r})")
     need = predicted_memory(dofs, ranks)
     if dofs > max_dofs:
         raise ModelError(f"the 3-D mesh would have about {dofs:.3g} dofs ({where}; about {need / 1e9:.2g} GB), "
-                         f"above --max-dofs {max_dofs}: raise --max-dofs or {remedy}")
+                         + (f"above {option} {max_dofs}: raise {option} or {remedy}" if option else
+                            f"above the budget of {max_dofs} dofs: {remedy}"))
     memory = machine_memory() if memory is None else memory
     if memory is not None and need > memory:
         raise ModelError(f"the 3-D solve would need about {need / 1e9:.3g} GB ({dofs:.3g} dofs, {where}), above this "

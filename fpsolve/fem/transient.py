@@ -266,6 +266,7 @@ class Transient:
         self._rhs: Dict[float, Any] = {}  # M − (γ/2) h K_drift by h
         self._contraction: Dict[Tuple[float, float], Tuple[float, int]] = {}
         self.corrections = 0
+        self.krylov_iterations = 0  # of an iterative solver given in petsc_options (0 with an LU)
         self.grow_min_levels = GROW_MIN_LEVELS
         self.factorisations = 0
         self.assemble_seconds = time.perf_counter() - t0
@@ -342,6 +343,8 @@ class Transient:
         # PETSc's LU in serial (faster solves), MUMPS in parallel or on a zero pivot
         configure_lu(ksp, self.comm, self.options_prefix, self.petsc_options)
         self.options_in_effect = options_in_effect(ksp)
+        if ksp.getType() != "preonly":  # an iterative solver (petsc_options): count its iterations
+            ksp.setMonitor(self._count_iteration)
         self.factorisations += 1
         old = self._lus.pop(key, None)
         if old is not None:
@@ -353,6 +356,10 @@ class Transient:
             old.getOperators()[0].destroy()
             old.destroy()
         return ksp
+
+    def _count_iteration(self, ksp: Any, its: int, rnorm: float) -> None:
+        if its > 0:
+            self.krylov_iterations += 1
 
     # ---- schedules (docs/model.md §10) ------------------------------------
     def _split(self) -> Tuple[Any, Any]:
@@ -655,7 +662,7 @@ class Transient:
         if not (math.isfinite(tol) and tol > 0):
             raise ModelError(f"tol must be a finite number > 0 (got {tol!r})")
         wall, cpu = time.perf_counter(), time.process_time()
-        lu_before, corrections_before = self.factorisations, self.corrections
+        lu_before, corrections_before, its_before = self.factorisations, self.corrections, self.krylov_iterations
         self._scale = None if schedule is None else self.noise_scale(schedule, reference_T)
         self._t_end, self._plans, self._past, self._contraction, self._knu = float(t_end), {}, [], {}, None
         jumps = [] if schedule is None else list(schedule.jumps(t_end))
@@ -719,6 +726,7 @@ class Transient:
                 "dt": dt, "t_end": t_end, "wall": self.wall, "degree": self.degree,
                 "dofs": self.V.dofmap.index_map.size_global, "ranks": self.comm.size,
                 "assemble_seconds": self.assemble_seconds, "options_in_effect": self.options_in_effect,
+                "krylov_iterations": self.krylov_iterations - its_before,
                 "cpu_seconds": time.process_time() - cpu}
         if schedule is not None:
             info.update({"schedule": schedule.as_dict(), "schedule_jumps": [float(v) for v in jumps],

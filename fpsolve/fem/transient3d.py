@@ -11,7 +11,8 @@ adaptive steps as in 2-D), from a Gaussian start, then the late-time decay
 rate of the survival next to λ0 of the eigen-solve of the same operator
 (:func:`fpsolve.fem.solve3d.solve`).
 
-The LUs of the stepper are MUMPS's here (:data:`LU_OPTIONS`): PETSc's own
+The LUs of the stepper are MUMPS's here, GMRES + ASM/ILU above
+``ITERATIVE_DOFS`` (:func:`fpsolve.fem.solve3d.linear_options`): PETSc's own
 serial LU, the 2-D default, fills in far more on tetrahedra (the reflecting OU
 ball of tests/test_evolve3d.py at h 0.15, 16.2k dofs, 69 steps and 8 LUs to
 t = 2: 19-20 s of CPU with MUMPS, 64 s with PETSc's LU, the same Var θ1 to
@@ -39,8 +40,6 @@ from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
 from fpsolve.theory import nvalley_noise
 
-#: The stepper's LU (keys without the ``fpsolve_ts_`` prefix): MUMPS (module doc).
-LU_OPTIONS = {"pc_factor_mat_solver_type": "mumps"}
 #: With an absorbing wall S(t) cannot exceed 1: a rise above 1 + this is a warning.
 SURVIVAL_RISE_LIMIT = 1e-6
 #: Every column of a 3-D evolution.csv after t (and SGD steps, dt).
@@ -168,8 +167,8 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     (:func:`fpsolve.fem.weight.start_misfit` above
     :data:`~fpsolve.fem.weight.START_MISFIT_MAX`, ``start_weight_misfit`` in
     the summary).  ``stops``: times the steps land on exactly (rows there).
-    ``petsc_options``: the stepper's LU options over
-    :data:`LU_OPTIONS`.  ``on_time(t)`` after every accepted step.
+    ``petsc_options``: the stepper's linear-solver options over
+    :func:`fpsolve.fem.solve3d.linear_options` of the dofs.  ``on_time(t)`` after every accepted step.
     ``schedule``: a :class:`~fpsolve.model.schedule.Schedule` (docs/model.md
     §10): K(t) = K_drift + T(t)/T K_noise (every 3-D noise has D ∝ T: the
     valley's (T/2) H², its diagonal, (T/2) I, and an expression's (α/2)Σ with
@@ -218,7 +217,7 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
             warnings.append(f"plain P{degree}, not the weighted space: the start is wider than the closed-form "
                             f"weight (w u {how}); a narrower --start-width keeps the weighted space")
             say(warnings[-1])
-    tr = Transient(op, **observables, petsc_options={**LU_OPTIONS, **(petsc_options or {})})
+    tr = Transient(op, **observables, petsc_options={**solve3d.linear_options(op.dofs), **(petsc_options or {})})
     p0 = tr.gaussian(x0, width)
     first = min(t_end * 1e-3, 1.0)
     wanted = list(np.geomspace(first, t_end, max(frames - 1, 1)))
