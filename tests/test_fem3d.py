@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -257,3 +258,30 @@ def test_predicted_dofs_and_the_budget():
         stationary3d.check_budget(92_800, 100_000, "here", memory=1e9)
     assert stationary3d.check_budget(92_800, 100_000, "here", memory=1e12)["memory_bytes"] == pytest.approx(
         1.52e9, rel=0.01)
+
+
+@pytest.mark.parametrize("center", [(0.1, 0.0, 0.0), (-0.3, 0.2, 0.0)])
+def test_ball_off_centre_in_theta1_meshes_and_conforms_to_theta1_zero(center):
+    """A stretched ball off-centre in θ1 (stretch 0.27, that of the m = 2
+    valley's default, whose whole ellipsoid gmsh's surface mesher left empty:
+    "No elements in volume 1") is meshed whole, cut by θ1 = 0: its wall on the
+    sphere about ``center``, every cell on one side of θ1 = 0, nodes on it
+    exactly; the fine cylinders sit about the valley's peaks (±x*, 0, 0)
+    whatever the centre."""
+    valley = nvalley.NValley.from_preset("double-well", 2)
+    sizes = ball.valley_ball_sizes(valley, 0.05, center=center, points_per_width=0.6)
+    sizes = dataclasses.replace(sizes, stretch=0.27)
+    centred = ball.valley_ball_sizes(valley, 0.05, points_per_width=0.6)
+    assert [b[0][1:] for b in sizes.boxes] == [(0.0, 0.0)] * 2
+    assert sorted(b[0][0] for b in sizes.boxes) == sorted(b[0][0] for b in centred.boxes)
+    points, cells = ball.ball_arrays(sizes)
+    r = np.linalg.norm(points - np.array(center), axis=1)
+    assert r.max() == pytest.approx(sizes.radius, rel=1e-6)
+    x = points[cells[:, :4], 0]
+    assert np.all((x >= 0).all(axis=1) | (x <= 0).all(axis=1))  # no cell straddles θ1 = 0
+    assert np.count_nonzero(points[:, 0] == 0.0) > 50
+    p = points[cells[:, :4]]
+    vol = np.einsum("ij,ij->i", np.cross(p[:, 1] - p[:, 0], p[:, 2] - p[:, 0]), p[:, 3] - p[:, 0])
+    assert np.all(vol > 0)
+    # the straight (order 1) cells fill the ball but for the chords at its wall
+    assert np.sum(vol) / 6 == pytest.approx(4 / 3 * math.pi * sizes.radius ** 3, rel=1e-2)  # -3.1e-3 measured

@@ -9,7 +9,8 @@ mesh small and faithful:
   θ1 ≥ 0 and the other half is its mirror image (nodes on θ1 = 0 shared), so
   the mesh conforms to θ1 = 0 (the kink of ``|θ1|``) and the operator of a
   model even in θ1 commutes with the mirror (:mod:`fpsolve.fem.symmetry`:
-  the split of mass between mirror-image wells is then exact);
+  the split of mass between mirror-image wells is then exact); a ball
+  off-centre in θ1 is meshed whole, still conforming to θ1 = 0 (cut there);
 * **anisotropy along θ1**: with ``stretch`` = c < 1 gmsh meshes the ellipsoid
   ``((ξ1 − c1)/R/c)² + … ≤ 1`` with sizes given in ξ, and the nodes are mapped
   back by ``θ1 − c1 = c (ξ1 − c1)``: every tetrahedron is c times thinner in
@@ -121,8 +122,8 @@ def valley_ball_sizes(valley: Any, T: float, radius: float = 2.0, center: Sequen
     §9's adiabatic elimination for sgd and sgd-diagonal, the exact Gibbs
     density for isotropic): the slow marginal's mode x* and peak width σ*;
     the fast widths ``w_i(x*) = sqrt(s_i(x*))`` (s_i = T g_i/2, or T/(2 g_i)
-    for isotropic), w the larger.  A cylinder about each peak (±x*; one
-    about 0 in phase I) of half-length ``PEAK_HALF_WIDTHS σ*`` and radius
+    for isotropic), w the larger.  A cylinder about each peak ((±x*, 0, 0),
+    wherever the ball's ``center`` is; one about 0 in phase I) of half-length ``PEAK_HALF_WIDTHS σ*`` and radius
     ``FAST_HALF_WIDTHS w``; ``stretch`` c = σ* / w (≤ 1), ``h_min = w /
     points_per_width`` in ξ, so the cells are ``c h_min`` thick in θ1.
     Raises ModelError for m ≠ 2 or T ≤ 0."""
@@ -136,10 +137,11 @@ def valley_ball_sizes(valley: Any, T: float, radius: float = 2.0, center: Sequen
     w = float(np.sqrt(np.max(closed.fast_variance(valley, T, mode, noise))))
     stretch = min(1.0, sigma / w)
     hx = PEAK_HALF_WIDTHS * sigma
+    # the peaks are where the density lives, at (±x*, 0, 0) whatever the ball's centre
     if mode > hx:
-        boxes = tuple(((c[0] + s * mode, c[1], c[2]), (hx, FAST_HALF_WIDTHS * w)) for s in (1.0, -1.0))
+        boxes = tuple(((s * mode, 0.0, 0.0), (hx, FAST_HALF_WIDTHS * w)) for s in (1.0, -1.0))
     else:  # one peak at 0, or two that overlap: one cylinder over both
-        boxes = (((c[0], c[1], c[2]), (mode + hx, FAST_HALF_WIDTHS * w)),)
+        boxes = (((0.0, 0.0, 0.0), (mode + hx, FAST_HALF_WIDTHS * w)),)
     return BallSizes(r, c, w / points_per_width, r / FAR_DIVISOR, boxes, stretch=stretch,
                      geometry_order=geometry_order, rule="graded")
 
@@ -181,10 +183,16 @@ def _gmsh_ball(sizes: BallSizes, half: bool) -> Tuple[np.ndarray, np.ndarray]:
         box = occ.addBox(cx, cy - 2 * R, cz - 2 * R, 2 * R / c, 4 * R, 4 * R)
         ball = occ.intersect([(3, ball)], [(3, box)])[0][0][1]
     # conforming planes θ1 = p (ξ1 = cx + (p − cx)/c): the ball fragmented by its parts beyond each
-    cuts = sorted({abs(p - cx) if half else p - cx for p in sizes.planes})
+    cuts = {abs(p - cx) if half else p - cx for p in sizes.planes}
+    if not half:
+        # a whole ball is cut by θ1 = 0 (the kink of |θ1|, where the mirrored ball has its seam) or,
+        # not crossing it, by its mid-plane: gmsh's frontal surface mesher leaves the whole sphere
+        # stretched by 1/c along ξ1 empty ("No elements in volume 1": c = 0.27, the m = 2 valley's
+        # default about (0.1, 0, 0)), its two halves it meshes
+        cuts.add(-cx if abs(cx) < R else 0.0)
     pieces = []
-    for p in cuts:
-        if 0 < abs(p) < R and not (half and p <= 0):
+    for p in sorted(cuts):
+        if abs(p) < R and not (half and p <= 0):
             xi = cx + p / c
             slab = occ.addBox(xi, cy - 2 * R, cz - 2 * R, 2 * R / c + abs(xi - cx), 4 * R, 4 * R)
             pieces += occ.intersect([(3, ball)], [(3, slab)], removeObject=False, removeTool=True)[0]
@@ -244,6 +252,8 @@ def ball_arrays(sizes: BallSizes) -> Tuple[np.ndarray, np.ndarray]:
         points = np.vstack([points, mirrored])
         cells = np.vstack([cells, mirror_cells])
     points[:, 0] = cx + sizes.stretch * (points[:, 0] - cx)
+    if not half and abs(cx) < sizes.radius:  # the nodes of the cut θ1 = 0 exactly on it
+        points[np.abs(points[:, 0]) <= 1e-12 * sizes.radius, 0] = 0.0
     return points, cells
 
 
