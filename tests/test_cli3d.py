@@ -180,6 +180,23 @@ def test_tol_refines_the_ball_until_the_estimate_bounds_the_true_error(tmp_path)
         assert abs(s[key] / value - 1) <= s["error_estimate"], key
 
 
+def test_tol_with_max_dofs_checks_the_balls_it_builds(tmp_path):
+    """``--tol 1e-4 --max-dofs 1e4`` on the OU ball (default size R/8): the default sizes (15.0k
+    dofs predicted) exceed the budget, but --tol starts 4 times coarser (3.75k
+    predicted) and was refused anyway; now cycles of 4.6k and 8.6k dofs run
+    (estimate 4.2e-3), the next ball (15.0k predicted) is not built: exit 0,
+    converged false, a warning naming the budget, no cycle above it."""
+    out = tmp_path / "ou"
+    res = run_script("solve_fp.py", *OU[:-2], "--tol", "1e-4", "--max-dofs", "1e4", "--out", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    dofs = [c["dofs"] for c in s["adaptive"]["cycles"]]
+    assert len(dofs) == 2 and max(dofs) <= 10_000 and s["adaptive"]["max_dofs"] == 10_000
+    assert not s["adaptive"]["converged"] and s["error_estimate"] > 1e-4
+    assert any("would exceed --max-dofs 10000" in w for w in s["warnings"])
+    assert "warning: --tol 0.0001 not reached" in res.stderr
+
+
 @pytest.mark.parametrize(
     "args, words",
     [
@@ -209,6 +226,12 @@ def test_tol_refines_the_ball_until_the_estimate_bounds_the_true_error(tmp_path)
          "cannot be combined with --mesh"),
         (["--fast-directions", "2", "--h-min", "0.002", "--max-dofs", "1000000000000"], "GB of memory"),
         (["--loss", "x**2 + y**2 + z**2", "--h-min", "0.2", "--max-dofs", "5000"], "above --max-dofs 5000"),
+        (["--fast-directions", "2", "--max-dofs", "1.5"], "--max-dofs: must be a whole number such as 100000 or "
+                                                            "1e5 (got '1.5')"),
+        (["--fast-directions", "2", "--max-dofs", "nan"], "(got 'nan')"),
+        (["--fast-directions", "2", "--max-dofs", "-3"], "--max-dofs must be > 0 (got -3)"),
+        # --tol checks the first (coarser) ball it builds: 3.75e3 predicted dofs here
+        ([*OU[:-2], "--tol", "1e-4", "--max-dofs", "3e3"], "(the first cycle of --tol, predicted"),
     ],
 )
 def test_bad_3d_input_exit_2_one_line_nothing_written(tmp_path, args, words):

@@ -282,6 +282,24 @@ def model_and_domain(args: argparse.Namespace):
     return model, radius, center
 
 
+def whole_number(text: str) -> int:
+    """argparse ``type`` of a count such as ``--max-dofs``: an integer written
+    as one (``100000``) or as a number of integral value (``1e5``, ``2.5e5``);
+    ArgumentTypeError (one line, the text given) for ``1.5``, ``nan``, ``inf``
+    or a word.  The sign is the caller's to check (``-3`` is returned)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value == int(value)):
+        raise argparse.ArgumentTypeError(f"must be a whole number such as 100000 or 1e5 (got {text!r})")
+    return int(value)
+
+
 def check_tolerance(value: float, option: str = "--tol") -> None:
     """Refuse (UsageError naming ``option``) an FEM error tolerance outside the
     open interval (0, 1) (docs/commands.md, solve_fp.py --tol): one rule for

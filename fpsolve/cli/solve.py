@@ -73,9 +73,10 @@ def build_parser() -> cli.Parser:
                           "for the valley presets and with --h-min, adaptive for custom models)")
     fem.add_argument("--tol", type=float, default=None,
                      help=f"adaptive: relative accuracy of the moments and L1 of the density (default {DEFAULT_TOL:g})")
-    fem.add_argument("--max-dofs", type=int, default=None,
-                     help=f"dof budget, checked before meshing (default {DEFAULT_MAX_DOFS}, a 2-D solve that fits 24 GiB; "
-                          "in 3-D the predicted memory is checked against the machine's too)")
+    fem.add_argument("--max-dofs", type=cli.whole_number, default=None,
+                     help=f"dof budget (a whole number: 200000, 2e5), checked before meshing (default "
+                          f"{DEFAULT_MAX_DOFS}, a 2-D solve that fits 24 GiB; in 3-D the predicted memory is checked "
+                          "against the machine's too)")
     fem.add_argument("--eigenpairs", default=None, metavar="K",
                      help="also the first K eigenvalues of the generator (1..50), each with its residual, a trust "
                           "flag (checked with the shift moved and on the mesh refined once; in 3-D on a ball of "

@@ -167,9 +167,18 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     if args.max_dofs is not None and args.max_dofs <= 0:
         raise cli.UsageError(f"--max-dofs must be > 0 (got {args.max_dofs!r})")
     budget = DEFAULT_MAX_DOFS if args.max_dofs is None else args.max_dofs
-    if mesh is None:
-        sizes = stationary3d.ball_sizes(case, solve_args[1].T if len(solve_args) == 2 else case.T, radius, center,
-                                        args.h_min, args.h_max, noise=solve_kw.get("noise", "sgd"))
+    T = solve_args[1].T if len(solve_args) == 2 else case.T
+    noise = solve_kw.get("noise", "sgd")
+    if mesh is None and refine:
+        # --tol builds its own balls: the first (coarser than the sizes given) must fit, the loop
+        # stops with a warning before a finer one would not (fpsolve.fem.converge3d)
+        from fpsolve.fem import converge3d
+
+        sizes = converge3d.first_sizes(case, T, radius, center, args.h_min, args.h_max, args.degree, noise=noise)
+        stationary3d.check_budget(ball.predicted_dofs(sizes, args.degree), budget,
+                                  "the first cycle of --tol, " + stationary3d.sizes_source(sizes), MPI.COMM_WORLD.size)
+    elif mesh is None:
+        sizes = stationary3d.ball_sizes(case, T, radius, center, args.h_min, args.h_max, noise=noise)
         stationary3d.check_budget(ball.predicted_dofs(sizes, args.degree), budget,
                                   stationary3d.sizes_source(sizes), MPI.COMM_WORLD.size)
     else:

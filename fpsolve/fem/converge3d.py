@@ -14,7 +14,12 @@ Watched: mean and std of |θ1| and every variance relative to themselves,
 the means relative to their standard deviation except those a symmetry
 makes 0 (below :data:`ZERO_MEAN` standard deviations on both meshes).
 The loop stops when the estimate is at most ``tol``, or, with a warning,
-when the next ball's predicted dofs exceed ``max_dofs``.
+when the next ball's predicted dofs exceed ``max_dofs`` (or its predicted
+memory this machine's): the budget is checked on the balls the loop builds
+(:func:`first_sizes` up front, refused when even the first cycle is above
+it; every finer one before it is meshed), not on the default sizes, which
+the first ball is coarser and the later ones finer than (as the 2-D loop,
+:func:`fpsolve.fem.adapt.adapt`).
 """
 
 from __future__ import annotations
@@ -43,6 +48,34 @@ ZERO_MEAN = 1e-8
 def _scaled(sizes: ball.BallSizes, factor: float) -> ball.BallSizes:
     return dataclasses.replace(sizes, h_min=min(sizes.h_min * factor, sizes.radius),
                                h_max=min(sizes.h_max * factor, sizes.radius))
+
+
+def first_sizes(case: Any, T: float, radius: float = 2.0, center: Sequence[float] = (0.0, 0.0, 0.0),
+                h_min: float | None = None, h_max: float | None = None, degree: int = 2,
+                noise: str = "sgd") -> ball.BallSizes:
+    """The first cycle's ball: :func:`fpsolve.fem.stationary3d.ball_sizes`
+    (graded for the valley's ``noise``; quadratic tetrahedra for P2 on an
+    expression model's ball, straight for the valley, as
+    :func:`~fpsolve.fem.stationary3d.solve`) times :data:`START`.  What
+    ``--max-dofs`` is checked against before anything is written.  Raises
+    ModelError naming a bad value."""
+    order = 2 if degree == 2 and not isinstance(case, NValley) else 1
+    return _scaled(stationary3d.ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order,
+                                           noise=noise), START)
+
+
+def _next_too_large(finer: ball.BallSizes, degree: int, budget: int, ranks: int) -> Optional[str]:
+    """Why the loop must not build ``finer`` (its predicted dofs above ``budget``,
+    or its predicted memory above this machine's), or None."""
+    dofs = ball.predicted_dofs(finer, degree)
+    if dofs > budget:
+        return f"the next ball ({dofs} dofs predicted) would exceed --max-dofs {budget}"
+    memory = stationary3d.machine_memory()
+    need = stationary3d.predicted_memory(dofs, ranks)
+    if memory is not None and need > memory:
+        return (f"the next ball ({dofs} dofs predicted) would need about {need / 1e9:.3g} GB, above this "
+                f"machine's {memory / 1e9:.3g} GB of memory")
+    return None
 
 
 def moment_errors(new: Dict[str, Any], old: Dict[str, Any]) -> Dict[str, float]:
@@ -75,11 +108,14 @@ def solve_to_tolerance(case: Any, level: Any = None, *, tol: float, max_dofs: Op
     if not (0 < tol < 1):
         raise ModelError(f"tol must be in (0, 1) (got {tol!r})")
     say = progress or (lambda message: None)
-    budget = DEFAULT_MAX_DOFS if max_dofs is None else int(max_dofs)
+    budget = DEFAULT_MAX_DOFS if max_dofs is None else max_dofs
     T = level.T if isinstance(case, NValley) else case.T
-    order = 2 if degree == 2 and not isinstance(case, NValley) else 1
-    sizes = _scaled(stationary3d.ball_sizes(case, T, radius, center, h_min, h_max, geometry_order=order,
-                                            noise=options.get("noise", "sgd")), START)
+    sizes = first_sizes(case, T, radius, center, h_min, h_max, degree, noise=options.get("noise", "sgd"))
+    comm = options.get("comm")
+    ranks = 1 if comm is None else comm.size
+    # the first ball above the budget: refused here, before any mesh (ModelError, one line)
+    stationary3d.check_budget(ball.predicted_dofs(sizes, degree), budget,
+                              "the first cycle of --tol, " + stationary3d.sizes_source(sizes), ranks)
     cycles: List[Dict[str, Any]] = []
     prev: Optional[Dict[str, Any]] = None
     warning = None
@@ -101,15 +137,17 @@ def solve_to_tolerance(case: Any, level: Any = None, *, tol: float, max_dofs: Op
         if estimate <= tol:
             break
         finer = _scaled(sizes, 1.0 / FACTOR)
-        if ball.predicted_dofs(finer, degree) > budget:
-            warning = (f"error estimate {estimate:.2g} above --tol {tol:g}: the next ball "
-                       f"({ball.predicted_dofs(finer, degree)} dofs predicted) exceeds --max-dofs {budget}")
+        why = _next_too_large(finer, degree, budget, ranks)
+        if why is not None:
+            said = f"error estimate {estimate:.2g}" if math.isfinite(estimate) else "no error estimate (one ball only)"
+            warning = f"--tol {tol:g} not reached: {said} at {s['dofs']} dofs; stopped, as {why}"
             break
         prev, sizes = s, finer
     s = result.summary
     s.update(error_estimate=estimate if math.isfinite(estimate) else None, tol=tol, mesh_rule="adaptive",
              adaptive={"rule": f"the ball's sizes divided by {FACTOR:.4f} per cycle from {START:.4f} times the "
-                               "default (fpsolve.fem.converge3d)", "cycles": cycles, "converged": warning is None})
+                               "default (fpsolve.fem.converge3d)", "cycles": cycles, "converged": warning is None,
+                       "max_dofs": budget})
     if warning:
         s["warnings"].append(warning)
     return result
