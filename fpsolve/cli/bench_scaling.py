@@ -14,8 +14,10 @@ saying so.  Rows: dofs, dofs per rank, mesh/assembly/eigen-solve/whole-run
 seconds, peak MB per rank, λ0 and moments, the 1-minute load average before
 and after.  Writes ``scaling.csv``, ``solvers.csv``, ``bench.json``,
 ``bench.md`` and ``scaling.png`` into ``--out`` atomically and prints the
-tables; ``--quick``: the m = 2 valley on a 17k-dof ball on 1 and 2 ranks, the
-weak series from 6.5k dofs, MUMPS against GMRES + GAMG at 6.5k dofs (for tests).
+tables; ``--quick``: the m = 2 valley on a 22.1k-dof ball on 1 and 2 ranks, the
+weak series from 8.5k dofs (16.3k on 2 ranks), MUMPS against the default
+iterative solver at 8.5k dofs (for tests).  Started under mpirun (even
+``-n 1``, whose core binding its own runs would inherit) it is refused.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from typing import Any, Dict, List, Sequence
 from fpsolve.cli import common as cli
 from fpsolve.tools import io
 
-#: --quick: the valley's finest size of the strong series (17k dofs), of the weak series and of
-#: the solver comparison on one rank (6.5k dofs), ranks; it compares MUMPS with the default
+#: --quick: the valley's finest size of the strong series (22.1k dofs), of the weak series and of
+#: the solver comparison on one rank (8.5k dofs), ranks; it compares MUMPS with the default
 #: iterative solver (fpsolve.fem.solve3d.ITERATIVE_OPTIONS).
 QUICK_H, QUICK_SMALL_H, QUICK_RANKS = 0.35, 0.5, (1, 2)
-#: Defaults: strong and weak series on the valley at h_min 0.12 (57k dofs on one rank, the
-#: README's 3-D example), the solver comparison at h_min 0.3 (25k dofs) and 0.12 on both cases.
+#: Defaults: strong and weak series on the valley at h_min 0.12 (76.0k dofs on one rank, the
+#: README's 3-D example), the solver comparison at h_min 0.3 (32.6k dofs predicted) and 0.12 on both cases.
+#: (Measured on the ball of stationary3d.STRETCH_FACTOR 0.45; docs/numerics.md's tables at 57k and 25k
+#: are of the earlier factor 0.6.)
 DEFAULT_H, DEFAULT_COMPARE_H = 0.12, (0.3, 0.12)
 DEFAULT_SOLVERS = ("mumps", "gmres-ilu-shifted", "gmres-gamg-shifted", "gmres-gamg", "gmres-asm-ilu", "bcgs-hypre")
 PARTS = ("strong", "weak", "solvers")
@@ -73,6 +77,22 @@ def _checked(convert: Any, ok: Any, what: str) -> Any:
 _positive_int = _checked(int, lambda v: 1 <= v <= 4096, "whole numbers in 1..4096")
 _size = _checked(float, lambda v: math.isfinite(v) and 0 < v < 2, "a mesh size in (0, 2)")
 _seconds = _checked(float, lambda v: math.isfinite(v) and v > 0, "a number of seconds > 0")
+#: --compare-scale: a factor of the whole size field; above 4 the comparison's coarsest ball (0.3 x 4)
+#: is no longer a graded ball (its sizes clip at the radius).
+_factor = _checked(float, lambda v: math.isfinite(v) and 0 < v <= 4, "a size factor in (0, 4]")
+
+#: The environment variables an MPI launcher (Open MPI, MPICH/hydra, PMIx) gives its processes.
+MPI_LAUNCH_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK")
+
+
+def launched_by_mpi(env: Any = None) -> str | None:
+    """``NAME=value`` of the first :data:`MPI_LAUNCH_VARIABLES` set in ``env``
+    (default this process's), or None when not started by an MPI launcher."""
+    env = os.environ if env is None else env
+    for k in MPI_LAUNCH_VARIABLES:
+        if k in env:
+            return f"{k}={env[k]}"
+    return None
 
 
 def parser() -> cli.Parser:
@@ -87,7 +107,7 @@ def parser() -> cli.Parser:
     p.add_argument("--solver", choices=tuple(scaling.SOLVERS), default="mumps",
                    help="the shift-and-invert's linear solver in the strong and weak series (default mumps)")
     p.add_argument("--h-min", type=_size, default=None, help=f"finest size of the strong series' ball "
-                                                             f"(default {DEFAULT_H:g}: 57k dofs)")
+                                                             f"(default {DEFAULT_H:g}: 76.0k dofs)")
     p.add_argument("--weak-h-min", type=_size, default=None,
                    help="finest size of the weak series on the fewest ranks p0 (default --h-min); on p ranks the "
                         "whole size field (h_min, h_max, growth) is times (p/p0)^(-1/3)")
@@ -98,9 +118,9 @@ def parser() -> cli.Parser:
                    help=f"mesh sizes of the solver comparison (default {' '.join(map(str, DEFAULT_COMPARE_H))})")
     p.add_argument("--compare-cases", nargs="+", choices=scaling.CASES, default=None, metavar="CASE",
                    help="cases of the solver comparison (default valley ou)")
-    p.add_argument("--compare-scale", type=_size, default=1.0, metavar="F",
-                   help="the comparison's whole size fields (h_min, h_max, growth) times F (default 1; the "
-                        "valley at --compare-h-min 0.12: 0.66 gives about 200k dofs)")
+    p.add_argument("--compare-scale", type=_factor, default=1.0, metavar="F",
+                   help="the comparison's whole size fields (h_min, h_max, growth) times F, in (0, 4] (default 1; "
+                        "the valley at --compare-h-min 0.12: 0.66 gives about 260k dofs)")
     p.add_argument("--compare-ranks", type=_positive_int, default=1, help="ranks of the solver comparison (default 1)")
     p.add_argument("--compare-timeout", type=_seconds, default=900.0,
                    help="seconds after which a compared solver's run is stopped and its row says so (default 900)")
@@ -109,8 +129,8 @@ def parser() -> cli.Parser:
     p.add_argument("--bind", choices=("none", "core"), default="none",
                    help="mpirun --bind-to (default none: the right choice on a shared machine)")
     p.add_argument("--quick", action="store_true",
-                   help=f"the valley at h_min {QUICK_H:g} (17k dofs) on ranks 1 2, the weak series and mumps against "
-                        f"gmres-gamg at h_min {QUICK_SMALL_H:g} (6.5k dofs; for tests)")
+                   help=f"the valley at h_min {QUICK_H:g} (22.1k dofs) on ranks 1 2, the weak series and mumps against "
+                        f"the default iterative solver at h_min {QUICK_SMALL_H:g} (8.5k dofs; for tests)")
     cli.add_output_arguments(p, "results/bench-scaling")
     return p
 
@@ -197,8 +217,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     logging.getLogger().setLevel(logging.WARNING)
     args = parser().parse_args(argv)
-    if any(int(os.environ.get(k, "1") or 1) > 1 for k in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE")):
-        raise cli.UsageError("bench_scaling.py starts each run under its own mpirun: start it without mpirun")
+    launched = launched_by_mpi()
+    if launched is not None:  # even -n 1: its process is bound to one core, which every nested run inherits
+        raise cli.UsageError(f"bench_scaling.py starts each run under its own mpirun: start it without mpirun "
+                             f"(found {launched}; under mpirun -n 1 its 2-rank runs would share one core)")
     if shutil.which("mpirun") is None:
         raise cli.UsageError("bench_scaling.py needs mpirun on PATH (Debian: openmpi-bin)")
     ranks = sorted(set(args.ranks or (QUICK_RANKS if args.quick else (1, 2))))
