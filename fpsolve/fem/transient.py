@@ -753,6 +753,21 @@ class Transient:
             obj.destroy()
 
 
+def frame_clock(t_end: float, frames: int) -> Callable[[float], bool]:
+    """``due(t)``, called with the run's increasing times: True at t = 0 and
+    at the first time at or after each of ``frames`` − 1 log-spaced times
+    from min(t_end/1000, 1) to ``t_end`` (the snapshots of a run)."""
+    wanted = list(np.geomspace(min(t_end * 1e-3, 1.0), t_end, max(frames - 1, 1)))
+
+    def due(t: float) -> bool:
+        if t == 0.0 or (wanted and t >= wanted[0] * (1 - 1e-12)):
+            while wanted and wanted[0] <= t * (1 + 1e-12):
+                wanted.pop(0)
+            return True
+        return False
+    return due
+
+
 def gaussian_density(n: int, mean: Sequence[float], width: Sequence[float] | None = None,
                      covariance: np.ndarray | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """The normalised Gaussian density of ``mean`` (θ, ``n`` = 2 or 3 numbers)
@@ -954,17 +969,13 @@ def evolve_case(model: Any, noise: Any = None, *, start: Sequence[float], t_end:
     ys = np.linspace(center[1] - radius, center[1] + radius, grid[1])
     X, Y = np.meshgrid(xs, ys)
     points = np.column_stack([X.ravel(), Y.ravel()])
-    first = min(t_end * 1e-3, 1.0)
-    wanted = list(np.geomspace(first, t_end, max(frames - 1, 1)))
+    due = frame_clock(t_end, frames)
     frame_times: List[float] = []
     frame_values: List[np.ndarray] = []
     series = _compat.XdmfSeries(xdmf_path, msh) if xdmf_path else None
 
     def on_step(t: float, function: Any, row: dict) -> None:
-        # a frame at t = 0 and at the first step at or after each wanted time
-        if t == 0.0 or (wanted and t >= wanted[0] * (1 - 1e-12)):
-            while wanted and wanted[0] <= t * (1 + 1e-12):
-                wanted.pop(0)
+        if due(t):
             frame_times.append(t)
             frame_values.append(solution.evaluate_function(function, points).reshape(len(ys), len(xs)))
             if series:

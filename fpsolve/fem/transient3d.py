@@ -34,7 +34,8 @@ from fpsolve.fem import ball, diagnostics, nvalley_forms, solve3d, stationary3d,
 from fpsolve.fem.forms import check_wall, to_ufl
 from fpsolve.fem.operator import Operator
 from fpsolve.fem.transient import (FRAMES, OBSERVABLES, OBSERVABLES_3D, START_WIDTH_CELLS, Evolution,
-                                   Transient, check_t_end, gaussian_density, csv_text as transient_csv_text)
+                                   Transient, check_t_end, frame_clock, gaussian_density,
+                                   csv_text as transient_csv_text)
 from fpsolve.model import valley as formulas
 from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
@@ -219,15 +220,12 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
             say(warnings[-1])
     tr = Transient(op, **observables, petsc_options={**solve3d.linear_options(op.dofs), **(petsc_options or {})})
     p0 = tr.gaussian(x0, width)
-    first = min(t_end * 1e-3, 1.0)
-    wanted = list(np.geomspace(first, t_end, max(frames - 1, 1)))
+    due = frame_clock(t_end, frames)
     written: List[float] = []
     series = _compat.XdmfSeries(xdmf_path, msh) if xdmf_path else None
 
     def on_step(t: float, function: Any, row: dict) -> None:
-        if t == 0.0 or (wanted and t >= wanted[0] * (1 - 1e-12)):
-            while wanted and wanted[0] <= t * (1 + 1e-12):
-                wanted.pop(0)
+        if due(t):
             written.append(t)
             if series:
                 series.write(function, t)
