@@ -36,7 +36,7 @@ import numpy as np
 
 from fpsolve import _compat
 from fpsolve.theory import valley as theory
-from fpsolve.fem import eigenproblem, model_mesh
+from fpsolve.fem import eigenproblem, model_mesh, solve3d
 from fpsolve.fem import mesh as fmesh
 from fpsolve.fem.forms import check_degree, check_wall
 from fpsolve.fem.linalg import PREFIXES, configure_lu, options_in_effect
@@ -200,8 +200,6 @@ def _solve(op: Operator, target: Target | None, *, kind: str, options_prefix: st
     ksp = PETSc.KSP().create(comm)
     ksp.setOperators(A)
     if msh.topology.dim == 3:  # MUMPS, or GMRES + ASM/ILU above solve3d.ITERATIVE_DOFS
-        from fpsolve.fem import solve3d
-
         petsc_options = {**solve3d.linear_options(V.dofmap.index_map.size_global), **(petsc_options or {})}
     configure_lu(ksp, comm, options_prefix, petsc_options)
     in_effect = options_in_effect(ksp)

@@ -41,6 +41,8 @@ from fpsolve.model.nvalley import NValley
 from fpsolve.model.valley import ModelError, Noise
 from fpsolve.theory import nvalley_noise
 
+#: The start's variances on the mesh may differ from the requested widths² by this (relative), else a warning.
+START_VARIANCE_LIMIT = 0.1
 #: With an absorbing wall S(t) cannot exceed 1: a rise above 1 + this is a warning.
 SURVIVAL_RISE_LIMIT = 1e-6
 #: Every column of a 3-D evolution.csv after t (and SGD steps, dt).
@@ -215,8 +217,9 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
         else:
             how = ("has no positive mass" if math.isinf(misfit) else
                    f"misses the Gaussian's mass or variances by {misfit:.3g} > {weight.START_MISFIT_MAX:g}")
-            warnings.append(f"plain P{degree}, not the weighted space: the start is wider than the closed-form "
-                            f"weight (w u {how}); a narrower --start-width keeps the weighted space")
+            warnings.append(f"plain P{degree}, not the weighted space: w u cannot hold the start (it {how}): "
+                            "a start much wider than the stationary density across the fast directions, or "
+                            "narrower than the mesh; a --start-width between the two keeps the weighted space")
             say(warnings[-1])
     tr = Transient(op, **observables, petsc_options={**solve3d.linear_options(op.dofs), **(petsc_options or {})})
     p0 = tr.gaussian(x0, width)
@@ -269,6 +272,16 @@ def evolve_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", st
     if schedule is not None:  # as in 2-D: the eigen-solve and its λ0 at the case's own T
         summary.update({"T_final": last["T"], "alpha_final": last["alpha"], "T_range": list(schedule.T_range(t_end)),
                         "escape_rate_eigen_at": "the case's T (schedule start values)"})
+    first_row = ev.rows[0]
+    got = [first_row[f"var_theta{i}"] for i in (1, 2, 3)]
+    off = max(abs(g / (w * w) - 1.0) for g, w in zip(got, width))
+    if off > START_VARIANCE_LIMIT:
+        warnings.append("the start on the mesh is not the requested Gaussian: Var theta1..3 at t = 0 "
+                        f"{', '.join(f'{g:.3g}' for g in got)} against {', '.join(f'{w * w:.3g}' for w in width)} "
+                        "(a --start-width narrower than the mesh, or a start the wall cuts)")
+    if wall == "absorbing" and math.isfinite(rate) and rate < 0:
+        warnings.append(f"the survival grows late in the run (fitted decay rate {rate:.3g} < 0) with an absorbing "
+                        "wall: the mesh does not resolve the density (refine: --h-min)")
     top = float(np.max(survival))
     if wall == "absorbing" and top > 1.0 + SURVIVAL_RISE_LIMIT:
         warnings.append(f"the survival rose to {top:.8g} > 1 with an absorbing wall: the discrete operator has "
