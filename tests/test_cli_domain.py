@@ -160,3 +160,69 @@ def test_run_tag_names_each_non_default_result_option():
     args = parser.parse_args(["--boundary", "dirichlet", "--degree", "1", "--h-min", "0.2", "--start", "1.2", "0.3",
                               "--t-end", "20", "--h-max", "0.5", "--committor"])
     assert cli.case_folder_name(base, args, parser) == base + "_absorbing_P1_hmin0.2_hmax0.5_start1.2,0.3_t20_committor"
+
+
+def test_run_tag_names_mesh_rule_tol_and_max_dofs():
+    """--mesh-rule, --tol and --max-dofs change a result: each names the folder
+    when given (2-D and 3-D share solve_fp.py's parser); evolve_fp.py's --tol
+    (the time-step tolerance, default 1e-4) only when not at its default."""
+    from fpsolve.cli import evolve, solve
+
+    parser = solve.build_parser()
+    base = "loss-x-0123abcd_isotropic_alpha0.05_Delta2"
+    assert cli.case_folder_name(base, parser.parse_args([]), parser) == base
+    coarse = parser.parse_args(["--tol", "2e-3"])
+    fine = parser.parse_args(["--tol", "1e-4", "--max-dofs", "1e4"])
+    assert cli.case_folder_name(base, coarse, parser) == base + "_tol0.002"
+    assert cli.case_folder_name(base, fine, parser) == base + "_tol0.0001_maxdofs10000"
+    assert (cli.case_folder_name(base, parser.parse_args(["--mesh-rule", "adaptive", "--tol", "1e-2"]), parser)
+            == base + "_adaptive_tol0.01")
+    assert cli.case_folder_name(base, parser.parse_args(["--mesh-rule", "graded"]), parser) == base + "_graded"
+    parser = evolve.build_parser()
+    assert cli.case_folder_name(base, parser.parse_args(["--tol", "1e-4"]), parser) == base
+    assert cli.case_folder_name(base, parser.parse_args(["--tol", "1e-3"]), parser) == base + "_tol0.001"
+
+
+@pytest.mark.parametrize("script", ["solve", "evolve", "search", "sample"])
+def test_nvalley_case_name_names_every_changed_coefficient(script):
+    """The N-dimensional valley's case (cli.nvalley_case_name, every script):
+    the preset's default keeps its name, each coefficient that differs from the
+    preset is in it as in two variables; two coefficient lists, two folders
+    (they were both ``custom_m2_…``, the second run replacing the first)."""
+    import importlib
+
+    from fpsolve.cli import solve3d
+
+    parser = importlib.import_module(f"fpsolve.cli.{script}").build_parser()
+
+    def name(*extra: str) -> str:
+        args = parser.parse_args(["--fast-directions", "2", *extra])
+        valley = cli.nvalley_from_args(args, 2.0)
+        if script == "sample":  # sample_sgd.py's own line, the same helper
+            return cli.nvalley_case_name(valley, cli.noise_from_args(args), "sgd")
+        return solve3d.case_from_args(args, 2.0, [0.0, 0.0, 0.0])[3]
+
+    assert name() == "double-well_m2_sgd_alpha0.05_Delta1"
+    assert name("--preset", "single-well") == "single-well_m2_sgd_alpha0.05_Delta1"
+    assert name("--a0=1,1", "--eps", "0.01") == "double-well_m2_sgd_alpha0.05_Delta1"  # the preset's values
+    first = name("--a0=1,2", "--a2=-1,-0.5", "--T", "0.05")
+    assert first == "double-well_m2_a01,2_a2-1,-0.5_sgd_alpha0.05_Delta1"
+    assert name("--a0=1,3", "--a2=-1,-0.5", "--T", "0.05") == "double-well_m2_a01,3_a2-1,-0.5_sgd_alpha0.05_Delta1"
+    assert name("--eps", "0.02") == "double-well_m2_eps0.02_sgd_alpha0.05_Delta1"
+    assert name("--a4", "0.7") == "double-well_m2_a40.7_sgd_alpha0.05_Delta1"
+    assert name("--preset", "single-well", "--a2=1,2") == "single-well_m2_a21,2_sgd_alpha0.05_Delta1"
+
+
+def test_theory_fast_directions_writes_one_folder_per_coefficient_set(tmp_path):
+    """theory.py --fast-directions 2 (the closed forms, < 1 s a run): --eps,
+    --a4 and two --a0 lists each keep their own folder beside the default's."""
+    runs = {(): "double-well_m2_alpha0.05_Delta1", ("--eps", "0.02"): "double-well_m2_eps0.02_alpha0.05_Delta1",
+            ("--a4", "0.7"): "double-well_m2_a40.7_alpha0.05_Delta1",
+            ("--a0=1,2",): "double-well_m2_a01,2_alpha0.05_Delta1",
+            ("--a0=1,3",): "double-well_m2_a01,3_alpha0.05_Delta1"}
+    for extra in runs:
+        res = run_script("theory.py", "--fast-directions", "2", *extra, cwd=tmp_path)
+        assert res.returncode == 0, res.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == sorted(runs.values())
+    for folder in runs.values():
+        assert (tmp_path / "results" / folder / "theory" / "theory.json").is_file()

@@ -353,7 +353,8 @@ def domain_tag(radius: float | None = None, center: Sequence[float] | None = Non
 
 #: Options that change a result, and how a value other than the script's
 #: default shows in the case folder name (:func:`run_tag`).
-RUN_TAGS = {"wall": "_{}", "degree": "_P{}", "h_min": "_hmin{}", "h_max": "_hmax{}", "start": "_start{}",
+RUN_TAGS = {"wall": "_{}", "degree": "_P{}", "h_min": "_hmin{}", "h_max": "_hmax{}", "mesh_rule": "_{}",
+            "tol": "_tol{}", "max_dofs": "_maxdofs{}", "start": "_start{}",
             "start_width": "_width{}", "target": "_target{}", "target_theta1": "_target-theta1{}",
             "target_box": "_target-box{}", "target_ball": "_target-ball{}", "t_end": "_t{}",
             "committor": "_committor"}
@@ -482,6 +483,17 @@ def case_name(landscape: Landscape, noise: Noise) -> str:
     else:
         land = landscape.name
     return f"{land}_alpha{noise.alpha:g}_Delta{noise.Delta:g}"
+
+
+def nvalley_case_name(valley, noise: Noise, noise_model: str | None = None) -> str:
+    """Folder-friendly name of an N-dimensional valley case (docs/commands.md
+    "Where results go"): :meth:`NValley.case_name <fpsolve.model.nvalley.NValley.case_name>`
+    (every coefficient that differs from the preset), the noise model if given,
+    and the noise level, e.g. ``double-well_m2_sgd_alpha0.05_Delta1`` or
+    ``double-well_m2_a01,2_a2-1,-0.5_sgd_alpha0.05_Delta1``.  The one place
+    every script names the valley's case."""
+    model = f"_{noise_model}" if noise_model else ""
+    return f"{valley.case_name()}{model}_alpha{noise.alpha:g}_Delta{noise.Delta:g}"
 
 
 def main_guard(main: Callable[[Sequence[str] | None], int], argv: Sequence[str] | None = None) -> NoReturn:

@@ -245,7 +245,7 @@ def main_n(args, parser: cli.Parser) -> int:
         if args.no_cross_diffusion and args.noise not in (None, "sgd-diagonal"):
             raise cli.UsageError("--no-cross-diffusion is --noise sgd-diagonal; it cannot be combined with another --noise")
         sampled, n = (case, noise), m + 1
-        name = f"{case.name}_m{m}_{noise_model}_alpha{noise.alpha:g}_Delta{noise.Delta:g}"
+        name = cli.nvalley_case_name(case, noise, noise_model)
         describe = f"valley m={m} ({case.name}), noise {noise_model}, T={noise.T:g}"
     else:
         case = cli.user_model_from_args(args)

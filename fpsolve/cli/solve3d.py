@@ -128,7 +128,7 @@ def case_from_args(args: argparse.Namespace, radius: float, center: Sequence[flo
     level = cli.noise_from_args(args)
     level.require_positive_T()
     case = cli.nvalley_from_args(args, radius + abs(center[0]))
-    return (case, level, noise_model, f"{case.name}_m{m}_{noise_model}_alpha{level.alpha:g}_Delta{level.Delta:g}",
+    return (case, level, noise_model, cli.nvalley_case_name(case, level, noise_model),
             f"valley m={m} ({case.name}), noise {noise_model}, T={level.T:g}")
 
 

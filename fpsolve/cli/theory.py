@@ -218,7 +218,7 @@ def nvalley_main(args) -> int:
     valley = cli.nvalley_from_args(args, radius)
     noise = (Noise.from_temperature(args.T, args.alpha) if args.T is not None
              else Noise(args.alpha, cli.DEFAULT_DELTA if args.Delta is None else args.Delta)).require_positive_T()
-    name = cli.case_folder_name(f"{valley.name}_m{m}_alpha{noise.alpha:g}_Delta{noise.Delta:g}", args)
+    name = cli.case_folder_name(cli.nvalley_case_name(valley, noise), args)
     out = io.claim_output(args.out or io.default_out(name, "theory"), "theory", args.overwrite)
     progress = cli.Progress("theory.py")
     progress(f"case {name}: closed forms for {m} fast directions on x in [{-radius:g}, {radius:g}]")

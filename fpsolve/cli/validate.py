@@ -178,7 +178,7 @@ def validate_n(args, parser) -> int:
         noise.require_positive_T()
         _check_n_input(args, noise, m + 1, radius, settings)
         valley = cli.nvalley_from_args(args, radius)
-        name = cli.case_folder_name(f"{valley.name}_m{m}_alpha{noise.alpha:g}_Delta{noise.Delta:g}", args)
+        name = cli.case_folder_name(cli.nvalley_case_name(valley, noise), args)
         title = f"Validation: valley, m = {m} fast directions ({valley.name}), T = {noise.T:g}"
     else:
         user_model = cli.user_model_from_args(args)

@@ -105,6 +105,10 @@ class NValley:
     (ε = 0 with every a2_i = a4_i = 0, docs/model.md §7); that each g_i stays
     positive on a domain is :meth:`check_positive`.  Raises
     :class:`~fpsolve.tools.errors.InputError` naming the bad value.
+    ``preset``: the preset of docs/model.md §1 the coefficients were taken
+    from (None: ``name`` if it is one, else the default preset), the base
+    that :meth:`case_name` names the changed coefficients against; it
+    takes no part in ``==``.
     """
 
     eps: float
@@ -112,6 +116,7 @@ class NValley:
     a2: np.ndarray
     a4: np.ndarray
     name: str = "custom"
+    preset: Optional[str] = None
 
     def __post_init__(self) -> None:
         _valley._require_finite(eps=self.eps)
@@ -152,18 +157,19 @@ class NValley:
         scalars = {k: v for k, v in changed.items() if np.ndim(v) == 0}
         base = Landscape.from_preset(preset, **scalars)   # the preset's rules and its errors
         if set(changed) == set(scalars):
-            return cls.from_landscape(base, m)
+            return cls.from_landscape(base, m, preset=preset)
         params = {k: changed.get(k, getattr(base, k)) for k in _COEFFICIENTS}
         if np.ndim(changed.get("eps", 0.0)) != 0:
             raise InputError(f"eps must be one number (got {changed['eps']!r})")
-        return cls(eps=base.eps, name="custom",
+        return cls(eps=base.eps, name="custom", preset=preset,
                    **{k: _direction_array(k, v, m) for k, v in params.items()})
 
     @classmethod
-    def from_landscape(cls, landscape: Landscape, m: int) -> "NValley":
-        """m identical fast directions, each with the two-variable landscape's g (§1)."""
+    def from_landscape(cls, landscape: Landscape, m: int, preset: Optional[str] = None) -> "NValley":
+        """m identical fast directions, each with the two-variable landscape's g (§1);
+        ``preset`` the preset it was made from (see the class; None: the landscape's name)."""
         m = _fast_directions(m)
-        return cls(eps=landscape.eps, name=landscape.name,
+        return cls(eps=landscape.eps, name=landscape.name, preset=preset,
                    **{k: np.full(m, getattr(landscape, k)) for k in _COEFFICIENTS})
 
     def direction(self, i: int) -> Landscape:
@@ -186,6 +192,28 @@ class NValley:
     def identical(self) -> bool:
         """True when every fast direction has the same g."""
         return all(bool(np.all(getattr(self, k) == getattr(self, k)[0])) for k in _COEFFICIENTS)
+
+    def case_name(self) -> str:
+        """Folder-friendly name of the valley (docs/commands.md "Where results go"):
+        ``<preset>_m<m>`` followed by ``_a0<v>``, ``_a2<v>``, ``_a4<v>``,
+        ``_eps<v>`` for each coefficient that differs from the preset, as the
+        two-variable ``a0…_a2…_a4…_eps…`` names do; ``<v>`` is one number when
+        every direction has it, else the m numbers joined by commas, e.g.
+        ``double-well_m2`` (the preset) or ``double-well_m2_a01,2_a2-1,-0.5``.
+        Different coefficients give different names (10 significant digits).
+        """
+        preset = self.preset or (self.name if self.name in PRESETS else DEFAULT_PRESET)
+        reference = PRESETS.get(preset)
+        head = preset if reference is not None else "custom"
+        parts = [f"{head}_m{self.m}"]
+        for key in (*_COEFFICIENTS, "eps"):
+            values = np.atleast_1d(getattr(self, key))
+            if reference is not None and bool(np.all(values == reference[key])):
+                continue
+            if bool(np.all(values == values[0])):
+                values = values[:1]
+            parts.append(key + ",".join(f"{float(v) + 0.0:.10g}" for v in values))
+        return "_".join(parts)
 
     def as_dict(self) -> dict:
         """JSON-ready record: preset name, m, ε and the per-direction coefficient lists."""
