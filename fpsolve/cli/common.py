@@ -205,6 +205,7 @@ def add_expression_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("any model (docs/model.md §7)")
     group.add_argument("--loss", default=None, metavar="EXPR",
                        help="loss in theta1, theta2 (aliases x, y), the --param constants and "
+                            "(theta3 or z makes the solve, evolve and search 3-D on a ball) "
                             f"{', '.join(FUNCTIONS)}; instead of --preset/--a0...")
     group.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                        help="a named constant of --loss/--noise-covariance (repeatable)")
@@ -617,10 +618,12 @@ def add_mesh_arguments(parser: argparse.ArgumentParser) -> None:
     ``--no-cross-diffusion``; check them with :func:`check_mesh_arguments`."""
     fem = parser.add_argument_group("discretisation")
     fem.add_argument("--degree", type=int, choices=(1, 2), default=2, help="Lagrange degree (default 2)")
-    fem.add_argument("--mesh", default=None, metavar="FILE", help="a gmsh .msh of the disk instead of the graded mesh")
+    fem.add_argument("--mesh", default=None, metavar="FILE",
+                     help="a gmsh .msh of the disk instead of the graded mesh (2-D only)")
     fem.add_argument("--h-min", type=float, default=None, help="fine mesh size (default: from the model's widths); for a custom --loss "
-                          "the size of its uniform disk (default radius/40)")
-    fem.add_argument("--h-max", type=float, default=None, help="far mesh size (default: radius/13; presets only)")
+                          "the size of its uniform disk (default radius/40; radius/8 for a 3-variable loss's ball)")
+    fem.add_argument("--h-max", type=float, default=None,
+                     help="far mesh size (default: radius/13 for the disk, radius/8 for the valley's ball; presets only)")
     fem.add_argument("--no-cross-diffusion", action="store_true", help="drop D12")
 
 

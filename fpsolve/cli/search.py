@@ -60,7 +60,7 @@ def build_parser() -> cli.Parser:
                    help="target box: centre (C1, C2) and half-widths (W1, W2) (default: around θ1*; custom "
                         "model: the stationary peak θ* ± its widths)")
     g.add_argument("--start", type=float, nargs="+", default=None, metavar="X",
-                   help="where τ is reported, X Y (3-D: X Y Z) (default (θ1* + 3σ*, 0), as theory.search_time; "
+                   help="where τ is reported, X Y (3-D: X Y Z) (default (θ1* + 3σ*, 0[, 0]), as theory.search_time; "
                         "custom model: θ* + (3 W1, 0))")
     search3d.add_arguments(g)
     cli.add_wall_argument(g, "reflecting", "the disk's wall: reflecting (default) or absorbing (leaving also ends the search)")

@@ -1,4 +1,4 @@
-"""Stationary Fokker-Planck density of SGD on the disk (docs/model.md §4), by FEM.
+"""Stationary Fokker-Planck density of SGD on the disk (a ball in 3-D; docs/model.md §4, §9), by FEM.
 
 Solves for the principal eigenpair (escape rate λ0, density φ0 ≥ 0 with
 ∫ φ0 = 1) on a disk mesh graded from the model's widths and writes, into
@@ -66,13 +66,15 @@ def build_parser() -> cli.Parser:
     cli.add_cross_diffusion_argument(fem)
     cli.add_wall_argument(fem, "absorbing", "the disk's wall: absorbing P=0 (default) or reflecting zero flux")
     fem.add_argument("--eigensolver", choices=("slepc", "inverse"), default="slepc",
-                     help="shift-invert SLEPc (default) or inverse iteration, both with LU")
+                     help="shift-invert SLEPc (default) or inverse iteration (2-D only), both with LU")
     fem.add_argument("--mesh-rule", choices=MESH_RULES, default=None,
                      help="graded: one mesh from the valley's widths (a custom model's uniform disk); adaptive: "
                           "refine from a coarse disk until the error estimate is below --tol (default: graded "
-                          "for the valley presets and with --h-min, adaptive for custom models)")
+                          "for the valley presets and with --h-min, adaptive for custom 2-D models; in 3-D graded "
+                          "unless --tol is given)")
     fem.add_argument("--tol", type=float, default=None,
-                     help=f"adaptive: relative accuracy of the moments and L1 of the density (default {DEFAULT_TOL:g})")
+                     help=f"adaptive: relative accuracy of the moments and L1 of the density (in 3-D of the moments; "
+                          f"default {DEFAULT_TOL:g})")
     fem.add_argument("--max-dofs", type=cli.whole_number, default=None,
                      help=f"dof budget (a whole number: 200000, 2e5), checked before meshing (default "
                           f"{DEFAULT_MAX_DOFS}, a 2-D solve that fits 24 GiB; in 3-D the predicted memory is checked "
