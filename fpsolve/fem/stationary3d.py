@@ -310,7 +310,7 @@ def ball_sizes(case: Any, T: float, radius: float, center: Sequence[float], h_mi
                                    geometry_order=geometry_order)
 
 
-#: On a --mesh file the valley's wells must hold equal mass (|mean θ1| ≤ this × mean |θ1|), else a warning.
+#: On a --mesh file the valley's wells must hold equal mass (``abs(mean θ1) ≤ this × mean |θ1|``), else a warning.
 SPLIT_LIMIT = 1e-2
 
 
@@ -318,12 +318,12 @@ def off_centre_warning(cx: float | None, mean: float, mean_abs: float) -> str:
     """The warning of a valley's ball off-centre in θ1 (``cx`` ≠ 0): its
     principal eigenfunction is not symmetric in θ1 (the wells are at
     different distances from the absorbing wall), so the split of mass
-    between the wells θ1 ≷ 0 (``mean`` θ1, against ``mean_abs`` |θ1|) is set
+    between the wells θ1 ≷ 0 (``mean`` θ1, against ``mean_abs`` ``|θ1|``) is set
     by the escape and hopping rates, exponentially small and resolved only
     roughly by the mesh (λ0 of the centred ball: 6.9e-10 at --h-min 0.15
     --h-max 0.5, 1.6e-10 at the default), and the whole, not mirrored, mesh
     no longer makes it exact by symmetry: measured mean θ1 0.12 at (0.1, 0,
-    0), -0.39 at (-0.5, 0, 0) on the coarse ball.  The moments of |θ1|, θ2,
+    0), -0.39 at (-0.5, 0, 0) on the coarse ball.  The moments of ``|θ1|``, θ2,
     θ3 agree with the centred ball's (within 2.3e-3 there).  ``cx`` None: a
     ``--mesh`` file, which nothing makes mirror-symmetric (a gmsh ball of
     size 0.25 gave mean θ1 1.34 and Var θ1 −1.12: two nearly equal
