@@ -285,3 +285,14 @@ def test_ball_off_centre_in_theta1_meshes_and_conforms_to_theta1_zero(center):
     assert np.all(vol > 0)
     # the straight (order 1) cells fill the ball but for the chords at its wall
     assert np.sum(vol) / 6 == pytest.approx(4 / 3 * math.pi * sizes.radius ** 3, rel=1e-2)  # -3.1e-3 measured
+
+
+def test_the_theta1_stretch_has_a_floor():
+    """At T = 5 the widths' ratio asked for θ1-cells 0.009 times the others (gmsh sat for minutes on the
+    ball 110 times longer in ξ1); the stretch stops at STRETCH_MIN, the default T = 0.05 keeps its 0.266."""
+    from fpsolve.fem import stationary3d
+    from fpsolve.model.nvalley import NValley
+
+    valley = NValley.from_preset(fast_directions=2)
+    assert stationary3d.ball_sizes(valley, 5.0, 2.0, (0.0, 0.0, 0.0)).stretch == stationary3d.STRETCH_MIN
+    assert stationary3d.ball_sizes(valley, 0.05, 2.0, (0.0, 0.0, 0.0)).stretch == pytest.approx(0.26631, rel=1e-4)

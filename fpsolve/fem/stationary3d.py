@@ -44,6 +44,9 @@ POINTS_PER_WIDTH = 1.5
 #: (m = 2, T = 0.05, plain P2: 59k dofs and 2.2 % at factor 1, 93k dofs and 0.25 % at
 #: 0.6; weighted (fpsolve.fem.weight): 3.3e-4 at 0.6, 2.4e-5 at 0.45; moments equal to 3e-6).
 STRETCH_FACTOR = 0.45
+#: ... but never below this: at T = 5 the widths' ratio gave c = 0.009, a ball 110 times longer in the
+#: mesher's ξ1, where gmsh sat for minutes (T = 1: 26 s to mesh); the default valley has c = 0.27.
+STRETCH_MIN = 0.1
 #: Bins of the slow marginal (marginals.csv): at most this many over the ball's θ1-extent.
 MARGINAL_BINS = 400
 
@@ -297,7 +300,7 @@ def ball_sizes(case: Any, T: float, radius: float, center: Sequence[float], h_mi
                              "contain the loss's minimum (0, 0, 0), around which the density lives")
         sizes = ball.valley_ball_sizes(case, T, r, c, points_per_width=POINTS_PER_WIDTH,
                                        geometry_order=geometry_order, noise=noise)
-        sizes = dataclasses.replace(sizes, stretch=sizes.stretch * STRETCH_FACTOR)
+        sizes = dataclasses.replace(sizes, stretch=max(sizes.stretch * STRETCH_FACTOR, STRETCH_MIN))
         h_lo = sizes.h_min if h_min is None else float(h_min)
         h_hi = max(sizes.h_max, h_lo) if h_max is None else float(h_max)
         if h_lo > h_hi:
