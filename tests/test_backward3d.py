@@ -18,6 +18,8 @@
   (x* + 3σ*, 0, 0) on the graded ball (h_min 0.15, h_max 0.5: 27k dofs,
   about 10 s; the target's edges are mesh planes) against the 1-D reduced
   formula and the N-dimensional Monte Carlo (see the test's comment);
+* the range checks (backward.range_warnings, target_warnings) stay silent on
+  the exact cases above;
 * the target predicates and their refusals.
 """
 
@@ -70,6 +72,9 @@ def test_exit_time_from_the_unit_ball_is_exact_up_to_the_wall():
     err = np.max(np.abs(sol.evaluate(pts) - (1 - r * r) * tau0)) / tau0
     assert err <= 5e-4, err
     assert sol.target_dofs == 0 and sol.wall == "absorbing" and sol.options_in_effect
+    # in range: no warning (nodal τ measured in [0, 0.3331], exactly ≥ 0)
+    record, warnings = backward.range_warnings(sol)
+    assert warnings == [] and record["tau_range"][0] >= 0.0 and "committor_range" not in record
     # no target and a reflecting wall: nothing ends the walk
     with pytest.raises(ModelError, match="absorbing wall"):
         backward.mean_first_passage_time(_diffusion(msh, "reflecting"), target=None)
@@ -109,6 +114,12 @@ def test_committor_and_passage_time_into_a_central_ball():
     want = ((1 - r * r) - A_IN * (1 + A_IN) * (1 / r - 1)) / (6 * D_COEF)
     err = np.max(np.abs(tau.evaluate(pts) - want)) / np.max(want)
     assert err <= 6e-3, err
+    # both fields in range at the nodes (measured q in [0, 1], τ in [0, 0.1272] exactly): no warning,
+    # and 1618 nodes in the target, far above backward.MIN_TARGET_DOFS
+    record, warnings = backward.range_warnings(tau, q)
+    assert warnings == [] and backward.target_warnings(tau) == []
+    assert record["committor_range"][0] >= -1e-12 and record["committor_range"][1] <= 1 + 1e-12
+    assert record["tau_range"][0] >= -1e-12
 
 
 def test_target_predicates():

@@ -67,6 +67,37 @@ def test_three_variable_loss_into_a_slab_is_the_1d_ou_passage_time(tmp_path):
     s = json.loads((out / "summary.json").read_text())
     assert s["search_time"] == pytest.approx(exact, rel=1e-3)
     assert s["case"]["kind"] == "expression" and "search_time_1d" not in s and "tau_conditional" not in s
+    assert s["warnings"] == [] and s["tau_range"][0] >= -1e-3 * s["tau_range"][1]  # resolved: silent
+
+
+def test_coarse_absorbing_search_warns_of_fields_out_of_range(tmp_path):
+    """The coarse ball (h_min/h_max 0.2/0.6, 15k dofs) with an absorbing wall: the nodal committor
+    spans −0.165 … 2.09 and τ −4.25 … 116 (measured): one warning each, on stderr and in
+    summary.json beside the ranges; tau_1d (the reflecting-wall formula) is labelled as such."""
+    out = tmp_path / "coarse"
+    res = run_script("search_time.py", "--fast-directions", "2", "--T", "0.05", "--h-min", "0.2", "--h-max", "0.6",
+                     "--committor", "--wall", "absorbing", "--out", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert s["committor_range"][0] < -0.1 and s["committor_range"][1] > 1.5
+    assert s["tau_range"][0] < -0.01 * s["tau_range"][1]
+    assert len(s["warnings"]) == 2 and all("--h-min/--h-max" in w for w in s["warnings"])
+    assert "search_time.py: warning: committor ranges" in res.stderr
+    assert "search_time.py: warning: mean first-passage time tau ranges" in res.stderr
+    assert "reflecting" in s["profile_tau_1d"] and "absorbing" in s["profile_tau_1d"]
+
+
+def test_a_target_of_few_mesh_nodes_warns(tmp_path):
+    """A target ball of radius 0.05 on the valley floor at θ1 = 0.83 holds 3 mesh nodes of the coarse
+    ball: warned (backward.MIN_TARGET_DOFS = 20), naming --h-min, the size that refines on the floor."""
+    out = tmp_path / "small"
+    res = run_script("search_time.py", "--fast-directions", "2", "--T", "0.05", "--h-min", "0.2", "--h-max", "0.6",
+                     "--start", "1.3", "0", "0", "--target-ball", "0.83", "0", "0", "0.05", "--out", str(out))
+    assert res.returncode == 0, res.stderr[-2000:]
+    s = json.loads((out / "summary.json").read_text())
+    assert 0 < s["mfpt_target_dofs"] < 20
+    assert any("target holds only" in w and "--h-min" in w for w in s["warnings"])
+    assert "search_time.py: warning: the target holds only" in res.stderr
 
 
 @pytest.mark.parametrize("args, words", [

@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise cli.UsageError(f"--start takes two numbers X Y in 2-D (got {len(args.start)}: "
                              f"{' '.join(f'{v:g}' for v in args.start)})")
     model, radius, center = cli.model_and_domain(args)
-    from fpsolve.fem import backward as passage
+    from fpsolve.fem import backward as passage, diagnostics
     from fpsolve.plots import dynamics as plotting_dynamics
 
     noise = model.noise_level
@@ -128,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             s.update(cli.run_record(argv, args, wall))
             io.write_json(tmp / "summary.json", s)
         progress("outputs written")
+    diagnostics.report(s["warnings"], "search_time.py", enabled=comm.rank == 0)
     if comm.rank == 0:
         extra = (f"; 1-D formula {s['search_time_1d']:.6g}" if "search_time_1d" in s else "")
         print(f"search time at {tuple(s['start'])}: {s['search_time']:.6g} time units = "

@@ -18,8 +18,10 @@ atomically (tool ``search-time-N3``) at ``--out`` or
                      steps, for the valley its average over the fast conditional
                      at the start (``tau_conditional``, the Monte Carlo's start)
                      and the 1-D formula, dofs, timings
-    tau_theta1.csv   τ along θ1 through the start (FEM; the 1-D formula beside it
-                     for the default target)
+    tau_theta1.csv   τ along θ1 through the start (FEM ``tau_fem``; for the default
+                     target ``tau_1d``, the 1-D formula, reflecting at |θ1| = R
+                     whatever ``--wall``: with an absorbing wall it is not the
+                     FEM's problem near the wall)
     tau.png          that profile and τ on the section θ3 = start's
     tau.xdmf/.h5     the field τ(θ) (committor.xdmf/.h5 with --committor)
 """
@@ -58,7 +60,7 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
     from mpi4py import MPI
 
     from fpsolve.cli import solve3d as cli3d
-    from fpsolve.fem import backward, ball, search3d, stationary3d
+    from fpsolve.fem import backward, ball, diagnostics, search3d, stationary3d
     from fpsolve.fem.model_mesh import DEFAULT_MAX_DOFS
 
     cli3d.check_dimension(args)
@@ -117,13 +119,15 @@ def main(args: argparse.Namespace, parser: cli.Parser, argv: Sequence[str] | Non
             title = (f"{describe}, {args.wall} wall; τ(start) = {s['search_time']:.4g} "
                      f"({s['search_time_steps']:.4g} SGD steps)")
             plots.plot_search_profile_and_section(tmp / "tau.png", run.profile, run.xs, run.ys, run.tau_section,
-                                                  s["start"], title, edges=target.planes())
+                                                  s["start"], title, edges=target.planes(),
+                                                  wall=args.wall)
             cols = list(run.profile)
             io.write_text_atomic(tmp / "tau_theta1.csv", ",".join(cols) + "\n" + "\n".join(
                 ",".join(f"{v:.10g}" for v in row) for row in zip(*(run.profile[c] for c in cols))) + "\n")
             s.update(cli.run_record(argv, args, wall))
             io.write_json(tmp / "summary.json", s)
         progress("outputs written")
+    diagnostics.report(s["warnings"], "search_time.py", enabled=comm.rank == 0)
     if comm.rank == 0:
         extra = (f"; 1-D formula {s['search_time_1d']:.6g}" if "search_time_1d" in s else "")
         cond = (f"; averaged over the fast conditional {s['tau_conditional']:.6g}" if "tau_conditional" in s else "")

@@ -180,7 +180,8 @@ def _solve(op: Operator, target: Target | None, *, kind: str, options_prefix: st
     n_target = comm.allreduce(int(np.sum(target_dofs < V.dofmap.index_map.size_local)))
     if n_target == 0 and target is not None:
         raise ModelError("the target contains no mesh node: it is smaller than the mesh there or outside the "
-                         "domain (make it larger, refine with --h-max, or move it)")
+                         "domain (make it larger, refine the mesh there: --h-min near the valley floor, --h-max "
+                         "away from it, or move it)")
     on_target = fem.Function(V)
     on_target.x.array[:] = 0.0 if kind == "mfpt" else 1.0
     bcs = [fem.dirichletbc(on_target, target_dofs)]
@@ -215,6 +216,76 @@ def _solve(op: Operator, target: Target | None, *, kind: str, options_prefix: st
         obj.destroy()
     return BackwardSolution(field, kind, wall, n_target, V.dofmap.index_map.size_global, t1 - t0, t2 - t1,
                             in_effect)
+
+
+#: Nodal overshoot of a committor beyond [0, 1] (and of τ below 0, relative to max τ) that
+#: :func:`range_warnings` reports.  The exact solution obeys the maximum principle (0 ≤ q ≤ 1,
+#: τ ≥ 0); a P2 solution need not, but where it is resolved it overshoots less than its error:
+#: on the exact 3-D cases of tests/test_backward3d.py q lies in [0, 1] and τ ≥ 0 exactly at the
+#: nodes (errors measured 1.2e-3 / 3e-3).  An overshoot above 1e-2 is then a percent-level error
+#: of the field itself, more than the search's stated accuracy
+#: (measured on the valley m = 2, T = 0.05, absorbing wall: q up to 2.09 and τ down to −4.2 of
+#: max 116 at h_min/h_max 0.2/0.6, q up to 1.42 at 0.15/0.5, τ −0.08 of 129 at 0.1/0.4).
+RANGE_TOLERANCE = 1e-2
+
+
+def field_range(sol: BackwardSolution) -> Tuple[float, float]:
+    """(min, max) of the nodal values (owned dofs) of ``sol.field`` over all ranks.  Collective."""
+    from mpi4py import MPI
+
+    f = sol.field
+    imap = f.function_space.dofmap.index_map
+    a = f.x.array[:imap.size_local * f.function_space.dofmap.index_map_bs]
+    comm = f.function_space.mesh.comm
+    lo = comm.allreduce(float(np.min(a)) if a.size else math.inf, op=MPI.MIN)
+    hi = comm.allreduce(float(np.max(a)) if a.size else -math.inf, op=MPI.MAX)
+    return lo, hi
+
+
+def range_warnings(tau: BackwardSolution | None, committor: BackwardSolution | None = None,
+                   refine: str = "--h-min/--h-max") -> Tuple[dict, list]:
+    """(record, warnings) of the solved fields' ranges (docs/model.md §8): the record
+    ``tau_range`` / ``committor_range`` [min, max] of the nodal values (for summary.json), and one
+    line each where the committor leaves [0, 1] by more than :data:`RANGE_TOLERANCE`, or τ falls
+    below −RANGE_TOLERANCE·max τ: the mesh does not resolve the field (``refine`` names the size
+    options).  Collective."""
+    record: dict = {}
+    out: list = []
+    if tau is not None:
+        lo, hi = field_range(tau)
+        record["tau_range"] = [lo, hi]
+        if lo < -RANGE_TOLERANCE * max(hi, 0.0):
+            out.append(f"mean first-passage time tau ranges {lo:.3g} ... {hi:.3g} at the mesh nodes (negative "
+                       f"below -{RANGE_TOLERANCE:g} of its max): the mesh does not resolve it; refine ({refine})")
+    if committor is not None:
+        lo, hi = field_range(committor)
+        record["committor_range"] = [lo, hi]
+        if lo < -RANGE_TOLERANCE or hi > 1.0 + RANGE_TOLERANCE:
+            out.append(f"committor ranges {lo:.3g} ... {hi:.3g} at the mesh nodes (outside [0, 1] by more than "
+                       f"{RANGE_TOLERANCE:g}): the mesh does not resolve it; refine ({refine})")
+    return record, out
+
+
+#: Fewest mesh nodes (dofs) in a target below which :func:`target_warnings` warns.  Measured on
+#: the valley m = 2, T = 0.05, target ball on the floor at (0.83, 0, 0), start (1.3, 0, 0),
+#: P2, h_min/h_max 0.2/0.6, 0.15/0.5, 0.1/0.4, 0.075/0.3: radius 0.05: 3 / 15 / 28 nodes, τ 55.1 /
+#: 62.4 / 48.1; radius 0.1: 11 / 27 / 103 / 214 nodes, τ 25.7 / 38.1 / 33.7 / 28.6; radius 0.2:
+#: 92 / 719 / 1676 nodes (0.2/0.6, 0.1/0.4, 0.075/0.3), τ 11.7 / 17.8 / 13.3.  Below ~20 nodes τ
+#: moves by a factor 1.5 between meshes; above, still by ±20 % (the ball's surface is resolved
+#: only to the mesh size in the stiff valley): a floor, not a guarantee.  A target at the origin
+#: (D11 ≈ T ε²/2 there) holding 1-8 nodes gave τ 7e7 … 3e8: a near-point target in 3-D has
+#: vanishing capacity, τ diverges as the mesh refines.
+MIN_TARGET_DOFS = 20
+
+
+def target_warnings(sol: BackwardSolution, refine: str = "--h-min near the valley floor, --h-max away from it") -> list:
+    """One line where the target of ``sol`` holds fewer than :data:`MIN_TARGET_DOFS` mesh nodes: its
+    surface is not resolved and τ depends on which nodes happen to fall inside it."""
+    if 0 < sol.target_dofs < MIN_TARGET_DOFS:
+        return [f"the target holds only {sol.target_dofs} mesh nodes (< {MIN_TARGET_DOFS}): τ depends on "
+                f"which nodes fall inside it; refine at the target ({refine}) or enlarge it, and compare "
+                "τ on a finer mesh"]
+    return []
 
 
 def write_fields(folder: Any, *solutions: BackwardSolution | None) -> None:
@@ -592,4 +663,7 @@ def search_case(model: Any, noise: Any = None, *, target: Sequence[float] | None
         summary["committor_at_start"] = float(q.evaluate(np.array([x0]))[0])
         summary["committor_solve_seconds"] = q.solve_seconds
         q_grid = on_grid(q)
+    ranges, warnings = range_warnings(tau, q)
+    summary.update(ranges)
+    summary["warnings"] = target_warnings(tau) + warnings
     return SearchRun(summary, tau, q, xs, ys, tau_grid, q_grid)

@@ -236,7 +236,9 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
     summary: τ at the start (``mean_first_passage_time``, time units; also
     ``search_time``) and in SGD steps; for the valley ``tau_conditional``
     (:func:`conditional_average`); with the default target and start the 1-D
-    formula ``search_time_1d``; ``mfpt_dofs``, ``mfpt_target_dofs``, timings.
+    formula ``search_time_1d``; ``mfpt_dofs``, ``mfpt_target_dofs``, timings; ``tau_range`` /
+    ``committor_range`` (nodal [min, max]) and ``warnings``
+    (:func:`fpsolve.fem.backward.range_warnings`, :func:`~fpsolve.fem.backward.target_warnings`).
     """
     from mpi4py import MPI
 
@@ -300,6 +302,9 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
     if q is not None:
         summary["committor_at_start"] = float(q.evaluate(np.array([x0]))[0])
         summary["committor_solve_seconds"] = q.solve_seconds
+    ranges, warnings = backward.range_warnings(tau, q)
+    summary.update(ranges)
+    summary["warnings"] = backward.target_warnings(tau) + warnings
     # τ along θ1 through the start, and the section θ3 = start's
     yz = math.hypot(x0[1] - c[1], x0[2] - c[2])
     # inside the polygonal wall: a straight wall edge of length h_max lies h_max²/(8R) inside the sphere
@@ -309,6 +314,8 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
                "tau_fem": tau.evaluate(np.column_stack([line, np.full_like(line, x0[1]), np.full_like(line, x0[2])]))}
     if st is not None and target_default:
         profile["tau_1d"] = _reduced_profile(valley, level, line, *target.numbers, r, noise)
+        summary["profile_tau_1d"] = ("tau_theta1.csv's tau_1d: the 1-D reduced formula, reflecting at |θ1| = "
+                                     f"radius (the FEM's wall: {wall})")
     xs = ys = np.zeros(0)
     grid = np.zeros((0, 0))
     if section:

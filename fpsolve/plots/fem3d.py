@@ -59,23 +59,28 @@ def plot_slow_marginal_and_section(path: str | Path, marginals: Dict[str, np.nda
 
 def plot_search_profile_and_section(path: str | Path, profile: Dict[str, np.ndarray], xs: np.ndarray,
                                     ys: np.ndarray, values: np.ndarray, start: Sequence[float], title: str,
-                                    edges: Sequence[float] = ()) -> None:
+                                    edges: Sequence[float] = (), wall: str = "reflecting") -> None:
     """Left: the mean first-passage time τ (time units) along θ1 through the
     start (``profile["theta1"]``, ``["tau_fem"]``, and ``["tau_1d"]``, the
-    reduced 1-D formula, where given); right: τ on the section θ3 = start's
+    reduced 1-D formula, reflecting at |θ1| = R whatever the FEM's ``wall``
+    (so labelled), where given); right: τ on the section θ3 = start's
     (``values`` of shape (len(ys), len(xs)), NaN outside the ball; none when
     empty), the start marked; ``edges``: θ1-values of the target's edges,
-    drawn as lines on the section."""
+    drawn as lines on the section.  The section's legend sits below it,
+    off the ball, so its start marker is not read as a second start."""
     plt = pyplot()
     fig, ax = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [1, 1.15]})
     a = ax[0]
     a.plot(profile["theta1"], profile["tau_fem"], "k-", lw=1.6, label="FEM (3-D)")
     if "tau_1d" in profile:
-        a.plot(profile["theta1"], profile["tau_1d"], "--", lw=1.2, label="1-D reduced formula (§8-9)")
+        label = "1-D reduced formula (§8-9), reflecting wall"
+        if wall != "reflecting":
+            label += f"\n(the FEM's wall is {wall}: they differ near |θ1| = R)"
+        a.plot(profile["theta1"], profile["tau_1d"], "--", lw=1.2, label=label)
     a.axvline(start[0], color="g", lw=0.8, ls=":", label="start")
     a.set_xlabel(f"θ1 (θ2 = {start[1]:g}, θ3 = {start[2]:g})")
     a.set_ylabel("mean first-passage time τ (time units)")
-    a.legend(fontsize=8)
+    a.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
     if values.size:
         v = np.ma.masked_invalid(values)
         im = ax[1].pcolormesh(xs, ys, v, shading="auto", cmap="magma")
@@ -83,7 +88,7 @@ def plot_search_profile_and_section(path: str | Path, profile: Dict[str, np.ndar
         ax[1].plot([start[0]], [start[1]], "o", mfc="none", mec="lime", ms=9, mew=1.5, label="start")
         for i, e in enumerate(edges):
             ax[1].axvline(e, color="cyan", lw=0.8, label="target edges" if i == 0 else None)
-        ax[1].legend(loc="upper right", fontsize=8, framealpha=0.6)
+        ax[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, fontsize=8)
         ax[1].set_aspect("equal")
     ax[1].set_xlabel("θ1")
     ax[1].set_ylabel("θ2")
