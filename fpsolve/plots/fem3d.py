@@ -62,7 +62,7 @@ def plot_search_profile_and_section(path: str | Path, profile: Dict[str, np.ndar
                                     edges: Sequence[float] = (), wall: str = "reflecting") -> None:
     """Left: the mean first-passage time τ (time units) along θ1 through the
     start (``profile["theta1"]``, ``["tau_fem"]``, and ``["tau_1d"]``, the
-    reduced 1-D formula, reflecting at |θ1| = R whatever the FEM's ``wall``
+    reduced 1-D formula, reflecting at ``|θ1| = R`` whatever the FEM's ``wall``
     (so labelled), where given); right: τ on the section θ3 = start's
     (``values`` of shape (len(ys), len(xs)), NaN outside the ball; none when
     empty), the start marked; ``edges``: θ1-values of the target's edges,
