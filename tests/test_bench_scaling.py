@@ -106,6 +106,16 @@ def test_refused_under_mpirun(tmp_path, variable):
     assert len(res.stderr.strip().splitlines()) == 1 and list(tmp_path.iterdir()) == []
 
 
+def test_a_singleton_is_no_mpi_launch():
+    """A plain process that initialised MPI (Open MPI 4: PMIX_RANK and other PMIX_ variables in its
+    environment, which its children inherit) is not mpirun's: the test suite runs the README's
+    bench_scaling.py --quick from such a process."""
+    from fpsolve.cli.bench_scaling import launched_by_mpi
+
+    assert launched_by_mpi({"PMIX_RANK": "0", "PMIX_NAMESPACE": "singleton", "OMPI_MCA_ess": "singleton"}) is None
+    assert launched_by_mpi({"OMPI_COMM_WORLD_SIZE": "1"}) == "OMPI_COMM_WORLD_SIZE=1"
+
+
 def test_refused_under_a_real_mpirun_n_1(tmp_path):
     res = run_script_mpi("bench_scaling.py", "--quick", "--out", str(tmp_path / "out"), ranks=1, timeout=120)
     ours = [ln for ln in res.stderr.splitlines() if ln.startswith("bench_scaling.py")]

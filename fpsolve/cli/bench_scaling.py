@@ -81,8 +81,10 @@ _seconds = _checked(float, lambda v: math.isfinite(v) and v > 0, "a number of se
 #: is no longer a graded ball (its sizes clip at the radius).
 _factor = _checked(float, lambda v: math.isfinite(v) and 0 < v <= 4, "a size factor in (0, 4]")
 
-#: The environment variables an MPI launcher (Open MPI, MPICH/hydra, PMIx) gives its processes.
-MPI_LAUNCH_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK")
+#: The environment variables an MPI launcher (Open MPI's mpirun, MPICH/hydra) gives its processes.
+#: Not PMIx's own (PMIX_RANK): Open MPI 4 sets those in a singleton too, a plain `python` that
+#: initialised MPI, and its children inherit them (the test suite's subprocesses did).
+MPI_LAUNCH_VARIABLES = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMI_RANK")
 
 
 def launched_by_mpi(env: Any = None) -> str | None:
