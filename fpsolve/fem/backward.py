@@ -288,6 +288,13 @@ def target_warnings(sol: BackwardSolution, refine: str = "--h-min near the valle
     return []
 
 
+def search_checks(tau: BackwardSolution, committor: BackwardSolution | None = None) -> Tuple[dict, list]:
+    """(record, warnings) of a search's solved fields, the checks of the 2-D and 3-D search alike:
+    :func:`target_warnings` of ``tau``, then :func:`range_warnings` of both.  Collective."""
+    record, warnings = range_warnings(tau, committor)
+    return record, target_warnings(tau) + warnings
+
+
 def write_fields(folder: Any, *solutions: BackwardSolution | None) -> None:
     """Each solution that is not None as ``tau.xdmf``/``.h5`` (an MFPT) or
     ``committor.xdmf``/``.h5`` in ``folder`` (a pathlib.Path; ParaView,
@@ -663,7 +670,6 @@ def search_case(model: Any, noise: Any = None, *, target: Sequence[float] | None
         summary["committor_at_start"] = float(q.evaluate(np.array([x0]))[0])
         summary["committor_solve_seconds"] = q.solve_seconds
         q_grid = on_grid(q)
-    ranges, warnings = range_warnings(tau, q)
+    ranges, summary["warnings"] = search_checks(tau, q)
     summary.update(ranges)
-    summary["warnings"] = target_warnings(tau) + warnings
     return SearchRun(summary, tau, q, xs, ys, tau_grid, q_grid)

@@ -238,7 +238,7 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
     (:func:`conditional_average`); with the default target and start the 1-D
     formula ``search_time_1d``; ``mfpt_dofs``, ``mfpt_target_dofs``, timings; ``tau_range`` /
     ``committor_range`` (nodal [min, max]) and ``warnings``
-    (:func:`fpsolve.fem.backward.range_warnings`, :func:`~fpsolve.fem.backward.target_warnings`).
+    (:func:`fpsolve.fem.backward.search_checks`).
     """
     from mpi4py import MPI
 
@@ -302,9 +302,8 @@ def search_case(case: Any, level: Noise | None = None, *, noise: str = "sgd", ta
     if q is not None:
         summary["committor_at_start"] = float(q.evaluate(np.array([x0]))[0])
         summary["committor_solve_seconds"] = q.solve_seconds
-    ranges, warnings = backward.range_warnings(tau, q)
+    ranges, summary["warnings"] = backward.search_checks(tau, q)
     summary.update(ranges)
-    summary["warnings"] = backward.target_warnings(tau) + warnings
     # τ along θ1 through the start, and the section θ3 = start's
     yz = math.hypot(x0[1] - c[1], x0[2] - c[2])
     # inside the polygonal wall: a straight wall edge of length h_max lies h_max²/(8R) inside the sphere
